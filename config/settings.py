@@ -1,0 +1,90 @@
+"""Typed, frozen settings of one office, as loaded from its TOML file.
+
+These objects are built once at start (see config.loading) and passed to whatever
+needs them; nothing imports a global configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Department:
+    id: str
+    name: str
+    addresses: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """Per weekday (0 = Monday), the spans of time the office is open."""
+
+    spans: tuple[tuple[tuple[time, time], ...], ...]
+
+    def is_open(self, at: datetime, zone: ZoneInfo) -> bool:
+        local = at.astimezone(zone)
+        now = local.time()
+        return any(start <= now < end for start, end in self.spans[local.weekday()])
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    listen: ListenAddress
+    max_message_size: int = 25 * 1024 * 1024
+    hostname: str = "intake"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    listen: ListenAddress
+    page_size: int = 50
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str
+    # How long a write waits for a lock before it gives up and the sender is asked to retry.
+    lock_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: Path
+    office_name: str
+    domains: tuple[str, ...]
+    timezone: ZoneInfo
+    hours: OpeningHours
+    departments: tuple[Department, ...]
+    default_department: str
+    smtp: SmtpSettings
+    web: WebSettings
+    database: DatabaseSettings
+
+    def department(self, department_id: str) -> Department:
+        for department in self.departments:
+            if department.id == department_id:
+                return department
+        raise KeyError(department_id)
+
+    def owns_domain(self, domain: str) -> bool:
+        return domain.lower() in self.domains
+
+    def is_open(self, at: datetime) -> bool:
+        return self.hours.is_open(at, self.timezone)

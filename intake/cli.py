@@ -1,0 +1,126 @@
+"""The `intake` command: serve, run one part, check the config, upgrade, route."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+
+from config.loading import ConfigError, load_settings, parse_listen
+from config.settings import Settings
+from intake.email_parser import parse_email
+from routing.database import make_engine
+from routing.engine import Router
+from routing.schema import SchemaOutOfDate, upgrade
+
+
+class UsageError(Exception):
+    """A command line that cannot be carried out; the message says why."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiosmtpd logs every SMTP command at INFO; its warnings are what an operator needs.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    try:
+        settings = _settings(args)
+        return int(args.run(settings, args) or 0)
+    except (ConfigError, SchemaOutOfDate, UsageError) as error:
+        print(f"intake: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="intake", description="The front office of a business, in software."
+    )
+    parser.add_argument(
+        "--config", type=Path, help="the office's TOML file (default: INTAKE_CONFIG or the sample office)"
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    for name, help_text, run in (
+        ("serve", "run SMTP and the web in one process", _serve),
+        ("smtp", "run the SMTP server only", _smtp),
+        ("web", "run the web server only", _web),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        if run is not _web:
+            command.add_argument("--smtp", metavar="HOST:PORT", help="listen for SMTP here")
+        if run is not _smtp:
+            command.add_argument("--web", metavar="HOST:PORT", help="serve the web here")
+        command.set_defaults(run=run)
+
+    check = commands.add_parser("check-config", help="check the config file and exit")
+    check.set_defaults(run=_check_config)
+
+    database = commands.add_parser("db", help="database maintenance")
+    database_commands = database.add_subparsers(required=True, metavar="ACTION")
+    database_commands.add_parser("upgrade", help="bring the schema up to date").set_defaults(run=_db_upgrade)
+
+    route = commands.add_parser("route", help="show where a message would go, without storing it")
+    route.add_argument("file", type=Path, metavar="FILE.eml")
+    route.add_argument("--explain", action="store_true", help="also list every rule that hit or missed")
+    route.set_defaults(run=_route)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    for option in ("smtp", "web"):
+        value = getattr(args, option, None)
+        if value:
+            listen = parse_listen(value, lambda problem, o=option: UsageError(f"--{o}: {problem}"))
+            section = dataclasses.replace(getattr(settings, option), listen=listen)
+            settings = dataclasses.replace(settings, **{option: section})
+    return settings
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    _run(settings, smtp=True, web=True)
+
+
+def _smtp(settings: Settings, args: argparse.Namespace) -> None:
+    _run(settings, smtp=True, web=False)
+
+
+def _web(settings: Settings, args: argparse.Namespace) -> None:
+    _run(settings, smtp=False, web=True)
+
+
+def _run(settings: Settings, *, smtp: bool, web: bool) -> None:
+    from intake.runtime import open_runtime, run_services
+
+    print(f"Intake for {settings.office_name}, config {settings.source}", flush=True)
+    runtime = open_runtime(settings)
+    run_services(runtime, smtp=smtp, web=web, say=lambda line: print(line, flush=True))
+
+
+def _check_config(settings: Settings, args: argparse.Namespace) -> None:
+    names = ", ".join(d.id for d in settings.departments)
+    print(f"{settings.source}: OK ({len(settings.departments)} departments: {names})")
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> None:
+    engine = make_engine(settings.database)
+    upgrade(engine)
+    engine.dispose()
+    print("The database schema is up to date.")
+
+
+def _route(settings: Settings, args: argparse.Namespace) -> None:
+    try:
+        raw = args.file.read_bytes()
+    except OSError as error:
+        raise UsageError(f"{args.file}: {error.strerror}") from None
+    decision = Router(settings).route(parse_email(raw))
+    print(f"department: {decision.department_id}")
+    print(f"reason:     {decision.reason}")
+    if decision.other_departments:
+        print(f"also for:   {', '.join(decision.other_departments)}")
+    if args.explain:
+        for outcome in decision.outcomes:
+            print(f"  {'hit ' if outcome.matched else 'miss'}  {outcome.rule}: {outcome.reason}")

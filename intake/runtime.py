@@ -1,0 +1,70 @@
+"""Wiring the parts together: database, router, deliverer, SMTP and web servers.
+
+This is the one place that knows every layer; the `intake` command calls in here.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import Settings
+from intake.smtp import SMTPServer
+from intake.wsgi import WebServer
+from routing.database import make_engine, make_session_factory
+from routing.delivery import Deliverer
+from routing.engine import Router
+from routing.schema import prepare, sync_departments
+from web.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    deliverer: Deliverer
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    """Connect to the database, prepare it and build the deliverer."""
+    engine = make_engine(settings.database)
+    prepare(engine)
+    sessions = make_session_factory(engine)
+    sync_departments(sessions, settings)
+    return Runtime(settings, engine, sessions, Deliverer(sessions, Router(settings)))
+
+
+def run_services(runtime: Runtime, *, smtp: bool, web: bool, say: Callable[[str], None]) -> None:
+    """Start the chosen services, then run until SIGINT or SIGTERM and stop cleanly."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    started: list[SMTPServer | WebServer] = []
+    try:
+        if smtp:
+            smtp_server = SMTPServer(runtime.settings, runtime.deliverer.deliver)
+            smtp_server.start()
+            started.append(smtp_server)
+            say(f"SMTP listening on {runtime.settings.smtp.listen}")
+        if web:
+            app = create_app(runtime.settings, runtime.engine, runtime.sessions)
+            web_server = WebServer(app, runtime.settings.web.listen)
+            web_server.start()
+            started.append(web_server)
+            say(f"Web listening on http://{runtime.settings.web.listen}/")
+        say("Intake is running; press Ctrl-C to stop.")
+        stop.wait()
+        say("Stopping: finishing the messages in flight.")
+    finally:
+        for service in reversed(started):
+            service.stop()
+        runtime.engine.dispose()

@@ -1,0 +1,79 @@
+"""Connecting to the database: one engine per process, one session per unit of work.
+
+SQLite is the embedded default (WAL, so readers never block the writer); PostgreSQL,
+through psycopg 3, is for offices that run several Intake processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import DatabaseSettings
+
+
+class StorageUnavailable(Exception):
+    """The database could not take or give the data; the sender should retry later."""
+
+
+def make_engine(settings: DatabaseSettings) -> Engine:
+    """An engine for the configured URL, tuned for Intake's short write transactions."""
+    url = make_url(settings.url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": settings.lock_timeout_seconds})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    lock_timeout_ms = int(settings.lock_timeout_seconds * 1000)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={"options": f"-c lock_timeout={lock_timeout_ms}"},
+    )
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy issue BEGIN itself (see _sqlite_on_begin) instead of pysqlite's
+    # deferred implicit transactions, which lose the lock ordering we need.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    # A writing unit of work takes the write lock at its start (IMMEDIATE), so two
+    # writers queue on the busy timeout instead of one failing late when its read
+    # lock cannot be upgraded. Readers begin deferred and never wait (WAL).
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(sessions: sessionmaker[Session], *, write: bool = True) -> Iterator[Session]:
+    """One unit of work: committed when the block ends, rolled back if it raises."""
+    with sessions() as session, session.begin():
+        if write:
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        yield session
+
+
+def database_answers(engine: Engine) -> bool:
+    """True when the database accepts a trivial query (for health checks)."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True

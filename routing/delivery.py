@@ -1,0 +1,133 @@
+"""deliver(): the one door into the queues.
+
+Every channel hands its InboundMessage here. In one transaction the raw bytes, the
+item, its routing decision and an audit event are stored, or nothing is. A message
+whose key is already stored returns the first item and stores nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from routing.database import StorageUnavailable, transaction
+from routing.engine import Router, RoutingDecision
+from routing.message import InboundMessage
+from routing.models import Attachment, AuditEvent, Blob, Item
+
+log = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "intake"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where a delivered message ended up; `created` is False for a repeat."""
+
+    item_id: int
+    department_id: str
+    created: bool
+
+
+class Deliverer:
+    """Stores messages: the router decides the queue, the session factory the database."""
+
+    def __init__(self, sessions: sessionmaker[Session], router: Router) -> None:
+        self.sessions = sessions
+        self.router = router
+
+    def deliver(self, message: InboundMessage) -> Delivery:
+        """Store `message` once; raise StorageUnavailable when the database fails."""
+        try:
+            return self._deliver(message)
+        except IntegrityError:
+            # Another process stored the same key between our look-up and our insert.
+            existing = self._existing(message.idempotency_key)
+            if existing is None:
+                raise StorageUnavailable("the item could not be stored") from None
+            return existing
+        except DBAPIError as error:
+            log.warning("storing %s failed: %s", message.idempotency_key, error)
+            raise StorageUnavailable("the database is not accepting writes") from error
+
+    def _deliver(self, message: InboundMessage) -> Delivery:
+        with transaction(self.sessions) as session:
+            existing = _find(session, message.idempotency_key)
+            if existing is not None:
+                return existing
+            decision = self.router.route(message)
+            item = _new_item(message, decision)
+            session.add(item)
+            session.flush()
+            log.info("item %s from %s routed to %s", item.id, message.channel, decision.department_id)
+            return Delivery(item.id, item.department_id, created=True)
+
+    def _existing(self, key: str) -> Delivery | None:
+        with transaction(self.sessions, write=False) as session:
+            return _find(session, key)
+
+
+def _find(session: Session, key: str) -> Delivery | None:
+    row = session.execute(
+        select(Item.id, Item.department_id).where(Item.idempotency_key == key)
+    ).one_or_none()
+    return Delivery(row.id, row.department_id, created=False) if row else None
+
+
+def _blob(content: bytes) -> Blob:
+    return Blob(sha256=hashlib.sha256(content).hexdigest(), size=len(content), content=content)
+
+
+def _new_item(message: InboundMessage, decision: RoutingDecision) -> Item:
+    item = Item(
+        idempotency_key=message.idempotency_key,
+        channel=message.channel,
+        department_id=decision.department_id,
+        status="new",
+        sender=message.sender,
+        sender_name=message.sender_name,
+        recipients=list(message.recipients),
+        subject=message.subject,
+        text=message.text,
+        html=message.html,
+        message_id=message.message_id,
+        in_reply_to=message.in_reply_to,
+        references=list(message.references),
+        parse_defects=list(message.parse_defects),
+        machine_kind=message.machine_kind,
+        received_at=message.received_at,
+        routing_reason=decision.reason,
+        routing_hits=[asdict(outcome) for outcome in decision.outcomes],
+        other_departments=list(decision.other_departments),
+        raw=_blob(message.raw),
+        raw_content_type=message.raw_content_type,
+    )
+    item.attachments = [
+        Attachment(
+            filename=a.filename,
+            content_type=a.content_type,
+            size=a.size,
+            content_id=a.content_id,
+            inline=a.inline,
+            blob=_blob(a.content),
+        )
+        for a in message.attachments
+    ]
+    item.events = [
+        AuditEvent(
+            actor=SYSTEM_ACTOR,
+            action="received",
+            detail={
+                "channel": message.channel,
+                "department": decision.department_id,
+                "reason": decision.reason,
+                "other_departments": list(decision.other_departments),
+            },
+        )
+    ]
+    return item

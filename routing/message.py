@@ -1,0 +1,66 @@
+"""The normalized message: what every channel adapter hands to deliver().
+
+Adapters turn their wire format (an .eml, a Twilio form) into one InboundMessage;
+nothing after that point knows which wire a message came over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that came with a message: a mail part, an MMS photo, a recording."""
+
+    filename: str
+    content_type: str
+    content: bytes
+    content_id: str | None = None
+    inline: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message from outside the office, whatever channel it came over.
+
+    `idempotency_key` is the natural key of the message on its channel (an email's
+    Message-ID, Twilio's MessageSid); delivering two messages with the same key makes
+    one item. `raw` is the message exactly as it arrived, kept so it can be re-parsed.
+    """
+
+    channel: str
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    text: str
+    idempotency_key: str
+    received_at: datetime
+    raw: bytes
+    raw_content_type: str
+    html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    sender_name: str | None = None
+    # Set for mail written by a machine, not a person: "bounce", "auto-reply", ...
+    machine_kind: str | None = None
+    parse_defects: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.received_at.tzinfo is None:
+            raise ValueError("received_at must be timezone-aware")
+        if not self.idempotency_key:
+            raise ValueError("idempotency_key must not be empty")
+
+
+def content_hash(raw: bytes) -> str:
+    """The key used for a message that carries no natural identifier of its own."""
+    return hashlib.sha256(raw).hexdigest()

@@ -1,0 +1,140 @@
+"""The stored shape of the queues: departments, items, raw blobs, attachments, audit.
+
+Models import nothing from the web or the adapters: the SMTP, IMAP and web processes
+all share them. Times are stored in UTC and always come back timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime, stored in UTC (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; attach a zone first")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
+
+
+class Department(Base):
+    """A queue. Its rows mirror the office config; a department removed from the
+    config stays here, inactive, so that its old items keep their place."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)  # the order the config lists them in
+
+
+class Blob(Base):
+    """Bytes kept exactly as they arrived: a raw email, a webhook form, a file."""
+
+    __tablename__ = "blobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int]
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Item(Base):
+    """One thing that reached the office and waits in a department's queue."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        Index("ix_items_queue", "department_id", "status", "received_at", "id"),
+        Index("ix_items_received", "received_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    department_id: Mapped[str] = mapped_column(ForeignKey("departments.id"))  # indexed by ix_items_queue
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    sender: Mapped[str] = mapped_column(String(320))
+    sender_name: Mapped[str | None] = mapped_column(String(320))
+    recipients: Mapped[list[Any]]
+    subject: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(Text)
+    in_reply_to: Mapped[str | None] = mapped_column(Text)
+    references: Mapped[list[Any]]
+    parse_defects: Mapped[list[Any]]
+    machine_kind: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    routing_reason: Mapped[str] = mapped_column(Text)
+    routing_hits: Mapped[list[Any]]
+    other_departments: Mapped[list[Any]]
+    raw_blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"), index=True)
+    raw_content_type: Mapped[str] = mapped_column(String(100))
+
+    department: Mapped[Department] = relationship()
+    raw: Mapped[Blob] = relationship()
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="item", order_by="Attachment.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[AuditEvent]] = relationship(
+        back_populates="item", order_by="AuditEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class Attachment(Base):
+    """A file that came with an item; its bytes live in a Blob."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int]
+    content_id: Mapped[str | None] = mapped_column(String(255))
+    inline: Mapped[bool] = mapped_column(default=False)
+    blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"), index=True)
+
+    item: Mapped[Item] = relationship(back_populates="attachments")
+    blob: Mapped[Blob] = relationship()
+
+
+class AuditEvent(Base):
+    """Something that happened to an item, by whom and when; never changed afterwards."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]]
+
+    item: Mapped[Item] = relationship(back_populates="events")

@@ -1,0 +1,93 @@
+"""Shared fixtures: the test office, and a fresh database on SQLite and PostgreSQL.
+
+Every storage test runs on both backends. PostgreSQL runs when
+INTAKE_TEST_DATABASE_URL names a server (each test gets its own database, dropped
+afterwards); without it those tests skip, unless INTAKE_TEST_REQUIRE_POSTGRESQL=1
+(as in CI), where a skip would hide a gap and so fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from config.loading import load_settings
+from config.settings import Settings
+from intake.runtime import Runtime, open_runtime
+
+TESTS = Path(__file__).parent
+OFFICE = TESTS / "office.toml"
+
+
+def _postgresql_admin_url() -> str:
+    url = os.environ.get("INTAKE_TEST_DATABASE_URL")
+    if url:
+        return url
+    if os.environ.get("INTAKE_TEST_REQUIRE_POSTGRESQL") == "1":
+        pytest.fail("INTAKE_TEST_REQUIRE_POSTGRESQL=1 but INTAKE_TEST_DATABASE_URL is not set")
+    pytest.skip(
+        "PostgreSQL tests need INTAKE_TEST_DATABASE_URL (for example postgresql+psycopg://postgres@127.0.0.1/test)"
+    )
+
+
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test."""
+    admin = make_url(_postgresql_admin_url())
+    name = f"intake_test_{uuid.uuid4().hex[:12]}"
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'intake.db'}"
+    url: str = request.getfixturevalue("postgresql_url")
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return load_settings(OFFICE, {"INTAKE_DATABASE_URL": database_url})
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    """The test office on a prepared database, as `intake serve` would open it."""
+    opened = open_runtime(settings)
+    yield opened
+    opened.engine.dispose()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many tests ran on PostgreSQL, so a run that skipped them all shows it."""
+    counts = {
+        outcome: sum("postgresql" in report.keywords for report in terminalreporter.stats.get(outcome, []))
+        for outcome in ("passed", "failed", "skipped")
+    }
+    terminalreporter.write_line(
+        f"PostgreSQL tests: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
+    )
+
+
+def require_program(path: str, package: str) -> str:
+    """The path of a program a test needs; skip without it, or fail in CI."""
+    if Path(path).exists():
+        return path
+    message = f"{path} is not installed (Debian package {package})"
+    if os.environ.get("INTAKE_TEST_REQUIRE_PROGRAMS") == "1":
+        pytest.fail(f"{message}, and INTAKE_TEST_REQUIRE_PROGRAMS=1")
+    pytest.skip(message)

@@ -1,0 +1,79 @@
+"""The JSON API, /api/v1: items and queues for scripts and other tools.
+
+Errors are JSON too: {"error": {"status": 400, "message": "..."}}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound
+
+from routing import queues
+from routing.models import Item
+from web.storage import reading, storage
+
+blueprint = Blueprint("api", __name__)
+
+MAX_LIMIT = 500
+
+
+def item_json(item: Item) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "channel": item.channel,
+        "department": item.department_id,
+        "status": item.status,
+        "sender": item.sender,
+        "subject": item.subject,
+        "received_at": item.received_at.isoformat(),
+        "routing_reason": item.routing_reason,
+    }
+
+
+@blueprint.get("/items")
+def list_items() -> Response:
+    args = request.args
+    limit = _limit(args.get("limit"))
+    department = args.get("department") or None
+    status = args.get("status") or None
+    try:
+        after = queues.Cursor.parse(args["cursor"]) if args.get("cursor") else None
+        with reading() as session:
+            if department is not None and queues.get_department(session, department) is None:
+                raise NotFound(f"there is no department {department!r}")
+            page = queues.list_items(
+                session, limit=limit, department_id=department, status=status, after=after
+            )
+            items = [item_json(item) for item in page.items]
+    except queues.BadQuery as error:
+        raise BadRequest(str(error)) from None
+    next_url = None
+    if page.next is not None:
+        filters = {k: v for k, v in {"department": department, "status": status}.items() if v}
+        next_url = url_for(".list_items", _external=True, limit=limit, cursor=str(page.next), **filters)
+    return jsonify(items=items, next=next_url)
+
+
+@blueprint.get("/items/<int:item_id>")
+def get_item(item_id: int) -> Response:
+    with reading() as session:
+        item = queues.get_item(session, item_id)
+        if item is None:
+            raise NotFound(f"there is no item {item_id}")
+        return jsonify(item_json(item))
+
+
+def _limit(text: str | None) -> int:
+    if text is None:
+        return storage().settings.web.page_size
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    return int(text)
+
+
+@blueprint.errorhandler(HTTPException)
+def json_error(error: HTTPException) -> tuple[Response, int]:
+    status = error.code or 500
+    return jsonify(error={"status": status, "message": error.description}), status

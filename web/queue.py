@@ -1,0 +1,45 @@
+"""The queue view for people: departments with their counts, a queue, an item."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from werkzeug.exceptions import BadRequest, NotFound
+
+from routing import queues
+from web.storage import reading, storage
+
+blueprint = Blueprint("queue", __name__)
+
+
+@blueprint.get("/")
+def index() -> str:
+    with reading() as session:
+        counts = queues.department_counts(session)
+        return render_template("index.html", office=storage().settings.office_name, counts=counts)
+
+
+@blueprint.get("/departments/<department_id>")
+def department(department_id: str) -> str:
+    try:
+        after = queues.Cursor.parse(request.args["cursor"]) if request.args.get("cursor") else None
+    except queues.BadQuery as error:
+        raise BadRequest(str(error)) from None
+    with reading() as session:
+        found = queues.get_department(session, department_id)
+        if found is None:
+            raise NotFound()
+        page = queues.list_items(
+            session, limit=storage().settings.web.page_size, department_id=department_id, after=after
+        )
+        return render_template(
+            "department.html", office=storage().settings.office_name, department=found, page=page
+        )
+
+
+@blueprint.get("/items/<int:item_id>")
+def item(item_id: int) -> str:
+    with reading() as session:
+        found = queues.get_item(session, item_id)
+        if found is None:
+            raise NotFound()
+        return render_template("item.html", office=storage().settings.office_name, item=found)

@@ -1,0 +1,37 @@
+"""The app's handle on the database: one read session per request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import Settings
+from routing.database import transaction
+
+
+class WebStorage:
+    """Holds the settings, engine and session factory for the app's views."""
+
+    def __init__(self, settings: Settings, engine: Engine, sessions: sessionmaker[Session]) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions = sessions
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions["intake"] = self
+
+
+def storage() -> WebStorage:
+    found: WebStorage = current_app.extensions["intake"]
+    return found
+
+
+@contextmanager
+def reading() -> Iterator[Session]:
+    """A read-only unit of work for one request."""
+    with transaction(storage().sessions, write=False) as session:
+        yield session
