@@ -1,0 +1,98 @@
+"""deliver(): one transaction per message, idempotent, never routed nowhere."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import func, select
+
+from intake.email_parser import parse_email
+from intake.runtime import Runtime
+from routing.delivery import Deliverer
+from routing.engine import Router, Verdict
+from routing.message import InboundMessage
+from routing.models import AuditEvent, Blob, Item
+from tests.mail import email_bytes
+
+
+def _count(runtime: Runtime, model: type) -> int:
+    with runtime.sessions() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_a_message_is_stored_with_raw_bytes_routing_and_audit(runtime: Runtime) -> None:
+    raw = email_bytes(to="billing@office.test", subject="Invoice 42")
+    delivery = runtime.deliverer.deliver(parse_email(raw))
+    assert delivery.created and delivery.department_id == "billing"
+    with runtime.sessions() as session:
+        item = session.get_one(Item, delivery.item_id)
+        assert (item.channel, item.status, item.subject) == ("email", "new", "Invoice 42")
+        assert item.sender == "ann@client.example" and item.sender_name == "Ann Example"
+        assert item.raw.content == raw and item.raw.size == len(raw)
+        assert item.routing_reason == "sent to billing@office.test, which belongs to billing"
+        assert item.routing_hits == [{"rule": "recipient", "matched": True, "reason": item.routing_reason}]
+        assert [(e.actor, e.action, e.detail["department"]) for e in item.events] == [
+            ("intake", "received", "billing")
+        ]
+        assert item.received_at.tzinfo is not None
+
+
+def test_the_same_message_twice_makes_one_item(runtime: Runtime) -> None:
+    raw = email_bytes(message_id="<twice@client.example>")
+    first = runtime.deliverer.deliver(parse_email(raw))
+    again = runtime.deliverer.deliver(parse_email(raw))
+    assert again.item_id == first.item_id and not again.created
+    assert (_count(runtime, Item), _count(runtime, Blob), _count(runtime, AuditEvent)) == (1, 1, 1)
+
+
+def test_without_message_id_the_raw_bytes_are_the_key(runtime: Runtime) -> None:
+    one = email_bytes(message_id=None, body="first\r\n")
+    other = email_bytes(message_id=None, body="second\r\n")
+    a = runtime.deliverer.deliver(parse_email(one))
+    b = runtime.deliverer.deliver(parse_email(other))
+    again = runtime.deliverer.deliver(parse_email(one))
+    assert a.item_id != b.item_id and again.item_id == a.item_id
+    assert _count(runtime, Item) == 2
+
+
+def test_an_unknown_address_goes_to_the_front_desk(runtime: Runtime) -> None:
+    delivery = runtime.deliverer.deliver(parse_email(email_bytes(to="nobody@office.test")))
+    assert delivery.department_id == "front-desk"
+    with runtime.sessions() as session:
+        item = session.get_one(Item, delivery.item_id)
+        assert item.routing_reason == "no rule matched; sent to the default department front-desk"
+        assert item.routing_hits == [
+            {"rule": "recipient", "matched": False, "reason": "no recipient belongs to a department"}
+        ]
+
+
+class BrokenRule:
+    name = "broken"
+
+    def check(self, message: InboundMessage) -> Verdict:
+        raise RuntimeError("rule bug")
+
+
+def test_a_failing_rule_lands_the_message_in_the_front_desk(runtime: Runtime) -> None:
+    deliverer = Deliverer(runtime.sessions, Router(runtime.settings, [BrokenRule()]))
+    delivery = deliverer.deliver(parse_email(email_bytes(to="sales@office.test")))
+    assert delivery.department_id == "front-desk"
+    with runtime.sessions() as session:
+        hits = session.get_one(Item, delivery.item_id).routing_hits
+        assert hits == [
+            {"rule": "broken", "matched": False, "reason": "rule failed: RuntimeError('rule bug')"}
+        ]
+
+
+def test_addresses_match_whatever_their_case(runtime: Runtime) -> None:
+    delivery = runtime.deliverer.deliver(parse_email(email_bytes(to="Sales@Office.TEST")))
+    assert delivery.department_id == "sales"
+
+
+def test_the_same_message_from_many_threads_at_once_makes_one_item(runtime: Runtime) -> None:
+    message = parse_email(email_bytes(message_id="<race@client.example>"))
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        deliveries = list(pool.map(lambda _: runtime.deliverer.deliver(message), range(12)))
+    assert len({d.item_id for d in deliveries}) == 1
+    assert sum(d.created for d in deliveries) == 1
+    assert _count(runtime, Item) == 1
