@@ -6,6 +6,7 @@ wrong, so that a broken file stops Intake at start with one clear line.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -246,10 +247,21 @@ def _web(table: _Table, env: Mapping[str, str]) -> WebSettings:
     page_size = table.get("page_size", int, WebSettings.page_size)
     if not 1 <= page_size <= 500:
         raise table.fail("page_size", "must be from 1 to 500")
-    return WebSettings(
-        listen=_listen(table, "listen", env.get("INTAKE_WEB"), "127.0.0.1:8080"),
-        page_size=page_size,
-    )
+    listen = _listen(table, "listen", env.get("INTAKE_WEB"), "127.0.0.1:8080")
+    check_web_listen(listen, lambda problem: table.fail("listen", problem))
+    return WebSettings(listen=listen, page_size=page_size)
+
+
+def check_web_listen(listen: ListenAddress, error: Any) -> None:
+    """Refuse to show the queues beyond this machine while the web has no login."""
+    try:
+        loopback = ipaddress.ip_address(listen.host).is_loopback
+    except ValueError:
+        loopback = listen.host == "localhost"
+    if not loopback:
+        raise error(
+            f"{listen.host} is not a loopback address: the web has no login yet, so it listens on 127.0.0.1 or ::1 only"
+        )
 
 
 def _database(table: _Table, env: Mapping[str, str]) -> DatabaseSettings:

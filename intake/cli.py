@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from config.loading import ConfigError, load_settings, parse_listen
+from config.loading import ConfigError, check_web_listen, load_settings, parse_listen
 from config.settings import Settings
 from intake.email_parser import parse_email
 from routing.database import make_engine
@@ -74,6 +74,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         value = getattr(args, option, None)
         if value:
             listen = parse_listen(value, lambda problem, o=option: UsageError(f"--{o}: {problem}"))
+            if option == "web":
+                check_web_listen(listen, lambda problem: UsageError(f"--web: {problem}"))
             section = dataclasses.replace(getattr(settings, option), listen=listen)
             settings = dataclasses.replace(settings, **{option: section})
     return settings
