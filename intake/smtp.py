@@ -116,12 +116,17 @@ class SMTPServer:
             data_size_limit=settings.smtp.max_message_size,
             enable_SMTPUTF8=True,
         )
+        self.running = False
 
     def start(self) -> None:
         self.controller.start()
+        self.running = True
 
     def stop(self) -> None:
         """Stop listening, let the messages being stored finish, then close."""
+        if not self.running:
+            return
+        self.running = False
         server: Any = self.controller.server
         if server is not None:
             self.controller.loop.call_soon_threadsafe(server.close)
