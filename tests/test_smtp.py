@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import smtplib
@@ -12,10 +13,12 @@ import pytest
 
 from config.loading import load_settings
 from intake.runtime import Runtime, open_runtime
-from intake.smtp import SMTPServer
+from intake.smtp import IntakeHandler, SMTPServer
+from routing.delivery import Delivery
+from routing.message import InboundMessage
 from tests.conftest import OFFICE
 from tests.mail import email_bytes
-from tests.smtp_support import database_locked, item_count, running, stored_item, swaks
+from tests.smtp_support import item_count, running, stored_item, swaks
 
 CATCH_ALL = (("office-two.test", "sales"),)
 
@@ -159,7 +162,9 @@ def test_an_smtputf8_message_is_accepted_and_kept_exactly(server: SMTPServer, ru
         body="\u65e5\u672c\u8a9e\u3082\u5927\u4e08\u592b\u3002\r\n",
     )
     with client(server) as connection:
-        code, reply = send(connection, raw, "billing@office.test", "j\u00fcrgen@b\u00fccher.example", ["SMTPUTF8"])
+        code, reply = send(
+            connection, raw, "billing@office.test", "j\u00fcrgen@b\u00fccher.example", ["SMTPUTF8"]
+        )
     assert code == 250
     item = stored_item(runtime, int(reply.split()[-1]))
     assert item.raw.content == raw
@@ -178,3 +183,33 @@ def send(
     assert connection.rcpt(to)[0] == 250
     code, reply = connection.data(raw)
     return code, reply.decode()
+
+
+def test_mail_to_an_unknown_address_at_a_catch_all_domain_lands_in_its_department(
+    shared: SMTPServer, office: Runtime
+) -> None:
+    with client(shared) as connection:
+        code, reply = send(
+            connection, email_bytes(message_id="<catch@client.example>"), "whoever@office-two.test"
+        )
+    assert code == 250
+    item = stored_item(office, int(reply.split()[-1]))
+    assert item.department_id == "sales"
+    assert [hit["rule"] for hit in item.routing_hits if hit["matched"]] == ["catch-all"]
+
+
+def test_an_unexpected_failure_is_451_and_tells_the_client_nothing_of_it(office: Runtime) -> None:
+    def broken(message: InboundMessage) -> Delivery:
+        raise RuntimeError("table secret_things exploded")
+
+    with running(office.settings, broken) as server, client(server) as connection:
+        code, reply = send(connection, email_bytes(message_id="<broken@client.example>"))
+    assert (code, reply[:5]) == (451, "4.3.0")
+    assert "secret" not in reply
+
+
+def test_an_error_outside_data_gets_an_explicit_451_without_its_text(office: Runtime) -> None:
+    handler = IntakeHandler(office.settings, office.deliverer.deliver, workers=1)
+    reply = asyncio.run(handler.handle_exception(ValueError("private detail")))
+    handler.executor.shutdown()
+    assert reply.startswith("451 4.3.0 ") and "private" not in reply
