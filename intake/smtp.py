@@ -193,8 +193,15 @@ class SMTPServer:
         return [self.public, *([self.submission] if self.submission else [])]
 
     def start(self) -> None:
-        for listener in self.listeners:
-            listener.start()
+        started: list[Listener] = []
+        try:
+            for listener in self.listeners:
+                listener.start()
+                started.append(listener)
+        except BaseException:
+            for listener in started:
+                listener.stop()
+            raise
 
     def stop(self) -> None:
         """Stop listening, let the messages being stored finish, then close."""
