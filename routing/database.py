@@ -6,8 +6,9 @@ through psycopg 3, is for offices that run several Intake processes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -63,10 +64,25 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 @contextmanager
 def transaction(sessions: sessionmaker[Session], *, write: bool = True) -> Iterator[Session]:
     """One unit of work: committed when the block ends, rolled back if it raises."""
-    with sessions() as session, session.begin():
+    with _writer_turn(sessions) if write else nullcontext(), sessions() as session, session.begin():
         if write:
             session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         yield session
+
+
+# SQLite takes one writer at a time. Writers of this process queue on a lock of
+# their own: SQLite's busy timeout would make them poll with sleeps of up to
+# 100 ms, which adds up to seconds when many messages arrive at once.
+_sqlite_writers: dict[str, threading.RLock] = {}
+_sqlite_writers_guard = threading.Lock()
+
+
+def _writer_turn(sessions: sessionmaker[Session]) -> AbstractContextManager[object]:
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
+        return nullcontext()
+    with _sqlite_writers_guard:
+        return _sqlite_writers.setdefault(str(bind.url), threading.RLock())
 
 
 def database_answers(engine: Engine) -> bool:
