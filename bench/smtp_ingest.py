@@ -14,15 +14,18 @@ measure that too (a fresh database is made there and dropped afterwards).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing
+import multiprocessing.synchronize
 import os
 import smtplib
+import socket
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,14 +35,12 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from config.loading import DEFAULT_CONFIG, load_settings  # noqa: E402
-from config.settings import ListenAddress  # noqa: E402
-from intake.runtime import open_runtime  # noqa: E402
-from intake.smtp import SMTPServer  # noqa: E402
-from routing.database import transaction  # noqa: E402
-from routing.models import Item  # noqa: E402
+from config.loading import DEFAULT_CONFIG, load_settings
+from config.settings import ListenAddress
+from intake.runtime import open_runtime
+from intake.smtp import SMTPServer
+from routing.database import transaction
+from routing.models import Item
 
 TARGET_RATIO = 0.7
 TARGET_P99_MS = 50.0
@@ -58,7 +59,9 @@ def mail(number: int, run: str) -> bytes:
     return (head + body).encode()
 
 
-def client(port: int, first: int, count: int, run: str, start: multiprocessing.synchronize.Event) -> list[float]:
+def client(
+    port: int, first: int, count: int, run: str, start: multiprocessing.synchronize.Event
+) -> list[float]:
     """One connection sending `count` mails; [start, end, latency...] in seconds."""
     messages = [mail(first + n, run) for n in range(count)]
     latencies = []
@@ -86,7 +89,9 @@ class Result:
     p99_ms: float
 
     def __str__(self) -> str:
-        return f"{self.name:<28} {self.rate:8.0f} msgs/s   p50 {self.p50_ms:6.2f} ms   p99 {self.p99_ms:6.2f} ms"
+        return (
+            f"{self.name:<28} {self.rate:8.0f} msgs/s   p50 {self.p50_ms:6.2f} ms   p99 {self.p99_ms:6.2f} ms"
+        )
 
 
 def load(name: str, port: int, messages: int, connections: int, run: str) -> Result:
@@ -124,10 +129,10 @@ def baseline(messages: int, connections: int) -> Result:
 
 
 def intake(name: str, url: str, messages: int, connections: int) -> Result:
-    settings = load_settings(DEFAULT_CONFIG, {"INTAKE_DATABASE_URL": url, "INTAKE_SMTP": "127.0.0.1:1"})
+    settings = load_settings(DEFAULT_CONFIG, {"INTAKE_DATABASE_URL": url})
     runtime = open_runtime(settings)
-    smtp = settings.smtp.__class__(**{**settings.smtp.__dict__, "listen": ListenAddress("127.0.0.1", 0)})
-    server = SMTPServer(settings.__class__(**{**settings.__dict__, "smtp": smtp}), runtime.deliverer.deliver)
+    smtp = dataclasses.replace(settings.smtp, listen=ListenAddress("127.0.0.1", 0))
+    server = SMTPServer(dataclasses.replace(settings, smtp=smtp), runtime.deliverer.deliver)
     server.start()
     run = uuid.uuid4().hex
     try:
@@ -135,7 +140,9 @@ def intake(name: str, url: str, messages: int, connections: int) -> Result:
     finally:
         server.stop()
     with transaction(runtime.sessions, write=False) as session:
-        stored = session.execute(select(func.count(Item.id)).where(Item.idempotency_key.like(f"email:{run}.%")))
+        stored = session.execute(
+            select(func.count(Item.id)).where(Item.idempotency_key.like(f"email:{run}.%"))
+        )
         committed = stored.scalar_one()
     runtime.engine.dispose()
     sent = messages // connections * connections
@@ -145,8 +152,6 @@ def intake(name: str, url: str, messages: int, connections: int) -> Result:
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -178,8 +183,10 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
-    print(f"{args.messages} mails of 3 KB over {args.connections} connections; target: ratio >= "
-          f"{TARGET_RATIO} of the do-nothing server, p99 < {TARGET_P99_MS:.0f} ms")
+    print(
+        f"{args.messages} mails of 3 KB over {args.connections} connections; target: ratio >= "
+        f"{TARGET_RATIO} of the do-nothing server, p99 < {TARGET_P99_MS:.0f} ms"
+    )
     base = baseline(args.messages, args.connections)
     print(base)
     ok = True
