@@ -87,10 +87,13 @@ class Result:
     rate: float
     p50_ms: float
     p99_ms: float
+    # CPU time of the server's process per message: steadier than rates on a busy machine.
+    cpu_ms: float
 
     def __str__(self) -> str:
         return (
-            f"{self.name:<28} {self.rate:8.0f} msgs/s   p50 {self.p50_ms:6.2f} ms   p99 {self.p99_ms:6.2f} ms"
+            f"{self.name:<22} {self.rate:6.0f} msgs/s   p50 {self.p50_ms:6.2f} ms   "
+            f"p99 {self.p99_ms:6.2f} ms   server CPU {self.cpu_ms:5.2f} ms/msg"
         )
 
 
@@ -99,6 +102,7 @@ def load(name: str, port: int, messages: int, connections: int, run: str) -> Res
     per_connection = messages // connections
     context = multiprocessing.get_context("spawn")
     start = context.Manager().Event()
+    cpu_before = time.process_time()
     with context.Pool(connections) as pool:
         jobs = [
             pool.apply_async(client, (port, n * per_connection, per_connection, run, start))
@@ -107,11 +111,13 @@ def load(name: str, port: int, messages: int, connections: int, run: str) -> Res
         time.sleep(1.0)  # let every client connect before the clock starts
         start.set()
         results = [job.get(timeout=600) for job in jobs]
+    cpu = time.process_time() - cpu_before
     began = min(r[0] for r in results)
     ended = max(r[1] for r in results)
     latencies = sorted(latency for r in results for latency in r[2:])
     cut = statistics.quantiles(latencies, n=100)
-    return Result(name, len(latencies) / (ended - began), cut[49] * 1000, cut[98] * 1000)
+    rate = len(latencies) / (ended - began)
+    return Result(name, rate, cut[49] * 1000, cut[98] * 1000, cpu / len(latencies) * 1000)
 
 
 class DoNothing:
