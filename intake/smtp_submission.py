@@ -8,11 +8,12 @@ a relay: the recipients are checked exactly as on the public port.
 from __future__ import annotations
 
 import logging
+import secrets
 import ssl
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from config.settings import SubmissionSettings
 
@@ -32,6 +33,8 @@ class PasswordCheck:
 
     def __init__(self, settings: SubmissionSettings) -> None:
         self.users = dict(settings.users)
+        # Checked for unknown names too, so that the time taken does not tell them apart.
+        self.decoy = generate_password_hash(secrets.token_hex(16))
 
     def __call__(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
@@ -39,9 +42,9 @@ class PasswordCheck:
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
         name = auth_data.login.decode("utf-8", errors="replace")
-        password_hash = self.users.get(name)
         password = auth_data.password.decode("utf-8", errors="replace")
-        if password_hash is None or not check_password_hash(password_hash, password):
+        known = check_password_hash(self.users.get(name, self.decoy), password) and name in self.users
+        if not known:
             log.warning("failed SMTP login as %r from %s", name, session.peer)
             return AuthResult(success=False, handled=False)
         return AuthResult(success=True, auth_data=name)
