@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import smtplib
 import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
@@ -24,9 +25,9 @@ from tests.conftest import require_program
 LOOPBACK = ListenAddress("127.0.0.1", 0)
 
 
-def on_free_ports(settings: Settings, **smtp_changes: object) -> Settings:
-    """The settings with every SMTP listener on a free loopback port, and other changes."""
-    smtp = dataclasses.replace(settings.smtp, listen=LOOPBACK, **smtp_changes)  # type: ignore[arg-type]
+def on_free_ports(settings: Settings) -> Settings:
+    """The settings with every SMTP listener on a free loopback port."""
+    smtp = dataclasses.replace(settings.smtp, listen=LOOPBACK)
     if smtp.submission:
         smtp = dataclasses.replace(smtp, submission=dataclasses.replace(smtp.submission, listen=LOOPBACK))
     return dataclasses.replace(settings, smtp=smtp)
@@ -40,6 +41,26 @@ def running(settings: Settings, deliver: Callable[[InboundMessage], Delivery]) -
         yield server
     finally:
         server.stop()
+
+
+def client(server: SMTPServer) -> smtplib.SMTP:
+    connection = smtplib.SMTP("127.0.0.1", server.public.port, timeout=30)
+    connection.ehlo("client.example")
+    return connection
+
+
+def send(
+    connection: smtplib.SMTP,
+    raw: bytes,
+    to: str = "sales@office.test",
+    sender: str = "ann@client.example",
+    options: tuple[str, ...] | list[str] = (),
+) -> tuple[int, str]:
+    """One transaction; the final reply (smtplib's sendmail() hides it)."""
+    assert connection.mail(sender, list(options))[0] == 250
+    assert connection.rcpt(to)[0] == 250
+    code, reply = connection.data(raw)
+    return code, reply.decode()
 
 
 def swaks(port: int, *args: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-import smtplib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from routing.delivery import Delivery
 from routing.message import InboundMessage
 from tests.conftest import OFFICE
 from tests.mail import email_bytes
-from tests.smtp_support import item_count, running, stored_item, swaks
+from tests.smtp_support import client, item_count, running, send, stored_item, swaks
 
 CATCH_ALL = (("office-two.test", "sales"),)
 
@@ -45,12 +44,6 @@ def server(runtime: Runtime) -> Iterator[SMTPServer]:
     """A server on the test office, on SQLite and on PostgreSQL."""
     with running(runtime.settings, runtime.deliverer.deliver) as started:
         yield started
-
-
-def client(server: SMTPServer) -> smtplib.SMTP:
-    connection = smtplib.SMTP("127.0.0.1", server.public.port, timeout=30)
-    connection.ehlo("client.example")
-    return connection
 
 
 def rcpt(server: SMTPServer, address: str) -> tuple[int, bytes]:
@@ -169,20 +162,6 @@ def test_an_smtputf8_message_is_accepted_and_kept_exactly(server: SMTPServer, ru
     item = stored_item(runtime, int(reply.split()[-1]))
     assert item.raw.content == raw
     assert item.sender == "j\u00fcrgen@b\u00fccher.example"
-
-
-def send(
-    connection: smtplib.SMTP,
-    raw: bytes,
-    to: str = "sales@office.test",
-    sender: str = "ann@client.example",
-    options: tuple[str, ...] | list[str] = (),
-) -> tuple[int, str]:
-    """One transaction; the final reply (smtplib's sendmail() hides it)."""
-    assert connection.mail(sender, list(options))[0] == 250
-    assert connection.rcpt(to)[0] == 250
-    code, reply = connection.data(raw)
-    return code, reply.decode()
 
 
 def test_mail_to_an_unknown_address_at_a_catch_all_domain_lands_in_its_department(

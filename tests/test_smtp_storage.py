@@ -14,8 +14,16 @@ from intake.smtp import SMTPServer
 from routing.delivery import Delivery
 from routing.message import InboundMessage
 from tests.mail import email_bytes
-from tests.smtp_support import database_locked, item_count, on_free_ports, running, stored_item, swaks
-from tests.test_smtp import client, send
+from tests.smtp_support import (
+    client,
+    database_locked,
+    item_count,
+    on_free_ports,
+    running,
+    send,
+    stored_item,
+    swaks,
+)
 
 
 def test_451_while_the_database_is_locked_then_the_retry_makes_exactly_one_item(

@@ -24,8 +24,7 @@ from intake.runtime import Runtime, open_runtime
 from intake.smtp import SMTPServer
 from tests.conftest import OFFICE
 from tests.mail import email_bytes
-from tests.smtp_support import running, stored_item, swaks
-from tests.test_smtp import send
+from tests.smtp_support import running, send, stored_item, swaks
 
 PASSWORD = "correct horse battery staple"
 
