@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -29,6 +30,7 @@ def make_engine(settings: DatabaseSettings) -> Engine:
         engine = create_engine(url, connect_args={"timeout": settings.lock_timeout_seconds})
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
+        _writer_turns[engine] = _WriterTurn(settings.lock_timeout_seconds)
         return engine
     lock_timeout_ms = int(settings.lock_timeout_seconds * 1000)
     return create_engine(
@@ -70,19 +72,32 @@ def transaction(sessions: sessionmaker[Session], *, write: bool = True) -> Itera
         yield session
 
 
-# SQLite takes one writer at a time. Writers of this process queue on a lock of
-# their own: SQLite's busy timeout would make them poll with sleeps of up to
-# 100 ms, which adds up to seconds when many messages arrive at once.
-_sqlite_writers: dict[str, threading.RLock] = {}
-_sqlite_writers_guard = threading.Lock()
+class _WriterTurn:
+    """SQLite takes one writer at a time. Writers of one process queue here, in turn:
+    SQLite's own busy timeout makes them poll with sleeps of up to 100 ms, which adds
+    up to seconds when many messages arrive at once."""
+
+    def __init__(self, timeout: float) -> None:
+        self.lock = threading.RLock()
+        self.timeout = timeout
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        if not self.lock.acquire(timeout=self.timeout):
+            raise StorageUnavailable("the database is busy with other writes")
+        try:
+            yield
+        finally:
+            self.lock.release()
 
 
-def _writer_turn(sessions: sessionmaker[Session]) -> AbstractContextManager[object]:
+_writer_turns: WeakKeyDictionary[Engine, _WriterTurn] = WeakKeyDictionary()
+
+
+def _writer_turn(sessions: sessionmaker[Session]) -> AbstractContextManager[None]:
     bind = sessions.kw.get("bind")
-    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
-        return nullcontext()
-    with _sqlite_writers_guard:
-        return _sqlite_writers.setdefault(str(bind.url), threading.RLock())
+    turn = _writer_turns.get(bind) if isinstance(bind, Engine) else None
+    return turn() if turn else nullcontext()
 
 
 def database_answers(engine: Engine) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import smtplib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from intake.runtime import Runtime
@@ -107,3 +108,17 @@ def _send_and_leave(server: SMTPServer) -> tuple[int, str]:
     with contextlib.suppress(smtplib.SMTPServerDisconnected):
         connection.quit()  # the server may already be gone once the reply is written
     return reply
+
+
+def test_many_senders_at_once_all_get_250_and_each_message_is_one_item(runtime: Runtime) -> None:
+    def sender(number: int) -> list[int]:
+        with client(server) as connection:
+            return [
+                send(connection, email_bytes(message_id=f"<busy-{number}-{n}@client.example>"))[0]
+                for n in range(10)
+            ]
+
+    with running(runtime.settings, runtime.deliverer.deliver) as server, ThreadPoolExecutor(8) as pool:
+        codes = [code for codes in pool.map(sender, range(8)) for code in codes]
+    assert codes == [250] * 80
+    assert item_count(runtime) == 80
