@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import ssl
 import tomllib
 from collections.abc import Mapping
 from datetime import time
@@ -24,6 +25,7 @@ from config.settings import (
     OpeningHours,
     Settings,
     SmtpSettings,
+    SubmissionSettings,
     WebSettings,
 )
 
@@ -34,6 +36,8 @@ _DEPARTMENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+[1-9][0-9]{5,14}$")
 _SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+# A werkzeug password hash: "scrypt:..." or "pbkdf2:...", then "$salt$hash".
+_PASSWORD_HASH = re.compile(r"^(scrypt|pbkdf2):[^$\s]*\$[^$\s]+\$[0-9a-f]+$")
 
 
 class ConfigError(Exception):
@@ -136,7 +140,7 @@ def _settings(root: _Table, env: Mapping[str, str]) -> Settings:
         hours=_hours(office.table("hours")),
         departments=departments,
         default_department=default_department,
-        smtp=_smtp(root.table("smtp"), env),
+        smtp=_smtp(root.table("smtp"), env, domains, departments),
         web=_web(root.table("web"), env),
         database=_database(root.table("database"), env),
     )
@@ -230,15 +234,32 @@ def parse_listen(text: str, error: Any = ValueError) -> ListenAddress:
     return ListenAddress(host, int(port))
 
 
-def _smtp(table: _Table, env: Mapping[str, str]) -> SmtpSettings:
-    table.only("listen", "max_message_size", "hostname")
+def _smtp(
+    table: _Table, env: Mapping[str, str], domains: tuple[str, ...], departments: tuple[Department, ...]
+) -> SmtpSettings:
+    table.only(
+        "listen",
+        "max_message_size",
+        "hostname",
+        "max_recipients",
+        "proxy_protocol",
+        "catch_all",
+        "submission",
+    )
     size = table.get("max_message_size", int, SmtpSettings.max_message_size)
     if size < 1024:
         raise table.fail("max_message_size", "must be at least 1024 bytes")
+    max_recipients = table.get("max_recipients", int, SmtpSettings.max_recipients)
+    if not 1 <= max_recipients <= 1000:
+        raise table.fail("max_recipients", "must be from 1 to 1000")
     return SmtpSettings(
         listen=_listen(table, "listen", env.get("INTAKE_SMTP"), "127.0.0.1:2525"),
         max_message_size=size,
         hostname=table.text("hostname", SmtpSettings.hostname),
+        max_recipients=max_recipients,
+        proxy_protocol=table.get("proxy_protocol", bool, False),
+        catch_all=_catch_all(table.table("catch_all"), domains, departments),
+        submission=_submission(table) if "submission" in table.data else None,
     )
 
 
@@ -273,3 +294,61 @@ def _database(table: _Table, env: Mapping[str, str]) -> DatabaseSettings:
     if timeout <= 0:
         raise table.fail("lock_timeout_seconds", "must be greater than 0")
     return DatabaseSettings(url=url, lock_timeout_seconds=timeout)
+
+
+def _catch_all(
+    table: _Table, domains: tuple[str, ...], departments: tuple[Department, ...]
+) -> tuple[tuple[str, str], ...]:
+    """[smtp.catch_all]: "domain" = "department id", for mail to unknown local parts."""
+    known = {d.id for d in departments}
+    pairs = []
+    for domain in table.data:
+        department_id = table.text(domain)
+        if domain.lower() not in domains:
+            raise table.fail(domain, "is not one of office.domains")
+        if department_id not in known:
+            raise table.fail(
+                domain, f"unknown department {department_id!r} (known: {', '.join(sorted(known))})"
+            )
+        pairs.append((domain.lower(), department_id))
+    return tuple(pairs)
+
+
+def _submission(smtp: _Table) -> SubmissionSettings:
+    table = smtp.table("submission")
+    table.only("listen", "tls_cert", "tls_key", "users_file")
+    listen = _listen(table, "listen", None, "127.0.0.1:587")
+    cert, key = _relative(table, "tls_cert"), _relative(table, "tls_key")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as error:
+        raise table.fail("tls_cert", f"cannot be loaded with tls_key {key} ({error})") from None
+    return SubmissionSettings(
+        listen=listen, tls_cert=cert, tls_key=key, users=_users(table, _relative(table, "users_file"))
+    )
+
+
+def _relative(table: _Table, name: str) -> Path:
+    """A path from the config, relative to the config file's folder."""
+    return table.source.parent / table.text(name)
+
+
+def _users(table: _Table, path: Path) -> tuple[tuple[str, str], ...]:
+    """The users file: one "name:password-hash" a line; blank lines and # comments skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise table.fail("users_file", f"{path} cannot be read ({error})") from None
+    users: dict[str, str] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, _, password_hash = line.strip().partition(":")
+        if not name or not _PASSWORD_HASH.match(password_hash):
+            raise table.fail("users_file", f"{path} line {number} is not NAME:PASSWORD-HASH (see README)")
+        if name in users:
+            raise table.fail("users_file", f"{path} line {number} repeats user {name!r}")
+        users[name] = password_hash
+    if not users:
+        raise table.fail("users_file", f"{path} names no user")
+    return tuple(users.items())

@@ -45,10 +45,30 @@ class OpeningHours:
 
 
 @dataclass(frozen=True)
+class SubmissionSettings:
+    """The listener for the office's own senders: STARTTLS first, then AUTH, always."""
+
+    listen: ListenAddress
+    tls_cert: Path
+    tls_key: Path
+    # (user name, password hash in werkzeug's format), read from the users file.
+    users: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class SmtpSettings:
     listen: ListenAddress
     max_message_size: int = 25 * 1024 * 1024
     hostname: str = "intake"
+    max_recipients: int = 100
+    # Every connection starts with a PROXY protocol header from the load balancer.
+    proxy_protocol: bool = False
+    # (domain, department id): mail to an unknown address at the domain goes there.
+    catch_all: tuple[tuple[str, str], ...] = ()
+    submission: SubmissionSettings | None = None
+
+    def catch_all_department(self, domain: str) -> str | None:
+        return dict(self.catch_all).get(domain.lower())
 
 
 @dataclass(frozen=True)

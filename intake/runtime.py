@@ -55,6 +55,8 @@ def run_services(runtime: Runtime, *, smtp: bool, web: bool, say: Callable[[str]
             smtp_server.start()
             started.append(smtp_server)
             say(f"SMTP listening on {runtime.settings.smtp.listen}")
+            if runtime.settings.smtp.submission:
+                say(f"SMTP submission (STARTTLS, then AUTH) on {runtime.settings.smtp.submission.listen}")
         if web:
             app = create_app(runtime.settings, runtime.engine, runtime.sessions)
             web_server = WebServer(app, runtime.settings.web.listen)

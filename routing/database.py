@@ -6,9 +6,11 @@ through psycopg 3, is for offices that run several Intake processes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -28,6 +30,7 @@ def make_engine(settings: DatabaseSettings) -> Engine:
         engine = create_engine(url, connect_args={"timeout": settings.lock_timeout_seconds})
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
+        _writer_turns[engine] = _WriterTurn(settings.lock_timeout_seconds)
         return engine
     lock_timeout_ms = int(settings.lock_timeout_seconds * 1000)
     return create_engine(
@@ -63,10 +66,38 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 @contextmanager
 def transaction(sessions: sessionmaker[Session], *, write: bool = True) -> Iterator[Session]:
     """One unit of work: committed when the block ends, rolled back if it raises."""
-    with sessions() as session, session.begin():
+    with _writer_turn(sessions) if write else nullcontext(), sessions() as session, session.begin():
         if write:
             session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         yield session
+
+
+class _WriterTurn:
+    """SQLite takes one writer at a time. Writers of one process queue here, in turn:
+    SQLite's own busy timeout makes them poll with sleeps of up to 100 ms, which adds
+    up to seconds when many messages arrive at once."""
+
+    def __init__(self, timeout: float) -> None:
+        self.lock = threading.RLock()
+        self.timeout = timeout
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        if not self.lock.acquire(timeout=self.timeout):
+            raise StorageUnavailable("the database is busy with other writes")
+        try:
+            yield
+        finally:
+            self.lock.release()
+
+
+_writer_turns: WeakKeyDictionary[Engine, _WriterTurn] = WeakKeyDictionary()
+
+
+def _writer_turn(sessions: sessionmaker[Session]) -> AbstractContextManager[None]:
+    bind = sessions.kw.get("bind")
+    turn = _writer_turns.get(bind) if isinstance(bind, Engine) else None
+    return turn() if turn else nullcontext()
 
 
 def database_answers(engine: Engine) -> bool:

@@ -76,12 +76,36 @@ class RecipientRule:
         return Verdict(department_id, f"sent to {recipient}, which belongs to {department_id}", others)
 
 
+class CatchAllRule:
+    """Matches mail to an unknown address at a domain that has a catch-all department.
+
+    It runs after RecipientRule, so a known address always wins over a catch-all.
+    """
+
+    name = "catch-all"
+
+    def __init__(self, settings: Settings) -> None:
+        self.smtp = settings.smtp
+
+    def check(self, message: InboundMessage) -> Verdict:
+        for recipient in message.recipients:
+            department_id = self.smtp.catch_all_department(recipient.rpartition("@")[2])
+            if department_id:
+                return Verdict(
+                    department_id,
+                    f"sent to {recipient}; {department_id} takes its domain's unknown addresses",
+                )
+        return Verdict(None, "no recipient at a domain with a catch-all department")
+
+
 class Router:
     """Runs the rules in order; built once per configuration."""
 
     def __init__(self, settings: Settings, rules: list[Rule] | None = None) -> None:
         self.default_department = settings.default_department
-        self.rules: list[Rule] = rules if rules is not None else [RecipientRule(settings)]
+        self.rules: list[Rule] = (
+            rules if rules is not None else [RecipientRule(settings), CatchAllRule(settings)]
+        )
 
     def route(self, message: InboundMessage) -> RoutingDecision:
         outcomes: list[RuleOutcome] = []

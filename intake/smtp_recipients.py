@@ -1,0 +1,37 @@
+"""Which envelope recipients the SMTP door accepts, and the reply for those it refuses.
+
+Intake is never a relay: only the office's own domains are accepted, and any local
+part that asks a server to pass the mail on (a source route, "%", "!", a quoted "@")
+is refused as a relay attempt. Unknown local parts are refused unless their domain
+has a catch-all department.
+"""
+
+from __future__ import annotations
+
+import re
+
+from config.settings import Settings
+
+RELAY_DENIED = "550 5.7.1 Relaying denied: this server accepts mail for its own domains only"
+UNKNOWN_USER = "550 5.1.1 No such user here"
+# Characters with which old relays let a sender route a message onwards.
+_RELAY_TRICK = re.compile(r'[%!@:"\\]')
+
+
+class RecipientPolicy:
+    """Answers, for one address, whether this office takes mail for it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.domains = frozenset(settings.domains)
+        self.addresses = frozenset(a for d in settings.departments for a in d.addresses)
+        self.catch_all_domains = frozenset(domain for domain, _ in settings.smtp.catch_all)
+
+    def refusal(self, address: str) -> str | None:
+        """The SMTP reply refusing `address`, or None when it is accepted."""
+        address = address.lower()
+        local_part, _, domain = address.rpartition("@")
+        if not local_part or domain not in self.domains or _RELAY_TRICK.search(local_part):
+            return RELAY_DENIED
+        if address in self.addresses or domain in self.catch_all_domains:
+            return None
+        return UNKNOWN_USER

@@ -1,0 +1,108 @@
+"""Helpers for the SMTP tests: a running server, swaks, counting items, locking the database."""
+
+from __future__ import annotations
+
+import dataclasses
+import smtplib
+import sqlite3
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import psycopg
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from config.settings import ListenAddress, Settings
+from intake.runtime import Runtime
+from intake.smtp import SMTPServer
+from routing.database import transaction
+from routing.delivery import Delivery
+from routing.message import InboundMessage
+from routing.models import Item
+from tests.conftest import require_program
+
+LOOPBACK = ListenAddress("127.0.0.1", 0)
+
+
+def on_free_ports(settings: Settings) -> Settings:
+    """The settings with every SMTP listener on a free loopback port."""
+    smtp = dataclasses.replace(settings.smtp, listen=LOOPBACK)
+    if smtp.submission:
+        smtp = dataclasses.replace(smtp, submission=dataclasses.replace(smtp.submission, listen=LOOPBACK))
+    return dataclasses.replace(settings, smtp=smtp)
+
+
+@contextmanager
+def running(settings: Settings, deliver: Callable[[InboundMessage], Delivery]) -> Iterator[SMTPServer]:
+    server = SMTPServer(on_free_ports(settings), deliver)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def client(server: SMTPServer) -> smtplib.SMTP:
+    connection = smtplib.SMTP("127.0.0.1", server.public.port, timeout=30)
+    connection.ehlo("client.example")
+    return connection
+
+
+def send(
+    connection: smtplib.SMTP,
+    raw: bytes,
+    to: str = "sales@office.test",
+    sender: str = "ann@client.example",
+    options: tuple[str, ...] | list[str] = (),
+) -> tuple[int, str]:
+    """One transaction; the final reply (smtplib's sendmail() hides it)."""
+    assert connection.mail(sender, list(options))[0] == 250
+    assert connection.rcpt(to)[0] == 250
+    code, reply = connection.data(raw)
+    return code, reply.decode()
+
+
+def swaks(port: int, *args: str) -> str:
+    """Run swaks against the server on `port`; its whole transcript."""
+    program = require_program("/usr/bin/swaks", "swaks")
+    result = subprocess.run(
+        [program, "--server", f"127.0.0.1:{port}", "--from", "ann@client.example", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return result.stdout + result.stderr
+
+
+def item_count(runtime: Runtime) -> int:
+    with transaction(runtime.sessions, write=False) as session:
+        return session.execute(select(func.count(Item.id))).scalar_one()
+
+
+def stored_item(runtime: Runtime, item_id: int) -> Item:
+    with transaction(runtime.sessions, write=False) as session:
+        item = session.get_one(Item, item_id)
+        item.raw.content  # noqa: B018 (loaded while the session is open)
+        return item
+
+
+@contextmanager
+def database_locked(url: str) -> Iterator[None]:
+    """Hold the database so no one else can write, from another connection, for real."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        connection = sqlite3.connect(parsed.database or "", isolation_level=None)
+        connection.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            connection.execute("ROLLBACK")
+            connection.close()
+        return
+    conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as holder:
+        holder.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+        yield
+        holder.rollback()
