@@ -15,7 +15,7 @@ from email.policy import EmailPolicy, compat32
 from email.utils import getaddresses
 from typing import TypeVar
 
-from intake.email_text import clean, decode_header_text, needs_redecoding
+from intake.email_text import clean, decode_header_text, needs_redecoding, unknown_word_charsets
 
 T = TypeVar("T")
 
@@ -45,6 +45,8 @@ class HeaderReader:
                 self.defects.append(f"{what} unreadable by the modern parser ({type(error).__name__})")
             else:
                 if not needs_redecoding(value) or "\ufffd" in raw:
+                    for charset in unknown_word_charsets(raw):
+                        self.defects.append(f"unknown charset {charset!r} in {what}; decoded by guessing")
                     return clean(" ".join(value.split()))
         return decode_header_text(raw, self.hint, self.defects, what)
 

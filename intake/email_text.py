@@ -154,6 +154,12 @@ def decode_header_text(raw: str, hint: str | None, defects: list[str], what: str
     return clean(re.sub(r"\s*[\r\n]+\s*", " ", value)).strip()
 
 
+def unknown_word_charsets(raw: str) -> list[str]:
+    """Charsets named by RFC 2047 encoded words in `raw` that no codec decodes."""
+    named = re.findall(r"=\?([^?*\s]+)(?:\*[^?]*)?\?[bBqQ]\?", raw)
+    return [charset for charset in dict.fromkeys(named) if codec_name(charset) is None]
+
+
 def needs_redecoding(text: str) -> bool:
     """True when a decoder left replacement characters or raw bytes in `text`."""
     return "\ufffd" in text or _has_surrogates(text)
