@@ -136,5 +136,9 @@ def test_a_message_over_the_size_limit_keeps_its_headers_and_is_marked() -> None
     raw = email_bytes(body="x" * 5000 + "\r\n")
     message = parse_email(raw, limits=EmailLimits(max_message_size=1024))
     assert message.raw == raw
-    assert (message.sender, message.subject, message.text) == ("ann@client.example", "A question about prices", "")
+    assert (message.sender, message.subject, message.text) == (
+        "ann@client.example",
+        "A question about prices",
+        "",
+    )
     assert any(d.startswith("over limit: message is") for d in message.parse_defects)
