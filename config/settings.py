@@ -52,14 +52,6 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
-class EmailSettings:
-    """How much of one email is taken apart; past a limit it is stored raw and marked."""
-
-    max_parts: int = 1000
-    max_depth: int = 30
-
-
-@dataclass(frozen=True)
 class WebSettings:
     listen: ListenAddress
     page_size: int = 50
@@ -70,6 +62,14 @@ class DatabaseSettings:
     url: str
     # How long a write waits for a lock before it gives up and the sender is asked to retry.
     lock_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """How much of one email is taken apart; past a limit it is stored raw and marked."""
+
+    max_parts: int = 1000
+    max_depth: int = 30
 
 
 @dataclass(frozen=True)

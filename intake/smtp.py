@@ -102,18 +102,34 @@ class IntakeHandler:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
 
+class IntakeSMTP(SMTP):
+    """aiosmtpd's protocol with long lines allowed."""
+
+    def __init__(self, handler: IntakeHandler, *, line_length_limit: int, **kwargs: Any) -> None:
+        # Real senders write lines far past RFC 5321's 1000 octets; the size limit
+        # still bounds them. SMTP.__init__ reads this for its stream buffer.
+        self.line_length_limit = line_length_limit
+        super().__init__(handler, **kwargs)
+
+
+class Listener(Controller):
+    def factory(self) -> IntakeSMTP:
+        return IntakeSMTP(self.handler, **self.SMTP_kwargs)
+
+
 class SMTPServer:
     """The listening SMTP service, on its own thread and event loop."""
 
     def __init__(self, settings: Settings, deliver: Callable[[InboundMessage], Delivery]) -> None:
         self.handler = IntakeHandler(settings, deliver)
         listen = settings.smtp.listen
-        self.controller = Controller(
+        self.controller = Listener(
             self.handler,
             hostname=listen.host,
             port=listen.port,
             server_hostname=settings.smtp.hostname,
             data_size_limit=settings.smtp.max_message_size,
+            line_length_limit=settings.smtp.max_message_size,
             enable_SMTPUTF8=True,
         )
 
