@@ -12,10 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from email.message import Message
 from email.policy import EmailPolicy, compat32
-from email.utils import getaddresses
+from email.utils import getaddresses, unquote
 from typing import TypeVar
 
-from intake.email_text import clean, decode_header_text, needs_redecoding, unknown_word_charsets
+from intake.email_text import (
+    clean,
+    decode_bytes,
+    decode_header_text,
+    fix_raw_8bit,
+    needs_redecoding,
+    unknown_word_charsets,
+)
 
 T = TypeVar("T")
 
@@ -53,6 +60,30 @@ class HeaderReader:
     def addresses(self, *names: str) -> list[tuple[str, str]]:
         """(display name, address) pairs of address headers, in the order given."""
         return [pair for name in names for raw in self._raw_values(name) for pair in self._pairs(name, raw)]
+
+    def filename(self) -> str | None:
+        """The part's file name, decoded whatever way the sender's program encoded it."""
+        name = self.read("file name", lambda p: p.get_filename(), None)
+        if name is not None and needs_redecoding(name):
+            name = self._compat32_filename()
+        if name is None:
+            return None
+        # Many mail programs put RFC 2047 encoded words inside parameters.
+        return decode_header_text(name, self.hint, self.defects, "attachment file name")
+
+    def _compat32_filename(self) -> str | None:
+        """The file name from the raw parameters: RFC 2231 in any charset, or raw 8-bit."""
+        what = "attachment file name"
+        copy = compat32_headers(self.part)
+        for header, param in (("content-disposition", "filename"), ("content-type", "name")):
+            value = copy.get_param(param, header=header)
+            if isinstance(value, tuple):  # RFC 2231: (charset, language, bytes as latin-1)
+                charset, _, text = value
+                data = str(text).encode("latin-1", errors="surrogateescape")
+                return decode_bytes(data, charset or None, self.defects, what)
+            if value is not None:
+                return unquote(value)
+        return None
 
     def content_type(self) -> str:
         """The part's lower-case content type, text/plain when it cannot be read."""
@@ -96,8 +127,12 @@ class HeaderReader:
 
 
 def compat32_headers(part: Message) -> Message:
-    """A body-less copy of `part` whose headers are read with the lenient compat32 rules."""
+    """A body-less copy of `part` whose headers are read with the lenient compat32 rules.
+
+    Raw 8-bit bytes are decoded first (UTF-8, else windows-1252): compat32 would turn
+    them into replacement characters.
+    """
     copy = Message(policy=compat32)
     for name, value in part.raw_items():
-        copy[name] = value
+        copy[name] = fix_raw_8bit(str(value), None, [], name)
     return copy

@@ -21,7 +21,7 @@ from io import BytesIO
 
 from intake.email_headers import HeaderReader
 from intake.email_html import html_to_text
-from intake.email_text import clean, decode_bytes, decode_header_text
+from intake.email_text import clean, decode_bytes
 from routing.message import Attachment
 
 BODY_TYPES = ("text/plain", "text/html")
@@ -140,7 +140,7 @@ def _attachment(
     content_id = headers.text("Content-ID").strip("<> ")[:MAX_FIELD] or None
     disposition = headers.read("Content-Disposition", lambda p: p.get_content_disposition(), None)
     return Attachment(
-        filename=safe_filename(_filename(part, headers, content_type, defects), number, content_type),
+        filename=safe_filename(_filename(part, headers, content_type), number, content_type),
         content_type=content_type[:MAX_FIELD],
         content=_content(part, defects),
         content_id=content_id,
@@ -148,16 +148,14 @@ def _attachment(
     )
 
 
-def _filename(part: Message, headers: HeaderReader, content_type: str, defects: list[str]) -> str | None:
-    name = headers.read("file name", lambda p: p.get_filename(), None)
+def _filename(part: Message, headers: HeaderReader, content_type: str) -> str | None:
+    """The part's own file name; a forwarded message is named after its subject."""
+    name = headers.filename()
     if name is None and content_type == "message/rfc822":
         children = part.get_payload()
         if isinstance(children, list) and children and isinstance(children[0], Message):
             name = HeaderReader(children[0], []).text("Subject") or None
-    if name is None:
-        return None
-    # Many mail programs put RFC 2047 words inside RFC 2231 parameters.
-    return decode_header_text(str(name), None, defects, "attachment file name")
+    return name
 
 
 def safe_filename(name: str | None, number: int, content_type: str = "application/octet-stream") -> str:

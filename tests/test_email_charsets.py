@@ -132,9 +132,12 @@ def test_an_8bit_display_name_is_decoded() -> None:
         "attachment; filename*0*=utf-8''R%C3%A9su; filename*1*=m%C3%A9.pdf",
         "attachment; filename*=iso-8859-1''R%E9sum%E9.pdf",
         'attachment; filename="=?utf-8?B?' + base64.b64encode("Résumé.pdf".encode()).decode() + '?="',
+        b"attachment; filename*=x-unknown''R%E9sum%E9.pdf",
+        'attachment; filename="Résumé.pdf"'.encode("latin-1"),
+        'attachment; filename="Résumé.pdf"'.encode(),
     ],
 )
-def test_rfc2231_and_encoded_file_names_decode(disposition: str) -> None:
+def test_rfc2231_and_encoded_file_names_decode(disposition: str | bytes) -> None:
     raw = raw_message(
         "From: ann@client.example",
         "Content-Type: multipart/mixed; boundary=b",
@@ -145,7 +148,7 @@ def test_rfc2231_and_encoded_file_names_decode(disposition: str) -> None:
         "see attached",
         "--b",
         "Content-Type: application/pdf",
-        f"Content-Disposition: {disposition}",
+        b"Content-Disposition: " + (disposition if isinstance(disposition, bytes) else disposition.encode()),
         "Content-Transfer-Encoding: base64",
         "",
         base64.b64encode(b"%PDF-1.4").decode(),
