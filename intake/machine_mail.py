@@ -11,16 +11,19 @@ The checks run in order and the first that holds names the kind:
   RFC 8098);
 - "complaint": an abuse feedback report (report-type=feedback-report, RFC 5965);
 - "auto-reply": Auto-Submitted: auto-replied (RFC 3834), X-Autoreply, X-Autorespond,
-  or Precedence: auto_reply (vacation and out-of-office programs);
+  Precedence: auto_reply, Exchange's X-MS-Exchange-Inbox-Rules-Loop or Apple's
+  X-Apple-Action: VACATION (vacation and out-of-office programs);
 - "auto-generated": any other Auto-Submitted value but "no" (notifications, alerts);
 - "list": a List-Id header or Precedence: list;
 - "bulk": Precedence: bulk or junk;
 - "bounce" again for what is left from the null sender (MAIL FROM:<>, or Return-Path: <>)
-  or from a MAILER-DAEMON or postmaster address: only delivery reports are sent that way (RFC 5321 section 4.5.5).
+  or from a MAILER-DAEMON address: only delivery reports are sent that way (RFC 5321
+  section 4.5.5); and from postmaster@ with a delivery-failure subject.
 """
 
 from __future__ import annotations
 
+import re
 from email.message import Message
 
 from intake.email_headers import HeaderReader
@@ -35,7 +38,13 @@ STATUS_PARTS = {
     "message/disposition-notification": "read-receipt",
     "message/feedback-report": "complaint",
 }
-DAEMONS = ("mailer-daemon", "postmaster")
+FAILURE_SUBJECT = re.compile(
+    r"undeliver|delivery (status|failure|failed)|returned mail|failure notice|mail system error",
+    re.IGNORECASE,
+)
+# Present only on replies written by a program: vacation programs, and Exchange's
+# out-of-office and inbox rules (which name the mailbox whose rule sent it).
+AUTO_REPLY_HEADERS = ("X-Autoreply", "X-Autorespond", "X-MS-Exchange-Inbox-Rules-Loop")
 
 
 def machine_kind(
@@ -93,7 +102,9 @@ def _header_kind(headers: HeaderReader) -> str | None:
     precedence = headers.text("Precedence").lower().strip()
     if auto_submitted == "auto-replied" or precedence == "auto_reply":
         return "auto-reply"
-    if headers.text("X-Autoreply") or headers.text("X-Autorespond"):
+    if any(headers.text(name) for name in AUTO_REPLY_HEADERS):
+        return "auto-reply"
+    if headers.text("X-Apple-Action").lower() == "vacation":
         return "auto-reply"
     if auto_submitted and auto_submitted != "no":
         return "auto-generated"
@@ -109,4 +120,9 @@ def _daemon_kind(headers: HeaderReader, sender: str, envelope_sender: str | None
     if envelope_sender == "" or headers.text("Return-Path").replace(" ", "") == "<>":
         return "bounce"
     local_part = sender.rpartition("@")[0].lower()
-    return "bounce" if local_part in DAEMONS else None
+    if local_part == "mailer-daemon":
+        return "bounce"
+    # postmaster@ is also read and written by people: only a failure report counts.
+    if local_part == "postmaster" and FAILURE_SUBJECT.search(headers.text("Subject")):
+        return "bounce"
+    return None

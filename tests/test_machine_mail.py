@@ -101,6 +101,9 @@ def test_a_bounce_forwarded_by_a_person_is_the_persons_mail() -> None:
         ("X-Autoreply: yes", "auto-reply"),
         ("X-Autorespond: Out of office", "auto-reply"),
         ("Precedence: auto_reply", "auto-reply"),
+        ("X-MS-Exchange-Inbox-Rules-Loop: ann@client.example", "auto-reply"),
+        ("X-Apple-Action: VACATION", "auto-reply"),
+        ("X-Auto-Response-Suppress: All", None),
         ("Auto-Submitted: auto-generated", "auto-generated"),
         ("Auto-Submitted: auto-notified", "auto-generated"),
         ("Auto-Submitted: no", None),
@@ -130,7 +133,17 @@ def test_plain_mail_from_the_null_sender_is_a_bounce() -> None:
     assert parse_email(email_bytes(), envelope_sender=None).machine_kind is None
 
 
-@pytest.mark.parametrize("sender", ["MAILER-DAEMON@mx.client.example", "postmaster@client.example"])
-def test_plain_text_bounces_from_mail_daemons_are_bounces(sender: str) -> None:
-    raw = email_bytes(sender=sender, subject="Undelivered Mail Returned to Sender")
-    assert parse_email(raw).machine_kind == "bounce"
+@pytest.mark.parametrize(
+    ("sender", "subject", "kind"),
+    [
+        ("MAILER-DAEMON@mx.client.example", "Undelivered Mail Returned to Sender", "bounce"),
+        ("MAILER-DAEMON@mx.client.example", "Warning", "bounce"),
+        ("postmaster@client.example", "Undeliverable: Your quote", "bounce"),
+        ("postmaster@client.example", "DELIVERY FAILURE: user unknown", "bounce"),
+        ("Bob <postmaster@client.example>", "Please look at this link", None),
+    ],
+)
+def test_plain_text_bounces_from_mail_daemons_are_bounces(
+    sender: str, subject: str, kind: str | None
+) -> None:
+    assert parse_email(email_bytes(sender=sender, subject=subject)).machine_kind == kind
