@@ -112,7 +112,6 @@ def _parse(raw: bytes, limits: EmailLimits, defects: list[str]) -> tuple[Message
     except Exception as error:  # the modern parser raises on some real-world mail
         defects.append(f"modern parser failed ({type(error).__name__}); read with compat32")
         message = email.message_from_bytes(raw, policy=email.policy.compat32)
-    defects.extend(type(defect).__name__ for defect in message.defects)
     return message, True
 
 

@@ -75,6 +75,7 @@ def _walk(part: Message, depth: int, body: Body, limits: PartLimits, defects: li
         )
         return
     body.parts_seen += 1
+    defects.extend(describe_defect(defect) for defect in part.defects)
     headers = HeaderReader(part, defects)
     content_type = headers.content_type()
     children = part.get_payload()
@@ -90,6 +91,13 @@ def _walk(part: Message, depth: int, body: Body, limits: PartLimits, defects: li
         target.append(_text(part, headers, defects))
     else:
         body.attachments.append(_attachment(part, headers, content_type, len(body.attachments) + 1, defects))
+
+
+def describe_defect(defect: Exception) -> str:
+    """One of the email package's defects in words: its name and its explanation."""
+    # Some defects carry the offending line, which may be blank or very long.
+    explanation = " ".join(str(defect).split())[:200] or " ".join((type(defect).__doc__ or "").split())
+    return f"{type(defect).__name__}: {explanation}" if explanation else type(defect).__name__
 
 
 def _is_body(headers: HeaderReader, content_type: str) -> bool:
