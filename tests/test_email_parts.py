@@ -224,3 +224,13 @@ def test_nesting_too_deep_for_the_parser_keeps_the_headers_and_is_marked() -> No
     message = parse_email(nested(3000))
     assert (message.sender, message.subject) == ("ann@client.example", "parts")
     assert "over limit: MIME nesting too deep to parse; only the headers were read" in message.parse_defects
+
+
+def test_the_email_packages_defects_are_recorded_in_words() -> None:
+    raw = raw_message(*HEAD, "Content-Type: multipart/mixed; boundary=b", "", "--b", "", "cut short")
+    message = parse_email(raw)
+    assert message.text == "cut short"
+    assert (
+        "CloseBoundaryNotFoundDefect: A start boundary was found, but not the corresponding close boundary."
+        in message.parse_defects
+    )
