@@ -23,7 +23,6 @@ _SUPERSETS = {
     "gbk": ("gb18030",),
     "euc_kr": ("cp949",),
     "shift_jis": ("cp932",),
-    "euc_jp": ("cp932",),
     "iso2022_jp": ("iso2022_jp_2", "iso2022_jp_ext"),
     "big5": ("big5hkscs", "cp950"),
 }

@@ -39,6 +39,8 @@ def plain(body: bytes, charset: str, *headers: str | bytes) -> bytes:
         ("utf-7", "Hi Mom -☺-!"),
         ("koi8-r", "Здравствуйте"),
         ("euc-kr", "안녕하세요"),
+        ("euc-jp", "日本語のメール"),
+        ("iso-8859-9", "Türkçe İçerik"),
     ],
 )
 def test_bodies_in_each_charset_decode_without_defects(charset: str, text: str) -> None:
