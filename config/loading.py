@@ -21,6 +21,7 @@ from config.settings import (
     WEEKDAYS,
     DatabaseSettings,
     Department,
+    EmailSettings,
     ListenAddress,
     OpeningHours,
     Settings,
@@ -120,7 +121,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
 
 
 def _settings(root: _Table, env: Mapping[str, str]) -> Settings:
-    root.only("office", "departments", "smtp", "web", "database")
+    root.only("office", "departments", "smtp", "web", "database", "email")
     office = root.table("office")
     office.only("name", "domains", "timezone", "default_department", "hours")
     domains = tuple(d.lower() for d in office.strings("domains"))
@@ -143,6 +144,7 @@ def _settings(root: _Table, env: Mapping[str, str]) -> Settings:
         smtp=_smtp(root.table("smtp"), env, domains, departments),
         web=_web(root.table("web"), env),
         database=_database(root.table("database"), env),
+        email=_email(root.table("email")),
     )
 
 
@@ -352,3 +354,19 @@ def _users(table: _Table, path: Path) -> tuple[tuple[str, str], ...]:
     if not users:
         raise table.fail("users_file", f"{path} names no user")
     return tuple(users.items())
+
+
+# The parser's own recursion gives out far beyond 100 levels; real mail stays under 10.
+MAX_EMAIL_DEPTH = 100
+MAX_EMAIL_PARTS = 100_000
+
+
+def _email(table: _Table) -> EmailSettings:
+    table.only("max_parts", "max_depth")
+    max_parts = table.get("max_parts", int, EmailSettings.max_parts)
+    if not 1 <= max_parts <= MAX_EMAIL_PARTS:
+        raise table.fail("max_parts", f"must be from 1 to {MAX_EMAIL_PARTS}")
+    max_depth = table.get("max_depth", int, EmailSettings.max_depth)
+    if not 1 <= max_depth <= MAX_EMAIL_DEPTH:
+        raise table.fail("max_depth", f"must be from 1 to {MAX_EMAIL_DEPTH}")
+    return EmailSettings(max_parts=max_parts, max_depth=max_depth)

@@ -85,6 +85,14 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
+class EmailSettings:
+    """How much of one email is taken apart; past a limit it is stored raw and marked."""
+
+    max_parts: int = 1000
+    max_depth: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path
     office_name: str
@@ -96,6 +104,7 @@ class Settings:
     smtp: SmtpSettings
     web: WebSettings
     database: DatabaseSettings
+    email: EmailSettings = EmailSettings()
 
     def department(self, department_id: str) -> Department:
         for department in self.departments:

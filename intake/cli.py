@@ -10,7 +10,7 @@ from pathlib import Path
 
 from config.loading import ConfigError, check_web_listen, load_settings, parse_listen
 from config.settings import Settings
-from intake.email_parser import parse_email
+from intake.email_parser import EmailLimits, parse_email
 from routing.database import make_engine
 from routing.engine import Router
 from routing.schema import SchemaOutOfDate, upgrade
@@ -118,7 +118,7 @@ def _route(settings: Settings, args: argparse.Namespace) -> None:
         raw = args.file.read_bytes()
     except OSError as error:
         raise UsageError(f"{args.file}: {error.strerror}") from None
-    decision = Router(settings).route(parse_email(raw))
+    decision = Router(settings).route(parse_email(raw, limits=EmailLimits.from_settings(settings)))
     print(f"department: {decision.department_id}")
     print(f"reason:     {decision.reason}")
     if decision.other_departments:

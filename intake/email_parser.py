@@ -1,8 +1,9 @@
 """Raw email bytes -> InboundMessage: a pure function, no network, no database.
 
 Python's `email` package with the modern policy does the parsing; where it raises on
-real-world mail the compat32 policy takes over. Whatever happens, the raw bytes are
-kept and the problems met are recorded as parse defects, never raised.
+real-world mail the compat32 policy takes over, and where even that fails (nesting
+too deep for the parser) the headers alone are read. Whatever happens, the raw bytes
+are kept and the problems met are recorded as parse defects, never raised.
 """
 
 from __future__ import annotations
@@ -10,17 +11,48 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
-import html as html_lib
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
-from email.utils import getaddresses, parseaddr
+from email.parser import BytesHeaderParser
 
-from routing.message import Attachment, InboundMessage, content_hash
+from config.settings import EmailSettings, Settings, SmtpSettings
+from intake.email_headers import HeaderReader
+from intake.email_parts import Body, PartLimits, read_body
+from intake.email_text import clean
+from intake.machine_mail import machine_kind
+from routing.message import InboundMessage, content_hash
 
 CHANNEL = "email"
 # Longer Message-IDs are hashed so that the key fits its column.
 MAX_KEY_LENGTH = 200
+# Column widths of the item table.
+MAX_ADDRESS = 320
+# The headers the sender wrote that decide what a message says and how it is read.
+_ORIGINATOR_HEADERS = (
+    b"from",
+    b"to",
+    b"cc",
+    b"date",
+    b"subject",
+    b"content-type",
+    b"content-transfer-encoding",
+    b"resent-message-id",
+)
+
+
+@dataclass(frozen=True)
+class EmailLimits:
+    """How much of a message is parsed; past a limit it is stored raw and marked."""
+
+    max_message_size: int = SmtpSettings.max_message_size
+    max_parts: int = EmailSettings.max_parts
+    max_depth: int = EmailSettings.max_depth
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EmailLimits:
+        return cls(settings.smtp.max_message_size, settings.email.max_parts, settings.email.max_depth)
 
 
 def parse_email(
@@ -29,139 +61,122 @@ def parse_email(
     envelope_sender: str | None = None,
     envelope_recipients: tuple[str, ...] = (),
     received_at: datetime | None = None,
+    limits: EmailLimits | None = None,
 ) -> InboundMessage:
     """Turn an RFC 5322 message into the normalized form.
 
-    The envelope (from SMTP or an IMAP mailbox's configuration), when given, says who
-    the message was really for; otherwise the To and Cc headers do.
+    Recipients are listed To first, then Cc, then envelope recipients that neither
+    names (Bcc): the router takes the first that belongs to a department. A null
+    envelope sender ("", SMTP's MAIL FROM:<>) marks the message as machine-written.
     """
+    limits = limits or EmailLimits()
     defects: list[str] = []
-    message = _parse(raw, defects)
-    message_id = _header(message, "Message-ID", defects).strip() or None
-    text, html, attachments = _body(message, defects)
-    name, sender = parseaddr(_header(message, "From", defects))
-    recipients = envelope_recipients or _header_recipients(message, defects)
+    message, complete = _parse(raw, limits, defects)
+    headers = HeaderReader(message, defects, _charset_hint(message))
+    body = read_body(message, PartLimits(limits.max_parts, limits.max_depth), defects) if complete else Body()
+    name, sender = _sender(headers, envelope_sender, defects)
+    message_id = headers.text("Message-ID") or None
     return InboundMessage(
         channel=CHANNEL,
-        sender=sender or envelope_sender or "",
-        sender_name=name or None,
-        recipients=tuple(r.lower() for r in recipients),
-        subject=_header(message, "Subject", defects).strip(),
-        text=text,
-        html=html,
-        attachments=tuple(attachments),
-        idempotency_key=_idempotency_key(message_id, raw),
+        sender=sender,
+        sender_name=name,
+        recipients=_recipients(headers, envelope_recipients),
+        subject=headers.text("Subject"),
+        text=body.text,
+        html="\n".join(body.html) or None,
+        attachments=tuple(body.attachments),
+        idempotency_key=idempotency_key(message_id, raw),
         message_id=message_id,
-        in_reply_to=_header(message, "In-Reply-To", defects).strip() or None,
-        references=tuple(_header(message, "References", defects).split()),
+        in_reply_to=headers.text("In-Reply-To") or None,
+        references=tuple(headers.text("References").split()),
         received_at=received_at or datetime.now(UTC),
         raw=raw,
         raw_content_type="message/rfc822",
-        parse_defects=tuple(dict.fromkeys(defects)),
+        machine_kind=machine_kind(message, headers, sender, envelope_sender),
+        parse_defects=tuple(dict.fromkeys(clean(d) for d in defects)),
     )
 
 
-def _parse(raw: bytes, defects: list[str]) -> Message:
+def _parse(raw: bytes, limits: EmailLimits, defects: list[str]) -> tuple[Message, bool]:
+    """The parsed message, and whether its body was parsed too (not only its headers)."""
+    headers_only = BytesHeaderParser(policy=email.policy.compat32)
+    if len(raw) > limits.max_message_size:
+        size = f"{len(raw)} bytes (limit {limits.max_message_size})"
+        defects.append(f"over limit: message is {size}; only its headers were read")
+        return headers_only.parsebytes(raw), False
     try:
         message: Message = email.message_from_bytes(raw, policy=email.policy.default)
+    except RecursionError:
+        defects.append("over limit: MIME nesting too deep to parse; only the headers were read")
+        return headers_only.parsebytes(raw), False
     except Exception as error:  # the modern parser raises on some real-world mail
         defects.append(f"modern parser failed ({type(error).__name__}); read with compat32")
         message = email.message_from_bytes(raw, policy=email.policy.compat32)
-    defects.extend(type(defect).__name__ for defect in message.defects)
-    return message
+    return message, True
 
 
-def _header(message: Message, name: str, defects: list[str]) -> str:
+def _charset_hint(message: Message) -> str | None:
     try:
-        value = message.get(name)
-    except Exception as error:  # header folding bugs in the modern policy
-        defects.append(f"header {name} unreadable ({type(error).__name__})")
-        value = Message.get(message, name)
-    if value is None:
-        return ""
-    try:
-        return str(value)
-    except Exception:
-        defects.append(f"header {name} could not be decoded")
-        return str(Message.get(message, name, ""))
+        return message.get_content_charset()
+    except Exception:  # a hint only: unreadable means no hint
+        return None
 
 
-def _header_recipients(message: Message, defects: list[str]) -> list[str]:
-    fields = [_header(message, "To", defects), _header(message, "Cc", defects)]
-    return [address for _, address in getaddresses(fields) if "@" in address]
+def _sender(headers: HeaderReader, envelope_sender: str | None, defects: list[str]) -> tuple[str | None, str]:
+    for name, address in headers.addresses("From", "Sender"):
+        return (name[:MAX_ADDRESS] or None), address.lower()[:MAX_ADDRESS]
+    if envelope_sender:
+        defects.append("no From address; the sender is the SMTP envelope sender")
+        return None, envelope_sender.lower()[:MAX_ADDRESS]
+    defects.append("no sender address: the message has no usable From header and no envelope sender")
+    return None, ""
 
 
-def _idempotency_key(message_id: str | None, raw: bytes) -> str:
+def _recipients(headers: HeaderReader, envelope_recipients: tuple[str, ...]) -> tuple[str, ...]:
+    listed = [address for _, address in headers.addresses("To", "Cc")]
+    ordered = [a.lower() for a in (*listed, *envelope_recipients) if re.fullmatch(r"[^@\s]+@[^@\s]+", a)]
+    return tuple(dict.fromkeys(ordered))
+
+
+def idempotency_key(message_id: str | None, raw: bytes) -> str:
+    """The natural key of a message: its Message-ID with a fingerprint of its content.
+
+    Copies of one message (a retry, the same mail fetched over IMAP, a second hop)
+    share the Message-ID, originator headers and body, and so the key. The fingerprint
+    keeps apart different messages that reuse a Message-ID (broken mail programs do),
+    so that neither is lost. Without a Message-ID the whole raw message is the key.
+    """
     if not message_id:
         return f"{CHANNEL}:sha256:{content_hash(raw)}"
-    key = f"{CHANNEL}:{message_id.strip('<>')}"
+    fingerprint = _fingerprint(raw)
+    key = f"{CHANNEL}:{message_id.strip('<>')}:{fingerprint}"
     if len(key) > MAX_KEY_LENGTH:
-        return f"{CHANNEL}:message-id-sha256:{hashlib.sha256(message_id.encode()).hexdigest()}"
+        digest = hashlib.sha256(message_id.encode("utf-8", errors="surrogateescape")).hexdigest()
+        return f"{CHANNEL}:message-id-sha256:{digest}:{fingerprint}"
     return key
 
 
-def _body(message: Message, defects: list[str]) -> tuple[str, str | None, list[Attachment]]:
-    plain: str | None = None
-    html: str | None = None
-    attachments: list[Attachment] = []
-    for part in message.walk():
-        if part.is_multipart():
-            continue
-        disposition = part.get_content_disposition()
-        content_type = part.get_content_type()
-        if disposition != "attachment" and content_type == "text/plain" and plain is None:
-            plain = _decoded_text(part, defects)
-        elif disposition != "attachment" and content_type == "text/html" and html is None:
-            html = _decoded_text(part, defects)
-        else:
-            attachments.append(_attachment(part, len(attachments) + 1))
-    text = plain if plain is not None else html_to_text(html or "")
-    return text.strip(), html, attachments
+def _fingerprint(raw: bytes) -> str:
+    """A hash of what a copy of the message keeps on the way: originator headers and body.
+
+    Trace headers (Received, Return-Path, DKIM and spam verdicts) and line endings
+    change from hop to hop, so they are left out.
+    """
+    lines = re.split(rb"\r\n|\r|\n", raw)
+    end = lines.index(b"") if b"" in lines else len(lines)
+    kept = [_unfolded(lines[:end], name) for name in _ORIGINATOR_HEADERS]
+    digest = hashlib.sha256(b"\n".join([*kept, *lines[end + 1 :]]).rstrip())
+    return digest.hexdigest()[:16]
 
 
-def _decoded_text(part: Message, defects: list[str]) -> str:
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return ""
-    charset = part.get_content_charset() or "us-ascii"
-    try:
-        return payload.decode(charset)
-    except LookupError:
-        defects.append(f"unknown charset {charset!r}; decoded as UTF-8 with replacement")
-    except UnicodeDecodeError:
-        defects.append(f"text not valid {charset}; decoded with replacement")
-    return payload.decode("utf-8", errors="replace")
-
-
-def _attachment(part: Message, number: int) -> Attachment:
-    payload = part.get_payload(decode=True)
-    content = payload if isinstance(payload, bytes) else str(part.get_payload()).encode()
-    content_id = part.get("Content-ID")
-    return Attachment(
-        filename=safe_filename(part.get_filename(), number),
-        content_type=part.get_content_type(),
-        content=content,
-        content_id=str(content_id).strip("<> ") if content_id else None,
-        inline=part.get_content_disposition() == "inline",
-    )
-
-
-def safe_filename(name: str | None, number: int) -> str:
-    """A file name that is safe to show and to offer for download."""
-    base = re.split(r"[\\/]", name or "")[-1]
-    base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip().lstrip(".")
-    return base[:200] or f"attachment-{number}"
-
-
-_BLOCKS = re.compile(r"<\s*(br|/p|/div|/li|/tr|/h[1-6])\b[^>]*>", re.IGNORECASE)
-_HIDDEN = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_TAGS = re.compile(r"<[^>]+>")
-
-
-def html_to_text(markup: str) -> str:
-    """Readable text from an HTML body, for the queue list and search."""
-    text = _HIDDEN.sub("", markup)
-    text = _BLOCKS.sub("\n", text)
-    text = html_lib.unescape(_TAGS.sub("", text))
-    lines = (re.sub(r"[ \t\xa0]+", " ", line).strip() for line in text.splitlines())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+def _unfolded(header_lines: list[bytes], name: bytes) -> bytes:
+    """The whitespace-normalized value of the first header called `name`."""
+    value: list[bytes] = []
+    for line in header_lines:
+        if value and line[:1] in (b" ", b"\t"):
+            value.append(line)
+        elif value:
+            break
+        elif line.lower().startswith(name + b":"):
+            value.append(line[len(name) + 1 :])
+    return b" ".join(b" ".join(value).split())

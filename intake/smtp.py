@@ -23,7 +23,7 @@ from aiosmtpd.proxy_protocol import ProxyData
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from config.settings import ListenAddress, Settings
-from intake.email_parser import parse_email
+from intake.email_parser import EmailLimits, parse_email
 from intake.smtp_recipients import RecipientPolicy
 from intake.smtp_submission import PasswordCheck, tls_context
 from routing.delivery import Delivery
@@ -46,6 +46,7 @@ class IntakeHandler:
 
     def __init__(self, settings: Settings, deliver: Callable[[InboundMessage], Delivery], workers: int = 8):
         self.recipients = RecipientPolicy(settings)
+        self.limits = EmailLimits.from_settings(settings)
         self.max_recipients = settings.smtp.max_recipients
         self.deliver = deliver
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-deliver")
@@ -92,8 +93,9 @@ class IntakeHandler:
     def _store(self, raw: bytes, envelope: Envelope) -> Delivery:
         message = parse_email(
             raw,
-            envelope_sender=envelope.mail_from or None,
+            envelope_sender=envelope.mail_from,
             envelope_recipients=tuple(envelope.rcpt_tos),
+            limits=self.limits,
         )
         return self.deliver(message)
 

@@ -50,8 +50,11 @@ class Rule(Protocol):
 class RecipientRule:
     """Matches a message sent to an address or number that a department owns.
 
-    Recipients are tried in the order the message lists them (for email: To, then Cc),
-    so the first department named wins; the others are recorded on the decision.
+    The rule for a message to several departments: recipients are tried in the order
+    the message lists them, so the first department named wins and the others are
+    recorded on the decision (and so on the item). For email that order is the To
+    header, then Cc, then envelope recipients neither names (Bcc): To: sales@ with
+    Cc: billing@ goes to sales, whatever order the sending server gave at RCPT.
     """
 
     name = "recipient"

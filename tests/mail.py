@@ -26,3 +26,8 @@ def email_bytes(
         "",
     ]
     return ("\r\n".join(lines) + "\r\n" + body).encode("utf-8")
+
+
+def raw_message(*lines: str | bytes) -> bytes:
+    """Header and body lines joined with CRLF; str lines are UTF-8, bytes lines kept as given."""
+    return b"\r\n".join(line if isinstance(line, bytes) else line.encode("utf-8") for line in lines) + b"\r\n"

@@ -63,7 +63,11 @@ def test_an_unknown_address_goes_to_the_front_desk(runtime: Runtime) -> None:
         assert item.routing_reason == "no rule matched; sent to the default department front-desk"
         assert item.routing_hits == [
             {"rule": "recipient", "matched": False, "reason": "no recipient belongs to a department"},
-            {"rule": "catch-all", "matched": False, "reason": "no recipient at a domain with a catch-all department"},
+            {
+                "rule": "catch-all",
+                "matched": False,
+                "reason": "no recipient at a domain with a catch-all department",
+            },
         ]
 
 

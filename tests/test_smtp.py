@@ -169,7 +169,9 @@ def test_mail_to_an_unknown_address_at_a_catch_all_domain_lands_in_its_departmen
 ) -> None:
     with client(shared) as connection:
         code, reply = send(
-            connection, email_bytes(message_id="<catch@client.example>"), "whoever@office-two.test"
+            connection,
+            email_bytes(to="whoever@office-two.test", message_id="<catch@client.example>"),
+            "whoever@office-two.test",
         )
     assert code == 250
     item = stored_item(office, int(reply.split()[-1]))

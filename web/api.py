@@ -29,6 +29,7 @@ def item_json(item: Item) -> dict[str, Any]:
         "subject": item.subject,
         "received_at": item.received_at.isoformat(),
         "routing_reason": item.routing_reason,
+        "machine_kind": item.machine_kind,
     }
 
 
