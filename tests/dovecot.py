@@ -188,13 +188,13 @@ def store(runtime: Runtime, mailbox: ImapMailbox) -> MailboxStore:
     return MailboxStore(runtime.sessions, mailbox.name)
 
 
-def folder_flags(server: Dovecot, user: str, folder: str = "INBOX") -> list[tuple[bytes, ...]]:
+def folder_flags(server: Dovecot, user: str, folder: str = "INBOX") -> list[set[bytes]]:
     """The flags of every message in `folder`, in UID order (read without changing them)."""
     with IMAPClient("127.0.0.1", server.port, ssl=False, timeout=5) as client:
         client.login(user, PASSWORD)
         client.select_folder(folder, readonly=True)
         fetched = client.fetch(client.search("ALL"), ["FLAGS"])
-        return [tuple(f for f in fetched[uid][b"FLAGS"] if f != b"\\Recent") for uid in sorted(fetched)]
+        return [set(fetched[uid][b"FLAGS"]) - {b"\\Recent"} for uid in sorted(fetched)]
 
 
 def item_subjects(runtime: Runtime) -> list[str]:

@@ -67,7 +67,7 @@ def test_mail_already_read_on_a_phone_is_imported_once(runtime: Runtime, dovecot
         dovecot.save(user, email_bytes(subject="New one", message_id="<new@client.example>"))
         wait_for(lambda: len(item_subjects(runtime)) == 2, "the new message stored")
     assert item_subjects(runtime) == ["Read on a phone", "New one"]
-    assert folder_flags(dovecot, user) == [(b"\\Seen",), (b"\\Seen",)]
+    assert folder_flags(dovecot, user) == [{b"\\Seen"}, {b"\\Seen"}]
 
 
 def test_a_mailbox_mapped_to_a_department_routes_there(runtime: Runtime, dovecot: Dovecot) -> None:
