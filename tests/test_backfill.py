@@ -1,0 +1,154 @@
+"""Importing old mail from mbox files and maildir folders: counts, idempotence, failures."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from config.settings import Settings
+from intake.backfill import BackfillError, Progress, import_mailbox, open_mailbox, received_at
+from intake.runtime import Runtime
+from routing.database import transaction
+from routing.models import Item
+from tests.conftest import OFFICE
+from tests.mail import email_bytes
+
+MESSAGES = [
+    email_bytes(subject="First", message_id="<m1@client.example>"),
+    email_bytes(subject="Second", message_id=None, body="From the start, a line that mbox must quote.\r\n"),
+    email_bytes(subject="Poison", message_id="<m3@client.example>", to="billing@office.test"),
+]
+
+
+def _write_mbox(path: Path, messages: list[bytes]) -> Path:
+    with path.open("wb") as mbox:
+        for number, raw in enumerate(messages, 1):
+            mbox.write(f"From ann@client.example Mon Nov  {number} 10:15:00 2026\n".encode())
+            body = raw.replace(b"\r\n", b"\n").replace(b"\nFrom ", b"\n>From ")
+            mbox.write(body + b"\n")
+    return path
+
+
+def _write_maildir(path: Path, messages: list[bytes]) -> Path:
+    for folder in ("cur", "new", "tmp"):
+        (path / folder).mkdir(parents=True)
+    for number, raw in enumerate(messages, 1):
+        # Read mail sits in cur/ with its flags after the colon; unread mail in new/.
+        name = f"cur/17000000{number}.M1P1.host:2,S" if number % 2 else f"new/17000000{number}.M1P1.host"
+        (path / name).write_bytes(raw)
+    return path
+
+
+def _subjects(runtime: Runtime) -> list[str]:
+    with transaction(runtime.sessions, write=False) as session:
+        return sorted(session.scalars(select(Item.subject)))
+
+
+def test_an_mbox_is_imported_once(runtime: Runtime, tmp_path: Path) -> None:
+    box = open_mailbox("mbox", _write_mbox(tmp_path / "old.mbox", MESSAGES))
+    first = import_mailbox(box, runtime.deliverer.deliver)
+    assert (first.stored, first.already_there, first.failed) == (3, 0, [])
+    again = import_mailbox(box, runtime.deliverer.deliver)
+    assert (again.stored, again.already_there, again.failed) == (0, 3, [])
+    assert _subjects(runtime) == ["First", "Poison", "Second"]
+    with transaction(runtime.sessions, write=False) as session:
+        first_item = session.scalars(select(Item).where(Item.subject == "First")).one()
+        assert first_item.received_at == datetime(2026, 11, 1, 10, 15, tzinfo=UTC)  # from the "From " line
+        assert first_item.department_id == "sales"
+
+
+def test_a_maildir_is_imported_once(runtime: Runtime, tmp_path: Path) -> None:
+    box = open_mailbox("maildir", _write_maildir(tmp_path / "Maildir", MESSAGES))
+    assert import_mailbox(box, runtime.deliverer.deliver).stored == 3
+    again = import_mailbox(box, runtime.deliverer.deliver)
+    assert (again.stored, again.already_there) == (0, 3)
+    assert _subjects(runtime) == ["First", "Poison", "Second"]
+
+
+def _refuse_poison(runtime: Runtime, enable: bool) -> None:
+    """A trigger that makes the database refuse one message, as a full disk or a bug would."""
+    sqlite = runtime.engine.dialect.name == "sqlite"
+    statements = {
+        (True, True): [
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON items WHEN NEW.subject = 'Poison' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the database'); END"
+        ],
+        (False, True): [
+            "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN IF NEW.subject = 'Poison' "
+            "THEN RAISE EXCEPTION 'refused by the database'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+        ],
+        (True, False): ["DROP TRIGGER refuse_poison"],
+        (False, False): ["DROP TRIGGER refuse_poison ON items"],
+    }[(sqlite, enable)]
+    with runtime.engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+
+
+def test_a_message_that_fails_is_reported_and_the_import_goes_on(runtime: Runtime, tmp_path: Path) -> None:
+    box = open_mailbox("mbox", _write_mbox(tmp_path / "old.mbox", [MESSAGES[2], *MESSAGES[:2]]))
+    _refuse_poison(runtime, True)
+    report = import_mailbox(box, runtime.deliverer.deliver)
+    assert (report.stored, report.already_there) == (2, 0)
+    [(which, why)] = report.failed
+    assert which == "message 1"
+    assert why.startswith("StorageUnavailable: ")
+    _refuse_poison(runtime, False)
+    retry = import_mailbox(box, runtime.deliverer.deliver)
+    assert (retry.stored, retry.already_there, retry.failed) == (1, 2, [])
+    assert _subjects(runtime) == ["First", "Poison", "Second"]
+
+
+def test_what_is_not_a_mailbox_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(BackfillError, match="not an mbox file"):
+        open_mailbox("mbox", tmp_path / "absent.mbox")
+    with pytest.raises(BackfillError, match=r"not a maildir folder \(with cur/ and new/\)"):
+        open_mailbox("maildir", tmp_path)
+    assert not (tmp_path / "absent.mbox").exists()  # nothing was created
+
+
+def test_progress_is_drawn_on_one_line() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream, 4)
+    for done in (1, 2, 2, 3, 4):
+        progress.update(done)
+    progress.finish()
+    frames = stream.getvalue().split("\r")[1:]
+    assert len(frames) == 4  # a repeated percentage is not redrawn
+    assert frames[-1] == f"importing [{'#' * 30}] 4/4 (100%)\n"
+
+
+def test_the_arrival_time_comes_from_the_from_line_then_the_date_header() -> None:
+    raw = email_bytes()
+    assert received_at(raw, "From a@b.example Tue Nov  3 08:00:00 2026") == datetime(
+        2026, 11, 3, 8, tzinfo=UTC
+    )
+    assert received_at(raw, "From garbled") == datetime(2026, 11, 2, 15, 15, tzinfo=UTC)
+    assert received_at(b"Subject: no date\r\n\r\nbody\r\n") is None
+
+
+def _intake(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "INTAKE_DATABASE_URL": settings.database.url}
+    command = [sys.executable, "-m", "intake", "--config", str(OFFICE), *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+
+
+def test_intake_import_reports_counts_and_is_safe_to_run_again(settings: Settings, tmp_path: Path) -> None:
+    maildir = _write_maildir(tmp_path / "Maildir", MESSAGES)
+    first = _intake(settings, "import", "maildir", str(maildir))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == f"{maildir}: stored 3, already there 0, failed 0\n"
+    assert "3/3 (100%)" in first.stderr
+    again = _intake(settings, "import", "maildir", str(maildir))
+    assert again.stdout == f"{maildir}: stored 0, already there 3, failed 0\n"
+    missing = _intake(settings, "import", "mbox", str(tmp_path / "absent.mbox"))
+    assert missing.returncode == 2
+    assert missing.stderr == f"intake: {tmp_path / 'absent.mbox'}: not an mbox file\n"
