@@ -1,4 +1,4 @@
-"""Wiring the parts together: database, router, deliverer, SMTP and web servers.
+"""Wiring the parts together: database, router, deliverer, SMTP and web servers, IMAP pollers.
 
 This is the one place that knows every layer; the `intake` command calls in here.
 """

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import tomllib
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+import tomli_w
 from imapclient import IMAPClient
 
 from intake.imap import fetched_message
@@ -13,10 +23,13 @@ from intake.runtime import Runtime
 from routing.database import transaction
 from routing.mailboxes import MailboxHealth, mailbox_health
 from routing.message import InboundMessage
+from tests.conftest import OFFICE
 from tests.dovecot import (
     PASSWORD,
+    WAIT_DEADLINE_SECONDS,
     Dovecot,
     folder_flags,
+    free_port,
     imap_mailbox,
     item_subjects,
     mailbox_state,
@@ -166,3 +179,86 @@ def _health(runtime: Runtime, name: str) -> MailboxHealth:
     with transaction(runtime.sessions, write=False) as session:
         [health] = mailbox_health(session, [name])
         return health
+
+
+def _office_reading(tmp_path: Path, dovecot: Dovecot, user: str) -> Path:
+    data = tomllib.loads(OFFICE.read_text())
+    data["imap"] = [
+        {
+            "name": "office-inbox",
+            "host": "127.0.0.1",
+            "port": dovecot.port,
+            "security": "none",
+            "username": user,
+            "password_env": "TEST_IMAP_PASSWORD",
+            "backoff_seconds": 0.05,
+        }
+    ]
+    path = tmp_path / "office.toml"
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+def _start_intake(config: Path, database_url: str, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "INTAKE_DATABASE_URL": database_url, "TEST_IMAP_PASSWORD": PASSWORD}
+    command = [sys.executable, "-m", "intake", "--config", str(config), *args]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _stop_intake(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=WAIT_DEADLINE_SECONDS)
+    assert process.returncode == 0, output
+    return output
+
+
+def test_intake_imap_runs_the_pollers_and_stops_on_sigterm(
+    runtime: Runtime, dovecot: Dovecot, tmp_path: Path
+) -> None:
+    user = dovecot.new_user()
+    dovecot.save(user, email_bytes(subject="Through intake imap"))
+    process = _start_intake(_office_reading(tmp_path, dovecot, user), runtime.settings.database.url, "imap")
+    try:
+        wait_for(lambda: item_subjects(runtime), "the message stored by `intake imap`")
+    finally:
+        output = _stop_intake(process)
+    assert f"IMAP reading office-inbox ({user}@127.0.0.1, INBOX)" in output
+    assert "SMTP listening" not in output and "Web listening" not in output
+    assert item_subjects(runtime) == ["Through intake imap"]
+
+
+def test_intake_serve_reads_imap_too_and_shows_it_in_healthz(
+    runtime: Runtime, dovecot: Dovecot, tmp_path: Path
+) -> None:
+    user = dovecot.new_user()
+    web = f"127.0.0.1:{free_port()}"
+    config = _office_reading(tmp_path, dovecot, user)
+    process = _start_intake(
+        config, runtime.settings.database.url, "serve", "--smtp", f"127.0.0.1:{free_port()}", "--web", web
+    )
+    try:
+        dovecot.save(user, email_bytes(subject="Through intake serve"))
+        wait_for(lambda: item_subjects(runtime), "the message stored by `intake serve`")
+        wait_for(lambda: _healthz(web)["mailboxes"][0]["state"] == "ok", "the mailbox shown ok")
+    finally:
+        _stop_intake(process)
+
+
+def _healthz(web: str) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(f"http://{web}/healthz", timeout=5) as response:
+            found: dict[str, Any] = json.load(response)
+            return found
+    except OSError:
+        return {"mailboxes": [{"state": "not answering yet"}]}
+
+
+def test_intake_imap_without_mailboxes_says_so(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "intake", "--config", str(OFFICE), "imap"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr == f"intake: {OFFICE} names no IMAP mailbox ([[imap]])\n"
