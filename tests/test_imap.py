@@ -37,6 +37,7 @@ from tests.dovecot import (
     wait_for,
 )
 from tests.mail import email_bytes
+from tests.tcp_proxy import BlackHoleProxy
 from web.app import create_app
 
 
@@ -262,3 +263,20 @@ def test_intake_imap_without_mailboxes_says_so(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr == f"intake: {OFFICE} names no IMAP mailbox ([[imap]])\n"
+
+
+def test_a_dead_connection_is_noticed_and_replaced(runtime: Runtime, dovecot: Dovecot) -> None:
+    user = dovecot.new_user()
+    proxy = BlackHoleProxy(dovecot.port)
+    mailbox = imap_mailbox(dovecot, user, port=proxy.port, idle_renew_seconds=0.3, timeout_seconds=0.5)
+    try:
+        with running_poller(runtime, mailbox):
+            wait_for(lambda: _ready(runtime, user), "the first catch-up")
+            proxy.black_hole()  # the EXISTS for the mail below never arrives
+            dovecot.save(user, email_bytes(subject="Sent into the void"))
+            wait_for(lambda: item_subjects(runtime), "the message stored over a new connection")
+    finally:
+        proxy.close()
+    state = mailbox_state(runtime, user)
+    assert state is not None and state.last_error is not None
+    assert state.last_error.startswith("TimeoutError")
