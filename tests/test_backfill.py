@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +11,7 @@ from sqlalchemy import select, text
 
 from config.settings import Settings
 from intake.backfill import BackfillError, Progress, import_mailbox, open_mailbox, received_at
+from intake.cli import main
 from intake.runtime import Runtime
 from routing.database import transaction
 from routing.models import Item
@@ -135,20 +133,17 @@ def test_the_arrival_time_comes_from_the_from_line_then_the_date_header() -> Non
     assert received_at(b"Subject: no date\r\n\r\nbody\r\n") is None
 
 
-def _intake(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "INTAKE_DATABASE_URL": settings.database.url}
-    command = [sys.executable, "-m", "intake", "--config", str(OFFICE), *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-
-
-def test_intake_import_reports_counts_and_is_safe_to_run_again(settings: Settings, tmp_path: Path) -> None:
+def test_intake_import_reports_counts_and_is_safe_to_run_again(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INTAKE_DATABASE_URL", settings.database.url)
     maildir = _write_maildir(tmp_path / "Maildir", MESSAGES)
-    first = _intake(settings, "import", "maildir", str(maildir))
-    assert first.returncode == 0, first.stderr
-    assert first.stdout == f"{maildir}: stored 3, already there 0, failed 0\n"
-    assert "3/3 (100%)" in first.stderr
-    again = _intake(settings, "import", "maildir", str(maildir))
-    assert again.stdout == f"{maildir}: stored 0, already there 3, failed 0\n"
-    missing = _intake(settings, "import", "mbox", str(tmp_path / "absent.mbox"))
-    assert missing.returncode == 2
-    assert missing.stderr == f"intake: {tmp_path / 'absent.mbox'}: not an mbox file\n"
+    command = ["--config", str(OFFICE), "import", "maildir", str(maildir)]
+    assert main(command) == 0
+    first = capsys.readouterr()
+    assert first.out == f"{maildir}: stored 3, already there 0, failed 0\n"
+    assert "3/3 (100%)" in first.err
+    assert main(command) == 0
+    assert capsys.readouterr().out == f"{maildir}: stored 0, already there 3, failed 0\n"
+    assert main(["--config", str(OFFICE), "import", "mbox", str(tmp_path / "absent.mbox")]) == 2
+    assert capsys.readouterr().err == f"intake: {tmp_path / 'absent.mbox'}: not an mbox file\n"

@@ -18,6 +18,7 @@ import pytest
 import tomli_w
 from imapclient import IMAPClient
 
+from intake.cli import main
 from intake.imap import fetched_message
 from intake.runtime import Runtime
 from routing.database import transaction
@@ -254,15 +255,9 @@ def _healthz(web: str) -> dict[str, Any]:
         return {"mailboxes": [{"state": "not answering yet"}]}
 
 
-def test_intake_imap_without_mailboxes_says_so(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "intake", "--config", str(OFFICE), "imap"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 2
-    assert result.stderr == f"intake: {OFFICE} names no IMAP mailbox ([[imap]])\n"
+def test_intake_imap_without_mailboxes_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(OFFICE), "imap"]) == 2
+    assert capsys.readouterr().err == f"intake: {OFFICE} names no IMAP mailbox ([[imap]])\n"
 
 
 def test_a_dead_connection_is_noticed_and_replaced(runtime: Runtime, dovecot: Dovecot) -> None:
