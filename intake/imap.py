@@ -87,7 +87,8 @@ class MailboxPoller:
     def stop(self) -> None:
         """Ask the poller to stop and wait for it; the message in hand is finished first."""
         self._stopping.set()
-        self._thread.join(self.mailbox.timeout_seconds + STOP_CHECK_SECONDS * 4)
+        # Ending IDLE and logging out may each wait one read timeout on a dying connection.
+        self._thread.join(2 * self.mailbox.timeout_seconds + 1)
 
     def run(self) -> None:
         delay = self.mailbox.backoff_seconds

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from config.settings import Settings
 from intake.backfill import BackfillError, Progress, import_mailbox, open_mailbox, received_at
@@ -17,6 +17,7 @@ from routing.database import transaction
 from routing.models import Item
 from tests.conftest import OFFICE
 from tests.mail import email_bytes
+from tests.refusal import refusing
 
 MESSAGES = [
     email_bytes(subject="First", message_id="<m1@client.example>"),
@@ -70,36 +71,14 @@ def test_a_maildir_is_imported_once(runtime: Runtime, tmp_path: Path) -> None:
     assert _subjects(runtime) == ["First", "Poison", "Second"]
 
 
-def _refuse_poison(runtime: Runtime, enable: bool) -> None:
-    """A trigger that makes the database refuse one message, as a full disk or a bug would."""
-    sqlite = runtime.engine.dialect.name == "sqlite"
-    statements = {
-        (True, True): [
-            "CREATE TRIGGER refuse_poison BEFORE INSERT ON items WHEN NEW.subject = 'Poison' "
-            "BEGIN SELECT RAISE(ABORT, 'refused by the database'); END"
-        ],
-        (False, True): [
-            "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN IF NEW.subject = 'Poison' "
-            "THEN RAISE EXCEPTION 'refused by the database'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
-            "CREATE TRIGGER refuse_poison BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
-        ],
-        (True, False): ["DROP TRIGGER refuse_poison"],
-        (False, False): ["DROP TRIGGER refuse_poison ON items"],
-    }[(sqlite, enable)]
-    with runtime.engine.begin() as connection:
-        for statement in statements:
-            connection.execute(text(statement))
-
-
 def test_a_message_that_fails_is_reported_and_the_import_goes_on(runtime: Runtime, tmp_path: Path) -> None:
     box = open_mailbox("mbox", _write_mbox(tmp_path / "old.mbox", [MESSAGES[2], *MESSAGES[:2]]))
-    _refuse_poison(runtime, True)
-    report = import_mailbox(box, runtime.deliverer.deliver)
+    with refusing(runtime.engine, "Poison"):
+        report = import_mailbox(box, runtime.deliverer.deliver)
     assert (report.stored, report.already_there) == (2, 0)
     [(which, why)] = report.failed
     assert which == "message 1"
     assert why.startswith("StorageUnavailable: ")
-    _refuse_poison(runtime, False)
     retry = import_mailbox(box, runtime.deliverer.deliver)
     assert (retry.stored, retry.already_there, retry.failed) == (1, 2, [])
     assert _subjects(runtime) == ["First", "Poison", "Second"]

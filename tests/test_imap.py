@@ -38,6 +38,7 @@ from tests.dovecot import (
     wait_for,
 )
 from tests.mail import email_bytes
+from tests.refusal import refusing
 from tests.tcp_proxy import BlackHoleProxy
 from web.app import create_app
 
@@ -275,3 +276,18 @@ def test_a_dead_connection_is_noticed_and_replaced(runtime: Runtime, dovecot: Do
     state = mailbox_state(runtime, user)
     assert state is not None and state.last_error is not None
     assert state.last_error.startswith("TimeoutError")
+
+
+def test_a_message_the_database_refuses_stays_untouched_until_it_is_stored(
+    runtime: Runtime, dovecot: Dovecot
+) -> None:
+    user = dovecot.new_user()
+    dovecot.save(user, email_bytes(subject="Refused at first"))
+    with running_poller(runtime, imap_mailbox(dovecot, user)):
+        with refusing(runtime.engine, "Refused at first"):
+            wait_for(lambda: _health(runtime, user).state == "failing", "the refusal shown")
+            assert folder_flags(dovecot, user) == [set()]  # not flagged: not stored
+            assert item_subjects(runtime) == []
+        wait_for(lambda: item_subjects(runtime), "the message stored once the database takes it")
+        wait_for(lambda: folder_flags(dovecot, user) == [{b"\\Seen"}], "the message flagged after the commit")
+    assert "StorageUnavailable" in (_health(runtime, user).last_error or "")
