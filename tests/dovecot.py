@@ -40,7 +40,8 @@ protocols = imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+# Dovecot checks an XOAUTH2 token as it would a password: here, the token is PASSWORD.
+auth_mechanisms = plain login xoauth2
 # No growing delay after a failed login: the tests fail logins on purpose.
 auth_failure_delay = 0
 log_path = {d}/dovecot.log

@@ -291,3 +291,18 @@ def test_a_message_the_database_refuses_stays_untouched_until_it_is_stored(
         wait_for(lambda: item_subjects(runtime), "the message stored once the database takes it")
         wait_for(lambda: folder_flags(dovecot, user) == [{b"\\Seen"}], "the message flagged after the commit")
     assert "StorageUnavailable" in (_health(runtime, user).last_error or "")
+
+
+def test_xoauth2_login_reads_the_token_file_at_every_login(
+    runtime: Runtime, dovecot: Dovecot, tmp_path: Path
+) -> None:
+    user = dovecot.new_user()
+    token = tmp_path / "token"
+    token.write_text("expired-token\n")
+    dovecot.save(user, email_bytes(subject="Read with a token"))
+    mailbox = imap_mailbox(dovecot, user, password=None, oauth2_token_file=token)
+    with running_poller(runtime, mailbox):
+        wait_for(lambda: _health(runtime, user).state == "failing", "the expired token refused")
+        token.write_text(PASSWORD + "\n")  # what a token refresher would do
+        wait_for(lambda: item_subjects(runtime), "the message stored with the fresh token")
+    assert "XOAUTH2" in dovecot.log()
