@@ -20,7 +20,6 @@ from intake.email_parser import parse_email
 from routing.delivery import Delivery
 from routing.message import InboundMessage
 
-KINDS = ("mbox", "maildir")
 _FROM_LINE_DATE = "%a %b %d %H:%M:%S %Y"
 
 

@@ -170,7 +170,8 @@ class MailboxPoller:
         elif client.has_capability("MOVE"):
             client.move([uid], self.mailbox.move_to)
         else:
-            # A \Deleted message was copied already before a crash; copying again would double it.
+            # A message already \Deleted was copied before a crash (or a person deleted it):
+            # copying it again would leave two in the archive folder.
             if not deleted:
                 client.copy([uid], self.mailbox.move_to)
                 client.add_flags([uid], [DELETED])
