@@ -141,7 +141,7 @@ def test_a_new_uidvalidity_resyncs_without_duplicates(runtime: Runtime, dovecot:
 def test_a_kicked_session_reconnects_and_catches_up(runtime: Runtime, dovecot: Dovecot) -> None:
     user = dovecot.new_user()
     # A backoff long enough that the mail below arrives while the poller is away.
-    mailbox = imap_mailbox(dovecot, user, backoff_seconds=1.0, backoff_max_seconds=1.0)
+    mailbox = imap_mailbox(dovecot, user, backoff_seconds=0.3, backoff_max_seconds=0.3)
     with running_poller(runtime, mailbox):
         wait_for(lambda: _ready(runtime, user), "the first catch-up")
         dovecot.doveadm_run("kick", user)
