@@ -93,6 +93,37 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class ImapMailbox:
+    """One IMAP mailbox the office reads mail from, and what to do after storing it.
+
+    Exactly one of `password` and `oauth2_token_file` is set; the token file is read
+    again at every login, so a separate tool can keep it fresh.
+    """
+
+    name: str
+    host: str
+    port: int
+    security: str  # "ssl", "starttls" or "none"
+    username: str
+    password: str | None = None
+    oauth2_token_file: Path | None = None
+    folder: str = "INBOX"
+    # Mail from this mailbox goes to this department; None routes it by its recipients.
+    department: str | None = None
+    after: str = "flag"  # "move" to move_to, or "flag" with `flag`
+    move_to: str | None = None
+    flag: str = "\\Seen"
+    # IDLE is re-issued this often, well inside the 29 minutes servers allow (RFC 2177).
+    idle_renew_seconds: float = 600.0
+    # Without IDLE, the folder is checked this often.
+    poll_seconds: float = 60.0
+    # A read that waits longer than this means a dead connection.
+    timeout_seconds: float = 60.0
+    backoff_seconds: float = 1.0
+    backoff_max_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path
     office_name: str
@@ -105,6 +136,7 @@ class Settings:
     web: WebSettings
     database: DatabaseSettings
     email: EmailSettings = EmailSettings()
+    imap: tuple[ImapMailbox, ...] = ()
 
     def department(self, department_id: str) -> Department:
         for department in self.departments:

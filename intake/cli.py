@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     for name, help_text, run in (
-        ("serve", "run SMTP and the web in one process", _serve),
+        ("serve", "run SMTP, the web and the IMAP pollers in one process", _serve),
         ("smtp", "run the SMTP server only", _smtp),
         ("web", "run the web server only", _web),
     ):
@@ -53,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
         if run is not _smtp:
             command.add_argument("--web", metavar="HOST:PORT", help="serve the web here")
         command.set_defaults(run=run)
+
+    commands.add_parser("imap", help="run the IMAP pollers only").set_defaults(run=_imap)
+
+    backfill = commands.add_parser("import", help="bring old mail in from an mbox file or a maildir folder")
+    backfill.add_argument("kind", choices=("mbox", "maildir"), help="the kind of mailbox at PATH")
+    backfill.add_argument("path", type=Path, metavar="PATH")
+    backfill.set_defaults(run=_import)
 
     check = commands.add_parser("check-config", help="check the config file and exit")
     check.set_defaults(run=_check_config)
@@ -82,7 +89,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
-    _run(settings, smtp=True, web=True)
+    _run(settings, smtp=True, web=True, imap=True)
 
 
 def _smtp(settings: Settings, args: argparse.Namespace) -> None:
@@ -93,12 +100,40 @@ def _web(settings: Settings, args: argparse.Namespace) -> None:
     _run(settings, smtp=False, web=True)
 
 
-def _run(settings: Settings, *, smtp: bool, web: bool) -> None:
+def _imap(settings: Settings, args: argparse.Namespace) -> None:
+    if not settings.imap:
+        raise UsageError(f"{settings.source} names no IMAP mailbox ([[imap]])")
+    _run(settings, smtp=False, web=False, imap=True)
+
+
+def _run(settings: Settings, *, smtp: bool, web: bool, imap: bool = False) -> None:
     from intake.runtime import open_runtime, run_services
 
     print(f"Intake for {settings.office_name}, config {settings.source}", flush=True)
     runtime = open_runtime(settings)
-    run_services(runtime, smtp=smtp, web=web, say=lambda line: print(line, flush=True))
+    run_services(runtime, smtp=smtp, web=web, imap=imap, say=lambda line: print(line, flush=True))
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    from intake.backfill import BackfillError, Progress, import_mailbox, open_mailbox
+    from intake.runtime import open_runtime
+
+    try:
+        box = open_mailbox(args.kind, args.path)
+    except BackfillError as error:
+        raise UsageError(str(error)) from None
+    runtime = open_runtime(settings)
+    try:
+        progress = Progress(sys.stderr, len(box))
+        report = import_mailbox(box, runtime.deliverer.deliver, progress)
+        progress.finish()
+    finally:
+        box.close()
+        runtime.engine.dispose()
+    print(f"{args.path}: {report.summary()}")
+    for which, why in report.failed:
+        print(f"  {which}: {why}", file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 def _check_config(settings: Settings, args: argparse.Namespace) -> None:

@@ -1,4 +1,4 @@
-"""Wiring the parts together: database, router, deliverer, SMTP and web servers.
+"""Wiring the parts together: database, router, deliverer, SMTP and web servers, IMAP pollers.
 
 This is the one place that knows every layer; the `intake` command calls in here.
 """
@@ -15,11 +15,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from intake.imap import MailboxPoller, pollers
 from intake.smtp import SMTPServer
 from intake.wsgi import WebServer
 from routing.database import make_engine, make_session_factory
 from routing.delivery import Deliverer
 from routing.engine import Router
+from routing.mailboxes import MailboxStore
 from routing.schema import prepare, sync_departments
 from web.app import create_app
 
@@ -43,13 +45,19 @@ def open_runtime(settings: Settings) -> Runtime:
     return Runtime(settings, engine, sessions, Deliverer(sessions, Router(settings)))
 
 
-def run_services(runtime: Runtime, *, smtp: bool, web: bool, say: Callable[[str], None]) -> None:
+def run_services(
+    runtime: Runtime, *, smtp: bool, web: bool, say: Callable[[str], None], imap: bool = False
+) -> None:
     """Start the chosen services, then run until SIGINT or SIGTERM and stop cleanly."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    started: list[SMTPServer | WebServer] = []
+    started: list[SMTPServer | WebServer | MailboxPoller] = []
     try:
+        if imap:
+            started.extend(start_pollers(runtime))
+            for mailbox in runtime.settings.imap:
+                say(f"IMAP reading {mailbox.name} ({mailbox.username}@{mailbox.host}, {mailbox.folder})")
         if smtp:
             smtp_server = SMTPServer(runtime.settings, runtime.deliverer.deliver)
             smtp_server.start()
@@ -70,3 +78,13 @@ def run_services(runtime: Runtime, *, smtp: bool, web: bool, say: Callable[[str]
         for service in reversed(started):
             service.stop()
         runtime.engine.dispose()
+
+
+def start_pollers(runtime: Runtime) -> list[MailboxPoller]:
+    """Start one poller thread per configured IMAP mailbox."""
+    started = pollers(
+        runtime.settings, runtime.deliverer.deliver, lambda name: MailboxStore(runtime.sessions, name)
+    )
+    for poller in started:
+        poller.start()
+    return started

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, LargeBinary, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -138,3 +138,22 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]]
 
     item: Mapped[Item] = relationship(back_populates="events")
+
+
+class MailboxState(Base):
+    """Where reading one configured IMAP mailbox has got to, and how it last went.
+
+    The position (folder, UIDVALIDITY, last UID) says which mail was already stored,
+    so nothing depends on the \\Seen flag that people change from their phones.
+    """
+
+    __tablename__ = "mailbox_states"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    folder: Mapped[str] = mapped_column(Text)
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(default=0)  # in a row, since the last success

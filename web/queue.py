@@ -6,6 +6,7 @@ from flask import Blueprint, render_template, request
 from werkzeug.exceptions import BadRequest, NotFound
 
 from routing import queues
+from web import health
 from web.storage import reading, storage
 
 blueprint = Blueprint("queue", __name__)
@@ -15,7 +16,9 @@ blueprint = Blueprint("queue", __name__)
 def index() -> str:
     with reading() as session:
         counts = queues.department_counts(session)
-        return render_template("index.html", office=storage().settings.office_name, counts=counts)
+        return render_template(
+            "index.html", office=storage().settings.office_name, counts=counts, mailboxes=health.mailboxes()
+        )
 
 
 @blueprint.get("/departments/<department_id>")
