@@ -6,6 +6,7 @@ from flask import Blueprint, render_template, request
 from werkzeug.exceptions import BadRequest, NotFound
 
 from routing import queues
+from web.phone import phone_facts
 from web.storage import reading, storage
 
 blueprint = Blueprint("queue", __name__)
@@ -42,4 +43,9 @@ def item(item_id: int) -> str:
         found = queues.get_item(session, item_id)
         if found is None:
             raise NotFound()
-        return render_template("item.html", office=storage().settings.office_name, item=found)
+        return render_template(
+            "item.html",
+            office=storage().settings.office_name,
+            item=found,
+            phone=phone_facts(session, item_id),
+        )
