@@ -35,9 +35,17 @@ class Job:
 
 
 def enqueue(
-    session: Session, item_id: int, url: str, filename: str, purpose: str, refused: str | None = None
+    session: Session,
+    item_id: int,
+    url: str,
+    filename: str,
+    purpose: str,
+    *,
+    due: datetime,
+    refused: str | None = None,
 ) -> None:
-    """Add a file to fetch for an item, once; a `refused` URL is recorded as failed, never fetched."""
+    """Add a file to fetch for an item from `due` on, once; a `refused` URL is recorded
+    as failed and never fetched."""
     found = session.scalar(
         select(PendingDownload.id).where(PendingDownload.item_id == item_id, PendingDownload.url == url)
     )
@@ -51,6 +59,7 @@ def enqueue(
             purpose=purpose,
             status="failed" if refused else "pending",
             attempts=0,
+            next_attempt_at=due,
             last_error=refused,
         )
     )

@@ -75,7 +75,8 @@ class VoicemailDesk:
                 voicemail.call.recording_url,
                 voicemail.recording_filename,
                 "recording",
-                refused,
+                due=voicemail.message.received_at,
+                refused=refused,
             )
             if transcription is not None:
                 item = session.get_one(Item, delivery.item_id)

@@ -45,6 +45,7 @@ class TwilioHooks:
         self.validator = RequestValidator(settings.twilio.auth_token)
         self.deliverer = Deliverer(sessions, Router(settings))
         self.desk = VoicemailDesk(self.deliverer, transcribe=settings.twilio.transcribe)
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def init_app(self, app: Flask) -> None:
         app.extensions["twilio"] = self
@@ -75,6 +76,8 @@ def signed(view: View) -> View:
     @wraps(view)
     def checked(*args: object, **kwargs: object) -> Response:
         hooks = _hooks()
+        # Keep the body as it arrived before the form is parsed from it: it is stored as the raw form.
+        request.get_data(cache=True)
         signature = request.headers.get(SIGNATURE_HEADER, "")
         url = _public_url(request.full_path if request.query_string else request.path)
         if not (hooks.settings.twilio.configured and signature) or not hooks.validator.validate(
@@ -101,11 +104,13 @@ def _twiml(body: str) -> Response:
 @signed
 def sms() -> Response:
     hooks = _hooks()
-    parsed = parse_message(request.form.to_dict(), request.get_data(), datetime.now(UTC))
+    parsed = parse_message(request.form.to_dict(), request.get_data(), hooks.clock())
 
     def add_media(session: Session, delivery: Delivery) -> None:
         for media in parsed.media:
-            enqueue(session, delivery.item_id, media.url, media.filename, "media", hooks.refused(media.url))
+            refused = hooks.refused(media.url)
+            due = parsed.message.received_at
+            enqueue(session, delivery.item_id, media.url, media.filename, "media", due=due, refused=refused)
 
     delivery = hooks.deliverer.deliver(parsed.message, also=add_media)
     response = MessagingResponse()
@@ -132,7 +137,8 @@ def voice() -> Response:
         done=_public_url(url_for(".voice_done")),
     )
     called = request.form.get("To", "")
-    return _twiml(twilio_voice.greeting(_hooks().settings, called, datetime.now(UTC), urls))
+    hooks = _hooks()
+    return _twiml(twilio_voice.greeting(hooks.settings, called, hooks.clock(), urls))
 
 
 @blueprint.post("/voice/done")
@@ -145,7 +151,7 @@ def voice_done() -> Response:
 @signed
 def recording() -> Response:
     hooks = _hooks()
-    voicemail = twilio_voice.parse_recording(request.form.to_dict(), request.get_data(), datetime.now(UTC))
+    voicemail = twilio_voice.parse_recording(request.form.to_dict(), request.get_data(), hooks.clock())
     if voicemail is None:
         log.info("call %s left no recording; no item made", request.form.get("CallSid", "?"))
     else:
@@ -158,7 +164,7 @@ def recording() -> Response:
 def transcription() -> Response:
     hooks = _hooks()
     form = request.form.to_dict()
-    parsed = twilio_voice.parse_transcription(form, request.get_data(), datetime.now(UTC))
+    parsed = twilio_voice.parse_transcription(form, request.get_data(), hooks.clock())
     if parsed is None:
         log.info("transcription for call %s names no recording; ignored", form.get("CallSid", "?"))
     else:
