@@ -19,7 +19,7 @@ from routing import downloads
 
 log = logging.getLogger(__name__)
 
-IDLE_SECONDS = 2.0
+IDLE_SECONDS = 1.0
 RETRY_BASE = timedelta(seconds=10)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,6 +10,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+from twilio.request_validator import RequestValidator
 
 from tests.twilio import (
     AUTH_TOKEN,
@@ -19,6 +21,7 @@ from tests.twilio import (
     sms_form,
     transcription_form,
 )
+from web.app import create_app
 
 ENDPOINTS = [
     "/twilio/sms",
@@ -107,3 +110,27 @@ def test_storage_failure_answers_503_and_the_retry_is_stored_once(phone: PhoneOf
     assert phone.post(path, form).status_code == 200
     assert len(phone.items()) == 1
     assert len(phone.downloads()) == (0 if path.endswith("sms") else 1)
+
+
+def test_behind_a_proxy_the_forwarded_url_is_the_one_checked(phone: PhoneOffice) -> None:
+    twilio = dataclasses.replace(phone.settings.twilio, public_url="", proxy_hops=1)
+    settings = dataclasses.replace(phone.settings, twilio=twilio)
+    client = create_app(settings, phone.runtime.engine, phone.runtime.sessions).test_client()
+    form = sms_form()
+    signature = sign("https://intake.office.test/twilio/sms", form)
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "intake.office.test"}
+    direct = client.post("/twilio/sms", data=form, headers={"X-Twilio-Signature": signature})
+    assert direct.status_code == 403  # seen directly, the URL is http://localhost/...
+    proxied = client.post("/twilio/sms", data=form, headers={"X-Twilio-Signature": signature, **forwarded})
+    assert proxied.status_code == 200
+    assert len(phone.items()) == 1
+
+
+def test_an_office_without_twilio_credentials_refuses_every_webhook(phone: PhoneOffice) -> None:
+    settings = dataclasses.replace(
+        phone.settings, twilio=dataclasses.replace(phone.settings.twilio, auth_token="")
+    )
+    client = create_app(settings, phone.runtime.engine, phone.runtime.sessions).test_client()
+    form = sms_form()
+    signature = RequestValidator("").compute_signature(PUBLIC_URL + "/twilio/sms", form)
+    assert client.post("/twilio/sms", data=form, headers={"X-Twilio-Signature": signature}).status_code == 403
