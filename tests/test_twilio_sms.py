@@ -159,3 +159,17 @@ def test_signatures_cover_the_full_public_url(phone: PhoneOffice) -> None:
         query_path, data=form, headers={"X-Twilio-Signature": sign(PUBLIC_URL + query_path, form)}
     )
     assert response.status_code == 200
+
+
+def test_stored_media_of_a_risky_type_is_served_only_as_a_download(phone: PhoneOffice) -> None:
+    path = api_path("Messages/MM1/Media/ME1")
+    phone.fake.serve(path, Answer(200, b"<script>alert(1)</script>", {"Content-Type": "text/html"}))
+    phone.post(
+        "/twilio/sms", sms_form(NumMedia="1", MediaUrl0=phone.fake.base + path, MediaContentType0="text/html")
+    )
+    assert phone.worker.run_once()
+    [item] = phone.items()
+    served = phone.client.get(f"/items/{item.id}/attachments/{item.attachments[0].id}")
+    assert served.mimetype == "application/octet-stream"
+    assert served.headers["Content-Disposition"] == "attachment"
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
