@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import OFFICE
 from tests.twilio import ACCOUNT_SID, AUTH_TOKEN, SALES_NUMBER, office_with_twilio
 
 STARTUP_SECONDS = 30
@@ -149,3 +150,12 @@ def test_simulating_a_voicemail_needs_a_loopback_api_base(tmp_path: Path) -> Non
     )
     assert result.returncode == 2
     assert "point it at a free loopback port" in result.stderr
+
+
+def test_simulating_needs_the_account_credentials() -> None:
+    command = [sys.executable, "-m", "intake", "--config", str(OFFICE), "twilio", "simulate", "sms"]
+    result = subprocess.run(
+        [*command, "--to", SALES_NUMBER, "hi"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert "twilio.account_sid and an auth token must be configured" in result.stderr
