@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from werkzeug.exceptions import NotFound
 
 from routing.downloads import downloads_of
@@ -42,8 +42,11 @@ def phone_facts(session: Session, item_id: int) -> PhoneFacts:
     return PhoneFacts(call_of(session, item_id), recording, downloads)
 
 
-def phone_json(session: Session, item: Item) -> dict[str, Any]:
+def phone_json(item: Item) -> dict[str, Any]:
     """The item's recording and transcript for the JSON API (null for other channels)."""
+    session = object_session(item)
+    if session is None:
+        raise ValueError("phone_json needs an item loaded in a session")
     facts = phone_facts(session, item.id)
     recording = None
     if facts.recording is not None:
