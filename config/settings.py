@@ -6,7 +6,7 @@ needs them; nothing imports a global configuration.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -137,6 +137,7 @@ class Settings:
     database: DatabaseSettings
     email: EmailSettings = EmailSettings()
     imap: tuple[ImapMailbox, ...] = ()
+    twilio: TwilioSettings = field(default_factory=lambda: TwilioSettings())
 
     def department(self, department_id: str) -> Department:
         for department in self.departments:
@@ -149,3 +150,53 @@ class Settings:
 
     def is_open(self, at: datetime) -> bool:
         return self.hours.is_open(at, self.timezone)
+
+
+@dataclass(frozen=True)
+class OpenClosedText:
+    """A text said or sent while the office is open, and one for when it is closed."""
+
+    open: str = ""
+    closed: str = ""
+
+    def when(self, is_open: bool) -> str:
+        return self.open if is_open else self.closed
+
+
+# Twilio serves recordings and MMS media through a redirect to these content hosts.
+TWILIO_REDIRECT_HOSTS = ("media.twiliocdn.com", "mms.twiliocdn.com", "s3-external-1.amazonaws.com")
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    """The office's Twilio account: webhooks are checked and recordings fetched with it.
+
+    The auth token is kept out of repr() so it never lands in a log or a page.
+    """
+
+    account_sid: str = ""
+    auth_token: str = field(default="", repr=False)
+    public_url: str = ""
+    api_base_url: str = "https://api.twilio.com"
+    redirect_hosts: tuple[str, ...] = TWILIO_REDIRECT_HOSTS
+    proxy_hops: int = 0
+    record_max_seconds: int = 120
+    transcribe: bool = True
+    download_max_bytes: int = 20 * 1024 * 1024
+    download_timeout_seconds: float = 20.0
+    download_attempts: int = 6
+    # Keyed by called number, "default" for any other; acknowledgements by department id.
+    greetings: tuple[tuple[str, OpenClosedText], ...] = ()
+    acknowledgements: tuple[tuple[str, OpenClosedText], ...] = ()
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.account_sid and self.auth_token)
+
+    def greeting(self, number: str, is_open: bool) -> str:
+        texts = dict(self.greetings)
+        chosen = texts.get(number) or texts.get("default") or OpenClosedText()
+        return chosen.when(is_open)
+
+    def acknowledgement(self, department_id: str, is_open: bool) -> str:
+        return dict(self.acknowledgements).get(department_id, OpenClosedText()).when(is_open)

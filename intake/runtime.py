@@ -15,8 +15,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from intake.download_worker import DownloadWorker
 from intake.imap import MailboxPoller, pollers
 from intake.smtp import SMTPServer
+from intake.twilio_fetch import TwilioFetcher
 from intake.wsgi import WebServer
 from routing.database import make_engine, make_session_factory
 from routing.delivery import Deliverer
@@ -52,7 +54,7 @@ def run_services(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    started: list[SMTPServer | WebServer | MailboxPoller] = []
+    started: list[SMTPServer | WebServer | MailboxPoller | DownloadWorker] = []
     try:
         if imap:
             started.extend(start_pollers(runtime))
@@ -71,6 +73,11 @@ def run_services(
             web_server.start()
             started.append(web_server)
             say(f"Web listening on http://{runtime.settings.web.listen}/")
+        if web and runtime.settings.twilio.configured:
+            worker = download_worker(runtime)
+            worker.start()
+            started.append(worker)
+            say(f"Fetching recordings and media from {runtime.settings.twilio.api_base_url}")
         say("Intake is running; press Ctrl-C to stop.")
         stop.wait()
         say("Stopping: finishing the messages in flight.")
@@ -88,3 +95,9 @@ def start_pollers(runtime: Runtime) -> list[MailboxPoller]:
     for poller in started:
         poller.start()
     return started
+
+
+def download_worker(runtime: Runtime) -> DownloadWorker:
+    """The worker that fetches recordings and MMS media for the office's Twilio account."""
+    twilio = runtime.settings.twilio
+    return DownloadWorker(runtime.sessions, TwilioFetcher(twilio), max_attempts=twilio.download_attempts)

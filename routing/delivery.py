@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import select
@@ -34,6 +35,9 @@ class Delivery:
     created: bool
 
 
+AlsoStore = Callable[[Session, Delivery], None]
+
+
 class Deliverer:
     """Stores messages: the router decides the queue, the session factory the database."""
 
@@ -41,35 +45,41 @@ class Deliverer:
         self.sessions = sessions
         self.router = router
 
-    def deliver(self, message: InboundMessage) -> Delivery:
-        """Store `message` once; raise StorageUnavailable when the database fails."""
+    def deliver(self, message: InboundMessage, also: AlsoStore | None = None) -> Delivery:
+        """Store `message` once; raise StorageUnavailable when the database fails.
+
+        `also`, when given, stores what belongs with the item (a call's facts, downloads
+        to make) in the same transaction, whether the item is new or a repeat.
+        """
         try:
-            return self._deliver(message)
+            return self._deliver(message, also)
         except IntegrityError:
-            # Another process stored the same key between our look-up and our insert.
-            existing = self._existing(message.idempotency_key)
-            if existing is None:
-                raise StorageUnavailable("the item could not be stored") from None
-            return existing
+            pass  # Another process stored the same key between our look-up and our insert.
         except DBAPIError as error:
-            log.warning("storing %s failed: %s", message.idempotency_key, error)
-            raise StorageUnavailable("the database is not accepting writes") from error
+            raise _unavailable(message, error) from error
+        try:
+            return self._deliver(message, also)  # finds the other process's item this time
+        except DBAPIError as error:
+            raise _unavailable(message, error) from error
 
-    def _deliver(self, message: InboundMessage) -> Delivery:
+    def _deliver(self, message: InboundMessage, also: AlsoStore | None) -> Delivery:
         with transaction(self.sessions) as session:
-            existing = _find(session, message.idempotency_key)
-            if existing is not None:
-                return existing
-            decision = self.router.route(message)
-            item = _new_item(message, decision)
-            session.add(item)
-            session.flush()
-            log.info("item %s from %s routed to %s", item.id, message.channel, decision.department_id)
-            return Delivery(item.id, item.department_id, created=True)
+            delivery = _find(session, message.idempotency_key)
+            if delivery is None:
+                decision = self.router.route(message)
+                item = _new_item(message, decision)
+                session.add(item)
+                session.flush()
+                log.info("item %s from %s routed to %s", item.id, message.channel, decision.department_id)
+                delivery = Delivery(item.id, item.department_id, created=True)
+            if also is not None:
+                also(session, delivery)
+            return delivery
 
-    def _existing(self, key: str) -> Delivery | None:
-        with transaction(self.sessions, write=False) as session:
-            return _find(session, key)
+
+def _unavailable(message: InboundMessage, error: DBAPIError) -> StorageUnavailable:
+    log.warning("storing %s failed: %s", message.idempotency_key, error)
+    return StorageUnavailable("the database is not accepting writes")
 
 
 def _find(session: Session, key: str) -> Delivery | None:
@@ -79,7 +89,7 @@ def _find(session: Session, key: str) -> Delivery | None:
     return Delivery(row.id, row.department_id, created=False) if row else None
 
 
-def _blob(content: bytes) -> Blob:
+def new_blob(content: bytes) -> Blob:
     return Blob(sha256=hashlib.sha256(content).hexdigest(), size=len(content), content=content)
 
 
@@ -104,7 +114,7 @@ def _new_item(message: InboundMessage, decision: RoutingDecision) -> Item:
         routing_reason=decision.reason,
         routing_hits=[asdict(outcome) for outcome in decision.outcomes],
         other_departments=list(decision.other_departments),
-        raw=_blob(message.raw),
+        raw=new_blob(message.raw),
         raw_content_type=message.raw_content_type,
     )
     item.attachments = [
@@ -114,7 +124,7 @@ def _new_item(message: InboundMessage, decision: RoutingDecision) -> Item:
             size=a.size,
             content_id=a.content_id,
             inline=a.inline,
-            blob=_blob(a.content),
+            blob=new_blob(a.content),
         )
         for a in message.attachments
     ]

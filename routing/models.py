@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, LargeBinary, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -157,3 +168,47 @@ class MailboxState(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
     failures: Mapped[int] = mapped_column(default=0)  # in a row, since the last success
+
+
+class VoiceCall(Base):
+    """The phone facts of a voicemail item: the call, its recording and its transcript."""
+
+    __tablename__ = "voice_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), unique=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    recording_sid: Mapped[str | None] = mapped_column(String(64))
+    caller: Mapped[str] = mapped_column(String(64))
+    called: Mapped[str] = mapped_column(String(64))
+    duration_seconds: Mapped[int | None]
+    # "pending" until Twilio calls back, then "completed" or "failed"; "off" when not asked for.
+    transcript_status: Mapped[str] = mapped_column(String(16))
+    transcript: Mapped[str | None] = mapped_column(Text)
+    transcription_sid: Mapped[str | None] = mapped_column(String(64))
+
+
+class PendingDownload(Base):
+    """A file to fetch for an item (a recording, an MMS photo), done by a background worker.
+
+    A worker claims a row by pushing `next_attempt_at` past now; a worker that dies
+    mid-fetch leaves the row to be claimed again once that time has passed.
+    """
+
+    __tablename__ = "pending_downloads"
+    __table_args__ = (
+        UniqueConstraint("item_id", "url", name="uq_pending_downloads_item_url"),
+        Index("ix_pending_downloads_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    filename: Mapped[str] = mapped_column(String(255))
+    purpose: Mapped[str] = mapped_column(String(16))  # "recording" or "media"
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from config.loading import load_settings
 from config.settings import Settings
 from intake.runtime import Runtime, open_runtime
+from tests.twilio import FakeTwilio, PhoneOffice, fake_twilio_server, open_phone_office
 
 TESTS = Path(__file__).parent
 OFFICE = TESTS / "office.toml"
@@ -91,3 +92,17 @@ def require_program(path: str, package: str) -> str:
     if os.environ.get("INTAKE_TEST_REQUIRE_PROGRAMS") == "1":
         pytest.fail(f"{message}, and INTAKE_TEST_REQUIRE_PROGRAMS=1")
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def fake_twilio() -> Iterator[FakeTwilio]:
+    """A fake Twilio API on loopback, shared by the session and reset for each office."""
+    yield from fake_twilio_server()
+
+
+@pytest.fixture
+def phone(database_url: str, tmp_path: Path, fake_twilio: FakeTwilio) -> Iterator[PhoneOffice]:
+    """The test office with Twilio configured against the fake API, on each database."""
+    office = open_phone_office(database_url, tmp_path, fake_twilio)
+    yield office
+    office.runtime.engine.dispose()

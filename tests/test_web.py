@@ -104,6 +104,11 @@ def test_api_lists_a_department_with_a_next_link(runtime: Runtime, client: Flask
         "received_at": "2026-11-02T15:05:00+00:00",
         "routing_reason": "sent to sales@office.test, which belongs to sales",
         "machine_kind": None,
+        "recording": None,
+        "transcript": None,
+        "transcript_status": None,
+        "duration_seconds": None,
+        "downloads": [],
     }
     seen = [item["id"] for item in body["items"]]
     while body["next"]:

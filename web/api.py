@@ -12,6 +12,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 
 from routing import queues
 from routing.models import Item
+from web.phone import phone_json
 from web.storage import reading, storage
 
 blueprint = Blueprint("api", __name__)
@@ -30,6 +31,7 @@ def item_json(item: Item) -> dict[str, Any]:
         "received_at": item.received_at.isoformat(),
         "routing_reason": item.routing_reason,
         "machine_kind": item.machine_kind,
+        **phone_json(item),
     }
 
 

@@ -9,8 +9,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from web import api, health, queue
+from web import api, health, phone, queue
 from web.storage import WebStorage
+from web.twilio import TwilioHooks
 
 
 def create_app(settings: Settings, engine: Engine, sessions: sessionmaker[Session]) -> Flask:
@@ -20,6 +21,8 @@ def create_app(settings: Settings, engine: Engine, sessions: sessionmaker[Sessio
     app.register_blueprint(health.blueprint)
     app.register_blueprint(queue.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
+    app.register_blueprint(phone.blueprint)
+    TwilioHooks(settings, sessions).init_app(app)
 
     @app.template_filter("local_time")
     def local_time(moment: datetime) -> str:

@@ -7,6 +7,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from routing import queues
 from web import health
+from web.phone import phone_facts
 from web.storage import reading, storage
 
 blueprint = Blueprint("queue", __name__)
@@ -45,4 +46,9 @@ def item(item_id: int) -> str:
         found = queues.get_item(session, item_id)
         if found is None:
             raise NotFound()
-        return render_template("item.html", office=storage().settings.office_name, item=found)
+        return render_template(
+            "item.html",
+            office=storage().settings.office_name,
+            item=found,
+            phone=phone_facts(session, item_id),
+        )

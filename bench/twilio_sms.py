@@ -1,0 +1,142 @@
+"""Signed SMS webhooks per second, stored and committed, against a bare Flask endpoint.
+
+Both apps run under the same WSGI server (waitress, as `intake serve` runs it) in the
+same run, fed the same pre-signed requests by the same clients, so the ratio says what
+signature checking, parsing and the committed delivery cost. Run from the project root:
+
+    .venv/bin/python bench/twilio_sms.py [--requests N] [--clients N]
+
+INTAKE_BENCH_DATABASE_URL selects an empty database to fill (a temporary SQLite file by
+default); give PostgreSQL a database of its own, it is left full of benchmark items.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+from flask import Flask, Response
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from config.loading import load_settings
+from config.settings import ListenAddress
+from intake.runtime import open_runtime
+from intake.wsgi import WebServer
+from routing.database import transaction
+from routing.models import Item
+from web.app import create_app
+
+ACCOUNT_SID = "AC" + "0" * 32
+AUTH_TOKEN = "bench-token"
+PUBLIC_URL = "https://intake.bench.test"
+OFFICE = Path(__file__).resolve().parent.parent / "config" / "default.toml"  # the sample office
+TARGET_RATIO = 0.5
+
+
+def _requests(count: int) -> list[tuple[bytes, str]]:
+    """Pre-signed SMS webhook bodies, each with its own MessageSid."""
+    validator = RequestValidator(AUTH_TOKEN)
+    signed = []
+    for index in range(count):
+        sid = "SM" + uuid.uuid4().hex
+        form = {"MessageSid": sid, "AccountSid": ACCOUNT_SID, "From": "+15557654321", "To": "+441632960001",
+                "Body": f"Benchmark message {index}", "NumMedia": "0"}  # fmt: skip
+        signed.append(
+            (urlencode(form).encode(), validator.compute_signature(PUBLIC_URL + "/twilio/sms", form))
+        )
+    return signed
+
+
+def _bare_app() -> Flask:
+    app = Flask("bare")
+
+    @app.post("/twilio/sms")
+    def sms() -> Response:
+        return Response('<?xml version="1.0" encoding="UTF-8"?><Response />', mimetype="text/xml")
+
+    return app
+
+
+def _drive(port: int, requests: list[tuple[bytes, str]], clients: int) -> float:
+    """Send every request over `clients` keep-alive connections; requests per second."""
+    shares = [requests[i::clients] for i in range(clients)]
+    failures: list[str] = []
+
+    def client(share: list[tuple[bytes, str]]) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for body, signature in share:
+            headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+            connection.request("POST", "/twilio/sms", body, headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                failures.append(f"HTTP {response.status}")
+        connection.close()
+
+    threads = [threading.Thread(target=client, args=(share,)) for share in shares]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise SystemExit(f"{len(failures)} requests failed, first: {failures[0]}")
+    return len(requests) / elapsed
+
+
+def _serve(app: Flask, port: int) -> WebServer:
+    server = WebServer(app, ListenAddress("127.0.0.1", port))
+    server.start()
+    return server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a queue is the point of a load test
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "office.toml"
+        twilio = f'account_sid = "{ACCOUNT_SID}"\nauth_token = "{AUTH_TOKEN}"\npublic_url = "{PUBLIC_URL}"\n'
+        config.write_text(OFFICE.read_text() + "\n[twilio]\n" + twilio)
+        database = os.environ.get("INTAKE_BENCH_DATABASE_URL") or f"sqlite:///{folder}/bench.db"
+        settings = load_settings(config, {"INTAKE_DATABASE_URL": database})
+        runtime = open_runtime(settings)
+        intake_server = _serve(create_app(settings, runtime.engine, runtime.sessions), 18571)
+        bare_server = _serve(_bare_app(), 18572)
+        try:
+            _drive(18572, _requests(100), args.clients)  # warm both up
+            _drive(18571, _requests(100), args.clients)
+            bare = _drive(18572, _requests(args.requests), args.clients)
+            stored = _drive(18571, _requests(args.requests), args.clients)
+        finally:
+            intake_server.stop()
+            bare_server.stop()
+        with transaction(runtime.sessions, write=False) as session:
+            count = session.scalar(select(func.count()).select_from(Item))
+        runtime.engine.dispose()
+    ratio = stored / bare
+    print(f"database:                 {database.split(':', 1)[0]}")
+    print(f"bare Flask endpoint:      {bare:8.0f} requests/s")
+    print(f"signed SMS, committed:    {stored:8.0f} requests/s ({count} items stored)")
+    print(f"ratio:                    {ratio:8.2f} (target >= {TARGET_RATIO})")
+    if count != args.requests + 100:
+        raise SystemExit(f"expected {args.requests + 100} items, found {count}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Fetching a recording or MMS media from the office's Twilio account, and nothing else.
+
+Only URLs under the configured API base and `/2010-04-01/Accounts/<our sid>/` are
+fetched, with Basic auth. Twilio answers such a request with a redirect to its media
+content hosts; that redirect is followed once, without credentials, and only to a host
+named in `twilio.redirect_hosts` (by default Twilio's own CDN hosts). Link-local
+addresses (cloud metadata such as 169.254.169.254) are refused even when configured.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.message import Message
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit
+from urllib.response import addinfourl
+
+from config.settings import TwilioSettings
+
+API_VERSION_PATH = "/2010-04-01/Accounts/"
+MAX_REDIRECTS = 2
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_RETRY_STATUSES = {404, 408, 429}  # plus every 5xx: Twilio may not have the file ready yet
+
+
+class FetchRefused(Exception):
+    """A URL Intake will not fetch, or an answer it will not keep; never retried."""
+
+
+class FetchFailed(Exception):
+    """A fetch that did not work this time; `retry` says whether trying later may help."""
+
+    def __init__(self, problem: str, *, retry: bool) -> None:
+        super().__init__(problem)
+        self.retry = retry
+
+
+@dataclass(frozen=True)
+class Fetched:
+    content: bytes
+    content_type: str
+
+
+def check_api_url(settings: TwilioSettings, url: str) -> None:
+    """Raise FetchRefused unless `url` is a Twilio API URL of the configured account."""
+    parts, base = urlsplit(url), urlsplit(settings.api_base_url)
+    if parts.username or parts.password or _origin(parts) != _origin(base):
+        raise FetchRefused(f"{_shown(url)} is not on the configured Twilio API ({settings.api_base_url})")
+    path = unquote(parts.path)
+    if ".." in path.split("/") or not path.startswith(f"{API_VERSION_PATH}{settings.account_sid}/"):
+        raise FetchRefused(f"{_shown(url)} does not belong to the configured Twilio account")
+
+
+def check_redirect(settings: TwilioSettings, url: str) -> None:
+    """Raise FetchRefused unless `url` is on one of the allowed media content hosts."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    scheme, _, port = _origin(parts)
+    allowed_scheme = scheme == "https" or scheme == urlsplit(settings.api_base_url).scheme
+    named = host in settings.redirect_hosts or f"{host}:{port}" in settings.redirect_hosts
+    if not (allowed_scheme and named) or parts.username or _link_local(host):
+        raise FetchRefused(f"redirect to {_shown(url)} is not to an allowed media host")
+
+
+class TwilioFetcher:
+    """GETs files from the account's API with its credentials, within a size and time limit."""
+
+    def __init__(self, settings: TwilioSettings) -> None:
+        self.settings = settings
+        credentials = f"{settings.account_sid}:{settings.auth_token}".encode()
+        self._authorization = "Basic " + base64.b64encode(credentials).decode("ascii")
+        # No proxies from the environment and no automatic redirects: each hop is checked here.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
+
+    def fetch(self, url: str) -> Fetched:
+        check_api_url(self.settings, url)
+        deadline = time.monotonic() + self.settings.download_timeout_seconds
+        headers = {"Authorization": self._authorization}
+        for _ in range(MAX_REDIRECTS + 1):
+            request = urllib.request.Request(url, headers=headers)
+            with self._open(request) as response:
+                status = response.status or 200
+                location = response.headers.get("Location") if 300 <= status < 400 else None
+                if location is None:
+                    return Fetched(self._read(response, deadline), _content_type(response.headers))
+            url = urljoin(url, location)
+            check_redirect(self.settings, url)
+            headers = {}  # the content host gets no credentials
+        raise FetchFailed("too many redirects", retry=False)
+
+    def _open(self, request: urllib.request.Request) -> addinfourl:
+        try:
+            response: addinfourl = self._opener.open(request, timeout=self.settings.download_timeout_seconds)
+        except urllib.error.HTTPError as error:
+            if 300 <= error.code < 400:
+                return error
+            error.close()
+            retry = error.code in _RETRY_STATUSES or error.code >= 500
+            raise FetchFailed(f"HTTP {error.code} from {_shown(request.full_url)}", retry=retry) from None
+        except (urllib.error.URLError, OSError) as error:
+            raise FetchFailed(f"cannot reach {_shown(request.full_url)}: {error}", retry=True) from None
+        return response
+
+    def _read(self, response: addinfourl, deadline: float) -> bytes:
+        limit = self.settings.download_max_bytes
+        chunks, size = [], 0
+        while chunk := response.read(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise FetchRefused(f"the file is larger than {limit} bytes")
+            if time.monotonic() > deadline:
+                raise FetchFailed("the download took too long", retry=True)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # hand the 3xx back to TwilioFetcher, which checks where it points
+
+
+def _origin(parts: SplitResult) -> tuple[str, str, int]:
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme, 0)
+
+
+def _link_local(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_link_local
+    except ValueError:
+        return False
+
+
+def _content_type(headers: Message) -> str:
+    return headers.get_content_type() if headers.get("Content-Type") else "application/octet-stream"
+
+
+def _shown(url: str) -> str:
+    """The URL as it may appear in a log or on a page: no query string, no user info."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"

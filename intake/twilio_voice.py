@@ -1,0 +1,122 @@
+"""Twilio's voice webhooks: the greeting TwiML, and recording and transcription callbacks.
+
+Pure functions of the form Twilio posts and the office settings: the greeting says
+the number's open or closed message and records a voicemail; a callback that carries a
+recording becomes a Voicemail for routing.voicemail to store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from config.settings import Settings
+from intake.twilio_sms import FORM_CONTENT_TYPE, BadWebhook, required
+from routing.message import InboundMessage
+from routing.voicemail import CallFacts, Transcription, Voicemail
+
+GOODBYE = "Thank you for your message. Goodbye."
+
+
+@dataclass(frozen=True)
+class CallbackUrls:
+    """Absolute URLs of Intake's voice endpoints, as Twilio must call them."""
+
+    recording: str
+    transcription: str
+    done: str
+
+
+def greeting(settings: Settings, called: str, now: datetime, urls: CallbackUrls) -> str:
+    """The TwiML that greets a caller and records a voicemail."""
+    response = VoiceResponse()
+    text = settings.twilio.greeting(called, settings.is_open(now))
+    if text:
+        response.say(text)
+    options: dict[str, object] = {}
+    if settings.twilio.transcribe:
+        options = {"transcribe": True, "transcribe_callback": urls.transcription}
+    response.record(
+        # The default action re-requests this same document, greeting the caller in a loop.
+        action=urls.done,
+        method="POST",
+        max_length=settings.twilio.record_max_seconds,
+        play_beep=True,
+        recording_status_callback=urls.recording,
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed",
+        **options,
+    )
+    response.say(GOODBYE)
+    response.hangup()
+    return str(response)
+
+
+def goodbye() -> str:
+    """The TwiML for the end of the recording: thank the caller and hang up."""
+    response = VoiceResponse()
+    response.say(GOODBYE)
+    response.hangup()
+    return str(response)
+
+
+def parse_recording(form: Mapping[str, str], raw: bytes, received_at: datetime) -> Voicemail | None:
+    """The voicemail a recording callback makes; None when the call left no recording."""
+    if form.get("RecordingStatus", "completed") != "completed" or not form.get("RecordingUrl"):
+        return None
+    return _voicemail(form, raw, received_at, _duration(form.get("RecordingDuration", "")))
+
+
+def parse_transcription(
+    form: Mapping[str, str], raw: bytes, received_at: datetime
+) -> tuple[Voicemail, Transcription] | None:
+    """The voicemail and transcript a transcription callback carries; None without a recording."""
+    if not form.get("RecordingUrl"):
+        return None
+    status = "completed" if form.get("TranscriptionStatus") == "completed" else "failed"
+    transcription = Transcription(
+        sid=form.get("TranscriptionSid", "") or required(form, "RecordingSid"),
+        status=status,
+        text=form.get("TranscriptionText", "") if status == "completed" else "",
+    )
+    return _voicemail(form, raw, received_at, None), transcription
+
+
+def _voicemail(form: Mapping[str, str], raw: bytes, received_at: datetime, duration: int | None) -> Voicemail:
+    call = CallFacts(
+        call_sid=required(form, "CallSid"),
+        recording_sid=required(form, "RecordingSid"),
+        recording_url=required(form, "RecordingUrl"),
+        caller=form.get("From", "").strip() or "(unknown caller)",
+        called=form.get("To", "").strip(),
+        duration_seconds=duration,
+    )
+    message = InboundMessage(
+        channel="voicemail",
+        sender=call.caller,
+        recipients=(call.called,) if call.called else (),
+        subject=f"Voicemail from {call.caller}",
+        text="",
+        idempotency_key=call.call_sid,
+        received_at=received_at,
+        raw=raw,
+        raw_content_type=FORM_CONTENT_TYPE,
+    )
+    return Voicemail(message, call, f"{call.recording_sid}{_extension(call.recording_url)}")
+
+
+def _extension(url: str) -> str:
+    # Twilio serves a recording URL without an extension as WAV, with ".mp3" as MP3.
+    return ".mp3" if url.lower().endswith(".mp3") else ".wav"
+
+
+def _duration(text: str) -> int | None:
+    text = text.strip()
+    if not text.isdigit():
+        if text:
+            raise BadWebhook(f"RecordingDuration {text!r} is not a number of seconds")
+        return None
+    return int(text)

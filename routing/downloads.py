@@ -1,0 +1,143 @@
+"""The queue of files to fetch for items (recordings, MMS media): add, claim, finish, fail.
+
+A webhook only records what to fetch; a background worker claims one row at a time
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer lock on SQLite), so two
+processes never fetch the same file. A claim lasts a lease: a worker that dies mid-fetch
+leaves its row to be claimed again once the lease runs out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from routing.database import transaction
+from routing.delivery import SYSTEM_ACTOR, new_blob
+from routing.models import Attachment, AuditEvent, PendingDownload
+
+LEASE = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One claimed download."""
+
+    id: int
+    item_id: int
+    url: str
+    filename: str
+    purpose: str
+    attempts: int
+
+
+def enqueue(
+    session: Session,
+    item_id: int,
+    url: str,
+    filename: str,
+    purpose: str,
+    *,
+    due: datetime,
+    refused: str | None = None,
+) -> None:
+    """Add a file to fetch for an item from `due` on, once; a `refused` URL is recorded
+    as failed and never fetched."""
+    found = session.scalar(
+        select(PendingDownload.id).where(PendingDownload.item_id == item_id, PendingDownload.url == url)
+    )
+    if found is not None:
+        return
+    session.add(
+        PendingDownload(
+            item_id=item_id,
+            url=url,
+            filename=filename,
+            purpose=purpose,
+            status="failed" if refused else "pending",
+            attempts=0,
+            next_attempt_at=due,
+            last_error=refused,
+        )
+    )
+
+
+def claim(sessions: sessionmaker[Session], now: datetime) -> Job | None:
+    """Take the next due download for this worker, or None when nothing is due."""
+    with transaction(sessions) as session:
+        row = session.scalars(
+            select(PendingDownload)
+            .where(PendingDownload.status == "pending", PendingDownload.next_attempt_at <= now)
+            .order_by(PendingDownload.next_attempt_at, PendingDownload.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if row is None:
+            return None
+        row.attempts += 1
+        row.next_attempt_at = now + LEASE
+        return Job(row.id, row.item_id, row.url, row.filename, row.purpose, row.attempts)
+
+
+def complete(sessions: sessionmaker[Session], job: Job, content: bytes, content_type: str) -> None:
+    """Store the fetched bytes as an attachment of the item, with an audit event."""
+    with transaction(sessions) as session:
+        row = _pending(session, job)
+        if row is None:
+            return
+        attachment = Attachment(
+            item_id=row.item_id,
+            filename=row.filename,
+            content_type=content_type,
+            size=len(content),
+            inline=False,
+            blob=new_blob(content),
+        )
+        session.add(attachment)
+        session.flush()
+        row.status, row.attachment_id, row.last_error = "done", attachment.id, None
+        _event(session, row, "downloaded", {"url": row.url, "size": len(content), "attempts": row.attempts})
+
+
+def fail(sessions: sessionmaker[Session], job: Job, error: str, *, retry_at: datetime | None) -> None:
+    """Record a failed attempt: try again at `retry_at`, or give up when it is None."""
+    with transaction(sessions) as session:
+        row = _pending(session, job)
+        if row is None:
+            return
+        row.last_error = error
+        if retry_at is not None:
+            row.next_attempt_at = retry_at
+            return
+        row.status = "failed"
+        _event(session, row, "download failed", {"url": row.url, "error": error, "attempts": row.attempts})
+
+
+def backoff(attempts: int, base: timedelta) -> timedelta:
+    """The wait before attempt `attempts + 1`: doubling from `base`, at most an hour."""
+    wait: timedelta = base * 2 ** max(attempts - 1, 0)
+    return min(wait, MAX_BACKOFF)
+
+
+def downloads_of(session: Session, item_id: int) -> list[PendingDownload]:
+    return list(
+        session.scalars(
+            select(PendingDownload).where(PendingDownload.item_id == item_id).order_by(PendingDownload.id)
+        )
+    )
+
+
+def _pending(session: Session, job: Job) -> PendingDownload | None:
+    # Still ours only while pending with the attempt we claimed; otherwise another
+    # worker took it over after our lease ran out, and its result counts.
+    row = session.get(PendingDownload, job.id, with_for_update=True)
+    if row is None or row.status != "pending" or row.attempts != job.attempts:
+        return None
+    return row
+
+
+def _event(session: Session, row: PendingDownload, action: str, detail: dict[str, object]) -> None:
+    session.add(AuditEvent(item_id=row.item_id, actor=SYSTEM_ACTOR, action=action, detail=detail))

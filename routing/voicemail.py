@@ -1,0 +1,158 @@
+"""Voicemail items: one per call, made at the first callback that carries a recording.
+
+The recording callback and the transcription callback may arrive in either order and
+more than once; both go through deliver() with the call's key, and what each adds
+(duration, recording download, transcript) is stored once on the same item. A
+transcript may move an item no one has picked up yet to another department.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from routing.delivery import SYSTEM_ACTOR, Deliverer, Delivery
+from routing.downloads import enqueue
+from routing.engine import Router
+from routing.message import InboundMessage
+from routing.models import AuditEvent, Item, VoiceCall
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """What a recording or transcription callback says about the call."""
+
+    call_sid: str
+    recording_sid: str
+    recording_url: str
+    caller: str
+    called: str
+    duration_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Transcription:
+    sid: str
+    status: str  # "completed" or "failed"
+    text: str
+
+
+@dataclass(frozen=True)
+class Voicemail:
+    """A callback turned into the item it makes and the call facts that go with it."""
+
+    message: InboundMessage
+    call: CallFacts
+    recording_filename: str
+
+
+class VoicemailDesk:
+    """Stores voicemail callbacks on their call's item."""
+
+    def __init__(self, deliverer: Deliverer, *, transcribe: bool) -> None:
+        self.deliverer = deliverer
+        self.transcribe = transcribe
+
+    def record(
+        self,
+        voicemail: Voicemail,
+        *,
+        refused: str | None = None,
+        transcription: Transcription | None = None,
+    ) -> Delivery:
+        """Make or find the call's item; add the recording download and any transcript.
+
+        `refused` says why the recording URL may not be fetched (kept as a failed download).
+        """
+
+        def store(session: Session, delivery: Delivery) -> None:
+            call = _call_row(session, delivery.item_id, voicemail.call, self.transcribe)
+            enqueue(
+                session,
+                delivery.item_id,
+                voicemail.call.recording_url,
+                voicemail.recording_filename,
+                "recording",
+                due=voicemail.message.received_at,
+                refused=refused,
+            )
+            if transcription is not None:
+                item = session.get_one(Item, delivery.item_id)
+                _add_transcript(session, item, call, transcription, self.deliverer.router)
+
+        return self.deliverer.deliver(voicemail.message, also=store)
+
+
+def call_of(session: Session, item_id: int) -> VoiceCall | None:
+    return session.scalar(select(VoiceCall).where(VoiceCall.item_id == item_id))
+
+
+def _call_row(session: Session, item_id: int, facts: CallFacts, transcribe: bool) -> VoiceCall:
+    call = call_of(session, item_id)
+    if call is None:
+        call = VoiceCall(
+            item_id=item_id,
+            call_sid=facts.call_sid,
+            caller=facts.caller,
+            called=facts.called,
+            transcript_status="pending" if transcribe else "off",
+        )
+        session.add(call)
+    call.recording_sid = call.recording_sid or facts.recording_sid
+    if call.duration_seconds is None:
+        call.duration_seconds = facts.duration_seconds
+    return call
+
+
+def _add_transcript(
+    session: Session, item: Item, call: VoiceCall, transcription: Transcription, router: Router
+) -> None:
+    if (call.transcription_sid, call.transcript_status) == (transcription.sid, transcription.status):
+        return  # a replay of a callback already stored
+    call.transcription_sid, call.transcript_status = transcription.sid, transcription.status
+    if transcription.status != "completed":
+        _event(session, item, "transcription failed", {"status": transcription.status})
+        return
+    call.transcript = item.text = transcription.text
+    _event(session, item, "transcribed", {"characters": len(transcription.text)})
+    if item.status == "new":
+        _reroute(session, item, router)
+
+
+def _reroute(session: Session, item: Item, router: Router) -> None:
+    """Route the item again now that its words are known; move it if the answer changed."""
+    decision = router.route(_message_of(item))
+    if decision.department_id == item.department_id:
+        return
+    _event(
+        session,
+        item,
+        "rerouted",
+        {"from": item.department_id, "to": decision.department_id, "reason": decision.reason},
+    )
+    item.department_id = decision.department_id
+    item.routing_reason = decision.reason
+    item.routing_hits = [asdict(outcome) for outcome in decision.outcomes]
+    item.other_departments = list(decision.other_departments)
+
+
+def _message_of(item: Item) -> InboundMessage:
+    return InboundMessage(
+        channel=item.channel,
+        sender=item.sender,
+        recipients=tuple(item.recipients),
+        subject=item.subject,
+        text=item.text,
+        idempotency_key=item.idempotency_key,
+        received_at=item.received_at,
+        raw=item.raw.content,
+        raw_content_type=item.raw_content_type,
+        sender_name=item.sender_name,
+        machine_kind=item.machine_kind,
+    )
+
+
+def _event(session: Session, item: Item, action: str, detail: dict[str, object]) -> None:
+    session.add(AuditEvent(item_id=item.id, actor=SYSTEM_ACTOR, action=action, detail=detail))

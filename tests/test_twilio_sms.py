@@ -1,0 +1,177 @@
+"""The messaging webhook: SMS, MMS and WhatsApp, signed as Twilio signs them."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+import pytest
+
+from tests.twilio import (
+    ACCOUNT_SID,
+    CALLER,
+    CLOSED_TIME,
+    OTHER_ACCOUNT_SID,
+    PUBLIC_URL,
+    Answer,
+    PhoneOffice,
+    api_path,
+    sign,
+    sms_form,
+)
+
+EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
+def test_a_text_to_the_sales_number_becomes_a_sales_item_with_its_raw_form(phone: PhoneOffice) -> None:
+    form = sms_form(To="+15555550100", Body="Is the office open on Saturday?")
+    response = phone.post("/twilio/sms", form)
+    assert response.status_code == 200
+    assert response.mimetype == "text/xml"
+    assert response.data == EMPTY_TWIML  # no acknowledgement is configured for the front desk
+    [item] = phone.items()
+    assert (item.channel, item.department_id, item.sender) == ("sms", "front-desk", CALLER)
+    assert item.recipients == ["+15555550100"]
+    assert item.text == "Is the office open on Saturday?"
+    assert item.idempotency_key == form["MessageSid"]
+    assert item.raw_content_type == "application/x-www-form-urlencoded"
+    assert {k: v[0] for k, v in parse_qs(item.raw.content.decode()).items()} == form
+    assert "sent to +15555550100, which belongs to front-desk" in item.routing_reason
+
+
+def test_a_replayed_webhook_makes_no_second_item_and_no_second_acknowledgement(phone: PhoneOffice) -> None:
+    form = sms_form()
+    first = phone.post("/twilio/sms", form)
+    assert b"<Message>Thanks, Sales will reply shortly.</Message>" in first.data
+    second = phone.post("/twilio/sms", form)
+    assert second.status_code == 200
+    assert second.data == EMPTY_TWIML
+    assert len(phone.items()) == 1
+
+
+def test_the_acknowledgement_follows_the_opening_hours(phone: PhoneOffice) -> None:
+    phone.clock.now = CLOSED_TIME
+    response = phone.post("/twilio/sms", sms_form())
+    assert b"<Message>Thanks, Sales will reply when we open.</Message>" in response.data
+
+
+@pytest.mark.parametrize(
+    ("sender", "body"),
+    [("72345", "Your code is 1234"), (CALLER, "Your order has shipped. Reply STOP to opt out")],
+)
+def test_automated_texts_get_no_acknowledgement(phone: PhoneOffice, sender: str, body: str) -> None:
+    response = phone.post("/twilio/sms", sms_form(From=sender, Body=body))
+    assert response.data == EMPTY_TWIML
+    [item] = phone.items()
+    assert item.machine_kind == "automated"
+
+
+def test_a_whatsapp_message_keeps_its_channel_and_routes_by_number(phone: PhoneOffice) -> None:
+    form = sms_form(From=f"whatsapp:{CALLER}", To="whatsapp:+15555550101", Body="Hola")
+    assert phone.post("/twilio/sms", form).status_code == 200
+    assert phone.post("/twilio/sms", form).status_code == 200
+    [item] = phone.items()
+    assert (item.channel, item.sender, item.recipients, item.department_id) == (
+        "whatsapp",
+        CALLER,
+        ["+15555550101"],
+        "sales",
+    )
+    assert item.subject == f"WhatsApp message from {CALLER}: Hola"
+
+
+def test_an_mms_with_two_media_stores_both_as_attachments(phone: PhoneOffice) -> None:
+    sid = "MM" + "5" * 32
+    photo, pdf = api_path(f"Messages/{sid}/Media/ME1"), api_path(f"Messages/{sid}/Media/ME2")
+    phone.fake.serve(photo, Answer(302, headers={"Location": f"{phone.fake.cdn}/cdn/photo"}))
+    phone.fake.serve("/cdn/photo", Answer(200, b"\xff\xd8jpeg bytes", {"Content-Type": "image/jpeg"}))
+    phone.fake.serve(pdf, Answer(200, b"%PDF-1.4 invoice", {"Content-Type": "application/pdf"}))
+    form = sms_form(sid, "Photo of the damage and the invoice", NumMedia="2")
+    form.update(
+        MediaUrl0=phone.fake.base + photo,
+        MediaContentType0="image/jpeg",
+        MediaUrl1=phone.fake.base + pdf,
+        MediaContentType1="application/pdf",
+    )
+    assert phone.post("/twilio/sms", form).status_code == 200
+    assert phone.post("/twilio/sms", form).status_code == 200  # a replay adds no download
+    assert [d.status for d in phone.downloads()] == ["pending", "pending"]  # the item exists first
+    assert phone.worker.run_once() and phone.worker.run_once()
+    assert not phone.worker.run_once()
+    [item] = phone.items()
+    assert [(a.filename, a.content_type, a.blob.content) for a in item.attachments] == [
+        (f"{sid}-0.jpg", "image/jpeg", b"\xff\xd8jpeg bytes"),
+        (f"{sid}-1.pdf", "application/pdf", b"%PDF-1.4 invoice"),
+    ]
+    seen = {s.path: s for s in phone.fake.seen}
+    assert seen[photo].authorization is not None and seen[photo].authorization.startswith("Basic ")
+    assert seen["/cdn/photo"].authorization is None  # the content host gets no credentials
+    assert seen["/cdn/photo"].host == f"localhost:{phone.fake.port}"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "{base}/2010-04-01/Accounts/{other}/Messages/MM1/Media/ME1",
+        "http://localhost:{port}/2010-04-01/Accounts/{sid}/Messages/MM1/Media/ME1",
+        "{base}/2010-04-01/Accounts/{sid}/../{other}/Media/ME1",
+    ],
+    ids=["metadata", "other-account", "localhost", "dot-dot"],
+)
+def test_media_outside_the_account_is_recorded_as_refused_and_never_fetched(
+    phone: PhoneOffice, url: str
+) -> None:
+    media_url = url.format(
+        base=phone.fake.base, other=OTHER_ACCOUNT_SID, port=phone.fake.port, sid=ACCOUNT_SID
+    )
+    form = sms_form(NumMedia="1", MediaUrl0=media_url, MediaContentType0="image/png")
+    assert phone.post("/twilio/sms", form).status_code == 200
+    [download] = phone.downloads()
+    assert download.status == "failed"
+    assert (
+        download.last_error is not None
+        and "169.254.169.254/latest" not in download.last_error.split(" is ")[1:]
+    )
+    assert not phone.worker.run_once()
+    assert phone.fake.seen == []
+    [item] = phone.items()
+    assert item.text == "Hello, I would like a quote"  # the message itself is kept
+
+
+def test_a_signed_webhook_without_a_message_sid_is_refused_clearly(phone: PhoneOffice) -> None:
+    form = sms_form()
+    del form["MessageSid"]
+    response = phone.post("/twilio/sms", form)
+    assert response.status_code == 400
+    assert b"no MessageSid" in response.data
+    assert phone.items() == []
+
+
+def test_a_bad_num_media_is_recorded_as_a_defect(phone: PhoneOffice) -> None:
+    assert phone.post("/twilio/sms", sms_form(NumMedia="lots")).status_code == 200
+    [item] = phone.items()
+    assert item.parse_defects == ["NumMedia 'lots' is not a number from 0 to 10"]
+
+
+def test_signatures_cover_the_full_public_url(phone: PhoneOffice) -> None:
+    form = sms_form()
+    # Twilio signs the URL it called: a query string is part of it.
+    query_path = "/twilio/sms?office=main"
+    response = phone.client.post(
+        query_path, data=form, headers={"X-Twilio-Signature": sign(PUBLIC_URL + query_path, form)}
+    )
+    assert response.status_code == 200
+
+
+def test_stored_media_of_a_risky_type_is_served_only_as_a_download(phone: PhoneOffice) -> None:
+    path = api_path("Messages/MM1/Media/ME1")
+    phone.fake.serve(path, Answer(200, b"<script>alert(1)</script>", {"Content-Type": "text/html"}))
+    phone.post(
+        "/twilio/sms", sms_form(NumMedia="1", MediaUrl0=phone.fake.base + path, MediaContentType0="text/html")
+    )
+    assert phone.worker.run_once()
+    [item] = phone.items()
+    served = phone.client.get(f"/items/{item.id}/attachments/{item.attachments[0].id}")
+    assert served.mimetype == "application/octet-stream"
+    assert served.headers["Content-Disposition"] == "attachment"
+    assert served.headers["X-Content-Type-Options"] == "nosniff"

@@ -1,0 +1,185 @@
+"""Twilio's webhooks: messages, the voice greeting, recording and transcription callbacks.
+
+Every request must carry a valid X-Twilio-Signature for the public URL Twilio called,
+or it is refused with 403. An item is answered with 200 only after it is committed;
+when storage fails the answer is 503, so Twilio retries or uses its fallback URL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from typing import TypeVar
+
+from flask import Blueprint, Flask, Response, current_app, request, url_for
+from sqlalchemy.orm import Session, sessionmaker
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+from werkzeug.exceptions import Forbidden
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config.settings import Settings
+from intake import twilio_voice
+from intake.twilio_fetch import FetchRefused, check_api_url
+from intake.twilio_sms import BadWebhook, TwilioMessage, parse_message
+from routing.database import StorageUnavailable
+from routing.delivery import Deliverer, Delivery
+from routing.downloads import enqueue
+from routing.engine import Router
+from routing.voicemail import VoicemailDesk
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("twilio", __name__)
+SIGNATURE_HEADER = "X-Twilio-Signature"
+View = TypeVar("View", bound=Callable[..., Response])
+
+
+class TwilioHooks:
+    """What the webhooks need: the settings, the signature check and the stores."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+        self.settings = settings
+        self.validator = RequestValidator(settings.twilio.auth_token)
+        self.deliverer = Deliverer(sessions, Router(settings))
+        self.desk = VoicemailDesk(self.deliverer, transcribe=settings.twilio.transcribe)
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions["twilio"] = self
+        app.register_blueprint(blueprint, url_prefix="/twilio")
+        hops = self.settings.twilio.proxy_hops
+        if hops and not self.settings.twilio.public_url:
+            # Behind that many proxies, trust their X-Forwarded-* to rebuild the URL Twilio signed.
+            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+
+    def refused(self, url: str) -> str | None:
+        """Why a media or recording URL will not be fetched, or None when it may be."""
+        try:
+            check_api_url(self.settings.twilio, url)
+        except FetchRefused as error:
+            log.warning("not fetching %s", error)
+            return str(error)
+        return None
+
+
+def _hooks() -> TwilioHooks:
+    found: TwilioHooks = current_app.extensions["twilio"]
+    return found
+
+
+def signed(view: View) -> View:
+    """Refuse with 403 any request not signed by Twilio with the account's auth token."""
+
+    @wraps(view)
+    def checked(*args: object, **kwargs: object) -> Response:
+        hooks = _hooks()
+        # Keep the body as it arrived before the form is parsed from it: it is stored as the raw form.
+        request.get_data(cache=True)
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        url = _public_url(request.full_path if request.query_string else request.path)
+        if not (hooks.settings.twilio.configured and signature) or not hooks.validator.validate(
+            url, request.form, signature
+        ):
+            log.warning("refused a request to %s without a valid Twilio signature", request.path)
+            raise Forbidden("this endpoint answers only requests signed by Twilio")
+        return view(*args, **kwargs)
+
+    return checked  # type: ignore[return-value]
+
+
+def _public_url(path: str) -> str:
+    """The URL Twilio called: the configured public base, else this request's own."""
+    base = _hooks().settings.twilio.public_url
+    return base + path if base else request.host_url.rstrip("/") + path
+
+
+def _twiml(body: str) -> Response:
+    return Response(body, mimetype="text/xml")
+
+
+@blueprint.post("/sms")
+@signed
+def sms() -> Response:
+    hooks = _hooks()
+    parsed = parse_message(request.form.to_dict(), request.get_data(), hooks.clock())
+
+    def add_media(session: Session, delivery: Delivery) -> None:
+        for media in parsed.media:
+            refused = hooks.refused(media.url)
+            due = parsed.message.received_at
+            enqueue(session, delivery.item_id, media.url, media.filename, "media", due=due, refused=refused)
+
+    delivery = hooks.deliverer.deliver(parsed.message, also=add_media)
+    response = MessagingResponse()
+    acknowledgement = _acknowledgement(hooks.settings, parsed, delivery)
+    if acknowledgement:
+        response.message(acknowledgement)
+    return _twiml(str(response))
+
+
+def _acknowledgement(settings: Settings, parsed: TwilioMessage, delivery: Delivery) -> str:
+    # Only the first delivery is answered: a retried webhook must not text the sender twice.
+    if not delivery.created or parsed.message.machine_kind is not None:
+        return ""
+    is_open = settings.is_open(parsed.message.received_at)
+    return settings.twilio.acknowledgement(delivery.department_id, is_open)
+
+
+@blueprint.post("/voice")
+@signed
+def voice() -> Response:
+    urls = twilio_voice.CallbackUrls(
+        recording=_public_url(url_for(".recording")),
+        transcription=_public_url(url_for(".transcription")),
+        done=_public_url(url_for(".voice_done")),
+    )
+    called = request.form.get("To", "")
+    hooks = _hooks()
+    return _twiml(twilio_voice.greeting(hooks.settings, called, hooks.clock(), urls))
+
+
+@blueprint.post("/voice/done")
+@signed
+def voice_done() -> Response:
+    return _twiml(twilio_voice.goodbye())
+
+
+@blueprint.post("/voice/recording")
+@signed
+def recording() -> Response:
+    hooks = _hooks()
+    voicemail = twilio_voice.parse_recording(request.form.to_dict(), request.get_data(), hooks.clock())
+    if voicemail is None:
+        log.info("call %s left no recording; no item made", request.form.get("CallSid", "?"))
+    else:
+        hooks.desk.record(voicemail, refused=hooks.refused(voicemail.call.recording_url))
+    return _twiml("<Response/>")
+
+
+@blueprint.post("/voice/transcription")
+@signed
+def transcription() -> Response:
+    hooks = _hooks()
+    form = request.form.to_dict()
+    parsed = twilio_voice.parse_transcription(form, request.get_data(), hooks.clock())
+    if parsed is None:
+        log.info("transcription for call %s names no recording; ignored", form.get("CallSid", "?"))
+    else:
+        voicemail, text = parsed
+        hooks.desk.record(voicemail, refused=hooks.refused(voicemail.call.recording_url), transcription=text)
+    return _twiml("<Response/>")
+
+
+@blueprint.errorhandler(BadWebhook)
+def bad_webhook(error: BadWebhook) -> tuple[str, int]:
+    log.warning("refused a signed webhook to %s: %s", request.path, error)
+    return str(error), 400
+
+
+@blueprint.errorhandler(StorageUnavailable)
+def storage_unavailable(error: StorageUnavailable) -> tuple[str, int]:
+    # Twilio retries a 5xx or calls the fallback URL: the message is not lost.
+    return "storage is unavailable, please retry", 503
