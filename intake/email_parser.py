@@ -57,8 +57,17 @@ def parse_email(
         received_at=received_at or datetime.now(UTC),
         raw=raw,
         raw_content_type="message/rfc822",
+        headers=_all_headers(message),
         parse_defects=tuple(dict.fromkeys(defects)),
     )
+
+
+def _all_headers(message: Message) -> tuple[tuple[str, str], ...]:
+    """Every header, decoded for routing rules; as raw text when the policy cannot decode one."""
+    try:
+        return tuple((name, str(value)) for name, value in message.items())
+    except Exception:  # the modern policy raises on some malformed headers
+        return tuple((name, str(value)) for name, value in message.raw_items())
 
 
 def _parse(raw: bytes, defects: list[str]) -> Message:

@@ -16,13 +16,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from routing.database import StorageUnavailable, transaction
-from routing.engine import Router, RoutingDecision
+from routing.engine import Routes, RoutingDecision
 from routing.message import InboundMessage
 from routing.models import Attachment, AuditEvent, Blob, Item
 
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "intake"
+# The machine kind of mail a rule marked as machine-written (no notifications).
+MARKED_MACHINE = "marked-by-rule"
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class Delivery:
 class Deliverer:
     """Stores messages: the router decides the queue, the session factory the database."""
 
-    def __init__(self, sessions: sessionmaker[Session], router: Router) -> None:
+    def __init__(self, sessions: sessionmaker[Session], router: Routes) -> None:
         self.sessions = sessions
         self.router = router
 
@@ -60,7 +62,7 @@ class Deliverer:
             existing = _find(session, message.idempotency_key)
             if existing is not None:
                 return existing
-            decision = self.router.route(message)
+            decision = self.router.route(message, session)
             item = _new_item(message, decision)
             session.add(item)
             session.flush()
@@ -99,11 +101,16 @@ def _new_item(message: InboundMessage, decision: RoutingDecision) -> Item:
         in_reply_to=message.in_reply_to,
         references=list(message.references),
         parse_defects=list(message.parse_defects),
-        machine_kind=message.machine_kind,
+        machine_kind=message.machine_kind or (MARKED_MACHINE if decision.machine else None),
         received_at=message.received_at,
         routing_reason=decision.reason,
         routing_hits=[asdict(outcome) for outcome in decision.outcomes],
         other_departments=list(decision.other_departments),
+        priority=decision.priority,
+        tags=list(decision.tags),
+        spam=decision.spam,
+        suggested_department_id=decision.suggestion.department_id if decision.suggestion else None,
+        suggestion_confidence=decision.suggestion.confidence if decision.suggestion else None,
         raw=_blob(message.raw),
         raw_content_type=message.raw_content_type,
     )

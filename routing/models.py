@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    false,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -96,6 +107,12 @@ class Item(Base):
     other_departments: Mapped[list[Any]]
     raw_blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"), index=True)
     raw_content_type: Mapped[str] = mapped_column(String(100))
+    priority: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    tags: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    spam: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The learned suggestion when no rule routed the item, shown for a one-click confirm.
+    suggested_department_id: Mapped[str | None] = mapped_column(String(64))
+    suggestion_confidence: Mapped[float | None] = mapped_column(Float)
 
     department: Mapped[Department] = relationship()
     raw: Mapped[Blob] = relationship()
@@ -138,3 +155,23 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]]
 
     item: Mapped[Item] = relationship(back_populates="events")
+
+
+class LearnedWord(Base):
+    """How often a word appeared in text confirmed to belong to a department."""
+
+    __tablename__ = "learned_words"
+
+    department_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    word: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    count: Mapped[int]
+
+
+class LearnedDepartment(Base):
+    """Per department: how many texts and words the suggestion has learned from."""
+
+    __tablename__ = "learned_departments"
+
+    department_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    documents: Mapped[int]
+    words: Mapped[int]
