@@ -11,22 +11,19 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import datetime, time
+from datetime import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from config.rules import rule_tests, rules
 from config.settings import (
-    PRIORITIES,
     WEEKDAYS,
-    ConditionSettings,
     DatabaseSettings,
     Department,
     ListenAddress,
     OpeningHours,
     RoutingSettings,
-    RuleSettings,
-    RuleTest,
     Settings,
     SmtpSettings,
     WebSettings,
@@ -146,8 +143,8 @@ def _settings(root: _Table, env: Mapping[str, str]) -> Settings:
         smtp=_smtp(root.table("smtp"), env),
         web=_web(root.table("web"), env),
         database=_database(root.table("database"), env),
-        rules=_rules(root, departments),
-        rule_tests=_rule_tests(root, departments),
+        rules=rules(root, departments),
+        rule_tests=rule_tests(root, departments),
         schedules=_schedules(root.table("schedules")),
         routing=_routing(root.table("routing")),
     )
@@ -285,127 +282,6 @@ def _database(table: _Table, env: Mapping[str, str]) -> DatabaseSettings:
     if timeout <= 0:
         raise table.fail("lock_timeout_seconds", "must be greater than 0")
     return DatabaseSettings(url=url, lock_timeout_seconds=timeout)
-
-
-COMBINERS = ("all", "any", "not")
-
-
-def _known_department(
-    table: _Table, name: str, value: str, departments: tuple[Department, ...], what: str
-) -> None:
-    known = [d.id for d in departments]
-    if value not in known:
-        raise table.fail(name, f"{what}: unknown department {value!r} (known: {', '.join(known)})")
-
-
-def _rules(root: _Table, departments: tuple[Department, ...]) -> tuple[RuleSettings, ...]:
-    rules: list[RuleSettings] = []
-    for table in root.tables("rules"):
-        rule = _rule(table, departments)
-        if rule.name in {r.name for r in rules}:
-            raise table.fail("name", f"duplicate rule name {rule.name!r}")
-        rules.append(rule)
-    return tuple(rules)
-
-
-def _rule(table: _Table, departments: tuple[Department, ...]) -> RuleSettings:
-    table.only("name", "description", "when", "route", "priority", "tags", "spam", "machine", "stop")
-    name = table.text("name")
-    what = f"rule {name!r}"
-    route = table.get("route", str, None)
-    if route is not None:
-        _known_department(table, "route", route, departments, what)
-    priority = table.get("priority", str, None)
-    if priority is not None and priority not in PRIORITIES:
-        raise table.fail("priority", f"{what}: {priority!r} is not one of {', '.join(PRIORITIES)}")
-    if "when" not in table.data:
-        raise table.fail("when", f"{what}: is required (the conditions under which the rule applies)")
-    when = _condition(table.table("when"), what)
-    if (
-        route is None
-        and priority is None
-        and not table.strings("tags")
-        and not (table.get("spam", bool, False) or table.get("machine", bool, False))
-    ):
-        raise table.fail("name", f"{what} has no action (route, priority, tags, spam or machine)")
-    return RuleSettings(
-        name=name,
-        description=table.get("description", str, ""),
-        when=when,
-        key=table.prefix,
-        route=route,
-        priority=priority,
-        tags=table.strings("tags"),
-        spam=table.get("spam", bool, False),
-        machine=table.get("machine", bool, False),
-        stop=table.get("stop", bool, route is not None),
-    )
-
-
-def _condition(table: _Table, what: str) -> ConditionSettings:
-    """A table of conditions: one key is that condition, several are all of them."""
-    if not table.data:
-        raise ConfigError(table.source, table.prefix, f"{what}: name at least one condition")
-    parts = [_one_condition(table, kind, what) for kind in table.data]
-    if len(parts) == 1:
-        return parts[0]
-    return ConditionSettings("all", tuple(parts), table.prefix)
-
-
-def _one_condition(table: _Table, kind: str, what: str) -> ConditionSettings:
-    key = table.key(kind)
-    if kind in ("all", "any"):
-        children = [_condition(child, what) for child in table.tables(kind)]
-        if not children:
-            raise table.fail(kind, f"{what}: list at least one condition")
-        return ConditionSettings(kind, tuple(children), key)
-    if kind == "not":
-        return ConditionSettings(kind, (_condition(table.table(kind), what),), key)
-    argument = table.data[kind]
-    if isinstance(argument, dict) and "regex" in argument:
-        _check_regex(table.table(kind), what)
-    return ConditionSettings(kind, argument, key)
-
-
-def _check_regex(table: _Table, what: str) -> None:
-    pattern = table.get("regex", str)
-    try:
-        re.compile(pattern)
-    except re.error as error:
-        raise table.fail(
-            "regex", f"{what}: {pattern!r} is not a valid regular expression ({error})"
-        ) from None
-
-
-def _rule_tests(root: _Table, departments: tuple[Department, ...]) -> tuple[RuleTest, ...]:
-    tests: list[RuleTest] = []
-    for table in root.tables("rule_tests"):
-        table.only("name", "expect", "file", "channel", "from", "to", "subject", "text", "received_at")
-        name = table.text("name")
-        expect = table.text("expect")
-        _known_department(table, "expect", expect, departments, f"rule test {name!r}")
-        file = table.get("file", str, None)
-        path = (table.source.parent / file) if file is not None else None
-        if path is not None and not path.is_file():
-            raise table.fail("file", f"rule test {name!r}: no such file {str(path)!r}")
-        received_at = table.get("received_at", datetime, None)
-        if received_at is not None and received_at.tzinfo is None:
-            raise table.fail("received_at", f"rule test {name!r}: give a time with its offset (Z or +01:00)")
-        tests.append(
-            RuleTest(
-                name=name,
-                expect=expect,
-                key=table.prefix,
-                file=path,
-                channel=table.text("channel", "email"),
-                sender=table.get("from", str, ""),
-                to=table.strings("to"),
-                subject=table.get("subject", str, ""),
-                text=table.get("text", str, ""),
-                received_at=received_at,
-            )
-        )
-    return tuple(tests)
 
 
 def _schedules(table: _Table) -> tuple[tuple[str, OpeningHours], ...]:
