@@ -103,6 +103,10 @@ def test_api_lists_a_department_with_a_next_link(runtime: Runtime, client: Flask
         "subject": "Message 5",
         "received_at": "2026-11-02T15:05:00+00:00",
         "routing_reason": "sent to sales@office.test, which belongs to sales",
+        "priority": "normal",
+        "tags": [],
+        "spam": False,
+        "suggestion": None,
     }
     seen = [item["id"] for item in body["items"]]
     while body["next"]:

@@ -29,6 +29,14 @@ def item_json(item: Item) -> dict[str, Any]:
         "subject": item.subject,
         "received_at": item.received_at.isoformat(),
         "routing_reason": item.routing_reason,
+        "priority": item.priority,
+        "tags": list(item.tags),
+        "spam": item.spam,
+        "suggestion": (
+            {"department": item.suggested_department_id, "confidence": item.suggestion_confidence}
+            if item.suggested_department_id
+            else None
+        ),
     }
 
 
