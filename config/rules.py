@@ -15,6 +15,8 @@ from config.settings import PRIORITIES, ConditionSettings, Department, RuleSetti
 
 if TYPE_CHECKING:
     from config.loading import _Table
+
+
 def _known_department(
     table: _Table, name: str, value: str, departments: tuple[Department, ...], what: str
 ) -> None:

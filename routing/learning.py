@@ -120,7 +120,9 @@ class Classifier:
         vocabulary = len(self.seed_vocabulary)
         if session is not None:
             vocabulary += _add_learned(session, set(words), counts, totals)
-        if not any(word in counts[d] for word in words for d in self.departments):
+        # A word no department has seen says nothing, but would favour the least-trained one.
+        words = [w for w in words if any(w in counts[d] for d in self.departments)]
+        if not words:
             return None
         scores = {
             d: sum(math.log((counts[d][w] + 1) / (totals[d] + vocabulary)) for w in words)

@@ -20,11 +20,11 @@ OPEN_TIME = datetime(2026, 11, 3, 15, 0, tzinfo=UTC)
 CLOSED_TIME = datetime(2026, 11, 7, 15, 0, tzinfo=UTC)
 
 
-def office_with(tmp_path: Path, extra: str) -> Settings:
+def office_with(tmp_path: Path, extra: str, database_url: str | None = None) -> Settings:
     """The test office with more TOML appended (rules, schedules, fixtures)."""
     path = tmp_path / "office.toml"
     path.write_text(OFFICE.read_text() + "\n" + extra)
-    return load_settings(path, {})
+    return load_settings(path, {"INTAKE_DATABASE_URL": database_url} if database_url else {})
 
 
 def rule_under_test(when: str) -> str:
