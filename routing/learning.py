@@ -23,6 +23,8 @@ from routing.models import LearnedDepartment, LearnedWord
 # A keyword in the config counts as this many sightings of the word.
 KEYWORD_WEIGHT = 5
 MAX_WORD_LENGTH = 64
+# Lidstone smoothing: small, because the seeds are a handful of words per department.
+SMOOTHING = 0.1
 _WORD = re.compile(r"[^\W\d_]{2,}")
 STOPWORDS = frozenset(
     [
@@ -125,7 +127,7 @@ class Classifier:
         if not words:
             return None
         scores = {
-            d: sum(math.log((counts[d][w] + 1) / (totals[d] + vocabulary)) for w in words)
+            d: sum(math.log((counts[d][w] + SMOOTHING) / (totals[d] + SMOOTHING * vocabulary)) for w in words)
             for d in self.departments
         }
         best = max(scores, key=lambda d: scores[d])
