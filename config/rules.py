@@ -26,13 +26,13 @@ def _known_department(
 
 
 def rules(root: _Table, departments: tuple[Department, ...]) -> tuple[RuleSettings, ...]:
-    found: list[RuleSettings] = []
+    found: dict[str, RuleSettings] = {}
     for table in root.tables("rules"):
         rule = _rule(table, departments)
-        if rule.name in {r.name for r in found}:
+        if rule.name in found:
             raise table.fail("name", f"duplicate rule name {rule.name!r}")
-        found.append(rule)
-    return tuple(found)
+        found[rule.name] = rule
+    return tuple(found.values())
 
 
 def _rule(table: _Table, departments: tuple[Department, ...]) -> RuleSettings:

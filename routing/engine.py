@@ -154,7 +154,7 @@ class Router:
                 draft.outcomes.append(RuleOutcome(rule.name, False, f"rule failed: {error!r}"))
                 continue
             if reason is None:
-                draft.outcomes.append(RuleOutcome(rule.name, False, f"wanted {rule.condition.describe()}"))
+                draft.outcomes.append(RuleOutcome(rule.name, False, rule.wanted))
                 continue
             draft.outcomes.append(RuleOutcome(rule.name, True, f"{reason}: {draft.apply(rule)}"))
             if rule.settings.stop:

@@ -22,6 +22,8 @@ class CompiledRule:
     position: int
     settings: RuleSettings
     condition: Condition
+    # What the rule looks for, worked out once: it explains every miss.
+    wanted: str
 
     @property
     def name(self) -> str:
@@ -32,19 +34,19 @@ class RuleSet:
     """The rules of one config, in order, with the index from atoms to rules."""
 
     def __init__(self, settings: Settings, registry: Registry) -> None:
-        self.rules = [
-            CompiledRule(position, rule, _compile(rule.when, settings, registry, rule.name))
-            for position, rule in enumerate(settings.rules)
-        ]
-        self.index: dict[Atom, list[int]] = defaultdict(list)
+        self.rules: list[CompiledRule] = []
+        for position, written in enumerate(settings.rules):
+            condition = _compile(written.when, settings, registry, written.name)
+            self.rules.append(CompiledRule(position, written, condition, f"wanted {condition.describe()}"))
+        index: dict[Atom, list[int]] = defaultdict(list)
         self.always: list[int] = []
         for rule in self.rules:
             atoms = rule.condition.atoms()
             if atoms is None:
                 self.always.append(rule.position)
             for atom in atoms or ():
-                self.index[atom].append(rule.position)
-        self.index = dict(self.index)
+                index[atom].append(rule.position)
+        self.index = dict(index)
 
     def candidates(self, facts: Facts) -> list[CompiledRule]:
         """The rules that could match, in config order."""

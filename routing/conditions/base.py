@@ -7,6 +7,7 @@ registry is built once at start and refuses two kinds with the same name.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -57,7 +58,9 @@ def _atoms(message: InboundMessage, fields: dict[str, str]) -> set[Atom]:
     if message.machine_kind:
         atoms.update({("machine", message.machine_kind), ("machine", "*")})
     for name, text in fields.items():
-        atoms.update(("word", name, word) for word in words(text))
+        split = words(text)
+        atoms.update(("word", name, word) for word in split)
+        atoms.update(("word", name, f"{first} {second}") for first, second in itertools.pairwise(split))
     return atoms
 
 

@@ -6,6 +6,14 @@ from collections.abc import Sequence
 
 from routing.conditions.base import Atom, Condition, Facts
 
+# Atoms that most messages have (every text has ("channel", "sms")): a poor index key.
+BROAD_ATOMS = frozenset({"channel", "attachments", "machine"})
+
+
+def _breadth(atoms: set[Atom]) -> tuple[bool, int]:
+    """How many messages a part's atoms may pick out: broad kinds last, then fewer atoms first."""
+    return any(atom[0] in BROAD_ATOMS for atom in atoms), len(atoms)
+
 
 class AllOf:
     """Holds when every part holds; indexed by its most selective indexable part."""
@@ -27,7 +35,7 @@ class AllOf:
 
     def atoms(self) -> set[Atom] | None:
         indexed = [atoms for atoms in (part.atoms() for part in self.parts) if atoms is not None]
-        return min(indexed, key=len) if indexed else None
+        return min(indexed, key=_breadth) if indexed else None
 
 
 class AnyOf:

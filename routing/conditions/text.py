@@ -40,11 +40,15 @@ class Keywords:
         return f"{self.field} has {shown(repr(k) for k in self.keywords)}"
 
     def atoms(self) -> set[Atom] | None:
-        # A phrase is found through its first word; the check then reads the whole phrase.
-        firsts = [words(keyword)[:1] for keyword in self.keywords]
-        if not all(firsts):
-            return None
-        return {("word", self.field, first[0]) for first in firsts}
+        # A phrase is found through its first two words, which the message has side by
+        # side wherever the phrase occurs; the check then reads the whole phrase.
+        found: set[Atom] = set()
+        for keyword in self.keywords:
+            split = words(keyword)
+            if not split:
+                return None
+            found.add(("word", self.field, " ".join(split[:2])))
+        return found
 
 
 class Pattern:
