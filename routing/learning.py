@@ -113,14 +113,17 @@ class Classifier:
                 seed.update({word: KEYWORD_WEIGHT for word in tokens(keyword)})
             self.seeds[department.id] = seed
         self.seed_vocabulary = set().union(*self.seeds.values())
+        self.seed_totals = {d: sum(seed.values()) for d, seed in self.seeds.items()}
 
     def suggest(self, text: str, session: Session | None = None) -> Suggestion | None:
         """The likeliest department and its probability; None if no word is known."""
         words = tokens(text)
-        counts = {d: Counter(seed) for d, seed in self.seeds.items()}
-        totals = {d: sum(seed.values()) for d, seed in self.seeds.items()}
+        # Only the message's own words matter: count those, seeds plus what was learned.
+        counts = {d: Counter({w: seed[w] for w in words if w in seed}) for d, seed in self.seeds.items()}
+        totals = dict(self.seed_totals)
         vocabulary = len(self.seed_vocabulary)
         if session is not None:
+            # Seed and learned words overlap a little; counting both barely moves the smoothing.
             vocabulary += _add_learned(session, set(words), counts, totals)
         # A word no department has seen says nothing, but would favour the least-trained one.
         words = [w for w in words if any(w in counts[d] for d in self.departments)]
