@@ -10,13 +10,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
 from config.loading import ConfigError, check_web_listen, load_settings, parse_listen
 from config.settings import RuleTest, Settings
 from intake.email_parser import parse_email
 from intake.replay import BadSpan, parse_since, print_replay, replay
 from intake.rule_tests import build_router, fixture_message, run_rule_tests
-from routing.database import make_engine, make_session_factory
-from routing.engine import Router
+from routing.database import make_engine, make_session_factory, transaction
+from routing.engine import Router, RoutingDecision
 from routing.message import InboundMessage
 from routing.schema import SchemaOutOfDate, current_revision, head_revision, upgrade
 
@@ -127,7 +131,34 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _route(settings: Settings, args: argparse.Namespace) -> None:
-    decision = Router(settings).route(_message_to_route(args), explain=args.explain)
+    message = _message_to_route(args)
+    router = Router(settings)
+    engine = _learned_engine(settings)
+    if engine is None:
+        decision = router.route(message, explain=args.explain)
+    else:
+        with transaction(make_session_factory(engine), write=False) as session:
+            decision = router.route(message, session, explain=args.explain)
+        engine.dispose()
+    _print_decision(decision, learned=engine is not None)
+
+
+def _learned_engine(settings: Settings) -> Engine | None:
+    """The database, when there is one at the current schema to read what was learned."""
+    url = make_url(settings.database.url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return None  # connecting would create an empty file
+    engine = make_engine(settings.database)
+    try:
+        if current_revision(engine) == head_revision():
+            return engine
+    except SQLAlchemyError:
+        pass
+    engine.dispose()
+    return None
+
+
+def _print_decision(decision: RoutingDecision, *, learned: bool) -> None:
     print(f"department: {decision.department_id}")
     print(f"reason:     {decision.reason}")
     if decision.other_departments:
@@ -138,9 +169,8 @@ def _route(settings: Settings, args: argparse.Namespace) -> None:
     print(f"marked:     {', '.join(flags) or '-'}")
     if decision.suggestion is not None:
         suggestion = decision.suggestion
-        print(
-            f"suggestion: {suggestion.department_id} ({suggestion.confidence:.2f}, from the config's seeds)"
-        )
+        source = "the config's seeds and what was learned" if learned else "the config's seeds; no database"
+        print(f"suggestion: {suggestion.department_id} ({suggestion.confidence:.2f}, from {source})")
     print("rules:")
     for outcome in decision.outcomes:
         print(f"  {'hit ' if outcome.matched else 'miss'}  {outcome.rule}: {outcome.reason}")

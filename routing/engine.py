@@ -183,7 +183,10 @@ class Router:
         draft.suggestion = suggestion
         said = f"{suggestion.department_id} with confidence {suggestion.confidence:.2f}"
         threshold = self.settings.routing.suggest_threshold
-        if suggestion.confidence < threshold or suggestion.department_id == self.settings.default_department:
+        if suggestion.department_id == self.settings.default_department:
+            draft.outcomes.append(RuleOutcome(SUGGESTION_STEP, False, f"suggests {said}, the default anyway"))
+            return
+        if suggestion.confidence < threshold:
             draft.outcomes.append(
                 RuleOutcome(SUGGESTION_STEP, False, f"suggests {said}, below {threshold:.2f}")
             )

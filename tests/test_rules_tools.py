@@ -15,6 +15,7 @@ from config.loading import load_settings
 from intake.email_parser import parse_email
 from intake.runtime import open_runtime
 from routing.database import transaction
+from routing.learning import learn
 from routing.models import Item
 from tests.conftest import OFFICE
 from tests.mail import email_bytes
@@ -25,6 +26,7 @@ SAMPLES = ROOT / "config" / "samples"
 INVOICES = (
     '[[rules]]\nname = "invoices"\nwhen = { subject = ["invoice"] }\nroute = "billing"\ntags = ["invoice"]\n'
 )
+FACILITIES = '[[departments]]\nid = "facilities"\nname = "Facilities"\n'
 FAILING_FIXTURE = '[[rule_tests]]\nname = "a quote"\nfrom = "a@b.example"\nto = ["hello@office.test"]\nsubject = "quote"\nexpect = "sales"\n'
 
 
@@ -77,6 +79,33 @@ def test_route_a_text_message() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("department: support\n")
     assert "  hit   support-texts: came by sms and body has 'not working': routed to support" in result.stdout
+
+
+def test_route_reads_what_was_learned_from_the_database(tmp_path: Path, database_url: str) -> None:
+    config = _office(tmp_path, "office.toml", FACILITIES)
+    runtime = open_runtime(load_settings(config, {"INTAKE_DATABASE_URL": database_url}))
+    with transaction(runtime.sessions) as session:
+        for _ in range(3):
+            learn(session, "parking permit for the car park barrier", "facilities")
+    runtime.engine.dispose()
+    command = (
+        "--config",
+        str(config),
+        "route",
+        "--sms",
+        "A parking permit?",
+        "--from",
+        "+15555550123",
+        "--to",
+        "+15555550100",
+    )
+
+    learned = intake(*command, database_url=database_url)
+    assert learned.returncode == 0, learned.stderr
+    assert learned.stdout.startswith("department: facilities\n")
+    assert "from the config's seeds and what was learned)" in learned.stdout
+    without = intake(*command, database_url=f"sqlite:///{tmp_path / 'none.db'}")
+    assert without.stdout.startswith("department: front-desk\n") and not (tmp_path / "none.db").exists()
 
 
 def test_route_refuses_a_muddled_command_line(tmp_path: Path) -> None:
