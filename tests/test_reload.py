@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from config.loading import load_settings
+from intake.runtime import open_runtime, reload_routing
 from tests.conftest import OFFICE
 from tests.mail import email_bytes
 from tests.serving import ServeProcess
@@ -65,3 +67,21 @@ def test_sighup_reloads_the_rules_on_an_open_connection(serve: ServeProcess, con
     departments = [serve.get_json(f"/api/v1/items/{item}")["department"] for item in (before, after, still)]
     assert departments == ["front-desk", "billing", "billing"]
     assert serve.process.poll() is None
+
+
+FAILING_FIXTURE = (
+    '\n[[rule_tests]]\nname = "quotes"\nsubject = "quote"\nto = ["hello@office.test"]\nexpect = "sales"\n'
+)
+
+
+def test_a_reload_is_refused_when_a_fixture_fails_and_kept_when_good(config: Path, database_url: str) -> None:
+    runtime = open_runtime(load_settings(config, {"INTAKE_DATABASE_URL": database_url}))
+    first = runtime.routers.current
+    config.write_text(config.read_text() + INVOICES + FAILING_FIXTURE)
+    assert not reload_routing(runtime)
+    assert runtime.routers.current is first
+    config.write_text(config.read_text().replace('expect = "sales"', 'expect = "front-desk"'))
+    assert reload_routing(runtime)
+    assert runtime.routers.current is not first
+    assert [rule.name for rule in runtime.routers.current.rules.rules] == ["invoices"]
+    runtime.engine.dispose()
