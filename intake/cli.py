@@ -133,7 +133,7 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> None:
 def _route(settings: Settings, args: argparse.Namespace) -> None:
     message = _message_to_route(args)
     router = Router(settings)
-    engine = _learned_engine(settings)
+    engine = _current_database(settings)
     if engine is None:
         decision = router.route(message, explain=args.explain)
     else:
@@ -143,8 +143,8 @@ def _route(settings: Settings, args: argparse.Namespace) -> None:
     _print_decision(decision, learned=engine is not None)
 
 
-def _learned_engine(settings: Settings) -> Engine | None:
-    """The database, when there is one at the current schema to read what was learned."""
+def _current_database(settings: Settings) -> Engine | None:
+    """The database, if there is one at the current schema; None, creating nothing, if not."""
     url = make_url(settings.database.url)
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
         return None  # connecting would create an empty file
@@ -236,10 +236,10 @@ def _rules_replay(settings: Settings, args: argparse.Namespace) -> None:
     except BadSpan as error:
         raise UsageError(str(error)) from None
     candidate = load_settings(args.new_config) if args.new_config else settings
-    engine = make_engine(settings.database)
+    engine = _current_database(settings)
+    if engine is None:
+        raise UsageError("there is no database at the current schema to replay (see `intake db upgrade`)")
     try:
-        if current_revision(engine) != head_revision():
-            raise UsageError("the database is not at the current schema: run `intake db upgrade` first")
         report = replay(make_session_factory(engine), Router(candidate), since)
     finally:
         engine.dispose()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from config.settings import Settings
 from intake.email_parser import parse_email
@@ -107,7 +107,12 @@ def replay(sessions: sessionmaker[Session], router: Router, since: datetime) -> 
 
 
 def _items(session: Session, since: datetime) -> Iterator[Item]:
-    query = select(Item).where(Item.received_at >= since).order_by(Item.received_at, Item.id)
+    query = (
+        select(Item)
+        .options(selectinload(Item.raw))
+        .where(Item.received_at >= since)
+        .order_by(Item.received_at, Item.id)
+    )
     yield from session.scalars(query.execution_options(yield_per=200))
 
 

@@ -171,6 +171,9 @@ def test_replay_shows_what_would_move_and_changes_nothing(tmp_path: Path, databa
     runtime.engine.dispose()
 
 
-def test_replay_refuses_a_bad_span() -> None:
+def test_replay_refuses_a_bad_span_and_a_missing_database(tmp_path: Path) -> None:
     result = intake("rules", "replay", "--since", "last week")
     assert result.returncode == 2 and "--since 'last week' is neither a span" in result.stderr
+    missing = intake("rules", "replay", database_url=f"sqlite:///{tmp_path / 'none.db'}")
+    assert missing.returncode == 2 and "there is no database at the current schema" in missing.stderr
+    assert not (tmp_path / "none.db").exists()
