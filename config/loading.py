@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from config.rules import rule_tests, rules
 from config.settings import (
     TWILIO_REDIRECT_HOSTS,
     WEEKDAYS,
@@ -27,6 +28,7 @@ from config.settings import (
     ListenAddress,
     OpenClosedText,
     OpeningHours,
+    RoutingSettings,
     Settings,
     SmtpSettings,
     SubmissionSettings,
@@ -125,7 +127,10 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
 
 
 def _settings(root: _Table, env: Mapping[str, str]) -> Settings:
-    root.only("office", "departments", "smtp", "web", "database", "email", "imap", "twilio")
+    root.only(
+        "office", "departments", "smtp", "web", "database", "email", "imap", "twilio",
+        "rules", "rule_tests", "schedules", "routing",
+    )  # fmt: skip
     office = root.table("office")
     office.only("name", "domains", "timezone", "default_department", "hours")
     domains = tuple(d.lower() for d in office.strings("domains"))
@@ -151,6 +156,10 @@ def _settings(root: _Table, env: Mapping[str, str]) -> Settings:
         email=_email(root.table("email")),
         imap=_imap(root, departments, env),
         twilio=_twilio(root.table("twilio"), env, {d.id for d in departments}),
+        rules=rules(root, departments),
+        rule_tests=rule_tests(root, departments),
+        schedules=_schedules(root.table("schedules")),
+        routing=_routing(root.table("routing")),
     )
 
 
@@ -184,7 +193,7 @@ def _departments(root: _Table, domains: tuple[str, ...]) -> tuple[Department, ..
 
 
 def _department(table: _Table, domains: tuple[str, ...]) -> Department:
-    table.only("id", "name", "addresses", "phones", "description")
+    table.only("id", "name", "addresses", "phones", "description", "keywords")
     department_id = table.text("id")
     if not _DEPARTMENT_ID.match(department_id):
         raise table.fail("id", f"{department_id!r} must be lower-case letters, digits, '-' or '_'")
@@ -204,6 +213,7 @@ def _department(table: _Table, domains: tuple[str, ...]) -> Department:
         addresses=addresses,
         phones=phones,
         description=table.get("description", str, ""),
+        keywords=table.strings("keywords"),
     )
 
 
@@ -545,3 +555,15 @@ def _texts(table: _Table, known: Any) -> tuple[tuple[str, OpenClosedText], ...]:
         entry.only("open", "closed")
         texts.append((key, OpenClosedText(entry.get("open", str, ""), entry.get("closed", str, ""))))
     return tuple(texts)
+
+
+def _schedules(table: _Table) -> tuple[tuple[str, OpeningHours], ...]:
+    return tuple((name, _hours(table.table(name))) for name in table.data)
+
+
+def _routing(table: _Table) -> RoutingSettings:
+    table.only("suggest_threshold")
+    threshold = table.get("suggest_threshold", float, RoutingSettings.suggest_threshold)
+    if not 0.0 < threshold <= 1.0:
+        raise table.fail("suggest_threshold", "must be greater than 0 and at most 1")
+    return RoutingSettings(suggest_threshold=threshold)

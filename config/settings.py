@@ -30,6 +30,8 @@ class Department:
     addresses: tuple[str, ...] = ()
     phones: tuple[str, ...] = ()
     description: str = ""
+    # Words that seed the learned suggestion before any message has been corrected.
+    keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,60 @@ class DatabaseSettings:
     url: str
     # How long a write waits for a lock before it gives up and the sender is asked to retry.
     lock_timeout_seconds: float = 10.0
+
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+@dataclass(frozen=True)
+class ConditionSettings:
+    """One condition of a rule as written: its kind, its argument, and where it sits.
+
+    The kinds are known to the routing engine, which checks and compiles them; `key`
+    (such as "rules[2].when.any[0]") lets it name the place of a mistake.
+    """
+
+    kind: str
+    argument: object
+    key: str
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """A named routing rule: when its condition holds, its action applies."""
+
+    name: str
+    description: str
+    when: ConditionSettings
+    key: str
+    route: str | None = None
+    priority: str | None = None
+    tags: tuple[str, ...] = ()
+    spam: bool = False
+    machine: bool = False
+    stop: bool = True
+
+
+@dataclass(frozen=True)
+class RuleTest:
+    """A fixture: a message (a file, or fields written inline) and where it must go."""
+
+    name: str
+    expect: str
+    key: str
+    file: Path | None = None
+    channel: str = "email"
+    sender: str = ""
+    to: tuple[str, ...] = ()
+    subject: str = ""
+    text: str = ""
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    # A learned suggestion at or above this confidence routes; below it, it is only shown.
+    suggest_threshold: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -139,11 +195,22 @@ class Settings:
     imap: tuple[ImapMailbox, ...] = ()
     twilio: TwilioSettings = field(default_factory=lambda: TwilioSettings())
 
+    rules: tuple[RuleSettings, ...] = ()
+    rule_tests: tuple[RuleTest, ...] = ()
+    schedules: tuple[tuple[str, OpeningHours], ...] = ()
+    routing: RoutingSettings = RoutingSettings()
+
     def department(self, department_id: str) -> Department:
         for department in self.departments:
             if department.id == department_id:
                 return department
         raise KeyError(department_id)
+
+    def schedule(self, name: str) -> OpeningHours:
+        for schedule_name, hours in self.schedules:
+            if schedule_name == name:
+                return hours
+        raise KeyError(name)
 
     def owns_domain(self, domain: str) -> bool:
         return domain.lower() in self.domains

@@ -57,6 +57,16 @@ class HeaderReader:
                     return clean(" ".join(value.split()))
         return decode_header_text(raw, self.hint, self.defects, what)
 
+    def all(self) -> tuple[tuple[str, str], ...]:
+        """Every header as (name, one line of text), in order, for the routing rules.
+
+        Problems are not recorded again here: the reads above record those that matter.
+        """
+        return tuple(
+            (name, decode_header_text(str(raw), self.hint, [], f"header {name}"))
+            for name, raw in self.part.raw_items()
+        )
+
     def addresses(self, *names: str) -> list[tuple[str, str]]:
         """(display name, address) pairs of address headers, in the order given."""
         return [pair for name in names for raw in self._raw_values(name) for pair in self._pairs(name, raw)]

@@ -93,6 +93,7 @@ def parse_email(
         raw=raw,
         raw_content_type="message/rfc822",
         machine_kind=machine_kind(message, headers, sender, envelope_sender),
+        headers=headers.all(),
         parse_defects=tuple(dict.fromkeys(clean(d) for d in defects)),
     )
 

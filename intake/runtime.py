@@ -12,17 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from config.loading import ConfigError, load_settings
 from config.settings import Settings
 from intake.download_worker import DownloadWorker
 from intake.imap import MailboxPoller, pollers
+from intake.rule_tests import build_router
 from intake.smtp import SMTPServer
 from intake.twilio_fetch import TwilioFetcher
 from intake.wsgi import WebServer
 from routing.database import make_engine, make_session_factory
 from routing.delivery import Deliverer
-from routing.engine import Router
+from routing.engine import RouterHolder
 from routing.mailboxes import MailboxStore
 from routing.schema import prepare, sync_departments
 from web.app import create_app
@@ -36,15 +39,39 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     deliverer: Deliverer
+    routers: RouterHolder
 
 
 def open_runtime(settings: Settings) -> Runtime:
-    """Connect to the database, prepare it and build the deliverer."""
+    """Compile the rules, connect to the database, prepare it and build the deliverer."""
+    routers = RouterHolder(build_router(settings))
     engine = make_engine(settings.database)
     prepare(engine)
     sessions = make_session_factory(engine)
     sync_departments(sessions, settings)
-    return Runtime(settings, engine, sessions, Deliverer(sessions, Router(settings)))
+    return Runtime(settings, engine, sessions, Deliverer(sessions, routers), routers)
+
+
+def reload_routing(runtime: Runtime) -> bool:
+    """Re-read the config file and swap in its routing; keep the old one if it is broken.
+
+    Only routing changes this way (rules, fixtures, departments' keywords, the
+    suggestion threshold); listen addresses, domains and the database need a restart.
+    """
+    try:
+        settings = load_settings(runtime.settings.source)
+        router = build_router(settings)
+    except ConfigError as error:
+        log.error("config reload refused, the old routing stays: %s", error)
+        return False
+    try:
+        sync_departments(runtime.sessions, settings)
+    except SQLAlchemyError as error:
+        log.error("config reload refused, the departments could not be stored: %s", error)
+        return False
+    runtime.routers.swap(router)
+    log.info("config reloaded: %d rules from %s", len(settings.rules), settings.source)
+    return True
 
 
 def run_services(
@@ -54,6 +81,7 @@ def run_services(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload_routing(runtime))
     started: list[SMTPServer | WebServer | MailboxPoller | DownloadWorker] = []
     try:
         if imap:

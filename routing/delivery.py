@@ -17,13 +17,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from routing.database import StorageUnavailable, transaction
-from routing.engine import Router, RoutingDecision
+from routing.engine import Routes, RoutingDecision
 from routing.message import InboundMessage
 from routing.models import Attachment, AuditEvent, Blob, Item
 
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "intake"
+# The machine kind of mail a rule marked as machine-written (no notifications).
+MARKED_MACHINE = "marked-by-rule"
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ AlsoStore = Callable[[Session, Delivery], None]
 class Deliverer:
     """Stores messages: the router decides the queue, the session factory the database."""
 
-    def __init__(self, sessions: sessionmaker[Session], router: Router) -> None:
+    def __init__(self, sessions: sessionmaker[Session], router: Routes) -> None:
         self.sessions = sessions
         self.router = router
 
@@ -66,7 +68,7 @@ class Deliverer:
         with transaction(self.sessions) as session:
             delivery = _find(session, message.idempotency_key)
             if delivery is None:
-                decision = self.router.route(message)
+                decision = self.router.route(message, session)
                 item = _new_item(message, decision)
                 session.add(item)
                 session.flush()
@@ -93,11 +95,24 @@ def new_blob(content: bytes) -> Blob:
     return Blob(sha256=hashlib.sha256(content).hexdigest(), size=len(content), content=content)
 
 
+def apply_decision(item: Item, decision: RoutingDecision) -> None:
+    """Put the item where the decision says, with its reasons, priority and tags."""
+    item.department_id = decision.department_id
+    item.routing_reason = decision.reason
+    item.routing_hits = [asdict(outcome) for outcome in decision.outcomes]
+    item.other_departments = list(decision.other_departments)
+    item.priority = decision.priority
+    item.tags = list(decision.tags)
+    item.spam = decision.spam
+    suggestion = decision.suggestion
+    item.suggested_department_id = suggestion.department_id if suggestion else None
+    item.suggestion_confidence = suggestion.confidence if suggestion else None
+
+
 def _new_item(message: InboundMessage, decision: RoutingDecision) -> Item:
     item = Item(
         idempotency_key=message.idempotency_key,
         channel=message.channel,
-        department_id=decision.department_id,
         status="new",
         sender=message.sender,
         sender_name=message.sender_name,
@@ -109,14 +124,12 @@ def _new_item(message: InboundMessage, decision: RoutingDecision) -> Item:
         in_reply_to=message.in_reply_to,
         references=list(message.references),
         parse_defects=list(message.parse_defects),
-        machine_kind=message.machine_kind,
+        machine_kind=message.machine_kind or (MARKED_MACHINE if decision.machine else None),
         received_at=message.received_at,
-        routing_reason=decision.reason,
-        routing_hits=[asdict(outcome) for outcome in decision.outcomes],
-        other_departments=list(decision.other_departments),
         raw=new_blob(message.raw),
         raw_content_type=message.raw_content_type,
     )
+    apply_decision(item, decision)
     item.attachments = [
         Attachment(
             filename=a.filename,

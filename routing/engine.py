@@ -1,36 +1,41 @@
 """Deciding which department a message belongs to, and recording why.
 
-The router runs named rules in order; each says whether it matched and why, and the
-first that names a department wins. When none does, or a rule fails, the message goes
-to the default department (the front desk): a message is never routed nowhere.
+The order of decisions: the config's named rules, in order (the first that routes
+wins, unless it says to continue); then the addresses and numbers the departments
+own; then a catch-all department of the recipient's domain; then the learned suggestion, which routes only when it is confident; then the
+default department (the front desk). Every step that was tried is recorded as a hit
+or a miss, and a rule that fails is recorded and skipped: a message is never lost.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from config.settings import Settings
+from sqlalchemy.orm import Session
+
+from config.settings import PRIORITIES, Settings
+from routing.conditions.base import Facts, Registry
+from routing.conditions.registry import standard_registry
+from routing.learning import Classifier, Suggestion
 from routing.message import InboundMessage
+from routing.rules import CompiledRule, RuleSet
 
 log = logging.getLogger(__name__)
+
+RECIPIENT_STEP = "recipient"
+CATCH_ALL_STEP = "catch-all"
+SUGGESTION_STEP = "learned suggestion"
 
 
 @dataclass(frozen=True)
 class RuleOutcome:
-    """What one rule said about one message."""
+    """What one rule (or step) said about one message."""
 
     rule: str
     matched: bool
     reason: str
-
-
-@dataclass(frozen=True)
-class Verdict:
-    department_id: str | None
-    reason: str
-    other_departments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,90 +44,196 @@ class RoutingDecision:
     reason: str
     outcomes: tuple[RuleOutcome, ...]
     other_departments: tuple[str, ...] = ()
+    priority: str = "normal"
+    tags: tuple[str, ...] = ()
+    spam: bool = False
+    # Marked as machine mail by a rule: stored, but nobody is notified.
+    machine: bool = False
+    suggestion: Suggestion | None = None
 
 
-class Rule(Protocol):
-    name: str
+@dataclass
+class _Draft:
+    """A decision being made, step by step."""
 
-    def check(self, message: InboundMessage) -> Verdict: ...
+    department_id: str | None = None
+    reason: str = ""
+    outcomes: list[RuleOutcome] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)
+    priority: str | None = None
+    tags: list[str] = field(default_factory=list)
+    spam: bool = False
+    machine: bool = False
+    suggestion: Suggestion | None = None
+
+    def route(self, department_id: str, reason: str) -> None:
+        self.department_id, self.reason = department_id, reason
+
+    def apply(self, rule: CompiledRule) -> str:
+        """Carry out a matched rule's action; say what it did."""
+        action = rule.settings
+        done = []
+        if action.route is not None:
+            if self.department_id is None:
+                self.route(action.route, f"rule {rule.name!r} routes to {action.route}")
+                done.append(f"routed to {action.route}")
+            else:
+                done.append(f"already routed, so not to {action.route}")
+        if action.priority is not None:
+            # The most urgent priority any matching rule sets wins.
+            current = PRIORITIES.index(self.priority) if self.priority else -1
+            self.priority = PRIORITIES[max(current, PRIORITIES.index(action.priority))]
+            done.append(f"priority {action.priority}")
+        self.tags.extend(t for t in action.tags if t not in self.tags)
+        done += [f"tag {t}" for t in action.tags]
+        if action.spam:
+            self.spam = True
+            done.append("marked spam")
+        if action.machine:
+            self.machine = True
+            done.append("marked machine mail")
+        return ", ".join(done)
+
+    def decision(self, default: str) -> RoutingDecision:
+        return RoutingDecision(
+            department_id=self.department_id or default,
+            reason=self.reason,
+            outcomes=tuple(self.outcomes),
+            other_departments=tuple(self.others),
+            priority=self.priority or "normal",
+            tags=tuple(self.tags),
+            spam=self.spam,
+            machine=self.machine,
+            suggestion=self.suggestion,
+        )
 
 
-class RecipientRule:
-    """Matches a message sent to an address or number that a department owns.
+class Router:
+    """The routing of one config: rules compiled once, then any number of messages."""
 
-    The rule for a message to several departments: recipients are tried in the order
-    the message lists them, so the first department named wins and the others are
-    recorded on the decision (and so on the item). For email that order is the To
-    header, then Cc, then envelope recipients neither names (Bcc): To: sales@ with
-    Cc: billing@ goes to sales, whatever order the sending server gave at RCPT.
-    """
-
-    name = "recipient"
-
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+        self.settings = settings
+        self.rules = RuleSet(settings, registry or standard_registry())
+        self.classifier = Classifier(settings)
         self.owners = {
             contact.lower(): department.id
             for department in settings.departments
+            if department.id != settings.default_department
             for contact in (*department.addresses, *department.phones)
         }
 
-    def check(self, message: InboundMessage) -> Verdict:
+    def route(
+        self, message: InboundMessage, session: Session | None = None, *, explain: bool = False
+    ) -> RoutingDecision:
+        """Decide for `message`; `session` lets the suggestion read what was learned.
+
+        With `explain`, every rule is checked and recorded, not only those the index
+        picks out; the decision is the same.
+        """
+        facts = Facts(message, self.settings)
+        draft = _Draft()
+        candidates = self.rules.rules if explain else self.rules.candidates(facts)
+        self._run_rules(candidates, facts, draft)
+        if draft.department_id is None:
+            self._by_recipient(message, draft)
+        if draft.department_id is None:
+            self._by_catch_all(message, draft)
+        if draft.department_id is None:
+            self._suggest(message, session, draft)
+        if draft.department_id is None:
+            default = self.settings.default_department
+            draft.reason = f"no rule matched; sent to the default department {default}"
+        skipped = len(self.rules.rules) - len(candidates)
+        if skipped and not explain:
+            draft.reason += f" ({skipped} other rules could not apply)"
+        return draft.decision(self.settings.default_department)
+
+    def _run_rules(self, rules: list[CompiledRule], facts: Facts, draft: _Draft) -> None:
+        for rule in rules:
+            try:
+                reason = rule.condition.check(facts)
+            except Exception as error:  # a broken rule must not lose the message
+                log.exception("routing rule %s failed", rule.name)
+                draft.outcomes.append(RuleOutcome(rule.name, False, f"rule failed: {error!r}"))
+                continue
+            if reason is None:
+                draft.outcomes.append(RuleOutcome(rule.name, False, rule.wanted))
+                continue
+            draft.outcomes.append(RuleOutcome(rule.name, True, f"{reason}: {draft.apply(rule)}"))
+            if rule.settings.stop:
+                return
+
+    def _by_recipient(self, message: InboundMessage, draft: _Draft) -> None:
+        """The department that owns an address or number the message was sent to.
+
+        For a message to several departments, recipients are tried in the order the
+        message lists them, so the first department named wins and the others are
+        recorded on the item. For email that order is the To header, then Cc, then
+        envelope recipients neither names (Bcc): To: sales@ with Cc: billing@ goes to
+        sales, whatever order the sending server gave at RCPT.
+        """
         found: list[tuple[str, str]] = []
         for recipient in message.recipients:
             department_id = self.owners.get(recipient.lower())
             if department_id and department_id not in (d for _, d in found):
                 found.append((recipient, department_id))
         if not found:
-            return Verdict(None, "no recipient belongs to a department")
+            draft.outcomes.append(RuleOutcome(RECIPIENT_STEP, False, "no recipient belongs to a department"))
+            return
         recipient, department_id = found[0]
-        others = tuple(d for _, d in found[1:])
-        return Verdict(department_id, f"sent to {recipient}, which belongs to {department_id}", others)
+        reason = f"sent to {recipient}, which belongs to {department_id}"
+        draft.outcomes.append(RuleOutcome(RECIPIENT_STEP, True, reason))
+        draft.route(department_id, reason)
+        draft.others = [d for _, d in found[1:]]
+
+    def _by_catch_all(self, message: InboundMessage, draft: _Draft) -> None:
+        """An unknown address at a domain whose unknown addresses a department takes."""
+        for recipient in message.recipients:
+            department_id = self.settings.smtp.catch_all_department(recipient.rpartition("@")[2])
+            if department_id:
+                reason = f"sent to {recipient}; {department_id} takes its domain's unknown addresses"
+                draft.outcomes.append(RuleOutcome(CATCH_ALL_STEP, True, reason))
+                draft.route(department_id, reason)
+                return
+        reason = "no recipient at a domain with a catch-all department"
+        draft.outcomes.append(RuleOutcome(CATCH_ALL_STEP, False, reason))
+
+    def _suggest(self, message: InboundMessage, session: Session | None, draft: _Draft) -> None:
+        suggestion = self.classifier.suggest(f"{message.subject}\n{message.text}", session)
+        if suggestion is None:
+            draft.outcomes.append(RuleOutcome(SUGGESTION_STEP, False, "no word the suggestion knows"))
+            return
+        draft.suggestion = suggestion
+        said = f"{suggestion.department_id} with confidence {suggestion.confidence:.2f}"
+        threshold = self.settings.routing.suggest_threshold
+        if suggestion.department_id == self.settings.default_department:
+            draft.outcomes.append(RuleOutcome(SUGGESTION_STEP, False, f"suggests {said}, the default anyway"))
+            return
+        if suggestion.confidence < threshold:
+            draft.outcomes.append(
+                RuleOutcome(SUGGESTION_STEP, False, f"suggests {said}, below {threshold:.2f}")
+            )
+            return
+        draft.outcomes.append(RuleOutcome(SUGGESTION_STEP, True, f"suggests {said}"))
+        draft.route(suggestion.department_id, f"learned suggestion: {said}")
 
 
-class CatchAllRule:
-    """Matches mail to an unknown address at a domain that has a catch-all department.
+class Routes(Protocol):
+    def route(self, message: InboundMessage, session: Session | None = None) -> RoutingDecision: ...
 
-    It runs after RecipientRule, so a known address always wins over a catch-all.
+
+class RouterHolder:
+    """The router in use, replaced whole when the config is reloaded.
+
+    Each message reads `current` once, so it is routed wholly by the old router or
+    wholly by the new one; assigning an attribute is atomic, so no lock is needed.
     """
 
-    name = "catch-all"
+    def __init__(self, router: Router) -> None:
+        self.current = router
 
-    def __init__(self, settings: Settings) -> None:
-        self.smtp = settings.smtp
+    def swap(self, router: Router) -> None:
+        self.current = router
 
-    def check(self, message: InboundMessage) -> Verdict:
-        for recipient in message.recipients:
-            department_id = self.smtp.catch_all_department(recipient.rpartition("@")[2])
-            if department_id:
-                return Verdict(
-                    department_id,
-                    f"sent to {recipient}; {department_id} takes its domain's unknown addresses",
-                )
-        return Verdict(None, "no recipient at a domain with a catch-all department")
-
-
-class Router:
-    """Runs the rules in order; built once per configuration."""
-
-    def __init__(self, settings: Settings, rules: list[Rule] | None = None) -> None:
-        self.default_department = settings.default_department
-        self.rules: list[Rule] = (
-            rules if rules is not None else [RecipientRule(settings), CatchAllRule(settings)]
-        )
-
-    def route(self, message: InboundMessage) -> RoutingDecision:
-        outcomes: list[RuleOutcome] = []
-        for rule in self.rules:
-            try:
-                verdict = rule.check(message)
-            except Exception as error:  # a broken rule must not lose the message
-                log.exception("routing rule %s failed", rule.name)
-                outcomes.append(RuleOutcome(rule.name, False, f"rule failed: {error!r}"))
-                continue
-            outcomes.append(RuleOutcome(rule.name, verdict.department_id is not None, verdict.reason))
-            if verdict.department_id is not None:
-                return RoutingDecision(
-                    verdict.department_id, verdict.reason, tuple(outcomes), verdict.other_departments
-                )
-        reason = f"no rule matched; sent to the default department {self.default_department}"
-        return RoutingDecision(self.default_department, reason, tuple(outcomes))
+    def route(self, message: InboundMessage, session: Session | None = None) -> RoutingDecision:
+        return self.current.route(message, session)

@@ -52,6 +52,8 @@ class InboundMessage:
     sender_name: str | None = None
     # Set for mail written by a machine, not a person: "bounce", "auto-reply", ...
     machine_kind: str | None = None
+    # Email headers as (name, value) pairs, in the order they came; empty on other channels.
+    headers: tuple[tuple[str, str], ...] = ()
     parse_defects: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     LargeBinary,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -107,6 +109,12 @@ class Item(Base):
     other_departments: Mapped[list[Any]]
     raw_blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"), index=True)
     raw_content_type: Mapped[str] = mapped_column(String(100))
+    priority: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    tags: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    spam: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The learned suggestion when no rule routed the item, shown for a one-click confirm.
+    suggested_department_id: Mapped[str | None] = mapped_column(String(64))
+    suggestion_confidence: Mapped[float | None] = mapped_column(Float)
 
     department: Mapped[Department] = relationship()
     raw: Mapped[Blob] = relationship()
@@ -212,3 +220,23 @@ class PendingDownload(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LearnedWord(Base):
+    """How often a word appeared in text confirmed to belong to a department."""
+
+    __tablename__ = "learned_words"
+
+    department_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    word: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    count: Mapped[int]
+
+
+class LearnedDepartment(Base):
+    """Per department: how many texts and words the suggestion has learned from."""
+
+    __tablename__ = "learned_departments"
+
+    department_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    documents: Mapped[int]
+    words: Mapped[int]

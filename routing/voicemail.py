@@ -8,14 +8,14 @@ transcript may move an item no one has picked up yet to another department.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from routing.delivery import SYSTEM_ACTOR, Deliverer, Delivery
+from routing.delivery import SYSTEM_ACTOR, Deliverer, Delivery, apply_decision
 from routing.downloads import enqueue
-from routing.engine import Router
+from routing.engine import Routes
 from routing.message import InboundMessage
 from routing.models import AuditEvent, Item, VoiceCall
 
@@ -107,7 +107,7 @@ def _call_row(session: Session, item_id: int, facts: CallFacts, transcribe: bool
 
 
 def _add_transcript(
-    session: Session, item: Item, call: VoiceCall, transcription: Transcription, router: Router
+    session: Session, item: Item, call: VoiceCall, transcription: Transcription, router: Routes
 ) -> None:
     if (call.transcription_sid, call.transcript_status) == (transcription.sid, transcription.status):
         return  # a replay of a callback already stored
@@ -121,21 +121,17 @@ def _add_transcript(
         _reroute(session, item, router)
 
 
-def _reroute(session: Session, item: Item, router: Router) -> None:
-    """Route the item again now that its words are known; move it if the answer changed."""
-    decision = router.route(_message_of(item))
-    if decision.department_id == item.department_id:
-        return
-    _event(
-        session,
-        item,
-        "rerouted",
-        {"from": item.department_id, "to": decision.department_id, "reason": decision.reason},
-    )
-    item.department_id = decision.department_id
-    item.routing_reason = decision.reason
-    item.routing_hits = [asdict(outcome) for outcome in decision.outcomes]
-    item.other_departments = list(decision.other_departments)
+def _reroute(session: Session, item: Item, router: Routes) -> None:
+    """Route the item again now that its words are known; record a move to another queue."""
+    decision = router.route(_message_of(item), session)
+    if decision.department_id != item.department_id:
+        _event(
+            session,
+            item,
+            "rerouted",
+            {"from": item.department_id, "to": decision.department_id, "reason": decision.reason},
+        )
+    apply_decision(item, decision)
 
 
 def _message_of(item: Item) -> InboundMessage:

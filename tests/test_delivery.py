@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
+from config.settings import ConditionSettings, RuleSettings
 from intake.email_parser import parse_email
 from intake.runtime import Runtime
+from routing.conditions.base import Atom, ConditionKind, Facts
+from routing.conditions.registry import standard_registry
 from routing.delivery import Deliverer
-from routing.engine import Router, Verdict
-from routing.message import InboundMessage
+from routing.engine import Router
 from routing.models import AuditEvent, Blob, Item
 from tests.mail import email_bytes
 
@@ -68,25 +71,38 @@ def test_an_unknown_address_goes_to_the_front_desk(runtime: Runtime) -> None:
                 "matched": False,
                 "reason": "no recipient at a domain with a catch-all department",
             },
+            {"rule": "learned suggestion", "matched": False, "reason": "no word the suggestion knows"},
         ]
 
 
-class BrokenRule:
-    name = "broken"
-
-    def check(self, message: InboundMessage) -> Verdict:
+class BrokenCondition:
+    def check(self, facts: Facts) -> str | None:
         raise RuntimeError("rule bug")
+
+    def describe(self) -> str:
+        return "anything"
+
+    def atoms(self) -> set[Atom] | None:
+        return None
 
 
 def test_a_failing_rule_lands_the_message_in_the_front_desk(runtime: Runtime) -> None:
-    deliverer = Deliverer(runtime.sessions, Router(runtime.settings, [BrokenRule()]))
-    delivery = deliverer.deliver(parse_email(email_bytes(to="sales@office.test")))
+    rule = RuleSettings(
+        "broken", "", ConditionSettings("broken", True, "rules[0].when"), "rules[0]", route="billing"
+    )
+    settings = dataclasses.replace(runtime.settings, rules=(rule,))
+    registry = standard_registry()
+    registry.register(ConditionKind("broken", "always fails", lambda argument, settings: BrokenCondition()))
+    deliverer = Deliverer(runtime.sessions, Router(settings, registry))
+    delivery = deliverer.deliver(parse_email(email_bytes(to="hello@office.test")))
     assert delivery.department_id == "front-desk"
     with runtime.sessions() as session:
         hits = session.get_one(Item, delivery.item_id).routing_hits
-        assert hits == [
-            {"rule": "broken", "matched": False, "reason": "rule failed: RuntimeError('rule bug')"}
-        ]
+        assert hits[0] == {
+            "rule": "broken",
+            "matched": False,
+            "reason": "rule failed: RuntimeError('rule bug')",
+        }
 
 
 def test_addresses_match_whatever_their_case(runtime: Runtime) -> None:

@@ -7,9 +7,9 @@ from xml.etree import ElementTree
 
 from sqlalchemy import update
 
+from config.loading import load_settings
 from routing.database import transaction
-from routing.engine import RecipientRule, Router, Verdict
-from routing.message import InboundMessage
+from routing.engine import Router
 from routing.models import Item
 from tests.twilio import (
     CALLER,
@@ -181,19 +181,23 @@ def test_a_failed_transcription_is_recorded_and_the_recording_stays(phone: Phone
     assert b"The transcription failed" in page and b"<audio controls" in page
 
 
-class _WordRule:
-    """Sends anything that mentions an invoice to billing."""
-
-    name = "invoice-words"
-
-    def check(self, message: InboundMessage) -> Verdict:
-        if "invoice" in message.text.lower():
-            return Verdict("billing", "mentions an invoice")
-        return Verdict(None, "no invoice mentioned")
+INVOICE_RULE = """
+[[rules]]
+name = "invoice-words"
+description = "Anything that mentions an invoice goes to billing."
+when = { transcript = ["invoice"] }
+route = "billing"
+"""
+INVOICE_REASON = "rule 'invoice-words' routes to billing"
 
 
 def _word_router(phone: PhoneOffice) -> None:
-    phone.hooks.deliverer.router = Router(phone.settings, [_WordRule(), RecipientRule(phone.settings)])
+    """Route by the office's config plus a rule that sends invoice talk to billing."""
+    path = phone.settings.source.with_name("office-with-rule.toml")
+    path.write_text(phone.settings.source.read_text() + INVOICE_RULE)
+    phone.hooks.deliverer.router = Router(
+        load_settings(path, {"INTAKE_DATABASE_URL": phone.settings.database.url})
+    )
 
 
 def test_a_transcript_reroutes_an_item_nobody_has_picked_up(phone: PhoneOffice) -> None:
@@ -202,9 +206,9 @@ def test_a_transcript_reroutes_an_item_nobody_has_picked_up(phone: PhoneOffice) 
     assert phone.items()[0].department_id == "sales"
     phone.post("/twilio/voice/transcription", transcription_form(phone.fake.base, text="About my invoice 42"))
     [item] = phone.items()
-    assert (item.department_id, item.routing_reason) == ("billing", "mentions an invoice")
+    assert (item.department_id, item.routing_reason) == ("billing", INVOICE_REASON)
     assert [e.action for e in item.events] == ["received", "transcribed", "rerouted"]
-    assert item.events[-1].detail == {"from": "sales", "to": "billing", "reason": "mentions an invoice"}
+    assert item.events[-1].detail == {"from": "sales", "to": "billing", "reason": INVOICE_REASON}
 
 
 def test_a_transcript_leaves_a_claimed_item_where_it_is(phone: PhoneOffice) -> None:

@@ -109,6 +109,10 @@ def test_api_lists_a_department_with_a_next_link(runtime: Runtime, client: Flask
         "transcript_status": None,
         "duration_seconds": None,
         "downloads": [],
+        "priority": "normal",
+        "tags": [],
+        "spam": False,
+        "suggestion": None,
     }
     seen = [item["id"] for item in body["items"]]
     while body["next"]:

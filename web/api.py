@@ -31,6 +31,14 @@ def item_json(item: Item) -> dict[str, Any]:
         "received_at": item.received_at.isoformat(),
         "routing_reason": item.routing_reason,
         "machine_kind": item.machine_kind,
+        "priority": item.priority,
+        "tags": list(item.tags),
+        "spam": item.spam,
+        "suggestion": (
+            {"department": item.suggested_department_id, "confidence": item.suggestion_confidence}
+            if item.suggested_department_id
+            else None
+        ),
         **phone_json(item),
     }
 

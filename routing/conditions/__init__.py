@@ -1,0 +1,1 @@
+"""Condition kinds for routing rules: one small named object per module."""

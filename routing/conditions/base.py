@@ -1,0 +1,152 @@
+"""What a condition is, the facts about a message that conditions read, and their registry.
+
+A condition kind is a named builder: it checks a rule's argument once, when the config
+is loaded, and returns a Condition that answers for one message at a time. The
+registry is built once at start and refuses two kinds with the same name.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from config.loading import ConfigError
+from config.settings import ConditionSettings, Settings
+from routing.message import InboundMessage
+
+# An index key: if a condition can match a message, the message has one of its atoms.
+Atom = tuple[str, ...]
+VOICE_CHANNELS = ("voice", "voicemail")
+_WORD = re.compile(r"\w+")
+
+
+class BadArgument(ValueError):
+    """A condition's argument in the config that cannot be used; says what is wrong."""
+
+
+class Facts:
+    """A message as conditions see it, with its words and index atoms worked out once."""
+
+    def __init__(self, message: InboundMessage, settings: Settings) -> None:
+        self.message = message
+        self.settings = settings
+        self.fields = {"subject": message.subject}
+        self.fields["transcript" if message.channel in VOICE_CHANNELS else "body"] = message.text
+        self.atoms = _atoms(message, self.fields)
+
+    def field(self, name: str) -> str:
+        return self.fields.get(name, "")
+
+
+def words(text: str) -> list[str]:
+    """The lower-case words of a text, as the keyword index splits them."""
+    return _WORD.findall(text.lower())
+
+
+def _atoms(message: InboundMessage, fields: dict[str, str]) -> set[Atom]:
+    atoms: set[Atom] = {("channel", message.channel), ("attachments", str(bool(message.attachments)))}
+    atoms.update(("recipient", r.lower()) for r in message.recipients)
+    sender = message.sender.lower()
+    atoms.add(("sender", sender))
+    domain = sender.rpartition("@")[2] if "@" in sender else ""
+    while domain:  # the domain and each parent: mail.example.com, example.com, com
+        atoms.add(("domain", domain))
+        domain = domain.partition(".")[2]
+    if message.machine_kind:
+        atoms.update({("machine", message.machine_kind), ("machine", "*")})
+    for name, text in fields.items():
+        split = words(text)
+        atoms.update(("word", name, word) for word in split)
+        atoms.update(("word", name, f"{first} {second}") for first, second in itertools.pairwise(split))
+    return atoms
+
+
+class Condition(Protocol):
+    def check(self, facts: Facts) -> str | None:
+        """Why the condition holds for this message, or None when it does not."""
+
+    def describe(self) -> str:
+        """What the condition looks for, in a few words."""
+
+    def atoms(self) -> set[Atom] | None:
+        """Index keys of which any matching message has one; None when it cannot say."""
+
+
+@dataclass(frozen=True)
+class ConditionKind:
+    """A named kind of condition, as rules write it: `name = argument`."""
+
+    name: str
+    description: str
+    build: Callable[[object, Settings], Condition]
+
+
+class DuplicateKind(Exception):
+    """Two condition kinds were registered under one name."""
+
+
+class Registry:
+    """The condition kinds rules may use, by name."""
+
+    def __init__(self, kinds: Iterable[ConditionKind] = ()) -> None:
+        self.kinds: dict[str, ConditionKind] = {}
+        for kind in kinds:
+            self.register(kind)
+
+    def register(self, kind: ConditionKind) -> None:
+        if kind.name in self.kinds:
+            raise DuplicateKind(f"condition kind {kind.name!r} is registered twice")
+        self.kinds[kind.name] = kind
+
+    def build(self, spec: ConditionSettings, settings: Settings, rule: str) -> Condition:
+        """The condition a rule wrote, or a ConfigError naming the rule and the key."""
+        kind = self.kinds.get(spec.kind)
+        if kind is None:
+            known = ", ".join(sorted(self.kinds))
+            raise ConfigError(
+                settings.source,
+                spec.key,
+                f"rule {rule!r}: unknown condition kind {spec.kind!r} (known: {known})",
+            )
+        try:
+            return kind.build(spec.argument, settings)
+        except BadArgument as error:
+            raise ConfigError(settings.source, spec.key, f"rule {rule!r}: {error}") from None
+
+
+def strings(argument: object, what: str) -> tuple[str, ...]:
+    """A string or a non-empty list of strings, as a tuple."""
+    values = [argument] if isinstance(argument, str) else argument
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
+        raise BadArgument(f"{what} must be a string or a list of strings")
+    return tuple(values)
+
+
+def table(argument: object, allowed: tuple[str, ...], what: str) -> dict[str, object]:
+    """A table argument that holds only the allowed keys."""
+    if not isinstance(argument, dict):
+        raise BadArgument(f"{what} must be a table such as {{ {allowed[0]} = ... }}")
+    for key in argument:
+        if key not in allowed:
+            raise BadArgument(f"{what}: unknown key {key!r} (allowed: {', '.join(allowed)})")
+    return argument
+
+
+def regex(pattern: object, what: str) -> re.Pattern[str]:
+    """A case-insensitive regular expression."""
+    if not isinstance(pattern, str):
+        raise BadArgument(f"{what}: regex must be a string")
+    try:
+        return re.compile(pattern, re.IGNORECASE | re.MULTILINE)
+    except re.error as error:
+        raise BadArgument(f"{what}: {pattern!r} is not a valid regular expression ({error})") from None
+
+
+def shown(values: Iterable[str], limit: int = 5) -> str:
+    """A short list for explanations: the first few values, then how many more."""
+    values = list(values)
+    more = f" and {len(values) - limit} more" if len(values) > limit else ""
+    return ", ".join(values[:limit]) + more
