@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING
 from config.settings import PRIORITIES, ConditionSettings, Department, RuleSettings, RuleTest
 
 if TYPE_CHECKING:
-    from config.loading import _Table
+    from config.table import Table
 
 
 def _known_department(
-    table: _Table, name: str, value: str, departments: tuple[Department, ...], what: str
+    table: Table, name: str, value: str, departments: tuple[Department, ...], what: str
 ) -> None:
     known = [d.id for d in departments]
     if value not in known:
         raise table.fail(name, f"{what}: unknown department {value!r} (known: {', '.join(known)})")
 
 
-def rules(root: _Table, departments: tuple[Department, ...]) -> tuple[RuleSettings, ...]:
+def rules(root: Table, departments: tuple[Department, ...]) -> tuple[RuleSettings, ...]:
     found: dict[str, RuleSettings] = {}
     for table in root.tables("rules"):
         rule = _rule(table, departments)
@@ -35,7 +35,7 @@ def rules(root: _Table, departments: tuple[Department, ...]) -> tuple[RuleSettin
     return tuple(found.values())
 
 
-def _rule(table: _Table, departments: tuple[Department, ...]) -> RuleSettings:
+def _rule(table: Table, departments: tuple[Department, ...]) -> RuleSettings:
     table.only("name", "description", "when", "route", "priority", "tags", "spam", "machine", "stop")
     name = table.text("name")
     what = f"rule {name!r}"
@@ -69,7 +69,7 @@ def _rule(table: _Table, departments: tuple[Department, ...]) -> RuleSettings:
     )
 
 
-def _condition(table: _Table, what: str) -> ConditionSettings:
+def _condition(table: Table, what: str) -> ConditionSettings:
     """A table of conditions: one key is that condition, several are all of them."""
     parts = [_one_condition(table, kind, what) for kind in table.data]
     if len(parts) == 1:
@@ -77,7 +77,7 @@ def _condition(table: _Table, what: str) -> ConditionSettings:
     return ConditionSettings("all", tuple(parts), table.prefix)
 
 
-def _one_condition(table: _Table, kind: str, what: str) -> ConditionSettings:
+def _one_condition(table: Table, kind: str, what: str) -> ConditionSettings:
     key = table.key(kind)
     if kind in ("all", "any"):
         children = table.tables(kind)
@@ -94,7 +94,7 @@ def _one_condition(table: _Table, kind: str, what: str) -> ConditionSettings:
     return ConditionSettings(kind, argument, key)
 
 
-def _check_regex(table: _Table, what: str) -> None:
+def _check_regex(table: Table, what: str) -> None:
     pattern = table.get("regex", str)
     try:
         re.compile(pattern)
@@ -104,7 +104,7 @@ def _check_regex(table: _Table, what: str) -> None:
         ) from None
 
 
-def rule_tests(root: _Table, departments: tuple[Department, ...]) -> tuple[RuleTest, ...]:
+def rule_tests(root: Table, departments: tuple[Department, ...]) -> tuple[RuleTest, ...]:
     tests: list[RuleTest] = []
     for table in root.tables("rule_tests"):
         table.only("name", "expect", "file", "channel", "from", "to", "subject", "text", "received_at")

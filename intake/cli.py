@@ -14,8 +14,9 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from config.loading import ConfigError, check_web_listen, load_settings, parse_listen
+from config.loading import ConfigError, check_web_listen, load_settings
 from config.settings import RuleTest, Settings
+from config.table import parse_listen
 from intake.email_parser import EmailLimits, parse_email
 from intake.replay import BadSpan, parse_since, print_replay, replay
 from intake.rule_tests import build_router, fixture_message, run_rule_tests

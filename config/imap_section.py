@@ -1,0 +1,99 @@
+"""The [[imap]] tables: the mailboxes Intake reads, how, and what it does after storing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from config.settings import (
+    Department,
+    ImapMailbox,
+)
+from config.table import Table, seconds
+
+_IMAP_KEYS = (
+    "name", "host", "port", "security", "username", "password", "password_env", "oauth2_token_file",
+    "folder", "department", "after", "move_to", "flag", "idle_renew_seconds", "poll_seconds",
+    "timeout_seconds", "backoff_seconds", "backoff_max_seconds",
+)  # fmt: skip
+
+_SECURITY_PORTS = {"ssl": 993, "starttls": 143, "none": 143}
+# RFC 2177: a server may drop an IDLE client after 30 minutes; stay well inside.
+_IDLE_RENEW_LIMIT = 29 * 60
+
+
+def read_imap(
+    root: Table, departments: tuple[Department, ...], env: Mapping[str, str]
+) -> tuple[ImapMailbox, ...]:
+    mailboxes: list[ImapMailbox] = []
+    for table in root.tables("imap"):
+        mailbox = _imap_mailbox(table, departments, env)
+        if mailbox.name in {m.name for m in mailboxes}:
+            raise table.fail("name", f"duplicate mailbox name {mailbox.name!r}")
+        mailboxes.append(mailbox)
+    return tuple(mailboxes)
+
+
+def _imap_mailbox(table: Table, departments: tuple[Department, ...], env: Mapping[str, str]) -> ImapMailbox:
+    table.only(*_IMAP_KEYS)
+    security = table.text("security", "ssl")
+    if security not in _SECURITY_PORTS:
+        raise table.fail("security", f"{security!r} must be one of ssl, starttls, none")
+    port = table.get("port", int, _SECURITY_PORTS[security])
+    if not 0 < port < 65536:
+        raise table.fail("port", "must be from 1 to 65535")
+    password, token_file = _imap_credentials(table, env)
+    after = table.text("after", "flag")
+    if after not in ("move", "flag"):
+        raise table.fail("after", f"{after!r} must be move or flag")
+    move_to = table.text("move_to", None)
+    if (after == "move") != (move_to is not None):
+        raise table.fail("move_to", 'is required with after = "move", and only then')
+    return ImapMailbox(
+        name=table.text("name"),
+        host=table.text("host"),
+        port=port,
+        security=security,
+        username=table.text("username"),
+        password=password,
+        oauth2_token_file=token_file,
+        folder=table.text("folder", "INBOX"),
+        department=_imap_department(table, departments),
+        after=after,
+        move_to=move_to,
+        flag=table.text("flag", ImapMailbox.flag),
+        idle_renew_seconds=seconds(
+            table, "idle_renew_seconds", ImapMailbox.idle_renew_seconds, _IDLE_RENEW_LIMIT
+        ),
+        poll_seconds=seconds(table, "poll_seconds", ImapMailbox.poll_seconds),
+        timeout_seconds=seconds(table, "timeout_seconds", ImapMailbox.timeout_seconds),
+        backoff_seconds=seconds(table, "backoff_seconds", ImapMailbox.backoff_seconds),
+        backoff_max_seconds=seconds(table, "backoff_max_seconds", ImapMailbox.backoff_max_seconds),
+    )
+
+
+def _imap_credentials(table: Table, env: Mapping[str, str]) -> tuple[str | None, Path | None]:
+    given = [key for key in ("password", "password_env", "oauth2_token_file") if key in table.data]
+    if len(given) != 1:
+        raise table.fail("password", "give exactly one of password, password_env, oauth2_token_file")
+    if "password_env" in table.data:
+        variable = table.text("password_env")
+        if not env.get(variable):
+            raise table.fail("password_env", f"the environment variable {variable} is not set")
+        return env[variable], None
+    if "password" in table.data:
+        return table.text("password"), None
+    return None, Path(table.text("oauth2_token_file"))
+
+
+def _imap_department(table: Table, departments: tuple[Department, ...]) -> str | None:
+    department_id = table.text("department", None)
+    if department_id is None:
+        return None
+    found = [d for d in departments if d.id == department_id]
+    if not found:
+        known = ", ".join(d.id for d in departments)
+        raise table.fail("department", f"unknown department {department_id!r} (known: {known})")
+    if not found[0].addresses:
+        raise table.fail("department", f"department {department_id!r} has no email address to route by")
+    return department_id

@@ -1,0 +1,103 @@
+"""A TOML table being read: typed getters whose errors name the file and the full key."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from config.settings import ListenAddress
+
+PHONE = re.compile(r"^\+[1-9][0-9]{5,14}$")
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used, with the key at fault."""
+
+    def __init__(self, source: Path, key: str, problem: str) -> None:
+        super().__init__(f"{source}: {key}: {problem}" if key else f"{source}: {problem}")
+        self.source = source
+        self.key = key
+        self.problem = problem
+
+
+class Table:
+    """One TOML table being read: typed getters that name the full key on error."""
+
+    def __init__(self, source: Path, prefix: str, data: Mapping[str, Any]) -> None:
+        self.source, self.prefix, self.data = source, prefix, data
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def fail(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(self.source, self.key(name), problem)
+
+    def only(self, *allowed: str) -> None:
+        for name in self.data:
+            if name not in allowed:
+                raise self.fail(name, f"unknown key (allowed here: {', '.join(allowed)})")
+
+    def get(self, name: str, kind: type, default: Any = ...) -> Any:
+        if name not in self.data:
+            if default is ...:
+                raise self.fail(name, "is required")
+            return default
+        value = self.data[name]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(name, f"must be {kind.__name__}, not {type(value).__name__}")
+        return value
+
+    def text(self, name: str, default: Any = ...) -> str:
+        value = self.get(name, str, default)
+        if isinstance(value, str) and not value.strip():
+            raise self.fail(name, "must not be empty")
+        return value  # type: ignore[no-any-return]
+
+    def strings(self, name: str) -> tuple[str, ...]:
+        values = self.get(name, list, [])
+        if not all(isinstance(v, str) for v in values):
+            raise self.fail(name, "must be a list of strings")
+        return tuple(values)
+
+    def table(self, name: str) -> Table:
+        return Table(self.source, self.key(name), self.get(name, dict, {}))
+
+    def tables(self, name: str) -> list[Table]:
+        values = self.get(name, list, [])
+        if not all(isinstance(v, dict) for v in values):
+            raise self.fail(name, "must be an array of tables ([[" + self.key(name) + "]])")
+        return [Table(self.source, f"{self.key(name)}[{i}]", v) for i, v in enumerate(values)]
+
+
+def read_listen(table: Table, name: str, override: str | None, default: str) -> ListenAddress:
+    text = override if override is not None else table.get(name, str, default)
+    return parse_listen(text, lambda problem: table.fail(name, problem))
+
+
+def parse_listen(text: str, error: Any = ValueError) -> ListenAddress:
+    """Parse "HOST:PORT" (an IPv6 host in brackets), raising error(problem) when bad."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise error(f"{text!r} is not HOST:PORT with a port from 1 to 65535")
+    return ListenAddress(host, int(port))
+
+
+def seconds(table: Table, name: str, default: float, limit: float | None = None) -> float:
+    value: float = table.get(name, float, default)
+    if value <= 0:
+        raise table.fail(name, "must be greater than 0")
+    if limit is not None and value > limit:
+        raise table.fail(name, f"must be at most {limit:g}")
+    return value
+
+
+def bounded(table: Table, name: str, default: Any, low: Any, high: Any) -> Any:
+    value = table.get(name, type(default), default)
+    if not low <= value <= high:
+        raise table.fail(name, f"must be from {low} to {high}")
+    return value
