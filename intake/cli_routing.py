@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -17,15 +17,11 @@ from config.settings import RuleTest, Settings
 from intake.email_parser import EmailLimits, parse_email
 from intake.replay import BadSpan, parse_since, print_replay, replay
 from intake.rule_tests import fixture_message, run_rule_tests
+from intake.usage import UsageError
 from routing.database import make_engine, make_session_factory, transaction
 from routing.engine import Router, RoutingDecision
 from routing.message import InboundMessage
 from routing.schema import current_revision, head_revision
-
-if TYPE_CHECKING:
-    pass
-
-from intake.usage import UsageError
 
 
 def add_commands(commands: Any) -> None:

@@ -19,6 +19,7 @@ from routing.database import transaction
 from routing.engine import Router
 from routing.message import InboundMessage
 from routing.models import Item
+from routing.stored import message_of
 
 _SPAN = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -68,19 +69,7 @@ def stored_message(item: Item) -> InboundMessage:
         return parse_email(
             item.raw.content, envelope_recipients=tuple(item.recipients), received_at=item.received_at
         )
-    return InboundMessage(
-        channel=item.channel,
-        sender=item.sender,
-        sender_name=item.sender_name,
-        recipients=tuple(item.recipients),
-        subject=item.subject,
-        text=item.text,
-        idempotency_key=item.idempotency_key,
-        received_at=item.received_at,
-        raw=item.raw.content,
-        raw_content_type=item.raw_content_type,
-        machine_kind=item.machine_kind,
-    )
+    return message_of(item)
 
 
 def replay(sessions: sessionmaker[Session], router: Router, since: datetime) -> ReplayReport:

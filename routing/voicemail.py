@@ -18,6 +18,7 @@ from routing.downloads import enqueue
 from routing.engine import Routes
 from routing.message import InboundMessage
 from routing.models import AuditEvent, Item, VoiceCall
+from routing.stored import message_of
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def _add_transcript(
 
 def _reroute(session: Session, item: Item, router: Routes) -> None:
     """Route the item again now that its words are known; record a move to another queue."""
-    decision = router.route(_message_of(item), session)
+    decision = router.route(message_of(item), session)
     if decision.department_id != item.department_id:
         _event(
             session,
@@ -132,22 +133,6 @@ def _reroute(session: Session, item: Item, router: Routes) -> None:
             {"from": item.department_id, "to": decision.department_id, "reason": decision.reason},
         )
     apply_decision(item, decision)
-
-
-def _message_of(item: Item) -> InboundMessage:
-    return InboundMessage(
-        channel=item.channel,
-        sender=item.sender,
-        recipients=tuple(item.recipients),
-        subject=item.subject,
-        text=item.text,
-        idempotency_key=item.idempotency_key,
-        received_at=item.received_at,
-        raw=item.raw.content,
-        raw_content_type=item.raw_content_type,
-        sender_name=item.sender_name,
-        machine_kind=item.machine_kind,
-    )
 
 
 def _event(session: Session, item: Item, action: str, detail: dict[str, object]) -> None:
