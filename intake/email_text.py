@@ -173,4 +173,9 @@ def clean(text: str) -> str:
 
 
 def _has_surrogates(text: str) -> bool:
-    return any("\ud800" <= ch <= "\udfff" for ch in text)
+    # Only a lone surrogate makes UTF-8 encoding fail; encoding runs in C, a loop would not.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
