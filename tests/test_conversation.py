@@ -20,6 +20,7 @@ from routing.message import InboundMessage
 from routing.models import AuditEvent, Blob, Item, Message
 from routing.triage import reroute
 from tests.mail import email_bytes, raw_message
+from tests.smtp_support import client, running, send
 
 MONDAY = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 CUSTOMER = "+15551234567"
@@ -310,3 +311,18 @@ def test_the_reply_event_is_stored_with_the_message(runtime: Runtime) -> None:
         )
         assert message.raw.content.startswith(b"From: Ann Example")
         assert message.in_reply_to == "<q1@client.example>" and message.channel == "email"
+
+
+def test_a_reply_over_smtp_is_stored_as_the_item_it_joins(runtime: Runtime) -> None:
+    first = first_email(runtime)
+    raw = reply_bytes(message_id="<smtp-reply@client.example>", in_reply_to="<q1@client.example>")
+    with running(runtime.settings, runtime.deliverer.deliver) as server, client(server) as connection:
+        assert send(connection, raw) == (250, f"2.0.0 OK: stored as item {first.item_id}")
+        assert send(connection, raw) == (250, f"2.0.0 OK: stored as item {first.item_id}")
+    assert counts(runtime)[:2] == (1, 1)
+    with runtime.sessions() as session:
+        assert (
+            session.scalars(select(Message.raw_blob_id)).one()
+            != session.get_one(Item, first.item_id).raw_blob_id
+        )
+        assert session.scalars(select(Message)).one().raw.content == raw
