@@ -84,6 +84,8 @@ class Item(Base):
     __table_args__ = (
         Index("ix_items_queue", "department_id", "status", "received_at", "id"),
         Index("ix_items_received", "received_at", "id"),
+        # A text looks for the open item of its sender's number (routing.conversation).
+        Index("ix_items_sender", "sender", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,4 @@
-"""Conversations: the follow-up messages of an item.
+"""Conversations: the follow-up messages of an item, and items found by their sender.
 
 Revision ID: 0005_conversation
 Revises: 0004_rules
@@ -16,6 +16,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.create_index("ix_items_sender", ["sender", "received_at"], unique=False)
     op.create_table(
         "messages",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -51,3 +53,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_messages_raw_blob_id"))
         batch_op.drop_index(batch_op.f("ix_messages_item_id"))
     op.drop_table("messages")
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.drop_index("ix_items_sender")
