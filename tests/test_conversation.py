@@ -4,6 +4,7 @@ replies, and the reply joins the item where it now is. On SQLite and PostgreSQL.
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -94,6 +95,9 @@ def with_routing(runtime: Runtime, **changes: object) -> Deliverer:
 
 
 def test_dialogue_reply_joins_the_rerouted_item_and_a_later_text_does_not(runtime: Runtime) -> None:
+    # Ann once texted the front desk's number; that item is still open.
+    earlier = runtime.deliverer.deliver(text_message("SM0", "Where do I park?", to=FRONT_DESK_NUMBER))
+
     # Ann writes to sales@ about an invoice.
     first = first_email(runtime)
     assert (first.department_id, first.created, first.joined) == ("sales", True, False)
@@ -122,12 +126,14 @@ def test_dialogue_reply_joins_the_rerouted_item_and_a_later_text_does_not(runtim
         assert (joined.action, joined.detail["matcher"]) == ("reply received", "in-reply-to")
         assert joined.detail["reason"] == f"In-Reply-To <q1@client.example> is a message of item {item.id}"
 
-    # Later Ann texts the sales number: her email item is no text conversation.
+    # Later Ann texts the sales number: her email item is no text conversation, and her
+    # open text item was to another office number.
     text = runtime.deliverer.deliver(
-        text_message("SM1", "Are you open on Saturday?", at=MONDAY + timedelta(days=2))
+        text_message("SM1", "Are you open on Saturday?", at=MONDAY + timedelta(hours=2))
     )
-    assert (text.created, text.joined) == (True, False) and text.item_id != first.item_id
-    assert counts(runtime)[:2] == (2, 1)
+    assert (text.created, text.joined) == (True, False)
+    assert text.item_id not in (first.item_id, earlier.item_id)
+    assert counts(runtime)[:2] == (3, 1)
 
 
 def test_references_are_read_last_to_first(runtime: Runtime) -> None:
@@ -326,3 +332,14 @@ def test_a_reply_over_smtp_is_stored_as_the_item_it_joins(runtime: Runtime) -> N
             != session.get_one(Item, first.item_id).raw_blob_id
         )
         assert session.scalars(select(Message)).one().raw.content == raw
+
+
+def test_the_same_reply_from_many_threads_at_once_is_stored_once(runtime: Runtime) -> None:
+    first = first_email(runtime)
+    message = parse_email(reply_bytes(message_id="<race@client.example>", in_reply_to="<q1@client.example>"))
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        deliveries = list(pool.map(lambda _: runtime.deliverer.deliver(message), range(12)))
+    assert {(d.item_id, d.joined) for d in deliveries} == {(first.item_id, True)}
+    assert sum(d.created for d in deliveries) == 1
+    assert counts(runtime)[:2] == (1, 1)
+    assert actions(runtime, first.item_id) == ["received", "reply received"]
