@@ -10,18 +10,22 @@ reopens it, or makes a new item when the config says so. Voicemail is not linked
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from config.settings import RoutingSettings
 from routing.engine import RuleOutcome
 from routing.message import InboundMessage
 from routing.models import Item, Message
+
+log = logging.getLogger(__name__)
 
 EMAIL_CHANNELS = frozenset({"email"})
 TEXT_CHANNELS = frozenset({"sms", "whatsapp"})
@@ -138,7 +142,14 @@ def match(session: Session, message: InboundMessage, settings: RoutingSettings) 
     for matcher in MATCHERS:
         if message.channel not in matcher.channels:
             continue
-        item_id, reason = matcher.find(session, message, settings)
+        try:
+            item_id, reason = matcher.find(session, message, settings)
+        except SQLAlchemyError:
+            raise  # the database failed: the whole delivery is retried
+        except Exception as error:  # a broken matcher must not keep a message out
+            log.exception("conversation matcher %s failed", matcher.name)
+            outcomes.append(RuleOutcome(matcher.name, False, f"matcher failed: {error!r}"))
+            continue
         if item_id is None:
             outcomes.append(RuleOutcome(matcher.name, False, reason))
             continue

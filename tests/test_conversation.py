@@ -8,12 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from config.settings import Settings
+from config.settings import RoutingSettings, Settings
 from intake.email_parser import parse_email
 from intake.runtime import Runtime
 from intake.twilio_sms import parse_message
+from routing import conversation
+from routing.conversation import EMAIL_CHANNELS, MATCHERS, Found, Matcher
 from routing.database import transaction
 from routing.delivery import Deliverer, Delivery
 from routing.engine import Router
@@ -343,3 +347,24 @@ def test_the_same_reply_from_many_threads_at_once_is_stored_once(runtime: Runtim
     assert sum(d.created for d in deliveries) == 1
     assert counts(runtime)[:2] == (1, 1)
     assert actions(runtime, first.item_id) == ["received", "reply received"]
+
+
+def test_a_broken_matcher_is_recorded_and_the_message_still_stored(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(session: Session, message: InboundMessage, settings: RoutingSettings) -> Found:
+        raise RuntimeError("matcher bug")
+
+    first = first_email(runtime)
+    monkeypatch.setattr(conversation, "MATCHERS", (Matcher("broken", EMAIL_CHANNELS, broken), *MATCHERS))
+    reply = deliver_reply(
+        runtime, reply_bytes(message_id="<r1@client.example>", in_reply_to="<q1@client.example>")
+    )
+    assert (reply.item_id, reply.joined) == (first.item_id, True)
+    with runtime.sessions() as session:
+        outcome = session.get_one(Item, first.item_id).events[-1].detail["outcomes"][0]
+        assert outcome == {
+            "rule": "broken",
+            "matched": False,
+            "reason": "matcher failed: RuntimeError('matcher bug')",
+        }
