@@ -210,8 +210,15 @@ def _schedules(table: Table) -> tuple[tuple[str, OpeningHours], ...]:
 
 
 def _routing(table: Table) -> RoutingSettings:
-    table.only("suggest_threshold")
+    table.only("suggest_threshold", "conversation_window_hours", "reopen_on_reply")
     threshold = table.get("suggest_threshold", float, RoutingSettings.suggest_threshold)
     if not 0.0 < threshold <= 1.0:
         raise table.fail("suggest_threshold", "must be greater than 0 and at most 1")
-    return RoutingSettings(suggest_threshold=threshold)
+    window = table.get("conversation_window_hours", float, RoutingSettings.conversation_window_hours)
+    if not 0.0 < window <= 24 * 366:
+        raise table.fail("conversation_window_hours", "must be greater than 0 and at most a year (8784)")
+    return RoutingSettings(
+        suggest_threshold=threshold,
+        conversation_window_hours=window,
+        reopen_on_reply=table.get("reopen_on_reply", bool, RoutingSettings.reopen_on_reply),
+    )

@@ -138,6 +138,10 @@ class RuleTest:
 class RoutingSettings:
     # A learned suggestion at or above this confidence routes; below it, it is only shown.
     suggest_threshold: float = 0.8
+    # A text joins an open item from the same number to the same office number this young.
+    conversation_window_hours: float = 72.0
+    # A reply to a resolved item reopens it; when False it makes a new item instead.
+    reopen_on_reply: bool = True
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 Every channel hands its InboundMessage here. In one transaction the raw bytes, the
 item, its routing decision and an audit event are stored, or nothing is. A message
-whose key is already stored returns the first item and stores nothing new.
+that continues a conversation joins its item as a follow-up instead (see
+routing.conversation). A message whose key is already stored, as an item or as a
+follow-up, returns the item it belongs to and stores nothing new.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from routing.conversation import Thread, match
 from routing.database import StorageUnavailable, transaction
-from routing.engine import Routes, RoutingDecision
+from routing.engine import Routes, RoutingDecision, RuleOutcome
 from routing.message import InboundMessage
-from routing.models import Attachment, AuditEvent, Base, Blob, Item
+from routing.models import Attachment, AuditEvent, Base, Blob, Item, Message
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +34,16 @@ MARKED_MACHINE = "marked-by-rule"
 
 @dataclass(frozen=True)
 class Delivery:
-    """Where a delivered message ended up; `created` is False for a repeat."""
+    """Where a delivered message ended up.
+
+    `created` is False for a repeat; `joined` is True for a follow-up of an item
+    already there (a reply, another text), new or repeated.
+    """
 
     item_id: int
     department_id: str
     created: bool
+    joined: bool = False
 
 
 AlsoStore = Callable[[Session, Delivery], None]
@@ -69,13 +77,22 @@ class Deliverer:
         with transaction(self.sessions) as session:
             delivery = _find(session, message.idempotency_key)
             if delivery is None:
-                decision = self.router.route(message, session)
-                item_id = _insert_item(session, message, decision)
-                log.info("item %s from %s routed to %s", item_id, message.channel, decision.department_id)
-                delivery = Delivery(item_id, decision.department_id, created=True)
+                delivery = self._store(session, message)
             if also is not None:
                 also(session, delivery)
             return delivery
+
+    def _store(self, session: Session, message: InboundMessage) -> Delivery:
+        """Join the conversation the message continues, or make a routed item."""
+        matching = match(session, message, self.router.settings.routing)
+        if matching.thread is not None:
+            _join(session, message, matching.thread, matching.outcomes)
+            log.info("a %s message joined item %s", message.channel, matching.thread.item_id)
+            return Delivery(matching.thread.item_id, matching.thread.department_id, created=True, joined=True)
+        decision = self.router.route(message, session)
+        item_id = _insert_item(session, message, decision, matching.outcomes)
+        log.info("item %s from %s routed to %s", item_id, message.channel, decision.department_id)
+        return Delivery(item_id, decision.department_id, created=True)
 
 
 def _unavailable(message: InboundMessage, error: DBAPIError) -> StorageUnavailable:
@@ -84,10 +101,18 @@ def _unavailable(message: InboundMessage, error: DBAPIError) -> StorageUnavailab
 
 
 def _find(session: Session, key: str) -> Delivery | None:
+    """The item a key is stored as, or that a follow-up with that key belongs to."""
     row = session.execute(
         select(Item.id, Item.department_id).where(Item.idempotency_key == key)
     ).one_or_none()
-    return Delivery(row.id, row.department_id, created=False) if row else None
+    if row is not None:
+        return Delivery(row.id, row.department_id, created=False)
+    row = session.execute(
+        select(Item.id, Item.department_id)
+        .join(Message, Message.item_id == Item.id)
+        .where(Message.idempotency_key == key)
+    ).one_or_none()
+    return Delivery(row.id, row.department_id, created=False, joined=True) if row else None
 
 
 def new_blob(content: bytes) -> Blob:
@@ -121,19 +146,18 @@ def apply_decision(item: Item, decision: RoutingDecision) -> None:
 _TABLES = Base.metadata.tables
 _INSERT_BLOB = insert(_TABLES[Blob.__tablename__]).returning(_TABLES[Blob.__tablename__].c.id)
 _INSERT_ITEM = insert(_TABLES[Item.__tablename__]).returning(_TABLES[Item.__tablename__].c.id)
+_INSERT_MESSAGE = insert(_TABLES[Message.__tablename__]).returning(_TABLES[Message.__tablename__].c.id)
 _INSERT_ATTACHMENT = insert(_TABLES[Attachment.__tablename__])
 _INSERT_EVENT = insert(_TABLES[AuditEvent.__tablename__])
 
 
-def _insert_item(session: Session, message: InboundMessage, decision: RoutingDecision) -> int:
-    """Store the raw bytes, the item, its attachments and its first audit event."""
-    item = {
+def _message_fields(session: Session, message: InboundMessage) -> dict[str, Any]:
+    """The columns an item's first message and a follow-up share; stores the raw bytes."""
+    return {
         "idempotency_key": message.idempotency_key,
         "channel": message.channel,
-        "status": "new",
         "sender": message.sender,
         "sender_name": message.sender_name,
-        "recipients": list(message.recipients),
         "subject": message.subject,
         "text": message.text,
         "html": message.html,
@@ -141,13 +165,72 @@ def _insert_item(session: Session, message: InboundMessage, decision: RoutingDec
         "in_reply_to": message.in_reply_to,
         "references": list(message.references),
         "parse_defects": list(message.parse_defects),
-        "machine_kind": message.machine_kind or (MARKED_MACHINE if decision.machine else None),
+        "machine_kind": message.machine_kind,
         "received_at": message.received_at,
         "raw_blob_id": _insert_blob(session, message.raw),
         "raw_content_type": message.raw_content_type,
-        **decision_fields(decision),
     }
+
+
+def _insert_item(
+    session: Session,
+    message: InboundMessage,
+    decision: RoutingDecision,
+    conversation: tuple[RuleOutcome, ...],
+) -> int:
+    """Store the raw bytes, the item, its attachments and its first audit event.
+
+    `conversation` is what the conversation matchers said: misses, recorded first.
+    """
+    item = {
+        **_message_fields(session, message),
+        "status": "new",
+        "recipients": list(message.recipients),
+        **decision_fields(decision),
+        "machine_kind": message.machine_kind or (MARKED_MACHINE if decision.machine else None),
+    }
+    item["routing_hits"] = [asdict(outcome) for outcome in conversation] + item["routing_hits"]
     item_id: int = session.execute(_INSERT_ITEM, item).scalar_one()
+    _insert_attachments(session, item_id, message)
+    detail = {
+        "channel": message.channel,
+        "department": decision.department_id,
+        "reason": decision.reason,
+        "other_departments": list(decision.other_departments),
+    }
+    session.execute(
+        _INSERT_EVENT, {"item_id": item_id, "actor": SYSTEM_ACTOR, "action": "received", "detail": detail}
+    )
+    return item_id
+
+
+def _join(
+    session: Session, message: InboundMessage, thread: Thread, outcomes: tuple[RuleOutcome, ...]
+) -> None:
+    """Store a follow-up on its item, with its attachments; reopen a resolved item."""
+    row = {**_message_fields(session, message), "item_id": thread.item_id}
+    message_row_id: int = session.execute(_INSERT_MESSAGE, row).scalar_one()
+    _insert_attachments(session, thread.item_id, message)
+    detail = {
+        "channel": message.channel,
+        "message": message_row_id,
+        "matcher": thread.matcher,
+        "reason": thread.reason,
+        "outcomes": [asdict(outcome) for outcome in outcomes],
+    }
+    events = [
+        {"item_id": thread.item_id, "actor": SYSTEM_ACTOR, "action": "reply received", "detail": detail}
+    ]
+    if thread.reopens:
+        session.execute(update(Item).where(Item.id == thread.item_id).values(status="new"))
+        reopened = {"department": thread.department_id, "reason": f"a reply arrived ({thread.matcher})"}
+        events.append(
+            {"item_id": thread.item_id, "actor": SYSTEM_ACTOR, "action": "reopened", "detail": reopened}
+        )
+    session.execute(_INSERT_EVENT, events)
+
+
+def _insert_attachments(session: Session, item_id: int, message: InboundMessage) -> None:
     for attachment in message.attachments:
         session.execute(
             _INSERT_ATTACHMENT,
@@ -161,16 +244,6 @@ def _insert_item(session: Session, message: InboundMessage, decision: RoutingDec
                 "blob_id": _insert_blob(session, attachment.content),
             },
         )
-    detail = {
-        "channel": message.channel,
-        "department": decision.department_id,
-        "reason": decision.reason,
-        "other_departments": list(decision.other_departments),
-    }
-    session.execute(
-        _INSERT_EVENT, {"item_id": item_id, "actor": SYSTEM_ACTOR, "action": "received", "detail": detail}
-    )
-    return item_id
 
 
 def _insert_blob(session: Session, content: bytes) -> int:

@@ -219,6 +219,9 @@ class Router:
 
 
 class Routes(Protocol):
+    @property
+    def settings(self) -> Settings: ...
+
     def route(self, message: InboundMessage, session: Session | None = None) -> RoutingDecision: ...
 
 
@@ -234,6 +237,10 @@ class RouterHolder:
 
     def swap(self, router: Router) -> None:
         self.current = router
+
+    @property
+    def settings(self) -> Settings:
+        return self.current.settings
 
     def route(self, message: InboundMessage, session: Session | None = None) -> RoutingDecision:
         return self.current.route(message, session)

@@ -84,6 +84,8 @@ class Item(Base):
     __table_args__ = (
         Index("ix_items_queue", "department_id", "status", "received_at", "id"),
         Index("ix_items_received", "received_at", "id"),
+        # A text looks for the open item of its sender's number (routing.conversation).
+        Index("ix_items_sender", "sender", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -124,6 +126,42 @@ class Item(Base):
     events: Mapped[list[AuditEvent]] = relationship(
         back_populates="item", order_by="AuditEvent.id", cascade="all, delete-orphan"
     )
+    # The follow-ups; the first message is the item's own columns above.
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="item", order_by="Message.id", cascade="all, delete-orphan"
+    )
+
+
+class Message(Base):
+    """A later message of an item's conversation: a reply by email, another text.
+
+    The item keeps its first message in its own columns; each follow-up is one row
+    here, keyed like an item so that a replayed reply is stored once.
+    """
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    sender: Mapped[str] = mapped_column(String(320))
+    sender_name: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(Text)
+    in_reply_to: Mapped[str | None] = mapped_column(Text)
+    references: Mapped[list[Any]]
+    parse_defects: Mapped[list[Any]]
+    machine_kind: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    raw_blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"), index=True)
+    raw_content_type: Mapped[str] = mapped_column(String(100))
+
+    item: Mapped[Item] = relationship(back_populates="messages")
+    raw: Mapped[Blob] = relationship()
 
 
 class Attachment(Base):

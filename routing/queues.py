@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from routing.models import Department, Item
+from routing.models import Department, Item, Message
 
 STATUSES = ("new", "claimed", "resolved")
 OPEN_STATUSES = ("new", "claimed")
@@ -79,7 +79,10 @@ def list_items(
     """One page of items, newest first, with the cursor of the next page if any."""
     if status is not None and status not in STATUSES:
         raise BadQuery(f"status {status!r} is not one of {', '.join(STATUSES)}")
-    query = select(Item).options(selectinload(Item.department))
+    # Only the follow-ups' ids: a page shows how many messages an item has, not their text.
+    query = select(Item).options(
+        selectinload(Item.department), selectinload(Item.messages).load_only(Message.id, Message.item_id)
+    )
     if department_id is not None:
         query = query.where(Item.department_id == department_id)
     if status is not None:

@@ -17,6 +17,13 @@ from routing.engine import Router
 from routing.models import AuditEvent, Blob, Item
 from tests.mail import email_bytes
 
+# A first email tries the conversation matchers before the rules, and none finds an item.
+CONVERSATION_MISSES = [
+    {"rule": "in-reply-to", "matched": False, "reason": "no In-Reply-To"},
+    {"rule": "references", "matched": False, "reason": "no References"},
+    {"rule": "subject token", "matched": False, "reason": "no [#N] token in the subject"},
+]
+
 
 def _count(runtime: Runtime, model: type) -> int:
     with runtime.sessions() as session:
@@ -33,7 +40,10 @@ def test_a_message_is_stored_with_raw_bytes_routing_and_audit(runtime: Runtime) 
         assert item.sender == "ann@client.example" and item.sender_name == "Ann Example"
         assert item.raw.content == raw and item.raw.size == len(raw)
         assert item.routing_reason == "sent to billing@office.test, which belongs to billing"
-        assert item.routing_hits == [{"rule": "recipient", "matched": True, "reason": item.routing_reason}]
+        assert item.routing_hits == [
+            *CONVERSATION_MISSES,
+            {"rule": "recipient", "matched": True, "reason": item.routing_reason},
+        ]
         assert [(e.actor, e.action, e.detail["department"]) for e in item.events] == [
             ("intake", "received", "billing")
         ]
@@ -65,6 +75,7 @@ def test_an_unknown_address_goes_to_the_front_desk(runtime: Runtime) -> None:
         item = session.get_one(Item, delivery.item_id)
         assert item.routing_reason == "no rule matched; sent to the default department front-desk"
         assert item.routing_hits == [
+            *CONVERSATION_MISSES,
             {"rule": "recipient", "matched": False, "reason": "no recipient belongs to a department"},
             {
                 "rule": "catch-all",
@@ -98,7 +109,7 @@ def test_a_failing_rule_lands_the_message_in_the_front_desk(runtime: Runtime) ->
     assert delivery.department_id == "front-desk"
     with runtime.sessions() as session:
         hits = session.get_one(Item, delivery.item_id).routing_hits
-        assert hits[0] == {
+        assert hits[len(CONVERSATION_MISSES)] == {
             "rule": "broken",
             "matched": False,
             "reason": "rule failed: RuntimeError('rule bug')",

@@ -50,6 +50,13 @@ def test_rules_fixtures_schedules_and_threshold_are_read(tmp_path: Path) -> None
     assert settings.schedule("on-call").spans[6]
 
 
+def test_conversation_settings_are_read_with_their_defaults(tmp_path: Path) -> None:
+    assert office_with(tmp_path, "").routing.conversation_window_hours == 72.0
+    assert office_with(tmp_path, "").routing.reopen_on_reply is True
+    settings = office_with(tmp_path, "[routing]\nconversation_window_hours = 4\nreopen_on_reply = false\n")
+    assert (settings.routing.conversation_window_hours, settings.routing.reopen_on_reply) == (4.0, False)
+
+
 def test_department_keywords_are_read(tmp_path: Path) -> None:
     path = tmp_path / "office.toml"
     text = Path(__file__).with_name("office.toml").read_text()
@@ -118,6 +125,22 @@ def test_department_keywords_are_read(tmp_path: Path) -> None:
             "routing.suggest_threshold",
             "must be greater than 0 and at most 1",
         ),
+        (
+            "[routing]\nconversation_window_hours = 0\n",
+            "routing.conversation_window_hours",
+            "must be greater than 0 and at most a year",
+        ),
+        (
+            "[routing]\nconversation_window_hours = nan\n",
+            "routing.conversation_window_hours",
+            "must be greater than 0 and at most a year",
+        ),
+        (
+            '[routing]\nconversation_window_hours = "3d"\n',
+            "routing.conversation_window_hours",
+            "must be float",
+        ),
+        ('[routing]\nreopen_on_reply = "yes"\n', "routing.reopen_on_reply", "must be bool, not str"),
         ('[schedules.nights]\nmon = ["22:00-06:00"]\n', "schedules.nights.mon", "ends before it starts"),
     ],
 )

@@ -175,3 +175,13 @@ def test_stored_media_of_a_risky_type_is_served_only_as_a_download(phone: PhoneO
     assert served.mimetype == "application/octet-stream"
     assert served.headers["Content-Disposition"] == "attachment"
     assert served.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_second_text_joins_the_first_and_is_not_acknowledged_again(phone: PhoneOffice) -> None:
+    first = phone.post("/twilio/sms", sms_form())
+    assert b"<Message>Thanks, Sales will reply shortly.</Message>" in first.data
+    second = phone.post("/twilio/sms", sms_form("SM" + "2" * 32, body="For forty chairs, please"))
+    assert second.status_code == 200
+    assert second.data == EMPTY_TWIML  # a person answers a conversation, not the machine
+    [item] = phone.items()
+    assert [e.action for e in item.events] == ["received", "reply received"]

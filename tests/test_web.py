@@ -112,6 +112,7 @@ def test_api_lists_a_department_with_a_next_link(runtime: Runtime, client: Flask
         "priority": "normal",
         "tags": [],
         "spam": False,
+        "messages": 1,
         "suggestion": None,
     }
     seen = [item["id"] for item in body["items"]]

@@ -8,12 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
-from werkzeug.exceptions import BadRequest, HTTPException, NotFound
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound, ServiceUnavailable
 
-from routing import queues
+from routing import queues, triage
+from routing.database import StorageUnavailable
 from routing.models import Item
 from web.phone import phone_json
-from web.storage import reading, storage
+from web.storage import reading, storage, writing
 
 blueprint = Blueprint("api", __name__)
 
@@ -34,6 +35,7 @@ def item_json(item: Item) -> dict[str, Any]:
         "priority": item.priority,
         "tags": list(item.tags),
         "spam": item.spam,
+        "messages": 1 + len(item.messages),  # the first message and its follow-ups
         "suggestion": (
             {"department": item.suggested_department_id, "confidence": item.suggestion_confidence}
             if item.suggested_department_id
@@ -74,6 +76,30 @@ def get_item(item_id: int) -> Response:
         if item is None:
             raise NotFound(f"there is no item {item_id}")
         return jsonify(item_json(item))
+
+
+@blueprint.post("/items/<int:item_id>/reroute")
+def reroute_item(item_id: int) -> Response:
+    """Move an item to another department: {"department": "billing", "reason": "..."}."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest('send a JSON object: {"department": "...", "reason": "..."}')
+    department, reason = body.get("department"), body.get("reason")
+    if not isinstance(department, str) or not department:
+        raise BadRequest("department must be a department id")
+    if not isinstance(reason, str) or not reason.strip():
+        raise BadRequest("reason must say why the item moves")
+    # No sign-in yet (the web listens on loopback only): the actor is where the call came from.
+    actor = f"api ({request.remote_addr})"
+    try:
+        with writing() as session:
+            return jsonify(item_json(triage.reroute(session, item_id, department, actor, reason)))
+    except triage.NoSuchItem as error:
+        raise NotFound(str(error)) from None
+    except triage.TriageError as error:
+        raise BadRequest(str(error)) from None
+    except StorageUnavailable as error:
+        raise ServiceUnavailable(str(error)) from None
 
 
 def _limit(text: str | None) -> int:

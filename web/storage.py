@@ -35,3 +35,10 @@ def reading() -> Iterator[Session]:
     """A read-only unit of work for one request."""
     with transaction(storage().sessions, write=False) as session:
         yield session
+
+
+@contextmanager
+def writing() -> Iterator[Session]:
+    """A unit of work that changes something, committed when the request's block ends."""
+    with transaction(storage().sessions) as session:
+        yield session

@@ -122,7 +122,8 @@ def sms() -> Response:
 
 def _acknowledgement(settings: Settings, parsed: TwilioMessage, delivery: Delivery) -> str:
     # Only the first delivery is answered: a retried webhook must not text the sender twice.
-    if not delivery.created or parsed.message.machine_kind is not None:
+    # A text that continues a conversation is not answered either: people answer those.
+    if not delivery.created or delivery.joined or parsed.message.machine_kind is not None:
         return ""
     is_open = settings.is_open(parsed.message.received_at)
     return settings.twilio.acknowledgement(delivery.department_id, is_open)

@@ -1,0 +1,195 @@
+"""Conversation matching: does a message continue an item already stored?
+
+The first step of every delivery, before the rules. Each matcher is named and tried in
+order; every one that was tried is recorded as a hit or a miss, like a rule. Email
+joins by In-Reply-To, then References (last to first), then a `[#123]` token in the
+subject from one of the item's participants; a text joins the open item of the same
+number to the same office number while that item is young. A reply to a resolved item
+reopens it, or makes a new item when the config says so. Voicemail is not linked here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from config.settings import RoutingSettings
+from routing.engine import RuleOutcome
+from routing.message import InboundMessage
+from routing.models import Item, Message
+
+log = logging.getLogger(__name__)
+
+EMAIL_CHANNELS = frozenset({"email"})
+TEXT_CHANNELS = frozenset({"sms", "whatsapp"})
+OPEN_STATUSES = ("new", "claimed")
+RESOLVED = "resolved"
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+# Nine digits at most: a larger number is no item id (and overflows a 32-bit key).
+_TOKEN = re.compile(r"\[#(\d{1,9})\]")
+
+# What a matcher found: the item, and why; or None and why not.
+Found = tuple[int | None, str]
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """A named way of finding the item a message continues, for some channels."""
+
+    name: str
+    channels: frozenset[str]
+    find: Callable[[Session, InboundMessage, RoutingSettings], Found]
+
+
+@dataclass(frozen=True)
+class Thread:
+    """The item a message joins, the matcher that found it and whether it reopens it."""
+
+    item_id: int
+    department_id: str
+    matcher: str
+    reason: str
+    reopens: bool
+
+
+@dataclass(frozen=True)
+class Matching:
+    thread: Thread | None
+    outcomes: tuple[RuleOutcome, ...]
+
+
+def by_in_reply_to(session: Session, message: InboundMessage, settings: RoutingSettings) -> Found:
+    """The item whose first message or a follow-up has the Message-ID this one replies to."""
+    wanted = _message_ids(message.in_reply_to or "")
+    if not wanted:
+        return None, "no In-Reply-To"
+    for message_id in wanted:
+        item_id = _item_with_message_id(session, message_id)
+        if item_id is not None:
+            return item_id, f"In-Reply-To {message_id} is a message of item {item_id}"
+    return None, f"In-Reply-To {', '.join(wanted)} is no stored message"
+
+
+def by_references(session: Session, message: InboundMessage, settings: RoutingSettings) -> Found:
+    """The item of the latest stored message the References name (read last to first)."""
+    wanted = _message_ids(" ".join(message.references))
+    if not wanted:
+        return None, "no References"
+    for message_id in reversed(wanted):
+        item_id = _item_with_message_id(session, message_id)
+        if item_id is not None:
+            return item_id, f"References name {message_id}, a message of item {item_id}"
+    return None, f"none of the {len(wanted)} References is a stored message"
+
+
+def by_subject_token(session: Session, message: InboundMessage, settings: RoutingSettings) -> Found:
+    """The item named by a `[#123]` token in the subject, if the sender took part in it.
+
+    Anyone can type a token; only the item's sender or the sender of one of its
+    messages may continue it this way, so a stranger cannot slip mail into an item.
+    """
+    token = _TOKEN.search(message.subject)
+    if token is None:
+        return None, "no [#N] token in the subject"
+    item_id = int(token.group(1))
+    if session.get(Item, item_id) is None:
+        return None, f"the subject names item {item_id}, which does not exist"
+    if not _participant(session, item_id, message.sender):
+        return None, f"the subject names item {item_id}, but {message.sender} is not one of its senders"
+    return item_id, f"the subject names item {item_id} and {message.sender} wrote in it"
+
+
+def by_number(session: Session, message: InboundMessage, settings: RoutingSettings) -> Found:
+    """The newest open item from the same number to the same office number, if young enough."""
+    window = timedelta(hours=settings.conversation_window_hours)
+    rows = session.execute(
+        select(Item.id, Item.recipients)
+        .where(
+            Item.channel == message.channel,
+            Item.sender == message.sender,
+            Item.status.in_(OPEN_STATUSES),
+            Item.received_at >= message.received_at - window,
+            Item.received_at <= message.received_at,
+        )
+        .order_by(Item.received_at.desc(), Item.id.desc())
+    )
+    for item_id, recipients in rows:
+        if list(recipients) == list(message.recipients):
+            office = ", ".join(message.recipients)
+            return item_id, f"item {item_id} is open, from {message.sender} to {office}, within the window"
+    hours = f"{settings.conversation_window_hours:g}"
+    return None, f"no open item from {message.sender} to the same number in the last {hours} hours"
+
+
+MATCHERS = (
+    Matcher("in-reply-to", EMAIL_CHANNELS, by_in_reply_to),
+    Matcher("references", EMAIL_CHANNELS, by_references),
+    Matcher("subject token", EMAIL_CHANNELS, by_subject_token),
+    Matcher("same number", TEXT_CHANNELS, by_number),
+)
+
+
+def match(session: Session, message: InboundMessage, settings: RoutingSettings) -> Matching:
+    """Try each matcher for the message's channel in order; the first that finds an item wins."""
+    outcomes: list[RuleOutcome] = []
+    for matcher in MATCHERS:
+        if message.channel not in matcher.channels:
+            continue
+        try:
+            item_id, reason = matcher.find(session, message, settings)
+        except SQLAlchemyError:
+            raise  # the database failed: the whole delivery is retried
+        except Exception as error:  # a broken matcher must not keep a message out
+            log.exception("conversation matcher %s failed", matcher.name)
+            outcomes.append(RuleOutcome(matcher.name, False, f"matcher failed: {error!r}"))
+            continue
+        if item_id is None:
+            outcomes.append(RuleOutcome(matcher.name, False, reason))
+            continue
+        thread = _thread(session, item_id, matcher.name, reason, settings)
+        if thread is None:
+            reason += ", but it is resolved and replies do not reopen items"
+        outcomes.append(RuleOutcome(matcher.name, thread is not None, reason))
+        return Matching(thread, tuple(outcomes))
+    return Matching(None, tuple(outcomes))
+
+
+def _thread(
+    session: Session, item_id: int, matcher: str, reason: str, settings: RoutingSettings
+) -> Thread | None:
+    item = session.get_one(Item, item_id)
+    reopens = item.status == RESOLVED
+    if reopens and not settings.reopen_on_reply:
+        return None
+    return Thread(item_id, item.department_id, matcher, reason, reopens)
+
+
+def _message_ids(text: str) -> list[str]:
+    return _MESSAGE_ID.findall(text)
+
+
+def _item_with_message_id(session: Session, message_id: str) -> int | None:
+    first = session.scalar(select(Item.id).where(Item.message_id == message_id).order_by(Item.id).limit(1))
+    if first is not None:
+        return first
+    return session.scalar(
+        select(Message.item_id).where(Message.message_id == message_id).order_by(Message.id).limit(1)
+    )
+
+
+def _participant(session: Session, item_id: int, sender: str) -> bool:
+    wanted = sender.lower()
+    item_sender = session.scalar(select(Item.sender).where(Item.id == item_id))
+    if item_sender is not None and item_sender.lower() == wanted:
+        return True
+    found = session.scalar(
+        select(Message.id).where(Message.item_id == item_id, func.lower(Message.sender) == wanted).limit(1)
+    )
+    return found is not None
