@@ -8,10 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 
 from routing import queues
 from routing.models import Item
+from web.access import person, visible_departments, visible_item
 from web.phone import phone_json
 from web.storage import reading, storage
 
@@ -52,10 +54,15 @@ def list_items() -> Response:
     try:
         after = queues.Cursor.parse(args["cursor"]) if args.get("cursor") else None
         with reading() as session:
-            if department is not None and queues.get_department(session, department) is None:
-                raise NotFound(f"there is no department {department!r}")
+            if department is not None:
+                _check_department(session, department)
             page = queues.list_items(
-                session, limit=limit, department_id=department, status=status, after=after
+                session,
+                limit=limit,
+                department_id=department,
+                status=status,
+                after=after,
+                departments=visible_departments(),
             )
             items = [item_json(item) for item in page.items]
     except queues.BadQuery as error:
@@ -70,10 +77,13 @@ def list_items() -> Response:
 @blueprint.get("/items/<int:item_id>")
 def get_item(item_id: int) -> Response:
     with reading() as session:
-        item = queues.get_item(session, item_id)
-        if item is None:
-            raise NotFound(f"there is no item {item_id}")
-        return jsonify(item_json(item))
+        return jsonify(item_json(visible_item(session, item_id)))
+
+
+def _check_department(session: Session, department_id: str) -> None:
+    """A department this person may not see is as unknown as one that does not exist."""
+    if not person().may_see(department_id) or queues.get_department(session, department_id) is None:
+        raise NotFound(f"there is no department {department_id!r}")
 
 
 def _limit(text: str | None) -> int:
