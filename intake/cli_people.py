@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -70,11 +70,11 @@ def _people(settings: Settings) -> Iterator[Session]:
         runtime.engine.dispose()
 
 
-def _password(args: argparse.Namespace, ask: Callable[[str], str] = getpass.getpass) -> str:
+def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    password = ask("Password: ")
-    if ask("Password again: ") != password:
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != password:
         raise UsageError("the two passwords differ")
     return password
 
