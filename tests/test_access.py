@@ -196,3 +196,8 @@ def test_staff_lists_page_through_their_departments_only(runtime: Runtime, app: 
         body = staff.get(body["next"]).json
         seen += [item["department"] for item in body["items"]]
     assert seen == ["billing"] * 3
+
+
+def test_an_unknown_api_path_asks_for_a_token_too(app: Flask) -> None:
+    response = app.test_client().get("/api/v1/nothing-here")
+    assert response.status_code == 401 and response.json is not None
