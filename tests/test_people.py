@@ -14,6 +14,7 @@ from intake.runtime import Runtime, announce_first_admin
 from routing import people
 from routing.database import transaction
 from routing.models import ApiToken
+from tests.conftest import OFFICE
 
 PASSWORD = "a password long enough"
 
@@ -35,7 +36,7 @@ class Intake:
 
     def __call__(self, *argv: str, stdin: str = PASSWORD + "\n") -> tuple[int, str, str]:
         self.monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        code = main(["--config", "tests/office.toml", *argv])
+        code = main(["--config", str(OFFICE), *argv])
         captured = self.capsys.readouterr()
         return code, captured.out, captured.err
 
