@@ -15,6 +15,7 @@ from routing import people
 from routing.database import transaction
 from routing.models import ApiToken
 from tests.conftest import OFFICE
+from tests.serving import ServeProcess
 
 PASSWORD = "a password long enough"
 
@@ -161,3 +162,16 @@ def test_the_first_admin_is_made_and_shown_once(runtime: Runtime) -> None:
     assert found is not None and found.role == "admin"
     announce_first_admin(runtime, said.append)
     assert len(said) == 2
+
+
+def test_intake_serve_shows_the_first_admin_on_its_first_start_only(database_url: str) -> None:
+    shown: list[list[str]] = []
+    for _ in range(2):
+        serve = ServeProcess(OFFICE, database_url)
+        try:
+            serve.wait_for_line("Intake is running")
+        finally:
+            assert serve.stop() == 0
+        shown.append([line for line in serve.output if "password" in line])
+    assert len(shown[0]) == 2 and shown[0][0].startswith("First admin created: name admin, password ")
+    assert shown[1] == []
