@@ -6,14 +6,12 @@ wrong, so that a broken file stops Intake at start with one clear line.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.imap_section import read_imap
@@ -23,7 +21,6 @@ from config.settings import (
     WEEKDAYS,
     DatabaseSettings,
     Department,
-    ListenAddress,
     OpeningHours,
     RoutingSettings,
     Settings,
@@ -33,7 +30,7 @@ from config.table import PHONE, ConfigError, Table, read_listen
 from config.twilio_section import read_twilio
 
 # ConfigError is raised from the section readers; callers catch it from here.
-__all__ = ["DEFAULT_CONFIG", "ConfigError", "check_web_listen", "load_settings"]
+__all__ = ["DEFAULT_CONFIG", "ConfigError", "load_settings"]
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 DEFAULT_DATABASE_URL = "sqlite:///intake.db"
@@ -173,25 +170,13 @@ def _hours(table: Table) -> OpeningHours:
 
 
 def _web(table: Table, env: Mapping[str, str]) -> WebSettings:
-    table.only("listen", "page_size")
+    table.only("listen", "page_size", "secure_cookies")
     page_size = table.get("page_size", int, WebSettings.page_size)
     if not 1 <= page_size <= 500:
         raise table.fail("page_size", "must be from 1 to 500")
     listen = read_listen(table, "listen", env.get("INTAKE_WEB"), "127.0.0.1:8080")
-    check_web_listen(listen, lambda problem: table.fail("listen", problem))
-    return WebSettings(listen=listen, page_size=page_size)
-
-
-def check_web_listen(listen: ListenAddress, error: Any) -> None:
-    """Refuse to show the queues beyond this machine while the web has no login."""
-    try:
-        loopback = ipaddress.ip_address(listen.host).is_loopback
-    except ValueError:
-        loopback = listen.host == "localhost"
-    if not loopback:
-        raise error(
-            f"{listen.host} is not a loopback address: the web has no login yet, so it listens on 127.0.0.1 or ::1 only"
-        )
+    secure_cookies = table.get("secure_cookies", bool, WebSettings.secure_cookies)
+    return WebSettings(listen=listen, page_size=page_size, secure_cookies=secure_cookies)
 
 
 def _database(table: Table, env: Mapping[str, str]) -> DatabaseSettings:

@@ -77,6 +77,8 @@ class SmtpSettings:
 class WebSettings:
     listen: ListenAddress
     page_size: int = 50
+    # Session cookies go over HTTPS only; false is for plain http on this machine alone.
+    secure_cookies: bool = True
 
 
 @dataclass(frozen=True)

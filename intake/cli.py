@@ -9,10 +9,10 @@ import logging
 import sys
 from pathlib import Path
 
-from config.loading import ConfigError, check_web_listen, load_settings
+from config.loading import ConfigError, load_settings
 from config.settings import Settings
 from config.table import parse_listen
-from intake import cli_routing, cli_twilio
+from intake import cli_people, cli_routing, cli_twilio
 from intake.rule_tests import build_router
 from intake.usage import UsageError
 from routing.database import make_engine
@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_routing.add_commands(commands)
     cli_twilio.add_commands(commands)
+    cli_people.add_commands(commands)
     return parser
 
 
@@ -78,8 +79,6 @@ def _settings(args: argparse.Namespace) -> Settings:
         value = getattr(args, option, None)
         if value:
             listen = parse_listen(value, lambda problem, o=option: UsageError(f"--{o}: {problem}"))
-            if option == "web":
-                check_web_listen(listen, lambda problem: UsageError(f"--web: {problem}"))
             section = dataclasses.replace(getattr(settings, option), listen=listen)
             settings = dataclasses.replace(settings, **{option: section})
     return settings

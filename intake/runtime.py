@@ -27,6 +27,7 @@ from routing.database import make_engine, make_session_factory
 from routing.delivery import Deliverer
 from routing.engine import RouterHolder
 from routing.mailboxes import MailboxStore
+from routing.people import ensure_first_admin
 from routing.schema import prepare, sync_departments
 from web.app import create_app
 
@@ -96,6 +97,7 @@ def run_services(
             if runtime.settings.smtp.submission:
                 say(f"SMTP submission (STARTTLS, then AUTH) on {runtime.settings.smtp.submission.listen}")
         if web:
+            announce_first_admin(runtime, say)
             app = create_app(runtime.settings, runtime.engine, runtime.sessions)
             web_server = WebServer(app, runtime.settings.web.listen)
             web_server.start()
@@ -129,3 +131,12 @@ def download_worker(runtime: Runtime) -> DownloadWorker:
     """The worker that fetches recordings and MMS media for the office's Twilio account."""
     twilio = runtime.settings.twilio
     return DownloadWorker(runtime.sessions, TwilioFetcher(twilio), max_attempts=twilio.download_attempts)
+
+
+def announce_first_admin(runtime: Runtime, say: Callable[[str], None]) -> None:
+    """On a database without users, make an admin and show its password this once."""
+    created = ensure_first_admin(runtime.sessions)
+    if created is not None:
+        name, password = created
+        say(f"First admin created: name {name}, password {password}")
+        say(f"(shown this once; change it with `intake users reset-password {name}`)")

@@ -6,6 +6,7 @@ the first does. The web layer and the API both read through here.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -75,8 +76,11 @@ def list_items(
     department_id: str | None = None,
     status: str | None = None,
     after: Cursor | None = None,
+    departments: Collection[str] | None = None,
 ) -> Page:
-    """One page of items, newest first, with the cursor of the next page if any."""
+    """One page of items, newest first, with the cursor of the next page if any.
+
+    `departments` limits the page to those queues (a staff member's), None to none."""
     if status is not None and status not in STATUSES:
         raise BadQuery(f"status {status!r} is not one of {', '.join(STATUSES)}")
     # Only the follow-ups' ids: a page shows how many messages an item has, not their text.
@@ -85,6 +89,8 @@ def list_items(
     )
     if department_id is not None:
         query = query.where(Item.department_id == department_id)
+    if departments is not None:
+        query = query.where(Item.department_id.in_(sorted(departments)))
     if status is not None:
         query = query.where(Item.status == status)
     if after is not None:

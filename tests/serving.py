@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import signal
@@ -11,9 +10,10 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
+
+from tests.people import HttpUser
 
 
 def free_port() -> int:
@@ -27,6 +27,8 @@ class ServeProcess:
     """`intake serve` in a subprocess; its output is collected line by line."""
 
     def __init__(self, config: Path, database_url: str, *args: str) -> None:
+        self.database_url = database_url
+        self._user: HttpUser | None = None
         self.smtp_port, self.web_port = free_port(), free_port()
         env = {**os.environ, "INTAKE_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
         command = [
@@ -68,14 +70,19 @@ class ServeProcess:
                 return line
         raise AssertionError(f"no line with {text!r}; output so far:\n{''.join(self.output)}")
 
+    @property
+    def user(self) -> HttpUser:
+        """The first admin this process made, signed in (on first use) with a token."""
+        if self._user is None:
+            base = f"http://127.0.0.1:{self.web_port}"
+            self._user = HttpUser.first_admin_of(base, "".join(self.output), self.database_url)
+        return self._user
+
     def get_json(self, path: str) -> Any:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}{path}", timeout=10) as response:
-            return json.load(response)
+        return self.user.get_json(path)
 
     def get_text(self, path: str) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}{path}", timeout=10) as response:
-            text: str = response.read().decode()
-            return text
+        return self.user.get_text(path)
 
     def stop(self, timeout: float = 30.0) -> int:
         if self.process.poll() is None:

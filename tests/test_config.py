@@ -62,11 +62,7 @@ BAD_CASES = [
     ("office.timezone = 'Mars/Olympus'", "office.timezone", "unknown time zone"),
     ("smtp.listen = '127.0.0.1:99999'", "smtp.listen", "port from 1 to 65535"),
     ("web.listen = 'localhost'", "web.listen", "HOST:PORT"),
-    (
-        "web.listen = '0.0.0.0:8080'",
-        "web.listen",
-        "0.0.0.0 is not a loopback address: the web has no login yet",
-    ),
+    ("web.secure_cookies = 'no'", "web.secure_cookies", "must be bool"),
     ("office.hours.mon = ['17:00-09:00']", "office.hours.mon", "ends before it starts"),
     ("office.hours.funday = ['09:00-10:00']", "office.hours.funday", "unknown key"),
     ("office.domains = []", "office.domains", "at least one domain"),
@@ -157,3 +153,11 @@ def test_check_config_passes_the_good_file() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "OK (3 departments: front-desk, sales, billing)" in result.stdout
+
+
+def test_the_web_may_listen_beyond_loopback_with_secure_cookies_by_default(tmp_path: Path) -> None:
+    office = tmp_path / "office.toml"
+    office.write_text(OFFICE.read_text().replace("secure_cookies = false\n", ""))
+    settings = load_settings(office, {"INTAKE_WEB": "0.0.0.0:8080"})
+    assert (settings.web.listen.host, settings.web.secure_cookies) == ("0.0.0.0", True)
+    assert load_settings(OFFICE, {}).web.secure_cookies is False

@@ -8,6 +8,7 @@ from intake.email_parser import parse_email
 from intake.runtime import Runtime
 from routing.models import Item
 from tests.mail import email_bytes
+from tests.people import office_client
 from tests.test_machine_mail import report
 from web.app import create_app
 
@@ -43,7 +44,7 @@ def test_a_bcc_copy_goes_to_the_department_the_envelope_names(runtime: Runtime) 
 def test_machine_mail_is_stored_and_shown_with_its_kind(runtime: Runtime) -> None:
     raw = report("delivery-status", "message/delivery-status")
     delivery = runtime.deliverer.deliver(parse_email(raw, envelope_sender=""))
-    client = create_app(runtime.settings, runtime.engine, runtime.sessions).test_client()
+    client = office_client(create_app(runtime.settings, runtime.engine, runtime.sessions), runtime.sessions)
     api = client.get(f"/api/v1/items/{delivery.item_id}")
     assert api.status_code == 200
     assert api.get_json()["machine_kind"] == "bounce"

@@ -38,6 +38,7 @@ from tests.dovecot import (
     wait_for,
 )
 from tests.mail import email_bytes
+from tests.people import office_client
 from tests.refusal import refusing
 from tests.tcp_proxy import BlackHoleProxy
 from web.app import create_app
@@ -167,7 +168,7 @@ def test_a_bad_password_shows_the_mailbox_failing_without_crashing(
     health = _health(runtime, user)
     assert health.last_success_at is None
     assert health.last_error is not None and "LoginError" in health.last_error
-    client = create_app(settings, runtime.engine, runtime.sessions).test_client()
+    client = office_client(create_app(settings, runtime.engine, runtime.sessions), runtime.sessions)
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json is not None

@@ -16,6 +16,7 @@ from routing.engine import Router
 from routing.models import Item, LearnedDepartment
 from routing.triage import NoSuchDepartment, NoSuchItem, TriageError, reroute
 from tests.mail import email_bytes, raw_message
+from tests.people import office_client
 from web.app import create_app
 
 MONDAY = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -25,7 +26,7 @@ WARRANTY = "Warranty claim for the gearbox"
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[FlaskClient]:
     app = create_app(runtime.settings, runtime.engine, runtime.sessions)
-    with app.test_client() as test_client:
+    with office_client(app, runtime.sessions, name="reception") as test_client:
         yield test_client
 
 
@@ -110,7 +111,7 @@ def test_the_api_reroutes_and_counts_the_messages(runtime: Runtime, client: Flas
     body = response.json
     assert body is not None
     assert (body["id"], body["department"], body["messages"]) == (item_id, "billing", 2)
-    assert body["routing_reason"] == "rerouted by api (127.0.0.1): a warranty claim"
+    assert body["routing_reason"] == "rerouted by reception: a warranty claim"
     assert client.get(f"/api/v1/items/{item_id}").json["messages"] == 2  # type: ignore[index]
     listed = client.get("/api/v1/items?department=billing").json
     assert [(i["id"], i["messages"]) for i in listed["items"]] == [(item_id, 2)]  # type: ignore[index]
@@ -152,5 +153,17 @@ def test_a_bad_api_reroute_gets_a_json_error_and_changes_nothing(
     assert response.status_code == status
     error = response.json["error"]  # type: ignore[index]
     assert error["status"] == status and message in error["message"]
+    with runtime.sessions() as session:
+        assert session.get_one(Item, item_id).department_id == "sales"
+
+
+def test_staff_cannot_reroute_another_departments_item(runtime: Runtime) -> None:
+    item_id = deliver(runtime)
+    app = create_app(runtime.settings, runtime.engine, runtime.sessions)
+    staff = office_client(app, runtime.sessions, name="bea", role="staff", departments=["billing"])
+    response = staff.post(
+        f"/api/v1/items/{item_id}/reroute", json={"department": "billing", "reason": "mine now"}
+    )
+    assert response.status_code == 404
     with runtime.sessions() as session:
         assert session.get_one(Item, item_id).department_id == "sales"

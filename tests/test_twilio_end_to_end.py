@@ -4,14 +4,12 @@ and the API shows the voicemail in the right queue with its recording and transc
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import OFFICE
+from tests.people import HttpUser
 from tests.twilio import ACCOUNT_SID, AUTH_TOKEN, SALES_NUMBER, office_with_twilio
 
 STARTUP_SECONDS = 30
@@ -48,10 +47,10 @@ class Served:
     web: str
     config: Path
     env: dict[str, str]
+    user: HttpUser
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.web + path, timeout=10) as response:
-            return json.load(response)
+        return self.user.get_json(path)
 
     def intake(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "intake", "--config", str(self.config), *args]
@@ -81,12 +80,15 @@ api_base_url = "http://127.0.0.1:{api_port}"
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert process.stdout is not None
+        output = []
         for line in process.stdout:
+            output.append(line)
             if "Intake is running" in line:
                 break
         else:
             pytest.fail(f"intake serve ended before it was ready (exit {process.wait()})")
-        yield Served(f"http://127.0.0.1:{web_port}", config, env)
+        web = f"http://127.0.0.1:{web_port}"
+        yield Served(web, config, env, HttpUser.first_admin_of(web, "".join(output), database_url))
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=STARTUP_SECONDS) == 0
@@ -123,11 +125,10 @@ def test_a_simulated_voicemail_lands_in_its_queue_with_recording_and_transcript(
     assert "Intake fetched the recording" in result.stdout
     item = _voicemail_with_recording(served)
     assert (item["department"], item["transcript"], item["duration_seconds"]) == ("sales", TRANSCRIPT, 3)
-    with urllib.request.urlopen(item["recording"]["url"], timeout=10) as response:
-        assert response.headers["Content-Type"] == "audio/x-wav"
-        assert response.read() == wav_path.read_bytes()
-    with urllib.request.urlopen(f"{served.web}/items/{item['id']}", timeout=10) as response:
-        page = response.read().decode()
+    recording, headers = served.user.get_bytes(item["recording"]["url"])
+    assert headers["Content-Type"] == "audio/x-wav"
+    assert recording == wav_path.read_bytes()
+    page = served.user.get_text(f"/items/{item['id']}")
     assert "<audio controls" in page and TRANSCRIPT in page
 
 

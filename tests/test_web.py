@@ -14,6 +14,7 @@ from intake.email_parser import parse_email
 from intake.runtime import Runtime
 from routing.database import make_session_factory
 from tests.mail import email_bytes
+from tests.people import office_client
 from web.app import create_app
 
 START = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -22,7 +23,7 @@ START = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[FlaskClient]:
     app = create_app(runtime.settings, runtime.engine, runtime.sessions)
-    with app.test_client() as test_client:
+    with office_client(app, runtime.sessions) as test_client:
         yield test_client
 
 

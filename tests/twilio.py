@@ -27,6 +27,7 @@ from intake.runtime import Runtime, open_runtime
 from intake.twilio_fetch import TwilioFetcher
 from routing.database import transaction
 from routing.models import Item, PendingDownload, VoiceCall
+from tests.people import office_client
 from web.app import create_app
 from web.twilio import TwilioHooks
 
@@ -278,4 +279,5 @@ def open_phone_office(database_url: str, tmp_path: Path, fake: FakeTwilio) -> Ph
         retry_base=timedelta(seconds=10),
         clock=clock,
     )
-    return PhoneOffice(settings, runtime, app.test_client(), hooks, worker, clock, fake)
+    client = office_client(app, runtime.sessions)
+    return PhoneOffice(settings, runtime, client, hooks, worker, clock, fake)

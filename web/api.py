@@ -8,11 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound, ServiceUnavailable
 
 from routing import queues, triage
 from routing.database import StorageUnavailable
 from routing.models import Item
+from web.access import person, visible_departments, visible_item
 from web.phone import phone_json
 from web.storage import reading, storage, writing
 
@@ -54,10 +56,15 @@ def list_items() -> Response:
     try:
         after = queues.Cursor.parse(args["cursor"]) if args.get("cursor") else None
         with reading() as session:
-            if department is not None and queues.get_department(session, department) is None:
-                raise NotFound(f"there is no department {department!r}")
+            if department is not None:
+                _check_department(session, department)
             page = queues.list_items(
-                session, limit=limit, department_id=department, status=status, after=after
+                session,
+                limit=limit,
+                department_id=department,
+                status=status,
+                after=after,
+                departments=visible_departments(),
             )
             items = [item_json(item) for item in page.items]
     except queues.BadQuery as error:
@@ -72,10 +79,13 @@ def list_items() -> Response:
 @blueprint.get("/items/<int:item_id>")
 def get_item(item_id: int) -> Response:
     with reading() as session:
-        item = queues.get_item(session, item_id)
-        if item is None:
-            raise NotFound(f"there is no item {item_id}")
-        return jsonify(item_json(item))
+        return jsonify(item_json(visible_item(session, item_id)))
+
+
+def _check_department(session: Session, department_id: str) -> None:
+    """A department this person may not see is as unknown as one that does not exist."""
+    if not person().may_see(department_id) or queues.get_department(session, department_id) is None:
+        raise NotFound(f"there is no department {department_id!r}")
 
 
 @blueprint.post("/items/<int:item_id>/reroute")
@@ -89,10 +99,10 @@ def reroute_item(item_id: int) -> Response:
         raise BadRequest("department must be a department id")
     if not isinstance(reason, str) or not reason.strip():
         raise BadRequest("reason must say why the item moves")
-    # No sign-in yet (the web listens on loopback only): the actor is where the call came from.
-    actor = f"api ({request.remote_addr})"
+    actor = person().name
     try:
         with writing() as session:
+            visible_item(session, item_id)  # another department's item is as unknown as a missing one
             return jsonify(item_json(triage.reroute(session, item_id, department, actor, reason)))
     except triage.NoSuchItem as error:
         raise NotFound(str(error)) from None

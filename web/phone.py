@@ -17,6 +17,7 @@ from werkzeug.exceptions import NotFound
 from routing.downloads import downloads_of
 from routing.models import Attachment, Item, PendingDownload, VoiceCall
 from routing.voicemail import call_of
+from web.access import visible_item
 from web.storage import reading
 
 blueprint = Blueprint("phone", __name__)
@@ -72,6 +73,7 @@ def phone_json(item: Item) -> dict[str, Any]:
 @blueprint.get("/items/<int:item_id>/attachments/<int:attachment_id>")
 def attachment(item_id: int, attachment_id: int) -> Response:
     with reading() as session:
+        visible_item(session, item_id)
         found = session.scalar(
             select(Attachment).where(Attachment.id == attachment_id, Attachment.item_id == item_id)
         )

@@ -7,6 +7,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from routing import queues
 from web import health
+from web.access import check_department, visible_departments, visible_item
 from web.phone import phone_facts
 from web.storage import reading, storage
 
@@ -16,7 +17,10 @@ blueprint = Blueprint("queue", __name__)
 @blueprint.get("/")
 def index() -> str:
     with reading() as session:
-        counts = queues.department_counts(session)
+        visible = visible_departments()
+        counts = [
+            c for c in queues.department_counts(session) if visible is None or c.department.id in visible
+        ]
         return render_template(
             "index.html", office=storage().settings.office_name, counts=counts, mailboxes=health.mailboxes()
         )
@@ -28,6 +32,7 @@ def department(department_id: str) -> str:
         after = queues.Cursor.parse(request.args["cursor"]) if request.args.get("cursor") else None
     except queues.BadQuery as error:
         raise BadRequest(str(error)) from None
+    check_department(department_id)
     with reading() as session:
         found = queues.get_department(session, department_id)
         if found is None:
@@ -43,9 +48,7 @@ def department(department_id: str) -> str:
 @blueprint.get("/items/<int:item_id>")
 def item(item_id: int) -> str:
     with reading() as session:
-        found = queues.get_item(session, item_id)
-        if found is None:
-            raise NotFound()
+        found = visible_item(session, item_id)
         return render_template(
             "item.html",
             office=storage().settings.office_name,

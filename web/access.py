@@ -1,0 +1,39 @@
+"""Who may see what: staff see their departments' items only, everyone else every queue.
+
+What a person may not see answers 404, exactly as what does not exist, so that
+nobody learns of another department's items by trying numbers.
+"""
+
+from __future__ import annotations
+
+from flask import g
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import NotFound
+
+from routing import queues
+from routing.models import Item
+from routing.people import Person
+
+
+def person() -> Person:
+    """The person behind this request, set by the guard in web.auth."""
+    found: Person = g.person
+    return found
+
+
+def visible_departments() -> frozenset[str] | None:
+    """The departments this person may see, or None for every queue."""
+    viewer = person()
+    return None if viewer.sees_every_queue else viewer.departments
+
+
+def check_department(department_id: str) -> None:
+    if not person().may_see(department_id):
+        raise NotFound()
+
+
+def visible_item(session: Session, item_id: int) -> Item:
+    item = queues.get_item(session, item_id)
+    if item is None or not person().may_see(item.department_id):
+        raise NotFound(f"there is no item {item_id}")
+    return item

@@ -1,0 +1,140 @@
+"""Signing in: the login page, sessions, CSRF, and the guard in front of every view.
+
+Pages need a signed-in session; the JSON API needs a token (`Authorization: Bearer`)
+and never reads the session cookie, so that no other site can call it in a user's
+name. /healthz, /login and the Twilio webhooks (signature-checked) are open.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, render_template, request
+from flask import session as cookie_session
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFProtect
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response as BaseResponse
+
+from config.settings import Settings
+from routing import people
+from web import api
+from web.storage import reading, storage
+from web.twilio import blueprint as twilio_blueprint
+
+blueprint = Blueprint("auth", __name__)
+_OPEN_ENDPOINTS = {"health.healthz", "auth.login", "static"}
+
+
+class SignedIn(UserMixin):  # type: ignore[misc]
+    """Flask-Login's view of a person; the id changes with their password."""
+
+    def __init__(self, person: people.Person) -> None:
+        self.person = person
+
+    def get_id(self) -> str:
+        return f"{self.person.id}:{self.person.stamp}"
+
+
+class _StoredKeySessions(SecureCookieSessionInterface):
+    """Signs sessions with the office's key from the database, read on first need,
+    so that every web process agrees and an app starts while the database is down."""
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        if not app.secret_key:
+            try:
+                with reading() as session:
+                    app.secret_key = people.session_secret(session)
+            except SQLAlchemyError:
+                return None
+        return super().get_signing_serializer(app)
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.config.update(
+        SESSION_COOKIE_SECURE=settings.web.secure_cookies,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # valid for the session, so a login page left open still works
+    )
+    app.session_interface = _StoredKeySessions()
+    manager = LoginManager(app)
+    manager.login_view = "auth.login"
+    manager.login_message = None
+    manager.user_loader(_load_user)
+    app.before_request(_guard)
+    csrf = CSRFProtect(app)
+    csrf.exempt(api.blueprint)
+    csrf.exempt(twilio_blueprint)
+    app.register_blueprint(blueprint)
+
+
+def _load_user(user_id: str) -> SignedIn | None:
+    number, _, stamp = user_id.partition(":")
+    if not number.isdigit():
+        return None
+    with reading() as session:
+        person = people.active_person(session, int(number))
+    return SignedIn(person) if person is not None and person.stamp == stamp else None
+
+
+def _guard() -> BaseResponse | None:
+    if request.endpoint in _OPEN_ENDPOINTS or request.blueprint == twilio_blueprint.name:
+        return None
+    if request.path.startswith("/api/"):  # also for API paths that match no view
+        person = _token_person()
+        if person is None:
+            return _unauthorized()
+        g.person = person
+        return None
+    if not current_user.is_authenticated:
+        unauthorized: BaseResponse = current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+        return unauthorized
+    g.person = current_user.person
+    return None
+
+
+def _token_person() -> people.Person | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    with reading() as session:
+        return people.person_for_token(session, token.strip())
+
+
+def _unauthorized() -> Response:
+    response = jsonify(error={"status": 401, "message": "send an API token: Authorization: Bearer TOKEN"})
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer realm="intake"'
+    return response
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login() -> BaseResponse | tuple[str, int]:
+    office = storage().settings.office_name
+    if request.method == "GET":
+        return render_template("login.html", office=office, error=None, next=_next()), 200
+    with reading() as session:
+        person = people.authenticate(
+            session, request.form.get("name", "").strip(), request.form.get("password", "")
+        )
+    if person is None:
+        return render_template("login.html", office=office, error=True, next=_next()), 401
+    cookie_session.clear()  # a fresh session at sign-in, so none planted before it carries over
+    login_user(SignedIn(person))
+    return redirect(_next())
+
+
+@blueprint.post("/logout")
+def logout() -> BaseResponse:
+    logout_user()
+    cookie_session.clear()
+    return redirect("/login")
+
+
+def _next() -> str:
+    """Where to go after signing in: a path on this site only."""
+    target = request.values.get("next", "")
+    if not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    return target
