@@ -31,11 +31,13 @@ MARKED_MACHINE = "marked-by-rule"
 
 @dataclass(frozen=True)
 class Delivery:
-    """Where a delivered message ended up; `created` is False for a repeat."""
+    """Where a delivered message ended up; `created` is False for a repeat, `quiet` is
+    True when rules marked it as machine mail or spam (nobody answers it)."""
 
     item_id: int
     department_id: str
     created: bool
+    quiet: bool = False
 
 
 AlsoStore = Callable[[Session, Delivery], None]
@@ -72,7 +74,8 @@ class Deliverer:
                 decision = self.router.route(message, session)
                 item_id = _insert_item(session, message, decision)
                 log.info("item %s from %s routed to %s", item_id, message.channel, decision.department_id)
-                delivery = Delivery(item_id, decision.department_id, created=True)
+                quiet = decision.machine or decision.spam
+                delivery = Delivery(item_id, decision.department_id, created=True, quiet=quiet)
             if also is not None:
                 also(session, delivery)
             return delivery
