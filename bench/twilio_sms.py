@@ -16,6 +16,7 @@ import argparse
 import http.client
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -113,6 +114,8 @@ def main() -> None:
         config = Path(folder) / "office.toml"
         twilio = f'account_sid = "{ACCOUNT_SID}"\nauth_token = "{AUTH_TOKEN}"\npublic_url = "{PUBLIC_URL}"\n'
         config.write_text(OFFICE.read_text() + "\n[twilio]\n" + twilio)
+        # The sample office's rule tests name their fixtures relative to the config file.
+        shutil.copytree(OFFICE.parent / "samples", Path(folder) / "samples")
         database = os.environ.get("INTAKE_BENCH_DATABASE_URL") or f"sqlite:///{folder}/bench.db"
         settings = load_settings(config, {"INTAKE_DATABASE_URL": database})
         runtime = open_runtime(settings)

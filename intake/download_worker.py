@@ -45,7 +45,7 @@ class DownloadWorker:
 
     def run_once(self) -> bool:
         """Do one due download; False when none was due."""
-        job = downloads.claim(self.sessions, self.clock())
+        job = downloads.claim(self.sessions, self.clock(), self.max_attempts)
         if job is None:
             return False
         try:
@@ -59,6 +59,10 @@ class DownloadWorker:
                 "download %s for item %s failed (attempt %s): %s", job.id, job.item_id, job.attempts, error
             )
             downloads.fail(self.sessions, job, str(error), retry_at=retry_at)
+        except Exception as error:  # a fault of ours must not leave the download claimed until its lease ends
+            log.exception("download %s for item %s broke", job.id, job.item_id)
+            problem = f"unexpected error: {error!r}"
+            downloads.fail(self.sessions, job, problem, retry_at=self._retry_at(job.attempts))
         else:
             downloads.complete(self.sessions, job, fetched.content, fetched.content_type)
             log.info("download %s for item %s stored (%s bytes)", job.id, job.item_id, len(fetched.content))

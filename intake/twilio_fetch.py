@@ -3,14 +3,19 @@
 Only URLs under the configured API base and `/2010-04-01/Accounts/<our sid>/` are
 fetched, with Basic auth. Twilio answers such a request with a redirect to its media
 content hosts; that redirect is followed once, without credentials, and only to a host
-named in `twilio.redirect_hosts` (by default Twilio's own CDN hosts). Link-local
-addresses (cloud metadata such as 169.254.169.254) are refused even when configured.
+named in `twilio.redirect_hosts` (by default Twilio's own CDN hosts) whose addresses are
+all public: link-local (cloud metadata such as 169.254.169.254), private, unspecified and
+loopback addresses are refused even when configured (loopback only while the API itself
+is on loopback, as in tests).
 """
 
 from __future__ import annotations
 
 import base64
+import http.client
 import ipaddress
+import re
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +28,7 @@ from config.settings import TwilioSettings
 
 API_VERSION_PATH = "/2010-04-01/Accounts/"
 MAX_REDIRECTS = 2
+_PLAIN_URL = re.compile(r"^[\x21-\x7e]+$")  # http.client refuses anything else, every time
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _RETRY_STATUSES = {404, 408, 429}  # plus every 5xx: Twilio may not have the file ready yet
 
@@ -47,6 +53,8 @@ class Fetched:
 
 def check_api_url(settings: TwilioSettings, url: str) -> None:
     """Raise FetchRefused unless `url` is a Twilio API URL of the configured account."""
+    if not _PLAIN_URL.match(url):
+        raise FetchRefused(f"{_shown(url)} is not a plain URL (ASCII, no spaces or control characters)")
     parts, base = urlsplit(url), urlsplit(settings.api_base_url)
     if parts.username or parts.password or _origin(parts) != _origin(base):
         raise FetchRefused(f"{_shown(url)} is not on the configured Twilio API ({settings.api_base_url})")
@@ -62,8 +70,25 @@ def check_redirect(settings: TwilioSettings, url: str) -> None:
     scheme, _, port = _origin(parts)
     allowed_scheme = scheme == "https" or scheme == urlsplit(settings.api_base_url).scheme
     named = host in settings.redirect_hosts or f"{host}:{port}" in settings.redirect_hosts
-    if not (allowed_scheme and named) or parts.username or _link_local(host):
+    if not (allowed_scheme and named and _PLAIN_URL.match(url)) or parts.username or _link_local(host):
         raise FetchRefused(f"redirect to {_shown(url)} is not to an allowed media host")
+
+
+def check_addresses(settings: TwilioSettings, url: str) -> None:
+    """Raise FetchRefused when the host of `url` resolves to an address that is not public."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", _origin(parts)[2]
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
+        raise FetchFailed(f"cannot resolve {host}: {error}", retry=True) from None
+    loopback_allowed = _resolves_to_loopback(urlsplit(settings.api_base_url).hostname or "")
+    for *_, address in found:
+        ip = _unmapped(ipaddress.ip_address(address[0]))
+        if ip.is_loopback and loopback_allowed:
+            continue
+        if ip.is_link_local or ip.is_private or ip.is_unspecified or ip.is_loopback:
+            raise FetchRefused(f"redirect to {_shown(url)} resolves to a non-public address ({ip})")
 
 
 class TwilioFetcher:
@@ -84,11 +109,14 @@ class TwilioFetcher:
             request = urllib.request.Request(url, headers=headers)
             with self._open(request) as response:
                 status = response.status or 200
-                location = response.headers.get("Location") if 300 <= status < 400 else None
-                if location is None:
+                if not 300 <= status < 400:
                     return Fetched(self._read(response, deadline), _content_type(response.headers))
+                location = response.headers.get("Location")
+            if location is None:
+                raise FetchFailed(f"HTTP {status} without a Location from {_shown(url)}", retry=False)
             url = urljoin(url, location)
             check_redirect(self.settings, url)
+            check_addresses(self.settings, url)
             headers = {}  # the content host gets no credentials
         raise FetchFailed("too many redirects", retry=False)
 
@@ -101,14 +129,25 @@ class TwilioFetcher:
             error.close()
             retry = error.code in _RETRY_STATUSES or error.code >= 500
             raise FetchFailed(f"HTTP {error.code} from {_shown(request.full_url)}", retry=retry) from None
-        except (urllib.error.URLError, OSError) as error:
-            raise FetchFailed(f"cannot reach {_shown(request.full_url)}: {error}", retry=True) from None
+        except (OSError, http.client.HTTPException) as error:  # URLError is an OSError
+            raise FetchFailed(f"cannot reach {_shown(request.full_url)}: {error!r}", retry=True) from None
         return response
 
     def _read(self, response: addinfourl, deadline: float) -> bytes:
+        try:
+            content = self._read_body(response, deadline)
+        except (OSError, http.client.HTTPException) as error:  # timeouts, resets, IncompleteRead
+            raise FetchFailed(f"reading {_shown(response.url)} failed: {error!r}", retry=True) from None
+        expected = response.headers.get("Content-Length", "").strip()
+        if expected.isdigit() and len(content) != int(expected):
+            raise FetchFailed(f"the download ended after {len(content)} of {expected} bytes", retry=True)
+        return content
+
+    def _read_body(self, response: addinfourl, deadline: float) -> bytes:
         limit = self.settings.download_max_bytes
         chunks, size = [], 0
-        while chunk := response.read(64 * 1024):
+        # read1 returns whatever has arrived, so a slow sender cannot hold us past the deadline.
+        while chunk := response.read1(64 * 1024):
             size += len(chunk)
             if size > limit:
                 raise FetchRefused(f"the file is larger than {limit} bytes")
@@ -130,9 +169,24 @@ def _origin(parts: SplitResult) -> tuple[str, str, int]:
 
 def _link_local(host: str) -> bool:
     try:
-        return ipaddress.ip_address(host).is_link_local
+        return _unmapped(ipaddress.ip_address(host)).is_link_local
     except ValueError:
         return False
+
+
+def _resolves_to_loopback(host: str) -> bool:
+    try:
+        return all(_unmapped(ipaddress.ip_address(a[0])).is_loopback for *_, a in socket.getaddrinfo(host, 0))
+    except (OSError, UnicodeError, ValueError):
+        return False
+
+
+def _unmapped(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    # ::ffff:169.254.169.254 reaches the IPv4 address; judge that one.
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return mapped or ip
 
 
 def _content_type(headers: Message) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from intake.email_text import clean
 from routing.message import InboundMessage
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -41,6 +42,7 @@ class TwilioMessage:
 
 def parse_message(form: Mapping[str, str], raw: bytes, received_at: datetime) -> TwilioMessage:
     """The item a messaging webhook makes, keyed by MessageSid, and the media to fetch."""
+    form = storable(form)
     sid = required(form, "MessageSid")
     sender, called = required(form, "From"), required(form, "To")
     channel = "whatsapp" if sender.startswith(WHATSAPP) else "sms"
@@ -61,6 +63,12 @@ def parse_message(form: Mapping[str, str], raw: bytes, received_at: datetime) ->
         parse_defects=defects,
     )
     return TwilioMessage(message, media)
+
+
+def storable(form: Mapping[str, str]) -> dict[str, str]:
+    """The form's values as any database stores them: PostgreSQL refuses NUL in text.
+    The raw form keeps them as they came."""
+    return {name: clean(value) for name, value in form.items()}
 
 
 def required(form: Mapping[str, str], name: str) -> str:

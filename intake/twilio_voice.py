@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import String
 from twilio.twiml.voice_response import VoiceResponse
 
 from config.settings import Settings
-from intake.twilio_sms import FORM_CONTENT_TYPE, BadWebhook, required
+from intake.twilio_sms import FORM_CONTENT_TYPE, BadWebhook, required, storable
 from routing.message import InboundMessage
+from routing.models import VoiceCall
 from routing.voicemail import CallFacts, Transcription, Voicemail
 
 GOODBYE = "Thank you for your message. Goodbye."
@@ -65,6 +67,7 @@ def goodbye() -> str:
 
 def parse_recording(form: Mapping[str, str], raw: bytes, received_at: datetime) -> Voicemail | None:
     """The voicemail a recording callback makes; None when the call left no recording."""
+    form = storable(form)
     if form.get("RecordingStatus", "completed") != "completed" or not form.get("RecordingUrl"):
         return None
     return _voicemail(form, raw, received_at, _duration(form.get("RecordingDuration", "")))
@@ -74,11 +77,12 @@ def parse_transcription(
     form: Mapping[str, str], raw: bytes, received_at: datetime
 ) -> tuple[Voicemail, Transcription] | None:
     """The voicemail and transcript a transcription callback carries; None without a recording."""
+    form = storable(form)
     if not form.get("RecordingUrl"):
         return None
     status = "completed" if form.get("TranscriptionStatus") == "completed" else "failed"
     transcription = Transcription(
-        sid=form.get("TranscriptionSid", "") or required(form, "RecordingSid"),
+        sid=_fit(form.get("TranscriptionSid", "") or required(form, "RecordingSid"), "transcription_sid"),
         status=status,
         text=form.get("TranscriptionText", "") if status == "completed" else "",
     )
@@ -86,19 +90,20 @@ def parse_transcription(
 
 
 def _voicemail(form: Mapping[str, str], raw: bytes, received_at: datetime, duration: int | None) -> Voicemail:
+    caller = form.get("From", "").strip() or "(unknown caller)"
     call = CallFacts(
         call_sid=required(form, "CallSid"),
-        recording_sid=required(form, "RecordingSid"),
+        recording_sid=_fit(required(form, "RecordingSid"), "recording_sid"),
         recording_url=required(form, "RecordingUrl"),
-        caller=form.get("From", "").strip() or "(unknown caller)",
-        called=form.get("To", "").strip(),
+        caller=_fit(caller, "caller"),
+        called=_fit(form.get("To", "").strip(), "called"),
         duration_seconds=duration,
     )
     message = InboundMessage(
         channel="voicemail",
-        sender=call.caller,
+        sender=caller,
         recipients=(call.called,) if call.called else (),
-        subject=f"Voicemail from {call.caller}",
+        subject=f"Voicemail from {caller}",
         text="",
         idempotency_key=call.call_sid,
         received_at=received_at,
@@ -106,6 +111,13 @@ def _voicemail(form: Mapping[str, str], raw: bytes, received_at: datetime, durat
         raw_content_type=FORM_CONTENT_TYPE,
     )
     return Voicemail(message, call, f"{call.recording_sid}{_extension(call.recording_url)}")
+
+
+def _fit(value: str, column: str) -> str:
+    """`value` cut to the length of the call's `column`: a SIP address as caller is longer
+    than a phone number, and the item keeps it whole (sender and raw form)."""
+    kind = VoiceCall.__table__.c[column].type
+    return value[: kind.length] if isinstance(kind, String) and kind.length else value
 
 
 def _extension(url: str) -> str:

@@ -37,13 +37,15 @@ class Delivery:
     """Where a delivered message ended up.
 
     `created` is False for a repeat; `joined` is True for a follow-up of an item
-    already there (a reply, another text), new or repeated.
+    already there (a reply, another text), new or repeated; `quiet` is True when rules
+    marked it as machine mail or spam (nobody answers it).
     """
 
     item_id: int
     department_id: str
     created: bool
     joined: bool = False
+    quiet: bool = False
 
 
 AlsoStore = Callable[[Session, Delivery], None]
@@ -92,7 +94,8 @@ class Deliverer:
         decision = self.router.route(message, session)
         item_id = _insert_item(session, message, decision, matching.outcomes)
         log.info("item %s from %s routed to %s", item_id, message.channel, decision.department_id)
-        return Delivery(item_id, decision.department_id, created=True)
+        quiet = decision.machine or decision.spam
+        return Delivery(item_id, decision.department_id, created=True, quiet=quiet)
 
 
 def _unavailable(message: InboundMessage, error: DBAPIError) -> StorageUnavailable:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from routing.database import transaction
@@ -44,10 +44,15 @@ def enqueue(
     due: datetime,
     refused: str | None = None,
 ) -> None:
-    """Add a file to fetch for an item from `due` on, once; a `refused` URL is recorded
-    as failed and never fetched."""
+    """Add a file to fetch for an item from `due` on, once per URL and filename; a
+    `refused` URL is recorded as failed and never fetched."""
+    # The same file may be named by two spellings of its URL (a recording with and without
+    # ".wav"); its filename, made from Twilio's SID, is the same for both.
     found = session.scalar(
-        select(PendingDownload.id).where(PendingDownload.item_id == item_id, PendingDownload.url == url)
+        select(PendingDownload.id).where(
+            PendingDownload.item_id == item_id,
+            or_(PendingDownload.url == url, PendingDownload.filename == filename),
+        )
     )
     if found is not None:
         return
@@ -65,21 +70,34 @@ def enqueue(
     )
 
 
-def claim(sessions: sessionmaker[Session], now: datetime) -> Job | None:
-    """Take the next due download for this worker, or None when nothing is due."""
+def claim(sessions: sessionmaker[Session], now: datetime, max_attempts: int) -> Job | None:
+    """Take the next due download for this worker, or None when nothing is due.
+
+    A due download that has used all its attempts (its worker died mid-fetch) is marked
+    failed on the way, never fetched again.
+    """
     with transaction(sessions) as session:
-        row = session.scalars(
-            select(PendingDownload)
-            .where(PendingDownload.status == "pending", PendingDownload.next_attempt_at <= now)
-            .order_by(PendingDownload.next_attempt_at, PendingDownload.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        ).first()
+        while (row := _next_due(session, now)) is not None and row.attempts >= max_attempts:
+            row.status = "failed"
+            error = row.last_error or "the download did not finish"
+            _event(
+                session, row, "download failed", {"url": row.url, "error": error, "attempts": row.attempts}
+            )
         if row is None:
             return None
         row.attempts += 1
         row.next_attempt_at = now + LEASE
         return Job(row.id, row.item_id, row.url, row.filename, row.purpose, row.attempts)
+
+
+def _next_due(session: Session, now: datetime) -> PendingDownload | None:
+    return session.scalars(
+        select(PendingDownload)
+        .where(PendingDownload.status == "pending", PendingDownload.next_attempt_at <= now)
+        .order_by(PendingDownload.next_attempt_at, PendingDownload.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
 
 
 def complete(sessions: sessionmaker[Session], job: Job, content: bytes, content_type: str) -> None:

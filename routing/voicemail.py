@@ -2,22 +2,25 @@
 
 The recording callback and the transcription callback may arrive in either order and
 more than once; both go through deliver() with the call's key, and what each adds
-(duration, recording download, transcript) is stored once on the same item. A
-transcript may move an item no one has picked up yet to another department.
+(duration, recording download, transcript) is stored once on the same item. The
+first callback's raw form is the item's raw; each later one is kept as an attachment
+(`callback-2.form`, ...), once. A transcript may move an item no one has picked up yet
+to another department.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from routing.delivery import SYSTEM_ACTOR, Deliverer, Delivery, apply_decision
+from routing.delivery import SYSTEM_ACTOR, Deliverer, Delivery, apply_decision, new_blob
 from routing.downloads import enqueue
 from routing.engine import Routes
 from routing.message import InboundMessage
-from routing.models import AuditEvent, Item, VoiceCall
+from routing.models import Attachment, AuditEvent, Blob, Item, VoiceCall
 from routing.stored import message_of
 
 
@@ -79,6 +82,8 @@ class VoicemailDesk:
                 due=voicemail.message.received_at,
                 refused=refused,
             )
+            if not delivery.created:
+                _keep_raw_form(session, delivery.item_id, voicemail.message)
             if transcription is not None:
                 item = session.get_one(Item, delivery.item_id)
                 _add_transcript(session, item, call, transcription, self.deliverer.router)
@@ -105,6 +110,30 @@ def _call_row(session: Session, item_id: int, facts: CallFacts, transcribe: bool
     if call.duration_seconds is None:
         call.duration_seconds = facts.duration_seconds
     return call
+
+
+def _keep_raw_form(session: Session, item_id: int, message: InboundMessage) -> None:
+    """Attach a later callback's raw form to the item, unless the same bytes are there already."""
+    digest = hashlib.sha256(message.raw).hexdigest()
+    attached = select(Attachment.blob_id).where(Attachment.item_id == item_id)
+    raw = select(Item.raw_blob_id).where(Item.id == item_id)
+    kept = select(Blob.id).where(Blob.sha256 == digest, Blob.id.in_(attached.union(raw))).limit(1)
+    if session.scalar(kept) is not None:
+        return  # a replay
+    forms = select(func.count()).where(
+        Attachment.item_id == item_id, Attachment.filename.like("callback-%.form")
+    )
+    number = (session.scalar(forms) or 0) + 2  # the first callback is the item's raw form
+    session.add(
+        Attachment(
+            item_id=item_id,
+            filename=f"callback-{number}.form",
+            content_type=message.raw_content_type,
+            size=len(message.raw),
+            inline=False,
+            blob=new_blob(message.raw),
+        )
+    )
 
 
 def _add_transcript(

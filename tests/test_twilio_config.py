@@ -70,11 +70,22 @@ def test_the_token_may_come_from_a_named_environment_variable(tmp_path: Path) ->
     assert "OFFICE_TWILIO_TOKEN is not set" in raised.value.problem
 
 
+def test_a_token_pasted_as_the_variable_name_is_refused_without_showing_it(tmp_path: Path) -> None:
+    pasted = "0f3c9a7e5d1b2f4a6c8e0a1b3d5f7a9c"
+    path = office_with_twilio(tmp_path, f'account_sid = "{ACCOUNT_SID}"\nauth_token_env = "{pasted}"\n')
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path, {pasted: "anything"})
+    assert raised.value.key == "twilio.auth_token_env"
+    assert raised.value.problem == "is not an environment variable name such as TWILIO_AUTH_TOKEN"
+    assert pasted not in str(raised.value)
+
+
 BAD = [
     ('account_sid = "SK123"', "twilio.account_sid", "not a Twilio account SID"),
     ('public_url = "intake.office.test"', "twilio.public_url", "not a base URL"),
     ('api_base_url = "ftp://api.twilio.com"', "twilio.api_base_url", "not a base URL"),
     ("record_max_seconds = 0", "twilio.record_max_seconds", "must be from 1 to 3600"),
+    ("download_timeout_seconds = 300.0", "twilio.download_timeout_seconds", "must be from 0.1 to 120.0"),
     ('transcribe = "yes"', "twilio.transcribe", "must be bool"),
     ("redirect_hosts = [1]", "twilio.redirect_hosts", "must be a list of strings"),
     ('auth_tokn = "x"', "twilio.auth_tokn", "unknown key"),

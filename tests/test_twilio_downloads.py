@@ -128,14 +128,14 @@ def _two_mms(phone: PhoneOffice) -> None:
 def test_claims_are_exclusive_and_a_lapsed_claim_is_taken_over(phone: PhoneOffice) -> None:
     _two_mms(phone)
     sessions = phone.runtime.sessions
-    first = downloads.claim(sessions, OPEN_TIME)
-    second = downloads.claim(sessions, OPEN_TIME)
+    first = downloads.claim(sessions, OPEN_TIME, 3)
+    second = downloads.claim(sessions, OPEN_TIME, 3)
     assert first is not None and second is not None and first.id != second.id
-    assert downloads.claim(sessions, OPEN_TIME) is None
+    assert downloads.claim(sessions, OPEN_TIME, 3) is None
     # The first worker died: after its lease another takes the download over, and the
     # late answer of the first one no longer counts.
     later = OPEN_TIME + downloads.LEASE + timedelta(seconds=1)
-    taken_over = downloads.claim(sessions, later)
+    taken_over = downloads.claim(sessions, later, 3)
     assert taken_over is not None and taken_over.id == first.id and taken_over.attempts == 2
     downloads.complete(sessions, first, b"late", "image/png")
     downloads.complete(sessions, taken_over, b"fresh", "image/png")
@@ -165,8 +165,8 @@ def test_a_row_locked_by_another_worker_is_skipped_on_postgresql(
             held = holder.scalars(
                 select(PendingDownload).order_by(PendingDownload.id).limit(1).with_for_update()
             ).one()
-            job = downloads.claim(phone.runtime.sessions, OPEN_TIME)
+            job = downloads.claim(phone.runtime.sessions, OPEN_TIME, 3)
             assert job is not None and job.id != held.id
-            assert downloads.claim(phone.runtime.sessions, OPEN_TIME) is None
+            assert downloads.claim(phone.runtime.sessions, OPEN_TIME, 3) is None
     finally:
         other_engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,6 +67,43 @@ def test_a_request_twilio_did_not_sign_gets_403_and_stores_nothing(phone: PhoneO
         assert response.status_code == 403, kind
     assert phone.items() == []
     assert phone.downloads() == []
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_a_large_unsigned_body_is_refused_before_it_is_read(phone: PhoneOffice, path: str) -> None:
+    size = 4 * 1024 * 1024
+    body = io.BytesIO(b"x" * size)
+    environ = {"wsgi.input": body, "CONTENT_LENGTH": str(size)}
+    response = phone.client.post(
+        path,
+        environ_overrides=environ,
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": "forged"},
+    )
+    assert response.status_code == 413
+    assert body.tell() == 0  # not a byte read
+    assert phone.items() == []
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_a_query_string_that_is_not_text_is_refused_as_unsigned(phone: PhoneOffice, path: str) -> None:
+    form = _form(phone, path)
+    response = phone.client.post(
+        path,
+        data=form,
+        # WSGI carries the raw bytes of the query as latin-1: these two are not UTF-8.
+        environ_overrides={"QUERY_STRING": "office=\xff\xfe"},
+        headers={"X-Twilio-Signature": sign(PUBLIC_URL + path + "?office=\xff\xfe", form)},
+    )
+    assert response.status_code == 403
+    assert phone.items() == []
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_options_is_not_answered_without_a_signature(phone: PhoneOffice, path: str) -> None:
+    response = phone.client.options(path)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
 
 
 def test_unknown_extra_parameters_are_signed_like_any_other(phone: PhoneOffice) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import parse_qsl
 from xml.etree import ElementTree
 
 from sqlalchemy import update
@@ -58,6 +59,78 @@ def test_the_greeting_out_of_hours_is_the_closed_message(phone: PhoneOffice) -> 
 def test_the_record_action_ends_the_call(phone: PhoneOffice) -> None:
     root = _twiml(phone.post("/twilio/voice/done", {"CallSid": "CA1", "RecordingUrl": "x"}).data)
     assert [child.tag for child in root] == ["Say", "Hangup"]
+
+
+def _form(raw: bytes) -> dict[str, str]:
+    return dict(parse_qsl(raw.decode()))
+
+
+def _record_action_form(base: str) -> dict[str, str]:
+    """What Twilio posts to the <Record> action when the caller has finished."""
+    form = recording_form(base)
+    for key in ("RecordingStatus", "RecordingChannels", "RecordingSource"):
+        del form[key]
+    form.update(Digits="hangup", CallStatus="completed", Direction="inbound")
+    return form
+
+
+def test_the_record_action_makes_the_item_when_the_recording_callback_never_came(phone: PhoneOffice) -> None:
+    form = _record_action_form(phone.fake.base)
+    root = _twiml(phone.post("/twilio/voice/done", form).data)
+    assert [child.tag for child in root] == ["Say", "Hangup"]
+    [item] = phone.items()
+    assert (item.idempotency_key, item.department_id, _form(item.raw.content)) == (
+        form["CallSid"],
+        "sales",
+        form,
+    )
+    assert (phone.call().duration_seconds, [d.filename for d in phone.downloads()]) == (
+        42,
+        [f"{form['RecordingSid']}.wav"],
+    )
+    # The recording callback, late, joins the same item and adds no second download.
+    assert phone.post("/twilio/voice/recording", recording_form(phone.fake.base)).status_code == 200
+    assert [i.id for i in phone.items()] == [item.id] and len(phone.downloads()) == 1
+
+
+def test_every_later_callback_keeps_its_raw_form_once(phone: PhoneOffice) -> None:
+    recording = recording_form(phone.fake.base)
+    transcription = transcription_form(phone.fake.base)
+    done = _record_action_form(phone.fake.base)
+    for path, form in [
+        ("/twilio/voice/recording", recording),
+        ("/twilio/voice/transcription", transcription),
+        ("/twilio/voice/done", done),
+        ("/twilio/voice/recording", recording),  # replays add nothing
+        ("/twilio/voice/transcription", transcription),
+        ("/twilio/voice/done", done),
+    ]:
+        assert phone.post(path, form).status_code == 200
+    [item] = phone.items()
+    assert _form(item.raw.content) == recording
+    assert [(a.filename, a.content_type, _form(a.blob.content)) for a in item.attachments] == [
+        ("callback-2.form", "application/x-www-form-urlencoded", transcription),
+        ("callback-3.form", "application/x-www-form-urlencoded", done),
+    ]
+
+
+def test_one_recording_named_with_and_without_its_extension_is_fetched_once(phone: PhoneOffice) -> None:
+    phone.post("/twilio/voice/transcription", transcription_form(phone.fake.base))
+    form = recording_form(phone.fake.base)
+    form["RecordingUrl"] += ".wav"
+    assert phone.post("/twilio/voice/recording", form).status_code == 200
+    [download] = phone.downloads()
+    assert download.filename == f"{form['RecordingSid']}.wav"
+
+
+def test_a_sip_caller_longer_than_a_number_is_stored_whole_on_the_item(phone: PhoneOffice) -> None:
+    caller = "sip:" + "a" * 70 + "@office.sip.twilio.com"
+    form = recording_form(phone.fake.base, From=caller, To="sip:" + "b" * 80 + "@office.sip.twilio.com")
+    assert phone.post("/twilio/voice/recording", form).status_code == 200
+    [item] = phone.items()
+    assert (item.sender, item.subject) == (caller, f"Voicemail from {caller}")
+    call = phone.call()
+    assert (call.caller, len(call.called)) == (caller[:64], 64)
 
 
 def test_a_recording_callback_makes_one_routed_item_and_its_download_survives_two_failures(
@@ -175,7 +248,8 @@ def test_a_failed_transcription_is_recorded_and_the_recording_stays(phone: Phone
     assert phone.post("/twilio/voice/transcription", failed).status_code == 200
     [item] = phone.items()
     assert phone.call().transcript_status == "failed"
-    assert [a.filename for a in item.attachments] == [f"{form['RecordingSid']}.wav"]
+    # The failed transcription's form is kept once, beside the recording.
+    assert [a.filename for a in item.attachments] == [f"{form['RecordingSid']}.wav", "callback-2.form"]
     assert [e.action for e in item.events] == ["received", "downloaded", "transcription failed"]
     page = phone.client.get(f"/items/{item.id}").data
     assert b"The transcription failed" in page and b"<audio controls" in page

@@ -7,8 +7,10 @@ server on loopback that serves recordings and media, and records every request.
 
 from __future__ import annotations
 
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -184,6 +186,44 @@ def fake_twilio_server() -> Iterator[FakeTwilio]:
         yield fake
     finally:
         fake.close()
+
+
+class RawServer:
+    """A loopback HTTP server that answers each request with `reply(connection)`: for the
+    broken answers no server library sends (cut short, stalled, trickled, reset)."""
+
+    def __init__(self, reply: Callable[[socket.socket], None]) -> None:
+        self.reply = reply
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.base = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection: socket.socket) -> None:
+        # OSError: the client gave up first.
+        with connection, suppress(OSError):
+            connection.recv(65536)
+            self.reply(connection)
+
+    def close(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+
+
+@contextmanager
+def raw_server(reply: Callable[[socket.socket], None]) -> Iterator[RawServer]:
+    server = RawServer(reply)
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 def twilio_toml(fake: FakeTwilio, extra: str = "") -> str:

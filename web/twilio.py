@@ -1,8 +1,10 @@
 """Twilio's webhooks: messages, the voice greeting, recording and transcription callbacks.
 
 Every request must carry a valid X-Twilio-Signature for the public URL Twilio called,
-or it is refused with 403. An item is answered with 200 only after it is committed;
-when storage fails the answer is 503, so Twilio retries or uses its fallback URL.
+or it is refused with 403 (a body too large to be Twilio's, 413, before it is read).
+An item is answered with 200 only after it is committed; when storage fails the answer
+is 503, so Twilio retries or uses its fallback URL. Values the database refuses as data
+are answered 400: a retry would be refused the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from functools import wraps
 from typing import TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, request, url_for
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
@@ -34,6 +37,8 @@ log = logging.getLogger(__name__)
 
 blueprint = Blueprint("twilio", __name__)
 SIGNATURE_HEADER = "X-Twilio-Signature"
+# Twilio's largest form (a message of 1600 characters, ten media URLs) is a few KiB.
+MAX_BODY_BYTES = 256 * 1024
 View = TypeVar("View", bound=Callable[..., Response])
 
 
@@ -76,11 +81,13 @@ def signed(view: View) -> View:
     @wraps(view)
     def checked(*args: object, **kwargs: object) -> Response:
         hooks = _hooks()
+        # Before anything is read: an unsigned sender must not make Intake read without end.
+        request.max_content_length = MAX_BODY_BYTES
         # Keep the body as it arrived before the form is parsed from it: it is stored as the raw form.
         request.get_data(cache=True)
         signature = request.headers.get(SIGNATURE_HEADER, "")
-        url = _public_url(request.full_path if request.query_string else request.path)
-        if not (hooks.settings.twilio.configured and signature) or not hooks.validator.validate(
+        url = _signed_url()
+        if not (hooks.settings.twilio.configured and signature and url) or not hooks.validator.validate(
             url, request.form, signature
         ):
             log.warning("refused a request to %s without a valid Twilio signature", request.path)
@@ -88,6 +95,15 @@ def signed(view: View) -> View:
         return view(*args, **kwargs)
 
     return checked  # type: ignore[return-value]
+
+
+def _signed_url() -> str:
+    """The URL Twilio signed, or "" when the query string is not text (so never signed)."""
+    try:
+        query = request.query_string.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+    return _public_url(f"{request.path}?{query}" if query else request.path)
 
 
 def _public_url(path: str) -> str:
@@ -100,7 +116,7 @@ def _twiml(body: str) -> Response:
     return Response(body, mimetype="text/xml")
 
 
-@blueprint.post("/sms")
+@blueprint.post("/sms", provide_automatic_options=False)
 @signed
 def sms() -> Response:
     hooks = _hooks()
@@ -122,14 +138,15 @@ def sms() -> Response:
 
 def _acknowledgement(settings: Settings, parsed: TwilioMessage, delivery: Delivery) -> str:
     # Only the first delivery is answered: a retried webhook must not text the sender twice.
-    # A text that continues a conversation is not answered either: people answer those.
-    if not delivery.created or delivery.joined or parsed.message.machine_kind is not None:
+    # Nor are texts that continue a conversation (people answer those), texts a machine
+    # sent, or texts that rules marked as machine-written or spam.
+    if not delivery.created or delivery.joined or delivery.quiet or parsed.message.machine_kind is not None:
         return ""
     is_open = settings.is_open(parsed.message.received_at)
     return settings.twilio.acknowledgement(delivery.department_id, is_open)
 
 
-@blueprint.post("/voice")
+@blueprint.post("/voice", provide_automatic_options=False)
 @signed
 def voice() -> Response:
     urls = twilio_voice.CallbackUrls(
@@ -142,13 +159,22 @@ def voice() -> Response:
     return _twiml(twilio_voice.greeting(hooks.settings, called, hooks.clock(), urls))
 
 
-@blueprint.post("/voice/done")
+@blueprint.post("/voice/done", provide_automatic_options=False)
 @signed
 def voice_done() -> Response:
+    # The <Record> action names the recording too: one more chance to make the item, should
+    # the recording callback fail. The caller hears goodbye whatever happens here.
+    hooks = _hooks()
+    try:
+        voicemail = twilio_voice.parse_recording(request.form.to_dict(), request.get_data(), hooks.clock())
+        if voicemail is not None:
+            hooks.desk.record(voicemail, refused=hooks.refused(voicemail.call.recording_url))
+    except (BadWebhook, StorageUnavailable) as error:
+        log.warning("the end of call %s was not stored: %s", request.form.get("CallSid", "?"), error)
     return _twiml(twilio_voice.goodbye())
 
 
-@blueprint.post("/voice/recording")
+@blueprint.post("/voice/recording", provide_automatic_options=False)
 @signed
 def recording() -> Response:
     hooks = _hooks()
@@ -160,7 +186,7 @@ def recording() -> Response:
     return _twiml("<Response/>")
 
 
-@blueprint.post("/voice/transcription")
+@blueprint.post("/voice/transcription", provide_automatic_options=False)
 @signed
 def transcription() -> Response:
     hooks = _hooks()
@@ -182,5 +208,9 @@ def bad_webhook(error: BadWebhook) -> tuple[str, int]:
 
 @blueprint.errorhandler(StorageUnavailable)
 def storage_unavailable(error: StorageUnavailable) -> tuple[str, int]:
+    if isinstance(error.__cause__, DataError):
+        # Refused for its values, it would be refused at every retry, for ever.
+        log.warning("the database refused the values of a webhook to %s: %s", request.path, error.__cause__)
+        return "the database refused a value of this webhook (too long or not text); not stored", 400
     # Twilio retries a 5xx or calls the fallback URL: the message is not lost.
     return "storage is unavailable, please retry", 503
