@@ -56,15 +56,13 @@ def mailbox_recipients(settings: Settings, mailbox: ImapMailbox) -> tuple[str, .
     return settings.department(mailbox.department).addresses[:1]
 
 
-def fetched_message(
-    data: dict[bytes, Any], recipients: tuple[str, ...], limits: EmailLimits | None = None
-) -> InboundMessage:
+def fetched_message(data: dict[bytes, Any], recipients: tuple[str, ...]) -> InboundMessage:
     """The InboundMessage for one FETCH response (BODY[] and INTERNALDATE).
 
     `recipients` (the mailbox's department) come before the headers' own: the
     mailbox's mapping wins over the addresses the mail names.
     """
-    return parse_email(data[b"BODY[]"], delivered_to=recipients, received_at=_arrived(data), limits=limits)
+    return parse_email(data[b"BODY[]"], delivered_to=recipients, received_at=_arrived(data))
 
 
 def _arrived(data: dict[bytes, Any]) -> datetime | None:

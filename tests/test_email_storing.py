@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from routing.database import UnstorableMessage, transaction
 from routing.models import Attachment
 from tests.mail import email_bytes
 from tests.smtp_support import client, item_count, running, send, stored_item
-from tests.test_email_robustness import REAL_MAIL
+from tests.test_email_robustness import REAL_MAIL, SOURCES, damaged
 
 SMTP_ENVELOPE = Envelope("a@client.example", (), ("sales@office.test",))
 
@@ -124,3 +125,16 @@ def test_over_smtp_mail_the_database_refuses_even_raw_gets_a_permanent_554(runti
         code, reply = send(connection, raw, sender="bad@client.example")
     assert (code, reply.split()[0]) == (554, "5.6.0")
     assert item_count(runtime) == 0
+
+
+def test_damaged_mail_is_stored_parsed_on_every_database(runtime: Runtime) -> None:
+    rng = random.Random("stored")
+    sources = sorted(SOURCES)
+    keys = set()
+    for _ in range(60):
+        raw = damaged(SOURCES[rng.choice(sources)], rng)
+        delivery = store_email(runtime.deliverer.deliver, raw, SMTP_ENVELOPE, limits=EmailLimits(max_parts=5))
+        item = stored_item(runtime, delivery.item_id)
+        assert not any("stored raw only" in defect for defect in item.parse_defects), raw
+        keys.add(item.idempotency_key)
+    assert item_count(runtime) == len(keys)
