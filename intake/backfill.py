@@ -16,11 +16,14 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TextIO
 
-from intake.email_parser import parse_email
+from intake.email_parser import EmailLimits, Envelope
+from intake.email_storing import store_email
 from routing.delivery import Delivery
 from routing.message import InboundMessage
 
 _FROM_LINE_DATE = "%a %b %d %H:%M:%S %Y"
+# An archived message has no SMTP envelope: its headers say everything.
+_NO_ENVELOPE = Envelope(None, (), ())
 
 
 class BackfillError(Exception):
@@ -74,12 +77,16 @@ def import_mailbox(
     box: mailbox.Mailbox[mailbox.Message],
     deliver: Callable[[InboundMessage], Delivery],
     progress: Progress | None = None,
+    limits: EmailLimits | None = None,
 ) -> ImportReport:
     """Deliver every message of `box` once, counting what was new and what failed."""
     report = ImportReport()
     for number, key in enumerate(box.keys(), 1):
         try:
-            delivery = deliver(_message(box, key))
+            raw, arrived = _message(box, key)
+            delivery = store_email(
+                deliver, raw, _NO_ENVELOPE, limits=limits or EmailLimits(), received_at=arrived
+            )
         # One bad message must not stop an import of thousands; its reason is reported.
         except Exception as error:
             report.failed.append((f"message {number}", f"{type(error).__name__}: {error}"))
@@ -93,12 +100,13 @@ def import_mailbox(
     return report
 
 
-def _message(box: mailbox.Mailbox[mailbox.Message], key: str) -> InboundMessage:
+def _message(box: mailbox.Mailbox[mailbox.Message], key: str) -> tuple[bytes, datetime | None]:
+    """A message's raw bytes and when it arrived."""
     if isinstance(box, mailbox.mbox):
         from_line, _, raw = box.get_bytes(key, from_=True).partition(b"\n")
-        return parse_email(raw, received_at=received_at(raw, from_line.decode("ascii", "replace")))
+        return raw, received_at(raw, from_line.decode("ascii", "replace"))
     raw = box.get_bytes(key)
-    return parse_email(raw, received_at=received_at(raw))
+    return raw, received_at(raw)
 
 
 def received_at(raw: bytes, from_line: str | None = None) -> datetime | None:

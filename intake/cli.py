@@ -112,6 +112,7 @@ def _run(settings: Settings, *, smtp: bool, web: bool, imap: bool = False) -> No
 
 def _import(settings: Settings, args: argparse.Namespace) -> int:
     from intake.backfill import BackfillError, Progress, import_mailbox, open_mailbox
+    from intake.email_parser import EmailLimits
     from intake.runtime import open_runtime
 
     try:
@@ -121,7 +122,8 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     runtime = open_runtime(settings)
     try:
         progress = Progress(sys.stderr, len(box))
-        report = import_mailbox(box, runtime.deliverer.deliver, progress)
+        limits = EmailLimits.from_settings(settings)
+        report = import_mailbox(box, runtime.deliverer.deliver, progress, limits)
         progress.finish()
     finally:
         box.close()

@@ -89,7 +89,7 @@ class HeaderReader:
             value = copy.get_param(param, header=header)
             if isinstance(value, tuple):  # RFC 2231: (charset, language, bytes as latin-1)
                 charset, _, text = value
-                data = str(text).encode("latin-1", errors="surrogateescape")
+                data = str(text).encode("latin-1", errors="replace")
                 return decode_bytes(data, charset or None, self.defects, what)
             if value is not None:
                 return unquote(value)

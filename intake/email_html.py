@@ -57,7 +57,10 @@ class _TextCollector(HTMLParser):
         self.hidden_depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _HIDDEN:
+        if tag == "body":
+            # Real mail leaves <head> (or a <style> in it) unclosed; the body is shown anyway.
+            self.hidden_depth = 0
+        elif tag in _HIDDEN:
             self.hidden_depth += 1
         elif tag in _BLOCKS:
             self.pieces.append("\n")

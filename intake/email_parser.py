@@ -3,7 +3,8 @@
 Python's `email` package with the modern policy does the parsing; where it raises on
 real-world mail the compat32 policy takes over, and where even that fails (nesting
 too deep for the parser) the headers alone are read. Whatever happens, the raw bytes
-are kept and the problems met are recorded as parse defects, never raised.
+are kept and the problems met are recorded as parse defects, never raised: should a
+bug of ours still raise, the message is kept raw only, with the envelope's addresses.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +25,8 @@ from intake.email_parts import Body, PartLimits, read_body
 from intake.email_text import clean
 from intake.machine_mail import machine_kind
 from routing.message import InboundMessage, content_hash
+
+log = logging.getLogger(__name__)
 
 CHANNEL = "email"
 # Longer Message-IDs are hashed so that the key fits its column.
@@ -43,6 +47,15 @@ _ORIGINATOR_HEADERS = (
 
 
 @dataclass(frozen=True)
+class Envelope:
+    """What the transport says about a message, beside what its headers say."""
+
+    sender: str | None
+    delivered_to: tuple[str, ...]
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class EmailLimits:
     """How much of a message is parsed; past a limit it is stored raw and marked."""
 
@@ -60,27 +73,42 @@ def parse_email(
     *,
     envelope_sender: str | None = None,
     envelope_recipients: tuple[str, ...] = (),
+    delivered_to: tuple[str, ...] = (),
     received_at: datetime | None = None,
     limits: EmailLimits | None = None,
 ) -> InboundMessage:
     """Turn an RFC 5322 message into the normalized form.
 
-    Recipients are listed To first, then Cc, then envelope recipients that neither
-    names (Bcc): the router takes the first that belongs to a department. A null
-    envelope sender ("", SMTP's MAIL FROM:<>) marks the message as machine-written.
+    Recipients are listed in the order the router reads them (it takes the first that
+    belongs to a department): `delivered_to` (the office's own mapping, such as an IMAP
+    mailbox kept for one department), then To, then Cc, then envelope recipients that
+    none names (Bcc). A null envelope sender ("", SMTP's MAIL FROM:<>) marks the
+    message as machine-written.
     """
-    limits = limits or EmailLimits()
+    received_at = received_at or datetime.now(UTC)
+    envelope = Envelope(envelope_sender, delivered_to, envelope_recipients)
+    try:
+        return _parse_email(raw, envelope, received_at, limits or EmailLimits())
+    # A parser bug must never lose a message: it is kept raw, to be parsed again later.
+    except Exception as error:
+        log.exception("parsing a message of %d bytes failed; storing it raw only", len(raw))
+        return raw_only(raw, envelope, received_at, f"parser failed ({type(error).__name__})")
+
+
+def _parse_email(
+    raw: bytes, envelope: Envelope, received_at: datetime, limits: EmailLimits
+) -> InboundMessage:
     defects: list[str] = []
     message, complete = _parse(raw, limits, defects)
     headers = HeaderReader(message, defects, _charset_hint(message))
     body = read_body(message, PartLimits(limits.max_parts, limits.max_depth), defects) if complete else Body()
-    name, sender = _sender(headers, envelope_sender, defects)
+    name, sender = _sender(headers, envelope.sender, defects)
     message_id = headers.text("Message-ID") or None
     return InboundMessage(
         channel=CHANNEL,
         sender=sender,
         sender_name=name,
-        recipients=_recipients(headers, envelope_recipients),
+        recipients=_recipients(headers, envelope),
         subject=headers.text("Subject"),
         text=body.text,
         html="\n".join(body.html) or None,
@@ -89,12 +117,34 @@ def parse_email(
         message_id=message_id,
         in_reply_to=headers.text("In-Reply-To") or None,
         references=tuple(headers.text("References").split()),
-        received_at=received_at or datetime.now(UTC),
+        received_at=received_at,
         raw=raw,
         raw_content_type="message/rfc822",
-        machine_kind=machine_kind(message, headers, sender, envelope_sender),
+        machine_kind=machine_kind(message, headers, sender, envelope.sender),
         headers=headers.all(),
         parse_defects=tuple(dict.fromkeys(clean(d) for d in defects)),
+    )
+
+
+def raw_only(raw: bytes, envelope: Envelope, received_at: datetime, reason: str) -> InboundMessage:
+    """The message kept as its raw bytes alone, addressed as the envelope says.
+
+    For mail that could not be parsed or stored parsed: the raw bytes keep all of it,
+    to be parsed again once the fault is mended.
+    """
+    addresses = (clean(a).lower()[:MAX_ADDRESS] for a in (*envelope.delivered_to, *envelope.recipients))
+    return InboundMessage(
+        channel=CHANNEL,
+        sender=clean(envelope.sender or "").lower()[:MAX_ADDRESS],
+        sender_name=None,
+        recipients=tuple(dict.fromkeys(addresses)),
+        subject="",
+        text="",
+        idempotency_key=idempotency_key(None, raw),
+        received_at=received_at,
+        raw=raw,
+        raw_content_type="message/rfc822",
+        parse_defects=(clean(f"{reason}; stored raw only"),),
     )
 
 
@@ -128,14 +178,15 @@ def _sender(headers: HeaderReader, envelope_sender: str | None, defects: list[st
         return (name[:MAX_ADDRESS] or None), address.lower()[:MAX_ADDRESS]
     if envelope_sender:
         defects.append("no From address; the sender is the SMTP envelope sender")
-        return None, envelope_sender.lower()[:MAX_ADDRESS]
+        return None, clean(envelope_sender).lower()[:MAX_ADDRESS]
     defects.append("no sender address: the message has no usable From header and no envelope sender")
     return None, ""
 
 
-def _recipients(headers: HeaderReader, envelope_recipients: tuple[str, ...]) -> tuple[str, ...]:
+def _recipients(headers: HeaderReader, envelope: Envelope) -> tuple[str, ...]:
     listed = [address for _, address in headers.addresses("To", "Cc")]
-    ordered = [a.lower() for a in (*listed, *envelope_recipients) if re.fullmatch(r"[^@\s]+@[^@\s]+", a)]
+    given = (*envelope.delivered_to, *listed, *envelope.recipients)
+    ordered = [clean(a).lower() for a in given if re.fullmatch(r"[^@\s]+@[^@\s]+", a)]
     return tuple(dict.fromkeys(ordered))
 
 

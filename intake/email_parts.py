@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from email.generator import BytesGenerator
 from email.message import Message
@@ -78,7 +79,11 @@ def _walk(part: Message, depth: int, body: Body, limits: PartLimits, defects: li
     defects.extend(describe_defect(defect) for defect in part.defects)
     headers = HeaderReader(part, defects)
     content_type = headers.content_type()
-    children = part.get_payload()
+    try:
+        children = part.get_payload()
+    except Exception as error:  # e.g. ValueError on a NUL in the charset parameter
+        defects.append(f"part unreadable ({type(error).__name__}); kept in the raw message")
+        return
     if content_type.startswith("multipart/") and isinstance(children, list):
         for child in children:
             if isinstance(child, Message):
@@ -149,7 +154,7 @@ def _attachment(
     disposition = headers.read("Content-Disposition", lambda p: p.get_content_disposition(), None)
     return Attachment(
         filename=safe_filename(_filename(part, headers, content_type), number, content_type),
-        content_type=content_type[:MAX_FIELD],
+        content_type=clean(content_type)[:MAX_FIELD],
         content=_content(part, defects),
         content_id=content_id,
         inline=disposition == "inline" or (content_id is not None and disposition != "attachment"),
@@ -169,7 +174,9 @@ def _filename(part: Message, headers: HeaderReader, content_type: str) -> str | 
 def safe_filename(name: str | None, number: int, content_type: str = "application/octet-stream") -> str:
     """A file name that is safe to show and to offer for download: no folders, no "../"."""
     base = re.split(r"[\\/]", clean(name or ""))[-1]
-    base = re.sub(r'[\x00-\x1f\x7f<>:"|?*]', "", base).strip().lstrip(". ")
+    base = re.sub(r'[\x00-\x1f\x7f<>:"|?*]', "", base)
+    # Format characters (bidi overrides, zero-width joiners) make "exe.pdf" show as ".pdf".
+    base = "".join(c for c in base if unicodedata.category(c) != "Cf").strip().lstrip(". ")
     extension = _EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or ""
     if not base:
         return f"attachment-{number}{extension}"

@@ -49,7 +49,7 @@ def codec_name(charset: str | None) -> str | None:
         label = "mac-" + label[len("x-mac-") :]
     try:
         return codecs.lookup(label).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: NUL or raw bytes in the label
         return None
 
 
@@ -64,7 +64,7 @@ def decode_bytes(data: bytes, charset: str | None, defects: list[str], what: str
     if codec == "iso2022_jp":
         try:
             return iso2022jp_as_cp932(data)
-        except UnicodeDecodeError:
+        except ValueError:  # UnicodeDecodeError, or a byte outside JIS X 0208
             pass
     text, used = guess_decode(data)
     if codec is not None:
@@ -140,7 +140,10 @@ def decode_words(value: str, defects: list[str], what: str) -> str:
         if isinstance(chunk, str):
             text.append(chunk)
         elif charset is None:
-            text.append(chunk.decode("raw-unicode-escape"))
+            try:
+                text.append(chunk.decode("raw-unicode-escape"))
+            except UnicodeDecodeError:  # a literal "\\U" or "\\u" in the unencoded text
+                text.append(chunk.decode("latin-1"))
         else:
             text.append(decode_bytes(chunk, charset, defects, what))
     return "".join(text)

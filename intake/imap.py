@@ -22,7 +22,8 @@ from typing import Any
 from imapclient import IMAPClient
 
 from config.settings import ImapMailbox, Settings
-from intake.email_parser import parse_email
+from intake.email_parser import EmailLimits, Envelope, parse_email
+from intake.email_storing import store_email
 from routing.delivery import Delivery
 from routing.mailboxes import MailboxStore, Position
 from routing.message import InboundMessage
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 # How often a poller waiting in IDLE looks whether it has been asked to stop.
 STOP_CHECK_SECONDS = 0.25
 DELETED = b"\\Deleted"
+# Failures of one UID, with the database answering, before it is stored raw only so
+# that the mail behind it flows again.
+MAX_ATTEMPTS = 3
 
 
 class ConnectionLost(Exception):
@@ -53,11 +57,19 @@ def mailbox_recipients(settings: Settings, mailbox: ImapMailbox) -> tuple[str, .
 
 
 def fetched_message(data: dict[bytes, Any], recipients: tuple[str, ...]) -> InboundMessage:
-    """The InboundMessage for one FETCH response (BODY[] and INTERNALDATE)."""
+    """The InboundMessage for one FETCH response (BODY[] and INTERNALDATE).
+
+    `recipients` (the mailbox's department) come before the headers' own: the
+    mailbox's mapping wins over the addresses the mail names.
+    """
+    return parse_email(data[b"BODY[]"], delivered_to=recipients, received_at=_arrived(data))
+
+
+def _arrived(data: dict[bytes, Any]) -> datetime | None:
     received_at = data.get(b"INTERNALDATE")
     if not isinstance(received_at, datetime) or received_at.tzinfo is None:
-        received_at = None  # the time of storing is the next best
-    return parse_email(data[b"BODY[]"], envelope_recipients=recipients, received_at=received_at)
+        return None  # the time of storing is the next best
+    return received_at
 
 
 class MailboxPoller:
@@ -69,11 +81,14 @@ class MailboxPoller:
         recipients: tuple[str, ...],
         deliver: Callable[[InboundMessage], Delivery],
         store: MailboxStore,
+        limits: EmailLimits | None = None,
     ) -> None:
         self.mailbox = mailbox
         self.recipients = recipients
         self.deliver = deliver
         self.store = store
+        self.limits = limits or EmailLimits()
+        self._failing = (0, 0)  # (UID, failed attempts) of the message that keeps failing
         self._stopping = threading.Event()
         self._worked = False  # whether the current connection got as far as a catch-up
         self._thread = threading.Thread(target=self.run, name=f"imap-{mailbox.name}", daemon=True)
@@ -158,7 +173,21 @@ class MailboxPoller:
         data = client.fetch([uid], ["BODY.PEEK[]", "INTERNALDATE", "FLAGS"]).get(uid)
         if data is None:
             return  # expunged by someone else since the search
-        delivery = self.deliver(fetched_message(data, self.recipients))
+        attempts = self._failing[1] if self._failing[0] == uid else 0
+        give_up = f"UID {uid} failed {attempts} times" if attempts >= MAX_ATTEMPTS else None
+        envelope = Envelope(None, self.recipients, ())
+        try:
+            delivery = store_email(
+                self.deliver,
+                data[b"BODY[]"],
+                envelope,
+                limits=self.limits,
+                received_at=_arrived(data),
+                give_up=give_up,
+            )
+        except Exception:
+            self._failing = (uid, attempts + 1)
+            raise
         log.info(
             "%s: UID %s is item %s (new: %s)", self.mailbox.name, uid, delivery.item_id, delivery.created
         )
@@ -188,12 +217,9 @@ class MailboxPoller:
         client.idle()
         deadline = time.monotonic() + self.mailbox.idle_renew_seconds
         while not self._stopping.is_set() and (remaining := deadline - time.monotonic()) > 0:
-            responses = client.idle_check(timeout=min(STOP_CHECK_SECONDS, remaining))
+            responses = idle_responses(client, client.idle_check(timeout=min(STOP_CHECK_SECONDS, remaining)))
             if any(response[:1] == (b"BYE",) for response in responses):
                 raise ConnectionLost("the server ended the session")
-            if not responses and _readable(client):
-                # idle_check reads nothing from a socket that polls readable: end of file.
-                raise ConnectionLost("the server closed the connection")
             if any(response[:1] != (b"OK",) for response in responses):
                 break
         client.idle_done()  # a dead socket shows here, as a read timeout
@@ -207,6 +233,19 @@ class MailboxPoller:
             self.store.record_failure(f"{type(error).__name__}: {error}")
         except Exception:
             log.exception("%s: the failure could not be recorded", self.mailbox.name)
+            self._failing = (0, 0)  # the database is down: no message is to blame
+
+
+def idle_responses(client: IMAPClient, responses: list[Any]) -> list[Any]:
+    """`responses` from idle_check, or what arrived just after it timed out.
+
+    Raises ConnectionLost when the socket polls readable and yet holds nothing: that
+    is end of file. A socket that became readable after idle_check gave up waiting
+    holds the server's news, which is read here rather than taken for a closed line.
+    """
+    if not responses and _readable(client) and not (responses := client.idle_check(timeout=0)):
+        raise ConnectionLost("the server closed the connection")
+    return responses
 
 
 def _readable(client: IMAPClient) -> bool:
@@ -219,7 +258,8 @@ def pollers(
     settings: Settings, deliver: Callable[[InboundMessage], Delivery], store: Callable[[str], MailboxStore]
 ) -> list[MailboxPoller]:
     """One poller for each mailbox the config names (not started)."""
+    limits = EmailLimits.from_settings(settings)
     return [
-        MailboxPoller(mailbox, mailbox_recipients(settings, mailbox), deliver, store(mailbox.name))
+        MailboxPoller(mailbox, mailbox_recipients(settings, mailbox), deliver, store(mailbox.name), limits)
         for mailbox in settings.imap
     ]

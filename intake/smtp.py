@@ -23,9 +23,12 @@ from aiosmtpd.proxy_protocol import ProxyData
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from config.settings import ListenAddress, Settings
-from intake.email_parser import EmailLimits, parse_email
+from intake.email_parser import EmailLimits
+from intake.email_parser import Envelope as MailEnvelope
+from intake.email_storing import store_email
 from intake.smtp_recipients import RecipientPolicy
-from intake.smtp_submission import PasswordCheck, tls_context
+from intake.smtp_submission import CheckedAuth, PasswordCheck, tls_context
+from routing.database import UnstorableMessage
 from routing.delivery import Delivery
 from routing.message import InboundMessage
 
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 
 TRY_AGAIN = "451 4.3.0 Temporary failure storing the message, please try again later"
 SERVER_ERROR = "451 4.3.0 Temporary server error, please try again later"
+REFUSED_FOR_GOOD = "554 5.6.0 The message cannot be stored as sent; please send it in another form"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 # How long a stop waits for messages already being stored before it gives up on them.
 STOP_GRACE_SECONDS = 30.0
@@ -78,6 +82,10 @@ class IntakeHandler:
         with self._tracked(loop):
             try:
                 delivery = await loop.run_in_executor(self.executor, self._store, raw, envelope)
+            except UnstorableMessage:
+                # Even its raw bytes alone were refused: a retry would fail the same way.
+                log.exception("a message from %s cannot be stored", session.peer)
+                return REFUSED_FOR_GOOD
             except Exception:
                 # StorageUnavailable or anything unforeseen: the sender keeps the message.
                 log.exception("storing a message from %s failed", session.peer)
@@ -91,13 +99,8 @@ class IntakeHandler:
         return SERVER_ERROR
 
     def _store(self, raw: bytes, envelope: Envelope) -> Delivery:
-        message = parse_email(
-            raw,
-            envelope_sender=envelope.mail_from,
-            envelope_recipients=tuple(envelope.rcpt_tos),
-            limits=self.limits,
-        )
-        return self.deliver(message)
+        addresses = MailEnvelope(envelope.mail_from, (), tuple(envelope.rcpt_tos))
+        return store_email(self.deliver, raw, addresses, limits=self.limits)
 
     @contextmanager
     def _tracked(self, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
@@ -124,8 +127,9 @@ class IntakeHandler:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
 
-class IntakeSMTP(SMTP):
-    """aiosmtpd's protocol, with long lines allowed and source routes left visible."""
+class IntakeSMTP(CheckedAuth):
+    """aiosmtpd's protocol, with long lines allowed, source routes left visible, and
+    passwords checked off the event loop."""
 
     def __init__(self, handler: IntakeHandler, *, line_length_limit: int, **kwargs: Any) -> None:
         # Real senders write lines far past RFC 5321's 1000 octets; the size limit

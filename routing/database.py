@@ -23,6 +23,10 @@ class StorageUnavailable(Exception):
     """The database could not take or give the data; the sender should retry later."""
 
 
+class UnstorableMessage(Exception):
+    """The database refuses this message's data (not an outage): a retry fails the same way."""
+
+
 def make_engine(settings: DatabaseSettings) -> Engine:
     """An engine for the configured URL, tuned for Intake's short write transactions."""
     url = make_url(settings.url)
@@ -32,12 +36,37 @@ def make_engine(settings: DatabaseSettings) -> Engine:
         event.listen(engine, "begin", _sqlite_on_begin)
         _writer_turns[engine] = _WriterTurn(settings.lock_timeout_seconds)
         return engine
+    return create_engine(url, pool_pre_ping=True, connect_args=postgresql_connect_args(settings))
+
+
+# No statement of Intake's takes near this long; one that does is stuck, not slow.
+STATEMENT_TIMEOUT_SECONDS = 60
+# A connection silent this long is probed, and given up after a few unanswered probes.
+KEEPALIVE_IDLE_SECONDS = 10
+KEEPALIVE_INTERVAL_SECONDS = 5
+KEEPALIVE_COUNT = 3
+
+
+def postgresql_connect_args(settings: DatabaseSettings) -> dict[str, Any]:
+    """libpq settings that turn a lost or silent server into an error, never a hang.
+
+    Without them a network partition leaves a thread waiting forever on a connect or a
+    reply, and the sender waiting with it, instead of being told to retry (451).
+    """
     lock_timeout_ms = int(settings.lock_timeout_seconds * 1000)
-    return create_engine(
-        url,
-        pool_pre_ping=True,
-        connect_args={"options": f"-c lock_timeout={lock_timeout_ms}"},
-    )
+    statement_timeout_ms = STATEMENT_TIMEOUT_SECONDS * 1000
+    keepalive_seconds = KEEPALIVE_IDLE_SECONDS + KEEPALIVE_INTERVAL_SECONDS * KEEPALIVE_COUNT
+    return {
+        "options": f"-c lock_timeout={lock_timeout_ms} -c statement_timeout={statement_timeout_ms}",
+        # libpq's smallest connect timeout is 2 seconds.
+        "connect_timeout": max(2, round(settings.lock_timeout_seconds)),
+        "keepalives": 1,
+        "keepalives_idle": KEEPALIVE_IDLE_SECONDS,
+        "keepalives_interval": KEEPALIVE_INTERVAL_SECONDS,
+        "keepalives_count": KEEPALIVE_COUNT,
+        # Data sent and never acknowledged (the server vanished mid-reply) fails too.
+        "tcp_user_timeout": keepalive_seconds * 1000,
+    }
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from routing.conversation import Thread, match
-from routing.database import StorageUnavailable, transaction
+from routing.database import StorageUnavailable, UnstorableMessage, transaction
 from routing.engine import Routes, RoutingDecision, RuleOutcome
 from routing.message import InboundMessage
 from routing.models import Attachment, AuditEvent, Base, Blob, Item, Message
@@ -59,7 +59,8 @@ class Deliverer:
         self.router = router
 
     def deliver(self, message: InboundMessage, also: AlsoStore | None = None) -> Delivery:
-        """Store `message` once; raise StorageUnavailable when the database fails.
+        """Store `message` once; raise StorageUnavailable when the database fails, and
+        UnstorableMessage when it refuses this message's values (a retry would too).
 
         `also`, when given, stores what belongs with the item (a call's facts, downloads
         to make) in the same transaction, whether the item is new or a repeat.
@@ -68,6 +69,9 @@ class Deliverer:
             return self._deliver(message, also)
         except IntegrityError:
             pass  # Another process stored the same key between our look-up and our insert.
+        except DataError as error:
+            log.warning("the database refused %s: %s", message.idempotency_key, error)
+            raise UnstorableMessage(f"the database refused a value ({type(error.orig).__name__})") from error
         except DBAPIError as error:
             raise _unavailable(message, error) from error
         try:

@@ -126,3 +126,21 @@ def test_intake_import_reports_counts_and_is_safe_to_run_again(
     assert capsys.readouterr().out == f"{maildir}: stored 0, already there 3, failed 0\n"
     assert main(["--config", str(OFFICE), "import", "mbox", str(tmp_path / "absent.mbox")]) == 2
     assert capsys.readouterr().err == f"intake: {tmp_path / 'absent.mbox'}: not an mbox file\n"
+
+
+def test_intake_import_applies_the_configured_limits(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: Runtime
+) -> None:
+    monkeypatch.setenv("INTAKE_DATABASE_URL", settings.database.url)
+    office = tmp_path / "office.toml"
+    office.write_text(OFFICE.read_text().replace("max_message_size = 1048576", "max_message_size = 1024"))
+    large = email_bytes(subject="Larger than allowed", body="x" * 2000 + "\r\n")
+    assert (
+        main(
+            ["--config", str(office), "import", "maildir", str(_write_maildir(tmp_path / "Maildir", [large]))]
+        )
+        == 0
+    )
+    with transaction(runtime.sessions, write=False) as session:
+        [defects] = session.scalars(select(Item.parse_defects))
+    assert defects == [f"over limit: message is {len(large)} bytes (limit 1024); only its headers were read"]

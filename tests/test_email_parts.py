@@ -48,6 +48,15 @@ def test_without_plain_text_the_html_is_turned_into_readable_text() -> None:
     assert message.html is not None and message.html.rstrip() == html
 
 
+@pytest.mark.parametrize(
+    "head", ["<head><title>Offer", "<head><link rel=stylesheet href=a.css>", "<head><meta charset=utf-8>"]
+)
+def test_html_with_an_unclosed_head_still_gives_its_body_text(head: str) -> None:
+    html = f"<html>{head}<body><p>Please call me back</p></body></html>"
+    message = parse_email(raw_message(*HEAD, "Content-Type: text/html; charset=utf-8", "", html))
+    assert message.text == "Please call me back"
+
+
 def test_a_blank_plain_part_gives_way_to_the_html() -> None:
     message = parse_email(alternative("", "<p>Only here</p>"))
     assert message.text == "Only here"
@@ -92,6 +101,9 @@ def test_attachments_get_safe_names_sizes_and_types() -> None:
         (".hidden", "hidden"),
         (None, "attachment-3.bin"),
         ("x" * 300 + ".pdf", "x" * 196 + ".pdf"),
+        # A right-to-left override shows "invoice\u202egpj.exe" as "invoiceexe.jpg".
+        ("invoice\u202egpj.exe", "invoicegpj.exe"),
+        ("\u200b\u2066a\ufeff.pdf\u2069", "a.pdf"),
     ],
 )
 def test_safe_file_names(name: str | None, expected: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime
 import ipaddress
@@ -9,10 +10,14 @@ import logging
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.smtp import AuthResult
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -24,7 +29,7 @@ from intake.runtime import Runtime, open_runtime
 from intake.smtp import SMTPServer
 from tests.conftest import OFFICE
 from tests.mail import email_bytes
-from tests.smtp_support import running, send, stored_item, swaks
+from tests.smtp_support import on_free_ports, running, send, stored_item, swaks
 
 PASSWORD = "correct horse battery staple"
 
@@ -146,6 +151,54 @@ def test_swaks_sends_over_starttls_with_auth(server: SMTPServer, office: Runtime
     )
     assert "<~  235" in transcript
     assert "<~  250 2.0.0 OK: stored as item" in transcript
+
+
+def test_three_failed_logins_end_the_session(server: SMTPServer, office: Runtime) -> None:
+    with submission_client(server, office) as connection:
+        connection.starttls(context=trusting(office))
+        connection.ehlo("scanner.office.test")
+        wrong = "PLAIN " + base64.b64encode(b"\0scanner\0wrong").decode()
+        # smtplib's login() tries each mechanism in turn; one AUTH command is one attempt.
+        assert [connection.docmd("AUTH", wrong)[0] for _ in range(3)] == [535, 535, 535]
+        assert connection.getreply()[0] == 421
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            connection.noop()
+
+
+class GatedCheck:
+    """The listener's password check, held until the test lets it go on."""
+
+    def __init__(self, check: Callable[..., AuthResult]) -> None:
+        self.check = check
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, *args: Any) -> AuthResult:
+        self.entered.set()
+        self.release.wait(60)
+        return self.check(*args)
+
+
+def test_a_password_check_does_not_stop_other_sessions(office: Runtime) -> None:
+    server = SMTPServer(on_free_ports(office.settings), office.deliverer.deliver)
+    assert server.submission
+    gate = GatedCheck(server.submission.SMTP_kwargs["authenticator"])
+    server.submission.SMTP_kwargs["authenticator"] = gate
+    server.start()
+    try:
+        with submission_client(server, office) as first, ThreadPoolExecutor(1) as pool:
+            first.starttls(context=trusting(office))
+            first.ehlo("scanner.office.test")
+            login = pool.submit(first.login, "scanner", PASSWORD)
+            assert gate.entered.wait(30)
+            # While the first login is being checked, another session is served.
+            with submission_client(server, office) as second:
+                assert second.noop()[0] == 250
+            gate.release.set()
+            assert login.result(timeout=30)[0] == 235
+    finally:
+        gate.release.set()
+        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from config.settings import Settings
 from intake import twilio_voice
 from intake.twilio_fetch import FetchRefused, check_api_url
 from intake.twilio_sms import BadWebhook, TwilioMessage, parse_message
-from routing.database import StorageUnavailable
+from routing.database import StorageUnavailable, UnstorableMessage
 from routing.delivery import Deliverer, Delivery
 from routing.downloads import enqueue
 from routing.engine import Router
@@ -169,7 +169,7 @@ def voice_done() -> Response:
         voicemail = twilio_voice.parse_recording(request.form.to_dict(), request.get_data(), hooks.clock())
         if voicemail is not None:
             hooks.desk.record(voicemail, refused=hooks.refused(voicemail.call.recording_url))
-    except (BadWebhook, StorageUnavailable) as error:
+    except (BadWebhook, StorageUnavailable, UnstorableMessage) as error:
         log.warning("the end of call %s was not stored: %s", request.form.get("CallSid", "?"), error)
     return _twiml(twilio_voice.goodbye())
 
@@ -206,11 +206,16 @@ def bad_webhook(error: BadWebhook) -> tuple[str, int]:
     return str(error), 400
 
 
+@blueprint.errorhandler(UnstorableMessage)
+def unstorable(error: UnstorableMessage) -> tuple[str, int]:
+    # Refused for its values, it would be refused at every retry, for ever.
+    log.warning("the database refused the values of a webhook to %s: %s", request.path, error.__cause__)
+    return "the database refused a value of this webhook (too long or not text); not stored", 400
+
+
 @blueprint.errorhandler(StorageUnavailable)
 def storage_unavailable(error: StorageUnavailable) -> tuple[str, int]:
     if isinstance(error.__cause__, DataError):
-        # Refused for its values, it would be refused at every retry, for ever.
-        log.warning("the database refused the values of a webhook to %s: %s", request.path, error.__cause__)
-        return "the database refused a value of this webhook (too long or not text); not stored", 400
+        return unstorable(UnstorableMessage(str(error)))
     # Twilio retries a 5xx or calls the fallback URL: the message is not lost.
     return "storage is unavailable, please retry", 503
