@@ -86,6 +86,9 @@ class Item(Base):
         Index("ix_items_received", "received_at", "id"),
         # A text looks for the open item of its sender's number (routing.conversation).
         Index("ix_items_sender", "sender", "received_at"),
+        # Replies find their item by Message-ID. A hash index on PostgreSQL: a B-tree
+        # entry has a size limit, and a Message-ID has none.
+        Index("ix_items_message_id", "message_id", postgresql_using="hash"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -140,6 +143,7 @@ class Message(Base):
     """
 
     __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_message_id", "message_id", postgresql_using="hash"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
