@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import logging
 import os
 import shutil
@@ -46,13 +47,17 @@ OFFICE = Path(__file__).resolve().parent.parent / "config" / "default.toml"  # t
 TARGET_RATIO = 0.5
 
 
+_SENDERS = itertools.count(1)
+
+
 def _requests(count: int) -> list[tuple[bytes, str]]:
-    """Pre-signed SMS webhook bodies, each with its own MessageSid."""
+    """Pre-signed SMS webhook bodies, each with its own MessageSid and its own sender
+    (texts from one number would join one conversation instead of making items)."""
     validator = RequestValidator(AUTH_TOKEN)
     signed = []
     for index in range(count):
         sid = "SM" + uuid.uuid4().hex
-        form = {"MessageSid": sid, "AccountSid": ACCOUNT_SID, "From": "+15557654321", "To": "+441632960001",
+        form = {"MessageSid": sid, "AccountSid": ACCOUNT_SID, "From": f"+1555{next(_SENDERS):07d}", "To": "+441632960001",
                 "Body": f"Benchmark message {index}", "NumMedia": "0"}  # fmt: skip
         signed.append(
             (urlencode(form).encode(), validator.compute_signature(PUBLIC_URL + "/twilio/sms", form))
