@@ -23,7 +23,7 @@ from routing.conversation import Thread, match
 from routing.database import StorageUnavailable, UnstorableMessage, transaction
 from routing.engine import Routes, RoutingDecision, RuleOutcome
 from routing.message import InboundMessage
-from routing.models import Attachment, AuditEvent, Base, Blob, Item, Message
+from routing.models import Attachment, AuditEvent, Base, Blob, DeliveryKey, Item, Message
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,9 @@ class Deliverer:
 
     def _store(self, session: Session, message: InboundMessage) -> Delivery:
         """Join the conversation the message continues, or make a routed item."""
+        # Claims the key first: a copy of this message being delivered at the same
+        # moment waits here, then fails on the key and finds what this one stored.
+        session.execute(_INSERT_KEY, {"key": message.idempotency_key})
         matching = match(session, message, self.router.settings.routing)
         if matching.thread is not None:
             _join(session, message, matching.thread, matching.outcomes)
@@ -155,6 +158,7 @@ _INSERT_BLOB = insert(_TABLES[Blob.__tablename__]).returning(_TABLES[Blob.__tabl
 _INSERT_ITEM = insert(_TABLES[Item.__tablename__]).returning(_TABLES[Item.__tablename__].c.id)
 _INSERT_MESSAGE = insert(_TABLES[Message.__tablename__]).returning(_TABLES[Message.__tablename__].c.id)
 _INSERT_ATTACHMENT = insert(_TABLES[Attachment.__tablename__])
+_INSERT_KEY = insert(_TABLES[DeliveryKey.__tablename__])
 _INSERT_EVENT = insert(_TABLES[AuditEvent.__tablename__])
 
 

@@ -66,6 +66,18 @@ class Department(Base):
     position: Mapped[int] = mapped_column(default=0)  # the order the config lists them in
 
 
+class DeliveryKey(Base):
+    """Every natural key delivered, items' and follow-ups' alike, in one unique column.
+
+    Two copies of one message delivered at once both wait on this row, so one cannot
+    become an item while the other becomes a follow-up of another item.
+    """
+
+    __tablename__ = "delivery_keys"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
 class Blob(Base):
     """Bytes kept exactly as they arrived: a raw email, a webhook form, a file."""
 

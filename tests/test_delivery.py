@@ -5,16 +5,19 @@ from __future__ import annotations
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from config.settings import ConditionSettings, RuleSettings
 from intake.email_parser import parse_email
 from intake.runtime import Runtime
 from routing.conditions.base import Atom, ConditionKind, Facts
 from routing.conditions.registry import standard_registry
+from routing.database import transaction
 from routing.delivery import Deliverer
 from routing.engine import Router
-from routing.models import AuditEvent, Blob, Item
+from routing.models import AuditEvent, Blob, Item, Message
 from tests.mail import email_bytes
 
 # A first email tries the conversation matchers before the rules, and none finds an item.
@@ -128,3 +131,19 @@ def test_the_same_message_from_many_threads_at_once_makes_one_item(runtime: Runt
     assert len({d.item_id for d in deliveries}) == 1
     assert sum(d.created for d in deliveries) == 1
     assert _count(runtime, Item) == 1
+
+
+def test_a_copy_racing_past_the_look_up_cannot_become_a_follow_up_too(runtime: Runtime) -> None:
+    """As when two copies of a reply arrive while its original is being stored: one copy
+    became an item before the original existed; the other, now matching the original,
+    must not be added to it as a follow-up. The database refuses the second key."""
+    reply = parse_email(
+        email_bytes(message_id="<reply@client.example>", subject="Re: prices").replace(
+            b"MIME-Version", b"In-Reply-To: <original@client.example>\r\nMIME-Version"
+        )
+    )
+    runtime.deliverer.deliver(reply)
+    runtime.deliverer.deliver(parse_email(email_bytes(message_id="<original@client.example>")))
+    with pytest.raises(IntegrityError), transaction(runtime.sessions) as session:
+        runtime.deliverer._store(session, reply)  # past _find, as a racing copy would be
+    assert (_count(runtime, Item), _count(runtime, Message)) == (2, 0)
