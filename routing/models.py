@@ -89,7 +89,29 @@ class Blob(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class Item(Base):
+class ArrivedMessage:
+    """The columns of one message as it arrived, the same for an item's first message
+    and for each of its follow-ups."""
+
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    sender: Mapped[str] = mapped_column(String(320))
+    sender_name: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(Text)
+    in_reply_to: Mapped[str | None] = mapped_column(Text)
+    references: Mapped[list[Any]]
+    parse_defects: Mapped[list[Any]]
+    machine_kind: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    raw_blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"), index=True)
+    raw_content_type: Mapped[str] = mapped_column(String(100))
+
+
+class Item(ArrivedMessage, Base):
     """One thing that reached the office and waits in a department's queue."""
 
     __tablename__ = "items"
@@ -104,28 +126,12 @@ class Item(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
-    channel: Mapped[str] = mapped_column(String(32))
     department_id: Mapped[str] = mapped_column(ForeignKey("departments.id"))  # indexed by ix_items_queue
     status: Mapped[str] = mapped_column(String(16), default="new")
-    sender: Mapped[str] = mapped_column(String(320))
-    sender_name: Mapped[str | None] = mapped_column(String(320))
     recipients: Mapped[list[Any]]
-    subject: Mapped[str] = mapped_column(Text)
-    text: Mapped[str] = mapped_column(Text)
-    html: Mapped[str | None] = mapped_column(Text)
-    message_id: Mapped[str | None] = mapped_column(Text)
-    in_reply_to: Mapped[str | None] = mapped_column(Text)
-    references: Mapped[list[Any]]
-    parse_defects: Mapped[list[Any]]
-    machine_kind: Mapped[str | None] = mapped_column(String(32))
-    received_at: Mapped[datetime]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     routing_reason: Mapped[str] = mapped_column(Text)
     routing_hits: Mapped[list[Any]]
     other_departments: Mapped[list[Any]]
-    raw_blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"), index=True)
-    raw_content_type: Mapped[str] = mapped_column(String(100))
     priority: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
     tags: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     spam: Mapped[bool] = mapped_column(default=False, server_default=false())
@@ -147,7 +153,7 @@ class Item(Base):
     )
 
 
-class Message(Base):
+class Message(ArrivedMessage, Base):
     """A later message of an item's conversation: a reply by email, another text.
 
     The item keeps its first message in its own columns; each follow-up is one row
@@ -159,22 +165,6 @@ class Message(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
-    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
-    channel: Mapped[str] = mapped_column(String(32))
-    sender: Mapped[str] = mapped_column(String(320))
-    sender_name: Mapped[str | None] = mapped_column(String(320))
-    subject: Mapped[str] = mapped_column(Text)
-    text: Mapped[str] = mapped_column(Text)
-    html: Mapped[str | None] = mapped_column(Text)
-    message_id: Mapped[str | None] = mapped_column(Text)
-    in_reply_to: Mapped[str | None] = mapped_column(Text)
-    references: Mapped[list[Any]]
-    parse_defects: Mapped[list[Any]]
-    machine_kind: Mapped[str | None] = mapped_column(String(32))
-    received_at: Mapped[datetime]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    raw_blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"), index=True)
-    raw_content_type: Mapped[str] = mapped_column(String(100))
 
     item: Mapped[Item] = relationship(back_populates="messages")
     raw: Mapped[Blob] = relationship()
