@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from config.loading import load_settings
+from config.loading import ConfigError, load_settings
 from config.settings import Settings
 from intake.runtime import Runtime, open_runtime
 from tests.twilio import FakeTwilio, PhoneOffice, fake_twilio_server, open_phone_office
@@ -106,3 +106,14 @@ def phone(database_url: str, tmp_path: Path, fake_twilio: FakeTwilio) -> Iterato
     office = open_phone_office(database_url, tmp_path, fake_twilio)
     yield office
     office.runtime.engine.dispose()
+
+
+def assert_refused(path: Path, key: str, problem: str, environ: dict[str, str] | None = None) -> ConfigError:
+    """Loading `path` fails on `key` with `problem`, in one line naming the file and the key."""
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path, environ or {})
+    error = raised.value
+    assert error.key == key
+    assert problem in error.problem
+    assert str(error).startswith(f"{path}: {key}: ")
+    return error

@@ -12,7 +12,7 @@ import pytest
 import tomli_w
 
 from config.loading import DEFAULT_CONFIG, ConfigError, load_settings
-from tests.conftest import OFFICE
+from tests.conftest import OFFICE, assert_refused
 
 
 def test_the_test_office_loads_into_typed_settings() -> None:
@@ -111,11 +111,7 @@ def test_a_bad_value_is_refused_naming_file_and_key(
     tmp_path: Path, edit: str, key: str, problem: str
 ) -> None:
     path = _edited_office(tmp_path, edit)
-    with pytest.raises(ConfigError) as raised:
-        load_settings(path, {})
-    assert raised.value.key == key
-    assert problem in raised.value.problem
-    assert str(raised.value).startswith(f"{path}: {key}: ")
+    assert_refused(path, key, problem)
 
 
 def test_a_missing_file_and_broken_toml_are_refused(tmp_path: Path) -> None:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from config.loading import ConfigError, load_settings
+from config.loading import load_settings
 from config.settings import EmailSettings
 from intake.email_parser import EmailLimits
-from tests.conftest import OFFICE
+from tests.conftest import OFFICE, assert_refused
 
 
 def office_with(tmp_path: Path, email_table: str) -> Path:
@@ -44,8 +44,4 @@ def test_bad_email_limits_are_refused_naming_file_and_key(
     tmp_path: Path, table: str, key: str, problem: str
 ) -> None:
     path = office_with(tmp_path, table)
-    with pytest.raises(ConfigError) as raised:
-        load_settings(path, {})
-    assert raised.value.key == key
-    assert problem in raised.value.problem
-    assert str(raised.value).startswith(f"{path}: {key}: ")
+    assert_refused(path, key, problem)

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from config.loading import ConfigError, load_settings
+from config.loading import load_settings
 from config.settings import ImapMailbox
 from intake.imap import mailbox_recipients
+from tests.conftest import assert_refused
 
 IMAP_OFFICE = Path(__file__).with_name("office-imap.toml")
 ENV = {"BILLING_IMAP_PASSWORD": "s3cret"}
@@ -77,8 +78,4 @@ def test_a_bad_mailbox_is_refused_naming_file_and_key(
         mailbox[name] = tomllib.loads(f"v = {value}")["v"]
     path = tmp_path / "office.toml"
     path.write_text(tomli_w.dumps(data))
-    with pytest.raises(ConfigError) as raised:
-        load_settings(path, ENV)
-    assert raised.value.key == key
-    assert problem in raised.value.problem
-    assert str(raised.value).startswith(f"{path}: {key}: ")
+    assert_refused(path, key, problem, ENV)

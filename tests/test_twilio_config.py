@@ -8,7 +8,7 @@ import pytest
 
 from config.loading import ConfigError, load_settings
 from config.settings import TWILIO_REDIRECT_HOSTS
-from tests.conftest import OFFICE
+from tests.conftest import OFFICE, assert_refused
 from tests.twilio import ACCOUNT_SID, AUTH_TOKEN, office_with_twilio
 
 GOOD = f"""
@@ -101,8 +101,4 @@ def test_bad_twilio_values_are_refused_naming_file_and_key(
     tmp_path: Path, toml: str, key: str, problem: str
 ) -> None:
     path = office_with_twilio(tmp_path, toml + "\n")
-    with pytest.raises(ConfigError) as raised:
-        load_settings(path, {})
-    assert raised.value.key == key
-    assert problem in raised.value.problem
-    assert str(raised.value).startswith(f"{path}: {key}: ")
+    assert_refused(path, key, problem)
