@@ -69,15 +69,12 @@ class Deliverer:
             return self._deliver(message, also)
         except IntegrityError:
             pass  # Another process stored the same key between our look-up and our insert.
-        except DataError as error:
-            log.warning("the database refused %s: %s", message.idempotency_key, error)
-            raise UnstorableMessage(f"the database refused a value ({type(error.orig).__name__})") from error
         except DBAPIError as error:
-            raise _unavailable(message, error) from error
+            raise _failure(message, error) from error
         try:
             return self._deliver(message, also)  # finds the other process's item this time
         except DBAPIError as error:
-            raise _unavailable(message, error) from error
+            raise _failure(message, error) from error
 
     def _deliver(self, message: InboundMessage, also: AlsoStore | None) -> Delivery:
         with transaction(self.sessions) as session:
@@ -105,7 +102,11 @@ class Deliverer:
         return Delivery(item_id, decision.department_id, created=True, quiet=quiet)
 
 
-def _unavailable(message: InboundMessage, error: DBAPIError) -> StorageUnavailable:
+def _failure(message: InboundMessage, error: DBAPIError) -> StorageUnavailable | UnstorableMessage:
+    """A refused value fails at every retry; anything else is an outage worth retrying."""
+    if isinstance(error, DataError):
+        log.warning("the database refused %s: %s", message.idempotency_key, error)
+        return UnstorableMessage(f"the database refused a value ({type(error.orig).__name__})")
     log.warning("storing %s failed: %s", message.idempotency_key, error)
     return StorageUnavailable("the database is not accepting writes")
 

@@ -16,7 +16,6 @@ from functools import wraps
 from typing import TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, request, url_for
-from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
@@ -215,7 +214,5 @@ def unstorable(error: UnstorableMessage) -> tuple[str, int]:
 
 @blueprint.errorhandler(StorageUnavailable)
 def storage_unavailable(error: StorageUnavailable) -> tuple[str, int]:
-    if isinstance(error.__cause__, DataError):
-        return unstorable(UnstorableMessage(str(error)))
     # Twilio retries a 5xx or calls the fallback URL: the message is not lost.
     return "storage is unavailable, please retry", 503
