@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 RECIPIENT_STEP = "recipient"
 CATCH_ALL_STEP = "catch-all"
 SUGGESTION_STEP = "learned suggestion"
+_STEPS = (RECIPIENT_STEP, CATCH_ALL_STEP, SUGGESTION_STEP)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class RoutingDecision:
     # Marked as machine mail by a rule: stored, but nobody is notified.
     machine: bool = False
     suggestion: Suggestion | None = None
+    # Why a person must decide where the item belongs, or None when a rule or an
+    # address settled it (shown first on the front desk).
+    decision_needed: str | None = None
 
 
 @dataclass
@@ -65,6 +69,7 @@ class _Draft:
     spam: bool = False
     machine: bool = False
     suggestion: Suggestion | None = None
+    decision_needed: str | None = None
 
     def route(self, department_id: str, reason: str) -> None:
         self.department_id, self.reason = department_id, reason
@@ -105,6 +110,7 @@ class _Draft:
             spam=self.spam,
             machine=self.machine,
             suggestion=self.suggestion,
+            decision_needed=self.decision_needed,
         )
 
 
@@ -143,6 +149,7 @@ class Router:
         if draft.department_id is None:
             default = self.settings.default_department
             draft.reason = f"no rule matched; sent to the default department {default}"
+        draft.decision_needed = _decision_needed(message, draft, self.settings.routing.suggest_threshold)
         skipped = len(self.rules.rules) - len(candidates)
         if skipped and not explain:
             draft.reason += f" ({skipped} other rules could not apply)"
@@ -216,6 +223,19 @@ class Router:
             return
         draft.outcomes.append(RuleOutcome(SUGGESTION_STEP, True, f"suggests {said}"))
         draft.route(suggestion.department_id, f"learned suggestion: {said}")
+
+
+def _decision_needed(message: InboundMessage, draft: _Draft, threshold: float) -> str | None:
+    """Why a person should decide where this message belongs, if they should."""
+    rule_matched = any(o.matched and o.rule not in _STEPS for o in draft.outcomes)
+    if message.machine_kind and not draft.machine and not rule_matched:
+        return f"machine mail ({message.machine_kind}) that no rule recognised"
+    suggestion = draft.suggestion
+    if draft.department_id is None and suggestion is not None and suggestion.confidence < threshold:
+        return f"weak suggestion: {suggestion.department_id} ({suggestion.confidence:.0%}, below {threshold:.0%})"
+    if draft.department_id is None:
+        return "nothing routed it"
+    return None
 
 
 class Routes(Protocol):
