@@ -48,7 +48,7 @@ def claim(session: Session, item_id: int, who: Person) -> Item:
     if item.assignee_id == who.id:
         raise TriageError(f"item {item_id} is already yours")
     _record(session, item, who, "claimed", _previous(item), settles=True)
-    _give(item, who.id)
+    _give(item, session.get_one(User, who.id))
     return item
 
 
@@ -61,7 +61,7 @@ def assign(session: Session, item_id: int, who: Person, name: str) -> Item:
     if item.assignee_id == user.id:
         raise TriageError(f"item {item_id} is already {name}'s")
     _record(session, item, who, "assigned", {**_previous(item), "to": name}, settles=True)
-    _give(item, user.id)
+    _give(item, user)
     return item
 
 
@@ -71,7 +71,7 @@ def release(session: Session, item_id: int, who: Person) -> Item:
     if item.assignee_id is None:
         raise TriageError(f"item {item_id} is not claimed by anyone")
     _record(session, item, who, "released", _previous(item))
-    item.assignee_id, item.status = None, "new"
+    item.assignee, item.status = None, "new"
     return item
 
 
@@ -90,7 +90,7 @@ def reroute(session: Session, item_id: int, who: Person, department_id: str, rea
     item.department_id = department_id
     item.routing_reason = f"rerouted by {who.name}: {reason}"
     if item.status != "resolved":  # the new department picks it up afresh
-        item.assignee_id, item.status = None, "new"
+        item.assignee, item.status = None, "new"
     _teach(session, item)
     return item
 
@@ -206,8 +206,8 @@ def _open_item(session: Session, item_id: int, who: Person) -> Item:
     return item
 
 
-def _give(item: Item, user_id: int) -> None:
-    item.assignee_id, item.status = user_id, "claimed"
+def _give(item: Item, user: User) -> None:
+    item.assignee, item.status = user, "claimed"
     item.claimed_at = item.claimed_at or utcnow()
 
 

@@ -10,18 +10,21 @@ through `perform`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, request, url_for
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 from werkzeug.exceptions import NotFound, ServiceUnavailable
 from werkzeug.wrappers import Response as BaseResponse
 
+from config.settings import PRIORITIES
 from routing import triage
 from routing.database import StorageUnavailable
-from routing.models import Item
-from routing.people import Person
+from routing.models import Department, Item, User
+from routing.people import Person, person_of
 from web.access import local_path, person
 from web.item_json import item_json
 from web.storage import storage, writing
@@ -84,6 +87,24 @@ DONE = {
     "reopen": "reopened",
     "spam": "marked as spam",
 }
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the item page's action forms offer: where to reroute, whom to assign."""
+
+    departments: list[Department]
+    people: list[str]
+    priorities: tuple[str, ...] = PRIORITIES
+
+
+def choices(session: Session, item: Item) -> Choices:
+    departments = session.scalars(select(Department).where(Department.active).order_by(Department.position))
+    users = session.scalars(
+        select(User).where(User.active).options(selectinload(User.memberships)).order_by(User.name)
+    )
+    people = [user.name for user in users if person_of(user).may_see(item.department_id)]
+    return Choices(list(departments), people)
 
 
 def perform(session: Session, item_id: int, action: str, fields: Fields) -> Item:

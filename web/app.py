@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from routing.models import utcnow
 from web import actions, api, auth, health, phone, queue
 from web.storage import WebStorage
 from web.twilio import TwilioHooks
@@ -29,6 +30,15 @@ def create_app(settings: Settings, engine: Engine, sessions: sessionmaker[Sessio
     @app.template_filter("local_time")
     def local_time(moment: datetime) -> str:
         return moment.astimezone(settings.timezone).strftime("%a %d %b %Y, %H:%M")
+
+    @app.template_filter("local_input")
+    def local_input(moment: datetime) -> str:
+        """The office's local time as a datetime-local field shows it."""
+        return moment.astimezone(settings.timezone).strftime("%Y-%m-%dT%H:%M")
+
+    @app.context_processor
+    def clock() -> dict[str, datetime]:
+        return {"now": utcnow()}
 
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]

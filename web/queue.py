@@ -6,7 +6,7 @@ from flask import Blueprint, render_template, request
 from werkzeug.exceptions import BadRequest, NotFound
 
 from routing import queues
-from web import health
+from web import actions, health
 from web.access import check_department, visible_departments, visible_item
 from web.phone import phone_facts
 from web.storage import reading, storage
@@ -54,4 +54,5 @@ def item(item_id: int) -> str:
             office=storage().settings.office_name,
             item=found,
             phone=phone_facts(session, item_id),
+            choices=actions.choices(session, found),
         )
