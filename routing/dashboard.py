@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,7 +37,7 @@ from routing.models import Department, Item
 
 WINDOW_DAYS = 30
 # The channels the adapters make, in the order the dashboard lists them; others follow.
-KNOWN_CHANNELS = ("email", "sms", "whatsapp", "voicemail")
+CHANNEL_NAMES = {"email": "Email", "sms": "SMS", "whatsapp": "WhatsApp", "voicemail": "Voicemail"}
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class Window:
     """The office days shown and the UTC instant each one starts at (plus the end)."""
 
     days: tuple[date, ...]
-    starts: tuple[datetime, ...]  # len(days) + 1: the last is the end of the last day
+    starts: tuple[datetime, ...]  # in UTC, len(days) + 1: the last is the end of the last day
 
     @classmethod
     def ending(cls, now: datetime, zone: ZoneInfo, days: int = WINDOW_DAYS) -> Window:
@@ -95,7 +95,7 @@ class Window:
         today = now.astimezone(zone).date()
         shown = tuple(today - timedelta(days=days - 1 - n) for n in range(days))
         after = (*shown, today + timedelta(days=1))
-        return cls(shown, tuple(datetime.combine(d, time(), zone) for d in after))
+        return cls(shown, tuple(datetime.combine(d, time(), zone).astimezone(UTC) for d in after))
 
     def day_index(self) -> ColumnElement[int]:
         """SQL: which of the window's days an item was received on (0 is the first)."""
@@ -141,7 +141,8 @@ def figures(
             for d, (label, position) in names.items()
         ),
         by_channel=tuple(
-            Series(c, c, tuple(by_channel[c]), n) for n, c in enumerate(_channel_order(by_channel))
+            Series(c, CHANNEL_NAMES.get(c, c), tuple(by_channel[c]), n)
+            for n, c in enumerate(_channel_order(by_channel))
         ),
         pick_up=tuple(
             PickUp(d, label, position, median(waits.get(d, [])), len(waits.get(d, [])), waiting.get(d, 0))
@@ -235,5 +236,5 @@ def _postgresql_seconds(element: SecondsBetween, compiler: SQLCompiler, **kw: An
 
 
 def _channel_order(channels: Collection[str]) -> list[str]:
-    known = [c for c in KNOWN_CHANNELS if c in channels]
+    known = [c for c in CHANNEL_NAMES if c in channels]
     return known + sorted(set(channels) - set(known))
