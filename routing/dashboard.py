@@ -47,7 +47,8 @@ class Series:
     key: str
     label: str
     counts: tuple[int, ...]
-    # The department's place in the office's order, so it keeps its colour everywhere.
+    # Its place in the order of all departments (or channels): it picks the colour, so
+    # a department keeps its colour whoever looks.
     position: int
 
     @property
@@ -69,6 +70,8 @@ class PickUp:
 
 @dataclass(frozen=True)
 class Dashboard:
+    """Everything the dashboard shows: the days, and a series or a row per department."""
+
     days: tuple[date, ...]
     by_department: tuple[Series, ...]
     by_channel: tuple[Series, ...]
@@ -131,22 +134,30 @@ def figures(
         by_department.setdefault(row.department_id, [0] * days)[row.day] += row.items
         by_channel.setdefault(row.channel, [0] * days)[row.day] += row.items
         waiting[row.department_id] = waiting.get(row.department_id, 0) + row.waiting
-    for department_id in by_department:  # an inactive department's items still count
-        names.setdefault(department_id, (department_id, len(names)))
+    # An inactive department is shown while it has items in the window; an item of a
+    # department that no longer exists at all cannot be, since the column is a foreign key.
+    shown = {d: found for d, found in names.items() if found.active or d in by_department}
     waits = _waits(session, window, departments)
     return Dashboard(
         days=window.days,
         by_department=tuple(
-            Series(d, label, tuple(by_department.get(d, [0] * days)), position)
-            for d, (label, position) in names.items()
+            Series(d, found.name, tuple(by_department.get(d, [0] * days)), found.position)
+            for d, found in shown.items()
         ),
         by_channel=tuple(
             Series(c, CHANNEL_NAMES.get(c, c), tuple(by_channel[c]), n)
             for n, c in enumerate(_channel_order(by_channel))
         ),
         pick_up=tuple(
-            PickUp(d, label, position, median(waits.get(d, [])), len(waits.get(d, [])), waiting.get(d, 0))
-            for d, (label, position) in names.items()
+            PickUp(
+                d,
+                found.name,
+                found.position,
+                median(waits.get(d, [])),
+                len(waits.get(d, [])),
+                waiting.get(d, 0),
+            )
+            for d, found in shown.items()
         ),
     )
 
@@ -162,12 +173,21 @@ def median(values: list[timedelta]) -> timedelta | None:
     return (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def _departments(session: Session, only: Collection[str] | None) -> dict[str, tuple[str, int]]:
-    """Active departments (the ones shown) in the office's order: id -> (name, position)."""
-    query = select(Department.id, Department.name).where(Department.active).order_by(Department.position)
-    if only is not None:
-        query = query.where(Department.id.in_(only))
-    return {d: (name, n) for n, (d, name) in enumerate(session.execute(query))}
+def _departments(session: Session, only: Collection[str] | None) -> dict[str, _Department]:
+    """Every department the person may see, in the office's order, numbered in the
+    order of all of them, so that a department has the same colour for everyone."""
+    query = select(Department.id, Department.name, Department.active).order_by(
+        Department.active.desc(), Department.position, Department.id
+    )
+    rows = enumerate(session.execute(query))
+    return {d: _Department(name, n, active) for n, (d, name, active) in rows if only is None or d in only}
+
+
+@dataclass(frozen=True)
+class _Department:
+    name: str
+    position: int
+    active: bool
 
 
 @dataclass(frozen=True)

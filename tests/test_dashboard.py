@@ -11,13 +11,14 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from intake.email_parser import parse_email
 from intake.runtime import Runtime
 from intake.twilio_sms import parse_message
 from routing.dashboard import Dashboard, Series, Window, figures
 from routing.database import transaction
-from routing.models import Item
+from routing.models import Department, Item
 from tests.mail import email_bytes
 from tests.people import office_client
 from web.app import create_app
@@ -132,9 +133,19 @@ def test_staff_see_only_their_departments_figures(runtime: Runtime) -> None:
 
     dashboard = read(runtime, {"billing"})
 
-    assert [s.key for s in dashboard.by_department] == ["billing"]
+    assert [(s.key, s.position) for s in dashboard.by_department] == [("billing", 2)]  # its colour as for all
     assert nonzero(dashboard, dashboard.by_channel) == {"email": {date(2026, 11, 16): 1}}
     assert [(p.department_id, p.median) for p in dashboard.pick_up] == [("billing", timedelta(minutes=50))]
+
+
+def test_a_department_gone_from_the_config_is_shown_while_it_has_items(runtime: Runtime) -> None:
+    email(runtime, "billing", datetime(2026, 11, 16, 14, 0, tzinfo=UTC))
+    with transaction(runtime.sessions) as session:
+        for department in session.scalars(select(Department).where(Department.id != "sales")):
+            department.active = False
+    dashboard = read(runtime)
+    assert [(s.label, s.total) for s in dashboard.by_department] == [("Sales", 0), ("Billing", 1)]
+    assert [p.department_id for p in dashboard.pick_up] == ["sales", "billing"]
 
 
 def test_a_day_is_the_office_day_across_the_change_to_summer_time(runtime: Runtime) -> None:
