@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from routing.models import utcnow
-from web import actions, api, auth, health, phone, queue
+from web import actions, api, auth, dashboard, health, phone, queue
 from web.storage import WebStorage
 from web.twilio import TwilioHooks
 
@@ -22,6 +22,7 @@ def create_app(settings: Settings, engine: Engine, sessions: sessionmaker[Sessio
     app.register_blueprint(health.blueprint)
     app.register_blueprint(queue.blueprint)
     app.register_blueprint(actions.blueprint)
+    app.register_blueprint(dashboard.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(phone.blueprint)
     TwilioHooks(settings, sessions).init_app(app)
