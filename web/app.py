@@ -9,7 +9,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from web import api, auth, health, phone, queue
+from routing.delivery import Deliverer
+from routing.engine import Router
+from web import api, auth, health, phone, queue, take
 from web.storage import WebStorage
 from web.twilio import TwilioHooks
 
@@ -22,7 +24,9 @@ def create_app(settings: Settings, engine: Engine, sessions: sessionmaker[Sessio
     app.register_blueprint(queue.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(phone.blueprint)
-    TwilioHooks(settings, sessions).init_app(app)
+    deliverer = Deliverer(sessions, Router(settings))
+    TwilioHooks(settings, deliverer).init_app(app)
+    take.init_app(app, deliverer)
     auth.init_app(app, settings)
 
     @app.template_filter("local_time")
