@@ -17,7 +17,9 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from intake.hand_taken import MAX_SCAN_BYTES
+from intake.replay import replay
 from intake.runtime import Runtime, open_runtime
+from routing.engine import Router
 from routing.models import DeliveryKey, Item
 from tests.people import add_person, csrf_token, office_client
 from tests.routing_helpers import office_with
@@ -299,3 +301,16 @@ def test_staff_do_not_take_messages(runtime: Runtime, app: Flask, client: FlaskC
     assert stored_items(runtime) == 0
     admin = office_client(app, runtime.sessions, name="ada", role="admin")
     assert admin.get("/take").status_code == 200
+
+
+def test_replaying_the_rules_keeps_a_chosen_department(
+    runtime: Runtime, client: FlaskClient, tmp_path: Path
+) -> None:
+    chosen = item_of(send(client, filled(client, department="sales", text="About invoice 8")))
+    ruled = item_of(send(client, filled(client, department="", text="About invoice 9")))
+    report = replay(runtime.sessions, Router(office_with(tmp_path, RULES)), datetime(2026, 1, 1, tzinfo=UTC))
+    assert report.replayed == 2
+    assert [(move.item_id, move.now, move.would_be) for move in report.moves] == [
+        (ruled, "front-desk", "billing")
+    ]
+    assert chosen not in [move.item_id for move in report.moves]
