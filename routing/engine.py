@@ -1,6 +1,7 @@
 """Deciding which department a message belongs to, and recording why.
 
-The order of decisions: the config's named rules, in order (the first that routes
+The order of decisions: a department a person chose when taking the message by
+hand (rules then only add priority and tags); the config's named rules, in order (the first that routes
 wins, unless it says to continue); then the addresses and numbers the departments
 own; then a catch-all department of the recipient's domain; then the learned suggestion, which routes only when it is confident; then the
 default department (the front desk). Every step that was tried is recorded as a hit
@@ -24,10 +25,11 @@ from routing.rules import CompiledRule, RuleSet
 
 log = logging.getLogger(__name__)
 
+PLACEMENT_STEP = "chosen by hand"
 RECIPIENT_STEP = "recipient"
 CATCH_ALL_STEP = "catch-all"
 SUGGESTION_STEP = "learned suggestion"
-_STEPS = (RECIPIENT_STEP, CATCH_ALL_STEP, SUGGESTION_STEP)
+_STEPS = (PLACEMENT_STEP, RECIPIENT_STEP, CATCH_ALL_STEP, SUGGESTION_STEP)
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class Router:
         self.settings = settings
         self.rules = RuleSet(settings, registry or standard_registry())
         self.classifier = Classifier(settings)
+        self.known = frozenset(department.id for department in settings.departments)
         self.owners = {
             contact.lower(): department.id
             for department in settings.departments
@@ -138,6 +141,7 @@ class Router:
         """
         facts = Facts(message, self.settings)
         draft = _Draft()
+        self._by_placement(message, draft)
         candidates = self.rules.rules if explain else self.rules.candidates(facts)
         self._run_rules(candidates, facts, draft)
         if draft.department_id is None:
@@ -169,6 +173,19 @@ class Router:
             draft.outcomes.append(RuleOutcome(rule.name, True, f"{reason}: {draft.apply(rule)}"))
             if rule.settings.stop:
                 return
+
+    def _by_placement(self, message: InboundMessage, draft: _Draft) -> None:
+        """The department the person who took the message down chose, if still known."""
+        placement = message.placement
+        if placement is None:
+            return
+        if placement.department_id not in self.known:
+            reason = f"{placement.by} chose {placement.department_id}, which is no department now"
+            draft.outcomes.append(RuleOutcome(PLACEMENT_STEP, False, reason))
+            return
+        reason = f"taken by hand by {placement.by} for {placement.department_id}"
+        draft.outcomes.append(RuleOutcome(PLACEMENT_STEP, True, reason))
+        draft.route(placement.department_id, reason)
 
     def _by_recipient(self, message: InboundMessage, draft: _Draft) -> None:
         """The department that owns an address or number the message was sent to.

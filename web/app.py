@@ -9,8 +9,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from routing.delivery import Deliverer
+from routing.engine import Router
 from routing.models import utcnow
-from web import actions, api, auth, dashboard, health, phone, queue
+from web import actions, api, auth, dashboard, health, phone, queue, take
 from web.storage import WebStorage
 from web.twilio import TwilioHooks
 
@@ -25,7 +27,9 @@ def create_app(settings: Settings, engine: Engine, sessions: sessionmaker[Sessio
     app.register_blueprint(dashboard.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(phone.blueprint)
-    TwilioHooks(settings, sessions).init_app(app)
+    deliverer = Deliverer(sessions, Router(settings))
+    TwilioHooks(settings, deliverer).init_app(app)
+    take.init_app(app, deliverer)
     auth.init_app(app, settings)
 
     @app.template_filter("local_time")
