@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from web import api, auth, health, phone, queue
+from web import api, auth, display, health, phone, queue
 from web.storage import WebStorage
 from web.twilio import TwilioHooks
 
@@ -24,6 +24,7 @@ def create_app(settings: Settings, engine: Engine, sessions: sessionmaker[Sessio
     app.register_blueprint(phone.blueprint)
     TwilioHooks(settings, sessions).init_app(app)
     auth.init_app(app, settings)
+    display.init_app(app, settings)
 
     @app.template_filter("local_time")
     def local_time(moment: datetime) -> str:
