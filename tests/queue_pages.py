@@ -67,18 +67,35 @@ def item_ids(html: str, kind: str = "item-row") -> list[int]:
 def counts(html: str) -> dict[str, tuple[int, int, int]]:
     """The front desk's (new, claimed, overdue) per department id."""
     return {
-        row.attrs["data-department"]: tuple(int(row.cells[f"count-{name}"]) for name in ("new", "claimed", "overdue"))  # type: ignore[misc]
+        row.attrs["data-department"]: tuple(
+            int(row.cells[f"count-{name}"]) for name in ("new", "claimed", "overdue")
+        )  # type: ignore[misc]
         for row in rows(html, "queue-row")
     }
 
 
 def add_item(
-    runtime: Runtime, number: int, *, to: str = "sales@office.test", subject: str = "", **columns: object
+    runtime: Runtime,
+    number: int,
+    *,
+    to: str = "sales@office.test",
+    subject: str = "",
+    sender: str = "Ann Example <ann@client.example>",
+    body: str = "Hello,\r\nwhat does the large one cost?\r\n",
+    **columns: object,
 ) -> int:
     """Deliver an email `number` minutes after START, then set `columns` on its item as
     triage would have (status, priority, tags, due_at, channel, assignee by name...)."""
-    raw = email_bytes(to=to, subject=subject or f"Message {number}", message_id=f"<m{number}@client.example>")
-    item_id = runtime.deliverer.deliver(parse_email(raw, received_at=START + timedelta(minutes=number))).item_id
+    raw = email_bytes(
+        to=to,
+        subject=subject or f"Message {number}",
+        sender=sender,
+        body=body,
+        message_id=f"<m{number}@client.example>",
+    )
+    item_id = runtime.deliverer.deliver(
+        parse_email(raw, received_at=START + timedelta(minutes=number))
+    ).item_id
     if columns:
         with transaction(runtime.sessions) as session:
             item = session.get_one(Item, item_id)
