@@ -57,7 +57,24 @@
   function open() {
     var row = current();
     if (row && row.dataset.href) {
+      remember(row);
       window.location.assign(row.dataset.href);
+    }
+  }
+
+  /* The row a person opened, so that coming back puts the cursor where they were. */
+  function remember(row) {
+    try {
+      window.sessionStorage.setItem("intake-cursor:" + window.location.pathname, row.id);
+    } catch (ignored) { /* storage may be off; the cursor then starts at the top */ }
+  }
+
+  function recalled() {
+    try {
+      var id = window.sessionStorage.getItem("intake-cursor:" + window.location.pathname);
+      return id ? document.getElementById(id) : null;
+    } catch (ignored) {
+      return null;
     }
   }
 
@@ -111,6 +128,11 @@
     var at = all.indexOf(row);
     var wasCursor = row === current();
     row.remove();
+    if (queue && queue.tBodies[0].rows.length === 0 && document.getElementById("next-page")) {
+      // The page is done but the view is not: draw it again, with what comes next.
+      window.location.reload();
+      return;
+    }
     if (wasCursor) {
       var left = rows();
       select(left[Math.min(at, left.length - 1)]);
@@ -393,6 +415,7 @@
     showFields();
   }
 
+  select(recalled() || rows()[0]);
   window.setInterval(refreshAges, AGE_MS);
   if (queue) {
     pollForever(pollQueue);
