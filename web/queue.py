@@ -18,7 +18,7 @@ from config.settings import PRIORITIES
 from routing import people, queues
 from routing.models import Department, Item
 from routing.queue_filters import CHANNELS, FILTER_NAMES, SORTS, STATUS_VIEWS, Filters
-from web import health
+from web import actions, health
 from web.access import check_department, person, visible_departments, visible_item
 from web.phone import phone_facts
 from web.storage import reading, storage
@@ -125,6 +125,7 @@ def item(item_id: int) -> str:
             office=storage().settings.office_name,
             item=found,
             phone=phone_facts(session, item_id),
+            choices=actions.choices(session, found),
         )
 
 
