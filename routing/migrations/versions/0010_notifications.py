@@ -1,7 +1,7 @@
 """Department notifications: the outbox of emails and webhooks about new items.
 
 Revision ID: 0010_notifications
-Revises: 0008_delivery_keys
+Revises: 0009_triage
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_notifications"
-down_revision: str | None = "0008_delivery_keys"
+down_revision: str | None = "0009_triage"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
