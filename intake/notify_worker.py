@@ -94,26 +94,29 @@ class NotificationWorker:
         department = next((d for d in settings.departments if d.id == job.department_id), None)
         if not items or department is None:
             raise SendFailed("the item or its department is gone", retry=False)
-        now = self.clock()
         if job.kind == "webhook":
-            notify = department.notify
-            if notify.webhook_url != job.target:
-                raise SendFailed("the department's webhook_url changed since the item arrived", retry=False)
-            body = webhook_body(items[0], department.name, _link(settings, items[0]))
-            timeout = settings.notifications.timeout_seconds
-            post_webhook(job.target, notify.webhook_secret, body, job.id, now, timeout)
-            return
-        if not settings.notifications.smtp_host:
+            self._post(job, settings, department, items[0])
+        else:
+            self._email(job, settings, department, items)
+
+    def _post(self, job: Job, settings: Settings, department: Department, item: NewItem) -> None:
+        notify = department.notify
+        if notify.webhook_url != job.target:
+            raise SendFailed("the department's webhook_url changed since the item arrived", retry=False)
+        body = webhook_body(item, department.name, _link(settings, item))
+        timeout = settings.notifications.timeout_seconds
+        post_webhook(job.target, notify.webhook_secret, body, job.id, self.clock(), timeout)
+
+    def _email(self, job: Job, settings: Settings, department: Department, items: list[NewItem]) -> None:
+        config = settings.notifications
+        if not config.smtp_host:
             raise SendFailed("no mail server is configured ([notifications] smtp_host)", retry=False)
-        subject, text = (
-            _digest(settings, department, items)
-            if job.kind == "digest"
-            else _single(settings, department, items[0])
-        )
-        message = new_email(
-            settings.notifications, job.target, subject, text, message_id(settings.notifications, _token(job))
-        )
-        refused = send_email(settings.notifications, message, now)
+        if job.kind == "digest":
+            subject, text = _digest(settings, department, items)
+        else:
+            subject, text = _single(settings, department, items[0])
+        message = new_email(config, job.target, subject, text, message_id(config, _token(job)))
+        refused = send_email(config, message, self.clock())
         if refused:
             log.warning("notification %s: the mail server refused %s", job.id, ", ".join(refused))
 
