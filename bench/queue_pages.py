@@ -242,10 +242,13 @@ def analyze(engine: Engine) -> str:
     """Statistics for the planner; on PostgreSQL also the visibility map that autovacuum
     keeps in a database that has run a while (a freshly copied table has none, and no
     index-only scan can skip its rows' pages)."""
-    command = "VACUUM (ANALYZE)" if engine.dialect.name == "postgresql" else "ANALYZE"
+    if engine.dialect.name != "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+        return "ANALYZE"
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(command))
-    return command
+        connection.execute(text("VACUUM (ANALYZE)"))
+    return "VACUUM (ANALYZE)"
 
 
 def run_database(url: str, name: str, items: int, repeats: int, plans: bool) -> None:
