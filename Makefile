@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench-queue clean
 
 run: $(VENV)/.installed
 	$(BIN)/intake --config config/default.toml serve
@@ -15,6 +15,10 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The queue page and the API list at a million items, SQLite and PostgreSQL (README.md).
+bench-queue: $(VENV)/.installed
+	$(BIN)/python bench/queue_pages.py $(BENCH_ARGS)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -120,6 +120,9 @@ class Item(ArrivedMessage, Base):
     __tablename__ = "items"
     __table_args__ = (
         Index("ix_items_queue", "department_id", "status", "received_at", "id"),
+        # A queue's page of every status, newest first. Without it SQLite, which keeps no
+        # statistics unless ANALYZE runs, sorts the whole queue for each page.
+        Index("ix_items_department_order", "department_id", "received_at", "id"),
         Index("ix_items_received", "received_at", "id"),
         # A text looks for the open item of its sender's number (routing.conversation).
         Index("ix_items_sender", "sender", "received_at"),
