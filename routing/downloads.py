@@ -140,14 +140,6 @@ def backoff(attempts: int, base: timedelta) -> timedelta:
     return min(wait, MAX_BACKOFF)
 
 
-def downloads_of(session: Session, item_id: int) -> list[PendingDownload]:
-    return list(
-        session.scalars(
-            select(PendingDownload).where(PendingDownload.item_id == item_id).order_by(PendingDownload.id)
-        )
-    )
-
-
 def _pending(session: Session, job: Job) -> PendingDownload | None:
     # Still ours only while pending with the attempt we claimed; otherwise another
     # worker took it over after our lease ran out, and its result counts.

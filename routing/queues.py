@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, selectinload
 
@@ -230,10 +230,9 @@ def _newest_first(query: Select[Item], after: Cursor | None) -> Select[Item]:
 
 
 def _older(after: Cursor) -> ColumnElement[bool]:
-    return or_(
-        Item.received_at < after.received_at,
-        and_(Item.received_at == after.received_at, Item.id < after.item_id),
-    )
+    # A row-value comparison, not `a < x OR (a = x AND id < y)`: both databases then
+    # start the index range at the cursor instead of testing every newer row.
+    return tuple_(Item.received_at, Item.id) < tuple_(after.received_at, after.item_id)
 
 
 def _most_urgent_first(query: Select[Item], after: Cursor | None) -> Select[Item]:

@@ -14,7 +14,7 @@ from routing.database import StorageUnavailable
 from routing.queue_filters import FILTER_NAMES
 from web import actions
 from web.access import person, visible_departments, visible_item
-from web.item_json import item_json
+from web.item_json import item_json, items_json
 from web.storage import reading, storage, writing
 
 blueprint = Blueprint("api", __name__)
@@ -45,7 +45,7 @@ def list_items() -> Response:
                 departments=visible_departments(),
                 me=person().name,
             )
-            items = [item_json(item) for item in page.items]
+            items = items_json(session, page.items)
     except queues.BadQuery as error:
         raise BadRequest(str(error)) from None
     next_url = None

@@ -6,17 +6,16 @@ item page; only types a browser shows safely are served inline.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 
-from routing.downloads import downloads_of
 from routing.models import Attachment, Item, PendingDownload, VoiceCall
-from routing.voicemail import call_of
 from web.access import visible_item
 from web.storage import reading
 
@@ -37,18 +36,34 @@ class PhoneFacts:
 
 
 def phone_facts(session: Session, item_id: int) -> PhoneFacts:
-    downloads = downloads_of(session, item_id)
-    recording_ids = [d.attachment_id for d in downloads if d.purpose == "recording" and d.attachment_id]
-    recording = session.get(Attachment, recording_ids[0]) if recording_ids else None
-    return PhoneFacts(call_of(session, item_id), recording, downloads)
+    return phone_facts_of(session, [item_id])[item_id]
 
 
-def phone_json(item: Item) -> dict[str, Any]:
+def phone_facts_of(session: Session, item_ids: Collection[int]) -> dict[int, PhoneFacts]:
+    """The phone facts of many items in three queries, whatever their number (a page of the API)."""
+    ids = sorted(set(item_ids))
+    calls = {c.item_id: c for c in session.scalars(select(VoiceCall).where(VoiceCall.item_id.in_(ids)))}
+    downloads: dict[int, list[PendingDownload]] = {item_id: [] for item_id in ids}
+    for download in session.scalars(
+        select(PendingDownload).where(PendingDownload.item_id.in_(ids)).order_by(PendingDownload.id)
+    ):
+        downloads[download.item_id].append(download)
+    recording_ids = {
+        item_id: next((d.attachment_id for d in found if d.purpose == "recording" and d.attachment_id), None)
+        for item_id, found in downloads.items()
+    }
+    wanted = [a for a in recording_ids.values() if a is not None]
+    recordings = {a.id: a for a in session.scalars(select(Attachment).where(Attachment.id.in_(wanted)))}
+    return {
+        item_id: PhoneFacts(
+            calls.get(item_id), recordings.get(recording_ids[item_id] or 0), downloads[item_id]
+        )
+        for item_id in ids
+    }
+
+
+def phone_json(item: Item, facts: PhoneFacts) -> dict[str, Any]:
     """The item's recording and transcript for the JSON API (null for other channels)."""
-    session = object_session(item)
-    if session is None:
-        raise ValueError("phone_json needs an item loaded in a session")
-    facts = phone_facts(session, item.id)
     recording = None
     if facts.recording is not None:
         recording = {
