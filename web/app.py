@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from web import api, auth, health, phone, queue
+from web import api, auth, files, health, queue
 from web.storage import WebStorage
 from web.twilio import TwilioHooks
 
@@ -21,7 +21,7 @@ def create_app(settings: Settings, engine: Engine, sessions: sessionmaker[Sessio
     app.register_blueprint(health.blueprint)
     app.register_blueprint(queue.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
-    app.register_blueprint(phone.blueprint)
+    app.register_blueprint(files.blueprint)
     TwilioHooks(settings, sessions).init_app(app)
     auth.init_app(app, settings)
 

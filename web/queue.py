@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, make_response, render_template, request
+from sqlalchemy import select
 from werkzeug.exceptions import BadRequest, NotFound
 
 from routing import queues
-from web import health
+from routing.models import Department
+from web import health, item_view
 from web.access import check_department, visible_departments, visible_item
 from web.phone import phone_facts
 from web.storage import reading, storage
 
 blueprint = Blueprint("queue", __name__)
+
+# The page's usual policy (web.app), with images from anywhere: for the one page view
+# where a person asked to see an email's remote images.
+REMOTE_IMAGES_POLICY = "default-src 'self'; img-src 'self' https: http:; frame-ancestors 'none'"
 
 
 @blueprint.get("/")
@@ -46,12 +52,23 @@ def department(department_id: str) -> str:
 
 
 @blueprint.get("/items/<int:item_id>")
-def item(item_id: int) -> str:
+def item(item_id: int) -> Response:
+    # Remote images are fetched only when the person asks: they tell the sender the mail was read.
+    remote_images = request.args.get("images") == "remote"
     with reading() as session:
         found = visible_item(session, item_id)
-        return render_template(
-            "item.html",
-            office=storage().settings.office_name,
-            item=found,
-            phone=phone_facts(session, item_id),
+        names = {d.id: d.name for d in session.scalars(select(Department))}
+        response = make_response(
+            render_template(
+                "item.html",
+                office=storage().settings.office_name,
+                item=found,
+                phone=phone_facts(session, item_id),
+                conversation=item_view.conversation(found, remote_images=remote_images),
+                history=item_view.history(found.events, names),
+                remote_images=remote_images,
+            )
         )
+    if remote_images:
+        response.headers["Content-Security-Policy"] = REMOTE_IMAGES_POLICY
+    return response
