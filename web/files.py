@@ -37,15 +37,21 @@ _MEDIA_TYPES = (
 # No SVG: it is a document that can run script, not a picture.
 INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _UNSAFE_IN_NAME = re.compile(r'[\x00-\x1f\x7f"\\/;:<>|?*%]')
-_MAX_NAME = 150
+_MAX_NAME = 200
 
 
 def download_name(filename: str) -> tuple[str, str]:
     """The attachment's name for Content-Disposition: a plain-ASCII one, and the full UTF-8 one."""
-    cleaned = _UNSAFE_IN_NAME.sub("_", unicodedata.normalize("NFC", filename)).strip(" .")[:_MAX_NAME]
+    cleaned = _UNSAFE_IN_NAME.sub("_", unicodedata.normalize("NFC", filename))
+    # Format characters (bidi overrides) would make "exe.pdf" show as ".pdf" in a save dialog.
+    cleaned = "".join(c for c in cleaned if unicodedata.category(c) != "Cf").strip(" .")[:_MAX_NAME]
     cleaned = cleaned or "attachment"
-    ascii_name = unicodedata.normalize("NFKD", cleaned).encode("ascii", "ignore").decode().strip(" .")
-    return ascii_name or "attachment", cleaned
+    ascii_name = unicodedata.normalize("NFKD", cleaned).encode("ascii", "ignore").decode().strip()
+    if not ascii_name.strip("."):
+        ascii_name = "attachment"
+    elif ascii_name.startswith("."):
+        ascii_name = "attachment" + ascii_name  # "日本.pdf" keeps its extension
+    return ascii_name, cleaned
 
 
 def content_disposition(filename: str) -> str:
