@@ -13,8 +13,10 @@ download is never used: it launches the system's Chromium.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,17 +53,44 @@ TIMEOUT_MS = 15_000
 _screenshots: list[Path] = []
 
 
+@dataclass(frozen=True)
+class Chromium:
+    """The browser, and the event loop Playwright's sync API drives it with."""
+
+    browser: Browser
+    loop: asyncio.AbstractEventLoop
+
+    @contextmanager
+    def in_use(self) -> Iterator[Browser]:
+        """The browser, for one test.
+
+        Between its calls Playwright's sync API marks its loop as running in this thread,
+        where any later asyncio.run() would then refuse to start. It is marked so only
+        while a browser test runs, and the other tests' asyncio.run() keeps working.
+        """
+        asyncio._set_running_loop(self.loop)
+        try:
+            yield self.browser
+        finally:
+            asyncio._set_running_loop(None)
+
+
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
+def chromium() -> Iterator[Chromium]:
     """The system's Chromium, started once for the whole test session."""
     path = require_program(CHROMIUM, "chromium")
     sync_api = require_module("playwright.sync_api", "pip package playwright, in the test extras")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+            started = Chromium(browser, asyncio.get_running_loop())
+            asyncio._set_running_loop(None)
+            yield started
+            with started.in_use():
+                browser.close()
+            asyncio._set_running_loop(started.loop)  # as the sync API expects when it stops
+    finally:
+        asyncio._set_running_loop(None)
 
 
 @dataclass(frozen=True)
@@ -153,15 +182,16 @@ class BrowserPage:
 
 
 @pytest.fixture
-def browser_page(chromium: Browser, site: Site, request: pytest.FixtureRequest) -> Iterator[BrowserPage]:
+def browser_page(chromium: Chromium, site: Site, request: pytest.FixtureRequest) -> Iterator[BrowserPage]:
     """A fresh tab in a fresh context (no cookies), watched; not signed in."""
-    context = chromium.new_context()
-    tab = BrowserPage(context.new_page(), site, _safe(request.node.name))
-    tab.watch()
-    try:
-        yield tab
-    finally:
-        context.close()
+    with chromium.in_use() as browser:
+        context = browser.new_context()
+        tab = BrowserPage(context.new_page(), site, _safe(request.node.name))
+        tab.watch()
+        try:
+            yield tab
+        finally:
+            context.close()
 
 
 @pytest.fixture
