@@ -21,6 +21,7 @@ from tests.mail import email_bytes, raw_message
 from tests.people import office_client
 from web.app import create_app
 from web.files import content_disposition
+from web.item_view import event_details
 
 # A 1x1 PNG, as a mail program would attach a logo.
 PNG = base64.b64decode(
@@ -239,3 +240,18 @@ def test_the_conversation_and_the_history_read_in_order(runtime: Runtime, client
     assert history.index("received") < history.index("reply received") < history.index("rerouted")
     assert '· <span class="actor">rita</span> · <strong class="action">rerouted</strong>' in history
     assert "from Sales" in history and "to Billing" in history and "why asks about an invoice" in history
+
+
+def test_event_details_read_as_words_and_leave_out_nested_records() -> None:
+    names = {"sales": "Sales", "billing": "Billing"}
+    received = {"department": "sales", "reason": "sent to sales@", "other_departments": ["billing", "gone"]}
+    assert event_details(received, names) == [
+        ("to", "Sales"),
+        ("also for", "Billing, gone"),
+        ("why", "sent to sales@"),
+    ]
+    reply = {"matcher": "in-reply-to", "message": 7, "outcomes": [{"rule": "x", "matched": True}]}
+    assert event_details(reply, names) == [("matched by", "in-reply-to")]
+    assert event_details({"reason": {"odd": "shape"}, "note": "", "size": 0, "error": True}, names) == [
+        ("bytes", "0")
+    ]

@@ -89,20 +89,16 @@ def event_details(detail: Mapping[str, Any], departments: Mapping[str, str]) -> 
     """The readable parts of an event's detail; nested records (rule outcomes) stay in the API."""
     lines = []
     for key, label in _DETAIL_LABELS.items():
-        value = detail.get(key)
-        if value is None or value == [] or value == "":
-            continue
-        if key in _DEPARTMENT_KEYS:
-            value = (
-                [departments.get(v, v) for v in value]
-                if isinstance(value, list)
-                else departments.get(value, value)
-            )
-        if isinstance(value, list):
-            if not all(isinstance(v, str | int) for v in value):
-                continue
-            value = ", ".join(str(v) for v in value)
-        if isinstance(value, dict):
-            continue
-        lines.append((label, str(value)))
+        value = _readable(detail.get(key), departments if key in _DEPARTMENT_KEYS else {})
+        if value:
+            lines.append((label, value))
     return lines
+
+
+def _readable(value: Any, names: Mapping[str, str]) -> str | None:
+    """A plain value or a list of them as text, ids swapped for names; None for anything else."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return names.get(value, str(value)) if isinstance(value, str) else str(value)
+    if isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+        return ", ".join(names.get(v, v) if isinstance(v, str) else str(v) for v in value)
+    return None
