@@ -7,13 +7,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from config.settings import Settings
+from intake import hand_taken
 from intake.email_parser import parse_email
 from routing.database import transaction
 from routing.engine import Router
@@ -64,11 +65,14 @@ class ReplayReport:
 
 
 def stored_message(item: Item) -> InboundMessage:
-    """The message as it arrived: email is parsed again from its raw bytes."""
+    """The message as it arrived: email is parsed again from its raw bytes; a message
+    taken by hand keeps the department the receptionist chose."""
     if item.channel == "email":
         return parse_email(
             item.raw.content, envelope_recipients=tuple(item.recipients), received_at=item.received_at
         )
+    if item.channel in hand_taken.KINDS:
+        return replace(message_of(item), placement=hand_taken.placement_of(item.raw.content))
     return message_of(item)
 
 

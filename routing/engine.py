@@ -1,6 +1,7 @@
 """Deciding which department a message belongs to, and recording why.
 
-The order of decisions: the config's named rules, in order (the first that routes
+The order of decisions: a department a person chose when taking the message by
+hand (rules then only add priority and tags); the config's named rules, in order (the first that routes
 wins, unless it says to continue); then the addresses and numbers the departments
 own; then a catch-all department of the recipient's domain; then the learned suggestion, which routes only when it is confident; then the
 default department (the front desk). Every step that was tried is recorded as a hit
@@ -24,9 +25,11 @@ from routing.rules import CompiledRule, RuleSet
 
 log = logging.getLogger(__name__)
 
+PLACEMENT_STEP = "chosen by hand"
 RECIPIENT_STEP = "recipient"
 CATCH_ALL_STEP = "catch-all"
 SUGGESTION_STEP = "learned suggestion"
+_STEPS = (PLACEMENT_STEP, RECIPIENT_STEP, CATCH_ALL_STEP, SUGGESTION_STEP)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class RoutingDecision:
     # Marked as machine mail by a rule: stored, but nobody is notified.
     machine: bool = False
     suggestion: Suggestion | None = None
+    # Why a person must decide where the item belongs, or None when a rule or an
+    # address settled it (shown first on the front desk).
+    decision_needed: str | None = None
 
 
 @dataclass
@@ -65,6 +71,7 @@ class _Draft:
     spam: bool = False
     machine: bool = False
     suggestion: Suggestion | None = None
+    decision_needed: str | None = None
 
     def route(self, department_id: str, reason: str) -> None:
         self.department_id, self.reason = department_id, reason
@@ -105,6 +112,7 @@ class _Draft:
             spam=self.spam,
             machine=self.machine,
             suggestion=self.suggestion,
+            decision_needed=self.decision_needed,
         )
 
 
@@ -115,6 +123,7 @@ class Router:
         self.settings = settings
         self.rules = RuleSet(settings, registry or standard_registry())
         self.classifier = Classifier(settings)
+        self.known = frozenset(department.id for department in settings.departments)
         self.owners = {
             contact.lower(): department.id
             for department in settings.departments
@@ -132,6 +141,7 @@ class Router:
         """
         facts = Facts(message, self.settings)
         draft = _Draft()
+        self._by_placement(message, draft)
         candidates = self.rules.rules if explain else self.rules.candidates(facts)
         self._run_rules(candidates, facts, draft)
         if draft.department_id is None:
@@ -143,6 +153,7 @@ class Router:
         if draft.department_id is None:
             default = self.settings.default_department
             draft.reason = f"no rule matched; sent to the default department {default}"
+        draft.decision_needed = _decision_needed(message, draft, self.settings.routing.suggest_threshold)
         skipped = len(self.rules.rules) - len(candidates)
         if skipped and not explain:
             draft.reason += f" ({skipped} other rules could not apply)"
@@ -162,6 +173,19 @@ class Router:
             draft.outcomes.append(RuleOutcome(rule.name, True, f"{reason}: {draft.apply(rule)}"))
             if rule.settings.stop:
                 return
+
+    def _by_placement(self, message: InboundMessage, draft: _Draft) -> None:
+        """The department the person who took the message down chose, if still known."""
+        placement = message.placement
+        if placement is None:
+            return
+        if placement.department_id not in self.known:
+            reason = f"{placement.by} chose {placement.department_id}, which is no department now"
+            draft.outcomes.append(RuleOutcome(PLACEMENT_STEP, False, reason))
+            return
+        reason = f"taken by hand by {placement.by} for {placement.department_id}"
+        draft.outcomes.append(RuleOutcome(PLACEMENT_STEP, True, reason))
+        draft.route(placement.department_id, reason)
 
     def _by_recipient(self, message: InboundMessage, draft: _Draft) -> None:
         """The department that owns an address or number the message was sent to.
@@ -216,6 +240,19 @@ class Router:
             return
         draft.outcomes.append(RuleOutcome(SUGGESTION_STEP, True, f"suggests {said}"))
         draft.route(suggestion.department_id, f"learned suggestion: {said}")
+
+
+def _decision_needed(message: InboundMessage, draft: _Draft, threshold: float) -> str | None:
+    """Why a person should decide where this message belongs, if they should."""
+    rule_matched = any(o.matched and o.rule not in _STEPS for o in draft.outcomes)
+    if message.machine_kind and not draft.machine and not rule_matched:
+        return f"machine mail ({message.machine_kind}) that no rule recognised"
+    suggestion = draft.suggestion
+    if draft.department_id is None and suggestion is not None and suggestion.confidence < threshold:
+        return f"weak suggestion: {suggestion.department_id} ({suggestion.confidence:.0%}, below {threshold:.0%})"
+    if draft.department_id is None:
+        return "nothing routed it"
+    return None
 
 
 class Routes(Protocol):

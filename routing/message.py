@@ -27,6 +27,18 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """A department a person chose for a message they took down themselves.
+
+    The router puts the message there before any rule runs; rules may still add a
+    priority or tags, but not move it.
+    """
+
+    department_id: str
+    by: str
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """One message from outside the office, whatever channel it came over.
 
@@ -55,6 +67,8 @@ class InboundMessage:
     # Email headers as (name, value) pairs, in the order they came; empty on other channels.
     headers: tuple[tuple[str, str], ...] = ()
     parse_defects: tuple[str, ...] = field(default=())
+    # Set only when a person took the message by hand and chose where it goes.
+    placement: Placement | None = None
 
     def __post_init__(self) -> None:
         if self.received_at.tzinfo is None:

@@ -23,6 +23,9 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy import (
+    text as sql_text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -123,6 +126,15 @@ class Item(ArrivedMessage, Base):
         # Replies find their item by Message-ID. A hash index on PostgreSQL: a B-tree
         # entry has a size limit, and a Message-ID has none.
         Index("ix_items_message_id", "message_id", postgresql_using="hash"),
+        # The front desk counts open items per queue, and overdue ones, without a scan.
+        Index("ix_items_open", "status", "department_id", "due_at"),
+        Index("ix_items_assignee", "assignee_id", "status"),
+        Index(
+            "ix_items_decision",
+            "received_at",
+            sqlite_where=sql_text("decision_needed IS NOT NULL"),
+            postgresql_where=sql_text("decision_needed IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -138,8 +150,16 @@ class Item(ArrivedMessage, Base):
     # The learned suggestion when no rule routed the item, shown for a one-click confirm.
     suggested_department_id: Mapped[str | None] = mapped_column(String(64))
     suggestion_confidence: Mapped[float | None] = mapped_column(Float)
+    # Why a person must decide where this item belongs (a weak suggestion, nothing
+    # routed it, machine mail no rule knew); cleared by the first thing a person does.
+    decision_needed: Mapped[str | None] = mapped_column(Text)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # indexed by ix_items_assignee
+    due_at: Mapped[datetime | None]  # when the sender wants an answer or a callback
+    claimed_at: Mapped[datetime | None]  # first picked up, for the time-to-pick-up figures
+    resolved_at: Mapped[datetime | None]
 
     department: Mapped[Department] = relationship()
+    assignee: Mapped[User | None] = relationship()
     raw: Mapped[Blob] = relationship()
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="item", order_by="Attachment.id", cascade="all, delete-orphan"

@@ -139,6 +139,8 @@ def test_a_suggestion_below_the_threshold_leaves_the_item_at_the_front_desk(offi
         assert item.suggested_department_id in ("billing", "sales")
         assert item.suggestion_confidence is not None and item.suggestion_confidence < 0.9
         assert item.routing_hits[-1]["rule"] == "learned suggestion" and not item.routing_hits[-1]["matched"]
+        # The front desk shows it first, asking a person to decide.
+        assert item.decision_needed is not None and item.decision_needed.startswith("weak suggestion: ")
 
 
 def test_a_rule_still_comes_before_the_suggestion(office: Runtime) -> None:

@@ -37,3 +37,10 @@ def visible_item(session: Session, item_id: int) -> Item:
     if item is None or not person().may_see(item.department_id):
         raise NotFound(f"there is no item {item_id}")
     return item
+
+
+def local_path(target: str, default: str) -> str:
+    """`target` if it is a path on this site, else `default`: no redirect leads elsewhere."""
+    if not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    return target

@@ -5,46 +5,20 @@ Errors are JSON too: {"error": {"status": 400, "message": "..."}}.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound, ServiceUnavailable
 
 from routing import queues, triage
 from routing.database import StorageUnavailable
-from routing.models import Item
+from web import actions
 from web.access import person, visible_departments, visible_item
-from web.phone import phone_json
+from web.item_json import item_json
 from web.storage import reading, storage, writing
 
 blueprint = Blueprint("api", __name__)
 
 MAX_LIMIT = 500
-
-
-def item_json(item: Item) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "channel": item.channel,
-        "department": item.department_id,
-        "status": item.status,
-        "sender": item.sender,
-        "subject": item.subject,
-        "received_at": item.received_at.isoformat(),
-        "routing_reason": item.routing_reason,
-        "machine_kind": item.machine_kind,
-        "priority": item.priority,
-        "tags": list(item.tags),
-        "spam": item.spam,
-        "messages": 1 + len(item.messages),  # the first message and its follow-ups
-        "suggestion": (
-            {"department": item.suggested_department_id, "confidence": item.suggestion_confidence}
-            if item.suggested_department_id
-            else None
-        ),
-        **phone_json(item),
-    }
 
 
 @blueprint.get("/items")
@@ -88,22 +62,17 @@ def _check_department(session: Session, department_id: str) -> None:
         raise NotFound(f"there is no department {department_id!r}")
 
 
-@blueprint.post("/items/<int:item_id>/reroute")
-def reroute_item(item_id: int) -> Response:
-    """Move an item to another department: {"department": "billing", "reason": "..."}."""
-    body = request.get_json(silent=True)
+@blueprint.post("/items/<int:item_id>/<action>")
+def act(item_id: int, action: str) -> Response:
+    """Do an action to an item: claim, resolve, note {"text"}, reroute {"department", "reason"}, ...
+
+    The body, when the action needs fields, is a JSON object of them."""
+    body = request.get_json(silent=True) if request.content_length else {}
     if not isinstance(body, dict):
-        raise BadRequest('send a JSON object: {"department": "...", "reason": "..."}')
-    department, reason = body.get("department"), body.get("reason")
-    if not isinstance(department, str) or not department:
-        raise BadRequest("department must be a department id")
-    if not isinstance(reason, str) or not reason.strip():
-        raise BadRequest("reason must say why the item moves")
-    actor = person().name
+        raise BadRequest("send the action's fields as a JSON object, or no body")
     try:
         with writing() as session:
-            visible_item(session, item_id)  # another department's item is as unknown as a missing one
-            return jsonify(item_json(triage.reroute(session, item_id, department, actor, reason)))
+            return jsonify(item_json(actions.perform(session, item_id, action, body)))
     except triage.NoSuchItem as error:
         raise NotFound(str(error)) from None
     except triage.TriageError as error:

@@ -9,7 +9,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from web import api, auth, files, health, queue
+from routing.delivery import Deliverer
+from routing.engine import Router
+from routing.models import utcnow
+from web import actions, api, auth, dashboard, files, health, queue, take
 from web.storage import WebStorage
 from web.twilio import TwilioHooks
 
@@ -20,14 +23,27 @@ def create_app(settings: Settings, engine: Engine, sessions: sessionmaker[Sessio
     WebStorage(settings, engine, sessions).init_app(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(queue.blueprint)
+    app.register_blueprint(actions.blueprint)
+    app.register_blueprint(dashboard.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(files.blueprint)
-    TwilioHooks(settings, sessions).init_app(app)
+    deliverer = Deliverer(sessions, Router(settings))
+    TwilioHooks(settings, deliverer).init_app(app)
+    take.init_app(app, deliverer)
     auth.init_app(app, settings)
 
     @app.template_filter("local_time")
     def local_time(moment: datetime) -> str:
         return moment.astimezone(settings.timezone).strftime("%a %d %b %Y, %H:%M")
+
+    @app.template_filter("local_input")
+    def local_input(moment: datetime) -> str:
+        """The office's local time as a datetime-local field shows it."""
+        return moment.astimezone(settings.timezone).strftime("%Y-%m-%dT%H:%M")
+
+    @app.context_processor
+    def clock() -> dict[str, datetime]:
+        return {"now": utcnow()}
 
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]

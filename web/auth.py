@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from config.settings import Settings
 from routing import people
 from web import api
+from web.access import local_path
 from web.storage import reading, storage
 from web.twilio import blueprint as twilio_blueprint
 
@@ -134,7 +135,4 @@ def logout() -> BaseResponse:
 
 def _next() -> str:
     """Where to go after signing in: a path on this site only."""
-    target = request.values.get("next", "")
-    if not target.startswith("/") or target.startswith(("//", "/\\")):
-        return "/"
-    return target
+    return local_path(request.values.get("next", ""), "/")

@@ -8,7 +8,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from routing import queues
 from routing.models import Department
-from web import health, item_view
+from web import actions, health, item_view
 from web.access import check_department, visible_departments, visible_item
 from web.phone import phone_facts
 from web.storage import reading, storage
@@ -67,6 +67,7 @@ def item(item_id: int) -> Response:
                 conversation=item_view.conversation(found, remote_images=remote_images),
                 history=item_view.history(found.events, names),
                 remote_images=remote_images,
+                choices=actions.choices(session, found),
             )
         )
     if remote_images:

@@ -16,7 +16,7 @@ from functools import wraps
 from typing import TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, request, url_for
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.exceptions import Forbidden
@@ -29,7 +29,6 @@ from intake.twilio_sms import BadWebhook, TwilioMessage, parse_message
 from routing.database import StorageUnavailable, UnstorableMessage
 from routing.delivery import Deliverer, Delivery
 from routing.downloads import enqueue
-from routing.engine import Router
 from routing.voicemail import VoicemailDesk
 
 log = logging.getLogger(__name__)
@@ -44,10 +43,10 @@ View = TypeVar("View", bound=Callable[..., Response])
 class TwilioHooks:
     """What the webhooks need: the settings, the signature check and the stores."""
 
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, settings: Settings, deliverer: Deliverer) -> None:
         self.settings = settings
         self.validator = RequestValidator(settings.twilio.auth_token)
-        self.deliverer = Deliverer(sessions, Router(settings))
+        self.deliverer = deliverer
         self.desk = VoicemailDesk(self.deliverer, transcribe=settings.twilio.transcribe)
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 

@@ -1,0 +1,182 @@
+"""The geometry of the dashboard's charts, computed here and drawn as SVG by a template.
+
+Nothing here knows HTML: a chart is numbers and labels. Colours are classes
+("series-3"), set in the stylesheet, because the page's CSP forbids inline styles;
+a department keeps its class, and so its colour, on every chart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from routing.dashboard import PickUp, Series
+
+PALETTE_SIZE = 8  # the classes series-0 .. series-7 in intake.css
+CHANNEL_OFFSET = 4  # channels take the palette's second half, departments start at its first
+
+WIDTH = 720
+HEIGHT = 260
+LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 28  # room for the axes' labels
+BAR_SHARE = 0.72  # of a day's slot; the rest is the gap between bars
+LABEL_EVERY = 7  # days between date labels, counted back from today
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One rectangle: a series' part of a bar, or a whole horizontal bar."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    colour: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    position: float
+    label: str
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    label: str
+    colour: str
+    total: int
+
+
+@dataclass(frozen=True)
+class BarChart:
+    """A stacked bar chart: one bar a day, one segment per series with items that day."""
+
+    title: str
+    description: str
+    width: int
+    height: int
+    left: float
+    right: float
+    top: float
+    bottom: float
+    segments: tuple[Segment, ...]
+    x_ticks: tuple[Tick, ...]
+    y_ticks: tuple[Tick, ...]
+    legend: tuple[LegendEntry, ...]
+
+
+def colour(position: int) -> str:
+    return f"series-{position % PALETTE_SIZE}"
+
+
+def day_label(day: date) -> str:
+    return f"{day.day} {day:%b}"
+
+
+def items(count: int) -> str:
+    return f"{count} item" if count == 1 else f"{count} items"
+
+
+def stacked_bars(title: str, days: Sequence[date], series: Sequence[Series], offset: int = 0) -> BarChart:
+    """Bars of items per day, each stacked from the series in their order, bottom up.
+
+    `offset` moves the series along the palette, so that the channels' colours are not
+    read as departments'.
+    """
+    right, bottom = WIDTH - RIGHT, HEIGHT - BOTTOM
+    slot = (right - LEFT) / max(len(days), 1)
+    totals = [sum(s.counts[n] for s in series) for n in range(len(days))]
+    top_value, step = scale(max(totals, default=0))
+    per_item = (bottom - TOP) / top_value
+    segments = []
+    for n, day in enumerate(days):
+        y = float(bottom)
+        for s in series:
+            if s.counts[n]:
+                height = s.counts[n] * per_item
+                y -= height
+                x = LEFT + n * slot + slot * (1 - BAR_SHARE) / 2
+                title_text = f"{s.label}, {day_label(day)}: {items(s.counts[n])}"
+                segments.append(
+                    Segment(x, y, slot * BAR_SHARE, height, colour(s.position + offset), title_text)
+                )
+    last = len(days) - 1
+    x_ticks = tuple(
+        Tick(LEFT + (n + 0.5) * slot, day_label(day))
+        for n, day in enumerate(days)
+        if (last - n) % LABEL_EVERY == 0
+    )
+    y_ticks = tuple(Tick(bottom - v * per_item, str(v)) for v in range(0, top_value + 1, step))
+    first, final = (day_label(days[0]), day_label(days[-1])) if days else ("", "")
+    return BarChart(
+        title=title,
+        description=f"{items(sum(totals))} from {first} to {final}, the busiest day {items(max(totals, default=0))}.",
+        width=WIDTH,
+        height=HEIGHT,
+        left=LEFT,
+        right=right,
+        top=TOP,
+        bottom=bottom,
+        segments=tuple(segments),
+        x_ticks=x_ticks,
+        y_ticks=y_ticks,
+        legend=tuple(LegendEntry(s.label, colour(s.position + offset), s.total) for s in series),
+    )
+
+
+def scale(largest: int) -> tuple[int, int]:
+    """The axis' top and its tick step: a round step (1, 2 or 5 times a power of ten)
+    giving at most five steps, and a top that is a whole number of steps."""
+    if largest <= 0:
+        return 1, 1
+    rough = largest / 5
+    power = 10 ** math.floor(math.log10(rough)) if rough >= 1 else 1
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= rough)
+    return math.ceil(largest / step) * step, step
+
+
+@dataclass(frozen=True)
+class WaitChart:
+    """Horizontal bars: each department's median wait before an item is picked up."""
+
+    title: str
+    width: int
+    height: int
+    label_width: float
+    rows: tuple[tuple[PickUp, Segment | None], ...]  # None: nothing picked up yet
+    row_height: float
+
+
+def wait_bars(title: str, pick_up: Sequence[PickUp]) -> WaitChart:
+    label_width, value_width, row = 150.0, 90.0, 26.0
+    room = WIDTH - label_width - value_width
+    longest = max((p.median for p in pick_up if p.median is not None), default=timedelta(0))
+    rows = []
+    for n, p in enumerate(pick_up):
+        bar = None
+        if p.median is not None:
+            share = p.median / longest if longest else 0.0
+            text = f"{p.label}: median {duration(p.median)} over {items(p.picked_up)} picked up"
+            bar = Segment(
+                label_width, n * row + 5, max(share * room, 1.0), row - 10, colour(p.position), text
+            )
+        rows.append((p, bar))
+    return WaitChart(title, WIDTH, int(len(rows) * row) or int(row), label_width, tuple(rows), row)
+
+
+def duration(span: timedelta | None) -> str:
+    """A wait as people say it: "under a minute", "25 min", "1 h 20 min", "2 d 3 h"."""
+    if span is None:
+        return "none picked up"
+    minutes = int(span.total_seconds() // 60)
+    if minutes < 1:
+        return "under a minute"
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
