@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.imap_section import read_imap
 from config.mail_sections import read_email, read_smtp
+from config.notify_section import read_department_notify, read_notifications
 from config.rules import rule_tests, rules
 from config.settings import (
     WEEKDAYS,
@@ -26,7 +27,7 @@ from config.settings import (
     Settings,
     WebSettings,
 )
-from config.table import PHONE, ConfigError, Table, read_listen
+from config.table import ADDRESS, PHONE, ConfigError, Table, read_listen
 from config.twilio_section import read_twilio
 
 # ConfigError is raised from the section readers; callers catch it from here.
@@ -35,7 +36,7 @@ __all__ = ["DEFAULT_CONFIG", "ConfigError", "load_settings"]
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 DEFAULT_DATABASE_URL = "sqlite:///intake.db"
 _DEPARTMENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PUBLIC_URL = re.compile(r"^https?://[^/?#@\s]+(/[^?#\s]*)?$")
 _SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 
@@ -60,14 +61,14 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
 def _settings(root: Table, env: Mapping[str, str]) -> Settings:
     root.only(
         "office", "departments", "smtp", "web", "database", "email", "imap", "twilio",
-        "rules", "rule_tests", "schedules", "routing",
+        "rules", "rule_tests", "schedules", "routing", "notifications",
     )  # fmt: skip
     office = root.table("office")
     office.only("name", "domains", "timezone", "default_department", "hours")
     domains = tuple(d.lower() for d in office.strings("domains"))
     if not domains:
         raise office.fail("domains", "name at least one domain the office receives mail for")
-    departments = _departments(root, domains)
+    departments = _departments(root, domains, env)
     default_department = office.text("default_department")
     if default_department not in {d.id for d in departments}:
         known = ", ".join(d.id for d in departments)
@@ -87,6 +88,7 @@ def _settings(root: Table, env: Mapping[str, str]) -> Settings:
         email=read_email(root.table("email")),
         imap=read_imap(root, departments, env),
         twilio=read_twilio(root.table("twilio"), env, {d.id for d in departments}),
+        notifications=read_notifications(root.table("notifications"), env, departments),
         rules=rules(root, departments),
         rule_tests=rule_tests(root, departments),
         schedules=_schedules(root.table("schedules")),
@@ -104,14 +106,14 @@ def _timezone(office: Table) -> ZoneInfo:
         ) from None
 
 
-def _departments(root: Table, domains: tuple[str, ...]) -> tuple[Department, ...]:
+def _departments(root: Table, domains: tuple[str, ...], env: Mapping[str, str]) -> tuple[Department, ...]:
     tables = root.tables("departments")
     if not tables:
         raise root.fail("departments", "define at least one department ([[departments]])")
     departments: list[Department] = []
     owners: dict[str, str] = {}  # address or phone -> the department that has it
     for table in tables:
-        department = _department(table, domains)
+        department = _department(table, domains, env)
         if department.id in {d.id for d in departments}:
             raise table.fail("id", f"duplicate department id {department.id!r}")
         for key, contacts in (("addresses", department.addresses), ("phones", department.phones)):
@@ -123,14 +125,14 @@ def _departments(root: Table, domains: tuple[str, ...]) -> tuple[Department, ...
     return tuple(departments)
 
 
-def _department(table: Table, domains: tuple[str, ...]) -> Department:
-    table.only("id", "name", "addresses", "phones", "description", "keywords")
+def _department(table: Table, domains: tuple[str, ...], env: Mapping[str, str]) -> Department:
+    table.only("id", "name", "addresses", "phones", "description", "keywords", "notify")
     department_id = table.text("id")
     if not _DEPARTMENT_ID.match(department_id):
         raise table.fail("id", f"{department_id!r} must be lower-case letters, digits, '-' or '_'")
     addresses = tuple(a.lower() for a in table.strings("addresses"))
     for address in addresses:
-        if not _ADDRESS.match(address):
+        if not ADDRESS.match(address):
             raise table.fail("addresses", f"{address!r} is not an email address")
         if address.rpartition("@")[2] not in domains:
             raise table.fail("addresses", f"{address!r} is not at one of office.domains")
@@ -145,6 +147,7 @@ def _department(table: Table, domains: tuple[str, ...]) -> Department:
         phones=phones,
         description=table.get("description", str, ""),
         keywords=table.strings("keywords"),
+        notify=read_department_notify(table.table("notify"), env),
     )
 
 
@@ -170,13 +173,18 @@ def _hours(table: Table) -> OpeningHours:
 
 
 def _web(table: Table, env: Mapping[str, str]) -> WebSettings:
-    table.only("listen", "page_size", "secure_cookies")
+    table.only("listen", "page_size", "secure_cookies", "public_url")
     page_size = table.get("page_size", int, WebSettings.page_size)
     if not 1 <= page_size <= 500:
         raise table.fail("page_size", "must be from 1 to 500")
     listen = read_listen(table, "listen", env.get("INTAKE_WEB"), "127.0.0.1:8080")
     secure_cookies = table.get("secure_cookies", bool, WebSettings.secure_cookies)
-    return WebSettings(listen=listen, page_size=page_size, secure_cookies=secure_cookies)
+    public_url = (env.get("INTAKE_PUBLIC_URL") or table.get("public_url", str, "")).rstrip("/")
+    if public_url and not _PUBLIC_URL.match(public_url):
+        raise table.fail("public_url", f"{public_url!r} is not a base URL such as https://intake.example.com")
+    return WebSettings(
+        listen=listen, page_size=page_size, secure_cookies=secure_cookies, public_url=public_url
+    )
 
 
 def _database(table: Table, env: Mapping[str, str]) -> DatabaseSettings:

@@ -24,6 +24,20 @@ class ListenAddress:
 
 
 @dataclass(frozen=True)
+class DepartmentNotify:
+    """Who hears of a department's new items: its mailing list and/or its chat webhook.
+
+    `digest_minutes` 0 sends one email per item; N sends one email every N minutes
+    holding every item since the last. The webhook secret is kept out of repr().
+    """
+
+    email: tuple[str, ...] = ()
+    digest_minutes: int = 0
+    webhook_url: str = ""
+    webhook_secret: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
 class Department:
     id: str
     name: str
@@ -32,6 +46,7 @@ class Department:
     description: str = ""
     # Words that seed the learned suggestion before any message has been corrected.
     keywords: tuple[str, ...] = ()
+    notify: DepartmentNotify = DepartmentNotify()
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,8 @@ class WebSettings:
     page_size: int = 50
     # Session cookies go over HTTPS only; false is for plain http on this machine alone.
     secure_cookies: bool = True
+    # The address people open the queue view at, for links in notifications; "" for none.
+    public_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -155,6 +172,25 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class NotificationSettings:
+    """The mail server notifications are sent through, and how the worker retries.
+
+    The password is kept out of repr() so it never lands in a log or a page.
+    """
+
+    smtp_host: str = ""
+    smtp_port: int = 587
+    security: str = "starttls"  # "starttls", "ssl" or "none"
+    from_address: str = ""
+    username: str = ""
+    password: str = field(default="", repr=False)
+    timeout_seconds: float = 20.0
+    max_attempts: int = 8
+    # The first retry waits this long; each later one twice as long, at most an hour.
+    retry_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class ImapMailbox:
     """One IMAP mailbox the office reads mail from, and what to do after storing it.
 
@@ -200,6 +236,7 @@ class Settings:
     email: EmailSettings = EmailSettings()
     imap: tuple[ImapMailbox, ...] = ()
     twilio: TwilioSettings = field(default_factory=lambda: TwilioSettings())
+    notifications: NotificationSettings = NotificationSettings()
 
     rules: tuple[RuleSettings, ...] = ()
     rule_tests: tuple[RuleTest, ...] = ()

@@ -10,6 +10,7 @@ from typing import Any
 from config.settings import ListenAddress
 
 PHONE = re.compile(r"^\+[1-9][0-9]{5,14}$")
+ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class ConfigError(Exception):

@@ -19,6 +19,7 @@ from config.loading import ConfigError, load_settings
 from config.settings import Settings
 from intake.download_worker import DownloadWorker
 from intake.imap import MailboxPoller, pollers
+from intake.notify_worker import NotificationWorker
 from intake.rule_tests import build_router
 from intake.smtp import SMTPServer
 from intake.twilio_fetch import TwilioFetcher
@@ -83,7 +84,7 @@ def run_services(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload_routing(runtime))
-    started: list[SMTPServer | WebServer | MailboxPoller | DownloadWorker] = []
+    started: list[SMTPServer | WebServer | MailboxPoller | DownloadWorker | NotificationWorker] = []
     try:
         if imap:
             started.extend(start_pollers(runtime))
@@ -108,6 +109,13 @@ def run_services(
             worker.start()
             started.append(worker)
             say(f"Fetching recordings and media from {runtime.settings.twilio.api_base_url}")
+        if web:
+            # Always on with the web, so that notify tables added by a reload are served.
+            notifier = NotificationWorker(runtime.sessions, lambda: runtime.routers.settings)
+            notifier.start()
+            started.append(notifier)
+            if any(d.notify.email or d.notify.webhook_url for d in runtime.settings.departments):
+                say("Sending department notifications")
         say("Intake is running; press Ctrl-C to stop.")
         stop.wait()
         say("Stopping: finishing the messages in flight.")

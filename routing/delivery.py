@@ -23,7 +23,8 @@ from routing.conversation import Thread, match
 from routing.database import StorageUnavailable, UnstorableMessage, transaction
 from routing.engine import Routes, RoutingDecision, RuleOutcome
 from routing.message import InboundMessage
-from routing.models import Attachment, AuditEvent, Base, Blob, DeliveryKey, Item, Message
+from routing.models import Attachment, AuditEvent, Base, Blob, DeliveryKey, Item, Message, utcnow
+from routing.notifications import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ class Deliverer:
         item_id = _insert_item(session, message, decision, matching.outcomes)
         log.info("item %s from %s routed to %s", item_id, message.channel, decision.department_id)
         quiet = decision.machine or decision.spam
+        if not quiet and message.machine_kind is None:  # nobody is told of machine mail or spam
+            enqueue(session, item_id, decision.department_id, self.router.settings, utcnow())
         return Delivery(item_id, decision.department_id, created=True, quiet=quiet)
 
 

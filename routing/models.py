@@ -355,3 +355,31 @@ class WebSecret(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
+
+
+class Notification(Base):
+    """One message to send about a new item (routing.outbox): an email, a digest line, a webhook.
+
+    Added in the transaction that creates the item, sent later by a background worker,
+    which claims a row by pushing `next_attempt_at` past now. An item has at most one
+    row of each kind, so it is never queued twice for the same place.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("item_id", "kind", name="uq_notifications_item_kind"),
+        Index("ix_notifications_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    department_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # "email", "digest" or "webhook"
+    # The addresses (comma-separated) or the URL, as configured when the item arrived.
+    target: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

@@ -25,6 +25,7 @@ from routing.message import InboundMessage
 from routing.models import AuditEvent, Blob, Item, Message
 from routing.triage import reroute
 from tests.mail import email_bytes, raw_message
+from tests.people import new_person
 from tests.smtp_support import client, running, send
 
 MONDAY = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -107,8 +108,9 @@ def test_dialogue_reply_joins_the_rerouted_item_and_a_later_text_does_not(runtim
     assert (first.department_id, first.created, first.joined) == ("sales", True, False)
 
     # The receptionist sees it is a billing matter and moves it.
+    maria = new_person(runtime.sessions, "maria")
     with transaction(runtime.sessions) as session:
-        reroute(session, first.item_id, "billing", "maria", "asks about an invoice")
+        reroute(session, first.item_id, maria, "billing", "asks about an invoice")
 
     # Ann replies to her own first mail; the reply finds the item in billing.
     reply = deliver_reply(
@@ -243,8 +245,9 @@ def test_a_shorter_window_from_the_config_is_kept(runtime: Runtime) -> None:
 
 def test_a_reply_to_a_resolved_item_reopens_it_in_its_department(runtime: Runtime) -> None:
     first = first_email(runtime)
+    maria = new_person(runtime.sessions, "maria")
     with transaction(runtime.sessions) as session:
-        reroute(session, first.item_id, "billing", "maria", "an invoice question")
+        reroute(session, first.item_id, maria, "billing", "an invoice question")
     set_status(runtime, first.item_id, "resolved")
     reply = deliver_reply(
         runtime, reply_bytes(message_id="<r1@client.example>", in_reply_to="<q1@client.example>")

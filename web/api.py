@@ -11,6 +11,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, NotFound, ServiceUnav
 
 from routing import queues, triage
 from routing.database import StorageUnavailable
+from routing.queue_filters import FILTER_NAMES
 from web import actions
 from web.access import person, visible_departments, visible_item
 from web.item_json import item_json
@@ -23,12 +24,15 @@ MAX_LIMIT = 500
 
 @blueprint.get("/items")
 def list_items() -> Response:
+    """Items newest (or most urgent) first, with the filters of the queue view:
+    department, status (a status, open or all; all by default), channel, priority,
+    tag, assignee (a user name, me or nobody), due=overdue, q (search) and sort."""
     args = request.args
     limit = _limit(args.get("limit"))
     department = args.get("department") or None
-    status = args.get("status") or None
     try:
-        after = queues.Cursor.parse(args["cursor"]) if args.get("cursor") else None
+        filters = queues.Filters.parse(args)
+        after = queues.Cursor.parse(args["cursor"], filters.sort) if args.get("cursor") else None
         with reading() as session:
             if department is not None:
                 _check_department(session, department)
@@ -36,17 +40,18 @@ def list_items() -> Response:
                 session,
                 limit=limit,
                 department_id=department,
-                status=status,
+                filters=filters,
                 after=after,
                 departments=visible_departments(),
+                me=person().name,
             )
             items = [item_json(item) for item in page.items]
     except queues.BadQuery as error:
         raise BadRequest(str(error)) from None
     next_url = None
     if page.next is not None:
-        filters = {k: v for k, v in {"department": department, "status": status}.items() if v}
-        next_url = url_for(".list_items", _external=True, limit=limit, cursor=str(page.next), **filters)
+        view = {name: args[name] for name in ("department", *FILTER_NAMES) if args.get(name)}
+        next_url = url_for(".list_items", _external=True, limit=limit, cursor=str(page.next), **view)
     return jsonify(items=items, next=next_url)
 
 

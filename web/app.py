@@ -12,7 +12,7 @@ from config.settings import Settings
 from routing.delivery import Deliverer
 from routing.engine import Router
 from routing.models import utcnow
-from web import actions, api, auth, dashboard, files, health, queue, take
+from web import actions, api, auth, dashboard, display, files, health, queue, take
 from web.storage import WebStorage
 from web.twilio import TwilioHooks
 
@@ -31,6 +31,7 @@ def create_app(settings: Settings, engine: Engine, sessions: sessionmaker[Sessio
     TwilioHooks(settings, deliverer).init_app(app)
     take.init_app(app, deliverer)
     auth.init_app(app, settings)
+    display.init_app(app, settings)
 
     @app.template_filter("local_time")
     def local_time(moment: datetime) -> str:
