@@ -3,8 +3,9 @@
 The app runs under waitress on loopback, as `intake serve` runs it, and the person signs in
 through the real login form. Every tab is fenced in: a request for any host but the test
 server is recorded and aborted (no network at test time, and a leak shows in the test),
-dialogs are recorded and dismissed, new tabs are recorded, and each screen visited is
-saved as a picture in test-artifacts/ at the project's root.
+dialogs are recorded and dismissed, new tabs, script errors and CSP violations are
+recorded, and each screen visited is saved as a picture in test-artifacts/ at the
+project's root.
 
 Without Chromium (Debian package chromium) or Playwright (the test extras) the browser
 tests skip, or fail where INTAKE_TEST_REQUIRE_PROGRAMS=1. Playwright's own browser
@@ -33,7 +34,7 @@ from tests.serving import free_port
 from web.app import create_app
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Dialog, Page, Request, Route
+    from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Request, Route
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -130,6 +131,8 @@ class BrowserPage:
     dialogs: list[str] = field(default_factory=list)
     popups: list[str] = field(default_factory=list)
     navigations: list[str] = field(default_factory=list)  # the main frame's URLs
+    # Script errors and CSP violations (Chromium reports those on the console).
+    console_errors: list[str] = field(default_factory=list)
     screenshots: int = 0
 
     def watch(self) -> None:
@@ -138,6 +141,7 @@ class BrowserPage:
         self.page.on("dialog", self._dialog)
         self.page.on("popup", lambda popup: self.popups.append(popup.url))
         self.page.on("framenavigated", self._navigated)
+        self.page.on("console", self._console)
 
     def goto(self, path: str) -> None:
         """Open a page of the site, wait until it has loaded everything, and keep a picture of it."""
@@ -175,6 +179,11 @@ class BrowserPage:
     def _dialog(self, dialog: Dialog) -> None:
         self.dialogs.append(f"{dialog.type}: {dialog.message}")
         dialog.dismiss()
+
+    def _console(self, message: ConsoleMessage) -> None:
+        # A failed load (an aborted outside request, a 404) is in `outside` or the test's own business.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.console_errors.append(message.text)
 
     def _navigated(self, frame: object) -> None:
         if frame == self.page.main_frame:

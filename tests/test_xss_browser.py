@@ -82,6 +82,7 @@ def test_hostile_html_runs_nothing_loads_nothing_and_stays_readable(
     tab.settle()
     tab.screenshot("after-click")
     assert tab.dialogs == [] and tab.popups == [] and tab.outside == []
+    assert tab.console_errors == []  # nothing inline was left for the CSP to refuse
     assert tab.path == item
     assert tab.navigations[before:] == [site.base + item]
 
@@ -104,4 +105,4 @@ def test_the_tracking_pixel_is_requested_only_after_asking(signed_in_page: Brows
     assert tracker.get_attribute("src") == PIXEL
     # The only request that left for another host, and the fence aborted it.
     assert tab.outside == [PIXEL]
-    assert tab.dialogs == []
+    assert tab.dialogs == [] and tab.console_errors == []
