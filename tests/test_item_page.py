@@ -16,9 +16,9 @@ from intake.email_parser import parse_email
 from intake.runtime import Runtime
 from routing.database import transaction
 from routing.models import Item
-from routing.triage import reroute
+from routing.triage import add_note, reroute
 from tests.mail import email_bytes, raw_message
-from tests.people import office_client
+from tests.people import new_person, office_client
 from web.app import create_app
 from web.files import content_disposition
 from web.item_view import event_details
@@ -227,8 +227,10 @@ def test_the_conversation_and_the_history_read_in_order(runtime: Runtime, client
         "<p>And the <i>small</i> one?</p><script>alert(1)</script>",
     )
     assert runtime.deliverer.deliver(parse_email(reply)).item_id == item.id
+    rita = new_person(runtime.sessions, "rita")
     with transaction(runtime.sessions) as session:
-        reroute(session, item.id, "billing", "rita", "asks about an invoice")
+        reroute(session, item.id, rita, "billing", "asks about an invoice")
+        add_note(session, item.id, rita, "She wants <b>two</b> copies")
     page = client.get(f"/items/{item.id}").get_data(as_text=True)
     assert "<h2>Conversation</h2>" in page
     first, second = (
@@ -240,6 +242,10 @@ def test_the_conversation_and_the_history_read_in_order(runtime: Runtime, client
     assert history.index("received") < history.index("reply received") < history.index("rerouted")
     assert '· <span class="actor">rita</span> · <strong class="action">rerouted</strong>' in history
     assert "from Sales" in history and "to Billing" in history and "why asks about an invoice" in history
+    assert (
+        '<strong class="action">note</strong><span class="detail"> · She wants &lt;b&gt;two&lt;/b&gt; copies'
+        in history
+    )
 
 
 def test_event_details_read_as_words_and_leave_out_nested_records() -> None:
@@ -255,3 +261,4 @@ def test_event_details_read_as_words_and_leave_out_nested_records() -> None:
     assert event_details({"reason": {"odd": "shape"}, "note": "", "size": 0, "error": True}, names) == [
         ("bytes", "0")
     ]
+    assert event_details({"text": "Call back after 3"}, names) == [("", "Call back after 3")]

@@ -20,8 +20,9 @@ _DETAIL_LABELS = {
     "department": "to",
     "other_departments": "also for",
     "reason": "why",
-    "note": "note",
-    "text": "note",
+    "note": "",
+    "text": "",  # a note's words stand on their own after the action "note"
+    "at": "by",
     "matcher": "matched by",
     "status": "status",
     "error": "error",
