@@ -8,11 +8,14 @@ afterwards); without it those tests skip, unless INTAKE_TEST_REQUIRE_POSTGRESQL=
 
 from __future__ import annotations
 
+import importlib
 import os
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType
+from typing import NoReturn
 
 import psycopg
 import pytest
@@ -22,6 +25,9 @@ from config.loading import ConfigError, load_settings
 from config.settings import Settings
 from intake.runtime import Runtime, open_runtime
 from tests.twilio import FakeTwilio, PhoneOffice, fake_twilio_server, open_phone_office
+
+# Real Chromium for the browser tests: tests/browser.py's fixtures.
+pytest_plugins = ("tests.browser",)
 
 TESTS = Path(__file__).parent
 OFFICE = TESTS / "office.toml"
@@ -101,7 +107,18 @@ def require_program(path: str, package: str) -> str:
     """The path of a program a test needs; skip without it, or fail in CI."""
     if Path(path).exists():
         return path
-    message = f"{path} is not installed (Debian package {package})"
+    _missing(f"{path} is not installed (Debian package {package})")
+
+
+def require_module(name: str, package: str) -> ModuleType:
+    """A Python module a test needs; skip without it, or fail in CI."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        _missing(f"the Python module {name} is not installed ({package})")
+
+
+def _missing(message: str) -> NoReturn:
     if os.environ.get("INTAKE_TEST_REQUIRE_PROGRAMS") == "1":
         pytest.fail(f"{message}, and INTAKE_TEST_REQUIRE_PROGRAMS=1")
     pytest.skip(message)

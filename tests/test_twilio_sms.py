@@ -238,7 +238,7 @@ def test_stored_media_of_a_risky_type_is_served_only_as_a_download(phone: PhoneO
     [item] = phone.items()
     served = phone.client.get(f"/items/{item.id}/attachments/{item.attachments[0].id}")
     assert served.mimetype == "application/octet-stream"
-    assert served.headers["Content-Disposition"] == "attachment"
+    assert served.headers["Content-Disposition"].startswith("attachment; filename=")
     assert served.headers["X-Content-Type-Options"] == "nosniff"
 
 

@@ -12,7 +12,7 @@ from config.settings import Settings
 from routing.delivery import Deliverer
 from routing.engine import Router
 from routing.models import utcnow
-from web import actions, api, auth, dashboard, display, health, phone, queue, take
+from web import actions, api, auth, dashboard, display, files, health, queue, take
 from web.storage import WebStorage
 from web.twilio import TwilioHooks
 
@@ -26,7 +26,7 @@ def create_app(settings: Settings, engine: Engine, sessions: sessionmaker[Sessio
     app.register_blueprint(actions.blueprint)
     app.register_blueprint(dashboard.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
-    app.register_blueprint(phone.blueprint)
+    app.register_blueprint(files.blueprint)
     deliverer = Deliverer(sessions, Router(settings))
     TwilioHooks(settings, deliverer).init_app(app)
     take.init_app(app, deliverer)

@@ -1,7 +1,6 @@
 """What the queue shows of a phone item: call facts, recording, transcript, downloads.
 
-Also serves an item's stored files (the voicemail recording, MMS photos) to the
-item page; only types a browser shows safely are served inline.
+The files themselves (the recording, MMS photos) are served by web.files.
 """
 
 from __future__ import annotations
@@ -10,18 +9,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, url_for
+from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import NotFound
 
 from routing.models import Attachment, Item, PendingDownload, VoiceCall
-from web.access import visible_item
-from web.storage import reading
-
-blueprint = Blueprint("phone", __name__)
-
-_INLINE_TYPES = ("audio/", "image/png", "image/jpeg", "image/gif", "video/mp4", "application/pdf")
 
 
 @dataclass(frozen=True)
@@ -68,7 +60,7 @@ def phone_json(item: Item, facts: PhoneFacts) -> dict[str, Any]:
     if facts.recording is not None:
         recording = {
             "url": url_for(
-                "phone.attachment", item_id=item.id, attachment_id=facts.recording.id, _external=True
+                "files.attachment", item_id=item.id, attachment_id=facts.recording.id, _external=True
             ),
             "content_type": facts.recording.content_type,
             "size": facts.recording.size,
@@ -83,22 +75,3 @@ def phone_json(item: Item, facts: PhoneFacts) -> dict[str, Any]:
             {"filename": d.filename, "status": d.status, "error": d.last_error} for d in facts.downloads
         ],
     }
-
-
-@blueprint.get("/items/<int:item_id>/attachments/<int:attachment_id>")
-def attachment(item_id: int, attachment_id: int) -> Response:
-    with reading() as session:
-        visible_item(session, item_id)
-        found = session.scalar(
-            select(Attachment).where(Attachment.id == attachment_id, Attachment.item_id == item_id)
-        )
-        if found is None:
-            raise NotFound()
-        inline = found.content_type.startswith(_INLINE_TYPES)
-        response = Response(
-            found.blob.content, mimetype=found.content_type if inline else "application/octet-stream"
-        )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Disposition"] = "inline" if inline else "attachment"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, make_response, render_template, request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, NotFound
 
@@ -18,7 +19,7 @@ from config.settings import PRIORITIES
 from routing import people, queues
 from routing.models import Department, Item
 from routing.queue_filters import CHANNELS, FILTER_NAMES, SORTS, STATUS_VIEWS, Filters
-from web import actions, health
+from web import actions, health, item_view
 from web.access import check_department, person, visible_departments, visible_item
 from web.phone import phone_facts
 from web.storage import reading, storage
@@ -29,6 +30,10 @@ T = TypeVar("T")
 DECISIONS_SHOWN = 50
 NEW_ROWS_AT_ONCE = 50  # more than this at once and the page asks for a reload instead
 QUEUE_STATUS = "open"  # what a queue shows unless its status filter says otherwise
+
+# The page's usual policy (web.app), with images from anywhere: for the one page view
+# where a person asked to see an email's remote images.
+REMOTE_IMAGES_POLICY = "default-src 'self'; img-src 'self' https: http:; frame-ancestors 'none'"
 
 
 @blueprint.get("/")
@@ -117,16 +122,27 @@ def row(department_id: str, item_id: int) -> Response:
 
 
 @blueprint.get("/items/<int:item_id>")
-def item(item_id: int) -> str:
+def item(item_id: int) -> Response:
+    # Remote images are fetched only when the person asks: they tell the sender the mail was read.
+    remote_images = request.args.get("images") == "remote"
     with reading() as session:
         found = visible_item(session, item_id)
-        return render_template(
-            "item.html",
-            office=storage().settings.office_name,
-            item=found,
-            phone=phone_facts(session, item_id),
-            choices=actions.choices(session, found),
+        names = {d.id: d.name for d in session.scalars(select(Department))}
+        response = make_response(
+            render_template(
+                "item.html",
+                office=storage().settings.office_name,
+                item=found,
+                phone=phone_facts(session, item_id),
+                conversation=item_view.conversation(found, remote_images=remote_images),
+                history=item_view.history(found.events, names),
+                remote_images=remote_images,
+                choices=actions.choices(session, found),
+            )
         )
+    if remote_images:
+        response.headers["Content-Security-Policy"] = REMOTE_IMAGES_POLICY
+    return response
 
 
 def _desk(session: Session) -> dict[str, Any]:

@@ -1,0 +1,105 @@
+"""What the item page shows: the conversation with each body made safe, and the history in words."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from markupsafe import Markup
+
+from routing.models import ArrivedMessage, AuditEvent, Item
+from web.files import inline_images
+from web.mail_html import safe_html
+
+# The event details worth a line, in the order they read best, with their labels.
+_DETAIL_LABELS = {
+    "from": "from",
+    "to": "to",
+    "department": "to",
+    "other_departments": "also for",
+    "reason": "why",
+    "note": "",
+    "text": "",  # a note's words stand on their own after the action "note"
+    "at": "by",
+    "matcher": "matched by",
+    "status": "status",
+    "error": "error",
+    "attempts": "attempts",
+    "characters": "characters",
+    "url": "from",
+    "size": "bytes",
+}
+_DEPARTMENT_KEYS = frozenset({"from", "to", "department", "other_departments"})
+
+
+@dataclass(frozen=True)
+class ShownMessage:
+    """One message of the conversation: who, when, and its body as safe HTML or as text."""
+
+    sender: str
+    received_at: datetime
+    channel: str
+    text: str
+    html: Markup | None
+
+
+@dataclass(frozen=True)
+class Conversation:
+    messages: list[ShownMessage]
+    blocked_images: int
+
+
+@dataclass(frozen=True)
+class ShownEvent:
+    at: datetime
+    actor: str
+    action: str
+    details: list[tuple[str, str]]
+
+
+def conversation(item: Item, *, remote_images: bool) -> Conversation:
+    """The item's first message and its follow-ups, oldest first."""
+    images = inline_images(item)
+    shown: list[ShownMessage] = []
+    blocked = 0
+    messages: list[ArrivedMessage] = [item, *item.messages]
+    for message in messages:
+        html = None
+        if message.html:
+            cleaned = safe_html(message.html, images.get, remote_images=remote_images)
+            html, blocked = cleaned.markup, blocked + cleaned.blocked_images
+        shown.append(_shown(message, html))
+    return Conversation(shown, blocked)
+
+
+def _shown(message: ArrivedMessage, html: Markup | None) -> ShownMessage:
+    sender = f"{message.sender_name} <{message.sender}>" if message.sender_name else message.sender
+    return ShownMessage(
+        sender or "(unknown sender)", message.received_at, message.channel, message.text, html
+    )
+
+
+def history(events: list[AuditEvent], departments: Mapping[str, str]) -> list[ShownEvent]:
+    """The audit trail with each event's detail as label and value, departments by name."""
+    return [ShownEvent(e.at, e.actor, e.action, event_details(e.detail, departments)) for e in events]
+
+
+def event_details(detail: Mapping[str, Any], departments: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The readable parts of an event's detail; nested records (rule outcomes) stay in the API."""
+    lines = []
+    for key, label in _DETAIL_LABELS.items():
+        value = _readable(detail.get(key), departments if key in _DEPARTMENT_KEYS else {})
+        if value:
+            lines.append((label, value))
+    return lines
+
+
+def _readable(value: Any, names: Mapping[str, str]) -> str | None:
+    """A plain value or a list of them as text, ids swapped for names; None for anything else."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return names.get(value, str(value)) if isinstance(value, str) else str(value)
+    if isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+        return ", ".join(names.get(v, v) if isinstance(v, str) else str(v) for v in value)
+    return None
