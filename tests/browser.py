@@ -51,6 +51,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 # How long Playwright waits for a page or an element before the test fails; generous for
 # a loaded CI machine, and never reached by a passing test.
 TIMEOUT_MS = 15_000
+RECEPTIONIST = "rita"  # the person signed_in_page signs in as
 _screenshots: list[Path] = []
 
 
@@ -205,11 +206,11 @@ def browser_page(chromium: Chromium, site: Site, request: pytest.FixtureRequest)
 
 @pytest.fixture
 def signed_in_page(browser_page: BrowserPage) -> BrowserPage:
-    """A tab of a receptionist who signed in through the login form."""
-    add_person(browser_page.site.runtime.sessions, "reception")
+    """A tab of a receptionist, RECEPTIONIST, who signed in through the login form."""
+    add_person(browser_page.site.runtime.sessions, RECEPTIONIST)
     browser_page.goto("/login")
     page = browser_page.page
-    page.fill("input[name=name]", "reception")
+    page.fill("input[name=name]", RECEPTIONIST)
     page.fill("input[name=password]", PASSWORD)
     with page.expect_navigation():
         page.click("button[type=submit]")
