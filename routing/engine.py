@@ -251,7 +251,7 @@ def _decision_needed(message: InboundMessage, draft: _Draft, threshold: float) -
     if draft.department_id is None and suggestion is not None and suggestion.confidence < threshold:
         return f"weak suggestion: {suggestion.department_id} ({suggestion.confidence:.0%}, below {threshold:.0%})"
     if draft.department_id is None:
-        return "nothing routed it"
+        return "no rule or address chose a department"
     return None
 
 

@@ -26,7 +26,7 @@ def test_mail_to_a_department_address_needs_no_decision(tmp_path: Path) -> None:
 
 def test_mail_nothing_routed_needs_a_decision(tmp_path: Path) -> None:
     decision = decide(Router(office_with(tmp_path, "")), email(_mail(to="someone@elsewhere.example")))
-    assert decision.decision_needed == "nothing routed it"
+    assert decision.decision_needed == "no rule or address chose a department"
 
 
 def test_machine_mail_that_no_rule_recognised_needs_a_decision_even_when_addressed(tmp_path: Path) -> None:

@@ -95,7 +95,7 @@ def test_needs_a_decision_lists_open_undecided_items_newest_first(
     assert [row.cells["why"] for row in found] == [
         "a weak suggestion",
         "machine mail (bounce) that no rule recognised",
-        "nothing routed it",
+        "no rule or address chose a department",
     ]
     assert (found[2].cells["queue"], found[2].cells["sender"]) == ("Front desk", "Ann Example")
     assert f'href="/items/{unrouted}"' in page

@@ -124,11 +124,11 @@ def test_priority_due_and_notes_are_kept_with_their_history(runtime: Runtime) ->
 
 def test_settling_actions_clear_the_decision_mark_and_others_do_not(runtime: Runtime) -> None:
     item_id = deliver(runtime, to="nobody@elsewhere.example")
-    assert stored(runtime, item_id).decision_needed == "nothing routed it"
+    assert stored(runtime, item_id).decision_needed == "no rule or address chose a department"
     ann = new_person(runtime.sessions, "ann")
     act(runtime, "add_note", item_id, ann, "Who is this for?")
     act(runtime, "set_priority", item_id, ann, "high")
-    assert stored(runtime, item_id).decision_needed == "nothing routed it"
+    assert stored(runtime, item_id).decision_needed == "no rule or address chose a department"
     act(runtime, "confirm", item_id, ann)
     assert stored(runtime, item_id).decision_needed is None
     with pytest.raises(triage.TriageError, match="needs no decision"):
