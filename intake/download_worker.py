@@ -7,19 +7,17 @@ the same database, since each download is claimed before it is fetched.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake.background import Background, backoff
 from intake.twilio_fetch import FetchFailed, FetchRefused, TwilioFetcher
 from routing import downloads
 
 log = logging.getLogger(__name__)
 
-IDLE_SECONDS = 1.0
 RETRY_BASE = timedelta(seconds=10)
 
 
@@ -40,8 +38,7 @@ class DownloadWorker:
         self.max_attempts = max_attempts
         self.retry_base = retry_base
         self.clock = clock
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="downloads", daemon=True)
+        self._background = Background("downloads", self.run_once)
 
     def run_once(self) -> bool:
         """Do one due download; False when none was due."""
@@ -69,27 +66,13 @@ class DownloadWorker:
         return True
 
     def start(self) -> None:
-        self._thread.start()
+        self._background.start()
 
     def stop(self) -> None:
         """Let the download in hand finish, then end the thread."""
-        self._stop.set()
-        self._thread.join(timeout=30)
+        self._background.stop()
 
     def _retry_at(self, attempts: int) -> datetime | None:
         if attempts >= self.max_attempts:
             return None
-        return self.clock() + downloads.backoff(attempts, self.retry_base)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once()
-            except SQLAlchemyError as error:
-                log.warning("downloads paused: %s", error)
-                busy = False
-            except Exception:  # the worker must outlive one bad download
-                log.exception("download worker error")
-                busy = False
-            if not busy:
-                self._stop.wait(IDLE_SECONDS)
+        return self.clock() + backoff(attempts, self.retry_base)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Department, Settings
+from intake.background import Background, backoff
 from intake.notify_send import (
     SendFailed,
     excerpt,
@@ -33,8 +32,6 @@ from routing import outbox
 from routing.outbox import Job, NewItem
 
 log = logging.getLogger(__name__)
-
-IDLE_SECONDS = 1.0
 
 
 class NotificationWorker:
@@ -53,8 +50,7 @@ class NotificationWorker:
         self.sessions = sessions
         self.settings = settings
         self.clock = clock
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="notifications", daemon=True)
+        self._background = Background("notifications", self.run_once)
 
     def run_once(self) -> bool:
         """Send one due notification or digest; False when none was due."""
@@ -82,12 +78,11 @@ class NotificationWorker:
         return True
 
     def start(self) -> None:
-        self._thread.start()
+        self._background.start()
 
     def stop(self) -> None:
         """Let the send in hand finish, then end the thread."""
-        self._stop.set()
-        self._thread.join(timeout=30)
+        self._background.stop()
 
     def _send(self, job: Job, settings: Settings) -> None:
         items = outbox.new_items(self.sessions, job.item_ids)
@@ -124,20 +119,7 @@ class NotificationWorker:
         config = settings.notifications
         if attempts >= config.max_attempts:
             return None
-        return self.clock() + outbox.backoff(attempts, timedelta(seconds=config.retry_seconds))
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once()
-            except SQLAlchemyError as error:
-                log.warning("notifications paused: %s", error)
-                busy = False
-            except Exception:  # the worker must outlive one bad notification
-                log.exception("notification worker error")
-                busy = False
-            if not busy:
-                self._stop.wait(IDLE_SECONDS)
+        return self.clock() + backoff(attempts, timedelta(seconds=config.retry_seconds))
 
 
 def _token(job: Job) -> str:

@@ -19,7 +19,6 @@ from routing.delivery import SYSTEM_ACTOR, new_blob
 from routing.models import Attachment, AuditEvent, PendingDownload
 
 LEASE = timedelta(minutes=5)
-MAX_BACKOFF = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -132,12 +131,6 @@ def fail(sessions: sessionmaker[Session], job: Job, error: str, *, retry_at: dat
             return
         row.status = "failed"
         _event(session, row, "download failed", {"url": row.url, "error": error, "attempts": row.attempts})
-
-
-def backoff(attempts: int, base: timedelta) -> timedelta:
-    """The wait before attempt `attempts + 1`: doubling from `base`, at most an hour."""
-    wait: timedelta = base * 2 ** max(attempts - 1, 0)
-    return min(wait, MAX_BACKOFF)
 
 
 def _pending(session: Session, job: Job) -> PendingDownload | None:

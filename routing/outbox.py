@@ -19,7 +19,6 @@ from routing.delivery import SYSTEM_ACTOR
 from routing.models import AuditEvent, Item, Notification
 
 LEASE = timedelta(minutes=5)
-MAX_BACKOFF = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -145,12 +144,6 @@ def fail(sessions: sessionmaker[Session], job: Job, error: str, *, retry_at: dat
                 row.next_attempt_at = retry_at
             else:
                 _give_up(session, row, error)
-
-
-def backoff(attempts: int, base: timedelta) -> timedelta:
-    """The wait before attempt `attempts + 1`: doubling from `base`, at most an hour."""
-    wait: timedelta = base * 2 ** max(attempts - 1, 0)
-    return min(wait, MAX_BACKOFF)
 
 
 def counts(session: Session) -> dict[str, int]:
