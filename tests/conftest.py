@@ -19,12 +19,16 @@ from typing import NoReturn
 
 import psycopg
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
 from config.loading import ConfigError, load_settings
 from config.settings import Settings
 from intake.runtime import Runtime, open_runtime
+from tests.people import office_client
 from tests.twilio import FakeTwilio, PhoneOffice, fake_twilio_server, open_phone_office
+from web.app import create_app
 
 # Real Chromium for the browser tests: tests/browser.py's fixtures.
 pytest_plugins = ("tests.browser",)
@@ -82,6 +86,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return load_settings(OFFICE, {"INTAKE_DATABASE_URL": database_url})
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Flask:
+    """The web app of the test office."""
+    return create_app(runtime.settings, runtime.engine, runtime.sessions)
+
+
+@pytest.fixture
+def client(app: Flask, runtime: Runtime) -> Iterator[FlaskClient]:
+    """A receptionist, "reception", signed in to the test office's pages, with an API token."""
+    with office_client(app, runtime.sessions, name="reception") as test_client:
+        yield test_client
 
 
 @pytest.fixture

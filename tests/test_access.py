@@ -17,11 +17,6 @@ from tests.people import add_person, csrf_token, new_token, office_client, sign_
 from web.app import create_app
 
 
-@pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return create_app(runtime.settings, runtime.engine, runtime.sessions)
-
-
 def _mail_with_attachment(to: str, message_id: str) -> bytes:
     return raw_message(
         "From: ann@client.example",

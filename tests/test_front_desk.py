@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -14,19 +13,7 @@ from routing import queues
 from routing.models import utcnow
 from tests.people import office_client
 from tests.queue_pages import START, add_item, counts, item_ids, rows
-from web.app import create_app
 from web.display import age
-
-
-@pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return create_app(runtime.settings, runtime.engine, runtime.sessions)
-
-
-@pytest.fixture
-def client(app: Flask, runtime: Runtime) -> Iterator[FlaskClient]:
-    with office_client(app, runtime.sessions, name="reception") as test_client:
-        yield test_client
 
 
 def _fill_the_office(runtime: Runtime) -> None:

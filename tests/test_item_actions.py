@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -14,33 +13,15 @@ from intake.runtime import Runtime
 from routing.models import Item
 from tests.mail import email_bytes
 from tests.people import add_person, csrf_token, office_client
-from web.app import create_app
+from tests.smtp_support import stored_item
 
 MONDAY = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 JSON = {"Accept": "application/json"}
 
 
-@pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return create_app(runtime.settings, runtime.engine, runtime.sessions)
-
-
-@pytest.fixture
-def client(app: Flask, runtime: Runtime) -> Iterator[FlaskClient]:
-    with office_client(app, runtime.sessions, name="reception") as test_client:
-        yield test_client
-
-
 def deliver(runtime: Runtime, message_id: str = "<x1@client.example>", to: str = "sales@office.test") -> int:
     raw = email_bytes(subject="Chairs", message_id=message_id, to=to, body="Twenty chairs, please.\r\n")
     return runtime.deliverer.deliver(parse_email(raw, received_at=MONDAY)).item_id
-
-
-def stored(runtime: Runtime, item_id: int) -> Item:
-    with runtime.sessions() as session:
-        item = session.get_one(Item, item_id)
-        session.expunge_all()
-        return item
 
 
 def post(client: FlaskClient, path: str, **fields: str | list[str]) -> tuple[int, str, str]:
@@ -71,7 +52,7 @@ def test_a_form_action_sends_the_person_back_with_a_message(runtime: Runtime, cl
     status, location, shown = post(client, f"/items/{item_id}/claim", next="/departments/sales")
     assert (status, location) == (303, "/departments/sales")
     assert f"Item {item_id} claimed." in shown
-    assert stored(runtime, item_id).status == "claimed"
+    assert stored_item(runtime, item_id).status == "claimed"
     assert "Claimed by <strong>reception</strong>" in client.get(f"/items/{item_id}").get_data(as_text=True)
 
 
@@ -86,13 +67,13 @@ def test_a_refused_form_action_says_why(runtime: Runtime, client: FlaskClient) -
     status, _, shown = post(client, f"/items/{item_id}/reroute", department="billing", reason="  ")
     assert status == 303
     assert "reason is required" in shown and 'class="flash-error"' in shown
-    assert stored(runtime, item_id).department_id == "sales"
+    assert stored_item(runtime, item_id).department_id == "sales"
 
 
 def test_the_due_time_is_the_offices_local_time(runtime: Runtime, client: FlaskClient) -> None:
     item_id = deliver(runtime)
     post(client, f"/items/{item_id}/due", due="2026-11-30T14:00")
-    due = stored(runtime, item_id).due_at
+    due = stored_item(runtime, item_id).due_at
     assert due is not None
     assert due.astimezone(runtime.settings.timezone).strftime("%Y-%m-%d %H:%M") == "2026-11-30 14:00"
     _, _, shown = post(client, f"/items/{item_id}/due", due="tomorrow")
@@ -114,7 +95,7 @@ def test_an_action_without_its_csrf_token_is_refused(runtime: Runtime, client: F
     item_id = deliver(runtime)
     assert client.post(f"/items/{item_id}/claim").status_code == 400
     assert client.post("/items/bulk", data={"action": "resolve", "item": [str(item_id)]}).status_code == 400
-    assert stored(runtime, item_id).status == "new"
+    assert stored_item(runtime, item_id).status == "new"
 
 
 def test_unknown_actions_and_items_are_not_found(runtime: Runtime, client: FlaskClient) -> None:
@@ -128,7 +109,7 @@ def test_another_departments_item_is_not_found(app: Flask, runtime: Runtime) -> 
     staff = office_client(app, runtime.sessions, name="bea", role="staff", departments=["billing"])
     token = csrf_token(staff.get("/").get_data(as_text=True))
     assert staff.post(f"/items/{item_id}/claim", data={"csrf_token": token}).status_code == 404
-    assert stored(runtime, item_id).status == "new"
+    assert stored_item(runtime, item_id).status == "new"
 
 
 def test_bulk_actions_do_what_they_can_and_say_what_they_could_not(
@@ -143,7 +124,7 @@ def test_bulk_actions_do_what_they_can_and_say_what_they_could_not(
     assert (status, location) == (303, "/departments/sales")
     assert "2 items resolved." in shown
     assert f"Item {third} was not resolved: item {third} is resolved; reopen it first" in shown
-    assert [stored(runtime, i).status for i in (first, second)] == ["resolved", "resolved"]
+    assert [stored_item(runtime, i).status for i in (first, second)] == ["resolved", "resolved"]
 
 
 def test_bulk_reroute_takes_the_fields_of_the_action(runtime: Runtime, client: FlaskClient) -> None:
@@ -156,7 +137,7 @@ def test_bulk_reroute_takes_the_fields_of_the_action(runtime: Runtime, client: F
         department="billing",
         reason="bills",
     )
-    assert [stored(runtime, i).department_id for i in (first, second)] == ["billing", "billing"]
+    assert [stored_item(runtime, i).department_id for i in (first, second)] == ["billing", "billing"]
 
 
 @pytest.mark.parametrize(
@@ -174,7 +155,7 @@ def test_a_bad_bulk_request_is_refused_with_a_reason(
     item_id = deliver(runtime)
     status, _, shown = post(client, "/items/bulk", **fields)
     assert status == 303 and message in shown
-    assert stored(runtime, item_id).status == "new"
+    assert stored_item(runtime, item_id).status == "new"
 
 
 def test_the_api_claims_notes_and_resolves(runtime: Runtime, client: FlaskClient) -> None:
@@ -214,4 +195,4 @@ def test_the_api_refuses_actions_without_a_token(runtime: Runtime, app: Flask) -
     item_id = deliver(runtime)
     response = app.test_client().post(f"/api/v1/items/{item_id}/claim")
     assert response.status_code == 401
-    assert stored(runtime, item_id).status == "new"
+    assert stored_item(runtime, item_id).status == "new"

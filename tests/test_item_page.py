@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -19,7 +18,6 @@ from routing.models import Item
 from routing.triage import add_note, reroute
 from tests.mail import email_bytes, raw_message
 from tests.people import new_person, office_client
-from web.app import create_app
 from web.files import content_disposition
 from web.item_view import event_details
 
@@ -64,17 +62,6 @@ HOSTILE = raw_message(
     SVG,
     "--rel--",
 )
-
-
-@pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return create_app(runtime.settings, runtime.engine, runtime.sessions)
-
-
-@pytest.fixture
-def client(app: Flask, runtime: Runtime) -> Iterator[FlaskClient]:
-    with office_client(app, runtime.sessions) as test_client:
-        yield test_client
 
 
 def _deliver(runtime: Runtime, raw: bytes) -> Item:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -14,18 +13,6 @@ from intake.runtime import Runtime
 from routing.models import utcnow
 from tests.people import add_person, office_client
 from tests.queue_pages import START, add_item, item_ids, rows
-from web.app import create_app
-
-
-@pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return create_app(runtime.settings, runtime.engine, runtime.sessions)
-
-
-@pytest.fixture
-def client(app: Flask, runtime: Runtime) -> Iterator[FlaskClient]:
-    with office_client(app, runtime.sessions, name="reception") as test_client:
-        yield test_client
 
 
 def shown(client: FlaskClient, query: str = "", department: str = "sales") -> list[int]:

@@ -36,11 +36,6 @@ tags = ["invoice"]
 
 
 @pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return create_app(runtime.settings, runtime.engine, runtime.sessions)
-
-
-@pytest.fixture
 def client(runtime: Runtime, app: Flask) -> FlaskClient:
     return office_client(app, runtime.sessions, name="rita")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,13 +20,6 @@ from web.app import create_app
 
 MONDAY = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 WARRANTY = "Warranty claim for the gearbox"
-
-
-@pytest.fixture
-def client(runtime: Runtime) -> Iterator[FlaskClient]:
-    app = create_app(runtime.settings, runtime.engine, runtime.sessions)
-    with office_client(app, runtime.sessions, name="reception") as test_client:
-        yield test_client
 
 
 def deliver(runtime: Runtime, subject: str = WARRANTY, message_id: str = "<w1@client.example>") -> int:

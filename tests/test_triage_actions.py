@@ -18,6 +18,7 @@ from routing.models import Item
 from routing.people import Person
 from tests.mail import email_bytes
 from tests.people import new_person
+from tests.smtp_support import stored_item
 
 MONDAY = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 
@@ -25,13 +26,6 @@ MONDAY = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 def deliver(runtime: Runtime, message_id: str = "<a1@client.example>", to: str = "sales@office.test") -> int:
     raw = email_bytes(subject="Order", message_id=message_id, to=to, body="Please send 20 chairs.\r\n")
     return runtime.deliverer.deliver(parse_email(raw, received_at=MONDAY)).item_id
-
-
-def stored(runtime: Runtime, item_id: int) -> Item:
-    with runtime.sessions() as session:
-        item = session.get_one(Item, item_id)
-        session.expunge_all()
-        return item
 
 
 def events(runtime: Runtime, item_id: int) -> list[tuple[str, str, dict[str, object]]]:
@@ -48,17 +42,17 @@ def test_claim_release_assign_and_resolve_record_who_and_when(runtime: Runtime) 
     item_id = deliver(runtime)
     ann, bob = new_person(runtime.sessions, "ann"), new_person(runtime.sessions, "bob")
     act(runtime, "claim", item_id, ann)
-    claimed = stored(runtime, item_id)
+    claimed = stored_item(runtime, item_id)
     assert (claimed.status, claimed.assignee_id) == ("claimed", ann.id)
     assert claimed.claimed_at is not None
     act(runtime, "release", item_id, ann)
-    assert (stored(runtime, item_id).status, stored(runtime, item_id).assignee_id) == ("new", None)
+    assert (stored_item(runtime, item_id).status, stored_item(runtime, item_id).assignee_id) == ("new", None)
     act(runtime, "assign", item_id, ann, "bob")
     act(runtime, "claim", item_id, ann)  # takes it back from bob
     # The first pick-up time stays: it measures how long the office took to react.
-    assert stored(runtime, item_id).claimed_at == claimed.claimed_at
+    assert stored_item(runtime, item_id).claimed_at == claimed.claimed_at
     act(runtime, "resolve", item_id, bob)
-    resolved = stored(runtime, item_id)
+    resolved = stored_item(runtime, item_id)
     assert (resolved.status, resolved.assignee_id) == ("resolved", ann.id)
     assert resolved.resolved_at is not None
     assert events(runtime, item_id) == [
@@ -82,7 +76,7 @@ def test_reopen_brings_a_resolved_item_back_to_whoever_had_it(runtime: Runtime) 
     act(runtime, "claim", item_id, ann)
     act(runtime, "resolve", item_id, ann)
     act(runtime, "reopen", item_id, ann)
-    item = stored(runtime, item_id)
+    item = stored_item(runtime, item_id)
     assert (item.status, item.assignee_id, item.resolved_at) == ("claimed", ann.id, None)
 
 
@@ -90,9 +84,9 @@ def test_spam_leaves_the_queue_and_reopen_takes_the_mark_off(runtime: Runtime) -
     item_id = deliver(runtime)
     ann = new_person(runtime.sessions, "ann")
     act(runtime, "mark_spam", item_id, ann)
-    assert (stored(runtime, item_id).spam, stored(runtime, item_id).status) == (True, "resolved")
+    assert (stored_item(runtime, item_id).spam, stored_item(runtime, item_id).status) == (True, "resolved")
     act(runtime, "reopen", item_id, ann)
-    assert (stored(runtime, item_id).spam, stored(runtime, item_id).status) == (False, "new")
+    assert (stored_item(runtime, item_id).spam, stored_item(runtime, item_id).status) == (False, "new")
 
 
 def test_a_reroute_puts_the_item_new_in_the_other_queue(runtime: Runtime) -> None:
@@ -100,7 +94,7 @@ def test_a_reroute_puts_the_item_new_in_the_other_queue(runtime: Runtime) -> Non
     ann = new_person(runtime.sessions, "ann")
     act(runtime, "claim", item_id, ann)
     act(runtime, "reroute", item_id, ann, "billing", "it is about an invoice")
-    item = stored(runtime, item_id)
+    item = stored_item(runtime, item_id)
     assert (item.department_id, item.status, item.assignee_id) == ("billing", "new", None)
 
 
@@ -112,7 +106,7 @@ def test_priority_due_and_notes_are_kept_with_their_history(runtime: Runtime) ->
     act(runtime, "set_due", item_id, ann, due)
     act(runtime, "add_note", item_id, ann, "  Called back, no answer.  ")
     act(runtime, "set_due", item_id, ann, None)
-    item = stored(runtime, item_id)
+    item = stored_item(runtime, item_id)
     assert (item.priority, item.due_at) == ("urgent", None)
     assert events(runtime, item_id) == [
         ("ann", "prioritised", {"from": "normal", "to": "urgent"}),
@@ -124,13 +118,13 @@ def test_priority_due_and_notes_are_kept_with_their_history(runtime: Runtime) ->
 
 def test_settling_actions_clear_the_decision_mark_and_others_do_not(runtime: Runtime) -> None:
     item_id = deliver(runtime, to="nobody@elsewhere.example")
-    assert stored(runtime, item_id).decision_needed == "no rule or address chose a department"
+    assert stored_item(runtime, item_id).decision_needed == "no rule or address chose a department"
     ann = new_person(runtime.sessions, "ann")
     act(runtime, "add_note", item_id, ann, "Who is this for?")
     act(runtime, "set_priority", item_id, ann, "high")
-    assert stored(runtime, item_id).decision_needed == "no rule or address chose a department"
+    assert stored_item(runtime, item_id).decision_needed == "no rule or address chose a department"
     act(runtime, "confirm", item_id, ann)
-    assert stored(runtime, item_id).decision_needed is None
+    assert stored_item(runtime, item_id).decision_needed is None
     with pytest.raises(triage.TriageError, match="needs no decision"):
         act(runtime, "confirm", item_id, ann)
 
@@ -158,11 +152,11 @@ def test_every_refused_action_says_why_and_changes_nothing(runtime: Runtime) -> 
     ann = new_person(runtime.sessions, "ann")
     new_person(runtime.sessions, "bea", role="staff", departments=["billing"])  # cannot see sales
     act(runtime, "claim", item_id, ann)
-    before = (stored(runtime, item_id).status, len(events(runtime, item_id)))
+    before = (stored_item(runtime, item_id).status, len(events(runtime, item_id)))
     for action, args, message in _refusals(ann):
         with pytest.raises(triage.TriageError, match=message), transaction(runtime.sessions) as session:
             getattr(triage, action)(session, item_id, *args)
-    assert (stored(runtime, item_id).status, len(events(runtime, item_id))) == before
+    assert (stored_item(runtime, item_id).status, len(events(runtime, item_id))) == before
 
 
 def test_a_resolved_item_must_be_reopened_before_it_is_worked_on(runtime: Runtime) -> None:
@@ -182,7 +176,7 @@ def test_staff_act_only_on_their_departments_items(runtime: Runtime) -> None:
     bea = new_person(runtime.sessions, "bea", role="staff", departments=["billing"])
     with pytest.raises(triage.NoSuchItem, match=f"there is no item {item_id}"):
         act(runtime, "claim", item_id, bea)
-    assert stored(runtime, item_id).status == "new"
+    assert stored_item(runtime, item_id).status == "new"
 
 
 def test_bulk_does_what_it_can_and_reports_the_rest(runtime: Runtime) -> None:
@@ -200,4 +194,4 @@ def test_bulk_does_what_it_can_and_reports_the_rest(runtime: Runtime) -> None:
         second: f"item {second} is resolved; reopen it first",
         999: "there is no item 999",
     }
-    assert stored(runtime, first).status == "resolved"
+    assert stored_item(runtime, first).status == "resolved"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -14,18 +13,10 @@ from intake.email_parser import parse_email
 from intake.runtime import Runtime
 from routing.database import make_session_factory
 from tests.mail import email_bytes
-from tests.people import office_client
 from tests.queue_pages import counts
 from web.app import create_app
 
 START = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def client(runtime: Runtime) -> Iterator[FlaskClient]:
-    app = create_app(runtime.settings, runtime.engine, runtime.sessions)
-    with office_client(app, runtime.sessions) as test_client:
-        yield test_client
 
 
 def _deliver(runtime: Runtime, number: int, to: str = "sales@office.test", subject: str = "") -> int:
