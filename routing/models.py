@@ -386,3 +386,22 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class LoginAttempt(Base):
+    """A failed sign-in, counted by web.throttle per name and per client address.
+
+    Kept in the database so that every web process counts the same failures; rows older
+    than the throttle's window are deleted as new ones are written.
+    """
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_name", "name", "attempted_at"),
+        Index("ix_login_attempts_address", "address", "attempted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))  # as typed, cut to the longest a user name can be
+    address: Mapped[str] = mapped_column(String(64))  # the client's IP address as the app sees it
+    attempted_at: Mapped[datetime] = mapped_column(index=True)

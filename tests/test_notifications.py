@@ -30,6 +30,7 @@ from tests.notify_support import (
     webhook_receiver,
 )
 from tests.routing_helpers import sms
+from web.app import create_app
 
 
 @dataclass
@@ -274,3 +275,29 @@ def test_a_digest_gathers_the_period_into_one_email(database_url: str, tmp_path:
                 assert [(r.status, r.attempts) for r in rows] == [("sent", 1)] * 3
         finally:
             runtime.engine.dispose()
+
+
+def test_healthz_counts_the_notifications_waiting_and_failed(office: Office) -> None:
+    health = create_app(office.runtime.settings, office.runtime.engine, office.runtime.sessions).test_client()
+    office.hook.statuses = [500]  # the webhook is tried again later: pending
+    office.sink.replies = ["554 5.7.1 no thanks"]  # the email is refused for good: failed
+    office.deliver(email_bytes(message_id="<a@client.example>"))
+    office.drain()
+    office.deliver(email_bytes(message_id="<b@client.example>"))  # not yet tried: pending
+    response = health.get("/healthz")
+    assert response.status_code == 200 and response.json is not None
+    assert response.json["notifications"] == {"pending": 3, "failed": 1}
+    office.clock.advance(timedelta(hours=2))
+    office.drain()
+    assert [(r.kind, r.status) for r in office.rows()] == [
+        ("email", "failed"),
+        ("webhook", "sent"),
+        ("email", "sent"),
+        ("webhook", "sent"),
+    ]
+    assert health.get("/healthz").json == {
+        "status": "ok",
+        "database": "ok",
+        "mailboxes": [],
+        "notifications": {"pending": 0, "failed": 1},  # sent ones are not counted
+    }

@@ -42,7 +42,12 @@ def test_mail_to_a_department_shows_in_its_queue_and_the_api(serve: ServeProcess
     assert "Quote for 40 chairs" in serve.get_text("/departments/sales")
     assert "Quote for 40 chairs" in serve.get_text(f"/items/{items[0]['id']}")
     assert serve.get_json("/api/v1/items?department=billing")["items"] == []
-    assert serve.get_json("/healthz") == {"status": "ok", "database": "ok", "mailboxes": []}
+    assert serve.get_json("/healthz") == {
+        "status": "ok",
+        "database": "ok",
+        "mailboxes": [],
+        "notifications": {"pending": 0, "failed": 0},
+    }
 
 
 def test_a_resent_message_makes_one_item_and_a_foreign_domain_is_refused(serve: ServeProcess) -> None:

@@ -1,73 +1,52 @@
-"""The take-a-message form in a real Chromium: keyboard first, no CSP complaints."""
+"""The take-a-message form in a real Chromium: keyboard first, no CSP complaints.
+
+The receptionist signs in through the shared browser fixtures (tests/browser.py); the
+office runs on SQLite alone, since what is tested here is the page, not storage.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 
-from config.loading import load_settings
-from config.settings import ListenAddress
-from intake.runtime import Runtime, open_runtime
-from intake.wsgi import WebServer
 from routing.models import Item
-from tests.conftest import OFFICE, require_program
-from tests.people import PASSWORD, add_person
-from tests.serving import free_port
-from web.app import create_app
+from tests.browser import BrowserPage, Site
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 @pytest.fixture
-def office(tmp_path: Path) -> Iterator[tuple[Runtime, str]]:
-    """The test office served over HTTP on SQLite: what is tested here is the page, not storage."""
-    runtime = open_runtime(load_settings(OFFICE, {"INTAKE_DATABASE_URL": f"sqlite:///{tmp_path / 'i.db'}"}))
-    add_person(runtime.sessions, "rita")
-    port = free_port()
-    server = WebServer(
-        create_app(runtime.settings, runtime.engine, runtime.sessions), ListenAddress("127.0.0.1", port)
-    )
-    server.start()
-    yield runtime, f"http://127.0.0.1:{port}"
-    server.stop()
-    runtime.engine.dispose()
-
-
-@pytest.fixture
-def page(office: tuple[Runtime, str]) -> Iterator[Page]:
-    chromium = require_program("/usr/bin/chromium", "chromium")
-    base = office[1]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium)
-        opened = browser.new_page()
-        complaints: list[str] = []
-        opened.on("console", lambda message: _complain(message, complaints))
-        opened.goto(f"{base}/login")
-        opened.fill("input[name=name]", "rita")
-        opened.fill("input[name=password]", PASSWORD)
-        opened.keyboard.press("Enter")
-        opened.wait_for_url(f"{base}/")
-        yield opened
-        browser.close()
-        assert complaints == []  # a CSP violation is reported on the console
-
-
-def _complain(message: ConsoleMessage, complaints: list[str]) -> None:
-    # A status (the 400 of a refused form, the favicon the office has none of) is the
-    # tests' business; what is left is a script error or a CSP violation.
-    if message.type == "error" and not message.text.startswith("Failed to load resource"):
-        complaints.append(message.text)
+def database_url(tmp_path: Path) -> str:
+    """SQLite only, in place of conftest's pair of databases."""
+    return f"sqlite:///{tmp_path / 'intake.db'}"
 
 
 def _focused(page: Page) -> str:
     return str(page.evaluate("document.activeElement.name + ':' + document.activeElement.value"))
 
 
-def test_a_call_is_taken_with_the_keyboard(office: tuple[Runtime, str], page: Page) -> None:
-    runtime, _ = office
-    page.click("text=Take a message")
-    page.wait_for_url("**/take")
+def _open_the_form(tab: BrowserPage) -> Page:
+    page = tab.page
+    with page.expect_navigation():
+        page.get_by_role("link", name="Take a message").click()
+    tab.settle()
+    tab.screenshot("take")
+    assert tab.path == "/take"
+    return page
+
+
+def _fenced_and_quiet(tab: BrowserPage) -> None:
+    """Nothing left for another host, no dialog, no script error or CSP violation."""
+    assert tab.outside == [] and tab.dialogs == [] and tab.popups == []
+    assert tab.console_errors == []
+
+
+def test_a_call_is_taken_with_the_keyboard(signed_in_page: BrowserPage, site: Site) -> None:
+    tab = signed_in_page
+    page = _open_the_form(tab)
     assert _focused(page) == "kind:phone-note"
     assert not page.is_visible("input[name=scan]")  # a scan is for a letter
     page.keyboard.press("Tab")
@@ -80,18 +59,24 @@ def test_a_call_is_taken_with_the_keyboard(office: tuple[Runtime, str], page: Pa
     assert _focused(page) == "department:billing"
     page.fill("textarea[name=text]", "Please call back about the March statement.")
     page.focus("input[name=contact]")
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/items/*")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    tab.settle()
+    tab.screenshot("taken")
+    assert tab.path.startswith("/items/")
     assert "Message taken: item" in page.content()
-    item_id = int(page.url.rpartition("/")[2])
-    with runtime.sessions() as session:
+    item_id = int(tab.path.rpartition("/")[2])
+    with site.runtime.sessions() as session:
         item = session.get_one(Item, item_id)
         assert (item.channel, item.department_id, item.sender) == ("phone-note", "billing", "+15555550123")
+    _fenced_and_quiet(tab)
 
 
-def test_a_letter_shows_the_scan_field_and_errors_put_the_cursor_on_the_field(page: Page) -> None:
-    page.click("text=Take a message")
-    page.wait_for_url("**/take")
+def test_a_letter_shows_the_scan_field_and_errors_put_the_cursor_on_the_field(
+    signed_in_page: BrowserPage,
+) -> None:
+    tab = signed_in_page
+    page = _open_the_form(tab)
     assert _focused(page) == "kind:phone-note"
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
@@ -102,5 +87,8 @@ def test_a_letter_shows_the_scan_field_and_errors_put_the_cursor_on_the_field(pa
     page.keyboard.type("not a number")
     page.keyboard.press("Enter")
     page.wait_for_selector("#contact-error")
+    tab.settle()
+    tab.screenshot("refused")
     assert _focused(page) == "contact:not a number"
     assert page.is_checked("#kind-post") and page.input_value("input[name=name]") == "Ann Smith"
+    _fenced_and_quiet(tab)

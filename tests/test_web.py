@@ -28,7 +28,12 @@ def _deliver(runtime: Runtime, number: int, to: str = "sales@office.test", subje
 def test_healthz_answers_200_when_the_database_answers(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok", "mailboxes": []}
+    assert response.json == {
+        "status": "ok",
+        "database": "ok",
+        "mailboxes": [],
+        "notifications": {"pending": 0, "failed": 0},
+    }
 
 
 def test_healthz_answers_503_when_the_database_does_not(runtime: Runtime) -> None:

@@ -2,7 +2,8 @@
 
 Pages need a signed-in session; the JSON API needs a token (`Authorization: Bearer`)
 and never reads the session cookie, so that no other site can call it in a user's
-name. /healthz, /login and the Twilio webhooks (signature-checked) are open.
+name. /healthz, /login and the Twilio webhooks (signature-checked) are open. Repeated
+failed sign-ins for a name or from an address are refused for a while (web.throttle).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from config.settings import Settings
 from routing import people
 from web import api
 from web.access import local_path
-from web.storage import reading, storage
+from web.storage import reading, storage, writing
+from web.throttle import LoginThrottle, throttle
 from web.twilio import blueprint as twilio_blueprint
 
 blueprint = Blueprint("auth", __name__)
 _OPEN_ENDPOINTS = {"health.healthz", "auth.login", "static"}
+WRONG_PASSWORD = "Wrong name or password, or the user is disabled."
 
 
 class SignedIn(UserMixin):  # type: ignore[misc]
@@ -59,6 +62,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # valid for the session, so a login page left open still works
     )
     app.session_interface = _StoredKeySessions()
+    LoginThrottle().init_app(app)
     manager = LoginManager(app)
     manager.login_view = "auth.login"
     manager.login_message = None
@@ -111,19 +115,32 @@ def _unauthorized() -> Response:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-def login() -> BaseResponse | tuple[str, int]:
-    office = storage().settings.office_name
+def login() -> BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]]:
     if request.method == "GET":
-        return render_template("login.html", office=office, error=None, next=_next()), 200
+        return _login_page(None), 200
+    name, password = request.form.get("name", "").strip(), request.form.get("password", "")
+    # Behind a proxy this is the proxy's address, unless the app is told to trust its headers.
+    address = request.remote_addr or ""
     with reading() as session:
-        person = people.authenticate(
-            session, request.form.get("name", "").strip(), request.form.get("password", "")
-        )
+        refusal = throttle().refusal(session, name, address)
+        person = None if refusal else people.authenticate(session, name, password)
+    if refusal is not None:
+        return _login_page(refusal.message), 429, {"Retry-After": str(refusal.seconds)}
+    # Counted in a unit of work of its own, after the slow password hash, so the write is short.
+    with writing() as session:
+        if person is None:
+            throttle().failed(session, name, address)
+        else:
+            throttle().succeeded(session, name)
     if person is None:
-        return render_template("login.html", office=office, error=True, next=_next()), 401
+        return _login_page(WRONG_PASSWORD), 401
     cookie_session.clear()  # a fresh session at sign-in, so none planted before it carries over
     login_user(SignedIn(person))
     return redirect(_next())
+
+
+def _login_page(error: str | None) -> str:
+    return render_template("login.html", office=storage().settings.office_name, error=error, next=_next())
 
 
 @blueprint.post("/logout")

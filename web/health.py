@@ -1,7 +1,9 @@
-"""GET /healthz: whether this process can reach its database, and how each mailbox is read.
+"""GET /healthz: whether this process can reach its database, how each mailbox is read,
+and how many notifications wait to be sent or have failed.
 
-The status code means "the database answers"; a failing IMAP mailbox shows in the
-detail (and on the queue page) without making the whole process look down.
+The status code means "the database answers"; a failing IMAP mailbox (also shown on the
+queue page) or a backlog of notifications shows in the detail without making the whole
+process look down.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
+from routing import outbox
 from routing.database import database_answers
 from routing.mailboxes import MailboxHealth, mailbox_health
 from web.storage import reading, storage
@@ -20,7 +23,12 @@ blueprint = Blueprint("health", __name__)
 @blueprint.get("/healthz")
 def healthz() -> tuple[Response, int]:
     if database_answers(storage().engine):
-        return jsonify(status="ok", database="ok", mailboxes=[_detail(m) for m in mailboxes()]), 200
+        return jsonify(
+            status="ok",
+            database="ok",
+            mailboxes=[_detail(m) for m in mailboxes()],
+            notifications=notifications(),
+        ), 200
     return jsonify(status="unavailable", database="not answering"), 503
 
 
@@ -31,6 +39,12 @@ def mailboxes() -> list[MailboxHealth]:
         return []
     with reading() as session:
         return mailbox_health(session, names)
+
+
+def notifications() -> dict[str, int]:
+    """How many notifications wait in the outbox ("pending") and how many gave up ("failed")."""
+    with reading() as session:
+        return outbox.counts(session, ("pending", "failed"))
 
 
 def _detail(health: MailboxHealth) -> dict[str, Any]:
