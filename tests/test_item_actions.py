@@ -166,6 +166,8 @@ def test_bulk_reroute_takes_the_fields_of_the_action(runtime: Runtime, client: F
         ({"action": "resolve"}, "choose from 1 to 500 items"),
         ({"action": "resolve", "item": ["1", "two"]}, "choose from 1 to 500 items"),
         ({"action": "resolve", "item": [str(n) for n in range(501)]}, "choose from 1 to 500 items"),
+        ({"action": "resolve", "item": ["1", "\u00b2"]}, "choose from 1 to 500 items"),
+        ({"action": "resolve", "item": ["1", "99999999999999999999"]}, "choose from 1 to 500 items"),
     ],
 )
 def test_a_bad_bulk_request_is_refused_with_a_reason(
