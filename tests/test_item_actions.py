@@ -75,9 +75,10 @@ def test_a_form_action_sends_the_person_back_with_a_message(runtime: Runtime, cl
     assert "Claimed by <strong>reception</strong>" in client.get(f"/items/{item_id}").get_data(as_text=True)
 
 
-def test_a_next_address_off_the_site_is_ignored(runtime: Runtime, client: FlaskClient) -> None:
+@pytest.mark.parametrize("target", ["//evil.example/", "/\t/evil.example/", "/\n\\evil.example/"])
+def test_a_next_address_off_the_site_is_ignored(runtime: Runtime, client: FlaskClient, target: str) -> None:
     item_id = deliver(runtime)
-    status, location, _ = post(client, f"/items/{item_id}/claim", next="//evil.example/")
+    status, location, _ = post(client, f"/items/{item_id}/note", text="Called back.", next=target)
     assert (status, location) == (303, f"/items/{item_id}")
 
 
