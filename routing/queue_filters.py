@@ -17,7 +17,9 @@ STATUSES = ("new", "claimed", "resolved")
 OPEN_STATUSES = ("new", "claimed")
 # What the status filter takes: a status, "open" (new and claimed) or "all".
 STATUS_VIEWS = ("open", *STATUSES, "all")
-CHANNELS = ("email", "sms", "whatsapp", "voicemail")
+# Every channel an item can come by: the adapters', then the messages taken by hand
+# (intake.hand_taken.KINDS, named here because routing imports nothing from intake).
+CHANNELS = ("email", "sms", "whatsapp", "voicemail", "phone-note", "visit", "post")
 SORTS = ("newest", "urgent")
 FILTER_NAMES = ("status", "channel", "priority", "tag", "assignee", "due", "q", "sort")
 DUE_VIEWS = ("overdue",)  # the due filter: only items whose due time has passed

@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from intake import hand_taken
 from intake.runtime import Runtime
 from routing.models import utcnow
 from tests.people import add_person, office_client
@@ -82,6 +83,15 @@ def test_channel_priority_and_overdue_filters(runtime: Runtime, client: FlaskCli
     assert shown(client, "priority=urgent&channel=email") == [mail]
     assert shown(client, "due=overdue") == [mail]
     assert api_shown(client, "channel=voicemail") == [call]
+
+
+def test_the_channel_filter_finds_messages_taken_by_hand(runtime: Runtime, client: FlaskClient) -> None:
+    taken = {kind: add_item(runtime, n, channel=kind) for n, kind in enumerate(hand_taken.KINDS, 1)}
+    page = client.get("/departments/sales").get_data(as_text=True)
+    for kind, item_id in taken.items():
+        assert f'<option value="{kind}">' in page
+        assert shown(client, f"channel={kind}") == [item_id]
+        assert api_shown(client, f"channel={kind}") == [item_id]
 
 
 def test_the_tag_filter_matches_whole_tags_only(runtime: Runtime, client: FlaskClient) -> None:
@@ -171,7 +181,7 @@ def test_newest_order_pages_keep_their_filters(runtime: Runtime, client: FlaskCl
 
 BAD = [
     ("status=lost", "status 'lost' is not one of open, new, claimed, resolved, all"),
-    ("channel=fax", "channel 'fax' is not one of email, sms, whatsapp, voicemail"),
+    ("channel=fax", "channel 'fax' is not one of email, sms, whatsapp, voicemail, phone-note, visit, post"),
     ("priority=mega", "priority 'mega' is not one of low, normal, high, urgent"),
     ("sort=oldest", "sort 'oldest' is not one of newest, urgent"),
     ("due=soon", "due 'soon' is not one of overdue"),
