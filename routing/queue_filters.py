@@ -17,13 +17,18 @@ STATUSES = ("new", "claimed", "resolved")
 OPEN_STATUSES = ("new", "claimed")
 # What the status filter takes: a status, "open" (new and claimed) or "all".
 STATUS_VIEWS = ("open", *STATUSES, "all")
-CHANNELS = ("email", "sms", "whatsapp", "voicemail")
+# Every channel an item can come by: the adapters', then the messages taken by hand
+# (intake.hand_taken.KINDS, named here because routing imports nothing from intake).
+CHANNELS = ("email", "sms", "whatsapp", "voicemail", "phone-note", "visit", "post")
 SORTS = ("newest", "urgent")
 FILTER_NAMES = ("status", "channel", "priority", "tag", "assignee", "due", "q", "sort")
 DUE_VIEWS = ("overdue",)  # the due filter: only items whose due time has passed
 # The assignee filter takes a user name or one of these.
 ME, NOBODY = "me", "nobody"
 MAX_TEXT = 200
+# The largest id a row can have: ids are INTEGER columns, 32 bits on PostgreSQL. A
+# larger number in a URL or a form names no row, and the database would refuse it.
+MAX_ID = 2**31 - 1
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Where an item without a due time sorts among due times: after all of them.
 NEVER_DUE = datetime(9999, 12, 31, tzinfo=UTC)
@@ -31,6 +36,14 @@ NEVER_DUE = datetime(9999, 12, 31, tzinfo=UTC)
 
 class BadQuery(ValueError):
     """A filter or cursor that cannot be used; the message says which and why."""
+
+
+def row_id(text: str) -> int | None:
+    """`text` as a row id (ASCII digits, at most MAX_ID), or None: int() alone also
+    reads other scripts' digits and numbers no database column holds."""
+    if not text.isascii() or not text.isdigit() or int(text) > MAX_ID:
+        return None
+    return int(text)
 
 
 def priority_rank(priority: str) -> int:
@@ -84,6 +97,8 @@ def _one_of(name: str, value: str | None, allowed: tuple[str, ...]) -> str | Non
 def _text(name: str, value: str | None) -> str | None:
     if value is not None and len(value) > MAX_TEXT:
         raise BadQuery(f"{name} is longer than {MAX_TEXT} characters")
+    if value is not None and "\x00" in value:  # PostgreSQL refuses it in any text
+        raise BadQuery(f"{name} has a NUL character")
     return value
 
 
@@ -121,16 +136,22 @@ class Cursor:
 
     @classmethod
     def parse(cls, text: str, sort: str = "newest") -> Cursor:
+        refused = BadQuery(f"cursor {text!r} is not one this server handed out")
         parts = text.removeprefix("u").split("-")
-        if not all(part.isdigit() for part in parts) or len(parts) != (4 if text.startswith("u") else 2):
-            raise BadQuery(f"cursor {text!r} is not one this server handed out")
+        if not all(part.isascii() and part.isdigit() for part in parts):
+            raise refused
+        if len(parts) != (4 if text.startswith("u") else 2):
+            raise refused
+        item_id = row_id(parts[-1])
+        if item_id is None or (len(parts) == 4 and int(parts[0]) > len(PRIORITIES)):
+            raise refused
         try:
             if len(parts) == 2:
-                cursor = cls(_moment(parts[0]), int(parts[1]))
+                cursor = cls(_moment(parts[0]), item_id)
             else:
-                cursor = cls(_moment(parts[2]), int(parts[3]), int(parts[0]), _moment(parts[1]))
+                cursor = cls(_moment(parts[2]), item_id, int(parts[0]), _moment(parts[1]))
         except OverflowError:
-            raise BadQuery(f"cursor {text!r} is not one this server handed out") from None
+            raise refused from None
         if cursor.sort != sort:
             raise BadQuery(f"cursor {text!r} belongs to sort={cursor.sort}, not sort={sort}")
         return cursor

@@ -108,9 +108,17 @@ def test_a_new_password_ends_the_sessions_signed_in_before_it(runtime: Runtime, 
 
 def test_after_sign_in_only_a_path_on_this_site_is_followed(runtime: Runtime, app: Flask) -> None:
     add_person(runtime.sessions, "rita")
-    for target, landing in (("/departments/sales", "/departments/sales"), ("//evil.example/", "/")):
+    # Browsers drop tabs and newlines from a URL, so "/<tab>/evil.example" is "//evil.example".
+    targets = [
+        "//evil.example/",
+        "/\\evil.example/",
+        "/\t/evil.example/",
+        "/\n/evil.example/",
+        "/\r\\evil.example/",
+    ]
+    for target, landing in (("/departments/sales", "/departments/sales"), *((t, "/") for t in targets)):
         client = app.test_client()
-        page = client.get(f"/login?next={target}").get_data(as_text=True)
+        page = client.get("/login", query_string={"next": target}).get_data(as_text=True)
         form = {"csrf_token": csrf_token(page), "name": "rita", "password": "a test password, long enough"}
         response = client.post("/login", data={**form, "next": target})
         assert response.headers["Location"] == landing

@@ -56,9 +56,10 @@ def test_a_form_action_sends_the_person_back_with_a_message(runtime: Runtime, cl
     assert "Claimed by <strong>reception</strong>" in client.get(f"/items/{item_id}").get_data(as_text=True)
 
 
-def test_a_next_address_off_the_site_is_ignored(runtime: Runtime, client: FlaskClient) -> None:
+@pytest.mark.parametrize("target", ["//evil.example/", "/\t/evil.example/", "/\n\\evil.example/"])
+def test_a_next_address_off_the_site_is_ignored(runtime: Runtime, client: FlaskClient, target: str) -> None:
     item_id = deliver(runtime)
-    status, location, _ = post(client, f"/items/{item_id}/claim", next="//evil.example/")
+    status, location, _ = post(client, f"/items/{item_id}/note", text="Called back.", next=target)
     assert (status, location) == (303, f"/items/{item_id}")
 
 
@@ -147,6 +148,8 @@ def test_bulk_reroute_takes_the_fields_of_the_action(runtime: Runtime, client: F
         ({"action": "resolve"}, "choose from 1 to 500 items"),
         ({"action": "resolve", "item": ["1", "two"]}, "choose from 1 to 500 items"),
         ({"action": "resolve", "item": [str(n) for n in range(501)]}, "choose from 1 to 500 items"),
+        ({"action": "resolve", "item": ["1", "\u00b2"]}, "choose from 1 to 500 items"),
+        ({"action": "resolve", "item": ["1", "99999999999999999999"]}, "choose from 1 to 500 items"),
     ],
 )
 def test_a_bad_bulk_request_is_refused_with_a_reason(

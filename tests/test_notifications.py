@@ -42,7 +42,9 @@ class Office:
     worker: NotificationWorker
 
     def deliver(self, raw: bytes) -> int:
-        return self.runtime.deliverer.deliver(parse_email(raw)).item_id
+        item_id = self.runtime.deliverer.deliver(parse_email(raw)).item_id
+        self.clock.catch_up()
+        return item_id
 
     def drain(self) -> int:
         """Run the worker until nothing is due; how many jobs it did."""
@@ -222,6 +224,7 @@ def test_an_unreachable_webhook_fails_after_its_attempts(database_url: str, tmp_
             clock = Clock()
             worker = NotificationWorker(runtime.sessions, lambda: runtime.routers.settings, clock=clock)
             delivery = runtime.deliverer.deliver(parse_email(email_bytes()))
+            clock.catch_up()
             for _ in range(5):
                 while worker.run_once():
                     pass
@@ -257,6 +260,7 @@ def test_a_digest_gathers_the_period_into_one_email(database_url: str, tmp_path:
                 runtime.deliverer.deliver(
                     parse_email(email_bytes(subject=subject, message_id=f"<d{number}@x.example>"))
                 )
+            clock.catch_up()
             while worker.run_once():
                 pass
             assert sink.messages == [] and len(hook.requests) == 3  # webhooks do not wait

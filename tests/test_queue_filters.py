@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from intake import hand_taken
 from intake.runtime import Runtime
 from routing.models import utcnow
 from tests.people import add_person, office_client
@@ -69,6 +70,15 @@ def test_channel_priority_and_overdue_filters(runtime: Runtime, client: FlaskCli
     assert shown(client, "priority=urgent&channel=email") == [mail]
     assert shown(client, "due=overdue") == [mail]
     assert api_shown(client, "channel=voicemail") == [call]
+
+
+def test_the_channel_filter_finds_messages_taken_by_hand(runtime: Runtime, client: FlaskClient) -> None:
+    taken = {kind: add_item(runtime, n, channel=kind) for n, kind in enumerate(hand_taken.KINDS, 1)}
+    page = client.get("/departments/sales").get_data(as_text=True)
+    for kind, item_id in taken.items():
+        assert f'<option value="{kind}">' in page
+        assert shown(client, f"channel={kind}") == [item_id]
+        assert api_shown(client, f"channel={kind}") == [item_id]
 
 
 def test_the_tag_filter_matches_whole_tags_only(runtime: Runtime, client: FlaskClient) -> None:
@@ -158,7 +168,7 @@ def test_newest_order_pages_keep_their_filters(runtime: Runtime, client: FlaskCl
 
 BAD = [
     ("status=lost", "status 'lost' is not one of open, new, claimed, resolved, all"),
-    ("channel=fax", "channel 'fax' is not one of email, sms, whatsapp, voicemail"),
+    ("channel=fax", "channel 'fax' is not one of email, sms, whatsapp, voicemail, phone-note, visit, post"),
     ("priority=mega", "priority 'mega' is not one of low, normal, high, urgent"),
     ("sort=oldest", "sort 'oldest' is not one of newest, urgent"),
     ("due=soon", "due 'soon' is not one of overdue"),
@@ -167,6 +177,12 @@ BAD = [
     ("cursor=u1-2-3", "cursor 'u1-2-3' is not one this server handed out"),
     ("cursor=1-2&sort=urgent", "cursor '1-2' belongs to sort=newest, not sort=urgent"),
     ("cursor=u1-2-3-4", "cursor 'u1-2-3-4' belongs to sort=urgent, not sort=newest"),
+    # Digits int() reads but no database column holds: refused, not a crash.
+    ("cursor=\u00b2-1", "cursor '\u00b2-1' is not one this server handed out"),
+    ("cursor=1-99999999999999999999", "cursor '1-99999999999999999999' is not one this server handed out"),
+    ("cursor=u9999999999-2-3-4&sort=urgent", "cursor 'u9999999999-2-3-4' is not one this server handed out"),
+    ("q=a%00b", "q has a NUL character"),
+    ("tag=%00", "tag has a NUL character"),
 ]
 
 
@@ -252,3 +268,25 @@ def test_staff_poll_and_rows_of_their_departments_only(runtime: Runtime, app: Fl
     assert staff.get("/departments/sales").status_code == 404
     assert staff.get("/departments/billing/since?after=0").json["rows"] == []
     assert staff.get("/api/v1/items?q=Message").json["items"] == []
+
+
+@pytest.mark.parametrize("after", ["abc", "\u00b2", "-1", "99999999999999999999"])
+def test_the_poll_refuses_an_after_that_is_no_item_id(client: FlaskClient, after: str) -> None:
+    response = client.get(f"/departments/sales/since?after={after}")
+    assert response.status_code == 400
+    assert "after must be the id of the newest item" in response.get_data(as_text=True)
+
+
+def test_ids_past_what_the_database_holds_are_404(runtime: Runtime, client: FlaskClient) -> None:
+    add_item(runtime, 1)
+    huge = "99999999999999999999"
+    for path in (
+        f"/items/{huge}",
+        f"/items/{huge}/attachments/1",
+        f"/items/1/attachments/{huge}",
+        f"/items/1/inline/{huge}",
+        f"/departments/sales/rows/{huge}",
+        f"/api/v1/items/{huge}",
+    ):
+        assert client.get(path).status_code == 404, path
+    assert client.post(f"/api/v1/items/{huge}/claim").status_code == 404

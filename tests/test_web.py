@@ -137,6 +137,7 @@ def test_api_without_filters_lists_every_queue(runtime: Runtime, client: FlaskCl
     [
         ("limit=0", 400, "limit must be a whole number from 1 to 500"),
         ("limit=abc", 400, "limit must be a whole number from 1 to 500"),
+        ("limit=\u00b2", 400, "limit must be a whole number from 1 to 500"),
         ("status=lost", 400, "status 'lost' is not one of open, new, claimed, resolved, all"),
         ("cursor=12", 400, "cursor '12' is not one this server handed out"),
         ("department=nowhere", 404, "there is no department 'nowhere'"),

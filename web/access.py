@@ -41,6 +41,10 @@ def visible_item(session: Session, item_id: int) -> Item:
 
 def local_path(target: str, default: str) -> str:
     """`target` if it is a path on this site, else `default`: no redirect leads elsewhere."""
-    if not target.startswith("/") or target.startswith(("//", "/\\")):
+    # Browsers drop tabs and newlines anywhere in a URL and read "\\" as "/", so that
+    # "/<tab>/evil.example" leaves the site: a target with any of them is refused.
+    if not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
         return default
     return target

@@ -25,6 +25,7 @@ from routing import triage
 from routing.database import StorageUnavailable
 from routing.models import Department, Item, User
 from routing.people import Person, person_of
+from routing.queue_filters import row_id
 from web.access import local_path, person
 from web.item_json import item_json
 from web.storage import storage, writing
@@ -136,16 +137,17 @@ def one(item_id: int, action: str) -> BaseResponse | tuple[Response, int]:
 @blueprint.post("/items/bulk")
 def many() -> BaseResponse | tuple[Response, int]:
     action = request.form.get("action", "")
-    ids = request.form.getlist("item")
+    ids = [row_id(text) for text in request.form.getlist("item")]
     back = _back(url_for("queue.index"))
     if action not in ACTIONS:
         return _refused(f"choose an action ({', '.join(ACTIONS)})", back)
-    if not ids or not all(i.isdigit() for i in ids) or len(ids) > MAX_BULK:
+    if not ids or None in ids or len(ids) > MAX_BULK:
         return _refused(f"choose from 1 to {MAX_BULK} items", back)
     try:
         with writing() as session:
             result = triage.bulk(
-                (int(i) for i in ids), lambda item_id: perform(session, item_id, action, request.form)
+                (i for i in ids if i is not None),
+                lambda item_id: perform(session, item_id, action, request.form),
             )
     except StorageUnavailable as error:
         raise ServiceUnavailable(str(error)) from None

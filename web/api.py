@@ -11,7 +11,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, NotFound, ServiceUnav
 
 from routing import queues, triage
 from routing.database import StorageUnavailable
-from routing.queue_filters import FILTER_NAMES
+from routing.queue_filters import FILTER_NAMES, row_id
 from web import actions
 from web.access import person, visible_departments, visible_item
 from web.item_json import item_json, items_json
@@ -89,9 +89,10 @@ def act(item_id: int, action: str) -> Response:
 def _limit(text: str | None) -> int:
     if text is None:
         return storage().settings.web.page_size
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    limit = row_id(text)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    return int(text)
+    return limit
 
 
 @blueprint.errorhandler(HTTPException)

@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.routing import IntegerConverter, Map
 
 from config.settings import Settings
 from routing.delivery import Deliverer
 from routing.engine import Router
 from routing.models import utcnow
+from routing.queue_filters import MAX_ID
 from web import actions, api, auth, dashboard, display, files, health, queue, take
 from web.storage import WebStorage
 from web.twilio import TwilioHooks
 
 
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in this app's routes: an id a row can have, so that a larger number
+    is a 404 like any missing row rather than an error from the database."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(settings: Settings, engine: Engine, sessions: sessionmaker[Session]) -> Flask:
     app = Flask(__name__)
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     app.json.sort_keys = False  # type: ignore[attr-defined]
     WebStorage(settings, engine, sessions).init_app(app)
     app.register_blueprint(health.blueprint)

@@ -18,7 +18,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 from config.settings import PRIORITIES
 from routing import people, queues
 from routing.models import Department, Item
-from routing.queue_filters import CHANNELS, FILTER_NAMES, SORTS, STATUS_VIEWS, Filters
+from routing.queue_filters import CHANNELS, FILTER_NAMES, SORTS, STATUS_VIEWS, Filters, row_id
 from web import actions, health, item_view
 from web.access import check_department, person, visible_departments, visible_item
 from web.phone import phone_facts
@@ -93,19 +93,19 @@ def department(department_id: str) -> str:
 @blueprint.get("/departments/<department_id>/since")
 def new_rows(department_id: str) -> Response:
     """The view's items after item `after`, newest first, as rows for the page's table."""
-    after = request.args.get("after", "")
-    if not after.isdigit():
+    after = row_id(request.args.get("after", ""))
+    if after is None:
         raise BadRequest("after must be the id of the newest item the page has seen")
     filters = _filters()
     with reading() as session:
         _department(session, department_id)
         found = _query(
             lambda: queues.newer_items(
-                session, department_id, int(after), filters, person().name, NEW_ROWS_AT_ONCE + 1
+                session, department_id, after, filters, person().name, NEW_ROWS_AT_ONCE + 1
             )
         )
         rows = [_row(item) for item in found[:NEW_ROWS_AT_ONCE]]
-        latest = max([int(after), *(item.id for item in found)])
+        latest = max([after, *(item.id for item in found)])
     return jsonify(after=latest, rows=rows, more=len(found) > NEW_ROWS_AT_ONCE)
 
 
