@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
@@ -29,6 +29,9 @@ from routing.queue_filters import (
 )
 
 __all__ = ["STATUSES", "BadQuery", "Cursor", "DepartmentCount", "Filters", "Page"]
+
+# How far back a watching page is shown items again, in case one committed late.
+LATE_WINDOW = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -115,9 +118,20 @@ def newer_items(
     session: Session, department_id: str, after_id: int, filters: Filters, me: str | None, limit: int
 ) -> list[Item]:
     """Items of the view that arrived after item `after_id`, newest first: what a
-    watching page adds at its top. Cheap: the newest few ids of one queue."""
-    query = _view(session, filters, department_id, None, me).where(Item.id > after_id)
-    return list(session.scalars(query.order_by(Item.id.desc()).limit(limit)))
+    watching page adds at its top. Cheap: the newest few ids of one queue.
+
+    Also the view's items received in the last LATE_WINDOW, whatever their id: on
+    PostgreSQL two processes can take ids 10 and 11 and commit 11 first, and a page
+    that saw 11 must still be shown 10. The page skips the rows it has already."""
+    view = _view(session, filters, department_id, None, me)
+    newer = session.scalars(view.where(Item.id > after_id).order_by(Item.id.desc()).limit(limit))
+    recent = session.scalars(
+        view.where(Item.received_at >= utcnow() - LATE_WINDOW, Item.id <= after_id)
+        .order_by(Item.received_at.desc(), Item.id.desc())
+        .limit(limit)
+    )
+    found = {item.id: item for item in [*newer, *recent]}
+    return [found[item_id] for item_id in sorted(found, reverse=True)][:limit]
 
 
 def item_in_view(

@@ -246,6 +246,18 @@ def test_the_poll_returns_rows_newer_than_the_page_in_its_view(runtime: Runtime,
     assert client.get("/departments/nowhere/since?after=1").status_code == 404
 
 
+def test_the_poll_repeats_the_last_minutes_items_so_a_late_commit_is_not_missed(
+    runtime: Runtime, client: FlaskClient
+) -> None:
+    add_item(runtime, 1, received_at=utcnow() - timedelta(minutes=5))  # before the window
+    # Two ids taken at once; the second committed first and the page saw it, then the first.
+    late = add_item(runtime, 2, received_at=utcnow() - timedelta(seconds=5))
+    seen = add_item(runtime, 3, received_at=utcnow() - timedelta(seconds=3))
+    answer = client.get(f"/departments/sales/since?after={seen}").json
+    assert answer is not None and answer["after"] == seen
+    assert [item_ids(row)[0] for row in answer["rows"]] == [seen, late]
+
+
 def test_the_row_endpoint_redraws_a_row_or_says_it_left_the_view(
     runtime: Runtime, client: FlaskClient
 ) -> None:

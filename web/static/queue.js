@@ -277,33 +277,42 @@
 
   // --- live: a queue ----------------------------------------------------
 
+  var announced = {};  // ids of rows the page has shown or counted
+
   function pollQueue() {
     var url = queue.dataset.since + "?after=" + queue.dataset.after + (queue.dataset.view ? "&" + queue.dataset.view : "");
     return fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (answer) {
-        if (!answer || !answer.rows.length) {
+        if (!answer) {
           return;
         }
         queue.dataset.after = answer.after;
+        // The answer repeats the last minute's items (one may have committed late): only
+        // rows this page has not had yet count.
+        var fresh = answer.rows.map(rowFrom).filter(function (row) {
+          var known = announced[row.id] || document.getElementById(row.id);
+          announced[row.id] = true;
+          return !known;
+        });
+        if (!fresh.length) {
+          return;
+        }
         if (queue.dataset.insert === "yes" && !answer.more) {
           var body = queue.tBodies[0];
-          for (var i = answer.rows.length - 1; i >= 0; i--) {
-            var fresh = rowFrom(answer.rows[i]);
-            if (!document.getElementById(fresh.id)) {
-              fresh.classList.add("fresh");
-              body.insertBefore(fresh, body.firstChild);
-            }
+          for (var i = fresh.length - 1; i >= 0; i--) {
+            fresh[i].classList.add("fresh");
+            body.insertBefore(fresh[i], body.firstChild);
           }
           emptyState();
         } else {
           // Another order or a later page: new items would not go at the top. Say so instead.
           var notice = document.getElementById("live-notice");
           var count = notice.querySelector(".live-count");
-          count.textContent = String(Number(count.textContent) + answer.rows.length);
+          count.textContent = String(Number(count.textContent) + fresh.length);
           notice.hidden = false;
         }
-        unseen += answer.rows.length;
+        unseen += fresh.length;
         title();
       });
   }
