@@ -90,7 +90,7 @@ def _subject(channel: str, sender: str, body: str) -> str:
 
 def _media(form: Mapping[str, str], sid: str) -> tuple[tuple[MediaRef, ...], tuple[str, ...]]:
     count_text = form.get("NumMedia", "0").strip() or "0"
-    if not count_text.isdigit() or int(count_text) > MAX_MEDIA:
+    if not (count_text.isascii() and count_text.isdigit()) or int(count_text) > MAX_MEDIA:
         return (), (f"NumMedia {count_text!r} is not a number from 0 to {MAX_MEDIA}",)
     media, defects = [], []
     for index in range(int(count_text)):

@@ -15,7 +15,7 @@ from sqlalchemy import String
 from twilio.twiml.voice_response import VoiceResponse
 
 from config.settings import Settings
-from intake.twilio_sms import FORM_CONTENT_TYPE, BadWebhook, required, storable
+from intake.twilio_sms import FORM_CONTENT_TYPE, required, storable
 from routing.message import InboundMessage
 from routing.models import VoiceCall
 from routing.voicemail import CallFacts, Transcription, Voicemail
@@ -70,7 +70,7 @@ def parse_recording(form: Mapping[str, str], raw: bytes, received_at: datetime) 
     form = storable(form)
     if form.get("RecordingStatus", "completed") != "completed" or not form.get("RecordingUrl"):
         return None
-    return _voicemail(form, raw, received_at, _duration(form.get("RecordingDuration", "")))
+    return _voicemail(form, raw, received_at, form.get("RecordingDuration", ""))
 
 
 def parse_transcription(
@@ -86,10 +86,11 @@ def parse_transcription(
         status=status,
         text=form.get("TranscriptionText", "") if status == "completed" else "",
     )
-    return _voicemail(form, raw, received_at, None), transcription
+    return _voicemail(form, raw, received_at, ""), transcription  # a transcription tells no length
 
 
-def _voicemail(form: Mapping[str, str], raw: bytes, received_at: datetime, duration: int | None) -> Voicemail:
+def _voicemail(form: Mapping[str, str], raw: bytes, received_at: datetime, duration_text: str) -> Voicemail:
+    duration, defects = _duration(duration_text)
     caller = form.get("From", "").strip() or "(unknown caller)"
     call = CallFacts(
         call_sid=required(form, "CallSid"),
@@ -109,6 +110,7 @@ def _voicemail(form: Mapping[str, str], raw: bytes, received_at: datetime, durat
         received_at=received_at,
         raw=raw,
         raw_content_type=FORM_CONTENT_TYPE,
+        parse_defects=defects,
     )
     return Voicemail(message, call, f"{call.recording_sid}{_extension(call.recording_url)}")
 
@@ -125,10 +127,16 @@ def _extension(url: str) -> str:
     return ".mp3" if url.lower().endswith(".mp3") else ".wav"
 
 
-def _duration(text: str) -> int | None:
+MAX_DURATION = 86_400
+
+
+def _duration(text: str) -> tuple[int | None, tuple[str, ...]]:
+    """The recording's length in seconds, or None with the reason: a length that is no
+    number keeps the voicemail, of unknown length (the recording still plays)."""
     text = text.strip()
-    if not text.isdigit():
-        if text:
-            raise BadWebhook(f"RecordingDuration {text!r} is not a number of seconds")
-        return None
-    return int(text)
+    if not text:
+        return None, ()
+    # ASCII digits only (int() reads other scripts' digits too), and no more than a day.
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_DURATION:
+        return None, (f"RecordingDuration {text!r} is not a number of seconds up to {MAX_DURATION}",)
+    return int(text), ()

@@ -205,10 +205,11 @@ def test_a_signed_webhook_without_a_message_sid_is_refused_clearly(phone: PhoneO
     assert phone.items() == []
 
 
-def test_a_bad_num_media_is_recorded_as_a_defect(phone: PhoneOffice) -> None:
-    assert phone.post("/twilio/sms", sms_form(NumMedia="lots")).status_code == 200
+@pytest.mark.parametrize("count", ["lots", "\u00b2", "\u0663"])  # a word, a superscript two, an Arabic three
+def test_a_bad_num_media_is_recorded_as_a_defect(phone: PhoneOffice, count: str) -> None:
+    assert phone.post("/twilio/sms", sms_form(NumMedia=count)).status_code == 200
     [item] = phone.items()
-    assert item.parse_defects == ["NumMedia 'lots' is not a number from 0 to 10"]
+    assert item.parse_defects == [f"NumMedia {count!r} is not a number from 0 to 10"]
 
 
 def test_signatures_cover_the_full_public_url(phone: PhoneOffice) -> None:

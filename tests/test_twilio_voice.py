@@ -6,6 +6,7 @@ from datetime import timedelta
 from urllib.parse import parse_qsl
 from xml.etree import ElementTree
 
+import pytest
 from sqlalchemy import update
 
 from config.loading import load_settings
@@ -332,3 +333,16 @@ def test_the_item_page_and_the_api_show_caller_duration_audio_and_transcript(pho
     assert found["transcript"] == "Call me <b>soon</b>"
     assert found["recording"]["url"].endswith(audio_url)
     assert found["duration_seconds"] == 42
+
+
+@pytest.mark.parametrize("duration", ["long", "\u00b2", "99999999999"])
+def test_a_recording_whose_duration_is_no_number_of_seconds_is_kept_of_unknown_length(
+    phone: PhoneOffice, duration: str
+) -> None:
+    response = phone.post(
+        "/twilio/voice/recording", recording_form(phone.fake.base, RecordingDuration=duration)
+    )
+    assert response.status_code == 200
+    [item] = phone.items()
+    assert item.parse_defects == [f"RecordingDuration {duration!r} is not a number of seconds up to 86400"]
+    assert phone.call().duration_seconds is None
