@@ -77,10 +77,7 @@ def _imap_credentials(table: Table, env: Mapping[str, str]) -> tuple[str | None,
     if len(given) != 1:
         raise table.fail("password", "give exactly one of password, password_env, oauth2_token_file")
     if "password_env" in table.data:
-        variable = table.text("password_env")
-        if not env.get(variable):
-            raise table.fail("password_env", f"the environment variable {variable} is not set")
-        return env[variable], None
+        return table.from_env("password_env", env, "BILLING_IMAP_PASSWORD"), None
     if "password" in table.data:
         return table.text("password"), None
     return None, Path(table.text("oauth2_token_file"))

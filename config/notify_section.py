@@ -9,7 +9,6 @@ from config.settings import Department, DepartmentNotify, NotificationSettings
 from config.table import ADDRESS, Table, bounded, seconds
 
 _WEBHOOK_URL = re.compile(r"^https?://[^/?#@\s]+(/\S*)?$")
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _SECURITY_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 # A digest at most once a day: a longer wait is no longer a notification.
 MAX_DIGEST_MINUTES = 24 * 60
@@ -50,15 +49,7 @@ def _webhook_secret(table: Table, env: Mapping[str, str], wanted: bool) -> str:
         raise table.fail("webhook_secret", "give exactly one of webhook_secret, webhook_secret_env")
     if given == ["webhook_secret"]:
         return table.text("webhook_secret")
-    name = table.text("webhook_secret_env")
-    if not _ENV_NAME.match(name):
-        # It may be the secret itself, pasted in the wrong key: never repeat it.
-        raise table.fail(
-            "webhook_secret_env", "is not an environment variable name such as SALES_WEBHOOK_SECRET"
-        )
-    if not env.get(name):
-        raise table.fail("webhook_secret_env", f"the environment variable {name} is not set")
-    return env[name]
+    return table.from_env("webhook_secret_env", env, "SALES_WEBHOOK_SECRET")
 
 
 def read_notifications(
@@ -110,7 +101,4 @@ def _password(table: Table, env: Mapping[str, str], wanted: bool) -> str:
         raise table.fail("password", "give exactly one of password, password_env with username")
     if given == ["password"]:
         return table.text("password")
-    name = table.text("password_env")
-    if not env.get(name):
-        raise table.fail("password_env", f"the environment variable {name} is not set")
-    return env[name]
+    return table.from_env("password_env", env, "INTAKE_SMTP_PASSWORD")

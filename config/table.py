@@ -11,6 +11,7 @@ from config.settings import ListenAddress
 
 PHONE = re.compile(r"^\+[1-9][0-9]{5,14}$")
 ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
 class ConfigError(Exception):
@@ -57,6 +58,17 @@ class Table:
         if isinstance(value, str) and not value.strip():
             raise self.fail(name, "must not be empty")
         return value  # type: ignore[no-any-return]
+
+    def from_env(self, name: str, env: Mapping[str, str], example: str) -> str:
+        """The secret in the environment variable that key `name` names (a password,
+        a token), so that the secret itself stays out of the config file."""
+        variable = self.text(name)
+        if not ENV_NAME.match(variable):
+            # It may be the secret itself, pasted in the wrong key: never repeat it.
+            raise self.fail(name, f"is not an environment variable name such as {example}")
+        if not env.get(variable):
+            raise self.fail(name, f"the environment variable {variable} is not set")
+        return env[variable]
 
     def strings(self, name: str) -> tuple[str, ...]:
         values = self.get(name, list, [])

@@ -15,7 +15,6 @@ from config.table import PHONE, Table, bounded
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 _BASE_URL = re.compile(r"^https?://[^/?#@\s]+$")
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 # Well inside the download worker's five-minute claim, so no other worker takes over a
 # download still running (one slow read may add one more timeout past the deadline).
 MAX_DOWNLOAD_SECONDS = 120.0
@@ -64,15 +63,7 @@ def _auth_token(table: Table, env: Mapping[str, str]) -> str:
     if env.get("TWILIO_AUTH_TOKEN"):
         return env["TWILIO_AUTH_TOKEN"]
     if "auth_token_env" in table.data:
-        name = table.text("auth_token_env")
-        if not _ENV_NAME.match(name):
-            # It may be the token itself, pasted in the wrong key: never repeat it.
-            raise table.fail(
-                "auth_token_env", "is not an environment variable name such as TWILIO_AUTH_TOKEN"
-            )
-        if not env.get(name):
-            raise table.fail("auth_token_env", f"the environment variable {name} is not set")
-        return env[name]
+        return table.from_env("auth_token_env", env, "TWILIO_AUTH_TOKEN")
     return str(table.get("auth_token", str, ""))
 
 
