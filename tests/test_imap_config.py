@@ -51,7 +51,7 @@ BAD_CASES = [
     ("0", "password", "'x'", "imap[0].password", "exactly one of password, password_env"),
     ("0", "password_env", None, "imap[0].password", "exactly one of password, password_env"),
     ("0", "password_env", "'UNSET_VARIABLE'", "imap[0].password_env", "UNSET_VARIABLE is not set"),
-    ("0", "password_env", "'hunter2 pasted here'", "imap[0].password_env", "not an environment variable name"),
+    ("0", "password_env", "'hunter2'", "imap[0].password_env", "not an environment variable name"),
     ("0", "move_to", None, "imap[0].move_to", 'required with after = "move"'),
     ("1", "move_to", "'Archive'", "imap[1].move_to", 'required with after = "move"'),
     ("0", "after", "'delete'", "imap[0].after", "must be move or flag"),

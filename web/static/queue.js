@@ -1,15 +1,13 @@
-/* The lists (a queue, the front desk) by keyboard and kept live.
+/* The lists (a queue, the front desk) by keyboard; live.js keeps them live.
 
    Keys: j/k move, o or Enter opens, x selects, c claims, e resolves, r reroutes,
    / searches (keys.js adds ? for help). Actions post to /items/<id>/<action> with
    the page's CSRF token and then ask the server for the row as the view now shows
    it, so a claimed row redraws and a resolved or rerouted one leaves.
-   Live: the page polls for new items and counts the unseen ones in the tab title. */
+   The cursor and rows are shared with live.js as window.IntakeList. */
 (function () {
   "use strict";
 
-  var POLL_MS = 1200;
-  var AGE_MS = 30000;
   var keys = window.IntakeKeys;
   var queue = document.getElementById("queue");
   var desk = document.getElementById("front-desk");
@@ -17,8 +15,6 @@
     return;
   }
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
-  var baseTitle = document.title;
-  var unseen = 0;
   var cursor = null;
 
   // --- the cursor -------------------------------------------------------
@@ -143,7 +139,9 @@
   /* Redraw the row as the view now shows it, or drop it when it has left the view. */
   function refresh(row) {
     if (!queue) {
-      return refreshDesk();
+      // The front desk redraws its counts and decisions (live.js listens).
+      document.dispatchEvent(new CustomEvent("intake:changed"));
+      return Promise.resolve();
     }
     var url = queue.dataset.rows + "/" + row.dataset.itemId + (queue.dataset.view ? "?" + queue.dataset.view : "");
     return fetch(url, { credentials: "same-origin" }).then(function (response) {
@@ -235,38 +233,7 @@
     });
   }
 
-  // --- ages, the title, the empty state ---------------------------------
-
-  function age(since) {
-    var minutes = Math.floor((Date.now() - since.getTime()) / 60000);
-    if (minutes < 1) {
-      return "now";
-    }
-    if (minutes < 60) {
-      return minutes + " min";
-    }
-    if (minutes < 1440) {
-      return Math.floor(minutes / 60) + " h";
-    }
-    return Math.floor(minutes / 1440) + " d";
-  }
-
-  function refreshAges() {
-    document.querySelectorAll("td.age time[datetime]").forEach(function (time) {
-      time.textContent = age(new Date(time.getAttribute("datetime")));
-    });
-  }
-
-  function title() {
-    document.title = unseen > 0 ? "(" + unseen + ") " + baseTitle : baseTitle;
-  }
-
-  function seen() {
-    if (unseen) {
-      unseen = 0;
-      title();
-    }
-  }
+  // --- the empty state ------------------------------------------------
 
   function emptyState() {
     var empty = document.getElementById("queue-empty");
@@ -275,111 +242,6 @@
     }
   }
 
-  // --- live: a queue ----------------------------------------------------
-
-  var announced = {};  // ids of rows the page has shown or counted
-
-  function pollQueue() {
-    var url = queue.dataset.since + "?after=" + queue.dataset.after + (queue.dataset.view ? "&" + queue.dataset.view : "");
-    return fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-      .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (answer) {
-        if (!answer) {
-          return;
-        }
-        queue.dataset.after = answer.after;
-        // The answer repeats the last minute's items (one may have committed late): only
-        // rows this page has not had yet count.
-        var fresh = answer.rows.map(rowFrom).filter(function (row) {
-          var known = announced[row.id] || document.getElementById(row.id);
-          announced[row.id] = true;
-          return !known;
-        });
-        if (!fresh.length) {
-          return;
-        }
-        if (queue.dataset.insert === "yes" && !answer.more) {
-          var body = queue.tBodies[0];
-          for (var i = fresh.length - 1; i >= 0; i--) {
-            fresh[i].classList.add("fresh");
-            body.insertBefore(fresh[i], body.firstChild);
-          }
-          emptyState();
-        } else {
-          // Another order or a later page: new items would not go at the top. Say so instead.
-          var notice = document.getElementById("live-notice");
-          var count = notice.querySelector(".live-count");
-          count.textContent = String(Number(count.textContent) + fresh.length);
-          notice.hidden = false;
-        }
-        unseen += fresh.length;
-        title();
-      });
-  }
-
-  // --- live: the front desk ---------------------------------------------
-
-  var lastNew = null;
-  var lastDecisions = null;
-
-  function setCount(row, name, value, busyClass) {
-    var cell = row.querySelector("td.count-" + name);
-    if (cell) {
-      cell.querySelector("a").textContent = String(value);
-      cell.classList.toggle(busyClass, value > 0);
-    }
-  }
-
-  function refreshDesk() {
-    return fetch(desk.dataset.live, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-      .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (answer) {
-        if (!answer) {
-          return;
-        }
-        var total = 0;
-        answer.counts.forEach(function (count) {
-          total += count.new;
-          var row = document.querySelector('tr.queue-row[data-department="' + count.department + '"]');
-          if (row) {
-            setCount(row, "new", count.new, "busy");
-            setCount(row, "claimed", count.claimed, "busy-claimed");
-            setCount(row, "overdue", count.overdue, "late");
-          }
-        });
-        if (lastNew !== null && total > lastNew) {
-          unseen += total - lastNew;
-          title();
-        }
-        lastNew = total;
-        if (answer.decisions_html !== lastDecisions) {
-          redrawDecisions(answer.decisions_html);
-        }
-      });
-  }
-
-  function redrawDecisions(html) {
-    var box = document.getElementById("decisions-box");
-    var was = current();
-    var wasDecision = was && was.classList.contains("decision");
-    var at = rows().indexOf(was);
-    box.innerHTML = html;
-    lastDecisions = html;
-    if (wasDecision) {
-      var again = document.getElementById(was.id);
-      var all = rows();
-      select(again || all[Math.min(at, all.length - 1)]);
-    }
-  }
-
-  function pollForever(poll) {
-    function next() {
-      window.setTimeout(function () {
-        poll().catch(function () { /* a missed poll is retried on the next tick */ }).then(next);
-      }, POLL_MS);
-    }
-    next();
-  }
 
   // --- wiring -----------------------------------------------------------
 
@@ -401,9 +263,6 @@
     }
   });
 
-  document.addEventListener("keydown", seen);
-  document.addEventListener("pointerdown", seen);
-  window.addEventListener("focus", seen);
   document.addEventListener("change", function (event) {
     if (event.target.classList && event.target.classList.contains("pick-item")) {
       event.target.closest("tr").classList.toggle("picked", event.target.checked);
@@ -425,12 +284,11 @@
   }
 
   select(recalled() || rows()[0]);
-  window.setInterval(refreshAges, AGE_MS);
-  if (queue) {
-    pollForever(pollQueue);
-  } else {
-    var box = document.getElementById("decisions-box");
-    lastDecisions = box ? box.innerHTML : null;
-    pollForever(refreshDesk);
-  }
+  window.IntakeList = {
+    rows: rows,
+    current: current,
+    select: select,
+    rowFrom: rowFrom,
+    emptyState: emptyState
+  };
 })();
