@@ -37,7 +37,15 @@ from routing.models import Department, Item
 
 WINDOW_DAYS = 30
 # The channels the adapters make, in the order the dashboard lists them; others follow.
-CHANNEL_NAMES = {"email": "Email", "sms": "SMS", "whatsapp": "WhatsApp", "voicemail": "Voicemail"}
+CHANNEL_NAMES = {
+    "email": "Email",
+    "sms": "SMS",
+    "whatsapp": "WhatsApp",
+    "voicemail": "Voicemail",
+    "phone-note": "Phone note",
+    "visit": "Visit",
+    "post": "Post",
+}
 
 
 @dataclass(frozen=True)

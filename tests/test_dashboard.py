@@ -224,3 +224,12 @@ def test_staff_see_a_page_of_their_departments_only(runtime: Runtime) -> None:
     assert f"<title>Billing, {label}: 1 item</title>" in html
     assert f"<title>Email, {label}: 1 item</title>" in html
     assert "Sales" not in html
+
+
+def test_messages_taken_by_hand_have_their_channels_named(runtime: Runtime) -> None:
+    for channel in ("post", "phone-note", "visit"):
+        item_id = email(runtime, "sales", NOW - timedelta(hours=1))
+        with transaction(runtime.sessions) as session:
+            session.get_one(Item, item_id).channel = channel  # as /take stores them
+    labels = [(s.key, s.label) for s in read(runtime).by_channel]
+    assert labels == [("phone-note", "Phone note"), ("visit", "Visit"), ("post", "Post")]
