@@ -3,7 +3,9 @@
 The first step of every delivery, before the rules. Each matcher is named and tried in
 order; every one that was tried is recorded as a hit or a miss, like a rule. Email
 joins by In-Reply-To, then References (last to first), then a `[#123]` token in the
-subject from one of the item's participants; a text joins the open item of the same
+subject, each only for one of the item's participants (its sender or the sender of one
+of its messages): a stranger quoting a customer's Message-ID gets an item of its own,
+whose recorded miss names the item it referred to. A text joins the open item of the same
 number to the same office number while that item is young. A reply to a resolved item
 reopens it, or makes a new item when the config says so. Voicemail is not linked here.
 """
@@ -70,11 +72,8 @@ def by_in_reply_to(session: Session, message: InboundMessage, settings: RoutingS
     wanted = _message_ids(message.in_reply_to or "")
     if not wanted:
         return None, "no In-Reply-To"
-    for message_id in wanted:
-        item_id = _item_with_message_id(session, message_id)
-        if item_id is not None:
-            return item_id, f"In-Reply-To {message_id} is a message of item {item_id}"
-    return None, f"In-Reply-To {', '.join(wanted)} is no stored message"
+    found = _thread_of_participant(session, message.sender, wanted, _in_reply_to_reason)
+    return found or (None, f"In-Reply-To {', '.join(wanted)} is no stored message")
 
 
 def by_references(session: Session, message: InboundMessage, settings: RoutingSettings) -> Found:
@@ -82,11 +81,37 @@ def by_references(session: Session, message: InboundMessage, settings: RoutingSe
     wanted = _message_ids(" ".join(message.references))
     if not wanted:
         return None, "no References"
-    for message_id in reversed(wanted):
+    found = _thread_of_participant(session, message.sender, wanted[::-1], _references_reason)
+    return found or (None, f"none of the {len(wanted)} References is a stored message")
+
+
+def _in_reply_to_reason(message_id: str, item_id: int) -> str:
+    return f"In-Reply-To {message_id} is a message of item {item_id}"
+
+
+def _references_reason(message_id: str, item_id: int) -> str:
+    return f"References name {message_id}, a message of item {item_id}"
+
+
+def _thread_of_participant(
+    session: Session, sender: str, message_ids: list[str], reason: Callable[[str, int], str]
+) -> Found | None:
+    """The first item the Message-IDs name in which `sender` took part; None if they name none.
+
+    Message-IDs travel in quotes and forwards, so knowing one proves nothing: a sender
+    who took no part in the item it names gets a miss naming that item, for a person to see.
+    """
+    refused: tuple[str, int] | None = None
+    for message_id in message_ids:
         item_id = _item_with_message_id(session, message_id)
-        if item_id is not None:
-            return item_id, f"References name {message_id}, a message of item {item_id}"
-    return None, f"none of the {len(wanted)} References is a stored message"
+        if item_id is None:
+            continue
+        if _participant(session, item_id, sender):
+            return item_id, reason(message_id, item_id)
+        refused = refused or (message_id, item_id)
+    if refused is None:
+        return None
+    return None, f"{reason(*refused)}, but {sender} took no part in it"
 
 
 def by_subject_token(session: Session, message: InboundMessage, settings: RoutingSettings) -> Found:
