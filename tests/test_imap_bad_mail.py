@@ -1,4 +1,5 @@
-"""The IMAP poller against a real Dovecot: a message that keeps failing, limits, late IDLE news."""
+"""The IMAP poller against a real Dovecot: storage refused, a message that keeps failing,
+limits, late IDLE news."""
 
 from __future__ import annotations
 
@@ -62,6 +63,34 @@ def test_a_message_that_keeps_failing_is_stored_raw_only_and_later_mail_flows(
     state = mailbox_state(runtime, user)
     assert state is not None and state.last_uid == 2
     assert "StorageUnavailable" in (state.last_error or "")
+
+
+def test_in_move_mode_a_message_stays_in_the_inbox_until_it_is_stored_then_moves_once(
+    runtime: Runtime, dovecot: Dovecot
+) -> None:
+    user = dovecot.new_user()
+    dovecot.doveadm_run("mailbox", "create", "-u", user, "Done")
+    dovecot.save(user, email_bytes(subject="Kept while the database refuses"))
+    # A backoff long enough that the poller tries once while storage is refused.
+    mailbox = imap_mailbox(dovecot, user, after="move", move_to="Done", backoff_seconds=30.0)
+    with (
+        refusing(runtime.engine, "Kept while the database refuses"),
+        running_poller(runtime, mailbox),
+    ):
+        wait_for(
+            lambda: (state := mailbox_state(runtime, user)) and state.failures == 1, "the refused attempt"
+        )
+    assert stored(runtime) == []
+    assert folder_flags(dovecot, user, "INBOX") == [set()]  # still there, unread
+    assert folder_flags(dovecot, user, "Done") == []
+
+    # The database accepts again: the next poll stores the message once and moves it once.
+    with running_poller(runtime, mailbox):
+        wait_for(lambda: not folder_flags(dovecot, user, "INBOX"), "the message moved after its commit")
+    assert [subject for subject, _, defects in stored(runtime) if not defects] == [
+        "Kept while the database refuses"
+    ]
+    assert len(stored(runtime)) == 1 and len(folder_flags(dovecot, user, "Done")) == 1
 
 
 def test_the_configured_limits_apply_to_imap_mail(runtime: Runtime, dovecot: Dovecot) -> None:
