@@ -23,6 +23,8 @@ from routing.models import Item
 from tests.conftest import require_program
 
 LOOPBACK = ListenAddress("127.0.0.1", 0)
+# The text of the 250 answer to a stored message, as smtplib gives it: it names no item.
+ACCEPTED = "2.0.0 OK: message accepted"
 
 
 def on_free_ports(settings: Settings) -> Settings:
@@ -86,6 +88,13 @@ def stored_item(runtime: Runtime, item_id: int) -> Item:
         item = session.get_one(Item, item_id)
         item.raw.content  # noqa: B018 (loaded while the session is open)
         return item
+
+
+def item_with_message_id(runtime: Runtime, message_id: str) -> Item:
+    """The item made from the message with this Message-ID (SMTP's answer names no item)."""
+    with transaction(runtime.sessions, write=False) as session:
+        item_id = session.execute(select(Item.id).where(Item.message_id == message_id)).scalar_one()
+    return stored_item(runtime, item_id)
 
 
 @contextmanager
