@@ -95,14 +95,17 @@ class RawSession:
         assert self.command(f"RCPT TO:<{to}>".encode()).startswith(b"250")
         assert self.command(b"DATA").startswith(b"354")
 
+    def close(self) -> None:
+        self.lines.close()
+        self.socket.close()
+
     def __enter__(self) -> RawSession:
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.lines.close()
-        self.socket.close()
+        self.close()
 
 
 def swaks(port: int, *args: str) -> str:
