@@ -35,16 +35,24 @@ async def receive_data(
 ) -> Spool | None:
     """The message up to the lone dot, dot-unstuffed, or None when it is over `max_size`.
 
-    `heard_from` is called for every piece read. Past the size limit the rest is
-    read and dropped, so that the sender hears 552 at the end (RFC 5321 4.2.5).
+    `heard_from` restarts the idle timer: at once, then as pieces arrive, at most ten
+    times per idle period (a timer re-armed for every line would cost more than the
+    line), so a silence of between 0.9 and 1 idle period ends the transfer. Past the
+    size limit the rest is read and dropped: the sender hears 552 at the end (RFC 5321
+    4.2.5).
     """
+    loop = asyncio.get_running_loop()
+    heard_from()
+    heard_at = loop.time()
     # Closed here on failure, else by whoever stores the message.
     spool: Spool | None = SpooledTemporaryFile(max_size=limits.in_memory)  # noqa: SIM115
     size, at_line_start = 0, True
     try:
         while True:
             piece = await _next_piece(reader)
-            heard_from()
+            if loop.time() - heard_at > limits.idle_seconds / 10:
+                heard_from()
+                heard_at = loop.time()
             if at_line_start and piece == END_OF_DATA:
                 break
             if at_line_start and piece.startswith(b"."):
