@@ -200,10 +200,11 @@ class IntakeSMTP(CheckedAuth):
         # Storing may well take longer than a pause between two pieces.
         self._reset_timeout()
         status = TOO_MUCH_DATA if spool is None else await self._call_handler_hook("DATA", spool)
-        self.envelope = self._create_envelope()
+        self.envelope = self._create_envelope()  # as aiosmtpd's untyped _set_post_data_state
         await self.push(status)
 
     async def _data_may_start(self, arg: str) -> bool:
+        """aiosmtpd's checks before DATA, each answering the client itself when it fails."""
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return False
         assert self.envelope is not None
