@@ -13,7 +13,7 @@ from config.settings import (
     SmtpSettings,
     SubmissionSettings,
 )
-from config.table import Table, read_listen
+from config.table import Table, bounded, read_listen, seconds
 
 # A werkzeug password hash: "scrypt:..." or "pbkdf2:...", then "$salt$hash".
 _PASSWORD_HASH = re.compile(r"^(scrypt|pbkdf2):[^$\s]*\$[^$\s]+\$[0-9a-f]+$")
@@ -27,6 +27,10 @@ def read_smtp(
         "max_message_size",
         "hostname",
         "max_recipients",
+        "max_connections",
+        "max_connections_per_address",
+        "data_timeout_seconds",
+        "max_memory_per_connection",
         "proxy_protocol",
         "catch_all",
         "submission",
@@ -37,11 +41,20 @@ def read_smtp(
     max_recipients = table.get("max_recipients", int, SmtpSettings.max_recipients)
     if not 1 <= max_recipients <= 1000:
         raise table.fail("max_recipients", "must be from 1 to 1000")
+    max_connections = bounded(table, "max_connections", SmtpSettings.max_connections, 1, 100_000)
     return SmtpSettings(
         listen=read_listen(table, "listen", env.get("INTAKE_SMTP"), "127.0.0.1:2525"),
         max_message_size=size,
         hostname=table.text("hostname", SmtpSettings.hostname),
         max_recipients=max_recipients,
+        max_connections=max_connections,
+        max_connections_per_address=bounded(
+            table, "max_connections_per_address", SmtpSettings.max_connections_per_address, 1, max_connections
+        ),
+        data_timeout_seconds=seconds(table, "data_timeout_seconds", SmtpSettings.data_timeout_seconds, 3600),
+        max_memory_per_connection=bounded(
+            table, "max_memory_per_connection", SmtpSettings.max_memory_per_connection, 4096, 2**30
+        ),
         proxy_protocol=table.get("proxy_protocol", bool, False),
         catch_all=_catch_all(table.table("catch_all"), domains, departments),
         submission=_submission(table) if "submission" in table.data else None,

@@ -78,6 +78,14 @@ class SmtpSettings:
     max_message_size: int = 25 * 1024 * 1024
     hostname: str = "intake"
     max_recipients: int = 100
+    # Connections open at once, in total and from one client (an IPv6 client is its /64).
+    max_connections: int = 100
+    max_connections_per_address: int = 20
+    # The longest pause allowed between two pieces of a message's DATA.
+    data_timeout_seconds: float = 300.0
+    # Bytes of a message being received that one connection keeps in memory;
+    # past them the message goes on to a temporary file.
+    max_memory_per_connection: int = 1024 * 1024
     # Every connection starts with a PROXY protocol header from the load balancer.
     proxy_protocol: bool = False
     # (domain, department id): mail to an unknown address at the domain goes there.

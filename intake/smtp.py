@@ -3,7 +3,9 @@
 The handler checks recipients, parses the bytes and calls deliver() on a worker
 thread, so a slow database never blocks the other connections. It answers 250 only
 after the commit and 451 when storage fails, so a sender never loses a message.
-The bytes stored are the bytes sent, less only SMTP's dot-stuffing.
+The bytes stored are the bytes sent, less only SMTP's dot-stuffing. No client can
+hold the door down: connections are counted, command lines are short, and a
+message's DATA is read in pieces with a pause allowed between them (smtp_data).
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.proxy_protocol import ProxyData
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from config.settings import ListenAddress, Settings
 from intake.email_parser import EmailLimits
 from intake.email_parser import Envelope as MailEnvelope
 from intake.email_storing import store_email
+from intake.smtp_connections import TOO_MANY_CONNECTIONS, ConnectionCount
+from intake.smtp_data import DataLimits, Spool, receive_data
 from intake.smtp_recipients import RecipientPolicy
 from intake.smtp_submission import CheckedAuth, PasswordCheck, tls_context
 from routing.database import UnstorableMessage
@@ -38,11 +42,25 @@ TRY_AGAIN = "451 4.3.0 Temporary failure storing the message, please try again l
 SERVER_ERROR = "451 4.3.0 Temporary server error, please try again later"
 REFUSED_FOR_GOOD = "554 5.6.0 The message cannot be stored as sent; please send it in another form"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+TOO_MUCH_DATA = "552 5.3.4 Message too big"
+# The answer names no item: item numbers are the office's business, not the sender's.
+ACCEPTED = "250 2.0.0 OK: message accepted"
+# The buffer commands are read through. aiosmtpd refuses command lines longer than
+# RFC 5321's 512 octets plus what the extensions in use add; AUTH answers are read
+# through it too, with room for a long password. DATA has its own reader.
+COMMAND_BUFFER = 4096
 # How long a stop waits for messages already being stored before it gives up on them.
 STOP_GRACE_SECONDS = 30.0
 PROXY_TIMEOUT_SECONDS = 5.0
 # A source route, "<@relay.example,@other.example:user@domain>", up to its colon.
 _SOURCE_ROUTE = re.compile(r"^\s*<\s*(@[^:>]*):")
+
+
+def peer_host(session: Session) -> str:
+    """The address a connection comes from (aiosmtpd types the peer as a string;
+    for TCP it is the (host, port) pair of the socket)."""
+    peer: Any = session.peer
+    return str(peer[0])
 
 
 class IntakeHandler:
@@ -58,11 +76,12 @@ class IntakeHandler:
         self._idle = threading.Condition()
 
     async def handle_PROXY(
-        self, server: SMTP, session: Session, envelope: Envelope, proxy: ProxyData
+        self, server: IntakeSMTP, session: Session, envelope: Envelope, proxy: ProxyData
     ) -> bool:
-        # aiosmtpd has already closed connections whose header is not valid.
+        # aiosmtpd has already closed connections whose header is not valid. The
+        # balancer's own check ("PROXY UNKNOWN") names no client: count the balancer.
         log.info("connection from %s via proxy %s", proxy.src_addr, session.peer)
-        return True
+        return await server.admit(str(proxy.src_addr or peer_host(session)))
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -76,12 +95,12 @@ class IntakeHandler:
             envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or b""
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope, spool: Spool) -> str:
+        """Store the message in `spool` (IntakeSMTP passes it instead of original_content)."""
         loop = asyncio.get_running_loop()
         with self._tracked(loop):
             try:
-                delivery = await loop.run_in_executor(self.executor, self._store, raw, envelope)
+                delivery = await loop.run_in_executor(self.executor, self._store, spool, envelope)
             except UnstorableMessage:
                 # Even its raw bytes alone were refused: a retry would fail the same way.
                 log.exception("a message from %s cannot be stored", session.peer)
@@ -90,7 +109,8 @@ class IntakeHandler:
                 # StorageUnavailable or anything unforeseen: the sender keeps the message.
                 log.exception("storing a message from %s failed", session.peer)
                 return TRY_AGAIN
-        return f"250 2.0.0 OK: stored as item {delivery.item_id}"
+        log.info("a message from %s is item %s", session.peer, delivery.item_id)
+        return ACCEPTED
 
     async def handle_exception(self, error: Exception) -> str:
         # aiosmtpd's default reply would show the exception text to the client, and
@@ -98,7 +118,10 @@ class IntakeHandler:
         log.error("SMTP session error: %r", error)
         return SERVER_ERROR
 
-    def _store(self, raw: bytes, envelope: Envelope) -> Delivery:
+    def _store(self, spool: Spool, envelope: Envelope) -> Delivery:
+        # Read here, on a worker thread: only the messages being stored are whole in memory.
+        with spool:
+            raw = spool.read()
         addresses = MailEnvelope(envelope.mail_from, (), tuple(envelope.rcpt_tos))
         return store_email(self.deliver, raw, addresses, limits=self.limits)
 
@@ -128,14 +151,70 @@ class IntakeHandler:
 
 
 class IntakeSMTP(CheckedAuth):
-    """aiosmtpd's protocol, with long lines allowed, source routes left visible, and
-    passwords checked off the event loop."""
+    """aiosmtpd's protocol, with connections counted, DATA read in pieces, source
+    routes left visible, and passwords checked off the event loop."""
 
-    def __init__(self, handler: IntakeHandler, *, line_length_limit: int, **kwargs: Any) -> None:
-        # Real senders write lines far past RFC 5321's 1000 octets; the size limit
-        # still bounds them. SMTP.__init__ reads this for its stream buffer.
-        self.line_length_limit = line_length_limit
+    # SMTP.__init__ sizes its stream buffer with this.
+    line_length_limit = COMMAND_BUFFER
+
+    def __init__(
+        self, handler: IntakeHandler, *, connections: ConnectionCount, data_limits: DataLimits, **kwargs: Any
+    ) -> None:
+        self.connections, self.data_limits = connections, data_limits
+        self.counted_as: str | None = None
         super().__init__(handler, **kwargs)
+
+    async def _handle_client(self) -> None:
+        # Behind a load balancer the client's address comes in the PROXY header,
+        # which aiosmtpd reads in this coroutine; handle_PROXY admits it there.
+        assert self.session is not None and self.transport is not None
+        if self._proxy_timeout is None and not await self.admit(peer_host(self.session)):
+            self.transport.close()
+            return
+        await super()._handle_client()
+
+    async def admit(self, address: str) -> bool:
+        """Count this connection as one from `address`; when it is one too many, say so."""
+        self.counted_as = self.connections.take(address)
+        if self.counted_as is None:
+            log.warning("too many connections: %s refused", address)
+            await self.push(TOO_MANY_CONNECTIONS)
+            return False
+        return True
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.counted_as is not None:
+            self.connections.give_back(self.counted_as)
+            self.counted_as = None
+        super().connection_lost(error)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        # aiosmtpd's own reader would need a buffer the size of the longest line
+        # (see smtp_data); its checks before the 354 are repeated in _data_may_start.
+        if not await self._data_may_start(arg):
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        idle = self.data_limits.idle_seconds
+        spool = await receive_data(self._reader, self.data_limits, lambda: self._reset_timeout(idle))
+        # Storing may well take longer than a pause between two pieces.
+        self._reset_timeout()
+        status = TOO_MUCH_DATA if spool is None else await self._call_handler_hook("DATA", spool)
+        self.envelope = self._create_envelope()  # as aiosmtpd's untyped _set_post_data_state
+        await self.push(status)
+
+    async def _data_may_start(self, arg: str) -> bool:
+        """aiosmtpd's checks before DATA, each answering the client itself when it fails."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return False
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return False
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return False
+        return True
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         # aiosmtpd drops a source route silently; keep it so that the recipient
@@ -177,7 +256,10 @@ class SMTPServer:
             "server_hostname": smtp.hostname,
             "ident": "Intake ESMTP",
             "data_size_limit": smtp.max_message_size,
-            "line_length_limit": smtp.max_message_size,
+            "connections": ConnectionCount(smtp.max_connections, smtp.max_connections_per_address),
+            "data_limits": DataLimits(
+                smtp.max_message_size, smtp.max_memory_per_connection, smtp.data_timeout_seconds
+            ),
             "enable_SMTPUTF8": True,
             "proxy_protocol_timeout": PROXY_TIMEOUT_SECONDS if smtp.proxy_protocol else None,
         }

@@ -3,7 +3,9 @@
 Intake is never a relay: only the office's own domains are accepted, and any local
 part that asks a server to pass the mail on (a source route, "%", "!", a quoted "@")
 is refused as a relay attempt. Unknown local parts are refused unless their domain
-has a catch-all department.
+has a catch-all department. Postmaster, bare or at one of the office's domains, is
+always accepted, as RFC 5321 4.5.1 requires; unless a rule or the message's
+headers say otherwise, routing sends it to the default department.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from config.settings import Settings
 
 RELAY_DENIED = "550 5.7.1 Relaying denied: this server accepts mail for its own domains only"
 UNKNOWN_USER = "550 5.1.1 No such user here"
+POSTMASTER = "postmaster"
 # Characters with which old relays let a sender route a message onwards.
 _RELAY_TRICK = re.compile(r'[%!@:"\\]')
 
@@ -29,9 +32,11 @@ class RecipientPolicy:
     def refusal(self, address: str) -> str | None:
         """The SMTP reply refusing `address`, or None when it is accepted."""
         address = address.lower()
+        if address == POSTMASTER:
+            return None
         local_part, _, domain = address.rpartition("@")
         if not local_part or domain not in self.domains or _RELAY_TRICK.search(local_part):
             return RELAY_DENIED
-        if address in self.addresses or domain in self.catch_all_domains:
+        if address in self.addresses or domain in self.catch_all_domains or local_part == POSTMASTER:
             return None
         return UNKNOWN_USER

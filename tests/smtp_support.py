@@ -1,13 +1,15 @@
-"""Helpers for the SMTP tests: a running server, swaks, counting items, locking the database."""
+"""Helpers for the SMTP tests: a running server, SMTP by hand, swaks, counting items, locking the database."""
 
 from __future__ import annotations
 
 import dataclasses
 import smtplib
+import socket
 import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import TracebackType
 
 import psycopg
 from sqlalchemy import func, select
@@ -23,6 +25,8 @@ from routing.models import Item
 from tests.conftest import require_program
 
 LOOPBACK = ListenAddress("127.0.0.1", 0)
+# The text of the 250 answer to a stored message, as smtplib gives it: it names no item.
+ACCEPTED = "2.0.0 OK: message accepted"
 
 
 def on_free_ports(settings: Settings) -> Settings:
@@ -63,6 +67,47 @@ def send(
     return code, reply.decode()
 
 
+class RawSession:
+    """SMTP spoken by hand over a socket, for what smtplib will not send (or not in pieces)."""
+
+    def __init__(self, port: int, source: str = "127.0.0.1") -> None:
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(source, 0))
+        # Each sendall() leaves at once, so the server reads the pieces a test chose.
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.lines = self.socket.makefile("rb")
+
+    def reply(self) -> bytes:
+        """The last line of the server's next reply, without its CRLF; b"" once it has closed."""
+        line = self.lines.readline()
+        while line[3:4] == b"-":
+            line = self.lines.readline()
+        return line.rstrip(b"\r\n")
+
+    def command(self, line: bytes) -> bytes:
+        self.socket.sendall(line + b"\r\n")
+        return self.reply()
+
+    def start_data(self, to: str = "sales@office.test") -> None:
+        """Greeting, EHLO, MAIL, RCPT and DATA, each answered as it should be."""
+        assert self.reply().startswith(b"220 ")
+        for line, code in ((b"EHLO client.example", b"250"), (b"MAIL FROM:<ann@client.example>", b"250")):
+            assert self.command(line).startswith(code)
+        assert self.command(f"RCPT TO:<{to}>".encode()).startswith(b"250")
+        assert self.command(b"DATA").startswith(b"354")
+
+    def close(self) -> None:
+        self.lines.close()
+        self.socket.close()
+
+    def __enter__(self) -> RawSession:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
 def swaks(port: int, *args: str) -> str:
     """Run swaks against the server on `port`; its whole transcript."""
     program = require_program("/usr/bin/swaks", "swaks")
@@ -86,6 +131,13 @@ def stored_item(runtime: Runtime, item_id: int) -> Item:
         item = session.get_one(Item, item_id)
         item.raw.content  # noqa: B018 (loaded while the session is open)
         return item
+
+
+def item_with_message_id(runtime: Runtime, message_id: str) -> Item:
+    """The item made from the message with this Message-ID (SMTP's answer names no item)."""
+    with transaction(runtime.sessions, write=False) as session:
+        item_id = session.execute(select(Item.id).where(Item.message_id == message_id)).scalar_one()
+    return stored_item(runtime, item_id)
 
 
 @contextmanager

@@ -330,9 +330,10 @@ def test_a_reply_over_smtp_is_stored_as_the_item_it_joins(runtime: Runtime) -> N
     first = first_email(runtime)
     raw = reply_bytes(message_id="<smtp-reply@client.example>", in_reply_to="<q1@client.example>")
     with running(runtime.settings, runtime.deliverer.deliver) as server, client(server) as connection:
-        assert send(connection, raw) == (250, f"2.0.0 OK: stored as item {first.item_id}")
-        assert send(connection, raw) == (250, f"2.0.0 OK: stored as item {first.item_id}")
+        assert send(connection, raw) == (250, "2.0.0 OK: message accepted")
+        assert send(connection, raw) == (250, "2.0.0 OK: message accepted")
     assert counts(runtime)[:2] == (1, 1)
+    assert actions(runtime, first.item_id) == ["received", "reply received"]
     with runtime.sessions() as session:
         assert (
             session.scalars(select(Message.raw_blob_id)).one()

@@ -31,6 +31,30 @@ def test_the_defaults_refuse_unknown_users_and_allow_100_recipients() -> None:
     )
 
 
+def test_the_connection_and_data_limits_have_generous_defaults_and_can_be_set(tmp_path: Path) -> None:
+    smtp = load_settings(OFFICE, {}).smtp
+    limits = (
+        smtp.max_connections,
+        smtp.max_connections_per_address,
+        smtp.data_timeout_seconds,
+        smtp.max_memory_per_connection,
+    )
+    assert limits == (100, 20, 300.0, 1024 * 1024)
+    path = office_with(
+        tmp_path,
+        "max_connections = 500\nmax_connections_per_address = 50\n"
+        "data_timeout_seconds = 600\nmax_memory_per_connection = 65536",
+    )
+    smtp = load_settings(path, {}).smtp
+    limits = (
+        smtp.max_connections,
+        smtp.max_connections_per_address,
+        smtp.data_timeout_seconds,
+        smtp.max_memory_per_connection,
+    )
+    assert limits == (500, 50, 600.0, 65536)
+
+
 def test_a_catch_all_names_a_domain_of_the_office_and_a_department(tmp_path: Path) -> None:
     path = office_with(
         tmp_path, 'max_recipients = 20\nproxy_protocol = true\ncatch_all = { "Office-Two.test" = "sales" }'
@@ -58,6 +82,11 @@ def test_a_catch_all_names_a_domain_of_the_office_and_a_department(tmp_path: Pat
         ),
         ('catch_all = { "office.test" = 3 }', "smtp.catch_all.office.test", "must be str"),
         ("submission = 'on'", "smtp.submission", "must be dict"),
+        ("max_connections = 0", "smtp.max_connections", "from 1 to 100000"),
+        ("max_connections_per_address = 101", "smtp.max_connections_per_address", "from 1 to 100"),
+        ("data_timeout_seconds = 0", "smtp.data_timeout_seconds", "greater than 0"),
+        ("data_timeout_seconds = 7200", "smtp.data_timeout_seconds", "at most 3600"),
+        ("max_memory_per_connection = 100", "smtp.max_memory_per_connection", "from 4096 to"),
     ],
 )
 def test_bad_smtp_values_are_refused_naming_file_and_key(
