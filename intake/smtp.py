@@ -25,7 +25,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from config.settings import ListenAddress, Settings
 from intake.email_parser import EmailLimits
 from intake.email_parser import Envelope as MailEnvelope
-from intake.email_storing import store_email
+from intake.email_storing import Parse, parse_here, store_email
 from intake.smtp_recipients import RecipientPolicy
 from intake.smtp_submission import CheckedAuth, PasswordCheck, tls_context
 from routing.database import UnstorableMessage
@@ -48,8 +48,15 @@ _SOURCE_ROUTE = re.compile(r"^\s*<\s*(@[^:>]*):")
 class IntakeHandler:
     """aiosmtpd handler: recipient checks at RCPT, storage at DATA."""
 
-    def __init__(self, settings: Settings, deliver: Callable[[InboundMessage], Delivery], workers: int = 8):
+    def __init__(
+        self,
+        settings: Settings,
+        deliver: Callable[[InboundMessage], Delivery],
+        workers: int = 8,
+        parse: Parse = parse_here,
+    ):
         self.recipients = RecipientPolicy(settings)
+        self.parse = parse
         self.limits = EmailLimits.from_settings(settings)
         self.max_recipients = settings.smtp.max_recipients
         self.deliver = deliver
@@ -100,7 +107,7 @@ class IntakeHandler:
 
     def _store(self, raw: bytes, envelope: Envelope) -> Delivery:
         addresses = MailEnvelope(envelope.mail_from, (), tuple(envelope.rcpt_tos))
-        return store_email(self.deliver, raw, addresses, limits=self.limits)
+        return store_email(self.deliver, raw, addresses, limits=self.limits, parse=self.parse)
 
     @contextmanager
     def _tracked(self, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
@@ -170,8 +177,10 @@ class Listener(Controller):
 class SMTPServer:
     """The public SMTP listener and, when configured, the submission listener."""
 
-    def __init__(self, settings: Settings, deliver: Callable[[InboundMessage], Delivery]) -> None:
-        self.handler = IntakeHandler(settings, deliver)
+    def __init__(
+        self, settings: Settings, deliver: Callable[[InboundMessage], Delivery], parse: Parse = parse_here
+    ) -> None:
+        self.handler = IntakeHandler(settings, deliver, parse=parse)
         smtp = settings.smtp
         common: dict[str, Any] = {
             "server_hostname": smtp.hostname,
