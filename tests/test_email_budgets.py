@@ -102,7 +102,9 @@ def test_an_address_header_may_list_as_many_addresses_as_its_budget() -> None:
 
 def many_parts(count: int) -> bytes:
     parts = [line for n in range(count) for line in ("--b", "Content-Type: text/plain", "", f"part {n}")]
-    return raw_message(*HEAD, "Subject: parts", "Content-Type: multipart/mixed; boundary=b", "", *parts, "--b--")
+    return raw_message(
+        *HEAD, "Subject: parts", "Content-Type: multipart/mixed; boundary=b", "", *parts, "--b--"
+    )
 
 
 def test_past_twice_the_part_limit_in_boundary_lines_the_rest_is_not_parsed() -> None:
@@ -111,7 +113,10 @@ def test_past_twice_the_part_limit_in_boundary_lines_the_rest_is_not_parsed() ->
     assert not any("boundary lines" in d for d in message.parse_defects)
     assert message.text.endswith("part 3")
     message = parse_email(many_parts(10), limits=EmailLimits(max_parts=5))
-    assert "over limit: more than 10 MIME boundary lines; the rest is in the raw message" in message.parse_defects
+    assert (
+        "over limit: more than 10 MIME boundary lines; the rest is in the raw message"
+        in message.parse_defects
+    )
     assert "over limit: more than 5 MIME parts; the rest is in the raw message" in message.parse_defects
     assert message.text.endswith("part 3")
 
@@ -128,7 +133,10 @@ def test_a_long_sender_name_is_cut_and_marked() -> None:
     raw = raw_message(f"From: {'n' * 400} <ann@client.example>", *HEAD[1:], "Subject: hi", "", "The body.")
     message = parse_email(raw)
     assert (message.sender_name, message.sender) == ("n" * 320, "ann@client.example")
-    assert "sender name cut to 320 of its 400 characters; the raw message keeps it whole" in message.parse_defects
+    assert (
+        "sender name cut to 320 of its 400 characters; the raw message keeps it whole"
+        in message.parse_defects
+    )
 
 
 def test_a_long_header_read_the_linear_way_gives_the_same_text() -> None:

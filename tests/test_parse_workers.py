@@ -20,7 +20,9 @@ UNBOUNDED = EmailLimits(max_message_size=2**30, headers=HeaderBudgets(max_parame
 def slow_to_parse() -> bytes:
     """Thousands of RFC 2231 parameters: seconds of the modern parser's time."""
     parameters = "".join(f";\r\n name*{n}*=utf-8''abc%C3%A9" for n in range(8000))
-    return raw_message("From: ann@client.example", "Subject: slow", f"Content-Type: text/plain{parameters}", "", "x")
+    return raw_message(
+        "From: ann@client.example", "Subject: slow", f"Content-Type: text/plain{parameters}", "", "x"
+    )
 
 
 def large_to_parse() -> bytes:
