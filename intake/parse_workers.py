@@ -19,7 +19,7 @@ import resource
 import signal
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from types import TracebackType
 
@@ -55,8 +55,8 @@ class _Job:
     limits: EmailLimits
 
 
-class _Overrun(Exception):
-    """A child went past a limit and was killed; the message says which."""
+class _Stopped(Exception):
+    """A child went past a limit or died, and is gone; the message says why."""
 
 
 class ParseWorkers:
@@ -80,16 +80,18 @@ class ParseWorkers:
         child = self._free.get() or self._start()
         kept: _Child | None = child
         try:
-            message = child.parse(_Job(raw, envelope, received_at, limits), self.limits)
-        except _Overrun as overrun:
-            log.warning("parsing a message of %d bytes: %s; storing it raw only", len(raw), overrun)
+            # In UTC: a time zone object of a client library may not survive pickling.
+            job = _Job(raw, envelope, received_at.astimezone(UTC), limits)
+            message = child.parse(job, self.limits)
+        except _Stopped as stopped:
+            log.warning("parsing a message of %d bytes: %s; storing it raw only", len(raw), stopped)
             self._forget(child)
             kept = None  # a new child takes the slot when next needed
-            return raw_only(raw, envelope, received_at, str(overrun))
+            return raw_only(raw, envelope, received_at, str(stopped))
         finally:
             self._free.put(kept)
         # The raw bytes stay here rather than travel back.
-        return dataclasses.replace(message, raw=raw)
+        return dataclasses.replace(message, raw=raw, received_at=received_at)
 
     def close(self) -> None:
         """Stop every child; messages still being parsed fail (callers stop first)."""
@@ -129,18 +131,22 @@ class _Child:
         theirs.close()
 
     def parse(self, job: _Job, limits: WorkerLimits) -> InboundMessage:
-        """The parsed message; raises _Overrun, the child killed, past a limit."""
+        """The parsed message; raises _Stopped, the child gone, past a limit or dead."""
         try:
             self.connection.send(job)
             if not self.connection.poll(limits.seconds):
                 self.kill()
-                raise _Overrun(f"over limit: parsing took longer than {limits.seconds} s")
+                raise _Stopped(f"over limit: parsing took longer than {limits.seconds} s")
             message: InboundMessage | None = self.connection.recv()
         except (EOFError, OSError):
-            message = None  # the child died: the kernel or the allocator refused it memory
-        if message is None:
             self.kill()
-            raise _Overrun(f"over limit: parsing needed more than {limits.memory_mb} MB")
+            code = self.process.exitcode
+            raise _Stopped(
+                f"parsing process died (exit code {code}), perhaps past {limits.memory_mb} MB"
+            ) from None
+        if message is None:  # it ran out of memory and said so
+            self.kill()
+            raise _Stopped(f"over limit: parsing needed more than {limits.memory_mb} MB")
         return message
 
     def kill(self) -> None:

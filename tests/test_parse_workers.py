@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import pytest
 
@@ -59,6 +59,25 @@ def test_a_parse_past_the_memory_limit_is_stopped_and_the_next_one_parsed(worker
     defects = ("over limit: parsing needed more than 100 MB; stored raw only",)
     assert parse(workers, large_to_parse()) == ("", defects)
     assert parse(workers, email_bytes(subject="After")) == ("After", ())
+
+
+class Zone(tzinfo):
+    """A time zone as some client libraries make them: it does not survive pickling."""
+
+    def __init__(self, minutes: int) -> None:
+        self.minutes = minutes
+
+    def utcoffset(self, when: datetime | None) -> timedelta:
+        return timedelta(minutes=self.minutes)
+
+    def dst(self, when: datetime | None) -> timedelta:
+        return timedelta(0)
+
+
+def test_an_arrival_time_in_any_time_zone_comes_back_as_given(workers: ParseWorkers) -> None:
+    arrived = datetime(2026, 11, 2, 10, 15, tzinfo=Zone(-300))
+    message = workers.parse(email_bytes(subject="Zoned"), ENVELOPE, arrived, EmailLimits())
+    assert (message.subject, message.received_at, message.parse_defects) == ("Zoned", arrived, ())
 
 
 def test_closing_stops_every_child() -> None:
