@@ -80,7 +80,7 @@ class ParseWorkers:
         child = self._free.get() or self._start()
         kept: _Child | None = child
         try:
-            # In UTC: a time zone object of a client library may not survive pickling.
+            # In UTC: the time zone object of an IMAP client may not survive pickling.
             job = _Job(raw, envelope, received_at.astimezone(UTC), limits)
             message = child.parse(job, self.limits)
         except _Stopped as stopped:

@@ -62,7 +62,7 @@ def test_a_parse_past_the_memory_limit_is_stopped_and_the_next_one_parsed(worker
 
 
 class Zone(tzinfo):
-    """A time zone as some client libraries make them: it does not survive pickling."""
+    """A time zone as some IMAP clients make them: it does not survive pickling."""
 
     def __init__(self, minutes: int) -> None:
         self.minutes = minutes
