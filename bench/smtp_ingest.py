@@ -3,7 +3,10 @@
 Eight client processes each hold one connection and send 3 KB mails one after
 another; a mail counts when its 250 arrives, which for Intake means it is
 committed. The do-nothing server measures what SMTP itself costs on this machine,
-so the ratio says how much Intake's parsing and storing take away.
+so the ratio says how much Intake's parsing and storing take away. On SQLite the run
+also measures what two promises cost, each against the shipped setup in the same run:
+synchronous=FULL (against NORMAL) and parsing in child processes (against parsing in
+the serving process).
 
     .venv/bin/python bench/smtp_ingest.py [--messages 2000] [--connections 8]
 
@@ -18,6 +21,7 @@ import dataclasses
 import multiprocessing
 import multiprocessing.synchronize
 import os
+import resource
 import smtplib
 import socket
 import statistics
@@ -32,11 +36,13 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
 from config.loading import DEFAULT_CONFIG, load_settings
 from config.settings import ListenAddress
+from intake.email_storing import parse_here
+from intake.parse_workers import ParseWorkers, WorkerLimits
 from intake.runtime import open_runtime
 from intake.smtp import SMTPServer
 from routing.database import transaction
@@ -134,17 +140,34 @@ def baseline(messages: int, connections: int) -> Result:
         controller.stop()
 
 
-def intake(name: str, url: str, messages: int, connections: int) -> Result:
+def intake(
+    name: str, url: str, messages: int, connections: int, *, synchronous: str = "", children: bool = True
+) -> Result:
+    """Intake as shipped; `synchronous` replaces SQLite's setting, `children=False` parses in-process."""
     settings = load_settings(DEFAULT_CONFIG, {"INTAKE_DATABASE_URL": url})
     runtime = open_runtime(settings)
+    if synchronous:
+        # Runs after the project's own connect hook, so this setting wins.
+        event.listen(
+            runtime.engine, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA synchronous={synchronous}")
+        )
+        runtime.engine.dispose()
     smtp = dataclasses.replace(settings.smtp, listen=ListenAddress("127.0.0.1", 0))
-    server = SMTPServer(dataclasses.replace(settings, smtp=smtp), runtime.deliverer.deliver)
-    server.start()
     run = uuid.uuid4().hex
-    try:
-        result = load(name, server.public.port, messages, connections, run)
-    finally:
-        server.stop()
+    with ParseWorkers(WorkerLimits.from_settings(settings.email)) as workers:
+        server = SMTPServer(
+            dataclasses.replace(settings, smtp=smtp),
+            runtime.deliverer.deliver,
+            workers.parse if children else parse_here,
+        )
+        server.start()
+        try:
+            result = load(name, server.public.port, messages, connections, run)
+        finally:
+            server.stop()
+        reaped = children_cpu()
+    # The parsing children's CPU, counted once they have been stopped and reaped.
+    result.cpu_ms += (children_cpu() - reaped) / (messages // connections * connections) * 1000
     with transaction(runtime.sessions, write=False) as session:
         stored = session.execute(
             select(func.count(Item.id)).where(Item.idempotency_key.like(f"email:{run}.%"))
@@ -155,6 +178,11 @@ def intake(name: str, url: str, messages: int, connections: int) -> Result:
     if committed != sent:
         raise RuntimeError(f"{name}: {sent} mails answered 250 but {committed} stored")
     return result
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def free_port() -> int:
@@ -184,6 +212,14 @@ def report(base: Result, measured: Result) -> bool:
     return ok
 
 
+def compare(what: str, shipped: Result, other: Result) -> None:
+    """What the shipped setup costs against `other`, as ratios: below 1 means slower."""
+    print(
+        f"{what}: rate x{shipped.rate / other.rate:.2f}, p50 x{shipped.p50_ms / other.p50_ms:.2f}, "
+        f"p99 x{shipped.p99_ms / other.p99_ms:.2f}, CPU/msg x{shipped.cpu_ms / other.cpu_ms:.2f}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2000)
@@ -198,7 +234,14 @@ def main() -> int:
     ok = True
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'intake.db'}"
-        ok &= report(base, intake("Intake, SQLite", url, args.messages, args.connections))
+        shipped = intake("Intake, SQLite", url, args.messages, args.connections)
+        ok &= report(base, shipped)
+        normal = intake("  synchronous=NORMAL", url, args.messages, args.connections, synchronous="NORMAL")
+        report(base, normal)
+        in_process = intake("  parsing in-process", url, args.messages, args.connections, children=False)
+        report(base, in_process)
+    compare("synchronous=FULL against NORMAL", shipped, normal)
+    compare("parsing in children against in-process", shipped, in_process)
     postgresql = os.environ.get("INTAKE_BENCH_DATABASE_URL")
     if postgresql:
         with fresh_postgresql(postgresql) as url:

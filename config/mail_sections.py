@@ -119,17 +119,29 @@ def _users(table: Table, path: Path) -> tuple[tuple[str, str], ...]:
     return tuple(users.items())
 
 
-# The parser's own recursion gives out far beyond 100 levels; real mail stays under 10.
-MAX_EMAIL_DEPTH = 100
-MAX_EMAIL_PARTS = 100_000
+# The accepted range of each [email] key. The parser's own recursion gives out far
+# beyond 100 levels; real mail stays under 10.
+_EMAIL_RANGES = {
+    "max_parts": (1, 100_000),
+    "max_depth": (1, 100),
+    "max_header_bytes": (1024, 64 * 1024 * 1024),
+    "max_header_size": (998, 64 * 1024 * 1024),
+    "max_headers": (10, 1_000_000),
+    "max_encoded_words": (1, 1_000_000),
+    "max_parameters": (1, 100_000),
+    "max_addresses": (1, 1_000_000),
+    "parse_workers": (1, 64),
+    "parse_seconds": (1, 3600),
+    "parse_memory_mb": (64, 1024 * 1024),
+}
 
 
 def read_email(table: Table) -> EmailSettings:
-    table.only("max_parts", "max_depth")
-    max_parts = table.get("max_parts", int, EmailSettings.max_parts)
-    if not 1 <= max_parts <= MAX_EMAIL_PARTS:
-        raise table.fail("max_parts", f"must be from 1 to {MAX_EMAIL_PARTS}")
-    max_depth = table.get("max_depth", int, EmailSettings.max_depth)
-    if not 1 <= max_depth <= MAX_EMAIL_DEPTH:
-        raise table.fail("max_depth", f"must be from 1 to {MAX_EMAIL_DEPTH}")
-    return EmailSettings(max_parts=max_parts, max_depth=max_depth)
+    table.only(*_EMAIL_RANGES)
+    values: dict[str, int] = {}
+    for key, (lowest, highest) in _EMAIL_RANGES.items():
+        value = table.get(key, int, getattr(EmailSettings, key))
+        if not lowest <= value <= highest:
+            raise table.fail(key, f"must be from {lowest} to {highest}")
+        values[key] = value
+    return EmailSettings(**values)

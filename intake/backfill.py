@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from intake.email_parser import EmailLimits, Envelope
-from intake.email_storing import store_email
+from intake.email_storing import Parse, parse_here, store_email
 from routing.delivery import Delivery
 from routing.message import InboundMessage
 
@@ -78,6 +78,7 @@ def import_mailbox(
     deliver: Callable[[InboundMessage], Delivery],
     progress: Progress | None = None,
     limits: EmailLimits | None = None,
+    parse: Parse = parse_here,
 ) -> ImportReport:
     """Deliver every message of `box` once, counting what was new and what failed."""
     report = ImportReport()
@@ -85,7 +86,7 @@ def import_mailbox(
         try:
             raw, arrived = _message(box, key)
             delivery = store_email(
-                deliver, raw, _NO_ENVELOPE, limits=limits or EmailLimits(), received_at=arrived
+                deliver, raw, _NO_ENVELOPE, limits=limits or EmailLimits(), received_at=arrived, parse=parse
             )
         # One bad message must not stop an import of thousands; its reason is reported.
         except Exception as error:

@@ -113,6 +113,7 @@ def _run(settings: Settings, *, smtp: bool, web: bool, imap: bool = False) -> No
 def _import(settings: Settings, args: argparse.Namespace) -> int:
     from intake.backfill import BackfillError, Progress, import_mailbox, open_mailbox
     from intake.email_parser import EmailLimits
+    from intake.parse_workers import ParseWorkers, WorkerLimits
     from intake.runtime import open_runtime
 
     try:
@@ -123,7 +124,8 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     try:
         progress = Progress(sys.stderr, len(box))
         limits = EmailLimits.from_settings(settings)
-        report = import_mailbox(box, runtime.deliverer.deliver, progress, limits)
+        with ParseWorkers(WorkerLimits.from_settings(settings.email)) as workers:
+            report = import_mailbox(box, runtime.deliverer.deliver, progress, limits, workers.parse)
         progress.finish()
     finally:
         box.close()

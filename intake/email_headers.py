@@ -5,6 +5,7 @@ IndexError and friends on some real Message-ID, To and parameter values, and tur
 unknown charsets and raw 8-bit bytes into replacement characters without saying so.
 Each reader here tries the modern value first and falls back to the raw value read
 with compat32 rules, decoded by intake.email_text; every fallback is recorded.
+Long headers skip the modern reading: its cost grows with the square of their length.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from intake.email_text import (
 
 T = TypeVar("T")
 
+# Past this many characters the modern header parser takes seconds and gigabytes, and
+# the lenient reading (linear) gives the same text for real mail.
+MODERN_HEADER_MAX = 16 * 1024
+
 
 class HeaderReader:
     """Reads one message part's headers, recording each problem in `defects`.
@@ -45,7 +50,7 @@ class HeaderReader:
         if raw is None:
             return ""
         what = f"header {name}"
-        if isinstance(self.part.policy, EmailPolicy):
+        if isinstance(self.part.policy, EmailPolicy) and len(raw) <= MODERN_HEADER_MAX:
             try:
                 value = str(self.part.policy.header_fetch_parse(name, raw))
             except Exception as error:  # the modern header parser fails on some real headers
@@ -120,13 +125,14 @@ class HeaderReader:
 
     def _pairs(self, name: str, raw: str) -> list[tuple[str, str]]:
         what = f"header {name}"
+        pairs = []
         try:
             # compat32 gives a plain string here: no addresses, read from the raw value below.
-            header: object = self.part.policy.header_fetch_parse(name, raw)
-            pairs = [(str(a.display_name), str(a.addr_spec)) for a in getattr(header, "addresses", ())]
+            if len(raw) <= MODERN_HEADER_MAX:
+                header: object = self.part.policy.header_fetch_parse(name, raw)
+                pairs = [(str(a.display_name), str(a.addr_spec)) for a in getattr(header, "addresses", ())]
         except Exception as error:  # the modern address parser fails on some real headers
             self.defects.append(f"{what} unreadable by the modern parser ({type(error).__name__})")
-            pairs = []
         if pairs and not any(needs_redecoding(n + a) for n, a in pairs):
             return [(clean(n), clean(a)) for n, a in pairs]
         return [

@@ -2,7 +2,9 @@
 
 Python's `email` package with the modern policy does the parsing; where it raises on
 real-world mail the compat32 policy takes over, and where even that fails (nesting
-too deep for the parser) the headers alone are read. Whatever happens, the raw bytes
+too deep for the parser) the headers alone are read. Budgets checked on the raw bytes
+first (intake.email_budgets) keep hostile mail from costing gigabytes: past one, the
+message is stored raw only, or its headers alone are read. Whatever happens, the raw bytes
 are kept and the problems met are recorded as parse defects, never raised: should a
 bug of ours still raise, the message is kept raw only, with the envelope's addresses.
 """
@@ -14,12 +16,13 @@ import email.policy
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from email.parser import BytesHeaderParser
 
 from config.settings import EmailSettings, Settings, SmtpSettings
+from intake.email_budgets import HeaderBudgets, cut_at_boundary_lines, header_overrun, part_header_overrun
 from intake.email_headers import HeaderReader
 from intake.email_parts import Body, PartLimits, read_body
 from intake.email_text import clean
@@ -33,6 +36,8 @@ CHANNEL = "email"
 MAX_KEY_LENGTH = 200
 # Column widths of the item table.
 MAX_ADDRESS = 320
+# RFC 5322's longest line: a longer subject is cut, so that a list page stays small.
+MAX_SUBJECT = 998
 # The headers the sender wrote that decide what a message says and how it is read.
 _ORIGINATOR_HEADERS = (
     b"from",
@@ -62,10 +67,17 @@ class EmailLimits:
     max_message_size: int = SmtpSettings.max_message_size
     max_parts: int = EmailSettings.max_parts
     max_depth: int = EmailSettings.max_depth
+    headers: HeaderBudgets = field(default_factory=HeaderBudgets)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EmailLimits:
-        return cls(settings.smtp.max_message_size, settings.email.max_parts, settings.email.max_depth)
+        email = settings.email
+        return cls(
+            settings.smtp.max_message_size,
+            email.max_parts,
+            email.max_depth,
+            HeaderBudgets.from_settings(email),
+        )
 
 
 def parse_email(
@@ -87,8 +99,15 @@ def parse_email(
     """
     received_at = received_at or datetime.now(UTC)
     envelope = Envelope(envelope_sender, delivered_to, envelope_recipients)
+    limits = limits or EmailLimits()
+    overrun = header_overrun(raw, limits.headers)
+    if overrun:
+        return raw_only(raw, envelope, received_at, overrun)
     try:
-        return _parse_email(raw, envelope, received_at, limits or EmailLimits())
+        return _parse_email(raw, envelope, received_at, limits)
+    # Running out of memory is not a parser bug: the caller decides (see intake.parse_workers).
+    except MemoryError:
+        raise
     # A parser bug must never lose a message: it is kept raw, to be parsed again later.
     except Exception as error:
         log.exception("parsing a message of %d bytes failed; storing it raw only", len(raw))
@@ -109,7 +128,7 @@ def _parse_email(
         sender=sender,
         sender_name=name,
         recipients=_recipients(headers, envelope),
-        subject=headers.text("Subject"),
+        subject=_cut(headers.text("Subject"), MAX_SUBJECT, "Subject", defects),
         text=body.text,
         html="\n".join(body.html) or None,
         attachments=tuple(body.attachments),
@@ -155,15 +174,30 @@ def _parse(raw: bytes, limits: EmailLimits, defects: list[str]) -> tuple[Message
         size = f"{len(raw)} bytes (limit {limits.max_message_size})"
         defects.append(f"over limit: message is {size}; only its headers were read")
         return headers_only.parsebytes(raw), False
+    overrun = part_header_overrun(raw, limits.headers)
+    if overrun:
+        defects.append(f"{overrun}; only the message's headers were read")
+        return headers_only.parsebytes(raw), False
+    # Each part may bring its opening line and its multipart's closing line.
+    parsed, cut = cut_at_boundary_lines(raw, 2 * limits.max_parts)
+    if cut:
+        defects.append(cut)
     try:
-        message: Message = email.message_from_bytes(raw, policy=email.policy.default)
+        message: Message = email.message_from_bytes(parsed, policy=email.policy.default)
     except RecursionError:
         defects.append("over limit: MIME nesting too deep to parse; only the headers were read")
         return headers_only.parsebytes(raw), False
     except Exception as error:  # the modern parser raises on some real-world mail
         defects.append(f"modern parser failed ({type(error).__name__}); read with compat32")
-        message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        message = email.message_from_bytes(parsed, policy=email.policy.compat32)
     return message, True
+
+
+def _cut(text: str, longest: int, what: str, defects: list[str]) -> str:
+    if len(text) <= longest:
+        return text
+    defects.append(f"{what} cut to {longest} of its {len(text)} characters; the raw message keeps it whole")
+    return text[:longest]
 
 
 def _charset_hint(message: Message) -> str | None:
@@ -175,7 +209,7 @@ def _charset_hint(message: Message) -> str | None:
 
 def _sender(headers: HeaderReader, envelope_sender: str | None, defects: list[str]) -> tuple[str | None, str]:
     for name, address in headers.addresses("From", "Sender"):
-        return (name[:MAX_ADDRESS] or None), address.lower()[:MAX_ADDRESS]
+        return (_cut(name, MAX_ADDRESS, "sender name", defects) or None), address.lower()[:MAX_ADDRESS]
     if envelope_sender:
         defects.append("no From address; the sender is the SMTP envelope sender")
         return None, clean(envelope_sender).lower()[:MAX_ADDRESS]

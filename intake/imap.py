@@ -23,7 +23,7 @@ from imapclient import IMAPClient
 
 from config.settings import ImapMailbox, Settings
 from intake.email_parser import EmailLimits, Envelope, parse_email
-from intake.email_storing import store_email
+from intake.email_storing import Parse, parse_here, store_email
 from routing.delivery import Delivery
 from routing.mailboxes import MailboxStore, Position
 from routing.message import InboundMessage
@@ -82,8 +82,10 @@ class MailboxPoller:
         deliver: Callable[[InboundMessage], Delivery],
         store: MailboxStore,
         limits: EmailLimits | None = None,
+        parse: Parse = parse_here,
     ) -> None:
         self.mailbox = mailbox
+        self.parse = parse
         self.recipients = recipients
         self.deliver = deliver
         self.store = store
@@ -184,6 +186,7 @@ class MailboxPoller:
                 limits=self.limits,
                 received_at=_arrived(data),
                 give_up=give_up,
+                parse=self.parse,
             )
         except Exception:
             self._failing = (uid, attempts + 1)
@@ -255,11 +258,16 @@ def _readable(client: IMAPClient) -> bool:
 
 
 def pollers(
-    settings: Settings, deliver: Callable[[InboundMessage], Delivery], store: Callable[[str], MailboxStore]
+    settings: Settings,
+    deliver: Callable[[InboundMessage], Delivery],
+    store: Callable[[str], MailboxStore],
+    parse: Parse = parse_here,
 ) -> list[MailboxPoller]:
     """One poller for each mailbox the config names (not started)."""
     limits = EmailLimits.from_settings(settings)
     return [
-        MailboxPoller(mailbox, mailbox_recipients(settings, mailbox), deliver, store(mailbox.name), limits)
+        MailboxPoller(
+            mailbox, mailbox_recipients(settings, mailbox), deliver, store(mailbox.name), limits, parse
+        )
         for mailbox in settings.imap
     ]

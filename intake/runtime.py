@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.loading import ConfigError, load_settings
 from config.settings import Settings
 from intake.download_worker import DownloadWorker
+from intake.email_storing import Parse
 from intake.imap import MailboxPoller, pollers
 from intake.notify_worker import NotificationWorker
+from intake.parse_workers import ParseWorkers, WorkerLimits
 from intake.rule_tests import build_router
 from intake.smtp import SMTPServer
 from intake.twilio_fetch import TwilioFetcher
@@ -85,13 +87,15 @@ def run_services(
         signal.signal(signum, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload_routing(runtime))
     started: list[SMTPServer | WebServer | MailboxPoller | DownloadWorker | NotificationWorker] = []
+    # Every email door parses in these children; they stop after the doors.
+    workers = ParseWorkers(WorkerLimits.from_settings(runtime.settings.email))
     try:
         if imap:
-            started.extend(start_pollers(runtime))
+            started.extend(start_pollers(runtime, workers.parse))
             for mailbox in runtime.settings.imap:
                 say(f"IMAP reading {mailbox.name} ({mailbox.username}@{mailbox.host}, {mailbox.folder})")
         if smtp:
-            smtp_server = SMTPServer(runtime.settings, runtime.deliverer.deliver)
+            smtp_server = SMTPServer(runtime.settings, runtime.deliverer.deliver, workers.parse)
             smtp_server.start()
             started.append(smtp_server)
             say(f"SMTP listening on {runtime.settings.smtp.listen}")
@@ -122,13 +126,14 @@ def run_services(
     finally:
         for service in reversed(started):
             service.stop()
+        workers.close()
         runtime.engine.dispose()
 
 
-def start_pollers(runtime: Runtime) -> list[MailboxPoller]:
+def start_pollers(runtime: Runtime, parse: Parse) -> list[MailboxPoller]:
     """Start one poller thread per configured IMAP mailbox."""
     started = pollers(
-        runtime.settings, runtime.deliverer.deliver, lambda name: MailboxStore(runtime.sessions, name)
+        runtime.settings, runtime.deliverer.deliver, lambda name: MailboxStore(runtime.sessions, name), parse
     )
     for poller in started:
         poller.start()

@@ -27,7 +27,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 from config.settings import ListenAddress, Settings
 from intake.email_parser import EmailLimits
 from intake.email_parser import Envelope as MailEnvelope
-from intake.email_storing import store_email
+from intake.email_storing import Parse, parse_here, store_email
 from intake.smtp_connections import TOO_MANY_CONNECTIONS, ConnectionCount
 from intake.smtp_data import DataLimits, Spool, receive_data
 from intake.smtp_recipients import RecipientPolicy
@@ -66,8 +66,15 @@ def peer_host(session: Session) -> str:
 class IntakeHandler:
     """aiosmtpd handler: recipient checks at RCPT, storage at DATA."""
 
-    def __init__(self, settings: Settings, deliver: Callable[[InboundMessage], Delivery], workers: int = 8):
+    def __init__(
+        self,
+        settings: Settings,
+        deliver: Callable[[InboundMessage], Delivery],
+        workers: int = 8,
+        parse: Parse = parse_here,
+    ):
         self.recipients = RecipientPolicy(settings)
+        self.parse = parse
         self.limits = EmailLimits.from_settings(settings)
         self.max_recipients = settings.smtp.max_recipients
         self.deliver = deliver
@@ -123,7 +130,7 @@ class IntakeHandler:
         with spool:
             raw = spool.read()
         addresses = MailEnvelope(envelope.mail_from, (), tuple(envelope.rcpt_tos))
-        return store_email(self.deliver, raw, addresses, limits=self.limits)
+        return store_email(self.deliver, raw, addresses, limits=self.limits, parse=self.parse)
 
     @contextmanager
     def _tracked(self, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
@@ -249,8 +256,10 @@ class Listener(Controller):
 class SMTPServer:
     """The public SMTP listener and, when configured, the submission listener."""
 
-    def __init__(self, settings: Settings, deliver: Callable[[InboundMessage], Delivery]) -> None:
-        self.handler = IntakeHandler(settings, deliver)
+    def __init__(
+        self, settings: Settings, deliver: Callable[[InboundMessage], Delivery], parse: Parse = parse_here
+    ) -> None:
+        self.handler = IntakeHandler(settings, deliver, parse=parse)
         smtp = settings.smtp
         common: dict[str, Any] = {
             "server_hostname": smtp.hostname,
