@@ -104,7 +104,8 @@ def test_a_body_within_the_limit_reaches_the_app(serve: ServeProcess) -> None:
     with _connect(serve) as connection:
         connection.sendall(
             b"POST /login HTTP/1.1\r\nHost: intake\r\nConnection: close\r\n"
-            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s"
+            % (len(body), body)
         )
         status, _ = _answer(connection)
     assert status == 400  # the app's answer: the form has no CSRF token

@@ -2,7 +2,8 @@
 
 Pages need a signed-in session; the JSON API needs a token (`Authorization: Bearer`)
 and never reads the session cookie, so that no other site can call it in a user's
-name. /healthz, /login and the Twilio webhooks (signature-checked) are open. Repeated
+name. /healthz (its detail for signed-in people only), /login and the Twilio webhooks
+(signature-checked) are open. Repeated
 failed sign-ins for a name or from an address are refused for a while (web.throttle).
 """
 
@@ -97,6 +98,14 @@ def _guard() -> BaseResponse | None:
         return unauthorized
     g.person = current_user.person
     return None
+
+
+def signed_in_person() -> people.Person | None:
+    """Who sent this request, by session or API token, also on the open endpoints."""
+    if current_user.is_authenticated:
+        person: people.Person = current_user.person
+        return person
+    return _token_person()
 
 
 def _token_person() -> people.Person | None:
