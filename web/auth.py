@@ -32,7 +32,7 @@ WRONG_PASSWORD = "Wrong name or password, or the user is disabled."
 
 
 class SignedIn(UserMixin):  # type: ignore[misc]
-    """Flask-Login's view of a person; the id changes with their password."""
+    """Flask-Login's view of a person; the id changes with their password and at sign-out."""
 
     def __init__(self, person: people.Person) -> None:
         self.person = person
@@ -154,6 +154,11 @@ def _login_page(error: str | None) -> str:
 
 @blueprint.post("/logout")
 def logout() -> BaseResponse:
+    # The cookie session lives in the browser: a copy of it would outlive clearing it
+    # here, so the person's session stamp changes and every earlier cookie is refused.
+    if current_user.is_authenticated:
+        with writing() as session:
+            people.end_sessions(session, current_user.person.id)
     logout_user()
     cookie_session.clear()
     return redirect("/login")
