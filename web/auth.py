@@ -130,19 +130,17 @@ def login() -> BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]]:
     name, password = request.form.get("name", "").strip(), request.form.get("password", "")
     # Behind a proxy this is the proxy's address, unless the app is told to trust its headers.
     address = request.remote_addr or ""
-    with reading() as session:
-        refusal = throttle().refusal(session, name, address)
-        person = None if refusal else people.authenticate(session, name, password)
+    with writing() as session:
+        refusal = throttle().admit(session, name, address)
     if refusal is not None:
         return _login_page(refusal.message), 429, {"Retry-After": str(refusal.seconds)}
-    # Counted in a unit of work of its own, after the slow password hash, so the write is short.
-    with writing() as session:
-        if person is None:
-            throttle().failed(session, name, address)
-        else:
-            throttle().succeeded(session, name)
+    # The slow password hash runs outside the write, so that the lock is held briefly.
+    with reading() as session:
+        person = people.authenticate(session, name, password)
     if person is None:
-        return _login_page(WRONG_PASSWORD), 401
+        return _login_page(WRONG_PASSWORD), 401  # counted already, by admit()
+    with writing() as session:
+        throttle().succeeded(session, name)
     cookie_session.clear()  # a fresh session at sign-in, so none planted before it carries over
     login_user(SignedIn(person))
     return redirect(_next())
