@@ -16,10 +16,12 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.wrappers import Response as BaseResponse
 
 from config.settings import Settings
 from routing import people
+from routing.database import StorageUnavailable
 from web import api
 from web.access import local_path
 from web.storage import reading, storage, writing
@@ -29,6 +31,7 @@ from web.twilio import blueprint as twilio_blueprint
 blueprint = Blueprint("auth", __name__)
 _OPEN_ENDPOINTS = {"health.healthz", "auth.login", "static"}
 WRONG_PASSWORD = "Wrong name or password, or the user is disabled."
+LoginAnswer = BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]]
 
 
 class SignedIn(UserMixin):  # type: ignore[misc]
@@ -124,10 +127,17 @@ def _unauthorized() -> Response:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-def login() -> BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]]:
+def login() -> LoginAnswer:
     if request.method == "GET":
         return _login_page(None), 200
     name, password = request.form.get("name", "").strip(), request.form.get("password", "")
+    try:
+        return _sign_in(name, password)
+    except StorageUnavailable as error:  # every try is counted: no count, no password check
+        raise ServiceUnavailable(str(error)) from None
+
+
+def _sign_in(name: str, password: str) -> LoginAnswer:
     # Behind a proxy this is the proxy's address, unless the app is told to trust its headers.
     address = request.remote_addr or ""
     with writing() as session:
