@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench-queue clean
+.PHONY: run test lint audit bench-queue clean
 
 run: $(VENV)/.installed
 	$(BIN)/intake --config config/default.toml serve
@@ -15,6 +15,12 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Every installed package against the vulnerabilities published for its version (PyPI's
+# JSON API). --strict fails when a package could not be checked, rather than pass unseen;
+# it needs that API reachable, so it runs on its own rather than inside `make lint`.
+audit: $(VENV)/.installed
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
 
 # The queue page and the API list at a million items, SQLite and PostgreSQL (README.md).
 bench-queue: $(VENV)/.installed

@@ -33,7 +33,7 @@ from twilio.request_validator import RequestValidator
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config.loading import load_settings
-from config.settings import ListenAddress
+from config.settings import ListenAddress, WebSettings
 from intake.runtime import open_runtime
 from intake.wsgi import WebServer
 from routing.database import transaction
@@ -104,7 +104,7 @@ def _drive(port: int, requests: list[tuple[bytes, str]], clients: int) -> float:
 
 
 def _serve(app: Flask, port: int) -> WebServer:
-    server = WebServer(app, ListenAddress("127.0.0.1", port))
+    server = WebServer(app, WebSettings(listen=ListenAddress("127.0.0.1", port)))
     server.start()
     return server
 

@@ -27,7 +27,7 @@ from config.settings import (
     Settings,
     WebSettings,
 )
-from config.table import ADDRESS, PHONE, ConfigError, Table, read_listen
+from config.table import ADDRESS, PHONE, ConfigError, Table, bounded, read_listen
 from config.twilio_section import read_twilio
 
 # ConfigError is raised from the section readers; callers catch it from here.
@@ -37,6 +37,10 @@ DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 DEFAULT_DATABASE_URL = "sqlite:///intake.db"
 _DEPARTMENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _PUBLIC_URL = re.compile(r"^https?://[^/?#@\s]+(/[^?#\s]*)?$")
+_WEB_KEYS = (
+    *("listen", "page_size", "secure_cookies", "public_url"),
+    *("connection_limit", "idle_timeout_seconds", "max_request_bytes", "threads"),
+)
 _SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 
@@ -173,17 +177,26 @@ def _hours(table: Table) -> OpeningHours:
 
 
 def _web(table: Table, env: Mapping[str, str]) -> WebSettings:
-    table.only("listen", "page_size", "secure_cookies", "public_url")
-    page_size = table.get("page_size", int, WebSettings.page_size)
-    if not 1 <= page_size <= 500:
-        raise table.fail("page_size", "must be from 1 to 500")
+    table.only(*_WEB_KEYS)
+    page_size = bounded(table, "page_size", WebSettings.page_size, 1, 500)
     listen = read_listen(table, "listen", env.get("INTAKE_WEB"), "127.0.0.1:8080")
     secure_cookies = table.get("secure_cookies", bool, WebSettings.secure_cookies)
     public_url = (env.get("INTAKE_PUBLIC_URL") or table.get("public_url", str, "")).rstrip("/")
     if public_url and not _PUBLIC_URL.match(public_url):
         raise table.fail("public_url", f"{public_url!r} is not a base URL such as https://intake.example.com")
     return WebSettings(
-        listen=listen, page_size=page_size, secure_cookies=secure_cookies, public_url=public_url
+        listen=listen,
+        page_size=page_size,
+        secure_cookies=secure_cookies,
+        public_url=public_url,
+        connection_limit=bounded(table, "connection_limit", WebSettings.connection_limit, 10, 100_000),
+        idle_timeout_seconds=bounded(
+            table, "idle_timeout_seconds", WebSettings.idle_timeout_seconds, 1, 3600
+        ),
+        max_request_bytes=bounded(
+            table, "max_request_bytes", WebSettings.max_request_bytes, 64 * 1024, 1024 * 1024 * 1024
+        ),
+        threads=bounded(table, "threads", WebSettings.threads, 1, 256),
     )
 
 

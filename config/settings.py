@@ -104,6 +104,15 @@ class WebSettings:
     secure_cookies: bool = True
     # The address people open the queue view at, for links in notifications; "" for none.
     public_url: str = ""
+    # Open connections the server keeps at once; past it, new ones wait in the listen backlog.
+    connection_limit: int = 1000
+    # A connection that sends and receives nothing this long is closed.
+    idle_timeout_seconds: int = 30
+    # The largest request body read at all (a scan on the take-a-message page and its form);
+    # a larger Content-Length is answered 413 before any of the body is read.
+    max_request_bytes: int = 21 * 1024 * 1024
+    # The threads that run requests; idle connections hold none.
+    threads: int = 8
 
 
 @dataclass(frozen=True)

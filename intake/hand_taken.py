@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from intake.email_text import clean
 from routing.message import Attachment, InboundMessage, Placement
+from routing.triage import OUT_OF_RANGE, due_in_range
 
 # The channel of each kind, and how the item's subject names it.
 KINDS = {"phone-note": "Phone message", "visit": "Visit", "post": "Letter"}
@@ -84,9 +85,12 @@ def parse_callback(text: str, zone: ZoneInfo) -> datetime | None:
         return None
     for pattern in _CALLBACK_FORMATS:
         try:
-            return datetime.strptime(text, pattern).replace(tzinfo=zone)
+            callback_by = datetime.strptime(text, pattern).replace(tzinfo=zone)
         except ValueError:
             continue
+        if not due_in_range(callback_by):
+            raise BadForm({"callback_by": f"{text!r}: the time {OUT_OF_RANGE}"})
+        return callback_by
     raise BadForm({"callback_by": f"{text!r} is not a date and time such as 2026-11-03T14:30"})
 
 

@@ -104,7 +104,7 @@ def run_services(
         if web:
             announce_first_admin(runtime, say)
             app = create_app(runtime.settings, runtime.engine, runtime.sessions)
-            web_server = WebServer(app, runtime.settings.web.listen)
+            web_server = WebServer(app, runtime.settings.web)
             web_server.start()
             started.append(web_server)
             say(f"Web listening on http://{runtime.settings.web.listen}/")

@@ -6,6 +6,7 @@ all share them. Times are stored in UTC and always come back timezone-aware.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -318,6 +319,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
+    # Part of every session's id: a new one at sign-out ends the sessions signed in before it.
+    session_epoch: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

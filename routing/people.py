@@ -41,7 +41,7 @@ class Person:
     name: str
     role: str
     departments: frozenset[str]
-    # Changes with the password, so that a reset ends the sessions signed in before it.
+    # Changes with the password and at sign-out, ending the sessions signed in before.
     stamp: str
 
     @property
@@ -53,7 +53,7 @@ class Person:
 
 
 def person_of(user: User) -> Person:
-    stamp = hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+    stamp = hashlib.sha256(f"{user.password_hash}\0{user.session_epoch}".encode()).hexdigest()[:16]
     departments = frozenset(m.department_id for m in user.memberships)
     return Person(user.id, user.name, user.role, departments, stamp)
 
@@ -88,7 +88,16 @@ def disable_user(session: Session, name: str) -> None:
 
 
 def reset_password(session: Session, name: str, password: str) -> None:
-    find_user(session, name).password_hash = _hash(password)
+    user = find_user(session, name)
+    user.password_hash = _hash(password)
+    user.session_epoch = secrets.token_hex(16)
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Sign the user out everywhere: every session cookie issued so far stops working."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.session_epoch = secrets.token_hex(16)
 
 
 def find_user(session: Session, name: str) -> User:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -24,6 +24,10 @@ from routing.models import AuditEvent, Department, Item, User, utcnow
 from routing.people import Person, person_of
 
 MAX_NOTE = 10_000
+# A day inside the calendar's ends, so that a due time converts to every zone it is shown in.
+EARLIEST_DUE = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+LATEST_DUE = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+OUT_OF_RANGE = f"must lie between {EARLIEST_DUE.date().isoformat()} and {LATEST_DUE.date().isoformat()}"
 
 
 class TriageError(ValueError):
@@ -116,11 +120,21 @@ def set_priority(session: Session, item_id: int, who: Person, priority: str) -> 
     return item
 
 
+def due_in_range(due: datetime) -> bool:
+    """Whether the aware time `due` lies between EARLIEST_DUE and LATEST_DUE."""
+    try:
+        return EARLIEST_DUE <= due.astimezone(UTC) <= LATEST_DUE
+    except OverflowError:  # its offset carries it past the calendar's end
+        return False
+
+
 def set_due(session: Session, item_id: int, who: Person, due: datetime | None) -> Item:
     """Set when the sender wants an answer or a callback; None clears it."""
     item = _item(session, item_id, who)
     if due is not None and due.tzinfo is None:
         raise TriageError("a due time needs a time zone")
+    if due is not None and not due_in_range(due):
+        raise TriageError(f"a due time {OUT_OF_RANGE}")
     if due == item.due_at:
         raise TriageError(f"item {item_id} is already due then")
     _record(session, item, who, "due", {"at": due.isoformat() if due else None})

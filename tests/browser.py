@@ -18,7 +18,7 @@ import asyncio
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -110,9 +110,8 @@ class Site:
 @pytest.fixture
 def site(runtime: Runtime) -> Iterator[Site]:
     port = free_port()
-    server = WebServer(
-        create_app(runtime.settings, runtime.engine, runtime.sessions), ListenAddress("127.0.0.1", port)
-    )
+    web = replace(runtime.settings.web, listen=ListenAddress("127.0.0.1", port))
+    server = WebServer(create_app(runtime.settings, runtime.engine, runtime.sessions), web)
     server.start()
     try:
         yield Site(f"http://127.0.0.1:{port}", runtime)

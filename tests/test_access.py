@@ -106,6 +106,21 @@ def test_a_new_password_ends_the_sessions_signed_in_before_it(runtime: Runtime, 
     assert client.get("/").status_code == 200
 
 
+def test_a_copied_session_cookie_stops_working_at_sign_out(runtime: Runtime, app: Flask) -> None:
+    add_person(runtime.sessions, "rita")
+    browser, copy = app.test_client(), app.test_client()
+    assert sign_in(browser, "rita").status_code == 302
+    cookie = browser.get_cookie("session")
+    assert cookie is not None
+    copy.set_cookie("session", cookie.value)
+    assert copy.get("/").status_code == 200
+    token = csrf_token(browser.get("/").get_data(as_text=True))
+    assert browser.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert copy.get("/").status_code == 302
+    assert sign_in(browser, "rita").status_code == 302  # signing in again works
+    assert browser.get("/").status_code == 200 and copy.get("/").status_code == 302
+
+
 def test_after_sign_in_only_a_path_on_this_site_is_followed(runtime: Runtime, app: Flask) -> None:
     add_person(runtime.sessions, "rita")
     # Browsers drop tabs and newlines from a URL, so "/<tab>/evil.example" is "//evil.example".

@@ -24,6 +24,8 @@ def test_the_test_office_loads_into_typed_settings() -> None:
     assert settings.default_department == "front-desk"
     assert str(settings.smtp.listen) == "127.0.0.1:2525"
     assert settings.web.page_size == 3
+    assert (settings.web.connection_limit, settings.web.idle_timeout_seconds) == (1000, 30)
+    assert (settings.web.max_request_bytes, settings.web.threads) == (21 * 1024 * 1024, 8)
     assert settings.database.lock_timeout_seconds == 1.0
 
 
@@ -63,6 +65,10 @@ BAD_CASES = [
     ("smtp.listen = '127.0.0.1:99999'", "smtp.listen", "port from 1 to 65535"),
     ("web.listen = 'localhost'", "web.listen", "HOST:PORT"),
     ("web.secure_cookies = 'no'", "web.secure_cookies", "must be bool"),
+    ("web.connection_limit = 5", "web.connection_limit", "must be from 10 to 100000"),
+    ("web.idle_timeout_seconds = 0", "web.idle_timeout_seconds", "must be from 1 to 3600"),
+    ("web.max_request_bytes = 2147483648", "web.max_request_bytes", "must be from 65536 to 1073741824"),
+    ("web.threads = 'many'", "web.threads", "must be int, not str"),
     ("office.hours.mon = ['17:00-09:00']", "office.hours.mon", "ends before it starts"),
     ("office.hours.funday = ['09:00-10:00']", "office.hours.funday", "unknown key"),
     ("office.domains = []", "office.domains", "at least one domain"),

@@ -39,7 +39,7 @@ from tests.dovecot import (
     wait_for,
 )
 from tests.mail import email_bytes
-from tests.people import office_client
+from tests.people import add_person, new_token, office_client
 from tests.tcp_proxy import BlackHoleProxy
 from web.app import create_app
 
@@ -246,14 +246,18 @@ def test_intake_serve_reads_imap_too_and_shows_it_in_healthz(
     try:
         dovecot.save(user, email_bytes(subject="Through intake serve"))
         wait_for(lambda: item_subjects(runtime), "the message stored by `intake serve`")
-        wait_for(lambda: _healthz(web)["mailboxes"][0]["state"] == "ok", "the mailbox shown ok")
+        add_person(runtime.sessions, "monitor")
+        token = new_token(runtime.sessions, "monitor")
+        wait_for(lambda: _healthz(web, token)["mailboxes"][0]["state"] == "ok", "the mailbox shown ok")
     finally:
         _stop_intake(process)
 
 
-def _healthz(web: str) -> dict[str, Any]:
+def _healthz(web: str, token: str) -> dict[str, Any]:
+    """The detail of /healthz, which names the mailboxes to an API token only."""
+    request = urllib.request.Request(f"http://{web}/healthz", headers={"Authorization": f"Bearer {token}"})
     try:
-        with urllib.request.urlopen(f"http://{web}/healthz", timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             found: dict[str, Any] = json.load(response)
             return found
     except OSError:

@@ -79,6 +79,8 @@ def test_the_due_time_is_the_offices_local_time(runtime: Runtime, client: FlaskC
     assert due.astimezone(runtime.settings.timezone).strftime("%Y-%m-%d %H:%M") == "2026-11-30 14:00"
     _, _, shown = post(client, f"/items/{item_id}/due", due="tomorrow")
     assert "is not a date and time, like 2026-11-30T14:00" in shown
+    _, _, shown = post(client, f"/items/{item_id}/due", due="9999-12-31T23:59:59-23:59")
+    assert "a due time must lie between 0001-01-02 and 9999-12-30" in shown
 
 
 def test_the_keyboard_script_gets_json(runtime: Runtime, client: FlaskClient) -> None:
@@ -180,6 +182,9 @@ def test_the_api_claims_notes_and_resolves(runtime: Runtime, client: FlaskClient
         ("note", {"text": 5}, 400, "text is required"),
         ("note", {}, 400, "text is required"),
         ("due", {"due": 20261130}, 400, "due must be a date and time"),
+        ("due", {"due": "9999-12-31T23:59:59-23:59"}, 400, "must lie between 0001-01-02 and 9999-12-30"),
+        ("due", {"due": "0001-01-01T00:00:00+23:59"}, 400, "must lie between 0001-01-02 and 9999-12-30"),
+        ("due", {"due": "9999-12-31T23:59"}, 400, "must lie between 0001-01-02 and 9999-12-30"),
         ("assign", {"person": "nobody"}, 400, "there is no one called 'nobody'"),
         ("explode", {}, 404, "there is no action 'explode'"),
     ],

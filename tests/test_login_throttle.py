@@ -3,17 +3,23 @@ counted in the database, on SQLite and PostgreSQL. The clock is the test's."""
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from intake.runtime import Runtime
+from intake.runtime import Runtime, open_runtime
+from routing import people
 from routing.database import transaction
 from routing.models import LoginAttempt
-from tests.people import add_person, sign_in
+from tests.people import add_person, csrf_token, sign_in
 from web.app import create_app
 from web.throttle import LoginThrottle
 
@@ -109,3 +115,42 @@ def test_the_refusal_ends_when_the_window_passes(app: Flask, runtime: Runtime, c
     assert sign_in(_from(app, "192.0.2.1"), "rita").status_code == 429
     clock.now += timedelta(minutes=15)
     assert sign_in(_from(app, "192.0.2.1"), "rita").status_code == 302
+
+
+@pytest.fixture
+def patient_app(runtime: Runtime) -> Iterator[Flask]:
+    """The app on a runtime whose writes wait 30 s for their turn, not the test office's
+    1 s: 40 sign-ins at once queue for SQLite's one writer, longer on a busy machine."""
+    database = dataclasses.replace(runtime.settings.database, lock_timeout_seconds=30)
+    patient = open_runtime(dataclasses.replace(runtime.settings, database=database))
+    add_person(patient.sessions, "rita")
+    yield create_app(patient.settings, patient.engine, patient.sessions)
+    patient.engine.dispose()
+
+
+def test_40_wrong_passwords_at_once_get_5_password_checks(
+    patient_app: Flask, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = patient_app
+    checks: list[str] = []
+    checked = people.authenticate
+
+    def counted(session: Session, name: str, password: str) -> people.Person | None:
+        checks.append(name)
+        return checked(session, name, password)
+
+    monkeypatch.setattr(people, "authenticate", counted)
+    clients = [_from(app, f"192.0.2.{number}") for number in range(40)]
+    forms = [{"csrf_token": csrf_token(c.get("/login").get_data(as_text=True))} for c in clients]
+    start = threading.Barrier(len(clients))
+
+    def attempt(pair: tuple[FlaskClient, dict[str, str]]) -> int:
+        client, form = pair
+        start.wait()
+        return client.post("/login", data={**form, "name": "rita", "password": WRONG}).status_code
+
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        statuses = list(pool.map(attempt, zip(clients, forms, strict=True)))
+    assert len(checks) == 5
+    assert sorted(statuses) == [401] * 5 + [429] * 35
+    assert _attempts(runtime) == 5

@@ -228,6 +228,7 @@ BAD_FORMS = [
     ({"person": "nobody"}, "person", "there is no active user &#39;nobody&#39;"),
     ({"callback_by": "tomorrow at 3"}, "callback_by", "is not a date and time such as 2026-11-03T14:30"),
     ({"callback_by": "2026-13-40T25:00"}, "callback_by", "is not a date and time"),
+    ({"callback_by": "9999-12-31T23:59"}, "callback_by", "must lie between 0001-01-02 and 9999-12-30"),
     ({"kind": "fax"}, "kind", "choose one of phone-note, visit, post, not &#39;fax&#39;"),
     ({"key": ""}, "key", "this form was not shown by Intake or was changed"),
     ({"text": "x" * 20_001}, "text", "at most 20000 fit"),

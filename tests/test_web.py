@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -9,10 +10,13 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine
 
+from config.settings import ImapMailbox
 from intake.email_parser import parse_email
 from intake.runtime import Runtime
 from routing.database import make_session_factory
+from routing.mailboxes import MailboxStore
 from tests.mail import email_bytes
+from tests.people import add_person, new_token, office_client
 from tests.queue_pages import counts
 from web.app import create_app
 
@@ -34,6 +38,27 @@ def test_healthz_answers_200_when_the_database_answers(client: FlaskClient) -> N
         "mailboxes": [],
         "notifications": {"pending": 0, "failed": 0},
     }
+
+
+def test_healthz_shows_mailbox_names_and_errors_only_to_a_signed_in_person_or_token(runtime: Runtime) -> None:
+    mailbox = ImapMailbox("office-inbox", "imap.office.test", 993, "ssl", "inbox@office.test", "secret")
+    settings = dataclasses.replace(runtime.settings, imap=(mailbox,))
+    MailboxStore(runtime.sessions, "office-inbox").record_failure("LoginError: wrong password for inbox")
+    app = create_app(settings, runtime.engine, runtime.sessions)
+    anonymous = app.test_client().get("/healthz")
+    assert anonymous.status_code == 200
+    assert anonymous.json == {"status": "ok", "database": "ok", "notifications": {"pending": 0, "failed": 0}}
+    add_person(runtime.sessions, "ann")
+    token_only = app.test_client()
+    token_only.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {new_token(runtime.sessions, 'ann')}"
+    signed_in = office_client(app, runtime.sessions, name="bob")
+    signed_in.environ_base.pop("HTTP_AUTHORIZATION")
+    for client in (token_only, signed_in):
+        [detail] = client.get("/healthz").json["mailboxes"]  # type: ignore[index]
+        assert (detail["name"], detail["last_error"]) == (
+            "office-inbox",
+            "LoginError: wrong password for inbox",
+        )
 
 
 def test_healthz_answers_503_when_the_database_does_not(runtime: Runtime) -> None:

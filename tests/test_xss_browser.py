@@ -106,3 +106,25 @@ def test_the_tracking_pixel_is_requested_only_after_asking(signed_in_page: Brows
     # The only request that left for another host, and the fence aborted it.
     assert tab.outside == [PIXEL]
     assert tab.dialogs == [] and tab.console_errors == []
+
+
+def test_markup_the_sanitizer_missed_is_still_stopped_by_the_csp(
+    signed_in_page: BrowserPage, site: Site
+) -> None:
+    """The second line of defence on its own: script put into the mail's place, as a
+    sanitizer bug would let through, does not run because the page forbids inline script."""
+    item = _send_hostile_mail(site)
+    tab = signed_in_page
+    tab.goto(item)
+    tab.page.locator(".mail-html").evaluate(
+        """(mail) => {
+            mail.insertAdjacentHTML("beforeend", '<img src="/missed.png" onerror="alert(`handler`)">');
+            const script = document.createElement("script");
+            script.textContent = "alert(`inline script`)";
+            mail.append(script);
+        }"""
+    )
+    tab.settle()
+    assert tab.dialogs == []
+    refused = [error for error in tab.console_errors if "Content Security Policy" in error]
+    assert len(refused) == 2, tab.console_errors

@@ -2,7 +2,8 @@
 
 Pages need a signed-in session; the JSON API needs a token (`Authorization: Bearer`)
 and never reads the session cookie, so that no other site can call it in a user's
-name. /healthz, /login and the Twilio webhooks (signature-checked) are open. Repeated
+name. /healthz (its detail for signed-in people only), /login and the Twilio webhooks
+(signature-checked) are open. Repeated
 failed sign-ins for a name or from an address are refused for a while (web.throttle).
 """
 
@@ -15,10 +16,12 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.wrappers import Response as BaseResponse
 
 from config.settings import Settings
 from routing import people
+from routing.database import StorageUnavailable
 from web import api
 from web.access import local_path
 from web.storage import reading, storage, writing
@@ -28,10 +31,11 @@ from web.twilio import blueprint as twilio_blueprint
 blueprint = Blueprint("auth", __name__)
 _OPEN_ENDPOINTS = {"health.healthz", "auth.login", "static"}
 WRONG_PASSWORD = "Wrong name or password, or the user is disabled."
+LoginAnswer = BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]]
 
 
 class SignedIn(UserMixin):  # type: ignore[misc]
-    """Flask-Login's view of a person; the id changes with their password."""
+    """Flask-Login's view of a person; the id changes with their password and at sign-out."""
 
     def __init__(self, person: people.Person) -> None:
         self.person = person
@@ -99,6 +103,14 @@ def _guard() -> BaseResponse | None:
     return None
 
 
+def signed_in_person() -> people.Person | None:
+    """Who sent this request, by session or API token, also on the open endpoints."""
+    if current_user.is_authenticated:
+        person: people.Person = current_user.person
+        return person
+    return _token_person()
+
+
 def _token_person() -> people.Person | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -115,25 +127,30 @@ def _unauthorized() -> Response:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-def login() -> BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]]:
+def login() -> LoginAnswer:
     if request.method == "GET":
         return _login_page(None), 200
     name, password = request.form.get("name", "").strip(), request.form.get("password", "")
+    try:
+        return _sign_in(name, password)
+    except StorageUnavailable as error:  # every try is counted: no count, no password check
+        raise ServiceUnavailable(str(error)) from None
+
+
+def _sign_in(name: str, password: str) -> LoginAnswer:
     # Behind a proxy this is the proxy's address, unless the app is told to trust its headers.
     address = request.remote_addr or ""
-    with reading() as session:
-        refusal = throttle().refusal(session, name, address)
-        person = None if refusal else people.authenticate(session, name, password)
+    with writing() as session:
+        refusal = throttle().admit(session, name, address)
     if refusal is not None:
         return _login_page(refusal.message), 429, {"Retry-After": str(refusal.seconds)}
-    # Counted in a unit of work of its own, after the slow password hash, so the write is short.
-    with writing() as session:
-        if person is None:
-            throttle().failed(session, name, address)
-        else:
-            throttle().succeeded(session, name)
+    # The slow password hash runs outside the write, so that the lock is held briefly.
+    with reading() as session:
+        person = people.authenticate(session, name, password)
     if person is None:
-        return _login_page(WRONG_PASSWORD), 401
+        return _login_page(WRONG_PASSWORD), 401  # counted already, by admit()
+    with writing() as session:
+        throttle().succeeded(session, name)
     cookie_session.clear()  # a fresh session at sign-in, so none planted before it carries over
     login_user(SignedIn(person))
     return redirect(_next())
@@ -145,6 +162,11 @@ def _login_page(error: str | None) -> str:
 
 @blueprint.post("/logout")
 def logout() -> BaseResponse:
+    # The cookie session lives in the browser: a copy of it would outlive clearing it
+    # here, so the person's session stamp changes and every earlier cookie is refused.
+    if current_user.is_authenticated:
+        with writing() as session:
+            people.end_sessions(session, current_user.person.id)
     logout_user()
     cookie_session.clear()
     return redirect("/login")

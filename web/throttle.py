@@ -7,8 +7,10 @@ counted, so someone who waits gets in on time. A successful sign-in clears the n
 failures, from every address; the address's failures for other names still count.
 
 The failures are rows in the database (routing.models.LoginAttempt), so every web
-process of the office counts the same ones. Two processes checking at the same moment
-may each let one more try through; the limit is a brake, not an exact count.
+process of the office counts the same ones. A try is counted as a failure before its
+password is checked, in the same transaction as the check of the count and holding the
+table's write lock, so that tries arriving together cannot all pass one count: 40 at
+once get LIMIT password checks, not more. The right password then takes its count back.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, select, text
 from sqlalchemy.orm import Session
 
 from routing.models import LoginAttempt, utcnow
@@ -58,21 +60,22 @@ class LoginThrottle:
     def init_app(self, app: Flask) -> None:
         app.extensions["login_throttle"] = self
 
-    def refusal(self, session: Session, name: str, address: str) -> Refusal | None:
-        """Why a sign-in for `name` from `address` is refused now, or None when it may go ahead."""
+    def admit(self, session: Session, name: str, address: str) -> Refusal | None:
+        """Why a sign-in for `name` from `address` is refused now; None when its password may
+        be checked, the try then counted as a failure until `succeeded` takes it back.
+        `session` must write: its transaction holds the lock that makes this atomic."""
         now = self.clock()
+        _lock_attempts(session)
+        session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at <= now - self.window))
         ends = [
             self._blocked_until(session, LoginAttempt.name == _key(name), now),
             self._blocked_until(session, LoginAttempt.address == _key(address), now),
         ]
         blocked = [end for end in ends if end is not None]
-        return Refusal(max(blocked), now) if blocked else None
-
-    def failed(self, session: Session, name: str, address: str) -> None:
-        """Count a failed sign-in, and forget those too old to count any more."""
-        now = self.clock()
-        session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at <= now - self.window))
+        if blocked:
+            return Refusal(max(blocked), now)
         session.add(LoginAttempt(name=_key(name), address=_key(address), attempted_at=now))
+        return None
 
     def succeeded(self, session: Session, name: str) -> None:
         session.execute(delete(LoginAttempt).where(LoginAttempt.name == _key(name)))
@@ -92,6 +95,14 @@ class LoginThrottle:
 def throttle() -> LoginThrottle:
     found: LoginThrottle = current_app.extensions["login_throttle"]
     return found
+
+
+def _lock_attempts(session: Session) -> None:
+    """Make tries that count at once wait for each other. SQLite's writing transaction
+    holds the database's write lock from its start already; PostgreSQL is told to."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Conflicts with itself and with plain inserts and deletes, not with readers.
+        session.execute(text("LOCK TABLE login_attempts IN SHARE ROW EXCLUSIVE MODE"))
 
 
 def _key(value: str) -> str:
