@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import JSON, Engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from routing import people
-from routing.database import transaction
-from routing.models import Blob, Item
+from routing.people import accounts
+from routing.store.database import transaction
+from routing.store.models import Blob, Item
 
 BATCH = 20_000
 YEARS = 2
@@ -149,7 +149,7 @@ def add_blobs(sessions: sessionmaker[Session]) -> dict[str, int]:
 def add_staff(sessions: sessionmaker[Session], departments: Sequence[str]) -> list[int]:
     with transaction(sessions) as session:
         return [
-            people.add_user(
+            accounts.add_user(
                 session, f"staff{n}", "staff", "a bench password", [departments[n % len(departments)]]
             ).id
             for n in range(STAFF)

@@ -41,9 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.queue_fill import fill
 from config.loading import DEFAULT_CONFIG, load_settings
-from routing import people, queues
-from routing.database import make_engine, make_session_factory, transaction
-from routing.schema import prepare, sync_departments
+from routing.people import accounts
+from routing.queues import reading
+from routing.store.database import make_engine, make_session_factory, transaction
+from routing.store.schema import prepare, sync_departments
 from web.app import create_app
 
 POSTGRESQL = os.environ.get(
@@ -133,8 +134,8 @@ def explain(engine: Engine, statements: list[tuple[str, Any]]) -> None:
 def signed_in(app: Flask, sessions: sessionmaker[Session]) -> FlaskClient:
     """A receptionist (every queue), signed in through the login form, with an API token."""
     with transaction(sessions) as session:
-        people.add_user(session, "bench", "receptionist", PASSWORD)
-        token = people.create_token(session, "bench")
+        accounts.add_user(session, "bench", "receptionist", PASSWORD)
+        token = accounts.create_token(session, "bench")
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
@@ -157,9 +158,9 @@ class Bench:
         self.depth = 0  # pages followed to the deep page
         self.page_size = load_settings(DEFAULT_CONFIG, {}).web.page_size
 
-    def list_items(self, after: Any = None) -> queues.Page:
+    def list_items(self, after: Any = None) -> reading.Page:
         with transaction(self.sessions, write=False) as session:
-            return queues.list_items(session, limit=self.page_size, department_id=DEPARTMENT, after=after)
+            return reading.list_items(session, limit=self.page_size, department_id=DEPARTMENT, after=after)
 
     def get(self, path: str) -> str:
         answer = self.client.get(path)

@@ -41,12 +41,12 @@ from sqlalchemy.engine import make_url
 
 from config.loading import DEFAULT_CONFIG, load_settings
 from config.settings import ListenAddress
-from intake.email_storing import parse_here
-from intake.parse_workers import ParseWorkers, WorkerLimits
-from intake.runtime import open_runtime
-from intake.smtp import SMTPServer
-from routing.database import transaction
-from routing.models import Item
+from intake.cli.runtime import open_runtime
+from intake.email.parse_workers import ParseWorkers, WorkerLimits
+from intake.email.smtp import SMTPServer
+from intake.email.storing import parse_here
+from routing.store.database import transaction
+from routing.store.models import Item
 
 TARGET_RATIO = 0.7
 TARGET_P99_MS = 50.0

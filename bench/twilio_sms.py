@@ -34,10 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config.loading import load_settings
 from config.settings import ListenAddress, WebSettings
-from intake.runtime import open_runtime
-from intake.wsgi import WebServer
-from routing.database import transaction
-from routing.models import Item
+from intake.cli.runtime import open_runtime
+from intake.cli.web_server import WebServer
+from routing.store.database import transaction
+from routing.store.models import Item
 from web.app import create_app
 
 ACCOUNT_SID = "AC" + "0" * 32

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from config.settings import RoutingSettings
 from routing.engine import RuleOutcome
 from routing.message import InboundMessage
-from routing.models import Item, Message
+from routing.store.models import Item, Message
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from routing.conversation import Thread, match
-from routing.database import StorageUnavailable, UnstorableMessage, transaction
 from routing.engine import Routes, RoutingDecision, RuleOutcome
 from routing.message import InboundMessage
-from routing.models import Attachment, AuditEvent, Base, Blob, DeliveryKey, Item, Message, utcnow
-from routing.notifications import enqueue
+from routing.store.database import StorageUnavailable, UnstorableMessage, transaction
+from routing.store.models import Attachment, AuditEvent, Base, Blob, DeliveryKey, Item, Message, utcnow
+from routing.store.notifications import enqueue
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from routing.models import LearnedDepartment, LearnedWord
+from routing.store.models import LearnedDepartment, LearnedWord
 
 # A keyword in the config counts as this many sightings of the word.
 KEYWORD_WEIGHT = 5

@@ -25,13 +25,13 @@ from sqlalchemy.engine import make_url
 
 from config.loading import ConfigError, load_settings
 from config.settings import Settings
-from intake.runtime import Runtime, open_runtime
-from tests.people import office_client
-from tests.twilio import FakeTwilio, PhoneOffice, fake_twilio_server, open_phone_office
+from intake.cli.runtime import Runtime, open_runtime
+from tests.support.people import office_client
+from tests.support.twilio import FakeTwilio, PhoneOffice, fake_twilio_server, open_phone_office
 from web.app import create_app
 
-# Real Chromium for the browser tests: tests/browser.py's fixtures.
-pytest_plugins = ("tests.browser",)
+# Real Chromium for the browser tests: tests/support/browser.py's fixtures.
+pytest_plugins = ("tests.support.browser",)
 
 TESTS = Path(__file__).parent
 OFFICE = TESTS / "office.toml"

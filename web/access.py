@@ -10,9 +10,9 @@ from flask import g
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 
-from routing import queues
-from routing.models import Item
-from routing.people import Person
+from routing.people.accounts import Person
+from routing.queues import reading
+from routing.store.models import Item
 
 
 def person() -> Person:
@@ -33,7 +33,7 @@ def check_department(department_id: str) -> None:
 
 
 def visible_item(session: Session, item_id: int) -> Item:
-    item = queues.get_item(session, item_id)
+    item = reading.get_item(session, item_id)
     if item is None or not person().may_see(item.department_id):
         raise NotFound(f"there is no item {item_id}")
     return item

@@ -21,11 +21,11 @@ from werkzeug.exceptions import NotFound, ServiceUnavailable
 from werkzeug.wrappers import Response as BaseResponse
 
 from config.settings import PRIORITIES
-from routing import triage
-from routing.database import StorageUnavailable
-from routing.models import Department, Item, User
-from routing.people import Person, person_of
-from routing.queue_filters import row_id
+from routing.people.accounts import Person, person_of
+from routing.queues import triage
+from routing.queues.filters import row_id
+from routing.store.database import StorageUnavailable
+from routing.store.models import Department, Item, User
 from web.access import local_path, person
 from web.item_json import item_json
 from web.storage import storage, writing

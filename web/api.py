@@ -9,9 +9,10 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound, ServiceUnavailable
 
-from routing import queues, triage
-from routing.database import StorageUnavailable
-from routing.queue_filters import FILTER_NAMES, row_id
+from routing.queues import reading as queues
+from routing.queues import triage
+from routing.queues.filters import FILTER_NAMES, row_id
+from routing.store.database import StorageUnavailable
 from web import actions
 from web.access import person, visible_departments, visible_item
 from web.item_json import item_json, items_json

@@ -13,9 +13,9 @@ from werkzeug.routing import IntegerConverter, Map
 from config.settings import Settings
 from routing.delivery import Deliverer
 from routing.engine import Router
-from routing.models import utcnow
-from routing.queue_filters import MAX_ID
-from web import actions, api, auth, dashboard, display, files, health, queue, take
+from routing.queues.filters import MAX_ID
+from routing.store.models import utcnow
+from web import actions, api, auth, dashboard, display, files, hand_taken, health, queue
 from web.storage import WebStorage
 from web.twilio import TwilioHooks
 
@@ -42,7 +42,7 @@ def create_app(settings: Settings, engine: Engine, sessions: sessionmaker[Sessio
     app.register_blueprint(files.blueprint)
     deliverer = Deliverer(sessions, Router(settings))
     TwilioHooks(settings, deliverer).init_app(app)
-    take.init_app(app, deliverer)
+    hand_taken.init_app(app, deliverer)
     auth.init_app(app, settings)
     display.init_app(app, settings)
 

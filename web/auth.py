@@ -20,8 +20,8 @@ from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.wrappers import Response as BaseResponse
 
 from config.settings import Settings
-from routing import people
-from routing.database import StorageUnavailable
+from routing.people import accounts
+from routing.store.database import StorageUnavailable
 from web import api
 from web.access import local_path
 from web.storage import reading, storage, writing
@@ -37,7 +37,7 @@ LoginAnswer = BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]]
 class SignedIn(UserMixin):  # type: ignore[misc]
     """Flask-Login's view of a person; the id changes with their password and at sign-out."""
 
-    def __init__(self, person: people.Person) -> None:
+    def __init__(self, person: accounts.Person) -> None:
         self.person = person
 
     def get_id(self) -> str:
@@ -52,7 +52,7 @@ class _StoredKeySessions(SecureCookieSessionInterface):
         if not app.secret_key:
             try:
                 with reading() as session:
-                    app.secret_key = people.session_secret(session)
+                    app.secret_key = accounts.session_secret(session)
             except SQLAlchemyError:
                 return None
         return super().get_signing_serializer(app)
@@ -83,7 +83,7 @@ def _load_user(user_id: str) -> SignedIn | None:
     if not number.isdigit():
         return None
     with reading() as session:
-        person = people.active_person(session, int(number))
+        person = accounts.active_person(session, int(number))
     return SignedIn(person) if person is not None and person.stamp == stamp else None
 
 
@@ -103,20 +103,20 @@ def _guard() -> BaseResponse | None:
     return None
 
 
-def signed_in_person() -> people.Person | None:
+def signed_in_person() -> accounts.Person | None:
     """Who sent this request, by session or API token, also on the open endpoints."""
     if current_user.is_authenticated:
-        person: people.Person = current_user.person
+        person: accounts.Person = current_user.person
         return person
     return _token_person()
 
 
-def _token_person() -> people.Person | None:
+def _token_person() -> accounts.Person | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     with reading() as session:
-        return people.person_for_token(session, token.strip())
+        return accounts.person_for_token(session, token.strip())
 
 
 def _unauthorized() -> Response:
@@ -146,7 +146,7 @@ def _sign_in(name: str, password: str) -> LoginAnswer:
         return _login_page(refusal.message), 429, {"Retry-After": str(refusal.seconds)}
     # The slow password hash runs outside the write, so that the lock is held briefly.
     with reading() as session:
-        person = people.authenticate(session, name, password)
+        person = accounts.authenticate(session, name, password)
     if person is None:
         return _login_page(WRONG_PASSWORD), 401  # counted already, by admit()
     with writing() as session:
@@ -166,7 +166,7 @@ def logout() -> BaseResponse:
     # here, so the person's session stamp changes and every earlier cookie is refused.
     if current_user.is_authenticated:
         with writing() as session:
-            people.end_sessions(session, current_user.person.id)
+            accounts.end_sessions(session, current_user.person.id)
     logout_user()
     cookie_session.clear()
     return redirect("/login")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from routing.dashboard import PickUp, Series
+from routing.queues.dashboard import PickUp, Series
 
 PALETTE_SIZE = 8  # the classes series-0 .. series-7 in intake.css
 CHANNEL_OFFSET = 4  # channels take the palette's second half, departments start at its first

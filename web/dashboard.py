@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from routing import dashboard
-from routing.models import utcnow
+from routing.queues import dashboard
+from routing.store.models import utcnow
 from web import charts
 from web.access import visible_departments
 from web.storage import reading, storage

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from flask import Flask
 
 from config.settings import Settings
-from routing.models import Item, utcnow
-from routing.queue_filters import OPEN_STATUSES
+from routing.queues.filters import OPEN_STATUSES
+from routing.store.models import Item, utcnow
 
 FIRST_LINE = 120  # characters of the text shown for an item without a subject
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 
-from routing.models import Attachment, Item
+from routing.store.models import Attachment, Item
 from web.access import visible_item
 from web.storage import reading
 

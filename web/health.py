@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from routing import outbox
-from routing.database import database_answers
-from routing.mailboxes import MailboxHealth, mailbox_health
+from routing.store import outbox
+from routing.store.database import database_answers
+from routing.store.mailboxes import MailboxHealth, mailbox_health
 from web.auth import signed_in_person
 from web.storage import reading, storage
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, object_session
 
-from routing.models import Item
+from routing.store.models import Item
 from web.phone import PhoneFacts, phone_facts, phone_facts_of, phone_json
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from routing.models import ArrivedMessage, AuditEvent, Item
+from routing.store.models import ArrivedMessage, AuditEvent, Item
 from web.files import inline_images
 from web.mail_html import safe_html
 

@@ -13,7 +13,7 @@ from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from routing.models import Attachment, Item, PendingDownload, VoiceCall
+from routing.store.models import Attachment, Item, PendingDownload, VoiceCall
 
 
 @dataclass(frozen=True)

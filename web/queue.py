@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, NotFound
 
 from config.settings import PRIORITIES
-from routing import people, queues
-from routing.models import Department, Item
-from routing.queue_filters import CHANNELS, FILTER_NAMES, SORTS, STATUS_VIEWS, Filters, row_id
+from routing.people import accounts
+from routing.queues import reading as queues
+from routing.queues.filters import CHANNELS, FILTER_NAMES, SORTS, STATUS_VIEWS, Filters, row_id
+from routing.store.models import Department, Item
 from web import actions, health, item_view
 from web.access import check_department, person, visible_departments, visible_item
 from web.phone import phone_facts
@@ -196,7 +197,7 @@ def _choices(session: Session) -> dict[str, Any]:
         "channels": CHANNELS,
         "priorities": PRIORITIES,
         "sorts": SORTS,
-        "users": [user.name for user in people.list_users(session) if user.active],
+        "users": [user.name for user in accounts.list_users(session) if user.active],
         "departments": queues.active_departments(session),
     }
 

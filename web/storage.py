@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from routing.database import transaction
+from routing.store.database import transaction
 
 
 class WebStorage:

@@ -6,7 +6,7 @@ password, until enough of those failures have left the window. A refused try is 
 counted, so someone who waits gets in on time. A successful sign-in clears the name's
 failures, from every address; the address's failures for other names still count.
 
-The failures are rows in the database (routing.models.LoginAttempt), so every web
+The failures are rows in the database (routing.store.models.LoginAttempt), so every web
 process of the office counts the same ones. A try is counted as a failure before its
 password is checked, in the same transaction as the check of the count and holding the
 table's write lock, so that tries arriving together cannot all pass one count: 40 at
@@ -24,7 +24,7 @@ from flask import Flask, current_app
 from sqlalchemy import ColumnElement, delete, select, text
 from sqlalchemy.orm import Session
 
-from routing.models import LoginAttempt, utcnow
+from routing.store.models import LoginAttempt, utcnow
 
 LIMIT = 5
 WINDOW = timedelta(minutes=15)

@@ -23,13 +23,13 @@ from werkzeug.exceptions import Forbidden
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.settings import Settings
-from intake import twilio_voice
-from intake.twilio_fetch import FetchRefused, check_api_url
-from intake.twilio_sms import BadWebhook, TwilioMessage, parse_message
-from routing.database import StorageUnavailable, UnstorableMessage
+from intake.phone import voice as twilio_voice
+from intake.phone.fetch import FetchRefused, check_api_url
+from intake.phone.sms import BadWebhook, TwilioMessage, parse_message
+from routing.channels.voicemail import VoicemailDesk
 from routing.delivery import Deliverer, Delivery
-from routing.downloads import enqueue
-from routing.voicemail import VoicemailDesk
+from routing.store.database import StorageUnavailable, UnstorableMessage
+from routing.store.downloads import enqueue
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,150 @@
+"""The commands for the people who own the rules: route, rules test, rules replay."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from config.loading import load_settings
+from config.settings import RuleTest, Settings
+from intake.cli.usage import UsageError
+from intake.email.parser import EmailLimits, parse_email
+from intake.rules.replay import BadSpan, parse_since, print_replay, replay
+from intake.rules.rule_tests import fixture_message, run_rule_tests
+from routing.engine import Router, RoutingDecision
+from routing.message import InboundMessage
+from routing.store.database import make_engine, make_session_factory, transaction
+from routing.store.schema import current_revision, head_revision
+
+
+def add_commands(commands: Any) -> None:
+    """`intake route` and `intake rules test|replay`."""
+    route = commands.add_parser("route", help="show where a message would go, without storing it")
+    route.add_argument("file", type=Path, metavar="FILE.eml", nargs="?", help="an email as a file")
+    route.add_argument("--sms", metavar="TEXT", help="route a text message with this body instead")
+    route.add_argument("--from", dest="sender", metavar="NUMBER", default="", help="the text's sender")
+    route.add_argument("--to", metavar="NUMBER", default="", help="the office number the text was sent to")
+    route.add_argument(
+        "--explain", action="store_true", help="check and list every rule, not only those the index picks"
+    )
+    route.set_defaults(run=_route)
+    rules = commands.add_parser("rules", help="test the config's rules, or replay them over stored items")
+    actions = rules.add_subparsers(required=True, metavar="ACTION")
+    actions.add_parser("test", help="route the config's [[rule_tests]] and name each failure").set_defaults(
+        run=_rules_test
+    )
+    replay = actions.add_parser("replay", help="show where stored items would go now; changes nothing")
+    replay.add_argument(
+        "--since", default="30d", help="items received since: 30d, 12h, 2w or a date (default 30d)"
+    )
+    replay.add_argument(
+        "--config", dest="new_config", type=Path, metavar="NEW.toml", help="replay under this config instead"
+    )
+    replay.set_defaults(run=_rules_replay)
+
+
+def _route(settings: Settings, args: argparse.Namespace) -> None:
+    message = _message_to_route(settings, args)
+    router = Router(settings)
+    engine = _current_database(settings)
+    if engine is None:
+        decision = router.route(message, explain=args.explain)
+    else:
+        with transaction(make_session_factory(engine), write=False) as session:
+            decision = router.route(message, session, explain=args.explain)
+        engine.dispose()
+    _print_decision(decision, learned=engine is not None)
+
+
+def _current_database(settings: Settings) -> Engine | None:
+    """The database, if there is one at the current schema; None, creating nothing, if not."""
+    url = make_url(settings.database.url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return None  # connecting would create an empty file
+    engine = make_engine(settings.database)
+    try:
+        if current_revision(engine) == head_revision():
+            return engine
+    except SQLAlchemyError:
+        pass
+    engine.dispose()
+    return None
+
+
+def _print_decision(decision: RoutingDecision, *, learned: bool) -> None:
+    print(f"department: {decision.department_id}")
+    print(f"reason:     {decision.reason}")
+    if decision.other_departments:
+        print(f"also for:   {', '.join(decision.other_departments)}")
+    print(f"priority:   {decision.priority}")
+    print(f"tags:       {', '.join(decision.tags) or '-'}")
+    flags = [name for name, on in (("spam", decision.spam), ("machine mail", decision.machine)) if on]
+    print(f"marked:     {', '.join(flags) or '-'}")
+    if decision.suggestion is not None:
+        suggestion = decision.suggestion
+        source = "the config's seeds and what was learned" if learned else "the config's seeds; no database"
+        print(f"suggestion: {suggestion.department_id} ({suggestion.confidence:.2f}, from {source})")
+    print("rules:")
+    for outcome in decision.outcomes:
+        print(f"  {'hit ' if outcome.matched else 'miss'}  {outcome.rule}: {outcome.reason}")
+
+
+def _message_to_route(settings: Settings, args: argparse.Namespace) -> InboundMessage:
+    if (args.file is None) == (args.sms is None):
+        raise UsageError("route: give either FILE.eml or --sms TEXT")
+    if args.sms is not None:
+        if not args.sender or not args.to:
+            raise UsageError("route --sms: give --from NUMBER and --to NUMBER too")
+        test = RuleTest(
+            name="command line",
+            expect="",
+            key="",
+            channel="sms",
+            sender=args.sender,
+            to=(args.to,),
+            text=args.sms,
+        )
+        return dataclasses.replace(fixture_message(test), received_at=datetime.now(UTC))
+    try:
+        raw = args.file.read_bytes()
+    except OSError as error:
+        raise UsageError(f"{args.file}: {error.strerror}") from None
+    return parse_email(raw, limits=EmailLimits.from_settings(settings))
+
+
+def _rules_test(settings: Settings, args: argparse.Namespace) -> int:
+    results = run_rule_tests(settings, Router(settings))
+    for result in results:
+        if result.passed:
+            print(f"pass  {result.test.name}: {result.test.expect}")
+        else:
+            print(
+                f"FAIL  {result.test.name} ({result.test.key}): expected {result.test.expect}, "
+                f"got {result.decision.department_id} ({result.decision.reason})"
+            )
+    failed = sum(not result.passed for result in results)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def _rules_replay(settings: Settings, args: argparse.Namespace) -> None:
+    try:
+        since = parse_since(args.since, datetime.now(UTC))
+    except BadSpan as error:
+        raise UsageError(str(error)) from None
+    candidate = load_settings(args.new_config) if args.new_config else settings
+    engine = _current_database(settings)
+    if engine is None:
+        raise UsageError("there is no database at the current schema to replay (see `intake db upgrade`)")
+    try:
+        report = replay(make_session_factory(engine), Router(candidate), since)
+    finally:
+        engine.dispose()
+    print_replay(report, candidate, since)

@@ -1,0 +1,155 @@
+"""Wiring the parts together: database, router, deliverer, SMTP and web servers, IMAP pollers.
+
+This is the one place that knows every layer; the `intake` command calls in here.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.loading import ConfigError, load_settings
+from config.settings import Settings
+from intake.cli.web_server import WebServer
+from intake.email.imap import MailboxPoller, pollers
+from intake.email.parse_workers import ParseWorkers, WorkerLimits
+from intake.email.smtp import SMTPServer
+from intake.email.storing import Parse
+from intake.jobs.downloads import DownloadWorker
+from intake.jobs.notifications import NotificationWorker
+from intake.phone.fetch import TwilioFetcher
+from intake.rules.rule_tests import build_router
+from routing.delivery import Deliverer
+from routing.engine import RouterHolder
+from routing.people.accounts import ensure_first_admin
+from routing.store.database import make_engine, make_session_factory
+from routing.store.mailboxes import MailboxStore
+from routing.store.schema import prepare, sync_departments
+from web.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    deliverer: Deliverer
+    routers: RouterHolder
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    """Compile the rules, connect to the database, prepare it and build the deliverer."""
+    routers = RouterHolder(build_router(settings))
+    engine = make_engine(settings.database)
+    prepare(engine)
+    sessions = make_session_factory(engine)
+    sync_departments(sessions, settings)
+    return Runtime(settings, engine, sessions, Deliverer(sessions, routers), routers)
+
+
+def reload_routing(runtime: Runtime) -> bool:
+    """Re-read the config file and swap in its routing; keep the old one if it is broken.
+
+    Only routing changes this way (rules, fixtures, departments' keywords, the
+    suggestion threshold); listen addresses, domains and the database need a restart.
+    """
+    try:
+        settings = load_settings(runtime.settings.source)
+        router = build_router(settings)
+    except ConfigError as error:
+        log.error("config reload refused, the old routing stays: %s", error)
+        return False
+    try:
+        sync_departments(runtime.sessions, settings)
+    except SQLAlchemyError as error:
+        log.error("config reload refused, the departments could not be stored: %s", error)
+        return False
+    runtime.routers.swap(router)
+    log.info("config reloaded: %d rules from %s", len(settings.rules), settings.source)
+    return True
+
+
+def run_services(
+    runtime: Runtime, *, smtp: bool, web: bool, say: Callable[[str], None], imap: bool = False
+) -> None:
+    """Start the chosen services, then run until SIGINT or SIGTERM and stop cleanly."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload_routing(runtime))
+    started: list[SMTPServer | WebServer | MailboxPoller | DownloadWorker | NotificationWorker] = []
+    # Every email door parses in these children; they stop after the doors.
+    workers = ParseWorkers(WorkerLimits.from_settings(runtime.settings.email))
+    try:
+        if imap:
+            started.extend(start_pollers(runtime, workers.parse))
+            for mailbox in runtime.settings.imap:
+                say(f"IMAP reading {mailbox.name} ({mailbox.username}@{mailbox.host}, {mailbox.folder})")
+        if smtp:
+            smtp_server = SMTPServer(runtime.settings, runtime.deliverer.deliver, workers.parse)
+            smtp_server.start()
+            started.append(smtp_server)
+            say(f"SMTP listening on {runtime.settings.smtp.listen}")
+            if runtime.settings.smtp.submission:
+                say(f"SMTP submission (STARTTLS, then AUTH) on {runtime.settings.smtp.submission.listen}")
+        if web:
+            announce_first_admin(runtime, say)
+            app = create_app(runtime.settings, runtime.engine, runtime.sessions)
+            web_server = WebServer(app, runtime.settings.web)
+            web_server.start()
+            started.append(web_server)
+            say(f"Web listening on http://{runtime.settings.web.listen}/")
+        if web and runtime.settings.twilio.configured:
+            worker = download_worker(runtime)
+            worker.start()
+            started.append(worker)
+            say(f"Fetching recordings and media from {runtime.settings.twilio.api_base_url}")
+        if web:
+            # Always on with the web, so that notify tables added by a reload are served.
+            notifier = NotificationWorker(runtime.sessions, lambda: runtime.routers.settings)
+            notifier.start()
+            started.append(notifier)
+            if any(d.notify.email or d.notify.webhook_url for d in runtime.settings.departments):
+                say("Sending department notifications")
+        say("Intake is running; press Ctrl-C to stop.")
+        stop.wait()
+        say("Stopping: finishing the messages in flight.")
+    finally:
+        for service in reversed(started):
+            service.stop()
+        workers.close()
+        runtime.engine.dispose()
+
+
+def start_pollers(runtime: Runtime, parse: Parse) -> list[MailboxPoller]:
+    """Start one poller thread per configured IMAP mailbox."""
+    started = pollers(
+        runtime.settings, runtime.deliverer.deliver, lambda name: MailboxStore(runtime.sessions, name), parse
+    )
+    for poller in started:
+        poller.start()
+    return started
+
+
+def download_worker(runtime: Runtime) -> DownloadWorker:
+    """The worker that fetches recordings and MMS media for the office's Twilio account."""
+    twilio = runtime.settings.twilio
+    return DownloadWorker(runtime.sessions, TwilioFetcher(twilio), max_attempts=twilio.download_attempts)
+
+
+def announce_first_admin(runtime: Runtime, say: Callable[[str], None]) -> None:
+    """On a database without users, make an admin and show its password this once."""
+    created = ensure_first_admin(runtime.sessions)
+    if created is not None:
+        name, password = created
+        say(f"First admin created: name {name}, password {password}")
+        say(f"(shown this once; change it with `intake users reset-password {name}`)")

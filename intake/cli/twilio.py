@@ -1,0 +1,75 @@
+"""`intake twilio simulate`: signed Twilio webhooks to a running Intake, without Twilio."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from config.settings import Settings
+from intake.cli.usage import UsageError
+
+if TYPE_CHECKING:
+    from intake.phone.simulate import Target
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`intake twilio simulate sms|voicemail`."""
+    twilio = commands.add_parser("twilio", help="try the phone side without a Twilio account")
+    actions = twilio.add_subparsers(required=True, metavar="ACTION")
+    simulate = actions.add_parser("simulate", help="send signed Twilio webhooks to a running Intake")
+    kinds = simulate.add_subparsers(required=True, metavar="KIND")
+    sms = kinds.add_parser("sms", help="a text message")
+    sms.add_argument("text")
+    sms.set_defaults(run=_simulate_sms)
+    voicemail = kinds.add_parser("voicemail", help="a call that leaves a recording and its transcript")
+    voicemail.add_argument("--wav", type=Path, required=True, metavar="FILE", help="the recording to leave")
+    voicemail.add_argument(
+        "--transcript", default="This is a test voicemail left with intake twilio simulate.", help="its words"
+    )
+    voicemail.add_argument("--wait", type=float, default=30.0, help="seconds to wait for Intake to fetch it")
+    voicemail.set_defaults(run=_simulate_voicemail)
+    for kind in (sms, voicemail):
+        kind.add_argument("--from", dest="sender", default="+15555550199", help="the caller's number")
+        kind.add_argument("--to", required=True, help="the office's number that is called")
+        kind.add_argument("--url", help="where to send (default: twilio.public_url, else the web address)")
+
+
+def _twilio_target(settings: Settings, args: argparse.Namespace) -> Target:
+    from intake.phone.simulate import Target
+
+    if not settings.twilio.configured:
+        raise UsageError("twilio.account_sid and an auth token must be configured to sign requests")
+    send_base = (args.url or settings.twilio.public_url or f"http://{settings.web.listen}").rstrip("/")
+    return Target(send_base, settings.twilio.public_url or send_base, settings.twilio)
+
+
+def _simulate_sms(settings: Settings, args: argparse.Namespace) -> int:
+    from intake.phone.simulate import SimulationError, simulate_sms
+
+    try:
+        answer = simulate_sms(_twilio_target(settings, args), args.sender, args.to, args.text)
+    except SimulationError as error:
+        raise UsageError(str(error)) from None
+    print(f"Intake accepted the text message; it answered: {answer}")
+    return 0
+
+
+def _simulate_voicemail(settings: Settings, args: argparse.Namespace) -> int:
+    from intake.phone.simulate import SimulationError, simulate_voicemail
+
+    try:
+        wav = args.wav.read_bytes()
+    except OSError as error:
+        raise UsageError(f"{args.wav}: {error.strerror}") from None
+    target = _twilio_target(settings, args)
+    try:
+        fetched = simulate_voicemail(target, args.sender, args.to, wav, args.transcript, args.wait, print)
+    except SimulationError as error:
+        raise UsageError(str(error)) from None
+    if not fetched:
+        print(f"Intake did not fetch the recording within {args.wait:g} s", file=sys.stderr)
+        return 1
+    print("Intake fetched the recording; the voicemail is in its queue.")
+    return 0

@@ -1,0 +1,154 @@
+"""Reading headers and MIME parameters of real mail without ever raising.
+
+The modern policy (email.policy.default) decodes most headers well, but raises
+IndexError and friends on some real Message-ID, To and parameter values, and turns
+unknown charsets and raw 8-bit bytes into replacement characters without saying so.
+Each reader here tries the modern value first and falls back to the raw value read
+with compat32 rules, decoded by intake.email.text; every fallback is recorded.
+Long headers skip the modern reading: its cost grows with the square of their length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.message import Message
+from email.policy import EmailPolicy, compat32
+from email.utils import getaddresses, unquote
+from typing import TypeVar
+
+from intake.email.text import (
+    clean,
+    decode_bytes,
+    decode_header_text,
+    fix_raw_8bit,
+    needs_redecoding,
+    unknown_word_charsets,
+)
+
+T = TypeVar("T")
+
+# Past this many characters the modern header parser takes seconds and gigabytes, and
+# the lenient reading (linear) gives the same text for real mail.
+MODERN_HEADER_MAX = 16 * 1024
+
+
+class HeaderReader:
+    """Reads one message part's headers, recording each problem in `defects`.
+
+    `hint` is the charset the message declares for its body: the best guess for raw
+    8-bit bytes in its headers.
+    """
+
+    def __init__(self, part: Message, defects: list[str], hint: str | None = None) -> None:
+        self.part = part
+        self.defects = defects
+        self.hint = hint
+
+    def text(self, name: str) -> str:
+        """The header's value as one line of text, "" when it is absent."""
+        raw = self._raw(name)
+        if raw is None:
+            return ""
+        what = f"header {name}"
+        if isinstance(self.part.policy, EmailPolicy) and len(raw) <= MODERN_HEADER_MAX:
+            try:
+                value = str(self.part.policy.header_fetch_parse(name, raw))
+            except Exception as error:  # the modern header parser fails on some real headers
+                self.defects.append(f"{what} unreadable by the modern parser ({type(error).__name__})")
+            else:
+                if not needs_redecoding(value) or "\ufffd" in raw:
+                    for charset in unknown_word_charsets(raw):
+                        self.defects.append(f"unknown charset {charset!r} in {what}; decoded by guessing")
+                    return clean(" ".join(value.split()))
+        return decode_header_text(raw, self.hint, self.defects, what)
+
+    def all(self) -> tuple[tuple[str, str], ...]:
+        """Every header as (name, one line of text), in order, for the routing rules.
+
+        Problems are not recorded again here: the reads above record those that matter.
+        """
+        return tuple(
+            (name, decode_header_text(str(raw), self.hint, [], f"header {name}"))
+            for name, raw in self.part.raw_items()
+        )
+
+    def addresses(self, *names: str) -> list[tuple[str, str]]:
+        """(display name, address) pairs of address headers, in the order given."""
+        return [pair for name in names for raw in self._raw_values(name) for pair in self._pairs(name, raw)]
+
+    def filename(self) -> str | None:
+        """The part's file name, decoded whatever way the sender's program encoded it."""
+        name = self.read("file name", lambda p: p.get_filename(), None)
+        if name is not None and needs_redecoding(name):
+            name = self._compat32_filename()
+        if name is None:
+            return None
+        # Many mail programs put RFC 2047 encoded words inside parameters.
+        return decode_header_text(name, self.hint, self.defects, "attachment file name")
+
+    def _compat32_filename(self) -> str | None:
+        """The file name from the raw parameters: RFC 2231 in any charset, or raw 8-bit."""
+        what = "attachment file name"
+        copy = compat32_headers(self.part)
+        for header, param in (("content-disposition", "filename"), ("content-type", "name")):
+            value = copy.get_param(param, header=header)
+            if isinstance(value, tuple):  # RFC 2231: (charset, language, bytes as latin-1)
+                charset, _, text = value
+                data = str(text).encode("latin-1", errors="replace")
+                return decode_bytes(data, charset or None, self.defects, what)
+            if value is not None:
+                return unquote(value)
+        return None
+
+    def content_type(self) -> str:
+        """The part's lower-case content type, text/plain when it cannot be read."""
+        return self.read("Content-Type", lambda p: p.get_content_type(), "text/plain")
+
+    def read(self, what: str, reader: Callable[[Message], T], default: T) -> T:
+        """Call `reader` on the part; on failure again on a compat32 copy of its headers."""
+        try:
+            return reader(self.part)
+        except Exception as error:  # e.g. IndexError on `name*` parameters
+            self.defects.append(f"{what} unreadable by the modern parser ({type(error).__name__})")
+        try:
+            return reader(compat32_headers(self.part))
+        except Exception as error:  # compat32 is lenient, but stay safe on hostile input
+            self.defects.append(f"{what} unreadable ({type(error).__name__})")
+            return default
+
+    def _raw(self, name: str) -> str | None:
+        values = self._raw_values(name)
+        return values[0] if values else None
+
+    def _raw_values(self, name: str) -> list[str]:
+        return [str(value) for key, value in self.part.raw_items() if key.lower() == name.lower()]
+
+    def _pairs(self, name: str, raw: str) -> list[tuple[str, str]]:
+        what = f"header {name}"
+        pairs = []
+        try:
+            # compat32 gives a plain string here: no addresses, read from the raw value below.
+            if len(raw) <= MODERN_HEADER_MAX:
+                header: object = self.part.policy.header_fetch_parse(name, raw)
+                pairs = [(str(a.display_name), str(a.addr_spec)) for a in getattr(header, "addresses", ())]
+        except Exception as error:  # the modern address parser fails on some real headers
+            self.defects.append(f"{what} unreadable by the modern parser ({type(error).__name__})")
+        if pairs and not any(needs_redecoding(n + a) for n, a in pairs):
+            return [(clean(n), clean(a)) for n, a in pairs]
+        return [
+            (decode_header_text(n, self.hint, self.defects, what), decode_header_text(a, None, [], what))
+            for n, a in getaddresses([raw])
+            if a
+        ]
+
+
+def compat32_headers(part: Message) -> Message:
+    """A body-less copy of `part` whose headers are read with the lenient compat32 rules.
+
+    Raw 8-bit bytes are decoded first (UTF-8, else windows-1252): compat32 would turn
+    them into replacement characters.
+    """
+    copy = Message(policy=compat32)
+    for name, value in part.raw_items():
+        copy[name] = fix_raw_8bit(str(value), None, [], name)
+    return copy

@@ -1,0 +1,273 @@
+"""The IMAP door: one poller thread per configured mailbox, reading new mail by UID.
+
+A poller selects its folder, stores every message past its saved position through
+deliver(), and only after the commit moves or flags it; then it waits in IDLE (or
+polls) for more. What it has read is its stored position, never the \\Seen flag, so
+mail already opened on a phone is still imported. A failure costs a reconnect with
+capped backoff and a catch-up; it is recorded so /healthz shows a failing mailbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from imapclient import IMAPClient
+
+from config.settings import ImapMailbox, Settings
+from intake.email.parser import EmailLimits, Envelope, parse_email
+from intake.email.storing import Parse, parse_here, store_email
+from routing.delivery import Delivery
+from routing.message import InboundMessage
+from routing.store.mailboxes import MailboxStore, Position
+
+log = logging.getLogger(__name__)
+
+# How often a poller waiting in IDLE looks whether it has been asked to stop.
+STOP_CHECK_SECONDS = 0.25
+DELETED = b"\\Deleted"
+# Failures of one UID, with the database answering, before it is stored raw only so
+# that the mail behind it flows again.
+MAX_ATTEMPTS = 3
+
+
+class ConnectionLost(Exception):
+    """The server ended the session (BYE) or closed the connection."""
+
+
+class MailboxUnusable(Exception):
+    """The mailbox cannot be handled as configured (for example, no way to move)."""
+
+
+def mailbox_recipients(settings: Settings, mailbox: ImapMailbox) -> tuple[str, ...]:
+    """The envelope recipients of mail from `mailbox`: its department's address, if it has one.
+
+    A mailbox without a department gives none, so its mail is routed by its headers.
+    """
+    if mailbox.department is None:
+        return ()
+    return settings.department(mailbox.department).addresses[:1]
+
+
+def fetched_message(data: dict[bytes, Any], recipients: tuple[str, ...]) -> InboundMessage:
+    """The InboundMessage for one FETCH response (BODY[] and INTERNALDATE).
+
+    `recipients` (the mailbox's department) come before the headers' own: the
+    mailbox's mapping wins over the addresses the mail names.
+    """
+    return parse_email(data[b"BODY[]"], delivered_to=recipients, received_at=_arrived(data))
+
+
+def _arrived(data: dict[bytes, Any]) -> datetime | None:
+    received_at = data.get(b"INTERNALDATE")
+    if not isinstance(received_at, datetime) or received_at.tzinfo is None:
+        return None  # the time of storing is the next best
+    return received_at
+
+
+class MailboxPoller:
+    """Reads one mailbox on its own thread until stop() is called."""
+
+    def __init__(
+        self,
+        mailbox: ImapMailbox,
+        recipients: tuple[str, ...],
+        deliver: Callable[[InboundMessage], Delivery],
+        store: MailboxStore,
+        limits: EmailLimits | None = None,
+        parse: Parse = parse_here,
+    ) -> None:
+        self.mailbox = mailbox
+        self.parse = parse
+        self.recipients = recipients
+        self.deliver = deliver
+        self.store = store
+        self.limits = limits or EmailLimits()
+        self._failing = (0, 0)  # (UID, failed attempts) of the message that keeps failing
+        self._stopping = threading.Event()
+        self._worked = False  # whether the current connection got as far as a catch-up
+        self._thread = threading.Thread(target=self.run, name=f"imap-{mailbox.name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Ask the poller to stop and wait for it; the message in hand is finished first."""
+        self._stopping.set()
+        # Ending IDLE and logging out may each wait one read timeout on a dying connection.
+        self._thread.join(2 * self.mailbox.timeout_seconds + 1)
+
+    def run(self) -> None:
+        delay = self.mailbox.backoff_seconds
+        while not self._stopping.is_set():
+            self._worked = False
+            try:
+                self._session()
+            # A poller must never die silently: whatever went wrong is recorded and retried.
+            except Exception as error:
+                self._note_failure(error)
+                if self._worked:
+                    delay = self.mailbox.backoff_seconds
+                if self._stopping.wait(delay):
+                    return
+                delay = min(delay * 2, self.mailbox.backoff_max_seconds)
+
+    def _session(self) -> None:
+        with self._connect() as client:
+            can_move = client.has_capability("MOVE") or client.has_capability("UIDPLUS")
+            if self.mailbox.after == "move" and not can_move:
+                raise MailboxUnusable("the server offers neither MOVE nor UIDPLUS; use after = flag")
+            selected = client.select_folder(self.mailbox.folder)
+            position = self.store.position(self.mailbox.folder, selected[b"UIDVALIDITY"])
+            position = self._catch_up(client, position)
+            while not self._stopping.is_set():
+                self._wait(client)
+                position = self._catch_up(client, position)
+
+    def _connect(self) -> IMAPClient:
+        mailbox = self.mailbox
+        context = ssl.create_default_context()
+        client = IMAPClient(
+            mailbox.host,
+            mailbox.port,
+            ssl=mailbox.security == "ssl",
+            ssl_context=context,
+            timeout=mailbox.timeout_seconds,
+        )
+        try:
+            if mailbox.security == "starttls":
+                client.starttls(context)
+            if mailbox.oauth2_token_file is not None:
+                client.oauth2_login(mailbox.username, mailbox.oauth2_token_file.read_text().strip())
+            else:
+                client.login(mailbox.username, mailbox.password)
+        except BaseException:
+            client.shutdown()
+            raise
+        client.normalise_times = False  # keep INTERNALDATE's own zone instead of local time
+        return client
+
+    def _catch_up(self, client: IMAPClient, position: Position) -> Position:
+        """Store every message past `position`, in UID order, and save the new position."""
+        found = client.search(["UID", f"{position.last_uid + 1}:*"])
+        # "n:*" always includes the highest UID, even when it is below n.
+        for uid in sorted(uid for uid in found if uid > position.last_uid):
+            if self._stopping.is_set():
+                break
+            self._take(client, uid)
+            position = replace(position, last_uid=uid)
+            self.store.save_position(position)
+        self.store.record_success()
+        self._worked = True
+        return position
+
+    def _take(self, client: IMAPClient, uid: int) -> None:
+        data = client.fetch([uid], ["BODY.PEEK[]", "INTERNALDATE", "FLAGS"]).get(uid)
+        if data is None:
+            return  # expunged by someone else since the search
+        attempts = self._failing[1] if self._failing[0] == uid else 0
+        give_up = f"UID {uid} failed {attempts} times" if attempts >= MAX_ATTEMPTS else None
+        envelope = Envelope(None, self.recipients, ())
+        try:
+            delivery = store_email(
+                self.deliver,
+                data[b"BODY[]"],
+                envelope,
+                limits=self.limits,
+                received_at=_arrived(data),
+                give_up=give_up,
+                parse=self.parse,
+            )
+        except Exception:
+            self._failing = (uid, attempts + 1)
+            raise
+        log.info(
+            "%s: UID %s is item %s (new: %s)", self.mailbox.name, uid, delivery.item_id, delivery.created
+        )
+        self._after_commit(client, uid, DELETED in data.get(b"FLAGS", ()))
+
+    def _after_commit(self, client: IMAPClient, uid: int, deleted: bool) -> None:
+        if self.mailbox.after == "flag":
+            client.add_flags([uid], [self.mailbox.flag])
+        elif client.has_capability("MOVE"):
+            client.move([uid], self.mailbox.move_to)
+        else:
+            # A message already \Deleted was copied before a crash (or a person deleted it):
+            # copying it again would leave two in the archive folder.
+            if not deleted:
+                client.copy([uid], self.mailbox.move_to)
+                client.add_flags([uid], [DELETED])
+            client.uid_expunge([uid])  # this UID alone, not everyone's \Deleted mail
+
+    def _wait(self, client: IMAPClient) -> None:
+        if client.has_capability("IDLE"):
+            self._idle(client)
+        else:
+            self._stopping.wait(self.mailbox.poll_seconds)
+
+    def _idle(self, client: IMAPClient) -> None:
+        """Wait in IDLE until the folder changes, the renew time comes, or a stop."""
+        client.idle()
+        deadline = time.monotonic() + self.mailbox.idle_renew_seconds
+        while not self._stopping.is_set() and (remaining := deadline - time.monotonic()) > 0:
+            responses = idle_responses(client, client.idle_check(timeout=min(STOP_CHECK_SECONDS, remaining)))
+            if any(response[:1] == (b"BYE",) for response in responses):
+                raise ConnectionLost("the server ended the session")
+            if any(response[:1] != (b"OK",) for response in responses):
+                break
+        client.idle_done()  # a dead socket shows here, as a read timeout
+
+    def _note_failure(self, error: Exception) -> None:
+        if isinstance(error, OSError | ConnectionLost | MailboxUnusable | IMAPClient.Error):
+            log.warning("%s: %s: %s", self.mailbox.name, type(error).__name__, error)
+        else:
+            log.exception("%s: unexpected failure", self.mailbox.name)
+        try:
+            self.store.record_failure(f"{type(error).__name__}: {error}")
+        except Exception:
+            log.exception("%s: the failure could not be recorded", self.mailbox.name)
+            self._failing = (0, 0)  # the database is down: no message is to blame
+
+
+def idle_responses(client: IMAPClient, responses: list[Any]) -> list[Any]:
+    """`responses` from idle_check, or what arrived just after it timed out.
+
+    Raises ConnectionLost when the socket polls readable and yet holds nothing: that
+    is end of file. A socket that became readable after idle_check gave up waiting
+    holds the server's news, which is read here rather than taken for a closed line.
+    """
+    if not responses and _readable(client) and not (responses := client.idle_check(timeout=0)):
+        raise ConnectionLost("the server closed the connection")
+    return responses
+
+
+def _readable(client: IMAPClient) -> bool:
+    poller = select.poll()
+    poller.register(client.socket().fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def pollers(
+    settings: Settings,
+    deliver: Callable[[InboundMessage], Delivery],
+    store: Callable[[str], MailboxStore],
+    parse: Parse = parse_here,
+) -> list[MailboxPoller]:
+    """One poller for each mailbox the config names (not started)."""
+    limits = EmailLimits.from_settings(settings)
+    return [
+        MailboxPoller(
+            mailbox, mailbox_recipients(settings, mailbox), deliver, store(mailbox.name), limits, parse
+        )
+        for mailbox in settings.imap
+    ]

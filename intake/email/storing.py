@@ -1,0 +1,66 @@
+"""Storing one email through deliver(): parsed when the database takes it, else raw only.
+
+A value the database refuses (DataError: a byte a column cannot hold) fails the same
+way on every retry, so the message is stored again with its raw bytes alone, marked,
+rather than refused for good. Every email door (SMTP, IMAP, the import) stores here,
+parsing where its caller says: in child processes (intake.email.parse_workers) for the
+listeners and the import, here in the process for one-off reads and tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeAlias
+
+from intake.email.parser import EmailLimits, Envelope, parse_email, raw_only
+from routing.delivery import Delivery
+from routing.message import InboundMessage
+from routing.store.database import UnstorableMessage
+
+log = logging.getLogger(__name__)
+
+# Raw bytes, envelope, arrival and limits -> the message; never raises on bad mail.
+Parse: TypeAlias = Callable[[bytes, Envelope, datetime, EmailLimits], InboundMessage]
+
+
+def parse_here(raw: bytes, envelope: Envelope, received_at: datetime, limits: EmailLimits) -> InboundMessage:
+    """Parse in this process: a runaway parse costs this process its memory and time."""
+    try:
+        return parse_email(
+            raw,
+            envelope_sender=envelope.sender,
+            envelope_recipients=envelope.recipients,
+            delivered_to=envelope.delivered_to,
+            received_at=received_at,
+            limits=limits,
+        )
+    except MemoryError:
+        return raw_only(raw, envelope, received_at, "over limit: parsing ran out of memory")
+
+
+def store_email(
+    deliver: Callable[[InboundMessage], Delivery],
+    raw: bytes,
+    envelope: Envelope,
+    *,
+    limits: EmailLimits,
+    received_at: datetime | None = None,
+    give_up: str | None = None,
+    parse: Parse = parse_here,
+) -> Delivery:
+    """Deliver `raw` parsed; raw only when the database refuses it or `give_up` says why.
+
+    Raises StorageUnavailable (retry later), and UnstorableMessage only when even the
+    raw-only form is refused.
+    """
+    received_at = received_at or datetime.now(UTC)
+    if give_up is None:
+        message = parse(raw, envelope, received_at, limits)
+        try:
+            return deliver(message)
+        except UnstorableMessage as error:
+            log.warning("message %s refused parsed (%s); storing it raw only", message.idempotency_key, error)
+            give_up = str(error)
+    return deliver(raw_only(raw, envelope, received_at, give_up))

@@ -1,0 +1,1 @@
+"""The background workers: fetching downloads and sending notifications, one job after another."""

@@ -1,0 +1,1 @@
+"""Twilio: the webhooks' forms as InboundMessages, the voice greeting, fetching recordings, a simulator."""

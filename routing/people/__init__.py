@@ -1,0 +1,1 @@
+"""People and their access: users, roles, departments, API tokens."""

@@ -1,0 +1,189 @@
+"""People and their access: users with roles and departments, API tokens, the first admin.
+
+Passwords are hashed with werkzeug's scrypt; API tokens are random and only their
+SHA-256 is kept. The web reads a signed-in user as a `Person`, detached from any session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from routing.store.database import transaction
+from routing.store.models import ApiToken, Department, Membership, User, WebSecret, utcnow
+
+ROLES = ("admin", "receptionist", "staff")
+EVERY_QUEUE = ("admin", "receptionist")
+MIN_PASSWORD_LENGTH = 10
+FIRST_ADMIN = "admin"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# Checked when the name is unknown, so that a wrong name takes as long as a wrong password.
+_UNKNOWN_USER_HASH = generate_password_hash(secrets.token_hex(16))
+
+
+class PeopleError(ValueError):
+    """A user or token request that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who is asking, and which queues they may see."""
+
+    id: int
+    name: str
+    role: str
+    departments: frozenset[str]
+    # Changes with the password and at sign-out, ending the sessions signed in before.
+    stamp: str
+
+    @property
+    def sees_every_queue(self) -> bool:
+        return self.role in EVERY_QUEUE
+
+    def may_see(self, department_id: str) -> bool:
+        return self.sees_every_queue or department_id in self.departments
+
+
+def person_of(user: User) -> Person:
+    stamp = hashlib.sha256(f"{user.password_hash}\0{user.session_epoch}".encode()).hexdigest()[:16]
+    departments = frozenset(m.department_id for m in user.memberships)
+    return Person(user.id, user.name, user.role, departments, stamp)
+
+
+def add_user(session: Session, name: str, role: str, password: str, departments: Iterable[str] = ()) -> User:
+    if not _NAME.match(name):
+        raise PeopleError(f"{name!r} is not a user name: lower-case letters, digits, '.', '_' or '-'")
+    if role not in ROLES:
+        raise PeopleError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
+    if session.scalar(select(User).where(User.name == name)) is not None:
+        raise PeopleError(f"there is already a user {name!r}")
+    chosen = sorted(set(departments))
+    if role == "staff" and not chosen:
+        raise PeopleError("staff see their departments only: name at least one with --department")
+    if role != "staff" and chosen:
+        raise PeopleError(f"{role} sees every queue: --department is for staff only")
+    _check_departments(session, chosen)
+    user = User(name=name, role=role, password_hash=_hash(password))
+    user.memberships = [Membership(department_id=d) for d in chosen]
+    session.add(user)
+    session.flush()
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.name)))
+
+
+def disable_user(session: Session, name: str) -> None:
+    """Ends the user's sessions and tokens; their name stays on what they did."""
+    find_user(session, name).active = False
+
+
+def reset_password(session: Session, name: str, password: str) -> None:
+    user = find_user(session, name)
+    user.password_hash = _hash(password)
+    user.session_epoch = secrets.token_hex(16)
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Sign the user out everywhere: every session cookie issued so far stops working."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.session_epoch = secrets.token_hex(16)
+
+
+def find_user(session: Session, name: str) -> User:
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise PeopleError(f"there is no user {name!r}")
+    return user
+
+
+def authenticate(session: Session, name: str, password: str) -> Person | None:
+    """The person with this name and password, if they may sign in."""
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        check_password_hash(_UNKNOWN_USER_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    return person_of(user)
+
+
+def active_person(session: Session, user_id: int) -> Person | None:
+    user = session.get(User, user_id)
+    return person_of(user) if user is not None and user.active else None
+
+
+def create_token(session: Session, name: str) -> str:
+    """A new API token for the user; only its hash is stored, so it is shown once."""
+    user = find_user(session, name)
+    if not user.active:
+        raise PeopleError(f"user {name!r} is disabled")
+    token = "intake_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token)))
+    return token
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def revoke_token(session: Session, token_id: int) -> None:
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise PeopleError(f"there is no token {token_id}")
+    token.revoked_at = token.revoked_at or utcnow()
+
+
+def person_for_token(session: Session, token: str) -> Person | None:
+    found = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if found is None or found.revoked_at is not None or not found.user.active:
+        return None
+    return person_of(found.user)
+
+
+def ensure_first_admin(sessions: sessionmaker[Session]) -> tuple[str, str] | None:
+    """On a database without users, make an admin; its name and password, or None."""
+    password = secrets.token_urlsafe(12)
+    try:
+        with transaction(sessions) as session:
+            if session.scalar(select(User.id).limit(1)) is not None:
+                return None
+            add_user(session, FIRST_ADMIN, "admin", password)
+    except IntegrityError:
+        return None  # another process made it first and has shown its password
+    return FIRST_ADMIN, password
+
+
+def session_secret(session: Session) -> str:
+    """The key the web signs sessions with, made once by the migration."""
+    secret = session.get(WebSecret, "session")
+    if secret is None:
+        raise LookupError("the web_secrets table has no session key; run `intake db upgrade`")
+    return secret.value
+
+
+def _check_departments(session: Session, chosen: list[str]) -> None:
+    known = set(session.scalars(select(Department.id).where(Department.active)))
+    unknown = [d for d in chosen if d not in known]
+    if unknown:
+        raise PeopleError(f"unknown department {unknown[0]!r} (known: {', '.join(sorted(known))})")
+
+
+def _hash(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PeopleError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return generate_password_hash(password)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

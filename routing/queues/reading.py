@@ -1,0 +1,271 @@
+"""Reading the queues: counts per department, the items awaiting a decision, and pages.
+
+Pages use keyset pagination (see routing.queues.filters.Cursor), so the thousandth page costs
+what the first does. The web layer and the API both read through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session, selectinload
+
+from config.settings import PRIORITIES
+from routing.queues.filters import (
+    ME,
+    NEVER_DUE,
+    NOBODY,
+    OPEN_STATUSES,
+    STATUSES,
+    BadQuery,
+    Cursor,
+    Filters,
+    priority_rank,
+)
+from routing.store.models import Department, Item, Message, User, utcnow
+
+__all__ = ["STATUSES", "BadQuery", "Cursor", "DepartmentCount", "Filters", "Page"]
+
+# How far back a watching page is shown items again, in case one committed late.
+LATE_WINDOW = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class DepartmentCount:
+    department: Department
+    new: int = 0
+    claimed: int = 0
+    overdue: int = 0  # open items whose due time has passed
+
+    @property
+    def open_items(self) -> int:
+        return self.new + self.claimed
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Item]
+    next: Cursor | None
+
+
+def department_counts(
+    session: Session, departments: Collection[str] | None = None, now: datetime | None = None
+) -> list[DepartmentCount]:
+    """Every active department (of `departments`, None for all) with its new, claimed
+    and overdue items, in config order. Read from ix_items_open alone."""
+    overdue = func.sum(case((Item.due_at < (now or utcnow()), 1), else_=0))
+    query = (
+        select(Item.department_id, Item.status, func.count(), overdue)
+        .where(Item.status.in_(OPEN_STATUSES))
+        .group_by(Item.department_id, Item.status)
+    )
+    listed = select(Department).where(Department.active).order_by(Department.position)
+    if departments is not None:
+        query = query.where(Item.department_id.in_(sorted(departments)))
+        listed = listed.where(Department.id.in_(sorted(departments)))
+    counts: dict[str, dict[str, int]] = {}
+    for department_id, status, count, late in session.execute(query):
+        found = counts.setdefault(department_id, {"overdue": 0})
+        found[status] = count
+        found["overdue"] += late or 0
+    return [DepartmentCount(d, **counts.get(d.id, {})) for d in session.scalars(listed)]
+
+
+def needs_decision(session: Session, departments: Collection[str] | None, limit: int) -> list[Item]:
+    """Open items a person must place (weak suggestion, unrouted, unknown machine mail),
+    newest first: the partial index ix_items_decision holds only these."""
+    query = (
+        select(Item)
+        .options(selectinload(Item.department))
+        .where(Item.decision_needed.is_not(None), Item.status.in_(OPEN_STATUSES))
+        .order_by(Item.received_at.desc(), Item.id.desc())
+        .limit(limit)
+    )
+    if departments is not None:
+        query = query.where(Item.department_id.in_(sorted(departments)))
+    return list(session.scalars(query))
+
+
+def list_items(
+    session: Session,
+    *,
+    limit: int,
+    department_id: str | None = None,
+    filters: Filters | None = None,
+    after: Cursor | None = None,
+    departments: Collection[str] | None = None,
+    me: str | None = None,
+) -> Page:
+    """One page of items in the filters' order, with the cursor of the next page if any.
+
+    `departments` limits the page to those queues (a staff member's), None to none;
+    `me` is the asking person's name, for the assignee filter "me"."""
+    filters = filters or Filters()
+    query = _view(session, filters, department_id, departments, me)
+    order = _most_urgent_first if filters.sort == "urgent" else _newest_first
+    query = order(query, after)
+    items = list(session.scalars(query.limit(limit + 1)))
+    if len(items) <= limit:
+        return Page(items, None)
+    return Page(items[:limit], _cursor(items[limit - 1], filters.sort))
+
+
+def newer_items(
+    session: Session, department_id: str, after_id: int, filters: Filters, me: str | None, limit: int
+) -> list[Item]:
+    """Items of the view that arrived after item `after_id`, newest first: what a
+    watching page adds at its top. Cheap: the newest few ids of one queue.
+
+    Also the view's items received in the last LATE_WINDOW, whatever their id: on
+    PostgreSQL two processes can take ids 10 and 11 and commit 11 first, and a page
+    that saw 11 must still be shown 10. The page skips the rows it has already."""
+    view = _view(session, filters, department_id, None, me)
+    newer = session.scalars(view.where(Item.id > after_id).order_by(Item.id.desc()).limit(limit))
+    recent = session.scalars(
+        view.where(Item.received_at >= utcnow() - LATE_WINDOW, Item.id <= after_id)
+        .order_by(Item.received_at.desc(), Item.id.desc())
+        .limit(limit)
+    )
+    found = {item.id: item for item in [*newer, *recent]}
+    return [found[item_id] for item_id in sorted(found, reverse=True)][:limit]
+
+
+def item_in_view(
+    session: Session, department_id: str, item_id: int, filters: Filters, me: str | None
+) -> Item | None:
+    """The item if it (still) belongs in the view, else None: a page that changed an
+    item asks this to redraw or drop its row."""
+    query = _view(session, filters, department_id, None, me).where(Item.id == item_id)
+    return session.scalars(query).first()
+
+
+def latest_item_id(session: Session) -> int:
+    """The highest item id stored: a watching page asks for the items after it."""
+    return session.scalar(select(func.max(Item.id))) or 0
+
+
+def get_item(session: Session, item_id: int) -> Item | None:
+    return session.get(Item, item_id)
+
+
+def active_departments(session: Session) -> list[Department]:
+    return list(session.scalars(select(Department).where(Department.active).order_by(Department.position)))
+
+
+def get_department(session: Session, department_id: str) -> Department | None:
+    return session.get(Department, department_id)
+
+
+def _view(
+    session: Session,
+    filters: Filters,
+    department_id: str | None,
+    departments: Collection[str] | None,
+    me: str | None,
+) -> Select[Item]:
+    # Only the follow-ups' ids: a row shows how many messages an item has, not their text.
+    query = select(Item).options(
+        selectinload(Item.department),
+        selectinload(Item.assignee),
+        selectinload(Item.messages).load_only(Message.id, Message.item_id),
+    )
+    if department_id is not None:
+        query = query.where(Item.department_id == department_id)
+    if departments is not None:
+        query = query.where(Item.department_id.in_(sorted(departments)))
+    return query.where(*_conditions(session, filters, me))
+
+
+def _conditions(session: Session, filters: Filters, me: str | None) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    if filters.statuses is not None:
+        found.append(Item.status.in_(filters.statuses))
+    if filters.channel is not None:
+        found.append(Item.channel == filters.channel)
+    if filters.priority is not None:
+        found.append(Item.priority == filters.priority)
+    if filters.tag is not None:
+        found.append(_has_tag(session, filters.tag))
+    if filters.assignee is not None:
+        found.append(_assigned_to(session, filters.assignee, me))
+    if filters.due is not None:  # "overdue", the one value it takes
+        found.append(Item.due_at < utcnow())
+    if filters.q is not None:
+        found.append(_mentions(filters.q))
+    return found
+
+
+def _has_tag(session: Session, tag: str) -> ColumnElement[bool]:
+    """The tags list holds exactly `tag` (not a tag that merely contains it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return Item.tags.cast(JSONB).op("@>")(func.jsonb_build_array(tag))  # type: ignore[no-any-return]
+    tags = func.json_each(Item.tags).table_valued("value")
+    return exists(select(literal(1)).select_from(tags).where(tags.c.value == tag))
+
+
+def _assigned_to(session: Session, who: str, me: str | None) -> ColumnElement[bool]:
+    if who == NOBODY:
+        return Item.assignee_id.is_(None)
+    name = me if who == ME else who
+    user_id = session.scalar(select(User.id).where(User.name == name)) if name else None
+    if user_id is None:
+        raise BadQuery(f"assignee {who!r} is not a user name, {ME!r} or {NOBODY!r}")
+    return Item.assignee_id == user_id
+
+
+def _mentions(text: str) -> ColumnElement[bool]:
+    """Sender, name, subject or text contain `text`, ignoring case (ILIKE on PostgreSQL;
+    on SQLite LIKE folds ASCII letters only).
+
+    A substring match reads every row the other conditions leave: it stays bounded
+    because a page always filters by queue and status first and stops at its LIMIT;
+    a full-text index is the step after this if an office's queues grow past that."""
+    pattern = "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+    columns = (Item.sender, Item.sender_name, Item.subject, Item.text)
+    return or_(*(column.ilike(pattern, escape="/") for column in columns))
+
+
+def _rank() -> ColumnElement[int]:
+    return case({p: priority_rank(p) for p in PRIORITIES}, value=Item.priority, else_=len(PRIORITIES))
+
+
+def _due() -> ColumnElement[datetime]:
+    return func.coalesce(Item.due_at, literal(NEVER_DUE, Item.due_at.type))
+
+
+def _newest_first(query: Select[Item], after: Cursor | None) -> Select[Item]:
+    if after is not None:
+        query = query.where(_older(after))
+    return query.order_by(Item.received_at.desc(), Item.id.desc())
+
+
+def _older(after: Cursor) -> ColumnElement[bool]:
+    # A row-value comparison, not `a < x OR (a = x AND id < y)`: both databases then
+    # start the index range at the cursor instead of testing every newer row.
+    return tuple_(Item.received_at, Item.id) < tuple_(after.received_at, after.item_id)
+
+
+def _most_urgent_first(query: Select[Item], after: Cursor | None) -> Select[Item]:
+    """Urgent before high before normal before low; within one priority the soonest
+    due (so the overdue) first, then those without a due time; then newest first.
+
+    No index serves this order: it sorts what the queue and status filters leave."""
+    rank, due = _rank(), _due()
+    if after is not None and after.rank is not None and after.due_at is not None:
+        query = query.where(
+            or_(
+                rank > after.rank,
+                and_(rank == after.rank, or_(due > after.due_at, and_(due == after.due_at, _older(after)))),
+            )
+        )
+    return query.order_by(rank, due, Item.received_at.desc(), Item.id.desc())
+
+
+def _cursor(item: Item, sort: str) -> Cursor:
+    if sort == "urgent":
+        return Cursor(item.received_at, item.id, priority_rank(item.priority), item.due_at or NEVER_DUE)
+    return Cursor(item.received_at, item.id)

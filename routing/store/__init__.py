@@ -1,0 +1,1 @@
+"""The database: models, connections, migrations, and the rows kept beside the items."""

@@ -1,0 +1,410 @@
+"""The stored shape of the queues: departments, items, raw blobs, attachments, audit.
+
+Models import nothing from the web or the adapters: the SMTP, IMAP and web processes
+all share them. Times are stored in UTC and always come back timezone-aware.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy import (
+    text as sql_text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime, stored in UTC (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; attach a zone first")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
+
+
+class Department(Base):
+    """A queue. Its rows mirror the office config; a department removed from the
+    config stays here, inactive, so that its old items keep their place."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)  # the order the config lists them in
+
+
+class DeliveryKey(Base):
+    """Every natural key delivered, items' and follow-ups' alike, in one unique column.
+
+    Two copies of one message delivered at once both wait on this row, so one cannot
+    become an item while the other becomes a follow-up of another item.
+    """
+
+    __tablename__ = "delivery_keys"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class Blob(Base):
+    """Bytes kept exactly as they arrived: a raw email, a webhook form, a file."""
+
+    __tablename__ = "blobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int]
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ArrivedMessage:
+    """The columns of one message as it arrived, the same for an item's first message
+    and for each of its follow-ups."""
+
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    sender: Mapped[str] = mapped_column(String(320))
+    sender_name: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(Text)
+    in_reply_to: Mapped[str | None] = mapped_column(Text)
+    references: Mapped[list[Any]]
+    parse_defects: Mapped[list[Any]]
+    machine_kind: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    raw_blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"), index=True)
+    raw_content_type: Mapped[str] = mapped_column(String(100))
+
+
+class Item(ArrivedMessage, Base):
+    """One thing that reached the office and waits in a department's queue."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        Index("ix_items_queue", "department_id", "status", "received_at", "id"),
+        # A queue's page of every status, newest first. Without it SQLite, which keeps no
+        # statistics unless ANALYZE runs, sorts the whole queue for each page.
+        Index("ix_items_department_order", "department_id", "received_at", "id"),
+        Index("ix_items_received", "received_at", "id"),
+        # A text looks for the open item of its sender's number (routing.conversation).
+        Index("ix_items_sender", "sender", "received_at"),
+        # Replies find their item by Message-ID. A hash index on PostgreSQL: a B-tree
+        # entry has a size limit, and a Message-ID has none.
+        Index("ix_items_message_id", "message_id", postgresql_using="hash"),
+        # The front desk counts open items per queue, and overdue ones, without a scan.
+        Index("ix_items_open", "status", "department_id", "due_at"),
+        Index("ix_items_assignee", "assignee_id", "status"),
+        Index(
+            "ix_items_decision",
+            "received_at",
+            sqlite_where=sql_text("decision_needed IS NOT NULL"),
+            postgresql_where=sql_text("decision_needed IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[str] = mapped_column(ForeignKey("departments.id"))  # indexed by ix_items_queue
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    recipients: Mapped[list[Any]]
+    routing_reason: Mapped[str] = mapped_column(Text)
+    routing_hits: Mapped[list[Any]]
+    other_departments: Mapped[list[Any]]
+    priority: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    tags: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    spam: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The learned suggestion when no rule routed the item, shown for a one-click confirm.
+    suggested_department_id: Mapped[str | None] = mapped_column(String(64))
+    suggestion_confidence: Mapped[float | None] = mapped_column(Float)
+    # Why a person must decide where this item belongs (a weak suggestion, nothing
+    # routed it, machine mail no rule knew); cleared by the first thing a person does.
+    decision_needed: Mapped[str | None] = mapped_column(Text)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # indexed by ix_items_assignee
+    due_at: Mapped[datetime | None]  # when the sender wants an answer or a callback
+    claimed_at: Mapped[datetime | None]  # first picked up, for the time-to-pick-up figures
+    resolved_at: Mapped[datetime | None]
+
+    department: Mapped[Department] = relationship()
+    assignee: Mapped[User | None] = relationship()
+    raw: Mapped[Blob] = relationship()
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="item", order_by="Attachment.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[AuditEvent]] = relationship(
+        back_populates="item", order_by="AuditEvent.id", cascade="all, delete-orphan"
+    )
+    # The follow-ups; the first message is the item's own columns above.
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="item", order_by="Message.id", cascade="all, delete-orphan"
+    )
+
+
+class Message(ArrivedMessage, Base):
+    """A later message of an item's conversation: a reply by email, another text.
+
+    The item keeps its first message in its own columns; each follow-up is one row
+    here, keyed like an item so that a replayed reply is stored once.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_message_id", "message_id", postgresql_using="hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+
+    item: Mapped[Item] = relationship(back_populates="messages")
+    raw: Mapped[Blob] = relationship()
+
+
+class Attachment(Base):
+    """A file that came with an item; its bytes live in a Blob."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int]
+    content_id: Mapped[str | None] = mapped_column(String(255))
+    inline: Mapped[bool] = mapped_column(default=False)
+    blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"), index=True)
+
+    item: Mapped[Item] = relationship(back_populates="attachments")
+    blob: Mapped[Blob] = relationship()
+
+
+class AuditEvent(Base):
+    """Something that happened to an item, by whom and when; never changed afterwards."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]]
+
+    item: Mapped[Item] = relationship(back_populates="events")
+
+
+class MailboxState(Base):
+    """Where reading one configured IMAP mailbox has got to, and how it last went.
+
+    The position (folder, UIDVALIDITY, last UID) says which mail was already stored,
+    so nothing depends on the \\Seen flag that people change from their phones.
+    """
+
+    __tablename__ = "mailbox_states"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    folder: Mapped[str] = mapped_column(Text)
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(default=0)  # in a row, since the last success
+
+
+class VoiceCall(Base):
+    """The phone facts of a voicemail item: the call, its recording and its transcript."""
+
+    __tablename__ = "voice_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), unique=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    recording_sid: Mapped[str | None] = mapped_column(String(64))
+    caller: Mapped[str] = mapped_column(String(64))
+    called: Mapped[str] = mapped_column(String(64))
+    duration_seconds: Mapped[int | None]
+    # "pending" until Twilio calls back, then "completed" or "failed"; "off" when not asked for.
+    transcript_status: Mapped[str] = mapped_column(String(16))
+    transcript: Mapped[str | None] = mapped_column(Text)
+    transcription_sid: Mapped[str | None] = mapped_column(String(64))
+
+
+class PendingDownload(Base):
+    """A file to fetch for an item (a recording, an MMS photo), done by a background worker.
+
+    A worker claims a row by pushing `next_attempt_at` past now; a worker that dies
+    mid-fetch leaves the row to be claimed again once that time has passed.
+    """
+
+    __tablename__ = "pending_downloads"
+    __table_args__ = (
+        UniqueConstraint("item_id", "url", name="uq_pending_downloads_item_url"),
+        Index("ix_pending_downloads_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    filename: Mapped[str] = mapped_column(String(255))
+    purpose: Mapped[str] = mapped_column(String(16))  # "recording" or "media"
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LearnedWord(Base):
+    """How often a word appeared in text confirmed to belong to a department."""
+
+    __tablename__ = "learned_words"
+
+    department_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    word: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    count: Mapped[int]
+
+
+class LearnedDepartment(Base):
+    """Per department: how many texts and words the suggestion has learned from."""
+
+    __tablename__ = "learned_departments"
+
+    department_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    documents: Mapped[int]
+    words: Mapped[int]
+
+
+class User(Base):
+    """A person who signs in: an admin, a receptionist (every queue) or staff (their departments)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # Part of every session's id: a new one at sign-out ends the sessions signed in before it.
+    session_epoch: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="Membership.department_id"
+    )
+
+
+class Membership(Base):
+    """That a staff member works in a department and sees its queue."""
+
+    __tablename__ = "memberships"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    department_id: Mapped[str] = mapped_column(ForeignKey("departments.id"), primary_key=True, index=True)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+
+
+class ApiToken(Base):
+    """A user's key to the JSON API. Only a hash is kept; the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class WebSecret(Base):
+    """The key that signs login sessions, shared by every web process of the office."""
+
+    __tablename__ = "web_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+
+
+class Notification(Base):
+    """One message to send about a new item (routing.store.outbox): an email, a digest line, a webhook.
+
+    Added in the transaction that creates the item, sent later by a background worker,
+    which claims a row by pushing `next_attempt_at` past now. An item has at most one
+    row of each kind, so it is never queued twice for the same place.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("item_id", "kind", name="uq_notifications_item_kind"),
+        Index("ix_notifications_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    department_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # "email", "digest" or "webhook"
+    # The addresses (comma-separated) or the URL, as configured when the item arrived.
+    target: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class LoginAttempt(Base):
+    """A failed sign-in, counted by web.throttle per name and per client address.
+
+    Kept in the database so that every web process counts the same failures; rows older
+    than the throttle's window are deleted as new ones are written.
+    """
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_name", "name", "attempted_at"),
+        Index("ix_login_attempts_address", "address", "attempted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))  # as typed, cut to the longest a user name can be
+    address: Mapped[str] = mapped_column(String(64))  # the client's IP address as the app sees it
+    attempted_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,1 @@
+"""Tests of the config file, section by section."""

@@ -1,0 +1,1 @@
+"""Tests of intake/, one folder per channel."""

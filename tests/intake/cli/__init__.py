@@ -1,0 +1,1 @@
+"""Tests of the `intake` command: serve, reload, the rule tools."""

@@ -1,0 +1,119 @@
+"""A real `intake serve` killed (SIGKILL) after its commit and before its answer reached the
+sender: the sender sees the connection lost, retries against a new process on the same
+database, and the office holds exactly one item. For SMTP and a signed Twilio text."""
+
+from __future__ import annotations
+
+import http.client
+import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import func, select
+
+from intake.cli.runtime import Runtime
+from routing.store.models import Item, Message
+from tests.conftest import OFFICE
+from tests.support.dovecot import wait_for
+from tests.support.mail import email_bytes
+from tests.support.serving import ServeProcess
+from tests.support.tcp_proxy import BlackHoleProxy
+from tests.support.twilio import PUBLIC_URL, FakeTwilio, office_with_twilio, sign, sms_form, twilio_toml
+
+
+@contextmanager
+def serving(config: Path, database_url: str) -> Iterator[ServeProcess]:
+    process = ServeProcess(config, database_url)
+    try:
+        process.wait_for_line("Intake is running")
+        yield process
+    finally:
+        process.stop()
+
+
+@contextmanager
+def replies_withheld(port: int) -> Iterator[BlackHoleProxy]:
+    proxy = BlackHoleProxy(port)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+def items(runtime: Runtime) -> int:
+    with runtime.sessions() as session:
+        return session.scalar(select(func.count()).select_from(Item)) or 0
+
+
+def follow_ups(runtime: Runtime) -> int:
+    """Messages stored on an item after its first: a retry must not become one either."""
+    with runtime.sessions() as session:
+        return session.scalar(select(func.count()).select_from(Message)) or 0
+
+
+def kill_once_committed(runtime: Runtime, process: ServeProcess) -> None:
+    """Wait until the message is committed, then kill the process before it can answer."""
+    wait_for(lambda: items(runtime) == 1, "the message committed")
+    process.process.kill()
+    process.process.wait()
+
+
+def test_smtp_killed_between_commit_and_250_then_the_retry_makes_one_item(runtime: Runtime) -> None:
+    url = runtime.settings.database.url
+    raw = email_bytes(message_id="<killed@client.example>", subject="Sent as the server died")
+    assert not any(line.startswith(b".") for line in raw.split(b"\r\n"))  # nothing to dot-stuff
+    with serving(OFFICE, url) as first, replies_withheld(first.smtp_port) as proxy:
+        sender = smtplib.SMTP("127.0.0.1", proxy.port, timeout=30)
+        try:
+            sender.ehlo()
+            sender.mail("ann@client.example")
+            sender.rcpt("sales@office.test")
+            assert sender.docmd("DATA")[0] == 354
+            proxy.withhold_replies()  # the 250 for the message below never arrives
+            sender.send(raw + b".\r\n")
+            kill_once_committed(runtime, first)
+            with pytest.raises(smtplib.SMTPServerDisconnected):
+                sender.getreply()
+        finally:
+            sender.close()
+
+    # The sending server retries the same bytes against the office's next process.
+    with serving(OFFICE, url) as second, smtplib.SMTP("127.0.0.1", second.smtp_port, timeout=30) as retry:
+        assert retry.sendmail("ann@client.example", ["sales@office.test"], raw) == {}
+    assert (items(runtime), follow_ups(runtime)) == (1, 0)
+
+
+def test_twilio_killed_between_commit_and_200_then_the_retry_makes_one_item(
+    runtime: Runtime, fake_twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    url = runtime.settings.database.url
+    config = office_with_twilio(tmp_path, twilio_toml(fake_twilio))
+    form = sms_form(sid="SM" + "9" * 32, body="Are you open on Saturday?")
+    body = urlencode(form)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": sign(PUBLIC_URL + "/twilio/sms", form),
+    }
+    with serving(config, url) as first, replies_withheld(first.web_port) as proxy:
+        proxy.withhold_replies()  # the 200 never arrives
+        twilio = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
+        try:
+            twilio.request("POST", "/twilio/sms", body=body, headers=headers)
+            kill_once_committed(runtime, first)
+            with pytest.raises(ConnectionError):
+                twilio.getresponse()
+        finally:
+            twilio.close()
+
+    # Twilio retries the same signed request, with the same MessageSid.
+    with serving(config, url) as second:
+        retry = http.client.HTTPConnection("127.0.0.1", second.web_port, timeout=30)
+        try:
+            retry.request("POST", "/twilio/sms", body=body, headers=headers)
+            assert retry.getresponse().status == 200
+        finally:
+            retry.close()
+    assert (items(runtime), follow_ups(runtime)) == (1, 0)

@@ -1,0 +1,1 @@
+"""Tests of messages taken by hand, as an adapter."""

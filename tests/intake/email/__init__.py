@@ -1,0 +1,1 @@
+"""Tests of email in: parsing, SMTP, IMAP, import, a real-world corpus."""

@@ -1,0 +1,144 @@
+"""parse_email: the envelope and headers of real mail, the fallbacks, and the natural key."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from intake.email.parser import EmailLimits, parse_email
+from tests.support.mail import email_bytes, raw_message
+
+
+def test_a_plain_message_becomes_a_normalized_message() -> None:
+    raw = email_bytes()
+    at = datetime(2026, 11, 2, 15, 15, tzinfo=UTC)
+    message = parse_email(raw, received_at=at)
+    assert (message.sender, message.sender_name) == ("ann@client.example", "Ann Example")
+    assert message.subject == "A question about prices"
+    assert message.text == "Hello,\nwhat does the large one cost?\n\nAnn"
+    assert message.recipients == ("sales@office.test",)
+    assert message.message_id == "<q1@client.example>"
+    assert message.raw == raw and message.received_at == at
+    assert message.machine_kind is None and message.parse_defects == ()
+
+
+def test_recipients_are_to_then_cc_then_envelope_only_addresses() -> None:
+    raw = email_bytes(to="Sales <SALES@office.test>, friend@client.example", cc="billing@office.test")
+    envelope = ("hello@office.test", "billing@office.test", "sales@office.test")
+    message = parse_email(raw, envelope_recipients=envelope)
+    assert message.recipients == (
+        "sales@office.test",
+        "friend@client.example",
+        "billing@office.test",
+        "hello@office.test",
+    )
+
+
+def test_quoted_and_encoded_commas_do_not_split_an_address() -> None:
+    raw = email_bytes(to='"Doe, Jane" <jane@client.example>, =?utf-8?q?Roe=2C_R?= <r@client.example>')
+    assert parse_email(raw).recipients == ("jane@client.example", "r@client.example")
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("Message-ID", "<abc@"),  # IndexError in the modern parser
+        ("Message-ID", "<abc@["),  # UnboundLocalError in the modern parser
+        ("To", "<"),  # IndexError
+        ("To", '"'),  # IndexError
+    ],
+)
+def test_headers_the_modern_parser_raises_on_are_read_and_recorded(header: str, value: str) -> None:
+    raw = raw_message("From: ann@client.example", f"{header}: {value}", "Subject: hi", "", "body")
+    message = parse_email(raw, envelope_recipients=("sales@office.test",))
+    assert message.sender == "ann@client.example"
+    assert "sales@office.test" in message.recipients
+    assert any(f"header {header} unreadable by the modern parser" in d for d in message.parse_defects)
+
+
+def test_a_name_star_parameter_that_breaks_the_modern_parser_falls_back_to_compat32() -> None:
+    raw = raw_message(
+        "From: ann@client.example",
+        "Subject: report",
+        "Content-Type: multipart/mixed; boundary=b; name*",
+        "",
+        "--b",
+        "Content-Type: text/plain",
+        "",
+        "the report",
+        "--b--",
+    )
+    message = parse_email(raw)
+    assert message.text == "the report"
+    assert "modern parser failed (IndexError); read with compat32" in message.parse_defects
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"\x00\xff\xfe garbage \r\n\r\n\x00", b"no headers at all", b"From: \r\n\r\n", b":\r\n:\r\n\r\n"],
+)
+def test_garbage_never_raises_and_says_there_is_no_sender(raw: bytes) -> None:
+    message = parse_email(raw)
+    assert message.raw == raw
+    assert message.sender == ""
+    assert any("no sender address" in d for d in message.parse_defects)
+    assert "\x00" not in message.text + message.subject
+
+
+def test_without_a_from_header_the_envelope_sender_is_used_and_recorded() -> None:
+    raw = raw_message("To: sales@office.test", "Subject: hi", "", "body")
+    message = parse_email(raw, envelope_sender="Bob@Client.example")
+    assert message.sender == "bob@client.example"
+    assert any("envelope sender" in d for d in message.parse_defects)
+
+
+def test_overlong_fields_are_cut_to_fit_their_columns() -> None:
+    raw = email_bytes(sender=f"{'n' * 400} <{'a' * 400}@client.example>")
+    message = parse_email(raw)
+    assert len(message.sender) <= 320 and message.sender_name is not None and len(message.sender_name) <= 320
+
+
+def test_nul_characters_never_reach_the_text() -> None:
+    raw = email_bytes(subject="a\x00b", body="x\x00y\r\n")
+    message = parse_email(raw)
+    assert (message.subject, message.text) == ("ab", "xy")
+
+
+def test_copies_of_one_message_share_a_key_whatever_their_trace_headers() -> None:
+    direct = email_bytes()
+    relayed = b"Received: from relay.example by mx.office.test; Mon, 2 Nov 2026\r\n" + direct.replace(
+        b"\r\n", b"\n"
+    )
+    assert parse_email(direct).idempotency_key == parse_email(relayed).idempotency_key
+
+
+def test_different_messages_reusing_a_message_id_keep_different_keys() -> None:
+    first = parse_email(email_bytes(body="first\r\n"))
+    second = parse_email(email_bytes(body="second\r\n"))
+    assert first.message_id == second.message_id
+    assert first.idempotency_key != second.idempotency_key
+
+
+def test_without_a_message_id_the_raw_bytes_are_the_key() -> None:
+    one = parse_email(email_bytes(message_id=None))
+    other = parse_email(email_bytes(message_id=None, body="other\r\n"))
+    assert one.idempotency_key.startswith("email:sha256:")
+    assert one.idempotency_key != other.idempotency_key
+
+
+def test_a_very_long_message_id_is_hashed_to_fit_the_key_column() -> None:
+    message = parse_email(email_bytes(message_id=f"<{'x' * 400}@client.example>"))
+    assert len(message.idempotency_key) <= 200
+
+
+def test_a_message_over_the_size_limit_keeps_its_headers_and_is_marked() -> None:
+    raw = email_bytes(body="x" * 5000 + "\r\n")
+    message = parse_email(raw, limits=EmailLimits(max_message_size=1024))
+    assert message.raw == raw
+    assert (message.sender, message.subject, message.text) == (
+        "ann@client.example",
+        "A question about prices",
+        "",
+    )
+    assert any(d.startswith("over limit: message is") for d in message.parse_defects)

@@ -1,0 +1,1 @@
+"""Tests of the background workers: downloads and notifications."""

@@ -1,0 +1,1 @@
+"""Tests of the Twilio side: messages, voicemail, fetching, end to end."""

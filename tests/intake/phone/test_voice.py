@@ -1,0 +1,348 @@
+"""Voicemail: the greeting, recording and transcription callbacks in any order, and replays."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import parse_qsl
+from xml.etree import ElementTree
+
+import pytest
+from sqlalchemy import update
+
+from config.loading import load_settings
+from routing.engine import Router
+from routing.store.database import transaction
+from routing.store.models import Item
+from tests.support.twilio import (
+    CALLER,
+    CLOSED_TIME,
+    OTHER_ACCOUNT_SID,
+    PUBLIC_URL,
+    SALES_NUMBER,
+    Answer,
+    PhoneOffice,
+    api_path,
+    recording_form,
+    transcription_form,
+)
+
+WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(28)
+
+
+def _twiml(data: bytes) -> ElementTree.Element:
+    return ElementTree.fromstring(data)
+
+
+def test_the_greeting_in_opening_hours_records_with_callbacks_and_a_polite_end(phone: PhoneOffice) -> None:
+    response = phone.post("/twilio/voice", {"CallSid": "CA1", "From": CALLER, "To": SALES_NUMBER})
+    assert response.status_code == 200
+    root = _twiml(response.data)
+    assert [child.tag for child in root] == ["Say", "Record", "Say", "Hangup"]
+    assert root[0].text == "You have reached Sales. Please leave a message."
+    record = root[1].attrib
+    assert record["action"] == f"{PUBLIC_URL}/twilio/voice/done"  # not the default, which loops
+    assert record["maxLength"] == "90"
+    assert record["playBeep"] == "true"
+    assert record["recordingStatusCallback"] == f"{PUBLIC_URL}/twilio/voice/recording"
+    assert record["transcribe"] == "true"
+    assert record["transcribeCallback"] == f"{PUBLIC_URL}/twilio/voice/transcription"
+    assert phone.items() == []  # a call makes no item until there is a recording
+
+
+def test_the_greeting_out_of_hours_is_the_closed_message(phone: PhoneOffice) -> None:
+    phone.clock.now = CLOSED_TIME
+    root = _twiml(phone.post("/twilio/voice", {"CallSid": "CA1", "From": CALLER, "To": SALES_NUMBER}).data)
+    assert root[0].text == "Sales is closed. Please leave a message after the beep."
+    other = _twiml(phone.post("/twilio/voice", {"CallSid": "CA2", "From": CALLER, "To": "+15555550100"}).data)
+    assert other[0].text == "The Test Office is closed."
+
+
+def test_the_record_action_ends_the_call(phone: PhoneOffice) -> None:
+    root = _twiml(phone.post("/twilio/voice/done", {"CallSid": "CA1", "RecordingUrl": "x"}).data)
+    assert [child.tag for child in root] == ["Say", "Hangup"]
+
+
+def _form(raw: bytes) -> dict[str, str]:
+    return dict(parse_qsl(raw.decode()))
+
+
+def _record_action_form(base: str) -> dict[str, str]:
+    """What Twilio posts to the <Record> action when the caller has finished."""
+    form = recording_form(base)
+    for key in ("RecordingStatus", "RecordingChannels", "RecordingSource"):
+        del form[key]
+    form.update(Digits="hangup", CallStatus="completed", Direction="inbound")
+    return form
+
+
+def test_the_record_action_makes_the_item_when_the_recording_callback_never_came(phone: PhoneOffice) -> None:
+    form = _record_action_form(phone.fake.base)
+    root = _twiml(phone.post("/twilio/voice/done", form).data)
+    assert [child.tag for child in root] == ["Say", "Hangup"]
+    [item] = phone.items()
+    assert (item.idempotency_key, item.department_id, _form(item.raw.content)) == (
+        form["CallSid"],
+        "sales",
+        form,
+    )
+    assert (phone.call().duration_seconds, [d.filename for d in phone.downloads()]) == (
+        42,
+        [f"{form['RecordingSid']}.wav"],
+    )
+    # The recording callback, late, joins the same item and adds no second download.
+    assert phone.post("/twilio/voice/recording", recording_form(phone.fake.base)).status_code == 200
+    assert [i.id for i in phone.items()] == [item.id] and len(phone.downloads()) == 1
+
+
+def test_every_later_callback_keeps_its_raw_form_once(phone: PhoneOffice) -> None:
+    recording = recording_form(phone.fake.base)
+    transcription = transcription_form(phone.fake.base)
+    done = _record_action_form(phone.fake.base)
+    for path, form in [
+        ("/twilio/voice/recording", recording),
+        ("/twilio/voice/transcription", transcription),
+        ("/twilio/voice/done", done),
+        ("/twilio/voice/recording", recording),  # replays add nothing
+        ("/twilio/voice/transcription", transcription),
+        ("/twilio/voice/done", done),
+    ]:
+        assert phone.post(path, form).status_code == 200
+    [item] = phone.items()
+    assert _form(item.raw.content) == recording
+    assert [(a.filename, a.content_type, _form(a.blob.content)) for a in item.attachments] == [
+        ("callback-2.form", "application/x-www-form-urlencoded", transcription),
+        ("callback-3.form", "application/x-www-form-urlencoded", done),
+    ]
+
+
+def test_one_recording_named_with_and_without_its_extension_is_fetched_once(phone: PhoneOffice) -> None:
+    phone.post("/twilio/voice/transcription", transcription_form(phone.fake.base))
+    form = recording_form(phone.fake.base)
+    form["RecordingUrl"] += ".wav"
+    assert phone.post("/twilio/voice/recording", form).status_code == 200
+    [download] = phone.downloads()
+    assert download.filename == f"{form['RecordingSid']}.wav"
+
+
+def test_a_sip_caller_longer_than_a_number_is_stored_whole_on_the_item(phone: PhoneOffice) -> None:
+    caller = "sip:" + "a" * 70 + "@office.sip.twilio.com"
+    form = recording_form(phone.fake.base, From=caller, To="sip:" + "b" * 80 + "@office.sip.twilio.com")
+    assert phone.post("/twilio/voice/recording", form).status_code == 200
+    [item] = phone.items()
+    assert (item.sender, item.subject) == (caller, f"Voicemail from {caller}")
+    call = phone.call()
+    assert (call.caller, len(call.called)) == (caller[:64], 64)
+
+
+def test_a_recording_callback_makes_one_routed_item_and_its_download_survives_two_failures(
+    phone: PhoneOffice,
+) -> None:
+    form = recording_form(phone.fake.base)
+    path = api_path(f"Recordings/{form['RecordingSid']}")
+    phone.fake.serve(path, Answer(404), Answer(503), Answer(200, WAV, {"Content-Type": "audio/x-wav"}))
+    assert phone.post("/twilio/voice/recording", form).status_code == 200
+    assert phone.post("/twilio/voice/recording", form).status_code == 200  # a replay
+    [item] = phone.items()
+    assert (item.channel, item.department_id, item.sender, item.idempotency_key) == (
+        "voicemail",
+        "sales",
+        CALLER,
+        form["CallSid"],
+    )
+    assert item.raw_content_type == "application/x-www-form-urlencoded"
+    call = phone.call()
+    assert (call.duration_seconds, call.recording_sid, call.transcript_status) == (
+        42,
+        form["RecordingSid"],
+        "pending",
+    )
+
+    assert phone.worker.run_once()  # 404: Twilio may not have the file yet
+    [download] = phone.downloads()
+    assert (download.status, download.attempts, download.last_error) == (
+        "pending",
+        1,
+        f"HTTP 404 from {form['RecordingUrl']}",
+    )
+    assert not phone.worker.run_once()  # waits for its backoff
+    phone.clock.advance(timedelta(seconds=11))
+    assert phone.worker.run_once()  # 503
+    phone.clock.advance(timedelta(seconds=21))
+    assert phone.worker.run_once()  # 200
+    [download] = phone.downloads()
+    assert (download.status, download.attempts) == ("done", 3)
+    [item] = phone.items()
+    [recording] = item.attachments
+    assert (recording.filename, recording.content_type, recording.blob.content) == (
+        f"{form['RecordingSid']}.wav",
+        "audio/x-wav",
+        WAV,
+    )
+    assert [e.action for e in item.events] == ["received", "downloaded"]
+    assert all(s.authorization and s.authorization.startswith("Basic ") for s in phone.fake.seen)
+
+
+def test_a_download_that_keeps_failing_is_marked_failed_and_shown(phone: PhoneOffice) -> None:
+    form = recording_form(phone.fake.base)
+    phone.fake.serve(api_path(f"Recordings/{form['RecordingSid']}"), Answer(500))
+    phone.post("/twilio/voice/recording", form)
+    for _ in range(3):
+        assert phone.worker.run_once()
+        phone.clock.advance(timedelta(hours=1))
+    assert not phone.worker.run_once()
+    [download] = phone.downloads()
+    assert (download.status, download.attempts) == ("failed", 3)
+    [item] = phone.items()
+    page = phone.client.get(f"/items/{item.id}")
+    assert b"failed" in page.data and b"HTTP 500" in page.data
+    assert [e.action for e in item.events] == ["received", "download failed"]
+
+
+def test_a_hang_up_without_a_recording_makes_no_item(phone: PhoneOffice) -> None:
+    form = recording_form(phone.fake.base, RecordingStatus="absent", RecordingDuration="0")
+    assert phone.post("/twilio/voice/recording", form).status_code == 200
+    form = {k: v for k, v in recording_form(phone.fake.base).items() if not k.startswith("Recording")}
+    assert phone.post("/twilio/voice/recording", form).status_code == 200
+    assert phone.items() == []
+
+
+def test_a_transcript_after_the_recording_is_added_to_the_same_item_once(phone: PhoneOffice) -> None:
+    phone.post("/twilio/voice/recording", recording_form(phone.fake.base))
+    form = transcription_form(phone.fake.base)
+    assert phone.post("/twilio/voice/transcription", form).status_code == 200
+    assert phone.post("/twilio/voice/transcription", form).status_code == 200  # a replay
+    [item] = phone.items()
+    assert item.text == "Hi, please call me back about my order."
+    call = phone.call()
+    assert (call.transcript_status, call.transcript, call.duration_seconds) == (
+        "completed",
+        "Hi, please call me back about my order.",
+        42,
+    )
+    assert [e.action for e in item.events] == ["received", "transcribed"]
+    assert len(phone.downloads()) == 1
+
+
+def test_a_transcript_before_the_recording_callback_makes_the_item_which_the_recording_then_joins(
+    phone: PhoneOffice,
+) -> None:
+    assert phone.post("/twilio/voice/transcription", transcription_form(phone.fake.base)).status_code == 200
+    [item] = phone.items()
+    assert phone.call().duration_seconds is None
+    assert phone.post("/twilio/voice/recording", recording_form(phone.fake.base)).status_code == 200
+    assert phone.post("/twilio/voice/recording", recording_form(phone.fake.base)).status_code == 200
+    assert [i.id for i in phone.items()] == [item.id]
+    call = phone.call()
+    assert (call.duration_seconds, call.transcript) == (42, "Hi, please call me back about my order.")
+    assert len(phone.downloads()) == 1
+
+
+def test_a_failed_transcription_is_recorded_and_the_recording_stays(phone: PhoneOffice) -> None:
+    form = recording_form(phone.fake.base)
+    phone.fake.serve(
+        api_path(f"Recordings/{form['RecordingSid']}"), Answer(200, WAV, {"Content-Type": "audio/wav"})
+    )
+    phone.post("/twilio/voice/recording", form)
+    assert phone.worker.run_once()
+    failed = transcription_form(phone.fake.base, text="", status="failed")
+    assert phone.post("/twilio/voice/transcription", failed).status_code == 200
+    assert phone.post("/twilio/voice/transcription", failed).status_code == 200
+    [item] = phone.items()
+    assert phone.call().transcript_status == "failed"
+    # The failed transcription's form is kept once, beside the recording.
+    assert [a.filename for a in item.attachments] == [f"{form['RecordingSid']}.wav", "callback-2.form"]
+    assert [e.action for e in item.events] == ["received", "downloaded", "transcription failed"]
+    page = phone.client.get(f"/items/{item.id}").data
+    assert b"The transcription failed" in page and b"<audio controls" in page
+
+
+INVOICE_RULE = """
+[[rules]]
+name = "invoice-words"
+description = "Anything that mentions an invoice goes to billing."
+when = { transcript = ["invoice"] }
+route = "billing"
+"""
+INVOICE_REASON = "rule 'invoice-words' routes to billing"
+
+
+def _word_router(phone: PhoneOffice) -> None:
+    """Route by the office's config plus a rule that sends invoice talk to billing."""
+    path = phone.settings.source.with_name("office-with-rule.toml")
+    path.write_text(phone.settings.source.read_text() + INVOICE_RULE)
+    phone.hooks.deliverer.router = Router(
+        load_settings(path, {"INTAKE_DATABASE_URL": phone.settings.database.url})
+    )
+
+
+def test_a_transcript_reroutes_an_item_nobody_has_picked_up(phone: PhoneOffice) -> None:
+    _word_router(phone)
+    phone.post("/twilio/voice/recording", recording_form(phone.fake.base))
+    assert phone.items()[0].department_id == "sales"
+    phone.post("/twilio/voice/transcription", transcription_form(phone.fake.base, text="About my invoice 42"))
+    [item] = phone.items()
+    assert (item.department_id, item.routing_reason) == ("billing", INVOICE_REASON)
+    assert [e.action for e in item.events] == ["received", "transcribed", "rerouted"]
+    assert item.events[-1].detail == {"from": "sales", "to": "billing", "reason": INVOICE_REASON}
+
+
+def test_a_transcript_leaves_a_claimed_item_where_it_is(phone: PhoneOffice) -> None:
+    _word_router(phone)
+    phone.post("/twilio/voice/recording", recording_form(phone.fake.base))
+    with transaction(phone.runtime.sessions) as session:
+        session.execute(update(Item).values(status="claimed"))
+    phone.post("/twilio/voice/transcription", transcription_form(phone.fake.base, text="About my invoice 42"))
+    [item] = phone.items()
+    assert item.department_id == "sales"
+    assert [e.action for e in item.events] == ["received", "transcribed"]
+
+
+def test_a_recording_of_another_account_is_refused_and_never_fetched(phone: PhoneOffice) -> None:
+    form = recording_form(phone.fake.base)
+    form["RecordingUrl"] = phone.fake.base + api_path("Recordings/RE9", account=OTHER_ACCOUNT_SID)
+    assert phone.post("/twilio/voice/recording", form).status_code == 200
+    [download] = phone.downloads()
+    assert download.status == "failed"
+    assert not phone.worker.run_once()
+    assert phone.fake.seen == []
+    assert len(phone.items()) == 1
+
+
+def test_the_item_page_and_the_api_show_caller_duration_audio_and_transcript(phone: PhoneOffice) -> None:
+    form = recording_form(phone.fake.base)
+    phone.fake.serve(
+        api_path(f"Recordings/{form['RecordingSid']}"), Answer(200, WAV, {"Content-Type": "audio/x-wav"})
+    )
+    phone.post("/twilio/voice/recording", form)
+    page = phone.client.get(f"/items/{phone.items()[0].id}").data.decode()
+    assert "waiting to be fetched" in page
+    phone.worker.run_once()
+    phone.post("/twilio/voice/transcription", transcription_form(phone.fake.base, text="Call me <b>soon</b>"))
+    [item] = phone.items()
+    page = phone.client.get(f"/items/{item.id}").data.decode()
+    assert CALLER in page and "0:42" in page
+    assert "Call me &lt;b&gt;soon&lt;/b&gt;" in page
+    audio_url = f"/items/{item.id}/attachments/{item.attachments[0].id}"
+    assert f'<audio controls preload="none" src="{audio_url}">' in page
+    assert "waiting to be fetched" not in page
+    audio = phone.client.get(audio_url)
+    assert (audio.status_code, audio.mimetype, audio.data) == (200, "audio/x-wav", WAV)
+    assert audio.headers["X-Content-Type-Options"] == "nosniff"
+    assert phone.client.get(f"/items/{item.id + 1}/attachments/{item.attachments[0].id}").status_code == 404
+    found = phone.client.get(f"/api/v1/items/{item.id}").get_json()
+    assert found["transcript"] == "Call me <b>soon</b>"
+    assert found["recording"]["url"].endswith(audio_url)
+    assert found["duration_seconds"] == 42
+
+
+@pytest.mark.parametrize("duration", ["long", "\u00b2", "99999999999"])
+def test_a_recording_whose_duration_is_no_number_of_seconds_is_kept_of_unknown_length(
+    phone: PhoneOffice, duration: str
+) -> None:
+    response = phone.post(
+        "/twilio/voice/recording", recording_form(phone.fake.base, RecordingDuration=duration)
+    )
+    assert response.status_code == 200
+    [item] = phone.items()
+    assert item.parse_defects == [f"RecordingDuration {duration!r} is not a number of seconds up to 86400"]
+    assert phone.call().duration_seconds is None

@@ -1,0 +1,1 @@
+"""Tests of routing/: the engine, conversations, deliver(), the learned suggestion."""

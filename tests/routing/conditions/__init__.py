@@ -1,0 +1,1 @@
+"""Tests of the rule conditions, one module per kind."""

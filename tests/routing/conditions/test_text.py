@@ -1,0 +1,83 @@
+"""The `subject`, `body` and `transcript` conditions: keywords and regular expressions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.loading import ConfigError
+from routing.engine import Router
+from tests.support.routers import email, match, office_with, rfc5322, rule_under_test, sms, voicemail
+
+
+def _mail(subject: str, body: str) -> bytes:
+    return rfc5322(
+        "From: ann@client.example",
+        "To: hello@office.test",
+        f"Subject: {subject}",
+        "Message-ID: <t@c>",
+        body=body,
+    )
+
+
+def test_subject_keywords_are_whole_words_in_any_case(tmp_path: Path) -> None:
+    when = 'subject = ["invoice", "credit note"]'
+    assert match(tmp_path, when, email(_mail("Your INVOICE 42", "x"))) == "subject has 'invoice'"
+    assert match(tmp_path, when, email(_mail("Re: credit notes", "x"))) is None  # not the whole phrase
+    assert match(tmp_path, when, email(_mail("A Credit Note for you", "x"))) == "subject has 'credit note'"
+    assert match(tmp_path, when, email(_mail("Invoices attached", "x"))) is None
+    assert match(tmp_path, when, email(_mail("Hello", "the invoice is in the body"))) is None
+
+
+def test_an_encoded_subject_is_read_decoded(tmp_path: Path) -> None:
+    raw = rfc5322(
+        "From: ann@client.example",
+        "To: hello@office.test",
+        "Subject: =?utf-8?q?Rechnung_f=C3=BCr_M=C3=A4rz?=",
+        "Message-ID: <t2@c>",
+    )
+    assert match(tmp_path, 'subject = ["für"]', email(raw)) == "subject has 'für'"
+
+
+def test_body_keywords_read_mail_and_texts_but_not_voicemail(tmp_path: Path) -> None:
+    when = 'body = { keywords = ["refund"] }'
+    assert match(tmp_path, when, email(_mail("Hi", "I would like a refund, please."))) == "body has 'refund'"
+    assert match(tmp_path, when, sms("REFUND please")) == "body has 'refund'"
+    assert match(tmp_path, when, voicemail("I would like a refund")) is None
+
+
+def test_transcript_reads_voicemail_only(tmp_path: Path) -> None:
+    when = 'transcript = ["emergency"]'
+    assert (
+        match(tmp_path, when, voicemail("This is an emergency, water everywhere"))
+        == "transcript has 'emergency'"
+    )
+    assert match(tmp_path, when, sms("emergency")) is None
+
+
+def test_a_regex_is_case_insensitive(tmp_path: Path) -> None:
+    when = r'body = { regex = "order\\s+#?\\d{5}" }'
+    found = match(tmp_path, when, email(_mail("Where is it", "About ORDER #12345 from May")))
+    assert found == r"body matches /order\s+#?\d{5}/ at 'ORDER #12345'"
+    assert match(tmp_path, when, email(_mail("Where is it", "About order 123"))) is None
+
+
+@pytest.mark.parametrize(
+    ("when", "problem"),
+    [
+        (
+            'subject = { regex = "(" }',
+            r"rules\[0\]\.when\.subject\.regex: rule 'under-test': '\(' is not a valid regular",
+        ),
+        (
+            'subject = { keywords = ["a"], regex = "b" }',
+            "rule 'under-test': subject: give either keywords or regex",
+        ),
+        ('body = { words = ["a"] }', "rule 'under-test': body: unknown key 'words'"),
+        ("transcript = 5", "rule 'under-test': transcript must be a string or a list of strings"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_the_rule(tmp_path: Path, when: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        Router(office_with(tmp_path, rule_under_test(when)))

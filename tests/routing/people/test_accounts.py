@@ -1,0 +1,177 @@
+"""Users and tokens: the `intake users` and `intake tokens` commands and the first admin."""
+
+from __future__ import annotations
+
+import getpass
+import io
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from intake.cli.main import main
+from intake.cli.runtime import Runtime, announce_first_admin
+from routing.people import accounts
+from routing.store.database import transaction
+from routing.store.models import ApiToken
+from tests.conftest import OFFICE
+from tests.support.serving import ServeProcess
+
+PASSWORD = "a password long enough"
+
+
+@pytest.fixture
+def intake(
+    runtime: Runtime, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Intake]:
+    monkeypatch.setenv("INTAKE_DATABASE_URL", database_url)
+    yield Intake(monkeypatch, capsys)
+
+
+class Intake:
+    """Runs `intake ...` in this process on the test office, the password given on stdin."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        self.monkeypatch = monkeypatch
+        self.capsys = capsys
+
+    def __call__(self, *argv: str, stdin: str = PASSWORD + "\n") -> tuple[int, str, str]:
+        self.monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        code = main(["--config", str(OFFICE), *argv])
+        captured = self.capsys.readouterr()
+        return code, captured.out, captured.err
+
+
+def _sign_in(runtime: Runtime, name: str, password: str = PASSWORD) -> accounts.Person | None:
+    with transaction(runtime.sessions, write=False) as session:
+        return accounts.authenticate(session, name, password)
+
+
+def test_users_are_added_listed_and_sign_in(intake: Intake, runtime: Runtime) -> None:
+    assert intake("users", "add", "rita", "--role", "receptionist", "--password-stdin")[0] == 0
+    code, out, _ = intake(
+        "users", "add", "bill", "--role", "staff", "--department", "billing", "--department", "sales",
+        "--password-stdin",
+    )  # fmt: skip
+    assert (code, out) == (0, "Added staff bill.\n")
+    code, out, _ = intake("users", "list")
+    assert out.splitlines() == [
+        "bill                 staff         billing, sales",
+        "rita                 receptionist  every queue",
+    ]
+    bill = _sign_in(runtime, "bill")
+    assert bill is not None and bill.departments == {"billing", "sales"}
+    assert bill.may_see("sales") and not bill.may_see("front-desk")
+    assert _sign_in(runtime, "bill", "not the password") is None
+    assert _sign_in(runtime, "nobody") is None
+
+
+def test_a_password_is_asked_twice_at_a_prompt(
+    intake: Intake, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = iter([PASSWORD, PASSWORD, PASSWORD, "something else entirely"])
+    monkeypatch.setattr(getpass, "getpass", lambda prompt: next(answers))
+    assert intake("users", "add", "ann", "--role", "admin")[0] == 0
+    assert intake("users", "add", "bob", "--role", "admin") == (2, "", "intake: the two passwords differ\n")
+    assert _sign_in(runtime, "ann") is not None
+
+
+def test_a_password_is_never_taken_from_the_command_line(intake: Intake) -> None:
+    with pytest.raises(SystemExit) as refused:
+        intake("users", "add", "ann", "--role", "admin", "--password", PASSWORD)
+    assert refused.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "message"),
+    [
+        (["--role", "boss"], PASSWORD, "unknown role 'boss' (known: admin, receptionist, staff)"),
+        (
+            ["--role", "staff", "--department", "kitchen"],
+            PASSWORD,
+            "unknown department 'kitchen' (known: billing, front-desk, sales)",
+        ),
+        (["--role", "staff"], PASSWORD, "name at least one with --department"),
+        (["--role", "receptionist", "--department", "sales"], PASSWORD, "--department is for staff only"),
+        (["--role", "admin"], "short", "a password needs at least 10 characters"),
+        (["--role", "admin"], "", "a password needs at least 10 characters"),
+    ],
+)
+def test_bad_user_requests_are_refused_and_store_nothing(
+    intake: Intake, runtime: Runtime, argv: list[str], stdin: str, message: str
+) -> None:
+    code, out, err = intake("users", "add", "ann", *argv, "--password-stdin", stdin=stdin)
+    assert (code, out) == (2, "") and err.startswith("intake: ") and message in err
+    assert intake("users", "list")[1] == ""
+
+
+def test_names_are_unique_and_well_formed(intake: Intake) -> None:
+    assert intake("users", "add", "ann", "--role", "admin", "--password-stdin")[0] == 0
+    refused = intake("users", "add", "ann", "--role", "receptionist", "--password-stdin")
+    assert refused == (2, "", "intake: there is already a user 'ann'\n")
+    code, _, err = intake("users", "add", "Ann Smith", "--role", "admin", "--password-stdin")
+    assert code == 2 and "'Ann Smith' is not a user name" in err
+
+
+def test_disable_and_reset_password(intake: Intake, runtime: Runtime) -> None:
+    assert intake("users", "add", "ann", "--role", "admin", "--password-stdin")[0] == 0
+    new_password = "another password, longer"
+    assert intake("users", "reset-password", "ann", "--password-stdin", stdin=new_password)[0] == 0
+    assert _sign_in(runtime, "ann") is None and _sign_in(runtime, "ann", new_password) is not None
+    assert intake("users", "disable", "ann")[0] == 0
+    assert _sign_in(runtime, "ann", new_password) is None
+    assert intake("users", "list")[1].endswith("every queue  (disabled)\n")
+    assert intake("users", "disable", "nobody") == (2, "", "intake: there is no user 'nobody'\n")
+    assert intake("users", "reset-password", "nobody", "--password-stdin")[0] == 2
+
+
+def test_a_token_is_shown_once_stored_as_a_hash_and_can_be_revoked(intake: Intake, runtime: Runtime) -> None:
+    assert intake("users", "add", "ann", "--role", "admin", "--password-stdin")[0] == 0
+    code, out, _ = intake("tokens", "create", "ann")
+    assert code == 0
+    token = out.splitlines()[-1]
+    assert token.startswith("intake_") and len(token) > 40
+    with transaction(runtime.sessions, write=False) as session:
+        [stored] = session.scalars(select(ApiToken)).all()
+        assert token not in stored.token_hash
+        found = accounts.person_for_token(session, token)
+        assert found is not None and found.name == "ann"
+    listed = intake("tokens", "list")[1]
+    assert f"{stored.id:>5}  ann" in listed and "active" in listed and token not in listed
+    assert intake("tokens", "revoke", str(stored.id)) == (0, f"Token {stored.id} revoked.\n", "")
+    with transaction(runtime.sessions, write=False) as session:
+        assert accounts.person_for_token(session, token) is None
+    assert "revoked" in intake("tokens", "list")[1]
+
+
+def test_bad_token_requests_are_refused(intake: Intake) -> None:
+    assert intake("tokens", "create", "nobody") == (2, "", "intake: there is no user 'nobody'\n")
+    assert intake("tokens", "revoke", "99") == (2, "", "intake: there is no token 99\n")
+    assert intake("users", "add", "ann", "--role", "admin", "--password-stdin")[0] == 0
+    assert intake("users", "disable", "ann")[0] == 0
+    assert intake("tokens", "create", "ann") == (2, "", "intake: user 'ann' is disabled\n")
+
+
+def test_the_first_admin_is_made_and_shown_once(runtime: Runtime) -> None:
+    said: list[str] = []
+    announce_first_admin(runtime, said.append)
+    assert len(said) == 2
+    name, password = said[0].removeprefix("First admin created: name ").split(", password ")
+    assert name == "admin" and "reset-password admin" in said[1]
+    found = _sign_in(runtime, name, password)
+    assert found is not None and found.role == "admin"
+    announce_first_admin(runtime, said.append)
+    assert len(said) == 2
+
+
+def test_intake_serve_shows_the_first_admin_on_its_first_start_only(database_url: str) -> None:
+    shown: list[list[str]] = []
+    for _ in range(2):
+        serve = ServeProcess(OFFICE, database_url)
+        try:
+            serve.wait_for_line("Intake is running")
+        finally:
+            assert serve.stop() == 0
+        shown.append([line for line in serve.output if "password" in line])
+    assert len(shown[0]) == 2 and shown[0][0].startswith("First admin created: name admin, password ")
+    assert shown[1] == []

@@ -1,0 +1,1 @@
+"""Tests of the queues: counts, filters, triage, the dashboard."""

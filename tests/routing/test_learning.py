@@ -1,0 +1,205 @@
+"""The learned suggestion: seeded by the config, better with every correction."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from config.loading import load_settings
+from intake.cli.runtime import Runtime, open_runtime
+from routing.engine import Router
+from routing.learning import Classifier, learn
+from routing.message import InboundMessage
+from routing.store.database import transaction
+from routing.store.models import Item, LearnedDepartment
+from tests.support.routers import email, rfc5322
+
+OFFICE = """
+[office]
+name = "Learning Office"
+domains = ["office.test"]
+timezone = "Europe/London"
+default_department = "front-desk"
+
+[routing]
+suggest_threshold = 0.9
+
+[[departments]]
+id = "front-desk"
+name = "Front desk"
+addresses = ["hello@office.test"]
+description = "General enquiries and appointments."
+
+[[departments]]
+id = "billing"
+name = "Billing"
+description = "Invoices, payments and refunds."
+keywords = ["invoice", "refund", "payment", "overdue", "receipt"]
+
+[[departments]]
+id = "sales"
+name = "Sales"
+description = "Quotes, orders and prices."
+keywords = ["quote", "price", "order", "discount"]
+
+[[departments]]
+id = "facilities"
+name = "Facilities"
+description = "The building."
+
+[[rules]]
+name = "invoices by number"
+when = { body = { regex = "INV-\\\\d+" } }
+route = "billing"
+"""
+FACILITIES = [
+    "parking", "permit", "car park", "barrier", "access card", "fob", "lift", "lock",
+    "radiator", "cleaning", "toilets", "bike rack", "window", "leak", "ceiling", "lights",
+]  # fmt: skip
+BILLING = ["invoice", "refund", "payment", "receipt", "overdue"]
+TEMPLATES = [
+    "Hello, the {0} by the {1} is playing up again, and the {2} too.",
+    "Could someone look at the {0}? Also the {1} near reception.",
+    "Our {0} stopped this morning; the {1} and the {2} as well.",
+    "A question about the {0} and the {1} for the new starter.",
+]
+
+
+@pytest.fixture
+def office(tmp_path: Path, database_url: str) -> Iterator[Runtime]:
+    path = tmp_path / "learning.toml"
+    path.write_text(OFFICE)
+    runtime = open_runtime(load_settings(path, {"INTAKE_DATABASE_URL": database_url}))
+    yield runtime
+    runtime.engine.dispose()
+
+
+def _message(rng: random.Random, vocabulary: list[str], number: int) -> InboundMessage:
+    words = rng.sample(vocabulary, 3)
+    body = rng.choice(TEMPLATES).format(*words)
+    headers = ("From: tenant@client.example", "To: hello@office.test", f"Subject: The {words[0]}")
+    return email(rfc5322(*headers, f"Message-ID: <m{number}@client.example>", body=body + "\r\n"))
+
+
+def _accuracy(runtime: Runtime, messages: list[InboundMessage], department_id: str) -> float:
+    router = runtime.routers.current
+    with transaction(runtime.sessions, write=False) as session:
+        suggestions = [router.route(m, session).suggestion for m in messages]
+    return sum(s is not None and s.department_id == department_id for s in suggestions) / len(messages)
+
+
+def test_corrections_teach_a_class_the_rules_do_not_cover(office: Runtime) -> None:
+    rng = random.Random(5)
+    training = [_message(rng, FACILITIES, n) for n in range(50)]
+    held_out = [_message(rng, FACILITIES, 100 + n) for n in range(20)]
+    billing = [_message(rng, BILLING, 200 + n) for n in range(10)]
+    before = _accuracy(office, held_out, "facilities")
+    assert _accuracy(office, billing, "billing") == 1.0  # the seeds help from day one
+
+    corrections = routed = 0
+    for message in training:
+        delivery = office.deliverer.deliver(message)
+        with transaction(office.sessions) as session:
+            item = session.get_one(Item, delivery.item_id)
+            routed += item.department_id == "facilities"
+            # The receptionist moves what did not land in facilities: a reroute when the
+            # suggestion was wrong, a one-click confirm when it was right but unsure.
+            if item.department_id != "facilities":
+                learn(session, f"{item.subject}\n{item.text}", "facilities")
+                corrections += 1
+
+    after = _accuracy(office, held_out, "facilities")
+    print(
+        f"\nheld-out accuracy for facilities: before {before:.0%}, after {after:.0%} ({corrections} moved by hand)"
+    )
+    assert before <= 0.2 and after >= 0.9
+    assert 0 < corrections < 50  # it learned along the way, not only at the end
+    assert routed > 0  # confident suggestions routed without anyone's help
+    assert _accuracy(office, billing, "billing") == 1.0  # and it did not forget billing
+    with transaction(office.sessions, write=False) as session:
+        learned = session.get_one(LearnedDepartment, "facilities")
+        assert learned.documents == corrections
+
+
+def test_a_suggestion_below_the_threshold_leaves_the_item_at_the_front_desk(office: Runtime) -> None:
+    message = email(
+        rfc5322(
+            "From: a@client.example",
+            "To: hello@office.test",
+            "Subject: invoice or quote?",
+            "Message-ID: <u@c>",
+        )
+    )
+    delivery = office.deliverer.deliver(message)
+    assert delivery.department_id == "front-desk"
+    with transaction(office.sessions, write=False) as session:
+        item = session.get_one(Item, delivery.item_id)
+        assert item.suggested_department_id in ("billing", "sales")
+        assert item.suggestion_confidence is not None and item.suggestion_confidence < 0.9
+        assert item.routing_hits[-1]["rule"] == "learned suggestion" and not item.routing_hits[-1]["matched"]
+        # The front desk shows it first, asking a person to decide.
+        assert item.decision_needed is not None and item.decision_needed.startswith("weak suggestion: ")
+
+
+def test_a_rule_still_comes_before_the_suggestion(office: Runtime) -> None:
+    body = "The lift and the parking barrier, see INV-2231\r\n"
+    message = email(
+        rfc5322(
+            "From: a@client.example", "To: hello@office.test", "Subject: lift", "Message-ID: <r@c>", body=body
+        )
+    )
+    with transaction(office.sessions) as session:
+        for _ in range(5):
+            learn(session, "lift parking barrier", "facilities")
+    assert office.deliverer.deliver(message).department_id == "billing"
+
+
+def _suggest(runtime: Runtime, text: str) -> tuple[str, float] | None:
+    with transaction(runtime.sessions, write=False) as session:
+        suggestion = Classifier(runtime.settings).suggest(text, session)
+    return None if suggestion is None else (suggestion.department_id, suggestion.confidence)
+
+
+def test_a_keyword_counts_as_five_sightings_so_six_corrections_outweigh_it(office: Runtime) -> None:
+    # "refund" is a billing keyword; the office now handles refunds in sales, and the
+    # receptionist moves each refund mail there. A keyword weighs as five such mails.
+    for corrections in range(1, 7):
+        with transaction(office.sessions) as session:
+            learn(session, "A refund", "sales")
+        said = _suggest(office, "refund")
+        assert said is not None
+        assert said[0] == ("billing" if corrections <= 5 else "sales"), corrections
+
+
+def test_learning_counts_every_word_of_the_text(office: Runtime) -> None:
+    # Twelve words no seed knows, in one mail the receptionist files under facilities.
+    text = (
+        "The lift is stuck between floors again; "
+        "the engineer found the radiator leaking: a ceiling stain, a carpet soaked."
+    )
+    words = ["lift", "stuck", "between", "floors", "again", "engineer", "found", "radiator", "leaking", "ceiling", "stain", "carpet", "soaked"]  # fmt: skip
+    assert [_suggest(office, word) for word in words] == [None] * len(words)
+    with transaction(office.sessions) as session:
+        learn(session, text, "facilities")
+    learned = [_suggest(office, word) for word in words]
+    assert [said[0] if said else None for said in learned] == ["facilities"] * len(words)
+
+
+def test_a_suggestion_exactly_at_the_threshold_routes_and_just_below_it_does_not(office: Runtime) -> None:
+    message = email(
+        rfc5322("From: a@client.example", "To: hello@office.test", "Subject: refund", "Message-ID: <t@c>")
+    )
+    suggestion = office.routers.current.route(message).suggestion
+    assert suggestion is not None and suggestion.department_id == "billing"
+
+    def routed_with_threshold(threshold: float) -> str:
+        routing = dataclasses.replace(office.settings.routing, suggest_threshold=threshold)
+        return Router(dataclasses.replace(office.settings, routing=routing)).route(message).department_id
+
+    assert routed_with_threshold(suggestion.confidence) == "billing"  # at the threshold: routed
+    assert routed_with_threshold(math.nextafter(suggestion.confidence, 1.0)) == "front-desk"

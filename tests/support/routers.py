@@ -1,0 +1,104 @@
+"""Building routers from TOML snippets and messages as the channel adapters make them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+from config.loading import load_settings
+from config.settings import Settings
+from intake.email.parser import parse_email
+from routing.engine import Router, RoutingDecision
+from routing.message import InboundMessage
+from tests.conftest import OFFICE
+
+# A Tuesday, 10:00 in New York: the test office is open.
+OPEN_TIME = datetime(2026, 11, 3, 15, 0, tzinfo=UTC)
+# A Saturday, 10:00 in New York: the test office is closed.
+CLOSED_TIME = datetime(2026, 11, 7, 15, 0, tzinfo=UTC)
+
+
+def office_with(tmp_path: Path, extra: str, database_url: str | None = None) -> Settings:
+    """The test office with more TOML appended (rules, schedules, fixtures)."""
+    path = tmp_path / "office.toml"
+    path.write_text(OFFICE.read_text() + "\n" + extra)
+    return load_settings(path, {"INTAKE_DATABASE_URL": database_url} if database_url else {})
+
+
+def rule_under_test(when: str) -> str:
+    return f'[[rules]]\nname = "under-test"\nwhen = {{ {when} }}\nroute = "billing"\n'
+
+
+def decide(router: Router, message: InboundMessage) -> RoutingDecision:
+    """Route with the index and with every rule checked; the two must agree."""
+    decision = router.route(message)
+    assert router.route(message, explain=True).department_id == decision.department_id
+    return decision
+
+
+def match(tmp_path: Path, when: str, message: InboundMessage) -> str | None:
+    """The reason a one-rule config's condition gives for `message`, or None if it misses."""
+    decision = decide(Router(office_with(tmp_path, rule_under_test(when))), message)
+    for outcome in decision.outcomes:
+        if outcome.rule == "under-test" and outcome.matched:
+            assert decision.department_id == "billing"
+            return outcome.reason.rpartition(": routed")[0]
+    assert decision.department_id != "billing"
+    return None
+
+
+def email(raw: bytes, received_at: datetime = OPEN_TIME, machine_kind: str | None = None) -> InboundMessage:
+    message = parse_email(raw, received_at=received_at)
+    # The parser does not tell machine mail apart yet; the tests say what it would find.
+    return replace(message, machine_kind=machine_kind) if machine_kind else message
+
+
+def twilio_message(form: dict[str, str], received_at: datetime = OPEN_TIME) -> InboundMessage:
+    """A Twilio webhook form as the SMS/WhatsApp or voicemail adapter turns it into a message."""
+    channel = (
+        "voice" if "RecordingSid" in form else "whatsapp" if form["From"].startswith("whatsapp:") else "sms"
+    )
+    sid = form.get("RecordingSid") or form["MessageSid"]
+    return InboundMessage(
+        channel=channel,
+        sender=form["From"].removeprefix("whatsapp:"),
+        recipients=(form["To"].removeprefix("whatsapp:"),),
+        subject="",
+        text=form.get("TranscriptionText") or form.get("Body", ""),
+        idempotency_key=f"twilio:{sid}",
+        received_at=received_at,
+        raw=urlencode(form).encode(),
+        raw_content_type="application/x-www-form-urlencoded",
+    )
+
+
+def sms(body: str, sender: str = "+15555550123", to: str = "+15555550101", **kw: datetime) -> InboundMessage:
+    form = {
+        "MessageSid": "SM0123456789abcdef0123456789abcdef",
+        "From": sender,
+        "To": to,
+        "Body": body,
+        "NumMedia": "0",
+    }
+    return twilio_message(form, **kw)
+
+
+def voicemail(transcript: str, sender: str = "+15555550123") -> InboundMessage:
+    form = {
+        "CallSid": "CA0123456789abcdef0123456789abcdef",
+        "RecordingSid": "RE0123456789abcdef0123456789abcdef",
+        "From": sender,
+        "To": "+15555550100",
+        "TranscriptionText": transcript,
+    }
+    return twilio_message(form)
+
+
+def rfc5322(*headers: str, body: str = "Hello.\r\n") -> bytes:
+    """A literal message: the given header lines, the usual MIME ones, then the body."""
+    lines = [*headers, "Date: Tue, 03 Nov 2026 10:00:00 -0500", "MIME-Version: 1.0"]
+    if not any(h.lower().startswith("content-type") for h in headers):
+        lines.append("Content-Type: text/plain; charset=utf-8")
+    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()

@@ -1,0 +1,90 @@
+"""Running `intake serve` as a real process on free ports, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.support.people import HttpUser
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class ServeProcess:
+    """`intake serve` in a subprocess; its output is collected line by line."""
+
+    def __init__(self, config: Path, database_url: str, *args: str) -> None:
+        self.database_url = database_url
+        self._user: HttpUser | None = None
+        self.smtp_port, self.web_port = free_port(), free_port()
+        env = {**os.environ, "INTAKE_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+        command = [
+            sys.executable,
+            "-m",
+            "intake",
+            "--config",
+            str(config),
+            "serve",
+            "--smtp",
+            f"127.0.0.1:{self.smtp_port}",
+            "--web",
+            f"127.0.0.1:{self.web_port}",
+            *args,
+        ]
+        self.process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            self.lines.put(line)
+
+    def wait_for_line(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.process.poll() is not None and self.lines.empty():
+                    break
+                continue
+            if text in line:
+                return line
+        raise AssertionError(f"no line with {text!r}; output so far:\n{''.join(self.output)}")
+
+    @property
+    def user(self) -> HttpUser:
+        """The first admin this process made, signed in (on first use) with a token."""
+        if self._user is None:
+            base = f"http://127.0.0.1:{self.web_port}"
+            self._user = HttpUser.first_admin_of(base, "".join(self.output), self.database_url)
+        return self._user
+
+    def get_json(self, path: str) -> Any:
+        return self.user.get_json(path)
+
+    def get_text(self, path: str) -> str:
+        return self.user.get_text(path)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)

@@ -1,0 +1,94 @@
+"""The take-a-message form in a real Chromium: keyboard first, no CSP complaints.
+
+The receptionist signs in through the shared browser fixtures (tests/support/browser.py); the
+office runs on SQLite alone, since what is tested here is the page, not storage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from routing.store.models import Item
+from tests.support.browser import BrowserPage, Site
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only, in place of conftest's pair of databases."""
+    return f"sqlite:///{tmp_path / 'intake.db'}"
+
+
+def _focused(page: Page) -> str:
+    return str(page.evaluate("document.activeElement.name + ':' + document.activeElement.value"))
+
+
+def _open_the_form(tab: BrowserPage) -> Page:
+    page = tab.page
+    with page.expect_navigation():
+        page.get_by_role("link", name="Take a message").click()
+    tab.settle()
+    tab.screenshot("take")
+    assert tab.path == "/take"
+    return page
+
+
+def _fenced_and_quiet(tab: BrowserPage) -> None:
+    """Nothing left for another host, no dialog, no script error or CSP violation."""
+    assert tab.outside == [] and tab.dialogs == [] and tab.popups == []
+    assert tab.console_errors == []
+
+
+def test_a_call_is_taken_with_the_keyboard(signed_in_page: BrowserPage, site: Site) -> None:
+    tab = signed_in_page
+    page = _open_the_form(tab)
+    assert _focused(page) == "kind:phone-note"
+    assert not page.is_visible("input[name=scan]")  # a scan is for a letter
+    page.keyboard.press("Tab")
+    assert _focused(page) == "name:"
+    page.keyboard.type("Ann Smith")
+    page.keyboard.press("Tab")
+    page.keyboard.type("+1 555 555 0123")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Billing")  # a focused select picks the option typed
+    assert _focused(page) == "department:billing"
+    page.fill("textarea[name=text]", "Please call back about the March statement.")
+    page.focus("input[name=contact]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    tab.settle()
+    tab.screenshot("taken")
+    assert tab.path.startswith("/items/")
+    assert "Message taken: item" in page.content()
+    item_id = int(tab.path.rpartition("/")[2])
+    with site.runtime.sessions() as session:
+        item = session.get_one(Item, item_id)
+        assert (item.channel, item.department_id, item.sender) == ("phone-note", "billing", "+15555550123")
+    _fenced_and_quiet(tab)
+
+
+def test_a_letter_shows_the_scan_field_and_errors_put_the_cursor_on_the_field(
+    signed_in_page: BrowserPage,
+) -> None:
+    tab = signed_in_page
+    page = _open_the_form(tab)
+    assert _focused(page) == "kind:phone-note"
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert _focused(page) == "kind:post" and page.is_visible("input[name=scan]")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Ann Smith")
+    page.keyboard.press("Tab")
+    page.keyboard.type("not a number")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#contact-error")
+    tab.settle()
+    tab.screenshot("refused")
+    assert _focused(page) == "contact:not a number"
+    assert page.is_checked("#kind-post") and page.input_value("input[name=name]") == "Ann Smith"
+    _fenced_and_quiet(tab)

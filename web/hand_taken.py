@@ -1,0 +1,211 @@
+"""Taking a message by hand: the front desk's form for a call, a visitor or a letter.
+
+The form is read by the adapter in intake.desk.hand_taken and stored through deliver(),
+like any channel; the due time, the assignee and who took it are stored with the item
+in the same transaction. A form with errors is shown again with everything typed
+kept (a browser cannot keep a chosen file) and nothing stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import Forbidden, RequestEntityTooLarge
+from werkzeug.wrappers import Response
+
+from intake.desk import hand_taken
+from intake.desk.hand_taken import BadForm, HandForm, Scan
+from routing.channels.hand_taken import NotTheirs, Taking, record_taking
+from routing.delivery import Deliverer, Delivery
+from routing.store.database import StorageUnavailable, UnstorableMessage
+from routing.store.models import Department, User
+from web.access import person
+from web.storage import reading, storage
+
+blueprint = Blueprint("take", __name__)
+TAKES_MESSAGES = ("receptionist", "admin")
+# The largest request any page accepts: a scan at its limit and the rest of the form.
+MAX_REQUEST_BYTES = hand_taken.MAX_SCAN_BYTES + 1024 * 1024
+_FIELDS = ("kind", "name", "contact", "department", "person", "callback_by", "text")
+_ON_SCREEN = (*_FIELDS, "scan")  # the order the fields are shown in
+
+
+def init_app(app: Flask, deliverer: Deliverer) -> None:
+    app.extensions["take"] = deliverer
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.register_blueprint(blueprint)
+    app.context_processor(_nav)
+
+
+@dataclass
+class Page:
+    """What the form shows: the values typed, the errors, and the choices."""
+
+    key: str
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+    lost_file: str | None = None
+
+    @property
+    def first_error(self) -> str | None:
+        """The field to put the cursor in: the first one shown that has an error."""
+        return next((name for name in _ON_SCREEN if name in self.errors), None)
+
+
+def _nav() -> dict[str, bool]:
+    """Whether the header offers "Take a message"; the login page has nobody signed in."""
+    signed_in = current_user.is_authenticated
+    return {"takes_messages": bool(signed_in and current_user.person.role in TAKES_MESSAGES)}
+
+
+@blueprint.before_request
+def _front_desk_only() -> None:
+    if person().role not in TAKES_MESSAGES:
+        raise Forbidden("only receptionists and admins take messages by hand")
+
+
+@blueprint.get("/take")
+def form() -> tuple[str, int]:
+    kind = request.args.get("kind", "")
+    values = dict.fromkeys(_FIELDS, "") | {"kind": kind if kind in hand_taken.KINDS else "phone-note"}
+    return _render(Page(hand_taken.new_key(), values), 200)
+
+
+@blueprint.post("/take")
+def take() -> Response | tuple[str, int]:
+    values = {name: request.form.get(name, "") for name in _FIELDS}
+    page = Page(request.form.get("key", ""), values)
+    scan = _scan()
+    form = _read(page, scan)
+    if page.errors:
+        return _refuse(page, scan)
+    try:
+        message = hand_taken.to_message(form, datetime.now(UTC))
+        taking = Taking(form.taken_by, form.kind, form.callback_by, _user_id(form.person))
+        delivery = _deliverer().deliver(message, also=lambda s, d: record_taking(s, d, taking))
+    except BadForm as error:
+        page.errors = error.errors
+        return _refuse(page, scan)
+    except NotTheirs as error:
+        page.errors = {"person": str(error)}
+        return _refuse(page, scan)
+    except UnstorableMessage as error:
+        page.errors = {"form": f"the database refused a value: {error}"}
+        return _refuse(page, scan)
+    except StorageUnavailable:
+        page.errors = {"form": "the message could not be stored just now; send the form again"}
+        return _refuse(page, scan, 503)
+    flash(_confirmation(delivery), "done")
+    return redirect(url_for("queue.item", item_id=delivery.item_id), 303)
+
+
+@blueprint.errorhandler(RequestEntityTooLarge)
+def too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
+    limit = hand_taken.MAX_SCAN_BYTES // 1024 // 1024
+    values = dict.fromkeys(_FIELDS, "") | {"kind": "post"}
+    problem = (
+        f"the upload is larger than {limit} MB, so nothing was read or stored; scan at a lower resolution"
+    )
+    return _render(Page(hand_taken.new_key(), values, {"scan": problem}), 413)
+
+
+def _read(page: Page, scan: Scan | None) -> HandForm:
+    """The form as the adapter reads it; the errors only the database can find go on the page."""
+    values = page.values
+    try:
+        callback_by = hand_taken.parse_callback(values["callback_by"], storage().settings.timezone)
+    except BadForm as error:
+        page.errors.update(error.errors)
+        callback_by = None
+    page.errors.update(_unknown(values["department"].strip(), values["person"].strip()))
+    form = HandForm(
+        key=page.key,
+        kind=values["kind"],
+        name=values["name"],
+        contact=values["contact"],
+        department=values["department"].strip(),
+        person=values["person"].strip(),
+        text=values["text"],
+        callback_by=callback_by,
+        taken_by=person().name,
+        scan=scan,
+    )
+    page.errors = hand_taken.problems(form) | page.errors
+    return form
+
+
+def _unknown(department: str, user: str) -> dict[str, str]:
+    found = {}
+    with reading() as session:
+        if department and department not in _departments(session):
+            found["department"] = f"there is no department {department!r}"
+        if user and user not in _people(session):
+            found["person"] = f"there is no active user {user!r}"
+    return found
+
+
+def _scan() -> Scan | None:
+    upload = request.files.get("scan")
+    if upload is None or not upload.filename:
+        return None
+    # One byte past the limit is enough to know it is too large.
+    content = upload.stream.read(hand_taken.MAX_SCAN_BYTES + 1)
+    return Scan(upload.filename, upload.mimetype or "application/octet-stream", content)
+
+
+def _refuse(page: Page, scan: Scan | None, status: int = 400) -> tuple[str, int]:
+    if "key" in page.errors:
+        page.key = hand_taken.new_key()  # nothing was stored under the bad one
+    if scan is not None:
+        page.lost_file = scan.filename
+    return _render(page, status)
+
+
+def _render(page: Page, status: int) -> tuple[str, int]:
+    with reading() as session:
+        html = render_template(
+            "take.html",
+            office=storage().settings.office_name,
+            page=page,
+            kinds=hand_taken.KINDS,
+            departments=list(_departments(session).items()),
+            people=list(_people(session).items()),
+            max_scan_mb=hand_taken.MAX_SCAN_BYTES // 1024 // 1024,
+        )
+    return html, status
+
+
+def _departments(session: Session) -> dict[str, str]:
+    """The active departments, id to name, in the config's order."""
+    query = select(Department.id, Department.name).where(Department.active).order_by(Department.position)
+    return {department_id: name for department_id, name in session.execute(query)}
+
+
+def _people(session: Session) -> dict[str, str]:
+    """The active users, name to role, by name."""
+    query = select(User.name, User.role).where(User.active).order_by(User.name)
+    return {name: role for name, role in session.execute(query)}
+
+
+def _user_id(name: str) -> int | None:
+    if not name:
+        return None
+    with reading() as session:
+        found: int | None = session.scalar(select(User.id).where(User.name == name, User.active))
+    return found
+
+
+def _confirmation(delivery: Delivery) -> str:
+    if delivery.created:
+        return f"Message taken: item {delivery.item_id}, in {delivery.department_id}."
+    return f"This form was already sent: it is item {delivery.item_id}; nothing new was stored."
+
+
+def _deliverer() -> Deliverer:
+    found: Deliverer = current_app.extensions["take"]
+    return found
