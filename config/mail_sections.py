@@ -110,7 +110,9 @@ def _users(table: Table, path: Path) -> tuple[tuple[str, str], ...]:
             continue
         name, _, password_hash = line.strip().partition(":")
         if not name or not _PASSWORD_HASH.match(password_hash):
-            raise table.fail("users_file", f"{path} line {number} is not NAME:PASSWORD-HASH (see README)")
+            raise table.fail(
+                "users_file", f"{path} line {number} is not NAME:PASSWORD-HASH (see docs/email.md)"
+            )
         if name in users:
             raise table.fail("users_file", f"{path} line {number} repeats user {name!r}")
         users[name] = password_hash

@@ -84,7 +84,7 @@ class Receiver:
 
 
 def _signed(headers: dict[str, str], body: bytes) -> bool:
-    """The check a receiver makes, as the README shows it."""
+    """The check a receiver makes, as docs/notifications.md shows it."""
     timestamp = headers.get("X-Intake-Timestamp", "")
     expected = hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     return hmac.compare_digest("sha256=" + expected, headers.get("X-Intake-Signature", ""))
