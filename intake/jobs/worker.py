@@ -85,8 +85,8 @@ class JobWorker(ABC):
         except JobFailed as error:
             retry_at = self._retry_at(claim, retries) if error.retry else None
             log.warning(
-                "%s job %s (%s) failed (attempt %s%s): %s",
-                claim.kind, claim.id, claim.payload, claim.attempts, "" if retry_at else ", given up", error,
+                "%s job %s for item %s failed (attempt %s%s): %s",
+                claim.kind, claim.id, claim.item_ids[0], claim.attempts, "" if retry_at else ", given up", error,
             )  # fmt: skip
             jobs.fail(self.sessions, claim, str(error), self.clock(), retry_at=retry_at)
         except Exception as error:  # a fault of ours must not leave the job claimed until its lease ends
@@ -95,7 +95,7 @@ class JobWorker(ABC):
             jobs.fail(self.sessions, claim, problem, self.clock(), retry_at=self._retry_at(claim, retries))
         else:
             jobs.finish(self.sessions, claim, self.clock(), finish)
-            log.info("%s job %s done (%s rows)", claim.kind, claim.id, len(claim.rows))
+            log.debug("%s job %s done (%s rows)", claim.kind, claim.id, len(claim.rows))
         return True
 
     def start(self) -> None:

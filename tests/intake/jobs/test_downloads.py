@@ -92,3 +92,20 @@ def test_a_redirect_to_a_configured_private_host_is_refused(phone: PhoneOffice) 
         "redirect to http://10.0.0.1/media/x resolves to a non-public address (10.0.0.1)"
     )
     assert [seen.path for seen in phone.fake.seen] == [MEDIA]
+
+
+def test_healthz_counts_downloads_waiting_claimed_and_failed(phone: PhoneOffice) -> None:
+    def download_counts() -> object:
+        answer = phone.client.get("/healthz").json
+        assert answer is not None
+        return answer["jobs"]["download"]
+
+    _mms(phone, phone.fake.base)
+    assert download_counts() == {"pending": 1, "failed": 0}
+    claimed = jobs.claim(phone.runtime.sessions, [jobs.DOWNLOAD], phone.clock.now, 3)
+    assert claimed is not None and download_counts() == {"pending": 1, "failed": 0}
+    assert phone.downloads()[0].status == "pending"  # being fetched is still waiting, to a reader
+    jobs.fail(phone.runtime.sessions, claimed, "refused for the test", phone.clock.now, retry_at=None)
+    assert download_counts() == {"pending": 0, "failed": 1}
+    [download] = phone.downloads()
+    assert (download.status, download.last_error) == ("failed", "refused for the test")
