@@ -23,12 +23,21 @@ from routing.conversation import Thread, match
 from routing.engine import Routes, RoutingDecision, RuleOutcome
 from routing.message import InboundMessage
 from routing.store.database import StorageUnavailable, UnstorableMessage, transaction
-from routing.store.models import Attachment, AuditEvent, Base, Blob, DeliveryKey, Item, Message, utcnow
+from routing.store.models import (
+    SYSTEM_ACTOR,
+    Attachment,
+    AuditEvent,
+    Base,
+    Blob,
+    DeliveryKey,
+    Item,
+    Message,
+    utcnow,
+)
 from routing.store.notifications import enqueue
 
 log = logging.getLogger(__name__)
 
-SYSTEM_ACTOR = "intake"
 # The machine kind of mail a rule marked as machine-written (no notifications).
 MARKED_MACHINE = "marked-by-rule"
 

@@ -1,9 +1,10 @@
 """GET /healthz: whether this process can reach its database, how each mailbox is read,
-and how many notifications wait to be sent or have failed.
+and how many jobs of each kind (notifications, downloads) wait or have failed.
 
 The status code means "the database answers"; a failing IMAP mailbox (also shown on the
-queue page) or a backlog of notifications shows in the detail without making the whole
-process look down. Anyone (a load balancer, a monitor) gets the status and the counts;
+queue page) or a backlog of jobs shows in the detail without making the whole process
+look down. `notifications` repeats the notification jobs' counts under the key it had
+before every kind of job shared one queue. Anyone (a load balancer, a monitor) gets the status and the counts;
 the mailboxes' names and errors only a signed-in person or an API token.
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from routing.store import outbox
+from routing.store import jobs
 from routing.store.database import database_answers
 from routing.store.mailboxes import MailboxHealth, mailbox_health
 from web.auth import signed_in_person
@@ -26,14 +27,11 @@ blueprint = Blueprint("health", __name__)
 def healthz() -> tuple[Response, int]:
     if not database_answers(storage().engine):
         return jsonify(status="unavailable", database="not answering"), 503
+    counts = job_counts()
+    waiting = {"notifications": counts[jobs.NOTIFICATION], "jobs": counts}
     if signed_in_person() is None:
-        return jsonify(status="ok", database="ok", notifications=notifications()), 200
-    return jsonify(
-        status="ok",
-        database="ok",
-        mailboxes=[_detail(m) for m in mailboxes()],
-        notifications=notifications(),
-    ), 200
+        return jsonify(status="ok", database="ok", **waiting), 200
+    return jsonify(status="ok", database="ok", mailboxes=[_detail(m) for m in mailboxes()], **waiting), 200
 
 
 def mailboxes() -> list[MailboxHealth]:
@@ -45,10 +43,10 @@ def mailboxes() -> list[MailboxHealth]:
         return mailbox_health(session, names)
 
 
-def notifications() -> dict[str, int]:
-    """How many notifications wait in the outbox ("pending") and how many gave up ("failed")."""
+def job_counts() -> dict[str, dict[str, int]]:
+    """Per kind of job, how many wait ("pending") and how many gave up ("failed")."""
     with reading() as session:
-        return outbox.counts(session, ("pending", "failed"))
+        return jobs.counts(session)
 
 
 def _detail(health: MailboxHealth) -> dict[str, Any]:

@@ -13,17 +13,18 @@ from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from routing.store.models import Attachment, Item, PendingDownload, VoiceCall
+from routing.store.downloads import Download, downloads_of
+from routing.store.models import Attachment, Item, VoiceCall
 
 
 @dataclass(frozen=True)
 class PhoneFacts:
     call: VoiceCall | None
     recording: Attachment | None
-    downloads: list[PendingDownload]
+    downloads: list[Download]
 
     @property
-    def unfinished(self) -> list[PendingDownload]:
+    def unfinished(self) -> list[Download]:
         return [d for d in self.downloads if d.status != "done"]
 
 
@@ -35,11 +36,7 @@ def phone_facts_of(session: Session, item_ids: Collection[int]) -> dict[int, Pho
     """The phone facts of many items in three queries, whatever their number (a page of the API)."""
     ids = sorted(set(item_ids))
     calls = {c.item_id: c for c in session.scalars(select(VoiceCall).where(VoiceCall.item_id.in_(ids)))}
-    downloads: dict[int, list[PendingDownload]] = {item_id: [] for item_id in ids}
-    for download in session.scalars(
-        select(PendingDownload).where(PendingDownload.item_id.in_(ids)).order_by(PendingDownload.id)
-    ):
-        downloads[download.item_id].append(download)
+    downloads = downloads_of(session, ids)
     recording_ids = {
         item_id: next((d.attachment_id for d in found if d.purpose == "recording" and d.attachment_id), None)
         for item_id, found in downloads.items()

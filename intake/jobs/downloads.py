@@ -1,28 +1,35 @@
-"""The background worker that fetches pending downloads and stores them on their items.
+"""The worker that fetches "download" jobs (recordings, MMS media) and stores them on their items.
 
 It runs on a thread of `intake serve`; any number of processes may run one against
-the same database, since each download is claimed before it is fetched.
+the same database, since each download is claimed before it is fetched. The fetch
+itself (the account's API only, redirects checked, a byte cap) is intake.phone.fetch.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake.jobs.worker_thread import Background, backoff
-from intake.phone.fetch import FetchFailed, FetchRefused, TwilioFetcher
-from routing.store import downloads
+from intake.jobs.worker import Finish, JobFailed, JobWorker, Retries
+from intake.phone.fetch import Fetched, FetchFailed, FetchRefused, TwilioFetcher
+from routing.delivery import new_blob
+from routing.store import jobs
+from routing.store.jobs import Claim
+from routing.store.models import SYSTEM_ACTOR, Attachment, AuditEvent, Job
 
 log = logging.getLogger(__name__)
 
 RETRY_BASE = timedelta(seconds=10)
 
 
-class DownloadWorker:
-    """Claims one due download at a time, fetches it, and records the outcome."""
+class DownloadWorker(JobWorker):
+    """Claims one due download at a time, fetches it, and stores the file on its item."""
+
+    name = "downloads"
+    kinds = (jobs.DOWNLOAD,)
 
     def __init__(
         self,
@@ -31,48 +38,41 @@ class DownloadWorker:
         *,
         max_attempts: int,
         retry_base: timedelta = RETRY_BASE,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self.sessions = sessions
+        super().__init__(sessions, clock)
         self.fetcher = fetcher
-        self.max_attempts = max_attempts
-        self.retry_base = retry_base
-        self.clock = clock
-        self._background = Background("downloads", self.run_once)
+        self._retries = Retries(max_attempts, retry_base)
 
-    def run_once(self) -> bool:
-        """Do one due download; False when none was due."""
-        job = downloads.claim(self.sessions, self.clock(), self.max_attempts)
-        if job is None:
-            return False
+    def retries(self) -> Retries:
+        return self._retries
+
+    def do(self, claim: Claim) -> Finish:
         try:
-            fetched = self.fetcher.fetch(job.url)
+            fetched = self.fetcher.fetch(claim.payload["url"])
         except FetchRefused as error:
-            log.warning("download %s for item %s refused: %s", job.id, job.item_id, error)
-            downloads.fail(self.sessions, job, str(error), retry_at=None)
+            raise JobFailed(str(error), retry=False) from None
         except FetchFailed as error:
-            retry_at = self._retry_at(job.attempts) if error.retry else None
-            log.warning(
-                "download %s for item %s failed (attempt %s): %s", job.id, job.item_id, job.attempts, error
-            )
-            downloads.fail(self.sessions, job, str(error), retry_at=retry_at)
-        except Exception as error:  # a fault of ours must not leave the download claimed until its lease ends
-            log.exception("download %s for item %s broke", job.id, job.item_id)
-            problem = f"unexpected error: {error!r}"
-            downloads.fail(self.sessions, job, problem, retry_at=self._retry_at(job.attempts))
-        else:
-            downloads.complete(self.sessions, job, fetched.content, fetched.content_type)
-            log.info("download %s for item %s stored (%s bytes)", job.id, job.item_id, len(fetched.content))
-        return True
+            raise JobFailed(str(error), retry=error.retry) from None
+        log.info(
+            "download %s for item %s fetched (%s bytes)", claim.id, claim.item_ids[0], len(fetched.content)
+        )
+        return lambda session, row: store(session, row, fetched)
 
-    def start(self) -> None:
-        self._background.start()
 
-    def stop(self) -> None:
-        """Let the download in hand finish, then end the thread."""
-        self._background.stop()
-
-    def _retry_at(self, attempts: int) -> datetime | None:
-        if attempts >= self.max_attempts:
-            return None
-        return self.clock() + backoff(attempts, self.retry_base)
+def store(session: Session, row: Job, fetched: Fetched) -> None:
+    """Keep the fetched bytes as an attachment of the item, with an audit event."""
+    content = fetched.content
+    attachment = Attachment(
+        item_id=row.item_id,
+        filename=row.payload["filename"],
+        content_type=fetched.content_type,
+        size=len(content),
+        inline=False,
+        blob=new_blob(content),
+    )
+    session.add(attachment)
+    session.flush()
+    row.payload = {**row.payload, "attachment_id": attachment.id}
+    detail = {"url": row.payload["url"], "size": len(content), "attempts": row.attempts}
+    session.add(AuditEvent(item_id=row.item_id, actor=SYSTEM_ACTOR, action="downloaded", detail=detail))

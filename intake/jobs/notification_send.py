@@ -17,13 +17,14 @@ import smtplib
 import ssl
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
 
 from config.settings import NotificationSettings
-from routing.store.outbox import NewItem
+from intake.jobs.worker import JobFailed
 
 # Read at most this much of a webhook's answer: its body means nothing to us.
 _MAX_ANSWER_BYTES = 64 * 1024
@@ -33,12 +34,22 @@ _EXCERPT_LINES = 12
 _EXCERPT_CHARS = 1000
 
 
-class SendFailed(Exception):
+class SendFailed(JobFailed):
     """A notification was not delivered; `retry` says whether trying again may help."""
 
-    def __init__(self, problem: str, *, retry: bool) -> None:
-        super().__init__(problem)
-        self.retry = retry
+
+@dataclass(frozen=True)
+class NewItem:
+    """What a notification tells of an item."""
+
+    id: int
+    department_id: str
+    channel: str
+    sender: str
+    sender_name: str | None
+    subject: str
+    text: str
+    received_at: datetime
 
 
 def excerpt(text: str) -> str:

@@ -1,4 +1,4 @@
-"""The background worker that sends department notifications from the outbox.
+"""The worker that sends "notification" jobs: department emails, digests and webhooks.
 
 It runs on a thread of `intake serve`; any number of processes may run one against the
 same database, since each notification is claimed before it is sent, and marked sent
@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Department, Settings
 from intake.jobs.notification_send import (
+    NewItem,
     SendFailed,
     excerpt,
     message_id,
@@ -27,106 +29,90 @@ from intake.jobs.notification_send import (
     title,
     webhook_body,
 )
-from intake.jobs.worker_thread import Background, backoff
-from routing.store import outbox
-from routing.store.outbox import Job, NewItem
+from intake.jobs.worker import JobWorker, Retries
+from routing.store import jobs
+from routing.store.database import transaction
+from routing.store.jobs import Claim
+from routing.store.models import Item
 
 log = logging.getLogger(__name__)
 
 
-class NotificationWorker:
-    """Claims one due notification (or one digest) at a time, sends it, records the outcome.
+class NotificationWorker(JobWorker):
+    """Claims one due notification (or one digest) at a time and sends it.
 
     `settings` is called for each job, so a reloaded config's notify tables apply at once.
     """
+
+    name = "notifications"
+    kinds = (jobs.NOTIFICATION,)
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
         settings: Callable[[], Settings],
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self.sessions = sessions
+        super().__init__(sessions, clock)
         self.settings = settings
-        self.clock = clock
-        self._background = Background("notifications", self.run_once)
 
-    def run_once(self) -> bool:
-        """Send one due notification or digest; False when none was due."""
+    def retries(self) -> Retries:
+        config = self.settings().notifications
+        return Retries(config.max_attempts, timedelta(seconds=config.retry_seconds))
+
+    def do(self, claim: Claim) -> None:
         settings = self.settings()
-        config = settings.notifications
-        job = outbox.claim(self.sessions, self.clock(), config.max_attempts)
-        if job is None:
-            return False
-        try:
-            self._send(job, settings)
-        except SendFailed as error:
-            retry_at = self._retry_at(job.attempts, settings) if error.retry else None
-            log.warning(
-                "%s notification %s for %s failed (attempt %s%s): %s",
-                job.kind, job.id, job.department_id, job.attempts, "" if retry_at else ", given up", error,
-            )  # fmt: skip
-            outbox.fail(self.sessions, job, str(error), retry_at=retry_at)
-        except Exception as error:  # a fault of ours must not leave the row claimed until its lease ends
-            log.exception("%s notification %s broke", job.kind, job.id)
-            problem = f"unexpected error: {error!r}"
-            outbox.fail(self.sessions, job, problem, retry_at=self._retry_at(job.attempts, settings))
-        else:
-            outbox.mark_sent(self.sessions, job, self.clock())
-            log.info("%s notification %s sent to %s (%s items)", job.kind, job.id, job.target, len(job.rows))
-        return True
-
-    def start(self) -> None:
-        self._background.start()
-
-    def stop(self) -> None:
-        """Let the send in hand finish, then end the thread."""
-        self._background.stop()
-
-    def _send(self, job: Job, settings: Settings) -> None:
-        items = outbox.new_items(self.sessions, job.item_ids)
-        department = next((d for d in settings.departments if d.id == job.department_id), None)
+        items = new_items(self.sessions, claim.item_ids)
+        department = next((d for d in settings.departments if d.id == claim.payload["department_id"]), None)
         if not items or department is None:
             raise SendFailed("the item or its department is gone", retry=False)
-        if job.kind == "webhook":
-            self._post(job, settings, department, items[0])
+        if claim.payload["via"] == "webhook":
+            self._post(claim, settings, department, items[0])
         else:
-            self._email(job, settings, department, items)
+            self._email(claim, settings, department, items)
+        log.info("notification %s sent to %s (%s items)", claim.id, claim.payload["target"], len(items))
 
-    def _post(self, job: Job, settings: Settings, department: Department, item: NewItem) -> None:
+    def _post(self, claim: Claim, settings: Settings, department: Department, item: NewItem) -> None:
         notify = department.notify
-        if notify.webhook_url != job.target:
+        target = claim.payload["target"]
+        if notify.webhook_url != target:
             raise SendFailed("the department's webhook_url changed since the item arrived", retry=False)
         body = webhook_body(item, department.name, _link(settings, item))
         timeout = settings.notifications.timeout_seconds
-        post_webhook(job.target, notify.webhook_secret, body, job.id, self.clock(), timeout)
+        post_webhook(target, notify.webhook_secret, body, claim.id, self.clock(), timeout)
 
-    def _email(self, job: Job, settings: Settings, department: Department, items: list[NewItem]) -> None:
+    def _email(self, claim: Claim, settings: Settings, department: Department, items: list[NewItem]) -> None:
         config = settings.notifications
         if not config.smtp_host:
             raise SendFailed("no mail server is configured ([notifications] smtp_host)", retry=False)
-        if job.kind == "digest":
+        if claim.payload["via"] == "digest":
             subject, text = _digest(settings, department, items)
         else:
             subject, text = _single(settings, department, items[0])
-        message = new_email(config, job.target, subject, text, message_id(config, _token(job)))
+        message = new_email(config, claim.payload["target"], subject, text, message_id(config, _token(claim)))
         refused = send_email(config, message, self.clock())
         if refused:
-            log.warning("notification %s: the mail server refused %s", job.id, ", ".join(refused))
-
-    def _retry_at(self, attempts: int, settings: Settings) -> datetime | None:
-        config = settings.notifications
-        if attempts >= config.max_attempts:
-            return None
-        return self.clock() + backoff(attempts, timedelta(seconds=config.retry_seconds))
+            log.warning("notification %s: the mail server refused %s", claim.id, ", ".join(refused))
 
 
-def _token(job: Job) -> str:
-    """The Message-ID token: the row's id, or for a digest a digest of all its rows' ids."""
-    if len(job.rows) == 1:
-        return str(job.id)
-    ids = ",".join(str(notification_id) for notification_id, _ in sorted(job.rows))
+def new_items(sessions: sessionmaker[Session], item_ids: tuple[int, ...]) -> list[NewItem]:
+    """The items a notification tells of, in the order they arrived."""
+    with transaction(sessions, write=False) as session:
+        items = session.scalars(select(Item).where(Item.id.in_(item_ids)).order_by(Item.id))
+        return [
+            NewItem(
+                i.id, i.department_id, i.channel, i.sender, i.sender_name, i.subject, i.text, i.received_at
+            )
+            for i in items
+        ]
+
+
+def _token(claim: Claim) -> str:
+    """The Message-ID token: the job's id, or for a digest a digest of all its jobs' ids."""
+    if len(claim.rows) == 1:
+        return str(claim.id)
+    ids = ",".join(str(job_id) for job_id, _ in sorted(claim.rows))
     return f"digest-{hashlib.sha256(ids.encode()).hexdigest()[:16]}"
 
 

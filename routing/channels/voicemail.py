@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from routing.delivery import SYSTEM_ACTOR, Deliverer, Delivery, apply_decision, new_blob
+from routing.delivery import Deliverer, Delivery, apply_decision, new_blob
 from routing.engine import Routes
 from routing.message import InboundMessage
 from routing.store.downloads import enqueue
-from routing.store.models import Attachment, AuditEvent, Blob, Item, VoiceCall
+from routing.store.models import SYSTEM_ACTOR, Attachment, AuditEvent, Blob, Item, VoiceCall
 from routing.store.stored_message import message_of
 
 

@@ -212,6 +212,10 @@ class Attachment(Base):
     blob: Mapped[Blob] = relationship()
 
 
+# The actor of what Intake itself does to an item (received, routed, a job given up).
+SYSTEM_ACTOR = "intake"
+
+
 class AuditEvent(Base):
     """Something that happened to an item, by whom and when; never changed afterwards."""
 
@@ -262,32 +266,6 @@ class VoiceCall(Base):
     transcript_status: Mapped[str] = mapped_column(String(16))
     transcript: Mapped[str | None] = mapped_column(Text)
     transcription_sid: Mapped[str | None] = mapped_column(String(64))
-
-
-class PendingDownload(Base):
-    """A file to fetch for an item (a recording, an MMS photo), done by a background worker.
-
-    A worker claims a row by pushing `next_attempt_at` past now; a worker that dies
-    mid-fetch leaves the row to be claimed again once that time has passed.
-    """
-
-    __tablename__ = "pending_downloads"
-    __table_args__ = (
-        UniqueConstraint("item_id", "url", name="uq_pending_downloads_item_url"),
-        Index("ix_pending_downloads_due", "status", "next_attempt_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
-    url: Mapped[str] = mapped_column(String(2000))
-    filename: Mapped[str] = mapped_column(String(255))
-    purpose: Mapped[str] = mapped_column(String(16))  # "recording" or "media"
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class LearnedWord(Base):
@@ -363,32 +341,38 @@ class WebSecret(Base):
     value: Mapped[str] = mapped_column(String(128))
 
 
-class Notification(Base):
-    """One message to send about a new item (routing.store.outbox): an email, a digest line, a webhook.
+class Job(Base):
+    """Work that waits after an item is stored (routing.store.jobs): a notification to send,
+    a file to fetch. Done later by a background worker of its kind (intake/jobs/).
 
-    Added in the transaction that creates the item, sent later by a background worker,
-    which claims a row by pushing `next_attempt_at` past now. An item has at most one
-    row of each kind, so it is never queued twice for the same place.
+    `key` names the job among its item's jobs of that kind (a notification's way, a
+    download's filename), so an item never queues the same work twice. A worker claims a
+    row by setting it "running" until `lease_until`; a worker that dies mid-job leaves the
+    row to be claimed again once that time has passed. Rows of one kind that share a
+    `batch` (a department's digest) are claimed together and done as one.
     """
 
-    __tablename__ = "notifications"
+    __tablename__ = "jobs"
     __table_args__ = (
-        UniqueConstraint("item_id", "kind", name="uq_notifications_item_kind"),
-        Index("ix_notifications_due", "status", "next_attempt_at"),
+        UniqueConstraint("item_id", "kind", "key", name="uq_jobs_item_kind_key"),
+        Index("ix_jobs_due", "status", "due_at"),
+        Index("ix_jobs_lease", "status", "lease_until"),
+        Index("ix_jobs_batch", "kind", "batch", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # "notification" or "download"
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
-    department_id: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16))  # "email", "digest" or "webhook"
-    # The addresses (comma-separated) or the URL, as configured when the item arrived.
-    target: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, failed
+    key: Mapped[str] = mapped_column(String(255))
+    batch: Mapped[str | None] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, running, done, failed
     attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
 
 
 class LoginAttempt(Base):

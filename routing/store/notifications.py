@@ -1,9 +1,10 @@
 """Queueing a department's notifications about a new item, in deliver()'s transaction.
 
 Queued with the item, so an item is notified if and only if it was stored; sent later
-by a background worker (see routing.store.outbox). Kinds: "email" (one email per item),
-"digest" (one email per department and period, holding every item of the period) and
-"webhook" (one JSON POST per item).
+as "notification" jobs (routing.store.jobs) by intake.jobs.notifications. Ways ("via"):
+"email" (one email per item), "digest" (one email per department and period, holding
+every item of the period: the period's jobs share a batch) and "webhook" (one JSON POST
+per item).
 """
 
 from __future__ import annotations
@@ -11,13 +12,10 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from routing.store.models import Notification
-
-_INSERT = insert(Notification)
+from routing.store import jobs
 
 
 def enqueue(session: Session, item_id: int, department_id: str, settings: Settings, now: datetime) -> None:
@@ -26,16 +24,29 @@ def enqueue(session: Session, item_id: int, department_id: str, settings: Settin
     if department is None:  # retired by a reload between routing and here
         return
     notify = department.notify
-    rows = []
     if notify.email:
-        kind = "digest" if notify.digest_minutes else "email"
-        due = digest_due(now, notify.digest_minutes) if notify.digest_minutes else now
-        rows.append({"kind": kind, "target": ", ".join(notify.email), "next_attempt_at": due})
+        target = ", ".join(notify.email)
+        if notify.digest_minutes:
+            due = digest_due(now, notify.digest_minutes)
+            _add(session, item_id, department_id, "digest", target, due, batch=f"digest {department_id}")
+        else:
+            _add(session, item_id, department_id, "email", target, now)
     if notify.webhook_url:
-        rows.append({"kind": "webhook", "target": notify.webhook_url, "next_attempt_at": now})
-    if rows:
-        common = {"item_id": item_id, "department_id": department_id, "status": "pending", "attempts": 0}
-        session.execute(_INSERT, [{**common, **row, "created_at": now} for row in rows])
+        _add(session, item_id, department_id, "webhook", notify.webhook_url, now)
+
+
+def _add(
+    session: Session,
+    item_id: int,
+    department_id: str,
+    via: str,
+    target: str,
+    due: datetime,
+    batch: str | None = None,
+) -> None:
+    # The target (addresses or URL) is kept as configured when the item arrived.
+    payload = {"via": via, "department_id": department_id, "target": target}
+    jobs.add(session, jobs.NOTIFICATION, item_id, via, payload, due=due, batch=batch)
 
 
 def digest_due(now: datetime, minutes: int) -> datetime:

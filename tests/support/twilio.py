@@ -27,8 +27,10 @@ from config.settings import Settings
 from intake.cli.runtime import Runtime, open_runtime
 from intake.jobs.downloads import DownloadWorker
 from intake.phone.fetch import TwilioFetcher
+from routing.store import jobs
 from routing.store.database import transaction
-from routing.store.models import Item, PendingDownload, VoiceCall
+from routing.store.downloads import Download, downloads_of
+from routing.store.models import Item, Job, VoiceCall
 from tests.support.people import office_client
 from web.app import create_app
 from web.twilio import TwilioHooks
@@ -294,9 +296,16 @@ class PhoneOffice:
                 _ = (item.events, item.raw, [a.blob for a in item.attachments])
             return items
 
-    def downloads(self) -> list[PendingDownload]:
+    def downloads(self) -> list[Download]:
         with transaction(self.runtime.sessions, write=False) as session:
-            return list(session.scalars(select(PendingDownload).order_by(PendingDownload.id)))
+            found = downloads_of(session, session.scalars(select(Item.id)).all())
+        return sorted((d for item in found.values() for d in item), key=lambda d: d.id)
+
+    def point_download_at(self, url: str) -> None:
+        """Make the one queued download fetch `url` instead."""
+        with transaction(self.runtime.sessions) as session:
+            row = session.scalars(select(Job).where(Job.kind == jobs.DOWNLOAD)).one()
+            row.payload = {**row.payload, "url": url}
 
     def call(self) -> VoiceCall:
         with transaction(self.runtime.sessions, write=False) as session:

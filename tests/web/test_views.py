@@ -21,6 +21,7 @@ from tests.support.queue_pages import counts
 from web.app import create_app
 
 START = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+NO_JOBS = {"notification": {"pending": 0, "failed": 0}, "download": {"pending": 0, "failed": 0}}
 
 
 def _deliver(runtime: Runtime, number: int, to: str = "sales@office.test", subject: str = "") -> int:
@@ -37,6 +38,7 @@ def test_healthz_answers_200_when_the_database_answers(client: FlaskClient) -> N
         "database": "ok",
         "mailboxes": [],
         "notifications": {"pending": 0, "failed": 0},
+        "jobs": NO_JOBS,
     }
 
 
@@ -47,7 +49,12 @@ def test_healthz_shows_mailbox_names_and_errors_only_to_a_signed_in_person_or_to
     app = create_app(settings, runtime.engine, runtime.sessions)
     anonymous = app.test_client().get("/healthz")
     assert anonymous.status_code == 200
-    assert anonymous.json == {"status": "ok", "database": "ok", "notifications": {"pending": 0, "failed": 0}}
+    assert anonymous.json == {
+        "status": "ok",
+        "database": "ok",
+        "notifications": {"pending": 0, "failed": 0},
+        "jobs": NO_JOBS,
+    }
     add_person(runtime.sessions, "ann")
     token_only = app.test_client()
     token_only.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {new_token(runtime.sessions, 'ann')}"

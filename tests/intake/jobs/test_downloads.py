@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from intake.jobs.downloads import DownloadWorker
 from intake.phone.fetch import Fetched, TwilioFetcher
-from routing.store import downloads
+from routing.store import jobs
 from routing.store.database import transaction
-from routing.store.models import AuditEvent, PendingDownload
+from routing.store.models import AuditEvent
 from tests.support.twilio import Answer, PhoneOffice, api_path, raw_server, sms_form
 
 MEDIA = api_path("Messages/MM1/Media/ME1")
@@ -33,15 +33,13 @@ def test_a_cut_off_download_is_not_stored_and_is_retried(phone: PhoneOffice) -> 
 
     _mms(phone, phone.fake.base)
     with raw_server(reply) as server:
-        with transaction(phone.runtime.sessions) as session:
-            row = session.scalars(select(PendingDownload)).one()
-            row.url = server.base + MEDIA
+        phone.point_download_at(server.base + MEDIA)
         fetcher = TwilioFetcher(dataclasses.replace(phone.settings.twilio, api_base_url=server.base))
         assert _worker(phone, fetcher).run_once()
     [download] = phone.downloads()
     assert (download.status, download.attempts, download.attachment_id) == ("pending", 1, None)
     assert download.last_error == "the download ended after 3 of 9000 bytes"
-    assert download.next_attempt_at.replace(tzinfo=phone.clock.now.tzinfo) > phone.clock.now
+    assert download.due_at > phone.clock.now
     [item] = phone.items()
     assert item.attachments == []
 
@@ -70,8 +68,8 @@ def test_a_download_whose_attempts_ran_out_fails_without_a_fetch(phone: PhoneOff
     _mms(phone, phone.fake.base)
     # Three workers died mid-fetch, one after the other.
     for _ in range(3):
-        assert downloads.claim(phone.runtime.sessions, phone.clock.now, 3) is not None
-        phone.clock.advance(downloads.LEASE + timedelta(seconds=1))
+        assert jobs.claim(phone.runtime.sessions, [jobs.DOWNLOAD], phone.clock.now, 3) is not None
+        phone.clock.advance(jobs.LEASE + timedelta(seconds=1))
     phone.fake.serve(MEDIA, Answer(200, b"PNG", {"Content-Type": "image/png"}))
     assert not phone.worker.run_once()
     [download] = phone.downloads()
@@ -80,7 +78,7 @@ def test_a_download_whose_attempts_ran_out_fails_without_a_fetch(phone: PhoneOff
     with transaction(phone.runtime.sessions, write=False) as session:
         actions = session.scalars(select(AuditEvent.action).where(AuditEvent.item_id == download.item_id))
         assert "download failed" in list(actions)
-    assert downloads.claim(phone.runtime.sessions, phone.clock.now, 3) is None
+    assert jobs.claim(phone.runtime.sessions, [jobs.DOWNLOAD], phone.clock.now, 3) is None
 
 
 def test_a_redirect_to_a_configured_private_host_is_refused(phone: PhoneOffice) -> None:
@@ -94,3 +92,20 @@ def test_a_redirect_to_a_configured_private_host_is_refused(phone: PhoneOffice) 
         "redirect to http://10.0.0.1/media/x resolves to a non-public address (10.0.0.1)"
     )
     assert [seen.path for seen in phone.fake.seen] == [MEDIA]
+
+
+def test_healthz_counts_downloads_waiting_claimed_and_failed(phone: PhoneOffice) -> None:
+    def download_counts() -> object:
+        answer = phone.client.get("/healthz").json
+        assert answer is not None
+        return answer["jobs"]["download"]
+
+    _mms(phone, phone.fake.base)
+    assert download_counts() == {"pending": 1, "failed": 0}
+    claimed = jobs.claim(phone.runtime.sessions, [jobs.DOWNLOAD], phone.clock.now, 3)
+    assert claimed is not None and download_counts() == {"pending": 1, "failed": 0}
+    assert phone.downloads()[0].status == "pending"  # being fetched is still waiting, to a reader
+    jobs.fail(phone.runtime.sessions, claimed, "refused for the test", phone.clock.now, retry_at=None)
+    assert download_counts() == {"pending": 0, "failed": 1}
+    [download] = phone.downloads()
+    assert (download.status, download.last_error) == ("failed", "refused for the test")

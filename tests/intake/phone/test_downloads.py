@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import TwilioSettings
-from intake.jobs.downloads import DownloadWorker
-from intake.phone.fetch import FetchRefused, TwilioFetcher, check_api_url, check_redirect
-from routing.store import downloads
+from intake.jobs.downloads import DownloadWorker, store
+from intake.phone.fetch import Fetched, FetchRefused, TwilioFetcher, check_api_url, check_redirect
+from routing.store import jobs
 from routing.store.database import make_engine, make_session_factory, transaction
-from routing.store.models import PendingDownload
+from routing.store.jobs import Claim
+from routing.store.models import Job
 from tests.support.twilio import (
     ACCOUNT_SID,
     OPEN_TIME,
@@ -114,9 +116,8 @@ def test_a_file_over_the_size_cap_is_refused(phone: PhoneOffice) -> None:
 def test_an_unreachable_api_is_retried_later(phone: PhoneOffice) -> None:
     closed = dataclasses.replace(phone.settings.twilio, api_base_url="http://127.0.0.1:9")  # discard port
     _mms(phone, api_path("Messages/MM1/Media/ME1"))
-    with transaction(phone.runtime.sessions) as session:
-        row = session.scalars(select(PendingDownload)).one()
-        row.url = row.url.replace(phone.fake.base, closed.api_base_url)
+    [download] = phone.downloads()
+    phone.point_download_at(download.url.replace(phone.fake.base, closed.api_base_url))
     worker = DownloadWorker(phone.runtime.sessions, TwilioFetcher(closed), max_attempts=3, clock=phone.clock)
     assert worker.run_once()
     [download] = phone.downloads()
@@ -133,22 +134,29 @@ def _two_mms(phone: PhoneOffice) -> None:
         assert phone.post("/twilio/sms", form).status_code == 200
 
 
+def _claim(sessions: sessionmaker[Session], now: datetime) -> Claim | None:
+    return jobs.claim(sessions, [jobs.DOWNLOAD], now, 3)
+
+
 def test_claims_are_exclusive_and_a_lapsed_claim_is_taken_over(phone: PhoneOffice) -> None:
     _two_mms(phone)
     sessions = phone.runtime.sessions
-    first = downloads.claim(sessions, OPEN_TIME, 3)
-    second = downloads.claim(sessions, OPEN_TIME, 3)
+    first = _claim(sessions, OPEN_TIME)
+    second = _claim(sessions, OPEN_TIME)
     assert first is not None and second is not None and first.id != second.id
-    assert downloads.claim(sessions, OPEN_TIME, 3) is None
+    assert _claim(sessions, OPEN_TIME) is None
     # The first worker died: after its lease another takes the download over, and the
     # late answer of the first one no longer counts.
-    later = OPEN_TIME + downloads.LEASE + timedelta(seconds=1)
-    taken_over = downloads.claim(sessions, later, 3)
+    later = OPEN_TIME + jobs.LEASE + timedelta(seconds=1)
+    taken_over = _claim(sessions, later)
     assert taken_over is not None and taken_over.id == first.id and taken_over.attempts == 2
-    downloads.complete(sessions, first, b"late", "image/png")
-    downloads.complete(sessions, taken_over, b"fresh", "image/png")
+    for claim, content in ((first, b"late"), (taken_over, b"fresh")):
+        fetched = Fetched(content, "image/png")
+        jobs.finish(
+            sessions, claim, later, lambda session, row, fetched=fetched: store(session, row, fetched)
+        )
     with transaction(sessions, write=False) as session:
-        row = session.get_one(PendingDownload, first.id)
+        row = session.get_one(Job, first.id)
         assert (row.status, row.attempts) == ("done", 2)
     [item] = [i for i in phone.items() if i.attachments]
     assert [a.blob.content for a in item.attachments] == [b"fresh"]
@@ -170,11 +178,9 @@ def test_a_row_locked_by_another_worker_is_skipped_on_postgresql(
     other_engine = make_engine(phone.settings.database)
     try:
         with transaction(make_session_factory(other_engine)) as holder:
-            held = holder.scalars(
-                select(PendingDownload).order_by(PendingDownload.id).limit(1).with_for_update()
-            ).one()
-            job = downloads.claim(phone.runtime.sessions, OPEN_TIME, 3)
+            held = holder.scalars(select(Job).order_by(Job.id).limit(1).with_for_update()).one()
+            job = _claim(phone.runtime.sessions, OPEN_TIME)
             assert job is not None and job.id != held.id
-            assert downloads.claim(phone.runtime.sessions, OPEN_TIME, 3) is None
+            assert _claim(phone.runtime.sessions, OPEN_TIME) is None
     finally:
         other_engine.dispose()
