@@ -1,0 +1,51 @@
+"""Issue 12's measure: the project's own labelled set (tests/data/routing_set), routed under
+its office's config after a receptionist corrected a tenth of it.
+
+Done when at least 95% of the messages go to the right department and at most 2% to a
+wrong one, and when corrections never make the routing worse than it was before them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.loading import load_settings
+from config.settings import Settings
+from intake.rules.evaluate import evaluate, parse_share
+from intake.rules.evaluate_report import tally
+from intake.rules.labelled_set import Labelled, read_labels
+
+ROUTING_SET = Path(__file__).parents[1] / "data" / "routing_set"
+SEEDS = (1, 2, 3, 4, 5)
+
+
+@pytest.fixture(scope="module")
+def office() -> Settings:
+    return load_settings(ROUTING_SET / "office.toml")
+
+
+@pytest.fixture(scope="module")
+def labelled(office: Settings) -> list[Labelled]:
+    return read_labels(ROUTING_SET / "LABELS.tsv", office)
+
+
+@pytest.mark.xfail(strict=True, reason="routing quality (issue 12) not reached yet")
+def test_a_tenth_taught_the_rest_goes_right(office: Settings, labelled: list[Labelled]) -> None:
+    evaluation = evaluate(office, labelled, parse_share("10%", len(labelled)), seed=1)
+    figures = tally(evaluation.after, office.default_department)
+    assert figures["right %"] >= 95.0, figures
+    assert figures["wrong %"] <= 2.0, figures
+
+
+@pytest.mark.xfail(strict=True, reason="routing quality (issue 12) not reached yet")
+def test_corrections_never_make_routing_worse(office: Settings, labelled: list[Labelled]) -> None:
+    worse: dict[int, str] = {}
+    for seed in SEEDS:
+        evaluation = evaluate(office, labelled, parse_share("10%", len(labelled)), seed=seed)
+        before = sum(routed.right for routed in evaluation.before)
+        after = sum(routed.right for routed in evaluation.after)
+        if after < before:
+            worse[seed] = f"{before} right before the corrections, {after} after"
+    assert not worse, worse
