@@ -11,10 +11,13 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from config.settings import PRIORITIES, ConditionSettings, Department, RuleSettings, RuleTest
+from config.settings import PRIORITIES, BuiltInStep, ConditionSettings, Department, RuleSettings, RuleTest
 
 if TYPE_CHECKING:
     from config.table import Table
+
+# Rule names are compared folded, so "Recipient" is refused as "recipient" is.
+_STEP_NAMES = frozenset(step.casefold() for step in BuiltInStep)
 
 
 def _known_department(
@@ -26,12 +29,23 @@ def _known_department(
 
 
 def rules(root: Table, departments: tuple[Department, ...]) -> tuple[RuleSettings, ...]:
+    """The rules in order; names are unique and no built-in step's, whatever their case."""
     found: dict[str, RuleSettings] = {}
     for table in root.tables("rules"):
         rule = _rule(table, departments)
-        if rule.name in found:
-            raise table.fail("name", f"duplicate rule name {rule.name!r}")
-        found[rule.name] = rule
+        folded = rule.name.strip().casefold()
+        if folded in _STEP_NAMES:
+            raise table.fail(
+                "name",
+                f"{rule.name!r} is the name of a built-in routing step "
+                f"(taken: {', '.join(BuiltInStep)}); give the rule another name",
+            )
+        if folded in found:
+            first = found[folded]
+            raise table.fail(
+                "name", f"duplicate rule name {rule.name!r} ({first.key} is named {first.name!r})"
+            )
+        found[folded] = rule
     return tuple(found.values())
 
 

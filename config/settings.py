@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -123,6 +124,25 @@ class DatabaseSettings:
 
 
 PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+class BuiltInStep(StrEnum):
+    """The routing engine's own steps, named in a routing trace beside the config's rules.
+
+    They live here, below the engine, so that the loader can refuse a rule that takes one
+    of these names: a person reading a trace must never take a rule for a step.
+    """
+
+    # The conversation matchers, tried before anything else.
+    IN_REPLY_TO = "in-reply-to"
+    REFERENCES = "references"
+    SUBJECT_TOKEN = "subject token"
+    SAME_NUMBER = "same number"
+    # The engine's steps around the rules.
+    PLACEMENT = "chosen by hand"
+    RECIPIENT = "recipient"
+    CATCH_ALL = "catch-all"
+    SUGGESTION = "learned suggestion"
 
 
 @dataclass(frozen=True)

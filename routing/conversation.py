@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from config.settings import RoutingSettings
+from config.settings import BuiltInStep, RoutingSettings
 from routing.engine import RuleOutcome
 from routing.message import InboundMessage
 from routing.store.models import Item, Message
@@ -45,7 +45,7 @@ Found = tuple[int | None, str]
 class Matcher:
     """A named way of finding the item a message continues, for some channels."""
 
-    name: str
+    name: BuiltInStep
     channels: frozenset[str]
     find: Callable[[Session, InboundMessage, RoutingSettings], Found]
 
@@ -154,10 +154,10 @@ def by_number(session: Session, message: InboundMessage, settings: RoutingSettin
 
 
 MATCHERS = (
-    Matcher("in-reply-to", EMAIL_CHANNELS, by_in_reply_to),
-    Matcher("references", EMAIL_CHANNELS, by_references),
-    Matcher("subject token", EMAIL_CHANNELS, by_subject_token),
-    Matcher("same number", TEXT_CHANNELS, by_number),
+    Matcher(BuiltInStep.IN_REPLY_TO, EMAIL_CHANNELS, by_in_reply_to),
+    Matcher(BuiltInStep.REFERENCES, EMAIL_CHANNELS, by_references),
+    Matcher(BuiltInStep.SUBJECT_TOKEN, EMAIL_CHANNELS, by_subject_token),
+    Matcher(BuiltInStep.SAME_NUMBER, TEXT_CHANNELS, by_number),
 )
 
 
@@ -173,15 +173,15 @@ def match(session: Session, message: InboundMessage, settings: RoutingSettings) 
             raise  # the database failed: the whole delivery is retried
         except Exception as error:  # a broken matcher must not keep a message out
             log.exception("conversation matcher %s failed", matcher.name)
-            outcomes.append(RuleOutcome(matcher.name, False, f"matcher failed: {error!r}"))
+            outcomes.append(RuleOutcome.of_step(matcher.name, False, f"matcher failed: {error!r}"))
             continue
         if item_id is None:
-            outcomes.append(RuleOutcome(matcher.name, False, reason))
+            outcomes.append(RuleOutcome.of_step(matcher.name, False, reason))
             continue
         thread = _thread(session, item_id, matcher.name, reason, settings)
         if thread is None:
             reason += ", but it is resolved and replies do not reopen items"
-        outcomes.append(RuleOutcome(matcher.name, thread is not None, reason))
+        outcomes.append(RuleOutcome.of_step(matcher.name, thread is not None, reason))
         return Matching(thread, tuple(outcomes))
     return Matching(None, tuple(outcomes))
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from config.settings import PRIORITIES, Settings
+from config.settings import PRIORITIES, BuiltInStep, Settings
 from routing.conditions.base import Facts, Registry
 from routing.conditions.registry import standard_registry
 from routing.learning import Classifier, Suggestion
@@ -25,20 +26,34 @@ from routing.rules import CompiledRule, RuleSet
 
 log = logging.getLogger(__name__)
 
-PLACEMENT_STEP = "chosen by hand"
-RECIPIENT_STEP = "recipient"
-CATCH_ALL_STEP = "catch-all"
-SUGGESTION_STEP = "learned suggestion"
-_STEPS = (PLACEMENT_STEP, RECIPIENT_STEP, CATCH_ALL_STEP, SUGGESTION_STEP)
+
+class OutcomeKind(StrEnum):
+    """What said its word in a routing trace: a config rule, or one of the engine's own steps."""
+
+    RULE = "rule"
+    STEP = "step"
 
 
 @dataclass(frozen=True)
 class RuleOutcome:
-    """What one rule (or step) said about one message."""
+    """What one rule (or step) said about one message.
+
+    `rule` is the rule's or the step's name (the key stored traces have always used);
+    `kind` says which of the two it is, so that no name can pass for the other.
+    """
 
     rule: str
     matched: bool
     reason: str
+    kind: OutcomeKind
+
+    @classmethod
+    def of_rule(cls, name: str, matched: bool, reason: str) -> RuleOutcome:
+        return cls(name, matched, reason, OutcomeKind.RULE)
+
+    @classmethod
+    def of_step(cls, step: BuiltInStep, matched: bool, reason: str) -> RuleOutcome:
+        return cls(step.value, matched, reason, OutcomeKind.STEP)
 
 
 @dataclass(frozen=True)
@@ -165,12 +180,12 @@ class Router:
                 reason = rule.condition.check(facts)
             except Exception as error:  # a broken rule must not lose the message
                 log.exception("routing rule %s failed", rule.name)
-                draft.outcomes.append(RuleOutcome(rule.name, False, f"rule failed: {error!r}"))
+                draft.outcomes.append(RuleOutcome.of_rule(rule.name, False, f"rule failed: {error!r}"))
                 continue
             if reason is None:
-                draft.outcomes.append(RuleOutcome(rule.name, False, rule.wanted))
+                draft.outcomes.append(RuleOutcome.of_rule(rule.name, False, rule.wanted))
                 continue
-            draft.outcomes.append(RuleOutcome(rule.name, True, f"{reason}: {draft.apply(rule)}"))
+            draft.outcomes.append(RuleOutcome.of_rule(rule.name, True, f"{reason}: {draft.apply(rule)}"))
             if rule.settings.stop:
                 return
 
@@ -181,10 +196,10 @@ class Router:
             return
         if placement.department_id not in self.known:
             reason = f"{placement.by} chose {placement.department_id}, which is no department now"
-            draft.outcomes.append(RuleOutcome(PLACEMENT_STEP, False, reason))
+            draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.PLACEMENT, False, reason))
             return
         reason = f"taken by hand by {placement.by} for {placement.department_id}"
-        draft.outcomes.append(RuleOutcome(PLACEMENT_STEP, True, reason))
+        draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.PLACEMENT, True, reason))
         draft.route(placement.department_id, reason)
 
     def _by_recipient(self, message: InboundMessage, draft: _Draft) -> None:
@@ -202,11 +217,13 @@ class Router:
             if department_id and department_id not in (d for _, d in found):
                 found.append((recipient, department_id))
         if not found:
-            draft.outcomes.append(RuleOutcome(RECIPIENT_STEP, False, "no recipient belongs to a department"))
+            draft.outcomes.append(
+                RuleOutcome.of_step(BuiltInStep.RECIPIENT, False, "no recipient belongs to a department")
+            )
             return
         recipient, department_id = found[0]
         reason = f"sent to {recipient}, which belongs to {department_id}"
-        draft.outcomes.append(RuleOutcome(RECIPIENT_STEP, True, reason))
+        draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.RECIPIENT, True, reason))
         draft.route(department_id, reason)
         draft.others = [d for _, d in found[1:]]
 
@@ -216,35 +233,39 @@ class Router:
             department_id = self.settings.smtp.catch_all_department(recipient.rpartition("@")[2])
             if department_id:
                 reason = f"sent to {recipient}; {department_id} takes its domain's unknown addresses"
-                draft.outcomes.append(RuleOutcome(CATCH_ALL_STEP, True, reason))
+                draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.CATCH_ALL, True, reason))
                 draft.route(department_id, reason)
                 return
         reason = "no recipient at a domain with a catch-all department"
-        draft.outcomes.append(RuleOutcome(CATCH_ALL_STEP, False, reason))
+        draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.CATCH_ALL, False, reason))
 
     def _suggest(self, message: InboundMessage, session: Session | None, draft: _Draft) -> None:
         suggestion = self.classifier.suggest(f"{message.subject}\n{message.text}", session)
         if suggestion is None:
-            draft.outcomes.append(RuleOutcome(SUGGESTION_STEP, False, "no word the suggestion knows"))
+            draft.outcomes.append(
+                RuleOutcome.of_step(BuiltInStep.SUGGESTION, False, "no word the suggestion knows")
+            )
             return
         draft.suggestion = suggestion
         said = f"{suggestion.department_id} with confidence {suggestion.confidence:.2f}"
         threshold = self.settings.routing.suggest_threshold
         if suggestion.department_id == self.settings.default_department:
-            draft.outcomes.append(RuleOutcome(SUGGESTION_STEP, False, f"suggests {said}, the default anyway"))
+            draft.outcomes.append(
+                RuleOutcome.of_step(BuiltInStep.SUGGESTION, False, f"suggests {said}, the default anyway")
+            )
             return
         if suggestion.confidence < threshold:
             draft.outcomes.append(
-                RuleOutcome(SUGGESTION_STEP, False, f"suggests {said}, below {threshold:.2f}")
+                RuleOutcome.of_step(BuiltInStep.SUGGESTION, False, f"suggests {said}, below {threshold:.2f}")
             )
             return
-        draft.outcomes.append(RuleOutcome(SUGGESTION_STEP, True, f"suggests {said}"))
+        draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.SUGGESTION, True, f"suggests {said}"))
         draft.route(suggestion.department_id, f"learned suggestion: {said}")
 
 
 def _decision_needed(message: InboundMessage, draft: _Draft, threshold: float) -> str | None:
     """Why a person should decide where this message belongs, if they should."""
-    rule_matched = any(o.matched and o.rule not in _STEPS for o in draft.outcomes)
+    rule_matched = any(o.matched and o.kind is OutcomeKind.RULE for o in draft.outcomes)
     if message.machine_kind and not draft.machine and not rule_matched:
         return f"machine mail ({message.machine_kind}) that no rule recognised"
     suggestion = draft.suggestion

@@ -15,7 +15,7 @@ from routing.delivery import Deliverer
 from routing.engine import Router
 from routing.queues.filters import MAX_ID
 from routing.store.models import utcnow
-from web import actions, api, auth, dashboard, display, files, hand_taken, health, queue
+from web import actions, api, auth, dashboard, display, favicon, files, hand_taken, health, queue
 from web.storage import WebStorage
 from web.twilio import TwilioHooks
 
@@ -40,6 +40,7 @@ def create_app(settings: Settings, engine: Engine, sessions: sessionmaker[Sessio
     app.register_blueprint(dashboard.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(files.blueprint)
+    app.register_blueprint(favicon.blueprint)
     deliverer = Deliverer(sessions, Router(settings))
     TwilioHooks(settings, deliverer).init_app(app)
     hand_taken.init_app(app, deliverer)

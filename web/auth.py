@@ -29,7 +29,7 @@ from web.throttle import LoginThrottle, throttle
 from web.twilio import blueprint as twilio_blueprint
 
 blueprint = Blueprint("auth", __name__)
-_OPEN_ENDPOINTS = {"health.healthz", "auth.login", "static"}
+_OPEN_ENDPOINTS = {"health.healthz", "auth.login", "static", "favicon.icon"}
 WRONG_PASSWORD = "Wrong name or password, or the user is disabled."
 LoginAnswer = BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]]
 

@@ -22,6 +22,12 @@ HEIGHT = 260
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 28  # room for the axes' labels
 BAR_SHARE = 0.72  # of a day's slot; the rest is the gap between bars
 LABEL_EVERY = 7  # days between date labels, counted back from today
+# The server cannot measure text, so the wait chart makes room for its words by their
+# length: a generous width per character at the labels' 12px (wide letters included),
+# and a gap between a word and the bar it names.
+CHAR_WIDTH = 7.8
+TEXT_GAP = 8.0
+LABEL_SHARE = 0.35  # at most this share of the width goes to the departments' names
 
 
 @dataclass(frozen=True)
@@ -145,13 +151,19 @@ class WaitChart:
     width: int
     height: int
     label_width: float
+    # Each department's name as it fits left of the bars, shortened with an ellipsis if need be.
+    labels: tuple[str, ...]
     rows: tuple[tuple[PickUp, Segment | None], ...]  # None: nothing picked up yet
     row_height: float
 
 
 def wait_bars(title: str, pick_up: Sequence[PickUp]) -> WaitChart:
-    label_width, value_width, row = 150.0, 90.0, 26.0
-    room = WIDTH - label_width - value_width
+    row = 26.0
+    longest_label = int(WIDTH * LABEL_SHARE / CHAR_WIDTH)
+    labels = tuple(_shortened(p.label, longest_label) for p in pick_up)
+    label_width = _text_width(max(labels, key=len, default="")) + 2 * TEXT_GAP
+    values = [duration(p.median) for p in pick_up if p.median is not None]
+    room = WIDTH - label_width - _text_width(max(values, key=len, default="")) - TEXT_GAP
     longest = max((p.median for p in pick_up if p.median is not None), default=timedelta(0))
     rows = []
     for n, p in enumerate(pick_up):
@@ -163,7 +175,16 @@ def wait_bars(title: str, pick_up: Sequence[PickUp]) -> WaitChart:
                 label_width, n * row + 5, max(share * room, 1.0), row - 10, colour(p.position), text
             )
         rows.append((p, bar))
-    return WaitChart(title, WIDTH, int(len(rows) * row) or int(row), label_width, tuple(rows), row)
+    height = int(len(rows) * row) or int(row)
+    return WaitChart(title, WIDTH, height, label_width, labels, tuple(rows), row)
+
+
+def _text_width(text: str) -> float:
+    return len(text) * CHAR_WIDTH
+
+
+def _shortened(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1].rstrip() + "…"
 
 
 def duration(span: timedelta | None) -> str:

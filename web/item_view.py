@@ -1,4 +1,4 @@
-"""What the item page shows: the conversation with each body made safe, and the history in words."""
+"""What the item page shows: the conversation with each body made safe, the routing trace and the history in words."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 
 from markupsafe import Markup
 
+from config.settings import BuiltInStep
+from routing.engine import OutcomeKind
 from routing.store.models import ArrivedMessage, AuditEvent, Item
 from web.files import inline_images
 from web.mail_html import safe_html
@@ -79,6 +81,35 @@ def _shown(message: ArrivedMessage, html: Markup | None) -> ShownMessage:
     return ShownMessage(
         sender or "(unknown sender)", message.received_at, message.channel, message.text, html
     )
+
+
+@dataclass(frozen=True)
+class TraceLine:
+    """One rule or built-in step of the routing trace stored on an item."""
+
+    name: str
+    kind: OutcomeKind
+    matched: bool
+    reason: str
+
+
+def routing_trace(hits: list[Any]) -> list[TraceLine]:
+    """The stored routing trace, each line saying whether a rule or a built-in step spoke.
+
+    Items routed before outcomes carried their kind are read as the engine read them
+    then: a line bearing a built-in step's name was that step.
+    """
+    steps = frozenset(BuiltInStep)
+    lines = []
+    for hit in hits:
+        name = str(hit.get("rule", ""))
+        stored = hit.get("kind")
+        if stored in frozenset(OutcomeKind):
+            kind = OutcomeKind(stored)
+        else:
+            kind = OutcomeKind.STEP if name in steps else OutcomeKind.RULE
+        lines.append(TraceLine(name, kind, bool(hit.get("matched")), str(hit.get("reason", ""))))
+    return lines
 
 
 def history(events: list[AuditEvent], departments: Mapping[str, str]) -> list[ShownEvent]:

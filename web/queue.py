@@ -137,6 +137,7 @@ def item(item_id: int) -> Response:
                 phone=phone_facts(session, item_id),
                 conversation=item_view.conversation(found, remote_images=remote_images),
                 history=item_view.history(found.events, names),
+                routing_trace=item_view.routing_trace(found.routing_hits),
                 remote_images=remote_images,
                 choices=actions.choices(session, found),
             )

@@ -152,3 +152,42 @@ def test_a_bad_rule_is_refused_naming_file_key_and_rule(
     assert error.value.source == tmp_path / "office.toml"
     assert error.value.key == key
     assert problem in error.value.problem
+
+
+def _named(*names: str) -> str:
+    return "".join(
+        f'[[rules]]\nname = "{name}"\nwhen = {{ channel = "sms" }}\nroute = "sales"\n' for name in names
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "recipient",
+        "Recipient",
+        "catch-all",
+        "LEARNED SUGGESTION",
+        "chosen by hand",
+        "in-reply-to",
+        "same number",
+    ],
+)
+def test_a_rule_named_like_a_built_in_step_is_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        office_with(tmp_path, _named("invoices", name))
+    assert error.value.source == tmp_path / "office.toml"
+    assert error.value.key == "rules[1].name"
+    assert error.value.problem.startswith(f"{name!r} is the name of a built-in routing step")
+    assert str(tmp_path / "office.toml") in str(error.value) and "rules[1].name" in str(error.value)
+
+
+def test_rule_names_differing_only_in_case_are_duplicates(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        office_with(tmp_path, _named("Invoices", "orders", "invoices"))
+    assert error.value.key == "rules[2].name"
+    assert error.value.problem == "duplicate rule name 'invoices' (rules[0] is named 'Invoices')"
+
+
+def test_a_rule_may_contain_a_step_name_within_its_own(tmp_path: Path) -> None:
+    settings = office_with(tmp_path, _named("recipient is a VIP", "no catch-all"))
+    assert [rule.name for rule in settings.rules] == ["recipient is a VIP", "no catch-all"]

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from config.settings import RoutingSettings, Settings
+from config.settings import BuiltInStep, RoutingSettings, Settings
 from intake.cli.runtime import Runtime
 from intake.email.parser import parse_email
 from intake.phone.sms import parse_message
@@ -181,6 +181,7 @@ def test_a_subject_token_joins_for_a_participant_and_not_for_a_stranger(runtime:
             "rule": "subject token",
             "matched": False,
             "reason": f"the subject names item {first.item_id}, but bob@client.example is not one of its senders",
+            "kind": "step",
         }
     # Ann herself, from a new mail without threading headers, in capitals.
     ann = deliver_reply(
@@ -226,6 +227,7 @@ def test_a_text_outside_the_window_or_to_another_number_makes_a_new_item(runtime
             "rule": "same number",
             "matched": False,
             "reason": f"no open item from {CUSTOMER} to the same number in the last 72 hours",
+            "kind": "step",
         }
 
 
@@ -360,7 +362,8 @@ def test_a_broken_matcher_is_recorded_and_the_message_still_stored(
         raise RuntimeError("matcher bug")
 
     first = first_email(runtime)
-    monkeypatch.setattr(conversation, "MATCHERS", (Matcher("broken", EMAIL_CHANNELS, broken), *MATCHERS))
+    broken_first = Matcher(BuiltInStep.SUBJECT_TOKEN, EMAIL_CHANNELS, broken)
+    monkeypatch.setattr(conversation, "MATCHERS", (broken_first, *MATCHERS))
     reply = deliver_reply(
         runtime, reply_bytes(message_id="<r1@client.example>", in_reply_to="<q1@client.example>")
     )
@@ -368,7 +371,8 @@ def test_a_broken_matcher_is_recorded_and_the_message_still_stored(
     with runtime.sessions() as session:
         outcome = session.get_one(Item, first.item_id).events[-1].detail["outcomes"][0]
         assert outcome == {
-            "rule": "broken",
+            "rule": "subject token",
             "matched": False,
             "reason": "matcher failed: RuntimeError('matcher bug')",
+            "kind": "step",
         }

@@ -34,6 +34,7 @@ def test_a_stranger_replying_with_a_customers_message_id_gets_an_item_of_their_o
         "matched": False,
         "reason": f"In-Reply-To <q1@client.example> is a message of item {ann.item_id}, "
         "but mallory@elsewhere.example took no part in it",
+        "kind": "step",
     }
     assert counts(runtime)[:2] == (2, 0)  # Ann's item holds no message of Mallory's
 
@@ -52,6 +53,7 @@ def test_a_stranger_replying_with_a_customers_message_id_gets_an_item_of_their_o
         "rule": "subject token",
         "matched": False,
         "reason": f"the subject names item {ann.item_id}, but mallory@elsewhere.example is not one of its senders",
+        "kind": "step",
     }
 
     # Ann's own reply still joins her item.
@@ -76,6 +78,7 @@ def test_a_stranger_naming_a_customers_message_in_references_gets_an_item_of_the
         "matched": False,
         "reason": f"References name <q1@client.example>, a message of item {ann.item_id}, "
         "but mallory@elsewhere.example took no part in it",
+        "kind": "step",
     }
 
 

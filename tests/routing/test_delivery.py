@@ -22,9 +22,9 @@ from tests.support.mail import email_bytes
 
 # A first email tries the conversation matchers before the rules, and none finds an item.
 CONVERSATION_MISSES = [
-    {"rule": "in-reply-to", "matched": False, "reason": "no In-Reply-To"},
-    {"rule": "references", "matched": False, "reason": "no References"},
-    {"rule": "subject token", "matched": False, "reason": "no [#N] token in the subject"},
+    {"rule": "in-reply-to", "matched": False, "reason": "no In-Reply-To", "kind": "step"},
+    {"rule": "references", "matched": False, "reason": "no References", "kind": "step"},
+    {"rule": "subject token", "matched": False, "reason": "no [#N] token in the subject", "kind": "step"},
 ]
 
 
@@ -45,7 +45,7 @@ def test_a_message_is_stored_with_raw_bytes_routing_and_audit(runtime: Runtime) 
         assert item.routing_reason == "sent to billing@office.test, which belongs to billing"
         assert item.routing_hits == [
             *CONVERSATION_MISSES,
-            {"rule": "recipient", "matched": True, "reason": item.routing_reason},
+            {"rule": "recipient", "matched": True, "reason": item.routing_reason, "kind": "step"},
         ]
         assert [(e.actor, e.action, e.detail["department"]) for e in item.events] == [
             ("intake", "received", "billing")
@@ -79,13 +79,24 @@ def test_an_unknown_address_goes_to_the_front_desk(runtime: Runtime) -> None:
         assert item.routing_reason == "no rule matched; sent to the default department front-desk"
         assert item.routing_hits == [
             *CONVERSATION_MISSES,
-            {"rule": "recipient", "matched": False, "reason": "no recipient belongs to a department"},
+            {
+                "rule": "recipient",
+                "matched": False,
+                "reason": "no recipient belongs to a department",
+                "kind": "step",
+            },
             {
                 "rule": "catch-all",
                 "matched": False,
                 "reason": "no recipient at a domain with a catch-all department",
+                "kind": "step",
             },
-            {"rule": "learned suggestion", "matched": False, "reason": "no word the suggestion knows"},
+            {
+                "rule": "learned suggestion",
+                "matched": False,
+                "reason": "no word the suggestion knows",
+                "kind": "step",
+            },
         ]
 
 
@@ -116,6 +127,7 @@ def test_a_failing_rule_lands_the_message_in_the_front_desk(runtime: Runtime) ->
             "rule": "broken",
             "matched": False,
             "reason": "rule failed: RuntimeError('rule bug')",
+            "kind": "rule",
         }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from config.loading import ConfigError
 from routing.conditions.base import ConditionKind, DuplicateKind
 from routing.conditions.registry import standard_registry
-from routing.engine import Router
+from routing.engine import OutcomeKind, Router
 from tests.support.routers import CLOSED_TIME, decide, email, office_with, rfc5322, sms
 
 RULES = """
@@ -145,3 +146,26 @@ def test_an_unknown_kind_is_refused_with_the_rule_name_and_the_known_kinds(tmp_p
         "office.toml: rules[0].when.any[0].subjct: rule 'typo': unknown condition kind 'subjct' "
         "(known: body, channel, has_attachments, header, hours, machine, recipient, sender, subject, transcript)"
     )
+
+
+def test_outcomes_say_whether_a_rule_or_a_built_in_step_spoke(router: Router) -> None:
+    decision = router.route(email(_mail("Hello")), explain=True)
+    kinds = {o.rule: o.kind for o in decision.outcomes}
+    assert kinds == {
+        **{rule.name: OutcomeKind.RULE for rule in router.settings.rules},
+        "recipient": OutcomeKind.STEP,
+    }
+
+
+def test_a_rule_that_bears_a_step_name_still_counts_as_a_rule(tmp_path: Path) -> None:
+    # The loader refuses such a name; settings built in code (or a loader's slip) must not
+    # fool the engine, which tells rules from steps by their kind.
+    settings = office_with(
+        tmp_path, '[[rules]]\nname = "x"\nwhen = { channel = "email" }\nroute = "billing"\n'
+    )
+    renamed = replace(settings, rules=(replace(settings.rules[0], name="recipient"),))
+    bounce = email(_mail("Undelivered"), machine_kind="bounce")
+    decision = decide(Router(renamed), bounce)
+    assert decision.department_id == "billing"
+    assert [(o.rule, o.kind, o.matched) for o in decision.outcomes] == [("recipient", OutcomeKind.RULE, True)]
+    assert decision.decision_needed is None

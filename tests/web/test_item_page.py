@@ -13,13 +13,14 @@ from flask.testing import FlaskClient
 
 from intake.cli.runtime import Runtime
 from intake.email.parser import parse_email
+from routing.engine import OutcomeKind
 from routing.queues.triage import add_note, reroute
 from routing.store.database import transaction
 from routing.store.models import Item
 from tests.support.mail import email_bytes, raw_message
 from tests.support.people import new_person, office_client
 from web.files import content_disposition
-from web.item_view import event_details
+from web.item_view import TraceLine, event_details, routing_trace
 
 # A 1x1 PNG, as a mail program would attach a logo.
 PNG = base64.b64decode(
@@ -249,3 +250,27 @@ def test_event_details_read_as_words_and_leave_out_nested_records() -> None:
         ("bytes", "0")
     ]
     assert event_details({"text": "Call back after 3"}, names) == [("", "Call back after 3")]
+
+
+def test_the_routing_trace_says_which_lines_are_built_in_steps(runtime: Runtime, client: FlaskClient) -> None:
+    item = _deliver(runtime, email_bytes(to="sales@office.test"))
+    page = client.get(f"/items/{item.id}").get_data(as_text=True)
+    assert (
+        '<li class="hit kind-step"><span class="kind">built-in step</span> <strong>recipient</strong> matched: '
+        "sent to sales@office.test, which belongs to sales</li>"
+    ) in page
+
+
+def test_a_trace_stored_before_outcomes_had_a_kind_reads_as_the_engine_then_read_it() -> None:
+    stored = [
+        {"rule": "in-reply-to", "matched": False, "reason": "no In-Reply-To"},
+        {"rule": "vip", "matched": True, "reason": "from bigclient.example: priority high"},
+        {"rule": "recipient", "matched": True, "reason": "sent to sales@", "kind": "rule"},
+        {"rule": "recipient", "matched": False, "reason": "no recipient", "kind": "step"},
+    ]
+    assert routing_trace(stored) == [
+        TraceLine("in-reply-to", OutcomeKind.STEP, False, "no In-Reply-To"),
+        TraceLine("vip", OutcomeKind.RULE, True, "from bigclient.example: priority high"),
+        TraceLine("recipient", OutcomeKind.RULE, True, "sent to sales@"),
+        TraceLine("recipient", OutcomeKind.STEP, False, "no recipient"),
+    ]

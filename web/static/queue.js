@@ -58,20 +58,31 @@
     }
   }
 
-  /* The row a person opened, so that coming back puts the cursor where they were. */
+  /* The row a person opened and its neighbours, so that coming back puts the cursor where
+     they were, or, when that row has left the list (resolved from its page), on the row
+     that followed it, else the one before it. */
   function remember(row) {
+    var all = rows();
+    var at = all.indexOf(row);
+    var place = { row: row.id, next: all[at + 1] ? all[at + 1].id : null, previous: at > 0 ? all[at - 1].id : null };
     try {
-      window.sessionStorage.setItem("intake-cursor:" + window.location.pathname, row.id);
+      window.sessionStorage.setItem("intake-cursor:" + window.location.pathname, JSON.stringify(place));
     } catch (ignored) { /* storage may be off; the cursor then starts at the top */ }
   }
 
   function recalled() {
+    var place;
     try {
-      var id = window.sessionStorage.getItem("intake-cursor:" + window.location.pathname);
-      return id ? document.getElementById(id) : null;
+      place = JSON.parse(window.sessionStorage.getItem("intake-cursor:" + window.location.pathname) || "null");
     } catch (ignored) {
       return null;
     }
+    if (!place || typeof place !== "object") {
+      return null;
+    }
+    return [place.row, place.next, place.previous].map(function (id) {
+      return id ? document.getElementById(id) : null;
+    }).filter(Boolean)[0] || null;
   }
 
   function toggle() {
@@ -185,6 +196,19 @@
     });
   }
 
+  /* Resolve the row under the cursor and move on: a row that leaves the view hands the
+     cursor to the next (removeRow); one the view keeps (status "all") passes it on here. */
+  function resolve() {
+    var row = current();
+    var id = row && row.dataset.itemId;
+    act("resolve").then(function () {
+      var now = current();
+      if (id && now && now.dataset.itemId === id) {
+        move(1);
+      }
+    }).catch(function () {});
+  }
+
   // --- the reroute dialog -----------------------------------------------
 
   var dialog = document.getElementById("reroute-dialog");
@@ -253,7 +277,7 @@
   keys.bind("Enter", open);
   keys.bind("x", toggle);
   keys.bind("c", function () { act("claim").catch(function () {}); });
-  keys.bind("e", function () { act("resolve").catch(function () {}); });
+  keys.bind("e", resolve);
   keys.bind("r", reroute);
   keys.bind("/", function () {
     var search = document.getElementById("search");
