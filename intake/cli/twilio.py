@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from config.settings import Settings
 from intake.cli.usage import UsageError
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from intake.phone.simulate import Target
 
 
-def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     """`intake twilio simulate sms|voicemail`."""
     twilio = commands.add_parser("twilio", help="try the phone side without a Twilio account")
     actions = twilio.add_subparsers(required=True, metavar="ACTION")
