@@ -28,3 +28,11 @@ def test_a_simulated_text_and_voicemail_arrive_at_the_sample_office(database_url
         ("voicemail", "front-desk"),
         ("sms", "support"),
     ]
+
+
+def test_simulate_names_a_bad_or_silent_web_address() -> None:
+    bad = intake("twilio", "simulate", "sms", "--web", "nowhere", "Hello")
+    assert bad.returncode == 2 and bad.stderr.startswith("intake: --web: ")
+    silent = intake("twilio", "simulate", "sms", "--web", "127.0.0.1:1", "Hello")
+    assert silent.returncode == 2
+    assert "/twilio/sms: cannot reach Intake at http://127.0.0.1:1" in silent.stderr
