@@ -40,7 +40,10 @@ from sqlalchemy.orm import Session, sessionmaker
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.queue_fill import fill
+from config.holder import SettingsHolder
 from config.loading import DEFAULT_CONFIG, load_settings
+from routing.delivery import Deliverer
+from routing.engine import Router
 from routing.people import accounts
 from routing.queues import reading
 from routing.store.database import make_engine, make_session_factory, transaction
@@ -265,7 +268,12 @@ def run_database(url: str, name: str, items: int, repeats: int, plans: bool) -> 
         maintenance = analyze(engine)
         analyzed = time.perf_counter() - started - filled
         print(f"\n{name}: {items:,} items filled in {filled:.0f} s, {maintenance} {analyzed:.1f} s")
-        bench = Bench(engine, sessions, create_app(settings, engine, sessions), repeats)
+        bench = Bench(
+            engine,
+            sessions,
+            create_app(SettingsHolder(settings), engine, sessions, Deliverer(sessions, Router(settings))),
+            repeats,
+        )
         with transaction(sessions, write=False) as session:
             queue_size = session.execute(
                 text("SELECT count(*) FROM items WHERE department_id = :d"), {"d": DEPARTMENT}

@@ -38,7 +38,6 @@ from intake.cli.runtime import open_runtime
 from intake.cli.web_server import WebServer
 from routing.store.database import transaction
 from routing.store.models import Item
-from web.app import create_app
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "bench-token"
@@ -124,7 +123,7 @@ def main() -> None:
         database = os.environ.get("INTAKE_BENCH_DATABASE_URL") or f"sqlite:///{folder}/bench.db"
         settings = load_settings(config, {"INTAKE_DATABASE_URL": database})
         runtime = open_runtime(settings)
-        intake_server = _serve(create_app(settings, runtime.engine, runtime.sessions), 18571)
+        intake_server = _serve(runtime.web_app(), 18571)
         bare_server = _serve(_bare_app(), 18572)
         try:
             _drive(18572, _requests(100), args.clients)  # warm both up

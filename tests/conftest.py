@@ -28,7 +28,6 @@ from config.settings import Settings
 from intake.cli.runtime import Runtime, open_runtime
 from tests.support.people import office_client
 from tests.support.twilio import FakeTwilio, PhoneOffice, fake_twilio_server, open_phone_office
-from web.app import create_app
 
 # Real Chromium for the browser tests: tests/support/browser.py's fixtures.
 pytest_plugins = ("tests.support.browser",)
@@ -91,7 +90,7 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 def app(runtime: Runtime) -> Flask:
     """The web app of the test office."""
-    return create_app(runtime.settings, runtime.engine, runtime.sessions)
+    return runtime.web_app()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from routing.queues.filters import FILTER_NAMES, row_id
 from routing.store.database import StorageUnavailable
 from web import actions
 from web.access import person, visible_departments, visible_item
-from web.item_json import item_json, items_json
+from web.item_json import item_detail_json, item_json, items_json
 from web.storage import reading, storage, writing
 
 blueprint = Blueprint("api", __name__)
@@ -59,7 +59,7 @@ def list_items() -> Response:
 @blueprint.get("/items/<int:item_id>")
 def get_item(item_id: int) -> Response:
     with reading() as session:
-        return jsonify(item_json(visible_item(session, item_id)))
+        return jsonify(item_detail_json(visible_item(session, item_id)))
 
 
 def _check_department(session: Session, department_id: str) -> None:

@@ -1,4 +1,9 @@
-"""The Flask application factory: one app per settings, blueprints wired here."""
+"""The Flask application factory: blueprints wired here to the objects the process shares.
+
+The `intake` command builds the settings holder and the Deliverer once per process and
+hands them in, so the web's channels (Twilio webhooks, messages taken by hand) store
+through the same router as SMTP and IMAP, and a reload reaches them too.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.routing import IntegerConverter, Map
 
-from config.settings import Settings
+from config.holder import SettingsHolder
 from routing.delivery import Deliverer
-from routing.engine import Router
 from routing.queues.filters import MAX_ID
 from routing.store.models import utcnow
 from web import actions, api, auth, dashboard, display, favicon, files, hand_taken, health, queue
@@ -29,7 +33,9 @@ class RowIdConverter(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
-def create_app(settings: Settings, engine: Engine, sessions: sessionmaker[Session]) -> Flask:
+def create_app(
+    settings: SettingsHolder, engine: Engine, sessions: sessionmaker[Session], deliverer: Deliverer
+) -> Flask:
     app = Flask(__name__)
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -41,20 +47,19 @@ def create_app(settings: Settings, engine: Engine, sessions: sessionmaker[Sessio
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(files.blueprint)
     app.register_blueprint(favicon.blueprint)
-    deliverer = Deliverer(sessions, Router(settings))
     TwilioHooks(settings, deliverer).init_app(app)
     hand_taken.init_app(app, deliverer)
-    auth.init_app(app, settings)
+    auth.init_app(app, settings.current)
     display.init_app(app, settings)
 
     @app.template_filter("local_time")
     def local_time(moment: datetime) -> str:
-        return moment.astimezone(settings.timezone).strftime("%a %d %b %Y, %H:%M")
+        return moment.astimezone(settings.current.timezone).strftime("%a %d %b %Y, %H:%M")
 
     @app.template_filter("local_input")
     def local_input(moment: datetime) -> str:
         """The office's local time as a datetime-local field shows it."""
-        return moment.astimezone(settings.timezone).strftime("%Y-%m-%dT%H:%M")
+        return moment.astimezone(settings.current.timezone).strftime("%Y-%m-%dT%H:%M")
 
     @app.context_processor
     def clock() -> dict[str, datetime]:

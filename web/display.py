@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask
 
-from config.settings import Settings
+from config.holder import SettingsHolder
 from routing.queues.filters import OPEN_STATUSES
 from routing.store.models import Item, utcnow
 
@@ -41,9 +41,9 @@ def is_overdue(item: Item, now: datetime | None = None) -> bool:
     return item.status in OPEN_STATUSES and item.due_at is not None and item.due_at < (now or utcnow())
 
 
-def init_app(app: Flask, settings: Settings) -> None:
+def init_app(app: Flask, settings: SettingsHolder) -> None:
     def short_time(moment: datetime) -> str:
-        return moment.astimezone(settings.timezone).strftime("%a %d %b, %H:%M")
+        return moment.astimezone(settings.current.timezone).strftime("%a %d %b, %H:%M")
 
     app.add_template_filter(age, "age")
     app.add_template_filter(headline, "headline")

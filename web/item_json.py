@@ -40,6 +40,15 @@ def item_json(item: Item, facts: PhoneFacts | None = None) -> dict[str, Any]:
     }
 
 
+def item_detail_json(item: Item) -> dict[str, Any]:
+    """One item as GET /items/ID shows it: the list's fields, the message's text, and
+    every routing step that hit or missed, in the order they were tried."""
+    trace = [
+        {"rule": hit["rule"], "matched": hit["matched"], "reason": hit["reason"]} for hit in item.routing_hits
+    ]
+    return {**item_json(item), "text": item.text, "routing_trace": trace}
+
+
 def items_json(session: Session, items: list[Item]) -> list[dict[str, Any]]:
     facts = phone_facts_of(session, [item.id for item in items])
     return [item_json(item, facts[item.id]) for item in items]

@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from config.holder import SettingsHolder
 from config.settings import Settings
 from routing.store.database import transaction
 
@@ -16,10 +17,15 @@ from routing.store.database import transaction
 class WebStorage:
     """Holds the settings, engine and session factory for the app's views."""
 
-    def __init__(self, settings: Settings, engine: Engine, sessions: sessionmaker[Session]) -> None:
-        self.settings = settings
+    def __init__(self, settings: SettingsHolder, engine: Engine, sessions: sessionmaker[Session]) -> None:
+        self.holder = settings
         self.engine = engine
         self.sessions = sessions
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in use now: a reload replaces them."""
+        return self.holder.current
 
     def init_app(self, app: Flask) -> None:
         app.extensions["intake"] = self

@@ -22,6 +22,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.exceptions import Forbidden
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from config.holder import SettingsHolder
 from config.settings import Settings
 from intake.phone import voice as twilio_voice
 from intake.phone.fetch import FetchRefused, check_api_url
@@ -41,14 +42,25 @@ View = TypeVar("View", bound=Callable[..., Response])
 
 
 class TwilioHooks:
-    """What the webhooks need: the settings, the signature check and the stores."""
+    """What the webhooks need: the settings, the signature check and the stores.
 
-    def __init__(self, settings: Settings, deliverer: Deliverer) -> None:
-        self.settings = settings
-        self.validator = RequestValidator(settings.twilio.auth_token)
+    The Twilio account (the token that signs, the public URL) needs a restart, so the
+    validator is made once; greetings, acknowledgements and hours follow a reload.
+    """
+
+    def __init__(self, settings: SettingsHolder, deliverer: Deliverer) -> None:
+        self.holder = settings
+        self.validator = RequestValidator(settings.current.twilio.auth_token)
         self.deliverer = deliverer
-        self.desk = VoicemailDesk(self.deliverer, transcribe=settings.twilio.transcribe)
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    @property
+    def settings(self) -> Settings:
+        return self.holder.current
+
+    @property
+    def desk(self) -> VoicemailDesk:
+        return VoicemailDesk(self.deliverer, transcribe=self.settings.twilio.transcribe)
 
     def init_app(self, app: Flask) -> None:
         app.extensions["twilio"] = self

@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from config.loading import ConfigError, load_settings
 from config.settings import Settings
@@ -24,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # aiosmtpd logs every SMTP command at INFO; its warnings are what an operator needs.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
+    # Alembic says at INFO which database it talks to, on every command; `db upgrade` says what it did.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = _settings(args)
         return int(args.run(settings, args) or 0)
@@ -32,14 +35,28 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+CONFIG_HELP = (
+    "the office's TOML file (default: INTAKE_CONFIG or the sample office); it may come before "
+    "or after the command, and given twice the last one counts"
+)
+
+
+class _Command(argparse.ArgumentParser):
+    """A command's parser: it takes the global options after the command's name too, and
+    lists them in its --help. Its default is to set nothing, so a --config given before
+    the command stands unless one after it replaces it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--config", type=Path, metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="intake", description="The front office of a business, in software."
     )
-    parser.add_argument(
-        "--config", type=Path, help="the office's TOML file (default: INTAKE_CONFIG or the sample office)"
-    )
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    parser.add_argument("--config", type=Path, metavar="PATH", help=CONFIG_HELP)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=_Command)
 
     for name, help_text, run in (
         ("serve", "run SMTP, the web and the IMAP pollers in one process", _serve),

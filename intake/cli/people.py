@@ -73,10 +73,15 @@ def _people(settings: Settings) -> Iterator[Session]:
 def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    password = getpass.getpass("Password: ")
-    if getpass.getpass("Password again: ") != password:
-        raise UsageError("the two passwords differ")
-    return password
+    # Asked again until the two agree, as passwd does; Ctrl-D or Ctrl-C gives up.
+    try:
+        while True:
+            password = getpass.getpass("Password: ")
+            if getpass.getpass("Password again: ") == password:
+                return password
+            print("The two passwords differ; type them again.", file=sys.stderr)
+    except (EOFError, KeyboardInterrupt):
+        raise UsageError("no password given") from None
 
 
 def _users_add(settings: Settings, args: argparse.Namespace) -> None:

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ from routing.store.schema import current_revision, head_revision
 def add_commands(commands: Any) -> None:
     """`intake route` and `intake rules test|replay|evaluate`."""
     route = commands.add_parser("route", help="show where a message would go, without storing it")
-    route.add_argument("file", type=Path, metavar="FILE.eml", nargs="?", help="an email as a file")
+    route.add_argument(
+        "files", type=Path, metavar="FILE.eml", nargs="*", help="emails as files, or folders of .eml files"
+    )
     route.add_argument("--sms", metavar="TEXT", help="route a text message with this body instead")
     route.add_argument("--from", dest="sender", metavar="NUMBER", default="", help="the text's sender")
     route.add_argument("--to", metavar="NUMBER", default="", help="the office number the text was sent to")
@@ -45,12 +48,20 @@ def add_commands(commands: Any) -> None:
     actions.add_parser("test", help="route the config's [[rule_tests]] and name each failure").set_defaults(
         run=_rules_test
     )
-    replay = actions.add_parser("replay", help="show where stored items would go now; changes nothing")
+    # Here --config after the command names the candidate config; the office's own,
+    # whose database is read, goes before it: intake --config OFFICE.toml rules replay --config NEW.toml
+    replay = actions.add_parser(
+        "replay", help="show where stored items would go now; changes nothing", conflict_handler="resolve"
+    )
     replay.add_argument(
         "--since", default="30d", help="items received since: 30d, 12h, 2w or a date (default 30d)"
     )
     replay.add_argument(
-        "--config", dest="new_config", type=Path, metavar="NEW.toml", help="replay under this config instead"
+        "--config",
+        dest="new_config",
+        type=Path,
+        metavar="NEW.toml",
+        help="replay under this config instead (the office's own --config goes before `rules`)",
     )
     replay.set_defaults(run=_rules_replay)
     _add_evaluate(actions)
@@ -62,9 +73,6 @@ def _add_evaluate(actions: Any) -> None:
     )
     evaluate.add_argument("labels", type=Path, metavar="LABELS.tsv", help="the labelled set")
     evaluate.add_argument(
-        "--config", dest="evaluate_config", type=Path, metavar="PATH", help="evaluate this config instead"
-    )
-    evaluate.add_argument(
         "--teach", default="0", help="first teach this share (10%%) or count (18) of the set as corrections"
     )
     evaluate.add_argument(
@@ -75,17 +83,62 @@ def _add_evaluate(actions: Any) -> None:
     evaluate.set_defaults(run=_rules_evaluate)
 
 
-def _route(settings: Settings, args: argparse.Namespace) -> None:
-    message = _message_to_route(settings, args)
+def _route(settings: Settings, args: argparse.Namespace) -> int:
+    """Route each message and print its decision; one that cannot be read is named and
+    skipped, and makes the exit status 1."""
+    if bool(args.files) == (args.sms is not None):
+        raise UsageError("route: give either FILE.eml (one or more, or folders of them) or --sms TEXT")
     router = Router(settings)
     engine = _current_database(settings)
+    try:
+        if args.sms is not None:
+            _print_decision(
+                _decide(router, engine, _text_message(args), args.explain), learned=engine is not None
+            )
+            return 0
+        return _route_files(settings, router, engine, _eml_files(args.files), args.explain)
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+
+def _route_files(
+    settings: Settings, router: Router, engine: Engine | None, files: list[Path], explain: bool
+) -> int:
+    failed = 0
+    for number, path in enumerate(files):
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            print(f"intake: {path}: {error.strerror}", file=sys.stderr)
+            failed += 1
+            continue
+        if len(files) > 1:
+            print(f"{chr(10) if number else ''}== {path}")
+        message = parse_email(raw, limits=EmailLimits.from_settings(settings))
+        _print_decision(_decide(router, engine, message, explain), learned=engine is not None)
+    return 1 if failed else 0
+
+
+def _eml_files(paths: list[Path]) -> list[Path]:
+    """The files named, a folder standing for the .eml files in it, in name order."""
+    files: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = sorted(p for p in path.iterdir() if p.suffix.lower() == ".eml" and p.is_file())
+        if not found:
+            raise UsageError(f"{path}: a folder with no .eml files in it")
+        files.extend(found)
+    return files
+
+
+def _decide(router: Router, engine: Engine | None, message: InboundMessage, explain: bool) -> RoutingDecision:
     if engine is None:
-        decision = router.route(message, explain=args.explain)
-    else:
-        with transaction(make_session_factory(engine), write=False) as session:
-            decision = router.route(message, session, explain=args.explain)
-        engine.dispose()
-    _print_decision(decision, learned=engine is not None)
+        return router.route(message, explain=explain)
+    with transaction(make_session_factory(engine), write=False) as session:
+        return router.route(message, session, explain=explain)
 
 
 def _current_database(settings: Settings) -> Engine | None:
@@ -121,27 +174,19 @@ def _print_decision(decision: RoutingDecision, *, learned: bool) -> None:
         print(f"  {'hit ' if outcome.matched else 'miss'}  {outcome.rule}: {outcome.reason}")
 
 
-def _message_to_route(settings: Settings, args: argparse.Namespace) -> InboundMessage:
-    if (args.file is None) == (args.sms is None):
-        raise UsageError("route: give either FILE.eml or --sms TEXT")
-    if args.sms is not None:
-        if not args.sender or not args.to:
-            raise UsageError("route --sms: give --from NUMBER and --to NUMBER too")
-        test = RuleTest(
-            name="command line",
-            expect="",
-            key="",
-            channel="sms",
-            sender=args.sender,
-            to=(args.to,),
-            text=args.sms,
-        )
-        return dataclasses.replace(fixture_message(test), received_at=datetime.now(UTC))
-    try:
-        raw = args.file.read_bytes()
-    except OSError as error:
-        raise UsageError(f"{args.file}: {error.strerror}") from None
-    return parse_email(raw, limits=EmailLimits.from_settings(settings))
+def _text_message(args: argparse.Namespace) -> InboundMessage:
+    if not args.sender or not args.to:
+        raise UsageError("route --sms: give --from NUMBER and --to NUMBER too")
+    test = RuleTest(
+        name="command line",
+        expect="",
+        key="",
+        channel="sms",
+        sender=args.sender,
+        to=(args.to,),
+        text=args.sms,
+    )
+    return dataclasses.replace(fixture_message(test), received_at=datetime.now(UTC))
 
 
 def _rules_test(settings: Settings, args: argparse.Namespace) -> int:
@@ -176,12 +221,11 @@ def _rules_replay(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _rules_evaluate(settings: Settings, args: argparse.Namespace) -> None:
-    office = load_settings(args.evaluate_config) if args.evaluate_config else settings
     # The temporary database's migrations and each taught delivery would log a line each.
     for name in ("alembic", "routing.delivery"):
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
-        rows = read_labels(args.labels, office)
+        rows = read_labels(args.labels, settings)
     except BadLabels as error:
         raise UsageError(str(error)) from None
     rows = [row for row in rows if args.split in ("all", row.split)]
@@ -192,9 +236,13 @@ def _rules_evaluate(settings: Settings, args: argparse.Namespace) -> None:
     except BadShare as error:
         raise UsageError(str(error)) from None
     figures = as_json(
-        evaluate(office, rows, teach, args.seed), str(args.labels), str(office.source), args.split, args.seed
+        evaluate(settings, rows, teach, args.seed),
+        str(args.labels),
+        str(settings.source),
+        args.split,
+        args.seed,
     )
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
     else:
-        print_report(figures, [d.id for d in office.departments])
+        print_report(figures, [d.id for d in settings.departments])

@@ -1,6 +1,8 @@
 """Wiring the parts together: database, router, deliverer, SMTP and web servers, IMAP pollers.
 
-This is the one place that knows every layer; the `intake` command calls in here.
+This is the one place that knows every layer; the `intake` command calls in here. It
+builds one settings holder, one router holder and one Deliverer per process and hands
+the same ones to every listener and to the web app, so a reload reaches every channel.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flask import Flask
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from config.holder import SettingsHolder, reloadable
 from config.loading import ConfigError, load_settings
 from config.settings import Settings
 from intake.cli.web_server import WebServer
@@ -39,11 +43,22 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Runtime:
-    settings: Settings
+    """One process's shared objects, built once and handed to every channel."""
+
+    holder: SettingsHolder
     engine: Engine
     sessions: sessionmaker[Session]
     deliverer: Deliverer
     routers: RouterHolder
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in use now: a reload replaces them."""
+        return self.holder.current
+
+    def web_app(self) -> Flask:
+        """The web app, on this process's settings holder and Deliverer."""
+        return create_app(self.holder, self.engine, self.sessions, self.deliverer)
 
 
 def open_runtime(settings: Settings) -> Runtime:
@@ -53,17 +68,17 @@ def open_runtime(settings: Settings) -> Runtime:
     prepare(engine)
     sessions = make_session_factory(engine)
     sync_departments(sessions, settings)
-    return Runtime(settings, engine, sessions, Deliverer(sessions, routers), routers)
+    return Runtime(SettingsHolder(settings), engine, sessions, Deliverer(sessions, routers), routers)
 
 
-def reload_routing(runtime: Runtime) -> bool:
-    """Re-read the config file and swap in its routing; keep the old one if it is broken.
+def reload_config(runtime: Runtime) -> bool:
+    """Re-read the config file and swap in its settings and routing, for every channel
+    of the process at once; keep the old ones if the file is broken.
 
-    Only routing changes this way (rules, fixtures, departments' keywords, the
-    suggestion threshold); listen addresses, domains and the database need a restart.
+    What changes and what needs a restart is config.holder.reloadable's to say.
     """
     try:
-        settings = load_settings(runtime.settings.source)
+        settings = reloadable(runtime.settings, load_settings(runtime.settings.source))
         router = build_router(settings)
     except ConfigError as error:
         log.error("config reload refused, the old routing stays: %s", error)
@@ -74,6 +89,7 @@ def reload_routing(runtime: Runtime) -> bool:
         log.error("config reload refused, the departments could not be stored: %s", error)
         return False
     runtime.routers.swap(router)
+    runtime.holder.swap(settings)
     log.info("config reloaded: %d rules from %s", len(settings.rules), settings.source)
     return True
 
@@ -85,7 +101,7 @@ def run_services(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: reload_routing(runtime))
+    signal.signal(signal.SIGHUP, lambda *_: reload_config(runtime))
     started: list[SMTPServer | WebServer | MailboxPoller | DownloadWorker | NotificationWorker] = []
     # Every email door parses in these children; they stop after the doors.
     workers = ParseWorkers(WorkerLimits.from_settings(runtime.settings.email))
@@ -103,8 +119,7 @@ def run_services(
                 say(f"SMTP submission (STARTTLS, then AUTH) on {runtime.settings.smtp.submission.listen}")
         if web:
             announce_first_admin(runtime, say)
-            app = create_app(runtime.settings, runtime.engine, runtime.sessions)
-            web_server = WebServer(app, runtime.settings.web)
+            web_server = WebServer(runtime.web_app(), runtime.settings.web)
             web_server.start()
             started.append(web_server)
             say(f"Web listening on http://{runtime.settings.web.listen}/")
@@ -115,7 +130,7 @@ def run_services(
             say(f"Fetching recordings and media from {runtime.settings.twilio.api_base_url}")
         if web:
             # Always on with the web, so that notify tables added by a reload are served.
-            notifier = NotificationWorker(runtime.sessions, lambda: runtime.routers.settings)
+            notifier = NotificationWorker(runtime.sessions, lambda: runtime.holder.current)
             notifier.start()
             started.append(notifier)
             if any(d.notify.email or d.notify.webhook_url for d in runtime.settings.departments):

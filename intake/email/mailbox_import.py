@@ -65,12 +65,28 @@ class Progress:
 
 def open_mailbox(kind: str, path: Path) -> mailbox.Mailbox[mailbox.Message]:
     """The mbox file or maildir folder at `path`, read-only in spirit: nothing is created."""
-    if kind == "mbox" and path.is_file():
+    if not path.exists():
+        raise BackfillError(f"{path}: no such file or folder")
+    if kind == "mbox":
+        _check_mbox(path)
         return mailbox.mbox(path, create=False)
-    if kind == "maildir" and (path / "cur").is_dir() and (path / "new").is_dir():
+    if (path / "cur").is_dir() and (path / "new").is_dir():
         return mailbox.Maildir(path, factory=None, create=False)
-    wanted = "an mbox file" if kind == "mbox" else "a maildir folder (with cur/ and new/)"
-    raise BackfillError(f"{path}: not {wanted}")
+    raise BackfillError(f"{path}: not a maildir folder (with cur/ and new/)")
+
+
+def _check_mbox(path: Path) -> None:
+    """Refuse what is not an mbox, which Python's reader would take for an empty one."""
+    if path.is_dir():
+        raise BackfillError(f"{path}: a folder, not an mbox file (for a maildir, use `import maildir`)")
+    try:
+        with path.open("rb") as file:
+            start = file.read(5)
+    except OSError as error:
+        raise BackfillError(f"{path}: {error.strerror}") from None
+    # An empty file is an empty mailbox; anything else begins with a "From " line.
+    if start and start != b"From ":
+        raise BackfillError(f"{path}: not an mbox file (it does not begin with a 'From ' line)")
 
 
 def import_mailbox(

@@ -10,10 +10,12 @@ with such an address (for example http://127.0.0.1:8089) while simulating.
 from __future__ import annotations
 
 import base64
+import io
 import threading
 import urllib.error
 import urllib.request
 import uuid
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -151,6 +153,18 @@ class RecordingServer:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def silence(seconds: int) -> bytes:
+    """A PCM WAV recording of silence (8 kHz mono, as a phone line), for a voicemail
+    left without a recording of one's own."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\0\0" * 8000 * seconds)
+    return buffer.getvalue()
 
 
 def _seconds(wav: bytes) -> int:

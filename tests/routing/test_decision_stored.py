@@ -13,7 +13,6 @@ from routing.store.database import transaction
 from routing.store.models import Item
 from tests.support.people import office_client
 from tests.support.routers import email, office_with, rfc5322
-from web.app import create_app
 
 RULES = """
 [[departments]]
@@ -58,7 +57,7 @@ def test_priority_tags_spam_and_machine_are_stored_and_shown(office: Runtime) ->
             True,
         )
         assert item.machine_kind == MARKED_MACHINE and item.suggested_department_id is None
-    client = office_client(create_app(office.settings, office.engine, office.sessions), office.sessions)
+    client = office_client(office.web_app(), office.sessions)
     body = client.get(f"/api/v1/items/{item_id}").json
     assert body is not None
     assert (body["priority"], body["tags"], body["spam"], body["suggestion"]) == (
@@ -81,7 +80,7 @@ def test_a_suggestion_is_stored_and_shown(office: Runtime) -> None:
         body="The tap is broken.\r\n",
     )
     delivery = office.deliverer.deliver(email(raw))
-    client = office_client(create_app(office.settings, office.engine, office.sessions), office.sessions)
+    client = office_client(office.web_app(), office.sessions)
     body = client.get(f"/api/v1/items/{delivery.item_id}").json
     assert body is not None and body["suggestion"]["department"] == "support"
     confidence = body["suggestion"]["confidence"]

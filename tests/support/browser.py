@@ -31,7 +31,6 @@ from intake.cli.web_server import WebServer
 from tests.conftest import require_module, require_program
 from tests.support.people import PASSWORD, add_person
 from tests.support.serving import free_port
-from web.app import create_app
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Request, Route
@@ -111,7 +110,7 @@ class Site:
 def site(runtime: Runtime) -> Iterator[Site]:
     port = free_port()
     web = replace(runtime.settings.web, listen=ListenAddress("127.0.0.1", port))
-    server = WebServer(create_app(runtime.settings, runtime.engine, runtime.sessions), web)
+    server = WebServer(runtime.web_app(), web)
     server.start()
     try:
         yield Site(f"http://127.0.0.1:{port}", runtime)

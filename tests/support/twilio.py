@@ -32,7 +32,6 @@ from routing.store.database import transaction
 from routing.store.downloads import Download, downloads_of
 from routing.store.models import Item, Job, VoiceCall
 from tests.support.people import office_client
-from web.app import create_app
 from web.twilio import TwilioHooks
 
 OFFICE = Path(__file__).parents[1].joinpath("office.toml")
@@ -317,7 +316,7 @@ def open_phone_office(database_url: str, tmp_path: Path, fake: FakeTwilio) -> Ph
     path = office_with_twilio(tmp_path, twilio_toml(fake, PHONE_TOML))
     settings = load_settings(path, {"INTAKE_DATABASE_URL": database_url})
     runtime = open_runtime(settings)
-    app = create_app(settings, runtime.engine, runtime.sessions)
+    app = runtime.web_app()
     hooks: TwilioHooks = app.extensions["twilio"]
     clock = Clock(OPEN_TIME)
     hooks.clock = clock

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 from flask import Flask
 
+from config.holder import SettingsHolder
 from intake.cli.runtime import Runtime
 from intake.email.parser import parse_email
 from routing.people import accounts
@@ -144,7 +145,12 @@ def test_the_session_cookie_is_httponly_lax_and_secure_when_configured(
     runtime: Runtime, secure: bool
 ) -> None:
     web = dataclasses.replace(runtime.settings.web, secure_cookies=secure)
-    app = create_app(dataclasses.replace(runtime.settings, web=web), runtime.engine, runtime.sessions)
+    app = create_app(
+        SettingsHolder(dataclasses.replace(runtime.settings, web=web)),
+        runtime.engine,
+        runtime.sessions,
+        runtime.deliverer,
+    )
     cookie = app.test_client().get("/login").headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert ("Secure" in cookie) is secure

@@ -16,14 +16,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from intake.cli.runtime import Runtime, open_runtime
+from intake.cli.runtime import Runtime, open_runtime, reload_config
 from intake.desk.hand_taken import MAX_SCAN_BYTES
 from intake.rules.replay import replay
 from routing.engine import Router
 from routing.store.models import DeliveryKey, Item
 from tests.support.people import add_person, csrf_token, office_client
 from tests.support.routers import office_with
-from web.app import create_app
 
 _KEY = re.compile(r'name="key" value="([^"]+)"')
 RULES = """
@@ -140,9 +139,7 @@ def test_each_kind_makes_an_item_of_its_channel_in_the_chosen_department(
 def test_without_a_department_the_rules_route_it(tmp_path: Path, database_url: str) -> None:
     runtime = open_runtime(office_with(tmp_path, RULES, database_url))
     try:
-        client = office_client(
-            create_app(runtime.settings, runtime.engine, runtime.sessions), runtime.sessions
-        )
+        client = office_client(runtime.web_app(), runtime.sessions)
         ruled = item_of(send(client, filled(client, department="", text="About invoice 7")))
         defaulted = item_of(send(client, filled(client, department="", text="Call me")))
         chosen = item_of(send(client, filled(client, department="sales", text="About invoice 8")))
@@ -159,6 +156,23 @@ def test_without_a_department_the_rules_route_it(tmp_path: Path, database_url: s
                 chosen_item.routing_hits[-1]["reason"]
                 == "body has 'invoice': already routed, so not to billing, tag invoice"
             )
+    finally:
+        runtime.engine.dispose()
+
+
+def test_after_a_reload_a_message_taken_by_hand_follows_the_new_rules(
+    tmp_path: Path, database_url: str
+) -> None:
+    runtime = open_runtime(office_with(tmp_path, "", database_url))
+    try:
+        client = office_client(runtime.web_app(), runtime.sessions)
+        before = item_of(send(client, filled(client, department="", text="About invoice 7")))
+        runtime.settings.source.write_text(runtime.settings.source.read_text() + RULES)
+        assert reload_config(runtime)
+        after = item_of(send(client, filled(client, department="", text="About invoice 8")))
+        with runtime.sessions() as session:
+            departments = [session.get_one(Item, i).department_id for i in (before, after)]
+        assert departments == ["front-desk", "billing"]
     finally:
         runtime.engine.dispose()
 

@@ -20,7 +20,6 @@ from routing.people import accounts as people
 from routing.store.database import transaction
 from routing.store.models import LoginAttempt
 from tests.support.people import add_person, csrf_token, sign_in
-from web.app import create_app
 from web.throttle import LoginThrottle
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -42,7 +41,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(runtime: Runtime, clock: Clock) -> Flask:
-    app = create_app(runtime.settings, runtime.engine, runtime.sessions)
+    app = runtime.web_app()
     throttle: LoginThrottle = app.extensions["login_throttle"]
     throttle.clock = clock
     add_person(runtime.sessions, "rita")
@@ -124,7 +123,7 @@ def patient_app(runtime: Runtime) -> Iterator[Flask]:
     database = dataclasses.replace(runtime.settings.database, lock_timeout_seconds=30)
     patient = open_runtime(dataclasses.replace(runtime.settings, database=database))
     add_person(patient.sessions, "rita")
-    yield create_app(patient.settings, patient.engine, patient.sessions)
+    yield patient.web_app()
     patient.engine.dispose()
 
 

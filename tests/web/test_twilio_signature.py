@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from twilio.request_validator import RequestValidator
 
+from config.holder import SettingsHolder
 from tests.support.twilio import (
     AUTH_TOKEN,
     PUBLIC_URL,
@@ -153,7 +154,9 @@ def test_storage_failure_answers_503_and_the_retry_is_stored_once(phone: PhoneOf
 def test_behind_a_proxy_the_forwarded_url_is_the_one_checked(phone: PhoneOffice) -> None:
     twilio = dataclasses.replace(phone.settings.twilio, public_url="", proxy_hops=1)
     settings = dataclasses.replace(phone.settings, twilio=twilio)
-    client = create_app(settings, phone.runtime.engine, phone.runtime.sessions).test_client()
+    client = create_app(
+        SettingsHolder(settings), phone.runtime.engine, phone.runtime.sessions, phone.runtime.deliverer
+    ).test_client()
     form = sms_form()
     signature = sign("https://intake.office.test/twilio/sms", form)
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "intake.office.test"}
@@ -168,7 +171,9 @@ def test_an_office_without_twilio_credentials_refuses_every_webhook(phone: Phone
     settings = dataclasses.replace(
         phone.settings, twilio=dataclasses.replace(phone.settings.twilio, auth_token="")
     )
-    client = create_app(settings, phone.runtime.engine, phone.runtime.sessions).test_client()
+    client = create_app(
+        SettingsHolder(settings), phone.runtime.engine, phone.runtime.sessions, phone.runtime.deliverer
+    ).test_client()
     form = sms_form()
     signature = RequestValidator("").compute_signature(PUBLIC_URL + "/twilio/sms", form)
     assert client.post("/twilio/sms", data=form, headers={"X-Twilio-Signature": signature}).status_code == 403

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import signal
 import smtplib
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
 from config.loading import load_settings
-from intake.cli.runtime import open_runtime, reload_routing
+from intake.cli.runtime import open_runtime, reload_config
 from tests.conftest import OFFICE
 from tests.support.mail import email_bytes
 from tests.support.serving import ServeProcess
+from tests.support.twilio import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, sign, sms_form
 
 INVOICES = '\n[[rules]]\nname = "invoices"\nwhen = { subject = ["invoice"] }\nroute = "billing"\n'
 BROKEN = '\n[[rules]]\nname = "typo"\nwhen = { subjekt = ["invoice"] }\nroute = "sales"\n'
@@ -80,10 +83,66 @@ def test_a_reload_is_refused_when_a_fixture_fails_and_kept_when_good(config: Pat
     runtime = open_runtime(load_settings(config, {"INTAKE_DATABASE_URL": database_url}))
     first = runtime.routers.current
     config.write_text(config.read_text() + INVOICES + FAILING_FIXTURE)
-    assert not reload_routing(runtime)
+    assert not reload_config(runtime)
     assert runtime.routers.current is first
     config.write_text(config.read_text().replace('expect = "sales"', 'expect = "front-desk"'))
-    assert reload_routing(runtime)
+    assert reload_config(runtime)
     assert runtime.routers.current is not first
     assert [rule.name for rule in runtime.routers.current.rules.rules] == ["invoices"]
     runtime.engine.dispose()
+
+
+TWILIO = (
+    f'\n[twilio]\naccount_sid = "{ACCOUNT_SID}"\nauth_token = "{AUTH_TOKEN}"\npublic_url = "{PUBLIC_URL}"\n'
+)
+REFUNDS = '\n[[rules]]\nname = "refunds"\nwhen = { body = ["refund"] }\nroute = "billing"\n'
+
+
+def _text(serve: ServeProcess, number: int) -> None:
+    """A signed Twilio text about a refund, to the front desk's number."""
+    # From a new number each time, so that the second text is no follow-up of the first.
+    form = sms_form(
+        sid=f"SM{number:032d}", body="About my refund", To="+15555550100", From=f"+1555765000{number}"
+    )
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{serve.web_port}/twilio/sms",
+        data=urlencode(form).encode(),
+        headers={"X-Twilio-Signature": sign(PUBLIC_URL + "/twilio/sms", form)},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+
+
+def _mail(serve: ServeProcess, number: int) -> None:
+    raw = email_bytes(
+        to="hello@office.test",
+        subject=f"Mail {number}",
+        body="About my refund.",
+        message_id=f"<refund{number}@client.example>",
+    )
+    with smtplib.SMTP("127.0.0.1", serve.smtp_port, timeout=30) as client:
+        client.sendmail("ann@client.example", ["hello@office.test"], raw)
+
+
+def test_a_reload_reaches_email_and_texts_alike(config: Path, database_url: str) -> None:
+    config.write_text(config.read_text() + TWILIO)
+    serve = ServeProcess(config, database_url)
+    try:
+        serve.wait_for_line("Intake is running")
+        _mail(serve, 1)
+        _text(serve, 1)
+        config.write_text(config.read_text() + REFUNDS)
+        serve.process.send_signal(signal.SIGHUP)
+        serve.wait_for_line("config reloaded: 1 rules")
+        _mail(serve, 2)
+        _text(serve, 2)
+        items = serve.get_json("/api/v1/items?limit=10")["items"]
+    finally:
+        serve.stop()
+    by_channel = sorted((item["channel"], item["received_at"], item["department"]) for item in items)
+    assert [(channel, department) for channel, _, department in by_channel] == [
+        ("email", "front-desk"),
+        ("email", "billing"),
+        ("sms", "front-desk"),
+        ("sms", "billing"),
+    ]

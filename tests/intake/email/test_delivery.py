@@ -10,7 +10,6 @@ from routing.store.models import Item
 from tests.intake.email.test_machine_mail import report
 from tests.support.mail import email_bytes
 from tests.support.people import office_client
-from web.app import create_app
 
 
 def item_count(runtime: Runtime) -> int:
@@ -44,7 +43,7 @@ def test_a_bcc_copy_goes_to_the_department_the_envelope_names(runtime: Runtime) 
 def test_machine_mail_is_stored_and_shown_with_its_kind(runtime: Runtime) -> None:
     raw = report("delivery-status", "message/delivery-status")
     delivery = runtime.deliverer.deliver(parse_email(raw, envelope_sender=""))
-    client = office_client(create_app(runtime.settings, runtime.engine, runtime.sessions), runtime.sessions)
+    client = office_client(runtime.web_app(), runtime.sessions)
     api = client.get(f"/api/v1/items/{delivery.item_id}")
     assert api.status_code == 200
     assert api.get_json()["machine_kind"] == "bounce"

@@ -18,6 +18,7 @@ import pytest
 import tomli_w
 from imapclient import IMAPClient
 
+from config.holder import SettingsHolder
 from intake.cli.main import main
 from intake.cli.runtime import Runtime
 from intake.email.imap import fetched_message
@@ -171,7 +172,10 @@ def test_a_bad_password_shows_the_mailbox_failing_without_crashing(
     health = _health(runtime, user)
     assert health.last_success_at is None
     assert health.last_error is not None and "LoginError" in health.last_error
-    client = office_client(create_app(settings, runtime.engine, runtime.sessions), runtime.sessions)
+    client = office_client(
+        create_app(SettingsHolder(settings), runtime.engine, runtime.sessions, runtime.deliverer),
+        runtime.sessions,
+    )
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json is not None

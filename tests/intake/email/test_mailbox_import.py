@@ -85,8 +85,15 @@ def test_a_message_that_fails_is_reported_and_the_import_goes_on(runtime: Runtim
 
 
 def test_what_is_not_a_mailbox_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(BackfillError, match="not an mbox file"):
+    with pytest.raises(BackfillError, match=r"absent\.mbox: no such file or folder"):
         open_mailbox("mbox", tmp_path / "absent.mbox")
+    with pytest.raises(BackfillError, match="a folder, not an mbox file"):
+        open_mailbox("mbox", tmp_path)
+    (tmp_path / "notes.txt").write_text("Shopping list\n")
+    with pytest.raises(
+        BackfillError, match=r"notes\.txt: not an mbox file \(it does not begin with a 'From ' line\)"
+    ):
+        open_mailbox("mbox", tmp_path / "notes.txt")
     with pytest.raises(BackfillError, match=r"not a maildir folder \(with cur/ and new/\)"):
         open_mailbox("maildir", tmp_path)
     assert not (tmp_path / "absent.mbox").exists()  # nothing was created
@@ -125,7 +132,7 @@ def test_intake_import_reports_counts_and_is_safe_to_run_again(
     assert main(command) == 0
     assert capsys.readouterr().out == f"{maildir}: stored 0, already there 3, failed 0\n"
     assert main(["--config", str(OFFICE), "import", "mbox", str(tmp_path / "absent.mbox")]) == 2
-    assert capsys.readouterr().err == f"intake: {tmp_path / 'absent.mbox'}: not an mbox file\n"
+    assert capsys.readouterr().err == f"intake: {tmp_path / 'absent.mbox'}: no such file or folder\n"
 
 
 def test_intake_import_applies_the_configured_limits(

@@ -31,7 +31,6 @@ from tests.support.notifications import (
     webhook_receiver,
 )
 from tests.support.routers import sms
-from web.app import create_app
 
 
 @dataclass
@@ -287,7 +286,7 @@ def test_a_digest_gathers_the_period_into_one_email(database_url: str, tmp_path:
 
 
 def test_healthz_counts_the_notifications_waiting_and_failed(office: Office) -> None:
-    health = create_app(office.runtime.settings, office.runtime.engine, office.runtime.sessions).test_client()
+    health = office.runtime.web_app().test_client()
     office.hook.statuses = [500]  # the webhook is tried again later: pending
     office.sink.replies = ["554 5.7.1 no thanks"]  # the email is refused for good: failed
     office.deliver(email_bytes(message_id="<a@client.example>"))

@@ -66,14 +66,19 @@ def test_users_are_added_listed_and_sign_in(intake: Intake, runtime: Runtime) ->
     assert _sign_in(runtime, "nobody") is None
 
 
-def test_a_password_is_asked_twice_at_a_prompt(
+def test_a_password_is_asked_twice_at_a_prompt_and_again_when_the_two_differ(
     intake: Intake, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    answers = iter([PASSWORD, PASSWORD, PASSWORD, "something else entirely"])
+    answers = iter([PASSWORD, PASSWORD, PASSWORD, "something else entirely", PASSWORD + "2", PASSWORD + "2"])
     monkeypatch.setattr(getpass, "getpass", lambda prompt: next(answers))
     assert intake("users", "add", "ann", "--role", "admin")[0] == 0
-    assert intake("users", "add", "bob", "--role", "admin") == (2, "", "intake: the two passwords differ\n")
+    assert intake("users", "add", "bob", "--role", "admin") == (
+        0,
+        "Added admin bob.\n",
+        "The two passwords differ; type them again.\n",
+    )
     assert _sign_in(runtime, "ann") is not None
+    assert _sign_in(runtime, "bob", PASSWORD + "2") is not None
 
 
 def test_a_password_is_never_taken_from_the_command_line(intake: Intake) -> None:

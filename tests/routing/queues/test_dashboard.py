@@ -21,7 +21,6 @@ from routing.store.database import transaction
 from routing.store.models import Department, Item
 from tests.support.mail import email_bytes
 from tests.support.people import office_client
-from web.app import create_app
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 in the office
 ADDRESSES = {
@@ -186,7 +185,7 @@ def local_noon(runtime: Runtime, days_ago: int) -> tuple[datetime, str]:
 
 
 def page(runtime: Runtime, name: str, role: str, departments: tuple[str, ...] = ()) -> str:
-    app = create_app(runtime.settings, runtime.engine, runtime.sessions)
+    app = runtime.web_app()
     client: FlaskClient = office_client(app, runtime.sessions, name=name, role=role, departments=departments)
     response = client.get("/dashboard")
     assert response.status_code == 200

@@ -16,7 +16,6 @@ from routing.store.database import transaction
 from routing.store.models import Item, LearnedDepartment
 from tests.support.mail import email_bytes, raw_message
 from tests.support.people import new_person, office_client
-from web.app import create_app
 
 MONDAY = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 WARRANTY = "Warranty claim for the gearbox"
@@ -151,7 +150,7 @@ def test_a_bad_api_reroute_gets_a_json_error_and_changes_nothing(
 
 def test_staff_cannot_reroute_another_departments_item(runtime: Runtime) -> None:
     item_id = deliver(runtime)
-    app = create_app(runtime.settings, runtime.engine, runtime.sessions)
+    app = runtime.web_app()
     staff = office_client(app, runtime.sessions, name="bea", role="staff", departments=["billing"])
     response = staff.post(
         f"/api/v1/items/{item_id}/reroute", json={"department": "billing", "reason": "mine now"}
