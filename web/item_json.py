@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session, object_session
 
 from routing.store.models import Item
+from web.item_view import routing_trace
 from web.phone import PhoneFacts, phone_facts, phone_facts_of, phone_json
 
 
@@ -44,7 +45,8 @@ def item_detail_json(item: Item) -> dict[str, Any]:
     """One item as GET /items/ID shows it: the list's fields, the message's text, and
     every routing step that hit or missed, in the order they were tried."""
     trace = [
-        {"rule": hit["rule"], "matched": hit["matched"], "reason": hit["reason"]} for hit in item.routing_hits
+        {"rule": line.name, "kind": str(line.kind), "matched": line.matched, "reason": line.reason}
+        for line in routing_trace(item.routing_hits)
     ]
     return {**item_json(item), "text": item.text, "routing_trace": trace}
 

@@ -44,14 +44,20 @@ def test_an_items_detail_shows_its_text_and_every_rule_that_hit_or_missed(
     assert detail["routing_reason"].startswith("rule 'invoices' routes to billing")
     # The conversation's steps first, then the rules the index picked, in order.
     assert detail["routing_trace"] == [
-        {"rule": "in-reply-to", "matched": False, "reason": "no In-Reply-To"},
-        {"rule": "references", "matched": False, "reason": "no References"},
-        {"rule": "subject token", "matched": False, "reason": "no [#N] token in the subject"},
+        {"rule": "in-reply-to", "kind": "step", "matched": False, "reason": "no In-Reply-To"},
+        {"rule": "references", "kind": "step", "matched": False, "reason": "no References"},
+        {"rule": "subject token", "kind": "step", "matched": False, "reason": "no [#N] token in the subject"},
         {
             "rule": "urgent-invoices",
+            "kind": "rule",
             "matched": False,
             "reason": "wanted subject has 'invoice' and body has 'urgent'",
         },
-        {"rule": "invoices", "matched": True, "reason": "subject has 'invoice': routed to billing"},
+        {
+            "rule": "invoices",
+            "kind": "rule",
+            "matched": True,
+            "reason": "subject has 'invoice': routed to billing",
+        },
     ]
     assert {key: value for key, value in detail.items() if key not in ("text", "routing_trace")} == listed
