@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from config.settings import PRIORITIES, Settings
 from routing.conditions.base import Facts, Registry
 from routing.conditions.registry import standard_registry
-from routing.learning import Classifier, Suggestion
+from routing.learning import Classifier, Learned, Lesson, Suggestion, lesson_of
 from routing.message import InboundMessage
 from routing.rules import CompiledRule, RuleSet
+from routing.senders import LOOKALIKE_TAG
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ PLACEMENT_STEP = "chosen by hand"
 RECIPIENT_STEP = "recipient"
 CATCH_ALL_STEP = "catch-all"
 SUGGESTION_STEP = "learned suggestion"
-_STEPS = (PLACEMENT_STEP, RECIPIENT_STEP, CATCH_ALL_STEP, SUGGESTION_STEP)
+SENDER_STEP = "sender"
+_STEPS = (PLACEMENT_STEP, RECIPIENT_STEP, CATCH_ALL_STEP, SUGGESTION_STEP, SENDER_STEP)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class RoutingDecision:
     # Why a person must decide where the item belongs, or None when a rule or an
     # address settled it (shown first on the front desk).
     decision_needed: str | None = None
+    # What a person's correction of this decision would teach the suggestion.
+    lesson: Lesson | None = None
 
 
 @dataclass
@@ -72,6 +76,7 @@ class _Draft:
     machine: bool = False
     suggestion: Suggestion | None = None
     decision_needed: str | None = None
+    lesson: Lesson | None = None
 
     def route(self, department_id: str, reason: str) -> None:
         self.department_id, self.reason = department_id, reason
@@ -113,6 +118,7 @@ class _Draft:
             machine=self.machine,
             suggestion=self.suggestion,
             decision_needed=self.decision_needed,
+            lesson=self.lesson,
         )
 
 
@@ -140,7 +146,9 @@ class Router:
         picks out; the decision is the same.
         """
         facts = Facts(message, self.settings)
-        draft = _Draft()
+        lesson = lesson_of(facts.read, message.sender, self.settings)
+        draft = _Draft(lesson=lesson)
+        learned = self.classifier.read(lesson, session)
         self._by_placement(message, draft)
         candidates = self.rules.rules if explain else self.rules.candidates(facts)
         self._run_rules(candidates, facts, draft)
@@ -149,10 +157,11 @@ class Router:
         if draft.department_id is None:
             self._by_catch_all(message, draft)
         if draft.department_id is None:
-            self._suggest(message, session, draft)
+            self._suggest(learned, draft)
         if draft.department_id is None:
             default = self.settings.default_department
             draft.reason = f"no rule matched; sent to the default department {default}"
+        self._by_sender(learned, draft)
         draft.decision_needed = _decision_needed(message, draft, self.settings.routing.suggest_threshold)
         skipped = len(self.rules.rules) - len(candidates)
         if skipped and not explain:
@@ -222,13 +231,24 @@ class Router:
         reason = "no recipient at a domain with a catch-all department"
         draft.outcomes.append(RuleOutcome(CATCH_ALL_STEP, False, reason))
 
-    def _suggest(self, message: InboundMessage, session: Session | None, draft: _Draft) -> None:
-        suggestion = self.classifier.suggest(f"{message.subject}\n{message.text}", session)
+    def _by_sender(self, learned: Learned, draft: _Draft) -> None:
+        """A sender that imitates a known one is tagged, whatever routed the message."""
+        sender = learned.sender
+        if sender.imitates is not None:
+            reason = f"{sender.reason}: no trust, tagged {LOOKALIKE_TAG}"
+            draft.outcomes.append(RuleOutcome(SENDER_STEP, False, reason))
+            draft.tags.append(LOOKALIKE_TAG)
+        elif sender.department_id is not None:
+            draft.outcomes.append(RuleOutcome(SENDER_STEP, True, sender.reason))
+
+    def _suggest(self, learned: Learned, draft: _Draft) -> None:
+        assert draft.lesson is not None  # every route() starts with the message's lesson
+        suggestion = self.classifier.suggest(draft.lesson, learned)
         if suggestion is None:
             draft.outcomes.append(RuleOutcome(SUGGESTION_STEP, False, "no word the suggestion knows"))
             return
         draft.suggestion = suggestion
-        said = f"{suggestion.department_id} with confidence {suggestion.confidence:.2f}"
+        said = suggestion.describe()
         threshold = self.settings.routing.suggest_threshold
         if suggestion.department_id == self.settings.default_department:
             draft.outcomes.append(RuleOutcome(SUGGESTION_STEP, False, f"suggests {said}, the default anyway"))
@@ -239,7 +259,7 @@ class Router:
             )
             return
         draft.outcomes.append(RuleOutcome(SUGGESTION_STEP, True, f"suggests {said}"))
-        draft.route(suggestion.department_id, f"learned suggestion: {said}")
+        draft.route(suggestion.department_id, said)
 
 
 def _decision_needed(message: InboundMessage, draft: _Draft, threshold: float) -> str | None:

@@ -13,11 +13,11 @@ import pytest
 from config.loading import load_settings
 from intake.cli.runtime import Runtime, open_runtime
 from routing.engine import Router
-from routing.learning import Classifier, learn
+from routing.learning import Lesson, learn
 from routing.message import InboundMessage
 from routing.store.database import transaction
 from routing.store.models import Item, LearnedDepartment
-from tests.support.routers import email, rfc5322
+from tests.support.routers import email, lesson, rfc5322, suggest
 
 OFFICE = """
 [office]
@@ -110,7 +110,8 @@ def test_corrections_teach_a_class_the_rules_do_not_cover(office: Runtime) -> No
             # The receptionist moves what did not land in facilities: a reroute when the
             # suggestion was wrong, a one-click confirm when it was right but unsure.
             if item.department_id != "facilities":
-                learn(session, f"{item.subject}\n{item.text}", "facilities")
+                assert item.routing_lesson is not None
+                learn(session, Lesson.from_stored(item.routing_lesson), "facilities")
                 corrections += 1
 
     after = _accuracy(office, held_out, "facilities")
@@ -155,25 +156,28 @@ def test_a_rule_still_comes_before_the_suggestion(office: Runtime) -> None:
     )
     with transaction(office.sessions) as session:
         for _ in range(5):
-            learn(session, "lift parking barrier", "facilities")
+            learn(session, lesson(office.settings, "lift parking barrier"), "facilities")
     assert office.deliverer.deliver(message).department_id == "billing"
 
 
 def _suggest(runtime: Runtime, text: str) -> tuple[str, float] | None:
     with transaction(runtime.sessions, write=False) as session:
-        suggestion = Classifier(runtime.settings).suggest(text, session)
+        suggestion = suggest(runtime.settings, session, text)
     return None if suggestion is None else (suggestion.department_id, suggestion.confidence)
 
 
-def test_a_keyword_counts_as_five_sightings_so_six_corrections_outweigh_it(office: Runtime) -> None:
+def test_corrections_move_a_keyword_yet_the_seeds_keep_their_say(office: Runtime) -> None:
     # "refund" is a billing keyword; the office now handles refunds in sales, and the
-    # receptionist moves each refund mail there. A keyword weighs as five such mails.
-    for corrections in range(1, 7):
+    # receptionist moves each refund mail there: the suggestion follows at once.
+    assert _suggest(office, "refund") is not None and _suggest(office, "refund")[0] == "billing"  # type: ignore[index]
+    for _ in range(6):
         with transaction(office.sessions) as session:
-            learn(session, "A refund", "sales")
+            learn(session, lesson(office.settings, "A refund"), "sales")
         said = _suggest(office, "refund")
-        assert said is not None
-        assert said[0] == ("billing" if corrections <= 5 else "sales"), corrections
+        assert said is not None and said[0] == "sales"
+    # Billing's other keywords are still billing's, however many refunds sales learned.
+    said = _suggest(office, "the invoice is overdue")
+    assert said is not None and said[0] == "billing"
 
 
 def test_learning_counts_every_word_of_the_text(office: Runtime) -> None:
@@ -185,7 +189,7 @@ def test_learning_counts_every_word_of_the_text(office: Runtime) -> None:
     words = ["lift", "stuck", "between", "floors", "again", "engineer", "found", "radiator", "leaking", "ceiling", "stain", "carpet", "soaked"]  # fmt: skip
     assert [_suggest(office, word) for word in words] == [None] * len(words)
     with transaction(office.sessions) as session:
-        learn(session, text, "facilities")
+        learn(session, lesson(office.settings, text), "facilities")
     learned = [_suggest(office, word) for word in words]
     assert [said[0] if said else None for said in learned] == ["facilities"] * len(words)
 
