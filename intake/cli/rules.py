@@ -1,9 +1,11 @@
-"""The commands for the people who own the rules: route, rules test, rules replay."""
+"""The commands for the people who own the rules: route, rules test, rules replay, rules evaluate."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,9 @@ from config.loading import load_settings
 from config.settings import RuleTest, Settings
 from intake.cli.usage import UsageError
 from intake.email.parser import EmailLimits, parse_email
+from intake.rules.evaluate import BadShare, evaluate, parse_share
+from intake.rules.evaluate_report import as_json, print_report
+from intake.rules.labelled_set import SPLITS, BadLabels, read_labels
 from intake.rules.replay import BadSpan, parse_since, print_replay, replay
 from intake.rules.rule_tests import fixture_message, run_rule_tests
 from routing.engine import Router, RoutingDecision
@@ -25,7 +30,7 @@ from routing.store.schema import current_revision, head_revision
 
 
 def add_commands(commands: Any) -> None:
-    """`intake route` and `intake rules test|replay`."""
+    """`intake route` and `intake rules test|replay|evaluate`."""
     route = commands.add_parser("route", help="show where a message would go, without storing it")
     route.add_argument("file", type=Path, metavar="FILE.eml", nargs="?", help="an email as a file")
     route.add_argument("--sms", metavar="TEXT", help="route a text message with this body instead")
@@ -48,6 +53,26 @@ def add_commands(commands: Any) -> None:
         "--config", dest="new_config", type=Path, metavar="NEW.toml", help="replay under this config instead"
     )
     replay.set_defaults(run=_rules_replay)
+    _add_evaluate(actions)
+
+
+def _add_evaluate(actions: Any) -> None:
+    evaluate = actions.add_parser(
+        "evaluate", help="route a labelled set of messages and count right, wrong and left at the front desk"
+    )
+    evaluate.add_argument("labels", type=Path, metavar="LABELS.tsv", help="the labelled set")
+    evaluate.add_argument(
+        "--config", dest="evaluate_config", type=Path, metavar="PATH", help="evaluate this config instead"
+    )
+    evaluate.add_argument(
+        "--teach", default="0", help="first teach this share (10%%) or count (18) of the set as corrections"
+    )
+    evaluate.add_argument(
+        "--split", choices=(*SPLITS, "all"), default="all", help="the rows to use (default all)"
+    )
+    evaluate.add_argument("--seed", type=int, default=1, help="chooses the taught messages (default 1)")
+    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    evaluate.set_defaults(run=_rules_evaluate)
 
 
 def _route(settings: Settings, args: argparse.Namespace) -> None:
@@ -148,3 +173,28 @@ def _rules_replay(settings: Settings, args: argparse.Namespace) -> None:
     finally:
         engine.dispose()
     print_replay(report, candidate, since)
+
+
+def _rules_evaluate(settings: Settings, args: argparse.Namespace) -> None:
+    office = load_settings(args.evaluate_config) if args.evaluate_config else settings
+    # The temporary database's migrations and each taught delivery would log a line each.
+    for name in ("alembic", "routing.delivery"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        rows = read_labels(args.labels, office)
+    except BadLabels as error:
+        raise UsageError(str(error)) from None
+    rows = [row for row in rows if args.split in ("all", row.split)]
+    if not rows:
+        raise UsageError(f"{args.labels}: no messages in the {args.split} split")
+    try:
+        teach = parse_share(args.teach, len(rows))
+    except BadShare as error:
+        raise UsageError(str(error)) from None
+    figures = as_json(
+        evaluate(office, rows, teach, args.seed), str(args.labels), str(office.source), args.split, args.seed
+    )
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+    else:
+        print_report(figures, [d.id for d in office.departments])
