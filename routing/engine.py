@@ -153,11 +153,14 @@ class Router:
         candidates = self.rules.rules if explain else self.rules.candidates(facts)
         self._run_rules(candidates, facts, draft)
         if draft.department_id is None:
-            self._by_recipient(message, draft)
+            found = self._recipients(message)
+            # The address used speaks for its department, as evidence among the words.
+            draft.suggestion = self.classifier.suggest(lesson, learned, found[0][1] if found else None)
+            self._by_recipient(found, draft)
         if draft.department_id is None:
             self._by_catch_all(message, draft)
         if draft.department_id is None:
-            self._suggest(learned, draft)
+            self._suggest(draft)
         if draft.department_id is None:
             default = self.settings.default_department
             draft.reason = f"no rule matched; sent to the default department {default}"
@@ -196,25 +199,36 @@ class Router:
         draft.outcomes.append(RuleOutcome(PLACEMENT_STEP, True, reason))
         draft.route(placement.department_id, reason)
 
-    def _by_recipient(self, message: InboundMessage, draft: _Draft) -> None:
-        """The department that owns an address or number the message was sent to.
+    def _recipients(self, message: InboundMessage) -> list[tuple[str, str]]:
+        """(recipient, department) for each department whose address or number the message used.
 
-        For a message to several departments, recipients are tried in the order the
-        message lists them, so the first department named wins and the others are
-        recorded on the item. For email that order is the To header, then Cc, then
-        envelope recipients neither names (Bcc): To: sales@ with Cc: billing@ goes to
-        sales, whatever order the sending server gave at RCPT.
+        Recipients are tried in the order the message lists them, so the first department
+        named comes first. For email that order is the To header, then Cc, then envelope
+        recipients neither names (Bcc): To: sales@ with Cc: billing@ gives sales first,
+        whatever order the sending server gave at RCPT.
         """
         found: list[tuple[str, str]] = []
         for recipient in message.recipients:
             department_id = self.owners.get(recipient.lower())
             if department_id and department_id not in (d for _, d in found):
                 found.append((recipient, department_id))
+        return found
+
+    def _by_recipient(self, found: list[tuple[str, str]], draft: _Draft) -> None:
+        """The department that owns an address or number the message was sent to, unless the
+        words and the sender read as another department's (an emergency on the accounting
+        line, a supplier's invoice sent to the payments address): then the suggestion
+        routes it if it is confident, and a person decides if it is not."""
         if not found:
             draft.outcomes.append(RuleOutcome(RECIPIENT_STEP, False, "no recipient belongs to a department"))
             return
         recipient, department_id = found[0]
         reason = f"sent to {recipient}, which belongs to {department_id}"
+        suggestion = draft.suggestion
+        if suggestion is not None and suggestion.department_id != department_id:
+            said = f"{reason}, but it reads as {suggestion.department_id}'s"
+            draft.outcomes.append(RuleOutcome(RECIPIENT_STEP, False, said))
+            return
         draft.outcomes.append(RuleOutcome(RECIPIENT_STEP, True, reason))
         draft.route(department_id, reason)
         draft.others = [d for _, d in found[1:]]
@@ -241,13 +255,11 @@ class Router:
         elif sender.department_id is not None:
             draft.outcomes.append(RuleOutcome(SENDER_STEP, True, sender.reason))
 
-    def _suggest(self, learned: Learned, draft: _Draft) -> None:
-        assert draft.lesson is not None  # every route() starts with the message's lesson
-        suggestion = self.classifier.suggest(draft.lesson, learned)
+    def _suggest(self, draft: _Draft) -> None:
+        suggestion = draft.suggestion
         if suggestion is None:
             draft.outcomes.append(RuleOutcome(SUGGESTION_STEP, False, "no word the suggestion knows"))
             return
-        draft.suggestion = suggestion
         said = suggestion.describe()
         threshold = self.settings.routing.suggest_threshold
         if suggestion.department_id == self.settings.default_department:

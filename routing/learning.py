@@ -37,13 +37,17 @@ KEYWORD_WEIGHT = 5.0
 # A subject that repeats an old one (Re: ...) weighs this much of a fresh one.
 OLD_SUBJECT_WEIGHT = 0.3
 # Smoothing of unseen terms, in weight per term (a text weighs 1 in all).
-SMOOTHING = 0.01
+SMOOTHING = 0.003
 # The seeds' share of a department's model: SEED_DOCUMENTS / (that + corrections), never below the floor.
-SEED_DOCUMENTS = 3.0
+SEED_DOCUMENTS = 10.0
 SEED_FLOOR = 0.3
 # Scales the words' evidence and the sender's into a posterior that means what it says (module doc).
-EVIDENCE = 6.0
+# A message's words weigh as much as FULL_EVIDENCE_TERMS distinct terms at most: one
+# word is weak evidence, a long email no stronger than a few sentences.
+EVIDENCE = 1.5
+FULL_EVIDENCE_TERMS = 8
 SENDER_EVIDENCE = 2.5
+ADDRESS_EVIDENCE = 1.5
 SHOWN_TERMS = 3
 
 
@@ -137,16 +141,22 @@ class Classifier:
         learned.sender = judge(lesson.sender, self.settings, learned.senders)
         return learned
 
-    def suggest(self, lesson: Lesson, learned: Learned) -> Suggestion | None:
-        """The likeliest department, its confidence and why; None when nothing is known."""
+    def suggest(self, lesson: Lesson, learned: Learned, addressed: str | None = None) -> Suggestion | None:
+        """The likeliest department, its confidence and why; None when nothing is known.
+
+        `addressed` is the department whose address or number the message was sent to.
+        """
         sender = learned.sender
         weights = self._weights(lesson, learned)
         if not weights and sender.department_id is None:
             return None
         vocabulary = len(self.seed_vocabulary) + learned.vocabulary
-        scores = {d: self._score(d, weights, learned, vocabulary) for d in self.departments}
+        strength = EVIDENCE * min(len(weights), FULL_EVIDENCE_TERMS)
+        scores = {d: strength * self._score(d, weights, learned, vocabulary) for d in self.departments}
         if sender.department_id in scores:
             scores[sender.department_id] += SENDER_EVIDENCE
+        if addressed in scores:
+            scores[addressed] += ADDRESS_EVIDENCE
         best = max(scores, key=lambda d: scores[d])
         confidence = 1.0 / sum(math.exp(score - scores[best]) for score in scores.values())
         return Suggestion(
@@ -174,7 +184,7 @@ class Classifier:
         return share * seeded + (1.0 - share) * taught
 
     def _score(self, department: str, weights: dict[str, float], learned: Learned, vocabulary: int) -> float:
-        return EVIDENCE * sum(
+        return sum(
             w * math.log(self._probability(department, t, learned, vocabulary)) for t, w in weights.items()
         )
 

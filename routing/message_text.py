@@ -97,6 +97,8 @@ def new_text(text: str, languages: tuple[str, ...]) -> str:
 _REPLY_PREFIX = re.compile(
     r"^\s*(?:(?:re|aw|vs|sv|ref|răsp|rasp|fw|fwd|wg|tr|i)\s*(?:\[\d+\])?\s*:\s*)+", re.I
 )
+# Only mail has quotes, and a subject its sender wrote: other channels' subjects are
+# Intake's own ("Text message from ..."), which say nothing of the department.
 CHANNELS_WITH_QUOTES = frozenset({"email"})
 
 
@@ -117,11 +119,10 @@ class MessageText:
 
 def read_message(message: InboundMessage, normalizer: Normalizer) -> MessageText:
     """The subject and the new words of the text, normalized in the message's language."""
-    subject = _REPLY_PREFIX.sub("", message.subject)
-    old_subject = subject != message.subject
-    body = message.text
+    subject, body = "", message.text
     if message.channel in CHANNELS_WITH_QUOTES:
-        body = new_text(body, normalizer.languages)
+        subject, body = _REPLY_PREFIX.sub("", message.subject), new_text(body, normalizer.languages)
+    old_subject = subject != message.subject and bool(subject)
     language = normalizer.language(f"{subject}\n{body}")
     return MessageText(
         language, normalizer.read(subject, language), normalizer.read(body, language), old_subject

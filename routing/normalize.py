@@ -121,7 +121,9 @@ class Normalizer:
             return word
         stem = self.stemmers[language].stemWord
         folded = fold(word)
-        term = stem(fold(simplemma.lemmatize(word.casefold(), lang=language)))
+        lemma = fold(simplemma.lemmatize(word.casefold(), lang=language))
         # A lemma that does not start like the word is a guess from a lookalike
-        # (Hungarian `számlámat`, "my invoice", read as `száj`, "mouth"): the stem is safer.
-        return str(term if folded.startswith(term[:LEMMA_PREFIX]) else stem(folded))
+        # (Hungarian `számlámat`, "my invoice", read as `száj`, "mouth"; `interview` as
+        # `in`): the word's own stem is safer.
+        trusted = lemma[:LEMMA_PREFIX] == folded[:LEMMA_PREFIX]
+        return str(stem(lemma if trusted else folded))
