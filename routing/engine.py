@@ -225,7 +225,12 @@ class Router:
         recipient, department_id = found[0]
         reason = f"sent to {recipient}, which belongs to {department_id}"
         suggestion = draft.suggestion
-        if suggestion is not None and suggestion.department_id != department_id:
+        threshold = self.settings.routing.suggest_threshold
+        if (
+            suggestion is not None
+            and suggestion.department_id != department_id
+            and suggestion.confidence >= threshold
+        ):
             said = f"{reason}, but it reads as {suggestion.department_id}'s"
             draft.outcomes.append(RuleOutcome(RECIPIENT_STEP, False, said))
             return

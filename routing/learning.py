@@ -47,8 +47,13 @@ SEED_FLOOR = 0.3
 EVIDENCE = 1.5
 FULL_EVIDENCE_TERMS = 8
 SENDER_EVIDENCE = 2.5
+# A sender the config names is the office's own word: who writes decides before what they mention.
+CONFIGURED_SENDER_EVIDENCE = 12.0
 ADDRESS_EVIDENCE = 1.5
 SHOWN_TERMS = 3
+# A term learned from one text alone may be its writer's name, street or greeting: it
+# counts from its second text on (a seed term counts from the start).
+MIN_SIGHTINGS = 2
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,7 @@ class Classifier:
 
     def read(self, lesson: Lesson, session: Session | None) -> Learned:
         """What the database knows of the lesson's terms and sender (nothing without a session)."""
-        learned = Learned.load(session, lesson) if session is not None else Learned()
+        learned = Learned.load(session, lesson, self.seed_vocabulary) if session is not None else Learned()
         learned.sender = judge(lesson.sender, self.settings, learned.senders)
         return learned
 
@@ -154,7 +159,9 @@ class Classifier:
         strength = EVIDENCE * min(len(weights), FULL_EVIDENCE_TERMS)
         scores = {d: strength * self._score(d, weights, learned, vocabulary) for d in self.departments}
         if sender.department_id in scores:
-            scores[sender.department_id] += SENDER_EVIDENCE
+            scores[sender.department_id] += (
+                CONFIGURED_SENDER_EVIDENCE if sender.configured else SENDER_EVIDENCE
+            )
         if addressed in scores:
             scores[addressed] += ADDRESS_EVIDENCE
         best = max(scores, key=lambda d: scores[d])
@@ -227,7 +234,7 @@ class Learned:
     sender: SenderEvidence = UNKNOWN
 
     @classmethod
-    def load(cls, session: Session, lesson: Lesson) -> Learned:
+    def load(cls, session: Session, lesson: Lesson, seeded: set[str]) -> Learned:
         learned = cls()
         for department_id, documents in session.execute(
             select(LearnedDepartment.department_id, LearnedDepartment.documents)
@@ -235,10 +242,14 @@ class Learned:
             learned.documents[department_id] = float(documents)
         wanted = sorted({*lesson.terms, *lesson.senders})
         condition = or_(LearnedWord.word.in_(wanted), LearnedWord.word.startswith("domain:"))
-        for row in session.scalars(select(LearnedWord).where(condition)):
+        rows = list(session.scalars(select(LearnedWord).where(condition)))
+        sightings: dict[str, int] = defaultdict(int)
+        for row in rows:
+            sightings[row.word] += row.documents
+        for row in rows:
             if row.word.startswith(("from:", "domain:")):
                 learned.senders.setdefault(row.word, {})[row.department_id] = row.weight
-            else:
+            elif sightings[row.word] >= MIN_SIGHTINGS or row.word in seeded:
                 learned.words[row.department_id][row.word] = row.weight
         learned.vocabulary = session.scalar(select(func.count(func.distinct(LearnedWord.word)))) or 0
         return learned
@@ -248,7 +259,10 @@ def learn(session: Session, lesson: Lesson, department_id: str) -> None:
     """Count the lesson as belonging to `department_id` (a person said so)."""
     _upsert(session, LearnedDepartment, ["department_id"], [{"department_id": department_id, "documents": 1}])
     weights = {**lesson.terms, **dict.fromkeys(lesson.senders, 1.0)}
-    rows = [{"department_id": department_id, "word": w, "weight": n} for w, n in sorted(weights.items())]
+    rows = [
+        {"department_id": department_id, "word": w, "weight": n, "documents": 1}
+        for w, n in sorted(weights.items())
+    ]
     if rows:
         _upsert(session, LearnedWord, ["department_id", "word"], rows)
 

@@ -52,7 +52,7 @@ EXTRA_LANGUAGES: dict[str, dict[str, object]] = {
         "sent_from": r"iPhone-ról küldve|Elküldve az iPhone|Küldve",
     },
     # The library's German knows "Gesendet von ..." but not Apple Mail's word order.
-    "de": {"sent_from": r"Gesendet von|Von meinem \w+ gesendet"},
+    "de": {"sent_from": r"Gesendet von|Von meinem"},
 }
 FORWARDED = re.compile(
     r"^-{5,} ?(?:Forwarded message|Original Message|Mesaj redirecționat|Mesajul original|"

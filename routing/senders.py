@@ -39,6 +39,8 @@ class SenderEvidence:
     reason: str
     # The known domain this one imitates, when it does.
     imitates: str | None = None
+    # Named in the config's `senders`: the office said so, stronger than what was learned.
+    configured: bool = False
 
 
 UNKNOWN = SenderEvidence(None, "sender not known")
@@ -63,7 +65,7 @@ def judge(sender: str, settings: Settings, learned: dict[str, dict[str, float]])
     configured = _configured(settings)
     for key, what in ((sender, "sender"), *((d, "sender domain") for d in _parents(domain))):
         if key in configured:
-            return SenderEvidence(configured[key], f"{what} {key} is {configured[key]}'s")
+            return SenderEvidence(configured[key], f"{what} {key} is {configured[key]}'s", configured=True)
     for feature, what in ((f"from:{sender}", "sender"), (f"domain:{domain}", "sender domain")):
         owner = _owner(learned.get(feature, {}))
         if owner is not None:

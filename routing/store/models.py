@@ -302,6 +302,8 @@ class LearnedWord(Base):
     department_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     word: Mapped[str] = mapped_column(String(320), primary_key=True, index=True)
     weight: Mapped[float] = mapped_column(Float)
+    # How many confirmed texts had the term: one sighting may be a name or a greeting.
+    documents: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class LearnedDepartment(Base):

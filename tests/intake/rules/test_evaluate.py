@@ -163,8 +163,9 @@ def test_corrections_teach_the_suggestion(tmp_path: Path, capsys: pytest.Capture
     labels, config = _set(tmp_path, gutters)
     figures = _figures(capsys, str(labels), "--config", str(config), "--teach", "2")
     assert figures["taught"]["messages"] == 2
-    # The first is rerouted from the front desk; what it taught already sends the second right.
-    assert (figures["taught"]["rerouted"], figures["taught"]["already right"]) == (1, 1)
+    # Both are rerouted from the front desk: a word learned from one text alone may be a
+    # name or a greeting, so it counts from its second text on; then it sends the rest right.
+    assert (figures["taught"]["rerouted"], figures["taught"]["already right"]) == (2, 0)
     assert figures["before teaching"]["front desk"] == 2
     assert figures["after teaching"]["right"] == 2
     assert all(m["suggested"] == "repairs" for m in figures["messages"])

@@ -2,7 +2,8 @@
 
 `learned_words.count` becomes `weight`: the counts already learned are scaled by their
 department's texts over its words, so each old text also weighs one in all, and `word`
-widens to hold a sender's address. `learned_departments.words` is no longer needed.
+widens to hold a sender's address. `learned_departments.words` is no longer needed; `learned_words.documents` counts the texts
+that had the term.
 `items.routing_lesson` keeps what a correction of the item teaches (its new words' terms
 and its sender), so a reroute teaches what the router read.
 
@@ -26,7 +27,10 @@ def upgrade() -> None:
         table.add_column(sa.Column("routing_lesson", sa.JSON(), nullable=True))
     with op.batch_alter_table("learned_words") as table:
         table.add_column(sa.Column("weight", sa.Float(), nullable=False, server_default="0"))
+        table.add_column(sa.Column("documents", sa.Integer(), nullable=False, server_default="1"))
         table.alter_column("word", type_=sa.String(length=320), existing_type=sa.String(length=64))
+    # An old count is at least one text; counted twice or more, it is no one-off.
+    op.execute("UPDATE learned_words SET documents = CASE WHEN count > 1 THEN 2 ELSE 1 END")
     op.execute(
         "UPDATE learned_words SET weight = CAST(count AS FLOAT) * ("
         " SELECT CAST(d.documents AS FLOAT) / d.words FROM learned_departments AS d"
@@ -58,6 +62,7 @@ def downgrade() -> None:
     )
     with op.batch_alter_table("learned_words") as table:
         table.drop_column("weight")
+        table.drop_column("documents")
         table.alter_column("word", type_=sa.String(length=64), existing_type=sa.String(length=320))
     with op.batch_alter_table("items") as table:
         table.drop_column("routing_lesson")
