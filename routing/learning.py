@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -51,6 +51,10 @@ SENDER_EVIDENCE = 2.5
 CONFIGURED_SENDER_EVIDENCE = 12.0
 ADDRESS_EVIDENCE = 1.5
 SHOWN_TERMS = 3
+# The words an office's corrections bring, for smoothing: a fixed guess rather than a
+# count of the table at every message, which would cost more than the rest of routing.
+LEARNED_VOCABULARY = 1000
+DOMAIN = "domain:"
 # A term learned from one text alone may be its writer's name, street or greeting: it
 # counts from its second text on (a seed term counts from the start).
 MIN_SIGHTINGS = 2
@@ -94,11 +98,13 @@ def lesson_of(text: MessageText, sender: str, settings: Settings | None) -> Less
     subject_weight = OLD_SUBJECT_WEIGHT if text.old_subject else 1.0
     for read, weight in ((text.body, 1.0), (text.subject, subject_weight)):
         for term, word in zip(read.terms, read.words, strict=True):
+            if raw.get(term, 0.0) >= weight:  # seen already: most words of a text repeat
+                continue
             if len(term) < 2 or term.isdigit() or len(term) > MAX_TERM_LENGTH:
                 continue
-            raw[term] = max(raw.get(term, 0.0), weight)
+            raw[term] = weight
             words.setdefault(term, word)
-    total = sum(raw.values())
+    total = sum(raw.values()) or 1.0
     terms = {t: w / total for t, w in raw.items()}
     senders = sender_features(sender, settings) if settings else ()
     return Lesson(terms, sender.lower(), senders, words)
@@ -155,9 +161,10 @@ class Classifier:
         weights = self._weights(lesson, learned)
         if not weights and sender.department_id is None:
             return None
-        vocabulary = len(self.seed_vocabulary) + learned.vocabulary
+        # log P(term | department), worked out once for the score and the explanation.
+        logs = {d: {t: math.log(self._probability(d, t, learned)) for t in weights} for d in self.departments}
         strength = EVIDENCE * min(len(weights), FULL_EVIDENCE_TERMS)
-        scores = {d: strength * self._score(d, weights, learned, vocabulary) for d in self.departments}
+        scores = {d: strength * sum(w * logs[d][t] for t, w in weights.items()) for d in self.departments}
         if sender.department_id in scores:
             scores[sender.department_id] += (
                 CONFIGURED_SENDER_EVIDENCE if sender.configured else SENDER_EVIDENCE
@@ -166,9 +173,7 @@ class Classifier:
             scores[addressed] += ADDRESS_EVIDENCE
         best = max(scores, key=lambda d: scores[d])
         confidence = 1.0 / sum(math.exp(score - scores[best]) for score in scores.values())
-        return Suggestion(
-            best, confidence, self._evidence(best, lesson, weights, learned, vocabulary, sender)
-        )
+        return Suggestion(best, confidence, self._evidence(best, lesson, weights, logs, sender))
 
     def _weights(self, lesson: Lesson, learned: Learned) -> dict[str, float]:
         """The lesson's terms that some but not every department knows, weighted by rarity."""
@@ -183,40 +188,28 @@ class Classifier:
         total = sum(weights.values())
         return {t: w / total for t, w in weights.items()} if total else {}
 
-    def _probability(self, department: str, term: str, learned: Learned, vocabulary: int) -> float:
+    def _probability(self, department: str, term: str, learned: Learned) -> float:
+        """The seeds' estimate mixed with the corrections', the seeds never below their floor."""
+        vocabulary = len(self.seed_vocabulary) + LEARNED_VOCABULARY
         documents = learned.documents.get(department, 0.0)
         share = max(SEED_FLOOR, SEED_DOCUMENTS / (SEED_DOCUMENTS + documents))
         seeded = (self.seeds[department].get(term, 0.0) + SMOOTHING) / (1.0 + SMOOTHING * vocabulary)
         taught = (learned.words[department].get(term, 0.0) + SMOOTHING) / (documents + SMOOTHING * vocabulary)
         return share * seeded + (1.0 - share) * taught
 
-    def _score(self, department: str, weights: dict[str, float], learned: Learned, vocabulary: int) -> float:
-        return sum(
-            w * math.log(self._probability(department, t, learned, vocabulary)) for t, w in weights.items()
-        )
-
     def _evidence(
         self,
         best: str,
         lesson: Lesson,
         weights: dict[str, float],
-        learned: Learned,
-        vocabulary: int,
+        logs: dict[str, dict[str, float]],
         sender: SenderEvidence,
     ) -> tuple[str, ...]:
         """The words that spoke most for `best` over the runner-up departments, then the sender."""
-
-        def lead(term: str) -> float:
-            mine = math.log(self._probability(best, term, learned, vocabulary))
-            others = max(
-                math.log(self._probability(d, term, learned, vocabulary))
-                for d in self.departments
-                if d != best
-            )
-            return weights[term] * (mine - others)
-
-        ranked = sorted((t for t in weights if lead(t) > 0), key=lead, reverse=True)[:SHOWN_TERMS]
-        shown = [lesson.words.get(t, t) for t in ranked]
+        others = [d for d in self.departments if d != best]
+        lead = {t: w * (logs[best][t] - max(logs[d][t] for d in others)) for t, w in weights.items()}
+        ranked = sorted((t for t in weights if lead[t] > 0), key=lambda t: lead[t], reverse=True)
+        shown = [lesson.words.get(t, t) for t in ranked[:SHOWN_TERMS]]
         if sender.department_id == best:
             shown.append(sender.reason)
         return tuple(shown)
@@ -230,7 +223,6 @@ class Learned:
     # Sender features (this sender's, and every learned domain) -> department -> weight.
     senders: dict[str, dict[str, float]] = field(default_factory=dict)
     documents: dict[str, float] = field(default_factory=dict)
-    vocabulary: int = 0
     sender: SenderEvidence = UNKNOWN
 
     @classmethod
@@ -241,17 +233,20 @@ class Learned:
         ):
             learned.documents[department_id] = float(documents)
         wanted = sorted({*lesson.terms, *lesson.senders})
-        condition = or_(LearnedWord.word.in_(wanted), LearnedWord.word.startswith("domain:"))
-        rows = list(session.scalars(select(LearnedWord).where(condition)))
+        # Every learned domain, for the lookalike check: a range the word index answers.
+        domains = and_(LearnedWord.word >= DOMAIN, LearnedWord.word < DOMAIN[:-1] + ";")
+        condition = or_(LearnedWord.word.in_(wanted), domains)
+        # Plain rows, not ORM objects: this runs for every message.
+        columns = (LearnedWord.department_id, LearnedWord.word, LearnedWord.weight, LearnedWord.documents)
+        rows = session.execute(select(*columns).where(condition)).all()
         sightings: dict[str, int] = defaultdict(int)
-        for row in rows:
-            sightings[row.word] += row.documents
-        for row in rows:
-            if row.word.startswith(("from:", "domain:")):
-                learned.senders.setdefault(row.word, {})[row.department_id] = row.weight
-            elif sightings[row.word] >= MIN_SIGHTINGS or row.word in seeded:
-                learned.words[row.department_id][row.word] = row.weight
-        learned.vocabulary = session.scalar(select(func.count(func.distinct(LearnedWord.word)))) or 0
+        for _, word, _, documents in rows:
+            sightings[word] += documents
+        for department_id, word, weight, _ in rows:
+            if word.startswith(("from:", DOMAIN)):
+                learned.senders.setdefault(word, {})[department_id] = weight
+            elif sightings[word] >= MIN_SIGHTINGS or word in seeded:
+                learned.words[department_id][word] = weight
         return learned
 
 
