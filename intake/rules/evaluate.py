@@ -150,6 +150,8 @@ def _routed(row: Labelled, router: Router, session: Session) -> Routed:
 
 
 def _teach(sessions: sessionmaker[Session], router: Router, rows: Sequence[Labelled]) -> Teaching:
+    if not rows:
+        return Teaching(taught=(), rerouted=0, confirmed=0, already_right=0, joined=0)
     with transaction(sessions) as session:
         receptionist = person_of(add_user(session, RECEPTIONIST, "receptionist", secrets.token_urlsafe()))
     deliverer = Deliverer(sessions, router)

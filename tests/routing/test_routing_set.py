@@ -1,33 +1,63 @@
-"""The project's own labelled set (tests/data/routing_set): corrections never make routing worse."""
+"""Issue 12's measure: the project's own labelled set (tests/data/routing_set), routed under
+its office's config after a receptionist corrected a tenth of it.
+
+Done when at least 95% of the messages go to the right department and at most 2% to a
+wrong one, and when corrections never make the routing worse than it was before them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from config.loading import load_settings
-from intake.rules.evaluate import Routed, evaluate, parse_share
-from intake.rules.labelled_set import read_labels
+from config.settings import Settings
+from intake.rules.evaluate import evaluate, parse_share
+from intake.rules.evaluate_report import tally
+from intake.rules.labelled_set import Labelled, read_labels
 
-SET = Path(__file__).resolve().parent.parent / "data" / "routing_set"
-
-
-def _figures(routed: tuple[Routed, ...]) -> tuple[int, int]:
-    right = sum(r.right for r in routed)
-    wrong = sum(not r.right and r.department != "front-desk" for r in routed)
-    return right, wrong
+ROUTING_SET = Path(__file__).parents[1] / "data" / "routing_set"
+SEEDS = (1, 2, 3, 4, 5)
 
 
-def test_accuracy_after_a_tenth_of_the_set_as_corrections_is_not_below_before() -> None:
-    settings = load_settings(SET / "office.toml", {})
-    rows = read_labels(SET / "LABELS.tsv", settings)
-    evaluation = evaluate(settings, rows, parse_share("10%", len(rows)), seed=1)
-    (right_before, wrong_before), (right_after, wrong_after) = map(
-        _figures, (evaluation.before, evaluation.after)
-    )
-    count = len(evaluation.after)
-    print(
-        f"\nrouting set, {count} messages not taught: right {right_before / count:.1%} -> {right_after / count:.1%},"
-        f" wrong department {wrong_before / count:.1%} -> {wrong_after / count:.1%}"
-    )
-    assert right_after >= right_before
-    assert wrong_after <= wrong_before
+@pytest.fixture(scope="module")
+def office() -> Settings:
+    return load_settings(ROUTING_SET / "office.toml")
+
+
+@pytest.fixture(scope="module")
+def labelled(office: Settings) -> list[Labelled]:
+    return read_labels(ROUTING_SET / "LABELS.tsv", office)
+
+
+@pytest.mark.xfail(strict=True, reason="routing quality (issue 12) not reached yet")
+def test_a_tenth_taught_the_rest_goes_right(office: Settings, labelled: list[Labelled]) -> None:
+    evaluation = evaluate(office, labelled, parse_share("10%", len(labelled)), seed=1)
+    figures = tally(evaluation.after, office.default_department)
+    assert figures["right %"] >= 95.0, figures
+    assert figures["wrong %"] <= 2.0, figures
+
+
+@pytest.mark.xfail(strict=True, reason="routing quality (issue 12) not reached yet")
+def test_corrections_never_make_routing_worse(office: Settings, labelled: list[Labelled]) -> None:
+    worse: dict[int, str] = {}
+    for seed in SEEDS:
+        evaluation = evaluate(office, labelled, parse_share("10%", len(labelled)), seed=seed)
+        before = sum(routed.right for routed in evaluation.before)
+        after = sum(routed.right for routed in evaluation.after)
+        if after < before:
+            worse[seed] = f"{before} right before the corrections, {after} after"
+    assert not worse, worse
+
+
+def test_corrections_do_not_make_routing_worse_at_the_default_seed(
+    office: Settings, labelled: list[Labelled]
+) -> None:
+    # What `intake rules evaluate --teach 10%` shows; over every seed it is not reached yet (above).
+    evaluation = evaluate(office, labelled, parse_share("10%", len(labelled)), seed=1)
+    before = tally(evaluation.before, office.default_department)
+    after = tally(evaluation.after, office.default_department)
+    print(f"\nbefore the corrections {before}\nafter them {after}")
+    assert after["right"] >= before["right"]
+    assert after["wrong"] <= before["wrong"]
