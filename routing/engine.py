@@ -216,9 +216,9 @@ class Router:
 
     def _by_recipient(self, found: list[tuple[str, str]], draft: _Draft) -> None:
         """The department that owns an address or number the message was sent to, unless the
-        words and the sender read as another department's (an emergency on the accounting
-        line, a supplier's invoice sent to the payments address): then the suggestion
-        routes it if it is confident, and a person decides if it is not."""
+        words and the sender read confidently as another department's (an emergency on the
+        accounting line, a supplier's invoice sent to the payments address), on more than
+        one word: then the suggestion routes it."""
         if not found:
             draft.outcomes.append(RuleOutcome(RECIPIENT_STEP, False, "no recipient belongs to a department"))
             return
@@ -230,6 +230,7 @@ class Router:
             suggestion is not None
             and suggestion.department_id != department_id
             and suggestion.confidence >= threshold
+            and suggestion.outweighs_an_address
         ):
             said = f"{reason}, but it reads as {suggestion.department_id}'s"
             draft.outcomes.append(RuleOutcome(RECIPIENT_STEP, False, said))

@@ -34,6 +34,9 @@ from routing.store.models import LearnedDepartment, LearnedWord
 MAX_TERM_LENGTH = 64
 # A keyword counts as this many words of its department's description.
 KEYWORD_WEIGHT = 5.0
+# The least a department's seeds weigh in all: one described in a word or two is not
+# thereby certain of them (a department named "Sales" is not all sales).
+SEED_MASS = 30.0
 # A subject that repeats an old one (Re: ...) weighs this much of a fresh one.
 OLD_SUBJECT_WEIGHT = 0.3
 # Smoothing of unseen terms, in weight per term (a text weighs 1 in all).
@@ -85,6 +88,14 @@ class Suggestion:
     confidence: float
     # What spoke for it, as a person can check: words as written, then the sender.
     evidence: tuple[str, ...] = ()
+    # How many of the text's terms counted, and whether the sender spoke for it too.
+    terms: int = 0
+    sender_agrees: bool = False
+
+    @property
+    def outweighs_an_address(self) -> bool:
+        """Whether there is more to go on than one word against the address the sender chose."""
+        return self.terms >= 2 or self.sender_agrees
 
     def describe(self) -> str:
         said = f"{self.department_id} ({self.confidence:.2f})"
@@ -142,7 +153,7 @@ class Classifier:
                 for term in form:
                     if len(term) >= 2 and not term.isdigit() and term not in self.filler:
                         seed.setdefault(term, 1.0)
-            total = sum(seed.values()) or 1.0
+            total = max(sum(seed.values()), SEED_MASS)
             self.seeds[department.id] = {t: w / total for t, w in seed.items()}
         self.seed_vocabulary = set().union(*self.seeds.values())
 
@@ -173,7 +184,8 @@ class Classifier:
             scores[addressed] += ADDRESS_EVIDENCE
         best = max(scores, key=lambda d: scores[d])
         confidence = 1.0 / sum(math.exp(score - scores[best]) for score in scores.values())
-        return Suggestion(best, confidence, self._evidence(best, lesson, weights, logs, sender))
+        evidence = self._evidence(best, lesson, weights, logs, sender)
+        return Suggestion(best, confidence, evidence, len(weights), sender.department_id == best)
 
     def _weights(self, lesson: Lesson, learned: Learned) -> dict[str, float]:
         """The lesson's terms that some but not every department knows, weighted by rarity."""
