@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.imap_section import read_imap
+from config.languages import readable_languages
 from config.mail_sections import read_email, read_smtp
 from config.notify_section import read_department_notify, read_notifications
 from config.rules import rule_tests, rules
@@ -41,6 +42,7 @@ _WEB_KEYS = (
     *("listen", "page_size", "secure_cookies", "public_url"),
     *("connection_limit", "idle_timeout_seconds", "max_request_bytes", "threads"),
 )
+_DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9-]{2,}$")
 _SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 
@@ -68,7 +70,7 @@ def _settings(root: Table, env: Mapping[str, str]) -> Settings:
         "rules", "rule_tests", "schedules", "routing", "notifications",
     )  # fmt: skip
     office = root.table("office")
-    office.only("name", "domains", "timezone", "default_department", "hours")
+    office.only("name", "domains", "timezone", "default_department", "hours", "languages")
     domains = tuple(d.lower() for d in office.strings("domains"))
     if not domains:
         raise office.fail("domains", "name at least one domain the office receives mail for")
@@ -97,7 +99,26 @@ def _settings(root: Table, env: Mapping[str, str]) -> Settings:
         rule_tests=rule_tests(root, departments),
         schedules=_schedules(root.table("schedules")),
         routing=_routing(root.table("routing")),
+        languages=_languages(office),
     )
+
+
+def _languages(office: Table) -> tuple[str, ...]:
+    if "languages" not in office.data:
+        return Settings.languages
+    languages = tuple(code.strip().lower() for code in office.strings("languages"))
+    if not languages:
+        raise office.fail("languages", 'name at least one language, such as ["en"]')
+    supported = readable_languages()
+    for code in languages:
+        if code not in supported:
+            raise office.fail(
+                "languages",
+                f"{code!r} is not a language Intake can read (known: {', '.join(sorted(supported))})",
+            )
+    if len(set(languages)) != len(languages):
+        raise office.fail("languages", "names a language twice")
+    return languages
 
 
 def _timezone(office: Table) -> ZoneInfo:
@@ -130,7 +151,7 @@ def _departments(root: Table, domains: tuple[str, ...], env: Mapping[str, str]) 
 
 
 def _department(table: Table, domains: tuple[str, ...], env: Mapping[str, str]) -> Department:
-    table.only("id", "name", "addresses", "phones", "description", "keywords", "notify")
+    table.only("id", "name", "addresses", "phones", "description", "keywords", "senders", "notify")
     department_id = table.text("id")
     if not _DEPARTMENT_ID.match(department_id):
         raise table.fail("id", f"{department_id!r} must be lower-case letters, digits, '-' or '_'")
@@ -151,8 +172,20 @@ def _department(table: Table, domains: tuple[str, ...], env: Mapping[str, str]) 
         phones=phones,
         description=table.get("description", str, ""),
         keywords=table.strings("keywords"),
+        senders=_senders(table),
         notify=read_department_notify(table.table("notify"), env),
     )
+
+
+def _senders(table: Table) -> tuple[str, ...]:
+    """Addresses and domains (a leading "@" allowed), lower-cased."""
+    senders = []
+    for entry in table.strings("senders"):
+        sender = entry.strip().lower().removeprefix("@")
+        if not (ADDRESS.match(sender) or _DOMAIN.match(sender)):
+            raise table.fail("senders", f"{entry!r} is neither an email address nor a domain")
+        senders.append(sender)
+    return tuple(senders)
 
 
 def _hours(table: Table) -> OpeningHours:

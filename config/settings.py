@@ -47,6 +47,9 @@ class Department:
     description: str = ""
     # Words that seed the learned suggestion before any message has been corrected.
     keywords: tuple[str, ...] = ()
+    # Addresses and domains that write about this department's business (a supplier's
+    # domain for billing): evidence for the learned suggestion, not a rule.
+    senders: tuple[str, ...] = ()
     notify: DepartmentNotify = DepartmentNotify()
 
 
@@ -143,6 +146,7 @@ class BuiltInStep(StrEnum):
     RECIPIENT = "recipient"
     CATCH_ALL = "catch-all"
     SUGGESTION = "learned suggestion"
+    SENDER = "sender"
 
 
 @dataclass(frozen=True)
@@ -291,6 +295,9 @@ class Settings:
     rule_tests: tuple[RuleTest, ...] = ()
     schedules: tuple[tuple[str, OpeningHours], ...] = ()
     routing: RoutingSettings = RoutingSettings()
+    # ISO 639-1 codes of the languages people write to the office in; the first is
+    # assumed when a text is too short to tell.
+    languages: tuple[str, ...] = ("en",)
 
     def department(self, department_id: str) -> Department:
         for department in self.departments:

@@ -156,6 +156,7 @@ def decision_fields(decision: RoutingDecision) -> dict[str, Any]:
         "suggested_department_id": suggestion.department_id if suggestion else None,
         "suggestion_confidence": suggestion.confidence if suggestion else None,
         "decision_needed": decision.decision_needed,
+        "routing_lesson": decision.lesson.stored() if decision.lesson else None,
     }
 
 

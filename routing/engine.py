@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 from config.settings import PRIORITIES, BuiltInStep, Settings
 from routing.conditions.base import Facts, Registry
 from routing.conditions.registry import standard_registry
-from routing.learning import Classifier, Suggestion
+from routing.learning import Classifier, Learned, Lesson, Suggestion, lesson_of
 from routing.message import InboundMessage
 from routing.rules import CompiledRule, RuleSet
+from routing.senders import LOOKALIKE_TAG
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class RoutingDecision:
     # Why a person must decide where the item belongs, or None when a rule or an
     # address settled it (shown first on the front desk).
     decision_needed: str | None = None
+    # What a person's correction of this decision would teach the suggestion.
+    lesson: Lesson | None = None
 
 
 @dataclass
@@ -87,6 +90,7 @@ class _Draft:
     machine: bool = False
     suggestion: Suggestion | None = None
     decision_needed: str | None = None
+    lesson: Lesson | None = None
 
     def route(self, department_id: str, reason: str) -> None:
         self.department_id, self.reason = department_id, reason
@@ -128,6 +132,7 @@ class _Draft:
             machine=self.machine,
             suggestion=self.suggestion,
             decision_needed=self.decision_needed,
+            lesson=self.lesson,
         )
 
 
@@ -155,19 +160,25 @@ class Router:
         picks out; the decision is the same.
         """
         facts = Facts(message, self.settings)
-        draft = _Draft()
+        lesson = lesson_of(facts.read, message.sender, self.settings)
+        draft = _Draft(lesson=lesson)
+        learned = self.classifier.read(lesson, session)
         self._by_placement(message, draft)
         candidates = self.rules.rules if explain else self.rules.candidates(facts)
         self._run_rules(candidates, facts, draft)
         if draft.department_id is None:
-            self._by_recipient(message, draft)
+            found = self._recipients(message)
+            # The address used speaks for its department, as evidence among the words.
+            draft.suggestion = self.classifier.suggest(lesson, learned, found[0][1] if found else None)
+            self._by_recipient(found, draft)
         if draft.department_id is None:
             self._by_catch_all(message, draft)
         if draft.department_id is None:
-            self._suggest(message, session, draft)
+            self._suggest(draft)
         if draft.department_id is None:
             default = self.settings.default_department
             draft.reason = f"no rule matched; sent to the default department {default}"
+        self._by_sender(learned, draft)
         draft.decision_needed = _decision_needed(message, draft, self.settings.routing.suggest_threshold)
         skipped = len(self.rules.rules) - len(candidates)
         if skipped and not explain:
@@ -202,20 +213,26 @@ class Router:
         draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.PLACEMENT, True, reason))
         draft.route(placement.department_id, reason)
 
-    def _by_recipient(self, message: InboundMessage, draft: _Draft) -> None:
-        """The department that owns an address or number the message was sent to.
+    def _recipients(self, message: InboundMessage) -> list[tuple[str, str]]:
+        """(recipient, department) for each department whose address or number the message used.
 
-        For a message to several departments, recipients are tried in the order the
-        message lists them, so the first department named wins and the others are
-        recorded on the item. For email that order is the To header, then Cc, then
-        envelope recipients neither names (Bcc): To: sales@ with Cc: billing@ goes to
-        sales, whatever order the sending server gave at RCPT.
+        Recipients are tried in the order the message lists them, so the first department
+        named comes first. For email that order is the To header, then Cc, then envelope
+        recipients neither names (Bcc): To: sales@ with Cc: billing@ gives sales first,
+        whatever order the sending server gave at RCPT.
         """
         found: list[tuple[str, str]] = []
         for recipient in message.recipients:
             department_id = self.owners.get(recipient.lower())
             if department_id and department_id not in (d for _, d in found):
                 found.append((recipient, department_id))
+        return found
+
+    def _by_recipient(self, found: list[tuple[str, str]], draft: _Draft) -> None:
+        """The department that owns an address or number the message was sent to, unless the
+        words and the sender read confidently as another department's (an emergency on the
+        accounting line, a supplier's invoice sent to the payments address), on more than
+        one word: then the suggestion routes it."""
         if not found:
             draft.outcomes.append(
                 RuleOutcome.of_step(BuiltInStep.RECIPIENT, False, "no recipient belongs to a department")
@@ -223,6 +240,17 @@ class Router:
             return
         recipient, department_id = found[0]
         reason = f"sent to {recipient}, which belongs to {department_id}"
+        suggestion = draft.suggestion
+        threshold = self.settings.routing.suggest_threshold
+        if (
+            suggestion is not None
+            and suggestion.department_id != department_id
+            and suggestion.confidence >= threshold
+            and suggestion.outweighs_an_address
+        ):
+            said = f"{reason}, but it reads as {suggestion.department_id}'s"
+            draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.RECIPIENT, False, said))
+            return
         draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.RECIPIENT, True, reason))
         draft.route(department_id, reason)
         draft.others = [d for _, d in found[1:]]
@@ -239,15 +267,24 @@ class Router:
         reason = "no recipient at a domain with a catch-all department"
         draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.CATCH_ALL, False, reason))
 
-    def _suggest(self, message: InboundMessage, session: Session | None, draft: _Draft) -> None:
-        suggestion = self.classifier.suggest(f"{message.subject}\n{message.text}", session)
+    def _by_sender(self, learned: Learned, draft: _Draft) -> None:
+        """A sender that imitates a known one is tagged, whatever routed the message."""
+        sender = learned.sender
+        if sender.imitates is not None:
+            reason = f"{sender.reason}: no trust, tagged {LOOKALIKE_TAG}"
+            draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.SENDER, False, reason))
+            draft.tags.append(LOOKALIKE_TAG)
+        elif sender.department_id is not None:
+            draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.SENDER, True, sender.reason))
+
+    def _suggest(self, draft: _Draft) -> None:
+        suggestion = draft.suggestion
         if suggestion is None:
             draft.outcomes.append(
                 RuleOutcome.of_step(BuiltInStep.SUGGESTION, False, "no word the suggestion knows")
             )
             return
-        draft.suggestion = suggestion
-        said = f"{suggestion.department_id} with confidence {suggestion.confidence:.2f}"
+        said = suggestion.describe()
         threshold = self.settings.routing.suggest_threshold
         if suggestion.department_id == self.settings.default_department:
             draft.outcomes.append(
@@ -260,7 +297,7 @@ class Router:
             )
             return
         draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.SUGGESTION, True, f"suggests {said}"))
-        draft.route(suggestion.department_id, f"learned suggestion: {said}")
+        draft.route(suggestion.department_id, said)
 
 
 def _decision_needed(message: InboundMessage, draft: _Draft, threshold: float) -> str | None:

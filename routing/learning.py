@@ -1,170 +1,275 @@
-"""The learned suggestion: a naive Bayes text classifier that learns from corrections.
+"""The learned suggestion: naive Bayes over the new words' terms, better with every correction.
 
-It starts from the config (each department's description and keywords) and grows with
-every text a person confirms, such as a receptionist's reroute: `learn()` adds that
-text's word counts to the database in the same transaction. The model is only counts,
-so learning is incremental and every process reads the same model.
+A message's lesson is its new words as terms (routing.message_text), each text weighing
+one in all however long it is, and its sender. The config seeds each department (its
+name, description and keywords) and keeps at least SEED_FLOOR of the say however many
+corrections pile up, so a few long emails never drown it. A term every department
+uses says nothing and weighs nothing. The sender counts apart from the words
+(routing.senders). The confidence is the posterior with the evidence scaled so that,
+on the project's labelled set, 0.9 is right about nine times in ten.
+
+The model is weights in the database: `learn()` adds a lesson in the transaction of
+the correction, and every process reads it at the next message.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections import Counter
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from routing.message import InboundMessage
+from routing.message_text import MessageText, read_message
+from routing.normalize import normalizer_for
+from routing.senders import UNKNOWN, SenderEvidence, judge, sender_features
 from routing.store.models import LearnedDepartment, LearnedWord
 
-# A keyword in the config counts as this many sightings of the word.
-KEYWORD_WEIGHT = 5
-MAX_WORD_LENGTH = 64
-# Lidstone smoothing: small, because the seeds are a handful of words per department.
-SMOOTHING = 0.1
-_WORD = re.compile(r"[^\W\d_]{2,}")
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "can",
-        "could",
-        "do",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "hello",
-        "hi",
-        "how",
-        "i",
-        "if",
-        "in",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "no",
-        "not",
-        "of",
-        "on",
-        "or",
-        "our",
-        "please",
-        "regards",
-        "so",
-        "that",
-        "the",
-        "their",
-        "them",
-        "there",
-        "this",
-        "to",
-        "thanks",
-        "thank",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "which",
-        "who",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-    ]
-)
+MAX_TERM_LENGTH = 64
+# A keyword counts as this many words of its department's description.
+KEYWORD_WEIGHT = 5.0
+# The least a department's seeds weigh in all: one described in a word or two is not
+# thereby certain of them (a department named "Sales" is not all sales).
+SEED_MASS = 30.0
+# A subject that repeats an old one (Re: ...) weighs this much of a fresh one.
+OLD_SUBJECT_WEIGHT = 0.3
+# Smoothing of unseen terms, in weight per term (a text weighs 1 in all).
+SMOOTHING = 0.003
+# The seeds' share of a department's model: SEED_DOCUMENTS / (that + corrections), never below the floor.
+SEED_DOCUMENTS = 10.0
+SEED_FLOOR = 0.3
+# Scales the words' evidence and the sender's into a posterior that means what it says (module doc).
+# A message's words weigh as much as FULL_EVIDENCE_TERMS distinct terms at most: one
+# word is weak evidence, a long email no stronger than a few sentences.
+EVIDENCE = 1.5
+FULL_EVIDENCE_TERMS = 8
+SENDER_EVIDENCE = 2.5
+# A sender the config names is the office's own word: who writes decides before what they mention.
+CONFIGURED_SENDER_EVIDENCE = 12.0
+ADDRESS_EVIDENCE = 1.5
+SHOWN_TERMS = 3
+# The words an office's corrections bring, for smoothing: a fixed guess rather than a
+# count of the table at every message, which would cost more than the rest of routing.
+LEARNED_VOCABULARY = 1000
+DOMAIN = "domain:"
+# A term learned from one text alone may be its writer's name, street or greeting: it
+# counts from its second text on (a seed term counts from the start).
+MIN_SIGHTINGS = 2
 
 
-def tokens(text: str) -> list[str]:
-    """The words the classifier counts: lower-case, no digits, no common filler."""
-    return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) <= MAX_WORD_LENGTH]
+@dataclass(frozen=True)
+class Lesson:
+    """What a message teaches when a person says where it belongs."""
+
+    terms: dict[str, float]  # term -> weight, summing to 1
+    sender: str
+    # What is learned of the sender (routing.senders.sender_features).
+    senders: tuple[str, ...]
+    # A word as written for each term, for explanations; not stored.
+    words: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def stored(self) -> dict[str, Any]:
+        return {"terms": self.terms, "sender": self.sender, "senders": list(self.senders)}
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> Lesson:
+        return cls(dict(data["terms"]), str(data["sender"]), tuple(data["senders"]))
 
 
 @dataclass(frozen=True)
 class Suggestion:
     department_id: str
     confidence: float
+    # What spoke for it, as a person can check: words as written, then the sender.
+    evidence: tuple[str, ...] = ()
+    # How many of the text's terms counted, and whether the sender spoke for it too.
+    terms: int = 0
+    sender_agrees: bool = False
+
+    @property
+    def outweighs_an_address(self) -> bool:
+        """Whether there is more to go on than one word against the address the sender chose."""
+        return self.terms >= 2 or self.sender_agrees
+
+    def describe(self) -> str:
+        said = f"{self.department_id} ({self.confidence:.2f})"
+        return f"learned: {', '.join(self.evidence)} -> {said}" if self.evidence else f"learned: {said}"
+
+
+def lesson_of(text: MessageText, sender: str, settings: Settings | None) -> Lesson:
+    """The message's distinct terms, weighted (an old subject less) and scaled to sum to one."""
+    raw: dict[str, float] = {}
+    words: dict[str, str] = {}
+    subject_weight = OLD_SUBJECT_WEIGHT if text.old_subject else 1.0
+    for read, weight in ((text.body, 1.0), (text.subject, subject_weight)):
+        for term, word in zip(read.terms, read.words, strict=True):
+            if raw.get(term, 0.0) >= weight:  # seen already: most words of a text repeat
+                continue
+            if len(term) < 2 or term.isdigit() or len(term) > MAX_TERM_LENGTH:
+                continue
+            raw[term] = weight
+            words.setdefault(term, word)
+    total = sum(raw.values()) or 1.0
+    terms = {t: w / total for t, w in raw.items()}
+    senders = sender_features(sender, settings) if settings else ()
+    return Lesson(terms, sender.lower(), senders, words)
+
+
+def legacy_lesson(channel: str, sender: str, subject: str, text: str) -> Lesson:
+    """The lesson of an item routed before lessons were kept: its new words read as
+    English (the office's languages were not recorded), and its address alone."""
+    message = InboundMessage(
+        channel, sender, (), subject, text, "legacy", datetime.now(UTC), b"", "text/plain"
+    )
+    read = read_message(message, normalizer_for(("en",)))
+    return replace(lesson_of(read, sender, None), senders=(f"from:{sender.lower()}",) if sender else ())
 
 
 class Classifier:
-    """Suggests a department for a text from the config's seeds and the learned counts."""
+    """Suggests a department from the config's seeds and the corrections in the database."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.departments = [d.id for d in settings.departments]
-        self.seeds: dict[str, Counter[str]] = {}
-        for department in settings.departments:
-            seed = Counter(tokens(f"{department.name} {department.description}"))
-            for keyword in department.keywords:
-                seed.update({word: KEYWORD_WEIGHT for word in tokens(keyword)})
-            self.seeds[department.id] = seed
-        self.seed_vocabulary = set().union(*self.seeds.values())
-        self.seed_totals = {d: sum(seed.values()) for d, seed in self.seeds.items()}
-
-    def suggest(self, text: str, session: Session | None = None) -> Suggestion | None:
-        """The likeliest department and its probability; None if no word is known."""
-        words = tokens(text)
-        # Only the message's own words matter: count those, seeds plus what was learned.
-        counts = {d: Counter({w: seed[w] for w in words if w in seed}) for d, seed in self.seeds.items()}
-        totals = dict(self.seed_totals)
-        vocabulary = len(self.seed_vocabulary)
-        if session is not None:
-            # Seed and learned words overlap a little; counting both barely moves the smoothing.
-            vocabulary += _add_learned(session, set(words), counts, totals)
-        # A word no department has seen says nothing, but would favour the least-trained one.
-        words = [w for w in words if any(w in counts[d] for d in self.departments)]
-        if not words:
-            return None
-        scores = {
-            d: sum(math.log((counts[d][w] + SMOOTHING) / (totals[d] + SMOOTHING * vocabulary)) for w in words)
-            for d in self.departments
+        normalizer = normalizer_for(settings.languages)
+        keywords = {
+            department.id: {
+                t for keyword in department.keywords for f in normalizer.spellings(keyword) for t in f
+            }
+            for department in settings.departments
         }
+        # Filler words say nothing, unless the config made one a keyword.
+        self.filler = normalizer.filler - set().union(*keywords.values())
+        self.seeds: dict[str, dict[str, float]] = {}
+        for department in settings.departments:
+            seed: dict[str, float] = dict.fromkeys(keywords[department.id], KEYWORD_WEIGHT)
+            for form in normalizer.spellings(f"{department.name} {department.description}"):
+                for term in form:
+                    if len(term) >= 2 and not term.isdigit() and term not in self.filler:
+                        seed.setdefault(term, 1.0)
+            total = max(sum(seed.values()), SEED_MASS)
+            self.seeds[department.id] = {t: w / total for t, w in seed.items()}
+        self.seed_vocabulary = set().union(*self.seeds.values())
+
+    def read(self, lesson: Lesson, session: Session | None) -> Learned:
+        """What the database knows of the lesson's terms and sender (nothing without a session)."""
+        learned = Learned.load(session, lesson, self.seed_vocabulary) if session is not None else Learned()
+        learned.sender = judge(lesson.sender, self.settings, learned.senders)
+        return learned
+
+    def suggest(self, lesson: Lesson, learned: Learned, addressed: str | None = None) -> Suggestion | None:
+        """The likeliest department, its confidence and why; None when nothing is known.
+
+        `addressed` is the department whose address or number the message was sent to.
+        """
+        sender = learned.sender
+        weights = self._weights(lesson, learned)
+        if not weights and sender.department_id is None:
+            return None
+        # log P(term | department), worked out once for the score and the explanation.
+        logs = {d: {t: math.log(self._probability(d, t, learned)) for t in weights} for d in self.departments}
+        strength = EVIDENCE * min(len(weights), FULL_EVIDENCE_TERMS)
+        scores = {d: strength * sum(w * logs[d][t] for t, w in weights.items()) for d in self.departments}
+        if sender.department_id in scores:
+            scores[sender.department_id] += (
+                CONFIGURED_SENDER_EVIDENCE if sender.configured else SENDER_EVIDENCE
+            )
+        if addressed in scores:
+            scores[addressed] += ADDRESS_EVIDENCE
         best = max(scores, key=lambda d: scores[d])
-        total = sum(math.exp(score - scores[best]) for score in scores.values())
-        return Suggestion(best, 1.0 / total)
+        confidence = 1.0 / sum(math.exp(score - scores[best]) for score in scores.values())
+        evidence = self._evidence(best, lesson, weights, logs, sender)
+        return Suggestion(best, confidence, evidence, len(weights), sender.department_id == best)
+
+    def _weights(self, lesson: Lesson, learned: Learned) -> dict[str, float]:
+        """The lesson's terms that some but not every department knows, weighted by rarity."""
+        count = len(self.departments)
+        weights = {}
+        for term, weight in lesson.terms.items():
+            if term in self.filler:
+                continue
+            known = sum(1 for d in self.departments if term in self.seeds[d] or learned.words[d].get(term))
+            if 0 < known < count:
+                weights[term] = weight * math.log((1 + count) / (1 + known))
+        total = sum(weights.values())
+        return {t: w / total for t, w in weights.items()} if total else {}
+
+    def _probability(self, department: str, term: str, learned: Learned) -> float:
+        """The seeds' estimate mixed with the corrections', the seeds never below their floor."""
+        vocabulary = len(self.seed_vocabulary) + LEARNED_VOCABULARY
+        documents = learned.documents.get(department, 0.0)
+        share = max(SEED_FLOOR, SEED_DOCUMENTS / (SEED_DOCUMENTS + documents))
+        seeded = (self.seeds[department].get(term, 0.0) + SMOOTHING) / (1.0 + SMOOTHING * vocabulary)
+        taught = (learned.words[department].get(term, 0.0) + SMOOTHING) / (documents + SMOOTHING * vocabulary)
+        return share * seeded + (1.0 - share) * taught
+
+    def _evidence(
+        self,
+        best: str,
+        lesson: Lesson,
+        weights: dict[str, float],
+        logs: dict[str, dict[str, float]],
+        sender: SenderEvidence,
+    ) -> tuple[str, ...]:
+        """The words that spoke most for `best` over the runner-up departments, then the sender."""
+        others = [d for d in self.departments if d != best]
+        lead = {t: w * (logs[best][t] - max(logs[d][t] for d in others)) for t, w in weights.items()}
+        ranked = sorted((t for t in weights if lead[t] > 0), key=lambda t: lead[t], reverse=True)
+        shown = [lesson.words.get(t, t) for t in ranked[:SHOWN_TERMS]]
+        if sender.department_id == best:
+            shown.append(sender.reason)
+        return tuple(shown)
 
 
-def _add_learned(
-    session: Session, words: set[str], counts: dict[str, Counter[str]], totals: dict[str, int]
-) -> int:
-    """Add the database's counts for these words; return the learned vocabulary's size."""
-    for department_id, learned in session.execute(
-        select(LearnedDepartment.department_id, LearnedDepartment.words)
-    ):
-        if department_id in totals:
-            totals[department_id] += learned
-    if words:
-        rows = session.execute(select(LearnedWord).where(LearnedWord.word.in_(sorted(words))))
-        for (row,) in rows:
-            if row.department_id in counts:
-                counts[row.department_id][row.word] += row.count
-    return session.scalar(select(func.count(func.distinct(LearnedWord.word)))) or 0
+@dataclass
+class Learned:
+    """The part of the database's model that one message needs, and what it says of the sender."""
+
+    words: defaultdict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
+    # Sender features (this sender's, and every learned domain) -> department -> weight.
+    senders: dict[str, dict[str, float]] = field(default_factory=dict)
+    documents: dict[str, float] = field(default_factory=dict)
+    sender: SenderEvidence = UNKNOWN
+
+    @classmethod
+    def load(cls, session: Session, lesson: Lesson, seeded: set[str]) -> Learned:
+        learned = cls()
+        for department_id, documents in session.execute(
+            select(LearnedDepartment.department_id, LearnedDepartment.documents)
+        ):
+            learned.documents[department_id] = float(documents)
+        wanted = sorted({*lesson.terms, *lesson.senders})
+        # Every learned domain, for the lookalike check: a range the word index answers.
+        domains = and_(LearnedWord.word >= DOMAIN, LearnedWord.word < DOMAIN[:-1] + ";")
+        condition = or_(LearnedWord.word.in_(wanted), domains)
+        # Plain rows, not ORM objects: this runs for every message.
+        columns = (LearnedWord.department_id, LearnedWord.word, LearnedWord.weight, LearnedWord.documents)
+        rows = session.execute(select(*columns).where(condition)).all()
+        sightings: dict[str, int] = defaultdict(int)
+        for _, word, _, documents in rows:
+            sightings[word] += documents
+        for department_id, word, weight, _ in rows:
+            if word.startswith(("from:", DOMAIN)):
+                learned.senders.setdefault(word, {})[department_id] = weight
+            elif sightings[word] >= MIN_SIGHTINGS or word in seeded:
+                learned.words[department_id][word] = weight
+        return learned
 
 
-def learn(session: Session, text: str, department_id: str) -> None:
-    """Count `text` as belonging to `department_id` (a person said so)."""
-    counted = Counter(tokens(text))
-    _upsert(
-        session,
-        LearnedDepartment,
-        ["department_id"],
-        [{"department_id": department_id, "documents": 1, "words": sum(counted.values())}],
-    )
-    rows = [{"department_id": department_id, "word": w, "count": n} for w, n in sorted(counted.items())]
+def learn(session: Session, lesson: Lesson, department_id: str) -> None:
+    """Count the lesson as belonging to `department_id` (a person said so)."""
+    _upsert(session, LearnedDepartment, ["department_id"], [{"department_id": department_id, "documents": 1}])
+    weights = {**lesson.terms, **dict.fromkeys(lesson.senders, 1.0)}
+    rows = [
+        {"department_id": department_id, "word": w, "weight": n, "documents": 1}
+        for w, n in sorted(weights.items())
+    ]
     if rows:
         _upsert(session, LearnedWord, ["department_id", "word"], rows)
 
@@ -175,13 +280,11 @@ def _upsert(
     keys: list[str],
     rows: list[dict[str, object]],
 ) -> None:
-    """Insert rows or add to the counts already there, in one statement."""
+    """Insert rows or add to the weights already there, in one statement."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(model).values(rows)
     table = model.__table__
     added = {
-        name: table.c[name] + statement.excluded[name]
-        for name in ("count", "documents", "words")
-        if name in table.c
+        name: table.c[name] + statement.excluded[name] for name in ("weight", "documents") if name in table.c
     }
     session.execute(statement.on_conflict_do_update(index_elements=keys, set_=added))

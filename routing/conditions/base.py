@@ -16,6 +16,8 @@ from typing import Protocol
 from config.loading import ConfigError
 from config.settings import ConditionSettings, Settings
 from routing.message import InboundMessage
+from routing.message_text import read_message
+from routing.normalize import NormalizedText, normalizer_for
 
 # An index key: if a condition can match a message, the message has one of its atoms.
 Atom = tuple[str, ...]
@@ -28,17 +30,26 @@ class BadArgument(ValueError):
 
 
 class Facts:
-    """A message as conditions see it, with its words and index atoms worked out once."""
+    """A message as conditions and the learner see it, its words and index atoms worked out once.
+
+    `fields` hold the text as written (for regular expressions and exact keywords),
+    `normalized` the new words only, as terms (routing.message_text), for keywords and the learner.
+    """
 
     def __init__(self, message: InboundMessage, settings: Settings) -> None:
         self.message = message
         self.settings = settings
-        self.fields = {"subject": message.subject}
-        self.fields["transcript" if message.channel in VOICE_CHANNELS else "body"] = message.text
-        self.atoms = _atoms(message, self.fields)
+        text_field = "transcript" if message.channel in VOICE_CHANNELS else "body"
+        self.fields = {"subject": message.subject, text_field: message.text}
+        self.read = read_message(message, normalizer_for(settings.languages))
+        self.normalized = {"subject": self.read.subject, text_field: self.read.body}
+        self.atoms = _atoms(message, self.fields, self.normalized)
 
     def field(self, name: str) -> str:
         return self.fields.get(name, "")
+
+    def terms(self, name: str) -> NormalizedText:
+        return self.normalized.get(name) or self.read.empty
 
 
 def words(text: str) -> list[str]:
@@ -46,7 +57,9 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def _atoms(message: InboundMessage, fields: dict[str, str]) -> set[Atom]:
+def _atoms(
+    message: InboundMessage, fields: dict[str, str], normalized: dict[str, NormalizedText]
+) -> set[Atom]:
     atoms: set[Atom] = {("channel", message.channel), ("attachments", str(bool(message.attachments)))}
     atoms.update(("recipient", r.lower()) for r in message.recipients)
     sender = message.sender.lower()
@@ -61,6 +74,9 @@ def _atoms(message: InboundMessage, fields: dict[str, str]) -> set[Atom]:
         split = words(text)
         atoms.update(("word", name, word) for word in split)
         atoms.update(("word", name, f"{first} {second}") for first, second in itertools.pairwise(split))
+    for name, read in normalized.items():
+        atoms.update(("term", name, term) for term in read.terms)
+        atoms.update(("term", name, f"{one} {two}") for one, two in itertools.pairwise(read.terms))
     return atoms
 
 

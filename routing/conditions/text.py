@@ -4,7 +4,10 @@
     body = { regex = "order\\s+#?\\d{5}" }
     transcript = { keywords = ["emergency"] }       (the text of a voicemail)
 
-Keywords match whole words, case-insensitively; a regex is case-insensitive too.
+A keyword matches any form of its words in the new text (routing.message_text):
+`plată` finds `plata`, `plăți` and `plătit`, `invoice` finds `Invoices`, in whichever of
+the office's languages the message is written. `"exact:..."` finds the words exactly as
+written (whole words, any case) anywhere in the text, quotes included; so does a regex.
 `body` reads the text of mail and messages, `transcript` that of voicemail.
 """
 
@@ -24,30 +27,50 @@ from routing.conditions.base import (
     table,
     words,
 )
+from routing.normalize import Normalizer, normalizer_for
+
+EXACT = "exact:"
 
 
 class Keywords:
-    def __init__(self, field: str, keywords: tuple[str, ...]) -> None:
+    """Keywords in any form, and `exact:` ones as written; holds when one is found."""
+
+    def __init__(self, field: str, keywords: tuple[str, ...], normalizer: Normalizer) -> None:
         self.field, self.keywords = field, tuple(k.lower() for k in keywords)
-        alternatives = "|".join(re.escape(k) for k in sorted(self.keywords, key=len, reverse=True))
-        self.pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+        exact = [k.removeprefix(EXACT).strip() for k in self.keywords if k.startswith(EXACT)]
+        if any(not words(k) for k in exact):
+            raise BadArgument(f"{field}: give the words after {EXACT!r}")
+        self.exact = tuple(exact)
+        alternatives = "|".join(re.escape(k) for k in sorted(exact, key=len, reverse=True))
+        self.pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if exact else None
+        self.forms = {
+            keyword: normalizer.spellings(keyword)
+            for keyword in self.keywords
+            if not keyword.startswith(EXACT)
+        }
+        if any(not forms for forms in self.forms.values()):
+            raise BadArgument(f"{field}: a keyword needs at least one word")
 
     def check(self, facts: Facts) -> str | None:
-        found = self.pattern.search(facts.field(self.field))
-        return f"{self.field} has {found[0].lower()!r}" if found else None
+        read = facts.terms(self.field)
+        for keyword, forms in self.forms.items():
+            for form in forms:
+                found = read.find(form)
+                if found is not None:
+                    written = "" if found.casefold() == keyword else f" (as {found!r})"
+                    return f"{self.field} has {keyword!r}{written}"
+        exact = self.pattern.search(facts.field(self.field)) if self.pattern else None
+        return f"{self.field} has {EXACT}{exact[0].lower()!r}" if exact else None
 
     def describe(self) -> str:
         return f"{self.field} has {shown(repr(k) for k in self.keywords)}"
 
     def atoms(self) -> set[Atom] | None:
-        # A phrase is found through its first two words, which the message has side by
-        # side wherever the phrase occurs; the check then reads the whole phrase.
-        found: set[Atom] = set()
-        for keyword in self.keywords:
-            split = words(keyword)
-            if not split:
-                return None
-            found.add(("word", self.field, " ".join(split[:2])))
+        # A phrase is found through its first two words (or terms), which the message has
+        # side by side wherever the phrase occurs; the check then reads the whole phrase.
+        found: set[Atom] = {("word", self.field, " ".join(words(k)[:2])) for k in self.exact}
+        for forms in self.forms.values():
+            found.update(("term", self.field, " ".join(form[:2])) for form in forms)
         return found
 
 
@@ -69,13 +92,14 @@ class Pattern:
 def _builder(field: str) -> ConditionKind:
     def build(argument: object, settings: Settings) -> Keywords | Pattern:
         if not isinstance(argument, dict):
-            return Keywords(field, strings(argument, field))
+            return Keywords(field, strings(argument, field), normalizer_for(settings.languages))
         options = table(argument, ("keywords", "regex"), field)
         if len(options) != 1:
             raise BadArgument(f"{field}: give either keywords or regex")
         if "regex" in options:
             return Pattern(field, regex(options["regex"], field))
-        return Keywords(field, strings(options["keywords"], f"{field}.keywords"))
+        keywords = strings(options["keywords"], f"{field}.keywords")
+        return Keywords(field, keywords, normalizer_for(settings.languages))
 
     return ConditionKind(field, f"words or a pattern in the {field}", build)
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import PRIORITIES
-from routing.learning import learn
+from routing.learning import Lesson, learn, legacy_lesson
 from routing.people.accounts import Person, person_of
 from routing.store.models import AuditEvent, Department, Item, User, utcnow
 
@@ -244,5 +244,9 @@ def _record(
 
 
 def _teach(session: Session, item: Item) -> None:
-    # The same words the suggestion reads when it routes (engine.Router._suggest).
-    learn(session, f"{item.subject}\n{item.text}", item.department_id)
+    # The same terms the suggestion read when it routed the item (engine.Router._suggest).
+    if item.routing_lesson is not None:
+        lesson = Lesson.from_stored(item.routing_lesson)
+    else:
+        lesson = legacy_lesson(item.channel, item.sender, item.subject, item.text)
+    learn(session, lesson, item.department_id)

@@ -157,6 +157,9 @@ class Item(ArrivedMessage, Base):
     # Why a person must decide where this item belongs (a weak suggestion, nothing
     # routed it, machine mail no rule knew); cleared by the first thing a person does.
     decision_needed: Mapped[str | None] = mapped_column(Text)
+    # What a correction of this item teaches the learned suggestion: the terms of its new
+    # words and its sender, as routed (routing.learning.Lesson); None on items older than it.
+    routing_lesson: Mapped[dict[str, Any] | None]
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # indexed by ix_items_assignee
     due_at: Mapped[datetime | None]  # when the sender wants an answer or a callback
     claimed_at: Mapped[datetime | None]  # first picked up, for the time-to-pick-up figures
@@ -269,23 +272,25 @@ class VoiceCall(Base):
 
 
 class LearnedWord(Base):
-    """How often a word appeared in text confirmed to belong to a department."""
+    """How much a term (or a sender, "from:..." / "domain:...") weighed in the texts
+    confirmed to belong to a department; each text's terms weigh one in all."""
 
     __tablename__ = "learned_words"
 
     department_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    word: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
-    count: Mapped[int]
+    word: Mapped[str] = mapped_column(String(320), primary_key=True, index=True)
+    weight: Mapped[float] = mapped_column(Float)
+    # How many confirmed texts had the term: one sighting may be a name or a greeting.
+    documents: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class LearnedDepartment(Base):
-    """Per department: how many texts and words the suggestion has learned from."""
+    """Per department: how many texts the suggestion has learned from."""
 
     __tablename__ = "learned_departments"
 
     department_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     documents: Mapped[int]
-    words: Mapped[int]
 
 
 class User(Base):

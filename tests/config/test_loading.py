@@ -93,7 +93,34 @@ BAD_CASES = [
     ("departments.2.id = 'Billing Team'", "departments[2].id", "must be lower-case"),
     ("database.url = 'mysql://x'", "database.url", "neither a sqlite: nor a postgresql URL"),
     ("smtp.max_message_size = 'big'", "smtp.max_message_size", "must be int, not str"),
+    ("office.languages = []", "office.languages", 'name at least one language, such as ["en"]'),
+    (
+        "office.languages = ['ro', 'xx']",
+        "office.languages",
+        "'xx' is not a language Intake can read (known: ",
+    ),
+    ("office.languages = ['klingon']", "office.languages", "'klingon' is not a language Intake can read"),
+    ("office.languages = ['ro', 'RO']", "office.languages", "names a language twice"),
+    ("office.languages = 'ro'", "office.languages", "must be list"),
+    (
+        "departments.2.senders = ['acme']",
+        "departments[2].senders",
+        "'acme' is neither an email address nor a domain",
+    ),
+    (
+        "departments.2.senders = ['a@@b.example']",
+        "departments[2].senders",
+        "is neither an email address nor a domain",
+    ),
 ]
+
+
+def test_the_office_languages_and_department_senders_are_read(tmp_path: Path) -> None:
+    assert load_settings(OFFICE).languages == ("en",)  # unless the office names its own
+    path = _edited_office(tmp_path, "office.languages = ['RO', 'hu', 'en', 'de']")
+    assert load_settings(path).languages == ("ro", "hu", "en", "de")
+    path = _edited_office(tmp_path, "departments.2.senders = ['@Acme.example', 'Ann@Supplier.example']")
+    assert load_settings(path).department("billing").senders == ("acme.example", "ann@supplier.example")
 
 
 def _edited_office(tmp_path: Path, edit: str) -> Path:

@@ -7,11 +7,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
+from sqlalchemy.orm import Session
+
 from config.loading import load_settings
 from config.settings import Settings
 from intake.email.parser import parse_email
 from routing.engine import Router, RoutingDecision
+from routing.learning import Classifier, Lesson, Suggestion, lesson_of
 from routing.message import InboundMessage
+from routing.message_text import read_message
+from routing.normalize import normalizer_for
 from tests.conftest import OFFICE
 
 # A Tuesday, 10:00 in New York: the test office is open.
@@ -20,10 +25,11 @@ OPEN_TIME = datetime(2026, 11, 3, 15, 0, tzinfo=UTC)
 CLOSED_TIME = datetime(2026, 11, 7, 15, 0, tzinfo=UTC)
 
 
-def office_with(tmp_path: Path, extra: str, database_url: str | None = None) -> Settings:
-    """The test office with more TOML appended (rules, schedules, fixtures)."""
+def office_with(tmp_path: Path, extra: str, database_url: str | None = None, office: str = "") -> Settings:
+    """The test office with more TOML appended (rules, schedules, fixtures); `office` adds
+    keys to its [office] table."""
     path = tmp_path / "office.toml"
-    path.write_text(OFFICE.read_text() + "\n" + extra)
+    path.write_text(OFFICE.read_text().replace("[office]\n", f"[office]\n{office}", 1) + "\n" + extra)
     return load_settings(path, {"INTAKE_DATABASE_URL": database_url} if database_url else {})
 
 
@@ -38,9 +44,9 @@ def decide(router: Router, message: InboundMessage) -> RoutingDecision:
     return decision
 
 
-def match(tmp_path: Path, when: str, message: InboundMessage) -> str | None:
+def match(tmp_path: Path, when: str, message: InboundMessage, office: str = "") -> str | None:
     """The reason a one-rule config's condition gives for `message`, or None if it misses."""
-    decision = decide(Router(office_with(tmp_path, rule_under_test(when))), message)
+    decision = decide(Router(office_with(tmp_path, rule_under_test(when), office=office)), message)
     for outcome in decision.outcomes:
         if outcome.rule == "under-test" and outcome.matched:
             assert decision.department_id == "billing"
@@ -102,3 +108,20 @@ def rfc5322(*headers: str, body: str = "Hello.\r\n") -> bytes:
     if not any(h.lower().startswith("content-type") for h in headers):
         lines.append("Content-Type: text/plain; charset=utf-8")
     return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
+
+
+def lesson(settings: Settings, text: str, sender: str = "someone@client.example") -> Lesson:
+    """What a correction of a mail with this text teaches, read as the router reads it."""
+    read = read_message(
+        email(rfc5322(f"From: {sender}", "Subject: ", body=text)), normalizer_for(settings.languages)
+    )
+    return lesson_of(read, sender, settings)
+
+
+def suggest(
+    settings: Settings, session: Session | None, text: str, sender: str = "someone@client.example"
+) -> Suggestion | None:
+    """The learned suggestion for a mail with this text, from the seeds and what `session` holds."""
+    classifier = Classifier(settings)
+    taught = lesson(settings, text, sender)
+    return classifier.suggest(taught, classifier.read(taught, session))

@@ -17,7 +17,7 @@ from routing.store.models import Item
 from tests.conftest import OFFICE
 from tests.support.command import ROOT, intake
 from tests.support.mail import email_bytes
-from tests.support.routers import sms
+from tests.support.routers import lesson, sms
 
 SAMPLES = ROOT / "config" / "samples"
 INVOICES = (
@@ -69,7 +69,7 @@ def test_route_reads_what_was_learned_from_the_database(tmp_path: Path, database
     runtime = open_runtime(load_settings(config, {"INTAKE_DATABASE_URL": database_url}))
     with transaction(runtime.sessions) as session:
         for _ in range(3):
-            learn(session, "parking permit for the car park barrier", "facilities")
+            learn(session, lesson(runtime.settings, "parking permit for the car park barrier"), "facilities")
     runtime.engine.dispose()
     command = (
         "--config",

@@ -117,7 +117,7 @@ def test_a_tiny_set_is_counted_right_wrong_and_front_desk(
     assert {k: figures["after teaching"][k] for k in ("messages", "right", "wrong", "front desk")} == {
         "messages": 5,
         "right": 3,  # e1 by its address, e2 at the front desk where it belongs, v1 by the keyword
-        "wrong": 1,  # s1: an invoice question to the repairs number
+        "wrong": 1,  # s1: an invoice question to the repairs number (one word does not overrule it)
         "front desk": 1,  # s2: no word the office knows
     }
     assert figures["after teaching"]["right %"] == 60.0
@@ -161,8 +161,9 @@ def test_corrections_teach_the_suggestion(tmp_path: Path, capsys: pytest.Capture
     labels, config = _set(tmp_path, gutters)
     figures = _figures(capsys, str(labels), "--config", str(config), "--teach", "2")
     assert figures["taught"]["messages"] == 2
-    # The first is rerouted from the front desk; what it taught already sends the second right.
-    assert (figures["taught"]["rerouted"], figures["taught"]["already right"]) == (1, 1)
+    # Both are rerouted from the front desk: a word learned from one text alone may be a
+    # name or a greeting, so it counts from its second text on; then it sends the rest right.
+    assert (figures["taught"]["rerouted"], figures["taught"]["already right"]) == (2, 0)
     assert figures["before teaching"]["front desk"] == 2
     assert figures["after teaching"]["right"] == 2
     assert all(m["suggested"] == "repairs" for m in figures["messages"])

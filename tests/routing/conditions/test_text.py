@@ -21,13 +21,49 @@ def _mail(subject: str, body: str) -> bytes:
     )
 
 
-def test_subject_keywords_are_whole_words_in_any_case(tmp_path: Path) -> None:
+def test_subject_keywords_are_whole_words_in_any_case_and_any_form(tmp_path: Path) -> None:
     when = 'subject = ["invoice", "credit note"]'
     assert match(tmp_path, when, email(_mail("Your INVOICE 42", "x"))) == "subject has 'invoice'"
-    assert match(tmp_path, when, email(_mail("Re: credit notes", "x"))) is None  # not the whole phrase
     assert match(tmp_path, when, email(_mail("A Credit Note for you", "x"))) == "subject has 'credit note'"
-    assert match(tmp_path, when, email(_mail("Invoices attached", "x"))) is None
+    found = match(tmp_path, when, email(_mail("Re: credit notes", "x")))
+    assert found == "subject has 'credit note' (as 'credit notes')"
+    assert (
+        match(tmp_path, when, email(_mail("Invoices attached", "x")))
+        == "subject has 'invoice' (as 'Invoices')"
+    )
+    assert match(tmp_path, when, email(_mail("Credit for the note", "x"))) is None  # not side by side
+    assert match(tmp_path, when, email(_mail("Invoiceless", "x"))) is None  # not a whole word
     assert match(tmp_path, when, email(_mail("Hello", "the invoice is in the body"))) is None
+
+
+def test_exact_keywords_match_only_as_written(tmp_path: Path) -> None:
+    when = 'subject = ["exact:credit note"]'
+    assert match(tmp_path, when, email(_mail("A CREDIT NOTE", "x"))) == "subject has exact:'credit note'"
+    assert match(tmp_path, when, email(_mail("Re: credit notes", "x"))) is None
+
+
+def test_keywords_match_inflections_and_missing_diacritics_in_the_office_languages(tmp_path: Path) -> None:
+    languages = 'languages = ["ro", "en", "hu", "de"]\n'
+    when = 'body = ["plată", "programare", "számla", "Rechnung"]'
+    cases = {
+        "Am plătit ieri prin transfer bancar toată suma.": "body has 'plată' (as 'plătit')",
+        "Buna ziua, as vrea sa fac plata cu cardul la receptie.": "body has 'plată' (as 'plata')",
+        "Doresc să anulez programarea de mâine dimineață.": "body has 'programare' (as 'programarea')",
+        "Jó napot, a számlámat még nem kaptam meg, kérem küldjék el.": "body has 'számla' (as 'számlámat')",
+        "Guten Tag, die Rechnungen vom März sind noch offen.": "body has 'rechnung' (as 'Rechnungen')",
+    }
+    for text, reason in cases.items():
+        assert match(tmp_path, when, email(_mail("Hello", text)), languages) == reason, text
+    assert match(tmp_path, when, email(_mail("Hello", "Aș vrea să vorbesc cu medicul."))) is None
+
+
+def test_keywords_read_only_the_new_words_of_a_reply(tmp_path: Path) -> None:
+    reply = "Thanks, see you then.\n\nOn Mon, 2 Nov 2026 at 10:12, Billing <billing@office.test> wrote:\n> Your refund is on its way.\n"
+    assert match(tmp_path, 'body = ["refund"]', email(_mail("Re: Tuesday", reply))) is None
+    assert (
+        match(tmp_path, 'body = ["exact:refund"]', email(_mail("Re: Tuesday", reply)))
+        == "body has exact:'refund'"
+    )
 
 
 def test_an_encoded_subject_is_read_decoded(tmp_path: Path) -> None:
@@ -76,6 +112,8 @@ def test_a_regex_is_case_insensitive(tmp_path: Path) -> None:
         ),
         ('body = { words = ["a"] }', "rule 'under-test': body: unknown key 'words'"),
         ("transcript = 5", "rule 'under-test': transcript must be a string or a list of strings"),
+        ('body = ["exact: "]', "rule 'under-test': body: give the words after 'exact:'"),
+        ('body = ["--"]', "rule 'under-test': body: a keyword needs at least one word"),
     ],
 )
 def test_bad_arguments_are_refused_naming_the_rule(tmp_path: Path, when: str, problem: str) -> None:

@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from intake.cli.runtime import Runtime
 from intake.email.parser import parse_email
-from routing.engine import Router
 from routing.queues.triage import NoSuchDepartment, NoSuchItem, TriageError, reroute
 from routing.store.database import transaction
 from routing.store.models import Item, LearnedDepartment
 from tests.support.mail import email_bytes, raw_message
 from tests.support.people import new_person, office_client
+from tests.support.routers import suggest
 
 MONDAY = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 WARRANTY = "Warranty claim for the gearbox"
@@ -28,7 +28,7 @@ def deliver(runtime: Runtime, subject: str = WARRANTY, message_id: str = "<w1@cl
 
 def suggestion(runtime: Runtime, text: str) -> str | None:
     with runtime.sessions() as session:
-        found = Router(runtime.settings).classifier.suggest(text, session)
+        found = suggest(runtime.settings, session, text)
     return found.department_id if found else None
 
 

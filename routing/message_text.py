@@ -1,0 +1,129 @@
+"""What routing reads of a message: only the new words, normalized once.
+
+A reply's quoted history, a forward's history and the signature are cut off (for
+mail; texts and transcripts have none), the language is told from what is left, and
+subject and text become terms (routing.normalize). A subject that only repeats an
+old one (`Re: ...`) is marked, so the learner weighs it less.
+
+mail-parser-reply knows the quote headers and sign-offs of many languages' mail
+programs; Romanian and Hungarian it lacks, so they are added here through its own
+language table, in the shapes Gmail, Outlook, Apple Mail and Thunderbird write them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mailparser_reply.constants import MAIL_LANGUAGES, QUOTED_MATCH_INCLUDE
+from mailparser_reply.parser import EmailMessage
+
+from routing.message import InboundMessage
+from routing.normalize import NormalizedText, Normalizer
+
+_Q = QUOTED_MATCH_INCLUDE
+
+
+def _header_lines(*names: str) -> str:
+    """Outlook's block of header lines ("From: ...", "Sent: ..."), two or more in a row."""
+    return rf"((?:(?:^|\n|\n{_Q})[* ]*(?:{'|'.join(names)}):[ *]*(?:\s{{,2}}).*){{2,}}(?:\n.*){{,1}})"
+
+
+EXTRA_LANGUAGES: dict[str, dict[str, object]] = {
+    "ro": {
+        # Gmail "În lun., 3 nov. 2025 la 10:12, Ana <a@b> a scris:"; Apple Mail and
+        # Thunderbird "Pe 3 nov. 2025, la 10:12, Ana a scris:".
+        "wrote_header": rf"^({_Q}(?:[IÎ]n|Pe)\s(?:.+?\s?.+?)\s?a\sscris:)$",
+        "from_header": _header_lines(
+            "De la", "Trimis", "Către", "Catre", "Subiect", "Data", "Dată", "Cc", "Date", "Subject", "To"
+        ),
+        "disclaimers": [r"Notă de confidențialitate:", r"Confidențialitate:"],
+        "signatures": [r"Cu (?:stimă|stima|respect|drag|bine)", r"Toate cele bune", r"O zi bună"],
+        "sent_from": r"Trimis de pe|Trimis din|Obțineți Outlook pentru",
+    },
+    "hu": {
+        # Gmail "Ann <a@b> ezt írta (időpont: 2025. nov. 3., H, 10:12):"; Apple Mail
+        # "2025. nov. 3. dátummal, 10:12 időpontban Ann írta:"; Thunderbird
+        # "2025. 11. 03. 10:12 keltezéssel, Ann írta:".
+        "wrote_header": rf"^({_Q}(?:.+?\s)?(?:ezt )?írta(?:\s\(időpont:.+?\))?:)$",
+        "from_header": _header_lines("Feladó", "Elküldve", "Küldve", "Címzett", "Tárgy", "Dátum", "Másolat"),
+        "disclaimers": [r"Jogi nyilatkozat:", r"Titoktartási nyilatkozat:"],
+        "signatures": [r"Üdvözlettel", r"Tisztelettel", r"Köszönettel", r"Szép napot", r"Üdv,"],
+        "sent_from": r"iPhone-ról küldve|Elküldve az iPhone|Küldve",
+    },
+    # The library's German knows "Gesendet von ..." but not Apple Mail's word order.
+    "de": {"sent_from": r"Gesendet von|Von meinem"},
+}
+FORWARDED = re.compile(
+    r"^-{5,} ?(?:Forwarded message|Original Message|Mesaj redirecționat|Mesajul original|"
+    r"Továbbított üzenet|Eredeti üzenet|Weitergeleitete Nachricht|Ursprüngliche Nachricht) ?-{5,}$",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+class _OfficeMail(EmailMessage):  # type: ignore[misc]  # the library ships no type hints
+    """The library's message, reading its language table with Romanian and Hungarian added."""
+
+    def _get_language_regex(self, language: str, regex_key: str) -> str:
+        value = EXTRA_LANGUAGES.get(language, {}).get(regex_key)
+        if value is None:
+            return str(super()._get_language_regex(language, regex_key))
+        return "|".join(value) if isinstance(value, list) else str(value)
+
+
+def known(language: str) -> bool:
+    """Whether quote headers in this language are recognised."""
+    return language in MAIL_LANGUAGES or language in EXTRA_LANGUAGES
+
+
+def new_text(text: str, languages: tuple[str, ...]) -> str:
+    """The words the sender wrote now, or the whole text when nothing new is left.
+
+    Quote headers of every office language are tried, whatever the text's own language:
+    a German patient answers a Romanian receptionist's mail under a Romanian header.
+    A forward with no note of its own keeps what it forwards: that is the message.
+    """
+    cut = FORWARDED.search(text)
+    head = text[: cut.start()] if cut else text
+    mail = _OfficeMail(
+        text=head, languages=[code for code in languages if known(code)], keep_hyphen_lists=True
+    )
+    replies = mail.read().replies
+    latest = replies[0].body if replies else ""
+    return latest if latest.strip() else text
+
+
+# Re:, Fwd: and their spellings in the office languages' mail programs, stacked or not.
+_REPLY_PREFIX = re.compile(
+    r"^\s*(?:(?:re|aw|vs|sv|ref|răsp|rasp|fw|fwd|wg|tr|i)\s*(?:\[\d+\])?\s*:\s*)+", re.I
+)
+# Only mail has quotes, and a subject its sender wrote: other channels' subjects are
+# Intake's own ("Text message from ..."), which say nothing of the department.
+CHANNELS_WITH_QUOTES = frozenset({"email"})
+
+
+@dataclass(frozen=True)
+class MessageText:
+    """A message's new words as terms, with the language they were read in."""
+
+    language: str
+    subject: NormalizedText
+    body: NormalizedText
+    # The subject is an earlier message's, answered or forwarded: weaker evidence.
+    old_subject: bool
+
+    @property
+    def empty(self) -> NormalizedText:
+        return NormalizedText(self.language, (), ())
+
+
+def read_message(message: InboundMessage, normalizer: Normalizer) -> MessageText:
+    """The subject and the new words of the text, normalized in the message's language."""
+    subject, body = "", message.text
+    if message.channel in CHANNELS_WITH_QUOTES:
+        subject, body = _REPLY_PREFIX.sub("", message.subject), new_text(body, normalizer.languages)
+    old_subject = subject != message.subject and bool(subject)
+    language = normalizer.language(f"{subject}\n{body}")
+    return MessageText(
+        language, normalizer.read(subject, language), normalizer.read(body, language), old_subject
+    )

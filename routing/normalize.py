@@ -1,0 +1,129 @@
+"""One normalized text for routing: the terms keyword conditions and the learner both read.
+
+A word becomes a term in four steps: Unicode normalization and case folding; its lemma
+in the message's language (simplemma: `plătit` -> `plăti`, `Rechnungen` -> `Rechnung`);
+diacritics folded away, so that a message typed without them (`plata`) and the
+Romanian comma and cedilla letters (ș/ş, ț/ţ) meet; then the Snowball stem of that
+(PyStemmer), which joins what the lemmatizer leaves apart (`plăti` and `plată` both
+give `plat`). The language is detected among the office's languages only (lingua,
+whose models ship with it), so a short text is not mistaken for one nobody writes in.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import simplemma
+import Stemmer
+from lingua import LanguageDetector, LanguageDetectorBuilder
+from stop_words import StopWordError, get_stop_words
+
+from config.languages import language as lingua_language
+
+_WORD = re.compile(r"[^\W_]+")
+# Past this many characters the language is told from the start of the text alone:
+# detection costs time in proportion to the text, and a paragraph is plenty.
+DETECTION_SAMPLE = 600
+# How many first letters a lemma must share with its word to be trusted.
+LEMMA_PREFIX = 4
+
+
+def fold(text: str) -> str:
+    """Case folded, without diacritics: `Plăți` and `plati` both become `plati`.
+
+    NFKD splits a letter from its accents (and ș/ş from the comma or cedilla under
+    them), which are then dropped; the compatibility forms (ligatures, full-width
+    letters) become plain letters on the way.
+    """
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@dataclass(frozen=True)
+class NormalizedText:
+    """A text as routing reads it: its language and its terms, in the order written."""
+
+    language: str
+    terms: tuple[str, ...]
+    # The words as written, one per term: what an explanation shows.
+    words: tuple[str, ...]
+
+    def find(self, phrase: tuple[str, ...]) -> str | None:
+        """The words where the phrase's terms stand side by side, or None."""
+        size = len(phrase)
+        for start in range(len(self.terms) - size + 1):
+            if self.terms[start : start + size] == phrase:
+                return " ".join(self.words[start : start + size])
+        return None
+
+
+def _stop_words(language: str) -> list[str]:
+    try:
+        return list(get_stop_words(language.lower()))
+    except StopWordError:  # a language the list does not cover has no filler removed
+        return []
+
+
+@lru_cache(maxsize=8)
+def normalizer_for(languages: tuple[str, ...]) -> Normalizer:
+    """One normalizer per set of languages in a process: its models load once, its cache is shared."""
+    return Normalizer(languages)
+
+
+class Normalizer:
+    """Turns texts into terms for one office's languages; built once per router."""
+
+    def __init__(self, languages: tuple[str, ...]) -> None:
+        """`languages`: codes the config has checked (config.languages), the likeliest first."""
+        self.languages = languages
+        self.detector: LanguageDetector | None = None
+        if len(languages) > 1:
+            self.detector = (
+                LanguageDetectorBuilder.from_languages(*(lingua_language(code) for code in languages))
+                .with_preloaded_language_models()
+                .with_low_accuracy_mode()
+                .build()
+            )
+        self.term = lru_cache(maxsize=65536)(self._term)
+        self.stemmers = {code: Stemmer.Stemmer(lingua_language(code).name.lower()) for code in languages}
+        # The terms of each language's filler words ("the", "și", "és", "und"), which say
+        # nothing about a department; as terms, so that every form of them is known.
+        self.filler = frozenset(
+            self.term(word, code) for code in languages for word in _stop_words(lingua_language(code).name)
+        )
+
+    def language(self, text: str) -> str:
+        """The office language the text is likeliest written in (the first one if unsure)."""
+        if self.detector is None:
+            return self.languages[0]
+        found = self.detector.detect_language_of(text[:DETECTION_SAMPLE])
+        if found is None:
+            return self.languages[0]
+        return found.iso_code_639_1.name.lower()
+
+    def read(self, text: str, language: str) -> NormalizedText:
+        """The text's terms in `language`; digits stay as written (order numbers, dates)."""
+        words = tuple(_WORD.findall(unicodedata.normalize("NFC", text)))
+        return NormalizedText(language, tuple(self.term(word, language) for word in words), words)
+
+    def terms(self, text: str, language: str) -> tuple[str, ...]:
+        return self.read(text, language).terms
+
+    def spellings(self, phrase: str) -> set[tuple[str, ...]]:
+        """A config keyword's terms in each office language: a keyword has no language of its own."""
+        return {self.terms(phrase, code) for code in self.languages} - {()}
+
+    def _term(self, word: str, language: str) -> str:
+        if word.isdigit():
+            return word
+        stem = self.stemmers[language].stemWord
+        folded = fold(word)
+        lemma = fold(simplemma.lemmatize(word.casefold(), lang=language))
+        # A lemma that does not start like the word is a guess from a lookalike
+        # (Hungarian `számlámat`, "my invoice", read as `száj`, "mouth"; `interview` as
+        # `in`): the word's own stem is safer.
+        trusted = lemma[:LEMMA_PREFIX] == folded[:LEMMA_PREFIX]
+        return str(stem(lemma if trusted else folded))

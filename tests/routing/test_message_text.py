@@ -1,0 +1,128 @@
+"""Only the new words: replies from the common mail programs in the office's languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from routing.message_text import new_text, read_message
+from routing.normalize import normalizer_for
+from tests.support.routers import email, rfc5322, sms
+
+LANGUAGES = ("ro", "en", "hu", "de")
+NEW = {
+    "ro": "Aș vrea să plătesc factura cu cardul.",
+    "en": "Can I pay the invoice by card?",
+    "hu": "Szeretném kártyával kifizetni a számlát.",
+    "de": "Kann ich die Rechnung mit Karte bezahlen?",
+}
+# What each program puts under the new words, in each language: its quote header, the
+# quoted message (about another department's matter), and often a signature above it.
+REPLIES = {
+    (
+        "gmail",
+        "ro",
+    ): "\n\nÎn lun., 2 nov. 2026 la 10:12, Recepție <receptie@office.test> a scris:\n> Programarea dvs. pentru reparație este confirmată.\n",
+    (
+        "gmail",
+        "en",
+    ): "\n\nOn Mon, 2 Nov 2026 at 10:12, Front desk <hello@office.test> wrote:\n> Your repair visit is confirmed\n> for Tuesday.\n",
+    (
+        "gmail",
+        "hu",
+    ): "\n\nRecepció <hello@office.test> ezt írta (időpont: 2026. nov. 2., H, 10:12):\n> A javítás időpontja megerősítve.\n",
+    (
+        "gmail",
+        "de",
+    ): "\n\nAm Mo., 2. Nov. 2026 um 10:12 Uhr schrieb Empfang <hello@office.test>:\n> Ihr Reparaturtermin ist bestätigt.\n",
+    (
+        "outlook",
+        "ro",
+    ): "\n\nCu stimă,\nIon Popescu\n\nDe la: Recepție <receptie@office.test>\nTrimis: luni, 2 noiembrie 2026 10:12\nCătre: Ion Popescu <ion@client.example>\nSubiect: Reparație\n\nProgramarea dvs. pentru reparație este confirmată.\n",
+    (
+        "outlook",
+        "en",
+    ): "\n\nKind regards,\nAnn Smith\n\nFrom: Front desk <hello@office.test>\nSent: Monday, November 2, 2026 10:12 AM\nTo: Ann Smith <ann@client.example>\nSubject: Repair\n\nYour repair visit is confirmed for Tuesday.\n",
+    (
+        "outlook",
+        "hu",
+    ): "\n\nÜdvözlettel,\nKiss Anna\n\nFeladó: Recepció <hello@office.test>\nElküldve: 2026. november 2., hétfő 10:12\nCímzett: Kiss Anna <anna@client.example>\nTárgy: Javítás\n\nA javítás időpontja megerősítve.\n",
+    (
+        "outlook",
+        "de",
+    ): "\n\nMit freundlichen Grüßen\nHans Müller\n\nVon: Empfang <hello@office.test>\nGesendet: Montag, 2. November 2026 10:12\nAn: Hans Müller <hans@client.example>\nBetreff: Reparatur\n\nIhr Reparaturtermin ist bestätigt.\n",
+    (
+        "apple",
+        "ro",
+    ): "\n\nTrimis de pe iPhone\n\n> Pe 2 nov. 2026, la 10:12, Recepție <receptie@office.test> a scris:\n> \n> Programarea dvs. pentru reparație este confirmată.\n",
+    (
+        "apple",
+        "en",
+    ): "\n\nSent from my iPhone\n\n> On 2 Nov 2026, at 10:12, Front desk <hello@office.test> wrote:\n> \n> Your repair visit is confirmed.\n",
+    (
+        "apple",
+        "hu",
+    ): "\n\n> 2026. nov. 2. dátummal, 10:12 időpontban Recepció <hello@office.test> írta:\n> \n> A javítás időpontja megerősítve.\n",
+    (
+        "apple",
+        "de",
+    ): "\n\nVon meinem iPhone gesendet\n\n> Am 02.11.2026 um 10:12 schrieb Empfang <hello@office.test>:\n> \n> Ihr Reparaturtermin ist bestätigt.\n",
+    (
+        "thunderbird",
+        "ro",
+    ): "\n\nPe 02.11.2026 10:12, Recepție a scris:\n> Programarea dvs. pentru reparație este confirmată.\n",
+    ("thunderbird", "en"): "\n\nOn 02/11/2026 10:12, Front desk wrote:\n> Your repair visit is confirmed.\n",
+    (
+        "thunderbird",
+        "hu",
+    ): "\n\n2026. 11. 02. 10:12 keltezéssel, Recepció írta:\n> A javítás időpontja megerősítve.\n",
+    (
+        "thunderbird",
+        "de",
+    ): "\n\nAm 02.11.26 um 10:12 schrieb Empfang:\n> Ihr Reparaturtermin ist bestätigt.\n",
+}
+
+
+@pytest.mark.parametrize(("program", "language"), sorted(REPLIES))
+def test_a_reply_keeps_only_its_new_words(program: str, language: str) -> None:
+    assert new_text(NEW[language] + REPLIES[program, language], LANGUAGES) == NEW[language]
+
+
+def test_a_header_of_another_office_language_is_known_too() -> None:
+    # A German patient answers a Romanian receptionist under Gmail's Romanian header.
+    assert new_text(NEW["de"] + REPLIES["gmail", "ro"], LANGUAGES) == NEW["de"]
+
+
+def test_a_signature_after_the_dash_line_goes_and_a_list_stays() -> None:
+    assert new_text("Can I pay by card?\n\n-- \nAnn Smith\nRepairs Ltd\n", LANGUAGES) == "Can I pay by card?"
+    listed = "Please send:\n- the invoice\n- the receipt"
+    assert new_text(listed, LANGUAGES) == listed
+
+
+def test_a_forward_keeps_its_note_or_what_it_forwards() -> None:
+    forwarded = "---------- Forwarded message ---------\nFrom: Ann <ann@client.example>\nDate: Mon, 2 Nov 2026\nSubject: Leak\nTo: <hello@office.test>\n\nWater is coming through the ceiling.\n"
+    assert (
+        new_text("Please deal with the invoice.\n\n" + forwarded, LANGUAGES)
+        == "Please deal with the invoice."
+    )
+    assert "ceiling" in new_text(forwarded, LANGUAGES)  # no note: the forwarded mail is the message
+
+
+def test_the_router_reads_the_new_words_and_marks_an_old_subject() -> None:
+    raw = rfc5322(
+        "From: ann@client.example",
+        "To: hello@office.test",
+        "Subject: Re: AW: Repair visit",
+        "Message-ID: <r@c>",
+        body=NEW["en"] + REPLIES["gmail", "en"],
+    )
+    read = read_message(email(raw), normalizer_for(LANGUAGES))
+    assert read.language == "en" and read.old_subject
+    assert read.subject.words == ("Repair", "visit")
+    assert "confirm" not in read.body.terms and "invoic" in read.body.terms
+
+
+def test_a_text_message_has_no_quotes_and_its_made_up_subject_is_not_read() -> None:
+    message = sms("On Mon Ann wrote: the boiler is broken")
+    read = read_message(message, normalizer_for(LANGUAGES))
+    assert read.subject.terms == () and not read.old_subject
+    assert "boiler" in read.body.terms and "ann" in read.body.terms
