@@ -54,8 +54,11 @@ def _rows(engine: Engine, name: str) -> list[dict[str, Any]]:
 
 
 def _old_office(engine: Engine, settings: Settings) -> tuple[int, int]:
-    """An office at revision 0013 with one item and its waiting work; the item and a file's ids."""
-    _migrate(engine, BEFORE)
+    """An office at revision 0013 with one item and its waiting work; the item and a file's ids.
+
+    The item is delivered by today's code at the newest revision, then the schema is taken
+    back to 0013, where the old tables get their waiting rows."""
+    _migrate(engine, "head")
     sessions = make_session_factory(engine)
     sync_departments(sessions, settings)
     item_id = (
@@ -73,6 +76,7 @@ def _old_office(engine: Engine, settings: Settings) -> tuple[int, int]:
         session.add(attachment)
         session.flush()
         attachment_id = attachment.id
+    _migrate(engine, BEFORE, down=True)
     common = {"item_id": item_id, "next_attempt_at": AT, "created_at": AT, "last_error": None}
     notification = {**common, "department_id": "sales"}
     download = {**common, "purpose": "media", "attachment_id": None}

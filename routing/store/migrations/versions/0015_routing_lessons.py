@@ -64,5 +64,6 @@ def downgrade() -> None:
         table.drop_column("weight")
         table.drop_column("documents")
         table.alter_column("word", type_=sa.String(length=64), existing_type=sa.String(length=320))
-    with op.batch_alter_table("items") as table:
-        table.drop_column("routing_lesson")
+    # Not in batch mode: on SQLite that rebuilds the items table, which the rows that refer
+    # to items forbid; SQLite drops a plain column in place.
+    op.drop_column("items", "routing_lesson")
