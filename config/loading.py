@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from config.imap_section import read_imap
 from config.mail_sections import read_email, read_smtp
 from config.notify_section import read_department_notify, read_notifications
+from config.outbound_section import read_outbound
 from config.rules import rule_tests, rules
 from config.settings import (
     WEEKDAYS,
@@ -47,7 +48,7 @@ _SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Load the office from `path` (or INTAKE_CONFIG, or the shipped sample office).
 
-    INTAKE_DATABASE_URL, INTAKE_SMTP and INTAKE_WEB override the file's values.
+    INTAKE_DATABASE_URL, INTAKE_SMTP, INTAKE_WEB and INTAKE_OUTBOUND_SMTP override the file's values.
     """
     env = os.environ if environ is None else environ
     source = Path(path or env.get("INTAKE_CONFIG") or DEFAULT_CONFIG)
@@ -65,7 +66,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
 def _settings(root: Table, env: Mapping[str, str]) -> Settings:
     root.only(
         "office", "departments", "smtp", "web", "database", "email", "imap", "twilio",
-        "rules", "rule_tests", "schedules", "routing", "notifications",
+        "rules", "rule_tests", "schedules", "routing", "notifications", "outbound",
     )  # fmt: skip
     office = root.table("office")
     office.only("name", "domains", "timezone", "default_department", "hours")
@@ -93,6 +94,7 @@ def _settings(root: Table, env: Mapping[str, str]) -> Settings:
         imap=read_imap(root, departments, env),
         twilio=read_twilio(root.table("twilio"), env, {d.id for d in departments}),
         notifications=read_notifications(root.table("notifications"), env, departments),
+        outbound=read_outbound(root.table("outbound"), env),
         rules=rules(root, departments),
         rule_tests=rule_tests(root, departments),
         schedules=_schedules(root.table("schedules")),
@@ -130,7 +132,7 @@ def _departments(root: Table, domains: tuple[str, ...], env: Mapping[str, str]) 
 
 
 def _department(table: Table, domains: tuple[str, ...], env: Mapping[str, str]) -> Department:
-    table.only("id", "name", "addresses", "phones", "description", "keywords", "notify")
+    table.only("id", "name", "addresses", "phones", "description", "keywords", "notify", "reply_from")
     department_id = table.text("id")
     if not _DEPARTMENT_ID.match(department_id):
         raise table.fail("id", f"{department_id!r} must be lower-case letters, digits, '-' or '_'")
@@ -140,6 +142,11 @@ def _department(table: Table, domains: tuple[str, ...], env: Mapping[str, str]) 
             raise table.fail("addresses", f"{address!r} is not an email address")
         if address.rpartition("@")[2] not in domains:
             raise table.fail("addresses", f"{address!r} is not at one of office.domains")
+    reply_from = table.get("reply_from", str, "").lower()
+    if reply_from and not ADDRESS.match(reply_from):
+        raise table.fail("reply_from", f"{reply_from!r} is not an email address")
+    if reply_from and reply_from.rpartition("@")[2] not in domains:
+        raise table.fail("reply_from", f"{reply_from!r} is not at one of office.domains")
     phones = table.strings("phones")
     for phone in phones:
         if not PHONE.match(phone):
@@ -152,6 +159,7 @@ def _department(table: Table, domains: tuple[str, ...], env: Mapping[str, str]) 
         description=table.get("description", str, ""),
         keywords=table.strings("keywords"),
         notify=read_department_notify(table.table("notify"), env),
+        reply_from=reply_from,
     )
 
 
