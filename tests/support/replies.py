@@ -32,7 +32,7 @@ def replying_config(tmp_path: Path, relay_port: int | None) -> Path:
     """The test office, Billing answering from accounts@, with a relay at `relay_port` (or none)."""
     text = OFFICE.read_text().replace(
         'addresses = ["billing@office.test"]\n',
-        'addresses = ["billing@office.test"]\nreply_from = "accounts@office.test"\n',
+        'addresses = ["billing@office.test", "accounts@office.test"]\nreply_from = "accounts@office.test"\n',
     )
     if relay_port is not None:
         text += f'\n[outbound]\nsmtp = "127.0.0.1:{relay_port}"\n{OUTBOUND}'
