@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from intake.email.reply_mail import reply_email
@@ -52,7 +52,7 @@ class ReplyWorker(JobWorker):
 
     def do(self, claim: Claim) -> None:
         with transaction(self.sessions, write=False) as session:
-            reply = session.get(Reply, claim.payload["reply_id"], options=[selectinload(Reply.job)])
+            reply = session.get(Reply, claim.payload["reply_id"])
             if reply is None:
                 raise SendFailed("the reply is gone", retry=False)
             if reply.channel != "email":

@@ -65,7 +65,7 @@ def answer(
     """Store `who`'s reply to the item by `channel` (the item's own by default) and queue
     it for sending; raise ReplyRefused, with nothing stored, when it cannot go."""
     item = _answerable(session, item_id, who)
-    text = text.strip()
+    text = text.replace("\r\n", "\n").strip()  # a browser's textarea sends CRLF
     if not text:
         raise ReplyRefused("a reply needs some text")
     if len(text) > MAX_REPLY:

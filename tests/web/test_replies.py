@@ -136,7 +136,7 @@ def test_the_page_form_answers_without_javascript_and_shows_the_reply_queued(off
     assert "It is 40 euros." in shown
     listed = office.client.get(f"/api/v1/items/{item_id}/replies").get_json()["replies"]
     assert [(r["status"], r["to"], r["text"]) for r in listed] == [
-        ("queued", "ann@client.example", "It is 40 euros.\r\n\r\nAnn")
+        ("queued", "ann@client.example", "It is 40 euros.\n\nAnn")
     ]
 
 
