@@ -18,6 +18,7 @@ from config.imap_section import read_imap
 from config.languages import readable_languages
 from config.mail_sections import read_email, read_smtp
 from config.notify_section import read_department_notify, read_notifications
+from config.outbound_section import read_outbound
 from config.rules import rule_tests, rules
 from config.settings import (
     WEEKDAYS,
@@ -49,7 +50,7 @@ _SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Load the office from `path` (or INTAKE_CONFIG, or the shipped sample office).
 
-    INTAKE_DATABASE_URL, INTAKE_SMTP and INTAKE_WEB override the file's values.
+    INTAKE_DATABASE_URL, INTAKE_SMTP, INTAKE_WEB and INTAKE_OUTBOUND_SMTP override the file's values.
     """
     env = os.environ if environ is None else environ
     source = Path(path or env.get("INTAKE_CONFIG") or DEFAULT_CONFIG)
@@ -67,7 +68,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
 def _settings(root: Table, env: Mapping[str, str]) -> Settings:
     root.only(
         "office", "departments", "smtp", "web", "database", "email", "imap", "twilio",
-        "rules", "rule_tests", "schedules", "routing", "notifications",
+        "rules", "rule_tests", "schedules", "routing", "notifications", "outbound",
     )  # fmt: skip
     office = root.table("office")
     office.only("name", "domains", "timezone", "default_department", "hours", "languages")
@@ -95,6 +96,7 @@ def _settings(root: Table, env: Mapping[str, str]) -> Settings:
         imap=read_imap(root, departments, env),
         twilio=read_twilio(root.table("twilio"), env, {d.id for d in departments}),
         notifications=read_notifications(root.table("notifications"), env, departments),
+        outbound=read_outbound(root.table("outbound"), env),
         rules=rules(root, departments),
         rule_tests=rule_tests(root, departments),
         schedules=_schedules(root.table("schedules")),
@@ -151,7 +153,9 @@ def _departments(root: Table, domains: tuple[str, ...], env: Mapping[str, str]) 
 
 
 def _department(table: Table, domains: tuple[str, ...], env: Mapping[str, str]) -> Department:
-    table.only("id", "name", "addresses", "phones", "description", "keywords", "senders", "notify")
+    table.only(
+        "id", "name", "addresses", "phones", "description", "keywords", "senders", "notify", "reply_from"
+    )
     department_id = table.text("id")
     if not _DEPARTMENT_ID.match(department_id):
         raise table.fail("id", f"{department_id!r} must be lower-case letters, digits, '-' or '_'")
@@ -161,6 +165,10 @@ def _department(table: Table, domains: tuple[str, ...], env: Mapping[str, str]) 
             raise table.fail("addresses", f"{address!r} is not an email address")
         if address.rpartition("@")[2] not in domains:
             raise table.fail("addresses", f"{address!r} is not at one of office.domains")
+    reply_from = table.get("reply_from", str, "").lower()
+    if reply_from and reply_from not in addresses:
+        # Answers to a reply come back to its From: only the department's own addresses take them.
+        raise table.fail("reply_from", f"{reply_from!r} is not one of the department's addresses")
     phones = table.strings("phones")
     for phone in phones:
         if not PHONE.match(phone):
@@ -174,6 +182,7 @@ def _department(table: Table, domains: tuple[str, ...], env: Mapping[str, str]) 
         keywords=table.strings("keywords"),
         senders=_senders(table),
         notify=read_department_notify(table.table("notify"), env),
+        reply_from=reply_from,
     )
 
 

@@ -51,6 +51,13 @@ class Department:
     # domain for billing): evidence for the learned suggestion, not a rule.
     senders: tuple[str, ...] = ()
     notify: DepartmentNotify = DepartmentNotify()
+    # The address replies go out from; "" for the first of `addresses`.
+    reply_from: str = ""
+
+    @property
+    def reply_address(self) -> str:
+        """The address this department answers from, "" when it has none."""
+        return self.reply_from or (self.addresses[0] if self.addresses else "")
 
 
 @dataclass(frozen=True)
@@ -225,6 +232,48 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class MailServer:
+    """A mail server Intake sends through: where, how encrypted, and the login if any.
+
+    The password is kept out of repr() so it never lands in a log or a page.
+    """
+
+    host: str
+    port: int
+    security: str = "starttls"  # "starttls", "ssl" or "none"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    timeout_seconds: float = 20.0
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    """The office's relay (smarthost) that replies to customers go out through.
+
+    With no `smtp_host` no relay is configured, and nothing can be answered by email.
+    The password is kept out of repr() so it never lands in a log or a page.
+    """
+
+    smtp_host: str = ""
+    smtp_port: int = 25
+    security: str = "starttls"  # "starttls", "ssl" or "none"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    timeout_seconds: float = 20.0
+    max_attempts: int = 8
+    # The first retry waits this long; each later one twice as long, at most an hour.
+    retry_seconds: float = 30.0
+
+    @property
+    def server(self) -> MailServer | None:
+        if not self.smtp_host:
+            return None
+        return MailServer(
+            self.smtp_host, self.smtp_port, self.security, self.username, self.password, self.timeout_seconds
+        )
+
+
+@dataclass(frozen=True)
 class NotificationSettings:
     """The mail server notifications are sent through, and how the worker retries.
 
@@ -241,6 +290,12 @@ class NotificationSettings:
     max_attempts: int = 8
     # The first retry waits this long; each later one twice as long, at most an hour.
     retry_seconds: float = 30.0
+
+    @property
+    def server(self) -> MailServer:
+        return MailServer(
+            self.smtp_host, self.smtp_port, self.security, self.username, self.password, self.timeout_seconds
+        )
 
 
 @dataclass(frozen=True)
@@ -290,6 +345,7 @@ class Settings:
     imap: tuple[ImapMailbox, ...] = ()
     twilio: TwilioSettings = field(default_factory=lambda: TwilioSettings())
     notifications: NotificationSettings = NotificationSettings()
+    outbound: OutboundSettings = OutboundSettings()
 
     rules: tuple[RuleSettings, ...] = ()
     rule_tests: tuple[RuleTest, ...] = ()

@@ -3,8 +3,8 @@
 The first step of every delivery, before the rules. Each matcher is named and tried in
 order; every one that was tried is recorded as a hit or a miss, like a rule. Email
 joins by In-Reply-To, then References (last to first), then a `[#123]` token in the
-subject, each only for one of the item's participants (its sender or the sender of one
-of its messages): a stranger quoting a customer's Message-ID gets an item of its own,
+subject, each only for one of the item's participants (its sender, the sender of one of
+its messages, or someone the office replied to in it): a stranger quoting a customer's Message-ID gets an item of its own,
 whose recorded miss names the item it referred to. A text joins the open item of the same
 number to the same office number while that item is young. A reply to a resolved item
 reopens it, or makes a new item when the config says so. Voicemail is not linked here.
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from config.settings import BuiltInStep, RoutingSettings
 from routing.engine import RuleOutcome
 from routing.message import InboundMessage
-from routing.store.models import Item, Message
+from routing.store.models import Item, Message, Reply
 
 log = logging.getLogger(__name__)
 
@@ -201,20 +201,30 @@ def _message_ids(text: str) -> list[str]:
 
 
 def _item_with_message_id(session: Session, message_id: str) -> int | None:
+    """The item of the first message stored with this Message-ID: one that came in, or a
+    reply the office sent (the customer answers those)."""
     first = session.scalar(select(Item.id).where(Item.message_id == message_id).order_by(Item.id).limit(1))
     if first is not None:
         return first
-    return session.scalar(
+    follow_up = session.scalar(
         select(Message.item_id).where(Message.message_id == message_id).order_by(Message.id).limit(1)
+    )
+    if follow_up is not None:
+        return follow_up
+    return session.scalar(
+        select(Reply.item_id).where(Reply.message_id == message_id).order_by(Reply.id).limit(1)
     )
 
 
 def _participant(session: Session, item_id: int, sender: str) -> bool:
+    """Whether `sender` wrote in the item, or was written to from it (a reply sent to the
+    Reply-To address, whose owner then answers)."""
     wanted = sender.lower()
     item_sender = session.scalar(select(Item.sender).where(Item.id == item_id))
     if item_sender is not None and item_sender.lower() == wanted:
         return True
-    found = session.scalar(
-        select(Message.id).where(Message.item_id == item_id, func.lower(Message.sender) == wanted).limit(1)
-    )
-    return found is not None
+    wrote = select(Message.id).where(Message.item_id == item_id, func.lower(Message.sender) == wanted)
+    if session.scalar(wrote.limit(1)) is not None:
+        return True
+    answered = select(Reply.id).where(Reply.item_id == item_id, func.lower(Reply.recipient) == wanted)
+    return session.scalar(answered.limit(1)) is not None

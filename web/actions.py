@@ -125,10 +125,10 @@ def one(item_id: int, action: str) -> BaseResponse | tuple[Response, int]:
     except triage.NoSuchItem as error:
         raise NotFound(str(error)) from None
     except triage.TriageError as error:
-        return _refused(str(error), url_for("queue.item", item_id=item_id))
+        return refused(str(error), url_for("queue.item", item_id=item_id))
     except StorageUnavailable as error:
         raise ServiceUnavailable(str(error)) from None
-    if _wants_json():
+    if wants_json():
         return jsonify(item=shown), 200
     flash(f"Item {item_id} {DONE[action]}.", "done")
     return redirect(_back(url_for("queue.item", item_id=item_id)), 303)
@@ -140,9 +140,9 @@ def many() -> BaseResponse | tuple[Response, int]:
     ids = [row_id(text) for text in request.form.getlist("item")]
     back = _back(url_for("queue.index"))
     if action not in ACTIONS:
-        return _refused(f"choose an action ({', '.join(ACTIONS)})", back)
+        return refused(f"choose an action ({', '.join(ACTIONS)})", back)
     if not ids or None in ids or len(ids) > MAX_BULK:
-        return _refused(f"choose from 1 to {MAX_BULK} items", back)
+        return refused(f"choose from 1 to {MAX_BULK} items", back)
     try:
         with writing() as session:
             result = triage.bulk(
@@ -151,7 +151,7 @@ def many() -> BaseResponse | tuple[Response, int]:
             )
     except StorageUnavailable as error:
         raise ServiceUnavailable(str(error)) from None
-    if _wants_json():
+    if wants_json():
         return jsonify(done=result.done, refused={str(k): v for k, v in result.refused.items()}), 200
     if result.done:
         flash(f"{len(result.done)} item{'s' if len(result.done) != 1 else ''} {DONE[action]}.", "done")
@@ -160,14 +160,16 @@ def many() -> BaseResponse | tuple[Response, int]:
     return redirect(back, 303)
 
 
-def _refused(message: str, back: str) -> BaseResponse | tuple[Response, int]:
-    if _wants_json():
+def refused(message: str, back: str) -> BaseResponse | tuple[Response, int]:
+    """Send a refusal back: as JSON when asked for, else as a message on the page `back`."""
+    if wants_json():
         return jsonify(error={"status": 400, "message": message}), 400
     flash(message, "error")
     return redirect(_back(back), 303)
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
+    """Whether the request prefers JSON (the pages' keyboard script) to a page."""
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
 

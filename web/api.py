@@ -13,7 +13,7 @@ from routing.queues import reading as queues
 from routing.queues import triage
 from routing.queues.filters import FILTER_NAMES, row_id
 from routing.store.database import StorageUnavailable
-from web import actions
+from web import actions, replies
 from web.access import person, visible_departments, visible_item
 from web.item_json import item_detail_json, item_json, items_json
 from web.storage import reading, storage, writing
@@ -66,6 +66,29 @@ def _check_department(session: Session, department_id: str) -> None:
     """A department this person may not see is as unknown as one that does not exist."""
     if not person().may_see(department_id) or queues.get_department(session, department_id) is None:
         raise NotFound(f"there is no department {department_id!r}")
+
+
+@blueprint.post("/items/<int:item_id>/reply")
+def reply(item_id: int) -> tuple[Response, int]:
+    """Answer the item: {"text": "...", "channel": "email"}, the channel defaulting to
+    the item's own. 202: the reply is stored and queued; its status says how sending went."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest('send the reply as a JSON object: {"text": "...", "channel": "email"}')
+    try:
+        return jsonify(replies.answer(item_id, body)), 202
+    except triage.NoSuchItem as error:
+        raise NotFound(str(error)) from None
+    except triage.TriageError as error:
+        raise BadRequest(str(error)) from None
+    except StorageUnavailable as error:
+        raise ServiceUnavailable(str(error)) from None
+
+
+@blueprint.get("/items/<int:item_id>/replies")
+def list_replies(item_id: int) -> Response:
+    """The item's replies, oldest first, each with its status (queued, sent, failed)."""
+    return jsonify(replies=replies.listed(item_id))
 
 
 @blueprint.post("/items/<int:item_id>/<action>")

@@ -19,7 +19,7 @@ from config.holder import SettingsHolder
 from routing.delivery import Deliverer
 from routing.queues.filters import MAX_ID
 from routing.store.models import utcnow
-from web import actions, api, auth, dashboard, display, favicon, files, hand_taken, health, queue
+from web import actions, api, auth, dashboard, display, favicon, files, hand_taken, health, queue, replies
 from web.storage import WebStorage
 from web.twilio import TwilioHooks
 
@@ -43,6 +43,7 @@ def create_app(
     app.register_blueprint(health.blueprint)
     app.register_blueprint(queue.blueprint)
     app.register_blueprint(actions.blueprint)
+    app.register_blueprint(replies.blueprint)
     app.register_blueprint(dashboard.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(files.blueprint)

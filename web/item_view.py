@@ -1,4 +1,5 @@
-"""What the item page shows: the conversation with each body made safe, the routing trace and the history in words."""
+"""What the item page shows: the conversation (what came in and what people answered, in
+order) with each body made safe, the routing trace and the history in words."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from markupsafe import Markup
 
 from config.settings import BuiltInStep
 from routing.engine import OutcomeKind
-from routing.store.models import ArrivedMessage, AuditEvent, Item
+from routing.store.models import ArrivedMessage, AuditEvent, Item, Reply
 from web.files import inline_images
 from web.mail_html import safe_html
 
@@ -45,6 +46,9 @@ class ShownMessage:
     channel: str
     text: str
     html: Markup | None
+    # A reply the office sent: its state ("queued", "sent", "failed") and last error.
+    status: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class ShownEvent:
 
 
 def conversation(item: Item, *, remote_images: bool) -> Conversation:
-    """The item's first message and its follow-ups, oldest first."""
+    """The item's first message, its follow-ups and the office's replies, oldest first."""
     images = inline_images(item)
     shown: list[ShownMessage] = []
     blocked = 0
@@ -73,7 +77,15 @@ def conversation(item: Item, *, remote_images: bool) -> Conversation:
             cleaned = safe_html(message.html, images.get, remote_images=remote_images)
             html, blocked = cleaned.markup, blocked + cleaned.blocked_images
         shown.append(_shown(message, html))
-    return Conversation(shown, blocked)
+    shown += [_shown_reply(reply) for reply in item.replies]
+    return Conversation(sorted(shown, key=lambda message: message.received_at), blocked)
+
+
+def _shown_reply(reply: Reply) -> ShownMessage:
+    sender = f"{reply.author} for {reply.sender_name}, to {reply.recipient}"
+    return ShownMessage(
+        sender, reply.created_at, reply.channel, reply.text, None, reply.status, reply.last_error
+    )
 
 
 def _shown(message: ArrivedMessage, html: Markup | None) -> ShownMessage:

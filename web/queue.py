@@ -19,8 +19,9 @@ from config.settings import PRIORITIES
 from routing.people import accounts
 from routing.queues import reading as queues
 from routing.queues.filters import CHANNELS, FILTER_NAMES, SORTS, STATUS_VIEWS, Filters, row_id
+from routing.queues.replies import reply_channels
 from routing.store.models import Department, Item
-from web import actions, health, item_view
+from web import actions, health, item_view, replies
 from web.access import check_department, person, visible_departments, visible_item
 from web.phone import phone_facts
 from web.storage import reading, storage
@@ -129,6 +130,7 @@ def item(item_id: int) -> Response:
     with reading() as session:
         found = visible_item(session, item_id)
         names = {d.id: d.name for d in session.scalars(select(Department))}
+        reply_channel, reply_refusal = reply_channels(session, found, replies.addresses())
         response = make_response(
             render_template(
                 "item.html",
@@ -140,6 +142,8 @@ def item(item_id: int) -> Response:
                 routing_trace=item_view.routing_trace(found.routing_hits),
                 remote_images=remote_images,
                 choices=actions.choices(session, found),
+                reply_channel=reply_channel,
+                reply_refusal=reply_refusal,
             )
         )
     if remote_images:

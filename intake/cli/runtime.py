@@ -28,6 +28,7 @@ from intake.email.smtp import SMTPServer
 from intake.email.storing import Parse
 from intake.jobs.downloads import DownloadWorker
 from intake.jobs.notifications import NotificationWorker
+from intake.jobs.replies import ReplyWorker
 from intake.phone.fetch import TwilioFetcher
 from intake.rules.rule_tests import build_router
 from routing.delivery import Deliverer
@@ -102,7 +103,9 @@ def run_services(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload_config(runtime))
-    started: list[SMTPServer | WebServer | MailboxPoller | DownloadWorker | NotificationWorker] = []
+    started: list[
+        SMTPServer | WebServer | MailboxPoller | DownloadWorker | NotificationWorker | ReplyWorker
+    ] = []
     # Every email door parses in these children; they stop after the doors.
     workers = ParseWorkers(WorkerLimits.from_settings(runtime.settings.email))
     try:
@@ -135,6 +138,14 @@ def run_services(
             started.append(notifier)
             if any(d.notify.email or d.notify.webhook_url for d in runtime.settings.departments):
                 say("Sending department notifications")
+            # Always on with the web, like notifications: a relay added by a reload is used at once.
+            replier = ReplyWorker(runtime.sessions, lambda: runtime.holder.current)
+            replier.start()
+            started.append(replier)
+            if runtime.settings.outbound.server is not None:
+                say(
+                    f"Sending replies through {runtime.settings.outbound.server.host}:{runtime.settings.outbound.server.port}"
+                )
         say("Intake is running; press Ctrl-C to stop.")
         stop.wait()
         say("Stopping: finishing the messages in flight.")

@@ -13,18 +13,15 @@ import hashlib
 import hmac
 import http.client
 import json
-import smtplib
-import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
 from typing import Any
 
 from config.settings import NotificationSettings
-from intake.jobs.worker import JobFailed
+from intake.jobs.mail_server import SendFailed
 
 # Read at most this much of a webhook's answer: its body means nothing to us.
 _MAX_ANSWER_BYTES = 64 * 1024
@@ -32,10 +29,6 @@ _MAX_ANSWER_BYTES = 64 * 1024
 _RETRY_STATUSES = (408, 429)
 _EXCERPT_LINES = 12
 _EXCERPT_CHARS = 1000
-
-
-class SendFailed(JobFailed):
-    """A notification was not delivered; `retry` says whether trying again may help."""
 
 
 @dataclass(frozen=True)
@@ -147,40 +140,3 @@ def message_id(config: NotificationSettings, token: str) -> str:
     """A Message-ID that stays the same across retries, so a receiver can drop a copy."""
     domain = config.from_address.rpartition("@")[2]
     return f"<intake-notification-{token}@{domain}>"
-
-
-def send_email(config: NotificationSettings, message: EmailMessage, sent_at: datetime) -> list[str]:
-    """Send through the configured server; the recipients it refused while taking the rest."""
-    message["Date"] = format_datetime(sent_at)
-    try:
-        with _connect(config) as smtp:
-            if config.security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
-            if config.username:
-                smtp.login(config.username, config.password)
-            refused = smtp.send_message(message)
-    except smtplib.SMTPRecipientsRefused as error:
-        codes = [code for code, _ in error.recipients.values()]
-        raise SendFailed(
-            f"the mail server refused every recipient ({codes})", retry=min(codes) < 500
-        ) from None
-    except smtplib.SMTPResponseException as error:
-        answer = (
-            error.smtp_error.decode(errors="replace")
-            if isinstance(error.smtp_error, bytes)
-            else error.smtp_error
-        )
-        problem = f"the mail server answered {error.smtp_code} {answer}"
-        raise SendFailed(problem, retry=error.smtp_code < 500) from None
-    except (smtplib.SMTPException, OSError) as error:
-        raise SendFailed(f"the mail server could not be reached: {error}", retry=True) from None
-    return sorted(refused)
-
-
-def _connect(config: NotificationSettings) -> smtplib.SMTP:
-    if config.security == "ssl":
-        context = ssl.create_default_context()
-        return smtplib.SMTP_SSL(
-            config.smtp_host, config.smtp_port, timeout=config.timeout_seconds, context=context
-        )
-    return smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=config.timeout_seconds)

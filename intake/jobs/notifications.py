@@ -18,14 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Department, Settings
+from intake.jobs.mail_server import SendFailed, send_email
 from intake.jobs.notification_send import (
     NewItem,
-    SendFailed,
     excerpt,
     message_id,
     new_email,
     post_webhook,
-    send_email,
     title,
     webhook_body,
 )
@@ -91,7 +90,7 @@ class NotificationWorker(JobWorker):
         else:
             subject, text = _single(settings, department, items[0])
         message = new_email(config, claim.payload["target"], subject, text, message_id(config, _token(claim)))
-        refused = send_email(config, message, self.clock())
+        refused = send_email(config.server, message, self.clock())
         if refused:
             log.warning("notification %s: the mail server refused %s", claim.id, ", ".join(refused))
 

@@ -48,7 +48,7 @@ class NoSuchPerson(TriageError):
 
 def claim(session: Session, item_id: int, who: Person) -> Item:
     """Take the item: it is `who`'s to deal with now, even if someone else had it."""
-    item = _open_item(session, item_id, who)
+    item = open_item(session, item_id, who)
     if item.assignee_id == who.id:
         raise TriageError(f"item {item_id} is already yours")
     _record(session, item, who, "claimed", _previous(item), settles=True)
@@ -58,7 +58,7 @@ def claim(session: Session, item_id: int, who: Person) -> Item:
 
 def assign(session: Session, item_id: int, who: Person, name: str) -> Item:
     """Give the item to the person called `name`, who must be able to see its queue."""
-    item = _open_item(session, item_id, who)
+    item = open_item(session, item_id, who)
     user = session.scalar(select(User).where(User.name == name, User.active))
     if user is None or not person_of(user).may_see(item.department_id):
         raise NoSuchPerson(f"there is no one called {name!r} who works on {item.department_id}")
@@ -71,7 +71,7 @@ def assign(session: Session, item_id: int, who: Person, name: str) -> Item:
 
 def release(session: Session, item_id: int, who: Person) -> Item:
     """Put a claimed item back in its queue, for anyone to take."""
-    item = _open_item(session, item_id, who)
+    item = open_item(session, item_id, who)
     if item.assignee_id is None:
         raise TriageError(f"item {item_id} is not claimed by anyone")
     _record(session, item, who, "released", _previous(item))
@@ -155,7 +155,7 @@ def add_note(session: Session, item_id: int, who: Person, text: str) -> Item:
 
 
 def resolve(session: Session, item_id: int, who: Person) -> Item:
-    item = _open_item(session, item_id, who)
+    item = open_item(session, item_id, who)
     _record(session, item, who, "resolved", settles=True)
     item.status, item.resolved_at = "resolved", utcnow()
     return item
@@ -213,7 +213,8 @@ def _item(session: Session, item_id: int, who: Person) -> Item:
     return item
 
 
-def _open_item(session: Session, item_id: int, who: Person) -> Item:
+def open_item(session: Session, item_id: int, who: Person) -> Item:
+    """The item, if `who` may see it and it is not resolved (acting on it needs it open)."""
     item = _item(session, item_id, who)
     if item.status == "resolved":
         raise TriageError(f"item {item_id} is resolved; reopen it first")

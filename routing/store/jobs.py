@@ -33,7 +33,8 @@ LEASE = timedelta(minutes=5)
 # The kinds of work, each done by its worker in intake/jobs/; /healthz counts each.
 NOTIFICATION = "notification"
 DOWNLOAD = "download"
-KINDS = (NOTIFICATION, DOWNLOAD)
+REPLY = "reply"
+KINDS = (NOTIFICATION, DOWNLOAD, REPLY)
 
 
 @dataclass(frozen=True)

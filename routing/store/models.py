@@ -178,6 +178,8 @@ class Item(ArrivedMessage, Base):
     messages: Mapped[list[Message]] = relationship(
         back_populates="item", order_by="Message.id", cascade="all, delete-orphan"
     )
+    # What people answered, each shown in the conversation with the messages above.
+    replies: Mapped[list[Reply]] = relationship(order_by="Reply.id", cascade="all, delete-orphan")
 
 
 class Message(ArrivedMessage, Base):
@@ -366,7 +368,7 @@ class Job(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))  # "notification" or "download"
+    kind: Mapped[str] = mapped_column(String(32))  # "notification", "download" or "reply"
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
     key: Mapped[str] = mapped_column(String(255))
     batch: Mapped[str | None] = mapped_column(String(128))
@@ -378,6 +380,49 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class Reply(Base):
+    """An answer a person wrote to an item's sender: stored first, then sent by a "reply"
+    job, whose state is the reply's (queued, sent, failed, with the last error).
+
+    Its Message-ID, in the office's domain, is the same on every try, and is looked up
+    like an incoming one, so that the customer's answer joins the item it answers.
+    """
+
+    __tablename__ = "replies"
+    __table_args__ = (Index("ix_replies_message_id", "message_id", postgresql_using="hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    author: Mapped[str] = mapped_column(String(200))  # the person who wrote it, who signs it
+    sender: Mapped[str] = mapped_column(String(320))  # the office's address it goes out from
+    sender_name: Mapped[str] = mapped_column(String(320))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(Text)
+    in_reply_to: Mapped[str | None] = mapped_column(Text)
+    references: Mapped[list[Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    job: Mapped[Job | None] = relationship()
+
+    @property
+    def status(self) -> str:
+        """ "queued" until its job is done ("sent") or given up ("failed")."""
+        state = self.job.status if self.job is not None else "pending"
+        return {"done": "sent", "failed": "failed"}.get(state, "queued")
+
+    @property
+    def last_error(self) -> str | None:
+        return self.job.last_error if self.job is not None else None
+
+    @property
+    def sent_at(self) -> datetime | None:
+        return self.job.finished_at if self.status == "sent" and self.job is not None else None
 
 
 class LoginAttempt(Base):

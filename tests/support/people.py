@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable
@@ -107,6 +108,20 @@ class HttpUser:
         request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token}"})
         with self.opener.open(request, timeout=10) as response:
             return response.read(), dict(response.headers)
+
+    def post_json(self, path: str, body: Any) -> tuple[int, Any]:
+        """POST `body` as JSON to the API; the status and the JSON answer, errors included."""
+        request = urllib.request.Request(
+            self.base + path,
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with self.opener.open(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
 
     def get_json(self, path: str) -> Any:
         return json.loads(self.get_bytes(path)[0])

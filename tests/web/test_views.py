@@ -22,7 +22,11 @@ from tests.support.queue_pages import counts
 from web.app import create_app
 
 START = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
-NO_JOBS = {"notification": {"pending": 0, "failed": 0}, "download": {"pending": 0, "failed": 0}}
+NO_JOBS = {
+    "notification": {"pending": 0, "failed": 0},
+    "download": {"pending": 0, "failed": 0},
+    "reply": {"pending": 0, "failed": 0},
+}
 
 
 def _deliver(runtime: Runtime, number: int, to: str = "sales@office.test", subject: str = "") -> int:

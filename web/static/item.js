@@ -1,6 +1,6 @@
 // Keys on an item's page, bound through keys.js: c claim, e resolve, r reroute (the
-// department list gets the cursor), n note, u back to the queue. Ctrl+Enter in the
-// note sends it.
+// department list gets the cursor), n note, a answer (opens the reply box), u back to
+// the queue. Ctrl+Enter in the note adds it, in the reply sends it.
 (function () {
   "use strict";
   function submit(id) {
@@ -15,17 +15,26 @@
   IntakeKeys.bind("e", function () { submit("action-resolve"); });
   IntakeKeys.bind("r", function () { focus("reroute-department"); });
   IntakeKeys.bind("n", function () { focus("note-text"); });
+  IntakeKeys.bind("a", function () {
+    var box = document.getElementById("reply-box");
+    if (box) { box.open = true; }
+    focus("reply-text");
+  });
   IntakeKeys.bind("u", function () {
     var back = document.getElementById("back-to-queue");
     if (back) { window.location.href = back.href; }
   });
-  var note = document.getElementById("note-text");
-  if (note) {
-    note.addEventListener("keydown", function (event) {
-      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault();
-        submit("action-note");
-      }
-    });
+  function sendOnCtrlEnter(fieldId, formId) {
+    var field = document.getElementById(fieldId);
+    if (field) {
+      field.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+          event.preventDefault();
+          submit(formId);
+        }
+      });
+    }
   }
+  sendOnCtrlEnter("note-text", "action-note");
+  sendOnCtrlEnter("reply-text", "action-reply");
 })();

@@ -47,7 +47,11 @@ def test_mail_to_a_department_shows_in_its_queue_and_the_api(serve: ServeProcess
         "database": "ok",
         "mailboxes": [],
         "notifications": {"pending": 0, "failed": 0},
-        "jobs": {"notification": {"pending": 0, "failed": 0}, "download": {"pending": 0, "failed": 0}},
+        "jobs": {
+            "notification": {"pending": 0, "failed": 0},
+            "download": {"pending": 0, "failed": 0},
+            "reply": {"pending": 0, "failed": 0},
+        },
     }
 
 

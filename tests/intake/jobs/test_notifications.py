@@ -307,5 +307,9 @@ def test_healthz_counts_the_notifications_waiting_and_failed(office: Office) -> 
         "status": "ok",
         "database": "ok",
         "notifications": {"pending": 0, "failed": 1},  # sent ones are not counted
-        "jobs": {"notification": {"pending": 0, "failed": 1}, "download": {"pending": 0, "failed": 0}},
+        "jobs": {
+            "notification": {"pending": 0, "failed": 1},
+            "download": {"pending": 0, "failed": 0},
+            "reply": {"pending": 0, "failed": 0},
+        },
     }

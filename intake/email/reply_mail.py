@@ -1,0 +1,130 @@
+"""Answering by email: where a reply to an email item goes and how it threads, and the
+email itself, plain text with a simple HTML part, built with the standard library.
+
+A reply goes From the department's reply address with the department's name, To the
+sender (or the address their Reply-To names) of the latest message, as
+`Re: <subject> [#ID]`, with In-Reply-To and References from that message and a
+Message-ID in the office's domain: kept on the reply, it is how the customer's answer
+finds its way back to the item (routing.conversation).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.policy import default
+from email.utils import formataddr, make_msgid
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from config.table import ADDRESS
+from routing.queues import replies
+from routing.queues.replies import Addressing, ReplyRefused
+from routing.store.models import ArrivedMessage, Blob, Item, Reply
+
+# "Re:", and its German, Nordic, Dutch and Polish forms, however often repeated.
+_REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|odp)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+# References keep the first and the latest ones: enough to thread, bounded in size.
+MAX_REFERENCES = 20
+# The Reply-To header is read from the raw message's first bytes, the header's budget.
+_HEADER_BYTES = 512 * 1024
+
+
+def email_addressing(settings: Settings) -> replies.Address:
+    """How this office addresses a reply to an email item; ReplyRefused when it cannot."""
+
+    def address(session: Session, item: Item) -> Addressing:
+        if settings.outbound.server is None:
+            raise ReplyRefused(
+                "replies by email are not configured: the office names no [outbound] smtp relay"
+            )
+        department = next((d for d in settings.departments if d.id == item.department_id), None)
+        if department is None or not department.reply_address:
+            raise ReplyRefused(f"department {item.department_id!r} has no email address to answer from")
+        answered: ArrivedMessage = item.messages[-1] if item.messages else item
+        recipient = _reply_to(session, answered) or answered.sender
+        if not ADDRESS.match(recipient):
+            raise ReplyRefused(f"the sender's address {recipient!r} cannot be answered")
+        sender = department.reply_address
+        return Addressing(
+            sender=sender,
+            sender_name=department.name,
+            recipient=recipient,
+            subject=reply_subject(item.subject, item.id),
+            message_id=make_msgid("intake-reply", domain=sender.rpartition("@")[2]),
+            in_reply_to=_first_id(answered.message_id or ""),
+            references=_references(answered),
+        )
+
+    return address
+
+
+def reply_subject(subject: str, item_id: int) -> str:
+    """`Re: <subject> [#ID]`, with no second "Re:" and no second token."""
+    token = f"[#{item_id}]"
+    base = _REPLY_PREFIX.sub("", " ".join(subject.replace(token, " ").split()))
+    return f"Re: {base or 'your message'} {token}"
+
+
+def reply_email(reply: Reply) -> EmailMessage:
+    """The reply as an email: the text signed by its author and department, and as HTML."""
+    message = EmailMessage()
+    message["From"] = formataddr((reply.sender_name, reply.sender))
+    message["To"] = reply.recipient
+    message["Subject"] = reply.subject
+    message["Message-ID"] = reply.message_id
+    if reply.in_reply_to:
+        message["In-Reply-To"] = reply.in_reply_to
+    if reply.references:
+        message["References"] = " ".join(reply.references)
+    signature = [reply.author, reply.sender_name]
+    message.set_content(reply.text + "\n\n-- \n" + "\n".join(signature) + "\n")
+    paragraphs = [_html_lines(part) for part in reply.text.split("\n\n") if part.strip()]
+    body = "".join(f"<p>{part}</p>" for part in paragraphs)
+    sign = "<br>".join(html.escape(line) for line in signature)
+    message.add_alternative(
+        f"<!DOCTYPE html><html><body>{body}<p>-- <br>{sign}</p></body></html>", subtype="html"
+    )
+    return message
+
+
+def _html_lines(text: str) -> str:
+    return "<br>".join(html.escape(line) for line in text.strip().split("\n"))
+
+
+def _reply_to(session: Session, message: ArrivedMessage) -> str | None:
+    """The first address of the message's Reply-To header, if it names one."""
+    head = session.scalar(
+        select(func.substr(Blob.content, 1, _HEADER_BYTES)).where(Blob.id == message.raw_blob_id)
+    )
+    if not head:
+        return None
+    try:
+        header = BytesHeaderParser(policy=default).parsebytes(bytes(head)).get("Reply-To")
+        addresses: tuple[Address, ...] = header.addresses if header is not None else ()
+    except (ValueError, TypeError, AttributeError, IndexError):  # a malformed header answers the sender
+        return None
+    found = [a.addr_spec.lower() for a in addresses if ADDRESS.match(a.addr_spec)]
+    return found[0] if found else None
+
+
+def _first_id(text: str) -> str | None:
+    found = _MESSAGE_ID.findall(text)
+    return found[0] if found else None
+
+
+def _references(message: ArrivedMessage) -> tuple[str, ...]:
+    """The answered message's References and its own Message-ID (RFC 5322 3.6.4), bounded."""
+    chain = _MESSAGE_ID.findall(" ".join(str(r) for r in message.references))
+    own = _first_id(message.message_id or "")
+    if own:
+        chain.append(own)
+    if len(chain) > MAX_REFERENCES:
+        chain = [chain[0], *chain[-(MAX_REFERENCES - 1) :]]
+    return tuple(chain)

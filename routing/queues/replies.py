@@ -1,0 +1,124 @@
+"""Answering an item: the checks every channel shares, then the reply stored, its "reply"
+job queued and one event in the item's history, all in the request's transaction.
+
+Where a reply goes and how it threads (the address, the subject, the Message-ID) is the
+channel's to work out, in intake/, and comes in as an `Address` per channel; a channel
+without one cannot answer yet, and says so. Sending is the job worker's: answering never
+waits on a mail server, and a reply is stored whether or not the server is up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from routing.people.accounts import Person
+from routing.queues.triage import TriageError, open_item
+from routing.store import jobs
+from routing.store.models import AuditEvent, Item, Job, Reply
+
+# Every channel a reply may name; those without an Address are refused as not built yet.
+CHANNELS = ("email", "sms", "whatsapp")
+TEXT_CHANNELS = ("sms", "whatsapp")
+# Messages taken by hand at the desk: a visit, a phone note, a letter.
+HAND_TAKEN = ("visit", "phone-note", "post")
+# The channel a reply goes by when none is asked for, where it is not the item's own:
+# a caller who left a voicemail is answered by text ("text back").
+DEFAULT_CHANNELS = {"voicemail": "sms"}
+MAX_REPLY = 20_000
+
+
+class ReplyRefused(TriageError):
+    """A reply that cannot be stored or sent; the message says why, and nothing was kept."""
+
+
+@dataclass(frozen=True)
+class Addressing:
+    """Where a reply goes, from where, and how it threads, as its channel works them out."""
+
+    sender: str
+    sender_name: str
+    recipient: str
+    subject: str
+    message_id: str
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+
+
+# A channel's way of addressing a reply to an item; raises ReplyRefused when it cannot.
+Address = Callable[[Session, Item], Addressing]
+
+
+def answer(
+    session: Session,
+    item_id: int,
+    who: Person,
+    text: str,
+    channel: str | None,
+    addresses: Mapping[str, Address],
+    now: datetime,
+) -> Reply:
+    """Store `who`'s reply to the item by `channel` (the item's own by default) and queue
+    it for sending; raise ReplyRefused, with nothing stored, when it cannot go."""
+    item = _answerable(session, item_id, who)
+    text = text.replace("\r\n", "\n").strip()  # a browser's textarea sends CRLF
+    if not text:
+        raise ReplyRefused("a reply needs some text")
+    if len(text) > MAX_REPLY:
+        raise ReplyRefused(f"a reply is at most {MAX_REPLY:,} characters")
+    chosen = channel_for(item, channel, addresses)
+    where = addresses[chosen](session, item)
+    fields = {**asdict(where), "references": list(where.references)}
+    reply = Reply(item_id=item.id, channel=chosen, author=who.name, text=text, **fields)
+    session.add(reply)
+    session.flush()  # the reply's id names its job
+    jobs.add(session, jobs.REPLY, item.id, str(reply.id), {"reply_id": reply.id}, due=now)
+    reply.job = session.scalars(
+        select(Job).where(Job.item_id == item.id, Job.kind == jobs.REPLY, Job.key == str(reply.id))
+    ).one()
+    detail = {"channel": reply.channel, "to": where.recipient, "reply": reply.id, "text": text}
+    session.add(AuditEvent(item_id=item.id, actor=who.name, action="replied", detail=detail))
+    return reply
+
+
+def channel_for(item: Item, channel: str | None, addresses: Mapping[str, Address]) -> str:
+    """The channel a reply to `item` goes by: the one asked for, else the item's own;
+    ReplyRefused when that channel cannot reach the item's sender."""
+    wanted = channel or DEFAULT_CHANNELS.get(item.channel, item.channel)
+    if wanted not in CHANNELS:
+        if channel is None and wanted in HAND_TAKEN:
+            raise ReplyRefused(
+                f"item {item.id} was taken by hand ({wanted}): there is no address or number to answer it by"
+            )
+        if channel is None:
+            raise ReplyRefused(f"item {item.id} came by {wanted}, which cannot be answered")
+        raise ReplyRefused(f"channel must be one of {', '.join(CHANNELS)}, not {wanted!r}")
+    if wanted not in addresses:
+        what = "text" if wanted in TEXT_CHANNELS else wanted
+        raise ReplyRefused(f"replies by {what} are not available yet")
+    if wanted != item.channel:
+        raise ReplyRefused(f"item {item.id} came by {item.channel}: it has no {wanted} address to answer")
+    return wanted
+
+
+def reply_channels(session: Session, item: Item, addresses: Mapping[str, Address]) -> tuple[str, str]:
+    """The channel the page offers for answering the item, or "" and why none can reach it."""
+    try:
+        if item.spam or item.status == "resolved":
+            return "", "Reopen the item to answer it."
+        chosen = channel_for(item, None, addresses)
+        addresses[chosen](session, item)  # the channel's own refusals (no relay, no address)
+        return chosen, ""
+    except ReplyRefused as error:
+        return "", str(error)[:1].upper() + str(error)[1:] + "."
+
+
+def _answerable(session: Session, item_id: int, who: Person) -> Item:
+    item = session.get(Item, item_id)
+    if item is not None and who.may_see(item.department_id) and item.spam:
+        raise ReplyRefused(f"item {item_id} is marked as spam; reopen it first")
+    return open_item(session, item_id, who)

@@ -1,0 +1,50 @@
+"""End to end: mail in over SMTP to `intake serve`, a reply through the API, the office's
+relay (aiosmtpd on loopback) receives it, and the customer's answer joins the same item."""
+
+from __future__ import annotations
+
+import smtplib
+from pathlib import Path
+
+from tests.support.dovecot import wait_for
+from tests.support.mail import email_bytes
+from tests.support.replies import relay, replying_config
+from tests.support.serving import ServeProcess
+
+
+def test_intake_serve_sends_a_reply_and_threads_the_answer(database_url: str, tmp_path: Path) -> None:
+    with relay() as smarthost:
+        serve = ServeProcess(replying_config(tmp_path, smarthost.port), database_url)
+        try:
+            serve.wait_for_line(f"Sending replies through 127.0.0.1:{smarthost.port}")
+            serve.wait_for_line("Intake is running")
+            with smtplib.SMTP("127.0.0.1", serve.smtp_port, timeout=30) as client:
+                client.sendmail(
+                    "ann@client.example", ["billing@office.test"], email_bytes(to="billing@office.test")
+                )
+            [item] = serve.get_json("/api/v1/items")["items"]
+            status, reply = serve.user.post_json(
+                f"/api/v1/items/{item['id']}/reply", {"text": "Paid on Monday."}
+            )
+            assert (status, reply["status"], reply["channel"]) == (202, "queued", "email")
+            wait_for(lambda: smarthost.handler.messages, "the reply at the relay")
+            [(recipients, sent)] = smarthost.handler.messages
+            assert recipients == ["ann@client.example"]
+            assert sent["From"] == "Billing <accounts@office.test>"
+            assert sent["Subject"] == f"Re: A question about prices [#{item['id']}]"
+            assert (sent["In-Reply-To"], sent["References"]) == ("<q1@client.example>", "<q1@client.example>")
+            answer = email_bytes(
+                to="accounts@office.test", subject=str(sent["Subject"]), message_id="<q2@client.example>"
+            ).replace(b"MIME-Version", f"In-Reply-To: {sent['Message-ID']}\r\nMIME-Version".encode(), 1)
+            with smtplib.SMTP("127.0.0.1", serve.smtp_port, timeout=30) as client:
+                client.sendmail("ann@client.example", ["accounts@office.test"], answer)
+            [joined] = serve.get_json("/api/v1/items")["items"]
+            assert (joined["id"], joined["messages"]) == (item["id"], 2)
+            wait_for(
+                lambda: (
+                    serve.get_json(f"/api/v1/items/{item['id']}/replies")["replies"][0]["status"] == "sent"
+                ),
+                "the reply marked sent",
+            )
+        finally:
+            serve.stop()

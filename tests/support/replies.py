@@ -1,0 +1,119 @@
+"""Helpers for the reply tests: the test office with a relay on loopback, the relay
+itself (aiosmtpd, which can be stopped and started again on its port), and the worker
+driven by a clock the test moves on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from config.loading import load_settings
+from config.settings import Settings
+from intake.cli.runtime import Runtime, open_runtime
+from intake.jobs.replies import ReplyWorker
+from routing.store.database import transaction
+from routing.store.models import Job, Reply
+from tests.conftest import OFFICE
+from tests.support.notifications import Clock, _SinkHandler
+from tests.support.people import office_client
+from tests.support.serving import free_port
+from web.app import create_app
+
+OUTBOUND = 'security = "none"\nmax_attempts = 3\nretry_seconds = 10\ntimeout_seconds = 5\n'
+
+
+def replying_config(tmp_path: Path, relay_port: int | None) -> Path:
+    """The test office, Billing answering from accounts@, with a relay at `relay_port` (or none)."""
+    text = OFFICE.read_text().replace(
+        'addresses = ["billing@office.test"]\n',
+        'addresses = ["billing@office.test", "accounts@office.test"]\nreply_from = "accounts@office.test"\n',
+    )
+    if relay_port is not None:
+        text += f'\n[outbound]\nsmtp = "127.0.0.1:{relay_port}"\n{OUTBOUND}'
+    path = tmp_path / "office.toml"
+    path.write_text(text)
+    return path
+
+
+def replying_office(tmp_path: Path, database_url: str, relay_port: int | None) -> Settings:
+    return load_settings(replying_config(tmp_path, relay_port), {"INTAKE_DATABASE_URL": database_url})
+
+
+@dataclass
+class Relay:
+    """The office's smarthost on loopback: what it took, and the answers it gives first."""
+
+    port: int
+    handler: _SinkHandler = field(default_factory=_SinkHandler)
+    controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@contextmanager
+def relay(*, running: bool = True) -> Iterator[Relay]:
+    """A relay on a free port, started unless `running` is False (the relay is down)."""
+    found = Relay(free_port())
+    if running:
+        found.start()
+    try:
+        yield found
+    finally:
+        found.stop()
+
+
+@dataclass
+class Office:
+    """The office's runtime, a receptionist's client, and the reply worker on a test clock."""
+
+    runtime: Runtime
+    client: FlaskClient
+    worker: ReplyWorker
+    clock: Clock
+
+    def drain(self) -> int:
+        """Run the worker until nothing is due; how many jobs it did."""
+        self.clock.catch_up()
+        done = 0
+        while self.worker.run_once():
+            done += 1
+        return done
+
+    def replies(self) -> list[Reply]:
+        with transaction(self.runtime.sessions, write=False) as session:
+            found = list(session.scalars(select(Reply).order_by(Reply.id)))
+            for reply in found:
+                _ = reply.job  # loaded while the session is open
+            return found
+
+    def stored(self) -> tuple[int, int]:
+        """How many replies and reply jobs are stored."""
+        with transaction(self.runtime.sessions, write=False) as session:
+            replies = session.scalar(select(func.count()).select_from(Reply)) or 0
+            jobs = session.scalar(select(func.count()).where(Job.kind == "reply")) or 0
+            return replies, jobs
+
+
+@contextmanager
+def open_office(settings: Settings) -> Iterator[Office]:
+    runtime = open_runtime(settings)
+    clock = Clock()
+    try:
+        app = create_app(settings, runtime.engine, runtime.sessions)
+        client = office_client(app, runtime.sessions, name="reception")
+        yield Office(runtime, client, ReplyWorker(runtime.sessions, lambda: settings, clock=clock), clock)
+    finally:
+        runtime.engine.dispose()

@@ -1,0 +1,158 @@
+"""Answering from the API and the item page: what is refused (400, nothing stored), the
+page's form without JavaScript, and the reply shown in the conversation with its status."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from intake.email.parser import parse_email
+from routing.message import InboundMessage
+from tests.support.mail import email_bytes
+from tests.support.people import csrf_token, office_client
+from tests.support.replies import Office, open_office, replying_office
+from tests.support.routers import sms
+
+# No relay listens here: these tests only store replies, the worker never runs.
+UNUSED_PORT = 9
+
+
+@pytest.fixture
+def office(database_url: str, tmp_path: Path) -> Iterator[Office]:
+    with open_office(replying_office(tmp_path, database_url, UNUSED_PORT)) as opened:
+        yield opened
+
+
+def deliver(office: Office, message: InboundMessage) -> int:
+    return office.runtime.deliverer.deliver(message).item_id
+
+
+def email_item(office: Office) -> int:
+    return deliver(office, parse_email(email_bytes()))
+
+
+def reply(client: FlaskClient, item_id: int, body: object) -> tuple[int, str]:
+    response = client.post(f"/api/v1/items/{item_id}/reply", json=body)
+    return response.status_code, (response.get_json().get("error") or {}).get("message", "")
+
+
+def act(office: Office, item_id: int, action: str) -> None:
+    assert office.client.post(f"/api/v1/items/{item_id}/{action}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"text": "   "}, "a reply needs some text"),
+        ({}, "text is required: the words of the reply"),
+        ({"text": 5}, "text is required: the words of the reply"),
+        ({"text": "x" * 20_001}, "a reply is at most 20,000 characters"),
+        ({"text": "Hi", "channel": "sms"}, "replies by text are not available yet"),
+        ({"text": "Hi", "channel": "whatsapp"}, "replies by text are not available yet"),
+        ({"text": "Hi", "channel": "pigeon"}, "channel must be one of email, sms, whatsapp, not 'pigeon'"),
+        ({"text": "Hi", "channel": ["email"]}, "channel must be one of email, sms, whatsapp"),
+        ("Hi", 'send the reply as a JSON object: {"text": "...", "channel": "email"}'),
+    ],
+)
+def test_a_bad_reply_is_refused_with_its_reason_and_nothing_is_stored(
+    office: Office, body: object, problem: str
+) -> None:
+    item_id = email_item(office)
+    assert reply(office.client, item_id, body) == (400, problem)
+    assert office.stored() == (0, 0)
+
+
+def test_an_item_with_no_address_to_answer_is_refused(office: Office) -> None:
+    text_item = deliver(office, sms("Is the shop open on Sunday?"))
+    visit = dataclasses.replace(sms("Came by about the order"), channel="visit", idempotency_key="visit-1")
+    visit_item = deliver(office, visit)
+    assert reply(office.client, text_item, {"text": "Yes"}) == (400, "replies by text are not available yet")
+    assert reply(office.client, text_item, {"text": "Yes", "channel": "email"}) == (
+        400,
+        f"item {text_item} came by sms: it has no email address to answer",
+    )
+    assert reply(office.client, visit_item, {"text": "Hi"}) == (
+        400,
+        f"item {visit_item} was taken by hand (visit): there is no address or number to answer it by",
+    )
+    assert office.stored() == (0, 0)
+
+
+def test_a_spam_or_resolved_item_is_answered_only_after_it_is_reopened(office: Office) -> None:
+    spam, done = (
+        email_item(office),
+        deliver(office, parse_email(email_bytes(message_id="<q9@client.example>"))),
+    )
+    act(office, spam, "spam")
+    act(office, done, "resolve")
+    assert reply(office.client, spam, {"text": "Hi"}) == (
+        400,
+        f"item {spam} is marked as spam; reopen it first",
+    )
+    assert reply(office.client, done, {"text": "Hi"}) == (400, f"item {done} is resolved; reopen it first")
+    assert office.stored() == (0, 0)
+    act(office, done, "reopen")
+    assert reply(office.client, done, {"text": "Hi"}) == (202, "")
+    assert office.stored() == (1, 1)
+
+
+def test_without_a_relay_nothing_can_be_answered_by_email(database_url: str, tmp_path: Path) -> None:
+    with open_office(replying_office(tmp_path, database_url, None)) as office:
+        item_id = email_item(office)
+        assert reply(office.client, item_id, {"text": "Hi"}) == (
+            400,
+            "replies by email are not configured: the office names no [outbound] smtp relay",
+        )
+        assert office.stored() == (0, 0)
+        page = office.client.get(f"/items/{item_id}").get_data(as_text=True)
+        assert 'id="reply-text"' not in page
+        assert "Replies by email are not configured" in page
+
+
+def test_staff_of_another_department_cannot_answer_and_learn_nothing(office: Office) -> None:
+    item_id = email_item(office)  # to Sales
+    app = office.client.application
+    other = office_client(app, office.runtime.sessions, name="bea", role="staff", departments=["billing"])
+    assert reply(other, item_id, {"text": "Hi"}) == (404, f"there is no item {item_id}")
+    assert office.stored() == (0, 0)
+
+
+def test_the_page_form_answers_without_javascript_and_shows_the_reply_queued(office: Office) -> None:
+    item_id = email_item(office)
+    page = office.client.get(f"/items/{item_id}").get_data(as_text=True)
+    assert 'id="reply-text"' in page
+    assert "Answer by email <kbd>a</kbd>" in page
+    form = {"csrf_token": csrf_token(page), "channel": "email", "text": "It is 40 euros.\r\n\r\nAnn"}
+    response = office.client.post(f"/items/{item_id}/reply", data=form)
+    assert (response.status_code, response.headers["Location"]) == (303, f"/items/{item_id}")
+    shown = office.client.get(f"/items/{item_id}").get_data(as_text=True)
+    assert "stored; it is being sent to ann@client.example" in shown
+    assert 'class="message reply reply-queued"' in shown
+    assert "Reply by reception for Sales, to ann@client.example" in shown
+    assert "It is 40 euros." in shown
+    listed = office.client.get(f"/api/v1/items/{item_id}/replies").get_json()["replies"]
+    assert [(r["status"], r["to"], r["text"]) for r in listed] == [
+        ("queued", "ann@client.example", "It is 40 euros.\n\nAnn")
+    ]
+
+
+def test_the_page_form_without_a_csrf_token_is_refused_and_stores_nothing(office: Office) -> None:
+    item_id = email_item(office)
+    response = office.client.post(f"/items/{item_id}/reply", data={"text": "Hi"})
+    assert response.status_code == 400
+    assert office.stored() == (0, 0)
+
+
+def test_a_refused_page_form_says_why_on_the_page(office: Office) -> None:
+    item_id = email_item(office)
+    page = office.client.get(f"/items/{item_id}").get_data(as_text=True)
+    response = office.client.post(
+        f"/items/{item_id}/reply", data={"csrf_token": csrf_token(page), "text": " "}
+    )
+    assert response.status_code == 303
+    assert "a reply needs some text" in office.client.get(response.headers["Location"]).get_data(as_text=True)
+    assert office.stored() == (0, 0)

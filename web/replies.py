@@ -1,0 +1,86 @@
+"""Answering an item from its page and from the API: the request stores the reply and
+queues its sending (routing.queues.replies); the reply worker sends it later, so no
+request waits on a mail server.
+
+The page's form posts to /items/<id>/reply (text, channel); the API's
+POST /api/v1/items/<id>/reply takes {"text", "channel"} and answers 202 with the reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response, flash, jsonify, redirect, url_for
+from flask import request as web_request
+from werkzeug.exceptions import NotFound, ServiceUnavailable
+from werkzeug.wrappers import Response as BaseResponse
+
+from intake.email.reply_mail import email_addressing
+from routing.queues import replies, triage
+from routing.store.database import StorageUnavailable
+from routing.store.models import Reply, utcnow
+from web.access import person, visible_item
+from web.actions import BadField, refused, wants_json
+from web.storage import reading, storage, writing
+
+blueprint = Blueprint("replies", __name__)
+
+
+def addresses() -> dict[str, replies.Address]:
+    """The channels a reply can go by in this office, each with its way of addressing one."""
+    return {"email": email_addressing(storage().settings)}
+
+
+def answer(item_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Store the reply the fields describe; raises TriageError (400), NoSuchItem (404)."""
+    text, channel = fields.get("text"), fields.get("channel") or None
+    if not isinstance(text, str):
+        raise BadField("text is required: the words of the reply")
+    if channel is not None and not isinstance(channel, str):
+        raise BadField(f"channel must be one of {', '.join(replies.CHANNELS)}")
+    with writing() as session:
+        reply = replies.answer(session, item_id, person(), text, channel, addresses(), utcnow())
+        return reply_json(reply)
+
+
+def listed(item_id: int) -> list[dict[str, Any]]:
+    """The item's replies, oldest first, for the API."""
+    with reading() as session:
+        return [reply_json(reply) for reply in visible_item(session, item_id).replies]
+
+
+def reply_json(reply: Reply) -> dict[str, Any]:
+    return {
+        "id": reply.id,
+        "item": reply.item_id,
+        "channel": reply.channel,
+        "status": reply.status,
+        "last_error": reply.last_error,
+        "author": reply.author,
+        "from": reply.sender,
+        "to": reply.recipient,
+        "subject": reply.subject,
+        "message_id": reply.message_id,
+        "text": reply.text,
+        "created_at": reply.created_at.isoformat(),
+        "sent_at": reply.sent_at.isoformat() if reply.sent_at else None,
+    }
+
+
+@blueprint.post("/items/<int:item_id>/reply")
+def page(item_id: int) -> BaseResponse | tuple[Response, int]:
+    """The item page's answer form (and its keyboard script, asking for JSON)."""
+    back = url_for("queue.item", item_id=item_id)
+    try:
+        shown = answer(item_id, web_request.form)
+    except triage.NoSuchItem as error:
+        raise NotFound(str(error)) from None
+    except triage.TriageError as error:
+        return refused(str(error), back)
+    except StorageUnavailable as error:
+        raise ServiceUnavailable(str(error)) from None
+    if wants_json():
+        return jsonify(reply=shown), 202
+    flash(f"Reply to item {item_id} stored; it is being sent to {shown['to']}.", "done")
+    return redirect(back, 303)
