@@ -23,7 +23,6 @@ from tests.conftest import OFFICE
 from tests.support.notifications import Clock, _SinkHandler
 from tests.support.people import office_client
 from tests.support.serving import free_port
-from web.app import create_app
 
 OUTBOUND = 'security = "none"\nmax_attempts = 3\nretry_seconds = 10\ntimeout_seconds = 5\n'
 
@@ -112,7 +111,7 @@ def open_office(settings: Settings) -> Iterator[Office]:
     runtime = open_runtime(settings)
     clock = Clock()
     try:
-        app = create_app(settings, runtime.engine, runtime.sessions)
+        app = runtime.web_app()
         client = office_client(app, runtime.sessions, name="reception")
         yield Office(runtime, client, ReplyWorker(runtime.sessions, lambda: settings, clock=clock), clock)
     finally:
