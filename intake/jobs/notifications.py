@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +27,7 @@ from intake.jobs.notification_send import (
     title,
     webhook_body,
 )
-from intake.jobs.worker import JobWorker, Retries
+from intake.jobs.worker import ConfiguredJobWorker, Retries
 from routing.store import jobs
 from routing.store.database import transaction
 from routing.store.jobs import Claim
@@ -37,7 +36,7 @@ from routing.store.models import Item
 log = logging.getLogger(__name__)
 
 
-class NotificationWorker(JobWorker):
+class NotificationWorker(ConfiguredJobWorker):
     """Claims one due notification (or one digest) at a time and sends it.
 
     `settings` is called for each job, so a reloaded config's notify tables apply at once.
@@ -45,16 +44,6 @@ class NotificationWorker(JobWorker):
 
     name = "notifications"
     kinds = (jobs.NOTIFICATION,)
-
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        settings: Callable[[], Settings],
-        *,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        super().__init__(sessions, clock)
-        self.settings = settings
 
     def retries(self) -> Retries:
         config = self.settings().notifications

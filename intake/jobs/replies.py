@@ -10,15 +10,11 @@ reply for good, which the item page and /healthz then show.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from config.settings import Settings
 from intake.email.reply_mail import reply_email
 from intake.jobs.mail_server import SendFailed, send_email
-from intake.jobs.worker import JobWorker, Retries
+from intake.jobs.worker import ConfiguredJobWorker, Retries
 from routing.store import jobs
 from routing.store.database import transaction
 from routing.store.jobs import Claim
@@ -27,7 +23,7 @@ from routing.store.models import Reply
 log = logging.getLogger(__name__)
 
 
-class ReplyWorker(JobWorker):
+class ReplyWorker(ConfiguredJobWorker):
     """Claims one due reply at a time and sends it by its channel.
 
     `settings` is called for each job, so a reloaded config's relay applies at once.
@@ -35,16 +31,6 @@ class ReplyWorker(JobWorker):
 
     name = "replies"
     kinds = (jobs.REPLY,)
-
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        settings: Callable[[], Settings],
-        *,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        super().__init__(sessions, clock)
-        self.settings = settings
 
     def retries(self) -> Retries:
         outbound = self.settings().outbound

@@ -1,7 +1,7 @@
 """A worker for jobs of some kinds (routing.store.jobs): it claims one due job at a time,
 has its kind's handler do it, and records the outcome, retrying with one backoff.
 
-Each kind's worker (downloads, notifications) is a subclass that says which kinds it
+Each kind's worker (downloads, notifications, replies) is a subclass that says which kinds it
 does, how many attempts they get, and how to do one. It runs on a thread of its own,
 so a slow webhook never holds up a recording; errors are logged and the loop goes on,
 since a worker must outlive one bad job and a database that goes away.
@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from config.settings import Settings
 from routing.store import jobs
 from routing.store.jobs import Claim
 from routing.store.models import Job
@@ -123,3 +124,18 @@ class JobWorker(ABC):
                 busy = False
             if not busy:
                 self._stop.wait(IDLE_SECONDS)
+
+
+class ConfiguredJobWorker(JobWorker):
+    """A worker whose jobs read the office's settings as they are at each job, so that a
+    reloaded config (notify tables, the outbound relay) applies at once."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: Callable[[], Settings],
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(sessions, clock)
+        self.settings = settings
