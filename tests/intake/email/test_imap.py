@@ -10,7 +10,6 @@ import subprocess
 import sys
 import tomllib
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +42,6 @@ from tests.support.mail import email_bytes
 from tests.support.people import add_person, new_token, office_client
 from tests.support.tcp_proxy import BlackHoleProxy
 from web.app import create_app
-
-
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    server = Dovecot()
-    server.start()
-    yield server
-    server.stop()
 
 
 def _ready(runtime: Runtime, name: str) -> bool:

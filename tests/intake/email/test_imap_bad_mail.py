@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import select as sockets
-from collections.abc import Iterator
 
-import pytest
 from imapclient import IMAPClient
 from sqlalchemy import select
 
@@ -27,14 +25,6 @@ from tests.support.dovecot import (
 )
 from tests.support.mail import email_bytes
 from tests.support.refusal import refusing
-
-
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    server = Dovecot()
-    server.start()
-    yield server
-    server.stop()
 
 
 def stored(runtime: Runtime) -> list[tuple[str, bytes, list[str]]]:
