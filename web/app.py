@@ -19,7 +19,20 @@ from config.holder import SettingsHolder
 from routing.delivery import Deliverer
 from routing.queues.filters import MAX_ID
 from routing.store.models import utcnow
-from web import actions, api, auth, dashboard, display, favicon, files, hand_taken, health, queue, replies
+from web import (
+    actions,
+    api,
+    auth,
+    dashboard,
+    display,
+    favicon,
+    files,
+    hand_taken,
+    health,
+    i18n,
+    queue,
+    replies,
+)
 from web.storage import WebStorage
 from web.twilio import TwilioHooks
 
@@ -40,6 +53,7 @@ def create_app(
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
     app.json.sort_keys = False  # type: ignore[attr-defined]
     WebStorage(settings, engine, sessions).init_app(app)
+    i18n.init_app(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(queue.blueprint)
     app.register_blueprint(actions.blueprint)
