@@ -14,6 +14,7 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from config.answers_section import read_acknowledgement, read_forward_to, read_templates
 from config.imap_section import read_imap
 from config.languages import readable_languages
 from config.mail_sections import read_email, read_smtp
@@ -75,7 +76,8 @@ def _settings(root: Table, env: Mapping[str, str]) -> Settings:
     domains = tuple(d.lower() for d in office.strings("domains"))
     if not domains:
         raise office.fail("domains", "name at least one domain the office receives mail for")
-    departments = _departments(root, domains, env)
+    languages = _languages(office)
+    departments = _departments(root, domains, languages, env)
     default_department = office.text("default_department")
     if default_department not in {d.id for d in departments}:
         known = ", ".join(d.id for d in departments)
@@ -101,7 +103,7 @@ def _settings(root: Table, env: Mapping[str, str]) -> Settings:
         rule_tests=rule_tests(root, departments),
         schedules=_schedules(root.table("schedules")),
         routing=_routing(root.table("routing")),
-        languages=_languages(office),
+        languages=languages,
     )
 
 
@@ -133,14 +135,16 @@ def _timezone(office: Table) -> ZoneInfo:
         ) from None
 
 
-def _departments(root: Table, domains: tuple[str, ...], env: Mapping[str, str]) -> tuple[Department, ...]:
+def _departments(
+    root: Table, domains: tuple[str, ...], languages: tuple[str, ...], env: Mapping[str, str]
+) -> tuple[Department, ...]:
     tables = root.tables("departments")
     if not tables:
         raise root.fail("departments", "define at least one department ([[departments]])")
     departments: list[Department] = []
     owners: dict[str, str] = {}  # address or phone -> the department that has it
     for table in tables:
-        department = _department(table, domains, env)
+        department = _department(table, domains, languages, env)
         if department.id in {d.id for d in departments}:
             raise table.fail("id", f"duplicate department id {department.id!r}")
         for key, contacts in (("addresses", department.addresses), ("phones", department.phones)):
@@ -152,10 +156,13 @@ def _departments(root: Table, domains: tuple[str, ...], env: Mapping[str, str]) 
     return tuple(departments)
 
 
-def _department(table: Table, domains: tuple[str, ...], env: Mapping[str, str]) -> Department:
+def _department(
+    table: Table, domains: tuple[str, ...], languages: tuple[str, ...], env: Mapping[str, str]
+) -> Department:
     table.only(
-        "id", "name", "addresses", "phones", "description", "keywords", "senders", "notify", "reply_from"
-    )
+        "id", "name", "addresses", "phones", "description", "keywords", "senders", "notify", "reply_from",
+        "acknowledgement", "forward_to", "templates",
+    )  # fmt: skip
     department_id = table.text("id")
     if not _DEPARTMENT_ID.match(department_id):
         raise table.fail("id", f"{department_id!r} must be lower-case letters, digits, '-' or '_'")
@@ -183,6 +190,9 @@ def _department(table: Table, domains: tuple[str, ...], env: Mapping[str, str]) 
         senders=_senders(table),
         notify=read_department_notify(table.table("notify"), env),
         reply_from=reply_from,
+        acknowledgement=read_acknowledgement(table.table("acknowledgement"), languages),
+        forward_to=read_forward_to(table, domains),
+        templates=read_templates(table.tables("templates")),
     )
 
 

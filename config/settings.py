@@ -12,6 +12,8 @@ from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from config.answers import Acknowledgement, Template
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -53,6 +55,10 @@ class Department:
     notify: DepartmentNotify = DepartmentNotify()
     # The address replies go out from; "" for the first of `addresses`.
     reply_from: str = ""
+    acknowledgement: Acknowledgement = field(default_factory=Acknowledgement)
+    # The outside address items are forwarded to (a partner, an outsourced service).
+    forward_to: str = ""
+    templates: tuple[Template, ...] = ()
 
     @property
     def reply_address(self) -> str:

@@ -13,7 +13,7 @@ from routing.queues import reading as queues
 from routing.queues import triage
 from routing.queues.filters import FILTER_NAMES, row_id
 from routing.store.database import StorageUnavailable
-from web import actions, replies
+from web import actions, forwards, replies
 from web.access import person, visible_departments, visible_item
 from web.item_json import item_detail_json, item_json, items_json
 from web.storage import reading, storage, writing
@@ -83,6 +83,29 @@ def reply(item_id: int) -> tuple[Response, int]:
         raise BadRequest(str(error)) from None
     except StorageUnavailable as error:
         raise ServiceUnavailable(str(error)) from None
+
+
+@blueprint.post("/items/<int:item_id>/forward")
+def forward(item_id: int) -> tuple[Response, int]:
+    """Forward the item with the original attached: {"to": "someone@partner.example" or a
+    department id with an outside address, "note": "..."}. 202: stored and queued."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest('send the forward as a JSON object: {"to": "...", "note": "..."}')
+    try:
+        return jsonify(forwards.forwarded(item_id, body)), 202
+    except triage.NoSuchItem as error:
+        raise NotFound(str(error)) from None
+    except triage.TriageError as error:
+        raise BadRequest(str(error)) from None
+    except StorageUnavailable as error:
+        raise ServiceUnavailable(str(error)) from None
+
+
+@blueprint.get("/items/<int:item_id>/templates")
+def templates(item_id: int) -> Response:
+    """The canned answers of the item's department, its fields filled in: [{"name", "text"}]."""
+    return jsonify(templates=[{"name": name, "text": text} for name, text in replies.templates(item_id)])
 
 
 @blueprint.get("/items/<int:item_id>/replies")

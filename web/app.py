@@ -27,6 +27,7 @@ from web import (
     display,
     favicon,
     files,
+    forwards,
     hand_taken,
     health,
     i18n,
@@ -58,6 +59,7 @@ def create_app(
     app.register_blueprint(queue.blueprint)
     app.register_blueprint(actions.blueprint)
     app.register_blueprint(replies.blueprint)
+    app.register_blueprint(forwards.blueprint)
     app.register_blueprint(dashboard.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(files.blueprint)

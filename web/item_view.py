@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from config.settings import BuiltInStep
 from routing.engine import OutcomeKind
-from routing.store.models import ArrivedMessage, AuditEvent, Item, Reply
+from routing.store.models import SYSTEM_ACTOR, ArrivedMessage, AuditEvent, Item, Reply
 from web.files import inline_images
 from web.mail_html import safe_html
 
@@ -49,6 +49,8 @@ class ShownMessage:
     # A reply the office sent: its state ("queued", "sent", "failed") and last error.
     status: str | None = None
     error: str | None = None
+    # Which email from the item it is: "reply", "acknowledgement" or "forward".
+    kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,10 @@ def conversation(item: Item, *, remote_images: bool) -> Conversation:
 
 
 def _shown_reply(reply: Reply) -> ShownMessage:
-    sender = f"{reply.author} for {reply.sender_name}, to {reply.recipient}"
+    writer = reply.sender_name if reply.author == SYSTEM_ACTOR else f"{reply.author} for {reply.sender_name}"
+    sender = f"{writer}, to {reply.recipient}"
     return ShownMessage(
-        sender, reply.created_at, reply.channel, reply.text, None, reply.status, reply.last_error
+        sender, reply.created_at, reply.channel, reply.text, None, reply.status, reply.last_error, reply.kind
     )
 
 

@@ -20,8 +20,9 @@ from routing.people import accounts
 from routing.queues import reading as queues
 from routing.queues.filters import CHANNELS, FILTER_NAMES, SORTS, STATUS_VIEWS, Filters, row_id
 from routing.queues.replies import reply_channels
+from routing.queues.templates import filled_templates
 from routing.store.models import Department, Item
-from web import actions, health, item_view, replies
+from web import actions, forwards, health, item_view, replies
 from web.access import check_department, person, visible_departments, visible_item
 from web.phone import phone_facts
 from web.storage import reading, storage
@@ -144,6 +145,8 @@ def item(item_id: int) -> Response:
                 choices=actions.choices(session, found),
                 reply_channel=reply_channel,
                 reply_refusal=reply_refusal,
+                templates=filled_templates(storage().settings, found),
+                forwarding=forwards.forwarding(found),
             )
         )
     if remote_images:

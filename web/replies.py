@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from intake.email.reply_mail import email_addressing
 from routing.queues import replies, triage
+from routing.queues.templates import filled_templates
 from routing.store.database import StorageUnavailable
 from routing.store.models import Reply, utcnow
 from web.access import person, visible_item
@@ -50,10 +51,17 @@ def listed(item_id: int) -> list[dict[str, Any]]:
         return [reply_json(reply) for reply in visible_item(session, item_id).replies]
 
 
+def templates(item_id: int) -> list[tuple[str, str]]:
+    """(name, text) of the canned answers for the item, its fields filled in."""
+    with reading() as session:
+        return filled_templates(storage().settings, visible_item(session, item_id))
+
+
 def reply_json(reply: Reply) -> dict[str, Any]:
     return {
         "id": reply.id,
         "item": reply.item_id,
+        "kind": reply.kind,
         "channel": reply.channel,
         "status": reply.status,
         "last_error": reply.last_error,

@@ -22,6 +22,7 @@ from config.holder import SettingsHolder, reloadable
 from config.loading import ConfigError, load_settings
 from config.settings import Settings
 from intake.cli.web_server import WebServer
+from intake.email.acknowledgements import acknowledge_new
 from intake.email.imap import MailboxPoller, pollers
 from intake.email.parse_workers import ParseWorkers, WorkerLimits
 from intake.email.smtp import SMTPServer
@@ -31,8 +32,9 @@ from intake.jobs.notifications import NotificationWorker
 from intake.jobs.replies import ReplyWorker
 from intake.phone.fetch import TwilioFetcher
 from intake.rules.rule_tests import build_router
-from routing.delivery import Deliverer
+from routing.delivery import Deliverer, Delivery
 from routing.engine import RouterHolder
+from routing.message import InboundMessage
 from routing.people.accounts import ensure_first_admin
 from routing.store.database import make_engine, make_session_factory
 from routing.store.mailboxes import MailboxStore
@@ -56,6 +58,15 @@ class Runtime:
     def settings(self) -> Settings:
         """The settings in use now: a reload replaces them."""
         return self.holder.current
+
+    def deliver_email(self, message: InboundMessage) -> Delivery:
+        """Deliver mail from the SMTP and IMAP doors: acknowledged where the department asks.
+
+        An import of old mail goes through the deliverer alone: it is never acknowledged.
+        """
+        return self.deliverer.deliver(
+            message, also=lambda session, delivery: acknowledge_new(session, delivery, message, self.settings)
+        )
 
     def web_app(self) -> Flask:
         """The web app, on this process's settings holder and Deliverer."""
@@ -114,7 +125,7 @@ def run_services(
             for mailbox in runtime.settings.imap:
                 say(f"IMAP reading {mailbox.name} ({mailbox.username}@{mailbox.host}, {mailbox.folder})")
         if smtp:
-            smtp_server = SMTPServer(runtime.settings, runtime.deliverer.deliver, workers.parse)
+            smtp_server = SMTPServer(runtime.settings, runtime.deliver_email, workers.parse)
             smtp_server.start()
             started.append(smtp_server)
             say(f"SMTP listening on {runtime.settings.smtp.listen}")
@@ -159,7 +170,7 @@ def run_services(
 def start_pollers(runtime: Runtime, parse: Parse) -> list[MailboxPoller]:
     """Start one poller thread per configured IMAP mailbox."""
     started = pollers(
-        runtime.settings, runtime.deliverer.deliver, lambda name: MailboxStore(runtime.sessions, name), parse
+        runtime.settings, runtime.deliver_email, lambda name: MailboxStore(runtime.sessions, name), parse
     )
     for poller in started:
         poller.start()

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import html
 import re
+from email import message_from_bytes
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
-from email.policy import default
+from email.policy import compat32, default
 from email.utils import formataddr, make_msgid
 
 from sqlalchemy import func, select
@@ -40,21 +41,14 @@ def email_addressing(settings: Settings) -> replies.Address:
     """How this office addresses a reply to an email item; ReplyRefused when it cannot."""
 
     def address(session: Session, item: Item) -> Addressing:
-        if settings.outbound.server is None:
-            raise ReplyRefused(
-                "replies by email are not configured: the office names no [outbound] smtp relay"
-            )
-        department = next((d for d in settings.departments if d.id == item.department_id), None)
-        if department is None or not department.reply_address:
-            raise ReplyRefused(f"department {item.department_id!r} has no email address to answer from")
+        sender, sender_name = sending_department(settings, item)
         answered: ArrivedMessage = item.messages[-1] if item.messages else item
         recipient = _reply_to(session, answered) or answered.sender
         if not ADDRESS.match(recipient):
             raise ReplyRefused(f"the sender's address {recipient!r} cannot be answered")
-        sender = department.reply_address
         return Addressing(
             sender=sender,
-            sender_name=department.name,
+            sender_name=sender_name,
             recipient=recipient,
             subject=reply_subject(item.subject, item.id),
             message_id=make_msgid("intake-reply", domain=sender.rpartition("@")[2]),
@@ -65,6 +59,17 @@ def email_addressing(settings: Settings) -> replies.Address:
     return address
 
 
+def sending_department(settings: Settings, item: Item) -> tuple[str, str]:
+    """The address and name email from the item goes out with: its department's; ReplyRefused
+    when no relay is configured or the department has no address."""
+    if settings.outbound.server is None:
+        raise ReplyRefused("replies by email are not configured: the office names no [outbound] smtp relay")
+    department = next((d for d in settings.departments if d.id == item.department_id), None)
+    if department is None or not department.reply_address:
+        raise ReplyRefused(f"department {item.department_id!r} has no email address to answer from")
+    return department.reply_address, department.name
+
+
 def reply_subject(subject: str, item_id: int) -> str:
     """`Re: <subject> [#ID]`, with no second "Re:" and no second token."""
     token = f"[#{item_id}]"
@@ -72,8 +77,10 @@ def reply_subject(subject: str, item_id: int) -> str:
     return f"Re: {base or 'your message'} {token}"
 
 
-def reply_email(reply: Reply) -> EmailMessage:
-    """The reply as an email: the text signed by its author and department, and as HTML."""
+def reply_email(reply: Reply, original: bytes | None = None) -> EmailMessage:
+    """The reply as an email: the text signed by its author and department, and as HTML;
+    an acknowledgement signed by the department alone and marked as written by a program;
+    a forward with the `original` message attached."""
     message = EmailMessage()
     message["From"] = formataddr((reply.sender_name, reply.sender))
     message["To"] = reply.recipient
@@ -84,6 +91,12 @@ def reply_email(reply: Reply) -> EmailMessage:
     if reply.references:
         message["References"] = " ".join(reply.references)
     signature = [reply.author, reply.sender_name]
+    if reply.kind == replies.ACKNOWLEDGEMENT:
+        # RFC 3834 section 5: other responders then leave it unanswered, so no loop starts.
+        message["Auto-Submitted"] = "auto-replied"
+        # Exchange's out-of-office replies heed this header, not RFC 3834's.
+        message["X-Auto-Response-Suppress"] = "All"
+        signature = [reply.sender_name]
     message.set_content(reply.text + "\n\n-- \n" + "\n".join(signature) + "\n")
     paragraphs = [_html_lines(part) for part in reply.text.split("\n\n") if part.strip()]
     body = "".join(f"<p>{part}</p>" for part in paragraphs)
@@ -91,6 +104,9 @@ def reply_email(reply: Reply) -> EmailMessage:
     message.add_alternative(
         f"<!DOCTYPE html><html><body>{body}<p>-- <br>{sign}</p></body></html>", subtype="html"
     )
+    if original is not None:
+        # compat32 reads without decoding a header: the original goes out as it came.
+        message.add_attachment(message_from_bytes(original, policy=compat32), filename="original.eml")
     return message
 
 

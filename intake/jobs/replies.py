@@ -1,4 +1,5 @@
-"""The worker that sends "reply" jobs: what people answered from an item.
+"""The worker that sends "reply" jobs: what people answered from an item, the office's
+acknowledgements, and forwards (with the item's original message attached).
 
 A reply is stored before its job runs, so the worker only reads it and sends it. Its
 Message-ID stays the same on every try: a process that dies between sending and
@@ -15,10 +16,11 @@ from datetime import timedelta
 from intake.email.reply_mail import reply_email
 from intake.jobs.mail_server import SendFailed, send_email
 from intake.jobs.worker import ConfiguredJobWorker, Retries
+from routing.queues.replies import FORWARD
 from routing.store import jobs
 from routing.store.database import transaction
 from routing.store.jobs import Claim
-from routing.store.models import Reply
+from routing.store.models import Item, Reply
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,11 @@ class ReplyWorker(ConfiguredJobWorker):
                 raise SendFailed("the reply is gone", retry=False)
             if reply.channel != "email":
                 raise SendFailed(f"replies by {reply.channel} cannot be sent yet", retry=False)
-            message = reply_email(reply)
+            original = None
+            if reply.kind == FORWARD:
+                item = session.get(Item, reply.item_id)
+                original = item.raw.content if item is not None else None
+            message = reply_email(reply, original)
         server = self.settings().outbound.server
         if server is None:
             raise SendFailed("replies by email are not configured ([outbound] smtp)", retry=False)

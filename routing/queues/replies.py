@@ -30,6 +30,9 @@ HAND_TAKEN = ("visit", "phone-note", "post")
 # a caller who left a voicemail is answered by text ("text back").
 DEFAULT_CHANNELS = {"voicemail": "sms"}
 MAX_REPLY = 20_000
+# The kinds of email sent from an item besides a person's answer ("reply").
+ACKNOWLEDGEMENT = "acknowledgement"
+FORWARD = "forward"
 
 
 class ReplyRefused(TriageError):
@@ -64,24 +67,30 @@ def answer(
 ) -> Reply:
     """Store `who`'s reply to the item by `channel` (the item's own by default) and queue
     it for sending; raise ReplyRefused, with nothing stored, when it cannot go."""
-    item = _answerable(session, item_id, who)
-    text = text.replace("\r\n", "\n").strip()  # a browser's textarea sends CRLF
+    item = answerable(session, item_id, who)
+    text = written(text, "a reply")
     if not text:
         raise ReplyRefused("a reply needs some text")
-    if len(text) > MAX_REPLY:
-        raise ReplyRefused(f"a reply is at most {MAX_REPLY:,} characters")
     chosen = channel_for(item, channel, addresses)
     where = addresses[chosen](session, item)
-    fields = {**asdict(where), "references": list(where.references)}
-    reply = Reply(item_id=item.id, channel=chosen, author=who.name, text=text, **fields)
-    session.add(reply)
-    session.flush()  # the reply's id names its job
-    jobs.add(session, jobs.REPLY, item.id, str(reply.id), {"reply_id": reply.id}, due=now)
-    reply.job = session.scalars(
-        select(Job).where(Job.item_id == item.id, Job.kind == jobs.REPLY, Job.key == str(reply.id))
-    ).one()
+    reply = queue_email(session, item.id, Reply(channel=chosen, author=who.name, text=text), where, now)
     detail = {"channel": reply.channel, "to": where.recipient, "reply": reply.id, "text": text}
     session.add(AuditEvent(item_id=item.id, actor=who.name, action="replied", detail=detail))
+    return reply
+
+
+def queue_email(session: Session, item_id: int, reply: Reply, where: Addressing, now: datetime) -> Reply:
+    """Store `reply` (its kind, author and text set) addressed as `where`, and queue its
+    "reply" job; the caller records the event in the item's history."""
+    for name, value in {**asdict(where), "references": list(where.references)}.items():
+        setattr(reply, name, value)
+    reply.item_id = item_id
+    session.add(reply)
+    session.flush()  # the reply's id names its job
+    jobs.add(session, jobs.REPLY, item_id, str(reply.id), {"reply_id": reply.id}, due=now)
+    reply.job = session.scalars(
+        select(Job).where(Job.item_id == item_id, Job.kind == jobs.REPLY, Job.key == str(reply.id))
+    ).one()
     return reply
 
 
@@ -117,7 +126,17 @@ def reply_channels(session: Session, item: Item, addresses: Mapping[str, Address
         return "", str(error)[:1].upper() + str(error)[1:] + "."
 
 
-def _answerable(session: Session, item_id: int, who: Person) -> Item:
+def written(text: str, what: str) -> str:
+    """A text as typed, without the browser's CRLFs and the blanks around it; ReplyRefused
+    when it is longer than an email from an item may be."""
+    text = text.replace("\r\n", "\n").strip()
+    if len(text) > MAX_REPLY:
+        raise ReplyRefused(f"{what} is at most {MAX_REPLY:,} characters")
+    return text
+
+
+def answerable(session: Session, item_id: int, who: Person) -> Item:
+    """The item, if `who` may see it and it is open and not spam; else TriageError."""
     item = session.get(Item, item_id)
     if item is not None and who.may_see(item.department_id) and item.spam:
         raise ReplyRefused(f"item {item_id} is marked as spam; reopen it first")

@@ -383,8 +383,10 @@ class Job(Base):
 
 
 class Reply(Base):
-    """An answer a person wrote to an item's sender: stored first, then sent by a "reply"
-    job, whose state is the reply's (queued, sent, failed, with the last error).
+    """An email sent from an item: an answer a person wrote to its sender, the office's
+    acknowledgement, or a forward of the item to another address (`kind`). Stored first,
+    then sent by a "reply" job, whose state is the reply's (queued, sent, failed, with
+    the last error).
 
     Its Message-ID, in the office's domain, is the same on every try, and is looked up
     like an incoming one, so that the customer's answer joins the item it answers.
@@ -397,6 +399,8 @@ class Reply(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)
     channel: Mapped[str] = mapped_column(String(32))
+    # "reply", "acknowledgement" (written by Intake, marked Auto-Submitted) or "forward".
+    kind: Mapped[str] = mapped_column(String(16), default="reply", server_default="reply")
     author: Mapped[str] = mapped_column(String(200))  # the person who wrote it, who signs it
     sender: Mapped[str] = mapped_column(String(320))  # the office's address it goes out from
     sender_name: Mapped[str] = mapped_column(String(320))
@@ -423,6 +427,22 @@ class Reply(Base):
     @property
     def sent_at(self) -> datetime | None:
         return self.job.finished_at if self.status == "sent" and self.job is not None else None
+
+
+class AcknowledgedSender(Base):
+    """That a department acknowledged mail from an address on a day (the office's date).
+
+    The key holds RFC 3834's "not more than once a day" across every process: two
+    messages stored at once by two processes cannot both insert it. Rows older than
+    yesterday are deleted as new ones are written.
+    """
+
+    __tablename__ = "acknowledged_senders"
+
+    department_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True, index=True)  # YYYY-MM-DD
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
 
 
 class LoginAttempt(Base):

@@ -1,6 +1,7 @@
 // Keys on an item's page, bound through keys.js: c claim, e resolve, r reroute (the
-// department list gets the cursor), n note, a answer (opens the reply box), u back to
-// the queue. Ctrl+Enter in the note adds it, in the reply sends it.
+// department list gets the cursor), n note, a answer (opens the reply box), t a template
+// for the answer, f forward, u back to the queue. Ctrl+Enter in the note adds it, in the
+// reply or the forward's note sends it.
 (function () {
   "use strict";
   function submit(id) {
@@ -20,6 +21,16 @@
     if (box) { box.open = true; }
     focus("reply-text");
   });
+  IntakeKeys.bind("t", function () {
+    var box = document.getElementById("reply-box");
+    if (box) { box.open = true; }
+    focus("reply-template");
+  });
+  IntakeKeys.bind("f", function () {
+    var box = document.getElementById("forward-box");
+    if (box) { box.open = true; }
+    focus("forward-to");
+  });
   IntakeKeys.bind("u", function () {
     var back = document.getElementById("back-to-queue");
     if (back) { window.location.href = back.href; }
@@ -37,4 +48,21 @@
   }
   sendOnCtrlEnter("note-text", "action-note");
   sendOnCtrlEnter("reply-text", "action-reply");
+  sendOnCtrlEnter("forward-note", "action-forward");
+  // A template's text goes into the answer: in place of an untouched earlier choice,
+  // else at the cursor, so that nothing the person wrote is lost.
+  var template = document.getElementById("reply-template");
+  var answer = document.getElementById("reply-text");
+  var filled = "";
+  if (template && answer) {
+    template.addEventListener("change", function () {
+      if (!template.value) { return; }
+      if (answer.value === "" || answer.value === filled) {
+        answer.value = template.value;
+      } else {
+        answer.setRangeText(template.value, answer.selectionStart, answer.selectionEnd, "end");
+      }
+      filled = answer.value;
+    });
+  }
 })();
