@@ -27,12 +27,30 @@ from tests.support.serving import free_port
 OUTBOUND = 'security = "none"\nmax_attempts = 3\nretry_seconds = 10\ntimeout_seconds = 5\n'
 
 
-def replying_config(tmp_path: Path, relay_port: int | None) -> Path:
-    """The test office, Billing answering from accounts@, with a relay at `relay_port` (or none)."""
+# Billing's acknowledgement in English and German, its outside address and a template.
+ANSWERING = """forward_to = "partner@outside.example"
+[departments.acknowledgement]
+enabled = true
+hours = 8
+texts = { en = "We have your message #{id}. {department} answers within {hours} hours.", de = "Wir haben Ihre Nachricht #{id}. {department} antwortet binnen {hours} Stunden." }
+[[departments.templates]]
+name = "Payment received"
+text = "Dear {name},\\n\\nwe have received your payment for {subject} (#{id}).\\n\\n{department}"
+[[departments.templates]]
+name = "Invoice copy"
+text = "A copy of the invoice is attached."
+"""
+
+
+def replying_config(tmp_path: Path, relay_port: int | None, billing: str = "") -> Path:
+    """The test office, Billing answering from accounts@, with a relay at `relay_port` (or
+    none); `billing` adds keys and tables to the Billing department (ANSWERING)."""
     text = OFFICE.read_text().replace(
         'addresses = ["billing@office.test"]\n',
-        'addresses = ["billing@office.test", "accounts@office.test"]\nreply_from = "accounts@office.test"\n',
+        f'addresses = ["billing@office.test", "accounts@office.test"]\nreply_from = "accounts@office.test"\n{billing}',
     )
+    if billing:
+        text = text.replace("[office.hours]", 'languages = ["en", "de"]\n\n[office.hours]')
     if relay_port is not None:
         text += f'\n[outbound]\nsmtp = "127.0.0.1:{relay_port}"\n{OUTBOUND}'
     path = tmp_path / "office.toml"
@@ -40,8 +58,10 @@ def replying_config(tmp_path: Path, relay_port: int | None) -> Path:
     return path
 
 
-def replying_office(tmp_path: Path, database_url: str, relay_port: int | None) -> Settings:
-    return load_settings(replying_config(tmp_path, relay_port), {"INTAKE_DATABASE_URL": database_url})
+def replying_office(tmp_path: Path, database_url: str, relay_port: int | None, billing: str = "") -> Settings:
+    return load_settings(
+        replying_config(tmp_path, relay_port, billing), {"INTAKE_DATABASE_URL": database_url}
+    )
 
 
 @dataclass
@@ -107,12 +127,13 @@ class Office:
 
 
 @contextmanager
-def open_office(settings: Settings) -> Iterator[Office]:
+def open_office(settings: Settings, person: str = "reception") -> Iterator[Office]:
+    """The office's runtime, and `person` (a new receptionist) signed in."""
     runtime = open_runtime(settings)
     clock = Clock()
     try:
         app = runtime.web_app()
-        client = office_client(app, runtime.sessions, name="reception")
+        client = office_client(app, runtime.sessions, name=person)
         yield Office(runtime, client, ReplyWorker(runtime.sessions, lambda: settings, clock=clock), clock)
     finally:
         runtime.engine.dispose()
