@@ -50,8 +50,14 @@ def _first_of_the_day(session: Session, department_id: str, address: str, day: d
     in this process or another. No error is raised: the item's transaction goes on."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     row = {"department_id": department_id, "address": address, "day": day.isoformat(), "item_id": item_id}
-    claimed = session.execute(dialect.insert(AcknowledgedSender).values(row).on_conflict_do_nothing())
+    inserted = session.execute(
+        dialect.insert(AcknowledgedSender)
+        .values(row)
+        .on_conflict_do_nothing()
+        .returning(AcknowledgedSender.day)
+    )
+    claimed = inserted.first() is not None  # nothing comes back from a row not inserted
     session.execute(
         delete(AcknowledgedSender).where(AcknowledgedSender.day < (day - timedelta(days=1)).isoformat())
     )
-    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+    return claimed
