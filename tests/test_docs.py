@@ -38,6 +38,7 @@ _NAMED_BY_THE_OFFICE = {
     "smtp.catch_all": "DOMAIN",
     "twilio.greetings": "NUMBER",
     "twilio.acknowledgements": "DEPARTMENT",
+    "departments.acknowledgement.texts": "LANGUAGE",
 }
 _TOML_HEADER = re.compile(r"^#?\s?\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _TOML_KEY = re.compile(r'^#?\s?("[^"]+"|[A-Za-z0-9_-]+)\s*=')

@@ -1,5 +1,6 @@
 """Answering an email in a real Chromium with the keyboard alone: `a`, the words, Ctrl+Enter;
-the reply shows in the conversation, queued, and once the worker ran, sent."""
+the reply shows in the conversation, queued, and once the worker ran, sent. Then a
+template chosen with `t` and the arrow keys, and a forward with `f`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from intake.email.parser import parse_email
 from intake.jobs.replies import ReplyWorker
 from tests.support.browser import BrowserPage
 from tests.support.mail import email_bytes
-from tests.support.replies import Relay, relay, replying_office
+from tests.support.replies import ANSWERING, Relay, relay, replying_office
 
 
 @pytest.fixture
@@ -25,8 +26,8 @@ def smarthost() -> Iterator[Relay]:
 
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path, smarthost: Relay) -> Iterator[Runtime]:
-    """The browser's site serves the office with a relay."""
-    opened = open_runtime(replying_office(tmp_path, database_url, smarthost.port))
+    """The browser's site serves the office with a relay; Billing has templates and an outside address."""
+    opened = open_runtime(replying_office(tmp_path, database_url, smarthost.port, ANSWERING))
     yield opened
     opened.engine.dispose()
 
@@ -59,4 +60,47 @@ def test_a_receptionist_answers_an_email_with_the_keyboard_alone(
     )
     tab.goto(f"/items/{item_id}")
     expect(page.locator("li.message.reply .reply-status")).to_have_text("sent")
+    assert (tab.console_errors, tab.outside, tab.dialogs) == ([], [], [])
+
+
+def test_a_template_is_chosen_changed_and_sent_and_the_item_forwarded_with_the_keyboard_alone(
+    runtime: Runtime, smarthost: Relay, signed_in_page: BrowserPage
+) -> None:
+    item_id = runtime.deliverer.deliver(parse_email(email_bytes(to="billing@office.test"))).item_id
+    tab, page = signed_in_page, signed_in_page.page
+    tab.goto(f"/items/{item_id}")
+    page.keyboard.press("t")
+    expect(page.locator("#reply-template")).to_be_focused()
+    page.keyboard.press("ArrowDown")  # the first template
+    page.keyboard.press("Tab")
+    expect(page.locator("#reply-text")).to_be_focused()
+    expect(page.locator("#reply-text")).to_have_value(
+        f"Dear Ann Example,\n\nwe have received your payment for A question about prices (#{item_id}).\n\nBilling"
+    )
+    page.keyboard.press("Control+End")
+    page.keyboard.type("\nThank you!")
+    tab.screenshot("template-chosen")
+    with page.expect_navigation():
+        page.keyboard.press("Control+Enter")
+    tab.settle()
+    expect(page.locator("li.message.reply").first).to_contain_text("Billing\nThank you!")
+
+    page.keyboard.press("f")
+    expect(page.locator("#forward-to")).to_be_focused()
+    page.keyboard.type("partner@outside.example")
+    page.keyboard.press("Tab")
+    expect(page.locator("#forward-note")).to_be_focused()
+    page.keyboard.type("Their payment, for your books.")
+    tab.screenshot("forward-written")
+    with page.expect_navigation():
+        page.keyboard.press("Control+Enter")
+    tab.settle()
+    expect(page.locator("li.message.reply").nth(1)).to_contain_text("Forward by")
+
+    worker = ReplyWorker(runtime.sessions, lambda: runtime.settings)
+    assert worker.run_once() and worker.run_once()
+    assert [(recipients, sent["Subject"]) for recipients, sent in smarthost.handler.messages] == [
+        (["ann@client.example"], f"Re: A question about prices [#{item_id}]"),
+        (["partner@outside.example"], f"Fwd: A question about prices [#{item_id}]"),
+    ]
     assert (tab.console_errors, tab.outside, tab.dialogs) == ([], [], [])
