@@ -1,0 +1,232 @@
+"""Replying through the web app: 8 people answering at once, and a slow relay.
+
+`intake serve`'s parts in one process: the sample office on a fresh SQLite file (and a
+fresh PostgreSQL database with --postgresql), the real web server (waitress) on
+loopback, the reply worker sending through a relay on loopback (aiosmtpd). Eight
+people, each on a keep-alive HTTP connection with an API token, each answer their own
+items at once with POST /api/v1/items/ID/reply. Measured in the same run, on the same
+connections:
+
+- the baseline: GET /api/v1/items/ID of the same items (a read through the same app);
+- replies with the relay answering at once;
+- replies with the relay taking SLOW_RELAY_SECONDS per mail, so that the worker is
+  sending all the time: if sending ever held a request, these would be that much slower.
+
+Target: a reply's p95 under 50 ms, and the slow relay's p95 within 1.5 times the fast
+relay's. Run from the project root:
+
+    .venv/bin/python bench/replies.py [--replies N] [--postgresql URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import http.client
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.smtp_ingest import free_port, fresh_postgresql
+from config.loading import DEFAULT_CONFIG, load_settings
+from config.settings import DatabaseSettings, ListenAddress, OutboundSettings, Settings
+from intake.cli.runtime import Runtime, open_runtime
+from intake.cli.web_server import WebServer
+from intake.email.parser import parse_email
+from intake.jobs.replies import ReplyWorker
+from routing.people import accounts
+from routing.store.database import transaction
+
+PEOPLE = 8
+TARGET_P95_MS = 50.0
+TARGET_SLOW_RATIO = 1.5
+SLOW_RELAY_SECONDS = 0.5
+WARM_UP = 5
+
+
+class Relay:
+    """The office's smarthost: counts what it takes, after `delay` seconds each."""
+
+    def __init__(self) -> None:
+        self.delay = 0.0
+        self.taken = 0
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        await asyncio.sleep(self.delay)
+        self.taken += 1
+        return "250 OK"
+
+
+def office(database_url: str, relay_port: int, web_port: int) -> Settings:
+    settings = load_settings(DEFAULT_CONFIG, {})
+    return dataclasses.replace(
+        settings,
+        database=DatabaseSettings(database_url),
+        web=dataclasses.replace(settings.web, listen=ListenAddress("127.0.0.1", web_port), threads=PEOPLE),
+        outbound=OutboundSettings(smtp_host="127.0.0.1", smtp_port=relay_port, security="none"),
+    )
+
+
+def mail(number: int) -> bytes:
+    lines = [
+        f"From: Customer {number} <customer{number}@client.example>",
+        "To: sales@office.example",
+        f"Subject: A question about order {number}",
+        f"Message-ID: <bench-{number}@client.example>",
+        "Date: Fri, 04 Dec 2026 10:00:00 +0000",
+        "",
+        "Hello, what does the large one cost?",
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+class Person:
+    """One receptionist on a keep-alive connection with an API token, with their items."""
+
+    def __init__(self, port: int, token: str, items: list[int]) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.items = items
+
+    def request(self, method: str, path: str, body: dict[str, str] | None = None) -> float:
+        """Milliseconds from sending the request to having read the whole answer."""
+        start = time.perf_counter()
+        self.connection.request(method, path, json.dumps(body) if body else None, self.headers)
+        answer = self.connection.getresponse()
+        answer.read()
+        took = (time.perf_counter() - start) * 1000
+        wanted = 202 if method == "POST" else 200
+        if answer.status != wanted:
+            raise SystemExit(f"{method} {path} answered {answer.status}")
+        return took
+
+
+def together(people: list[Person], each: Callable[[Person, int], float], rounds: int) -> list[float]:
+    """Every person runs `each` on their next item `rounds` times, all at once; the times."""
+    times: list[list[float]] = [[] for _ in people]
+    start = threading.Barrier(len(people))
+
+    def run(index: int) -> None:
+        start.wait()
+        for turn in range(rounds):
+            times[index].append(each(people[index], turn))
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(people))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [took for person in times for took in person]
+
+
+def figures(label: str, times: list[float]) -> float:
+    p95 = statistics.quantiles(times, n=20)[18]
+    print(
+        f"  {label:<38} p50 {statistics.median(times):6.1f} ms   p95 {p95:6.1f} ms   ({len(times)} requests)"
+    )
+    return p95
+
+
+def people_of(runtime: Runtime, port: int, items: list[int]) -> list[Person]:
+    found = []
+    for index in range(PEOPLE):
+        with transaction(runtime.sessions) as session:
+            accounts.add_user(session, f"person-{index}", "receptionist", "a bench password")
+            token = accounts.create_token(session, f"person-{index}")
+        found.append(Person(port, token, items[index::PEOPLE]))
+    return found
+
+
+def bench(database_url: str, replies: int) -> bool:
+    relay = Relay()
+    controller = Controller(relay, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings = office(database_url, controller.port, free_port())
+    runtime = open_runtime(settings)
+    server = WebServer(runtime.web_app(), settings.web)
+    server.start()
+    worker = ReplyWorker(runtime.sessions, lambda: settings)
+    worker.start()
+    try:
+        rounds = replies // PEOPLE
+        items = [
+            runtime.deliverer.deliver(parse_email(mail(n))).item_id
+            for n in range(PEOPLE * (2 * rounds + WARM_UP))
+        ]
+        people = people_of(runtime, settings.web.listen.port, items)
+
+        def read(person: Person, turn: int) -> float:
+            return person.request("GET", f"/api/v1/items/{person.items[turn]}")
+
+        def answer(offset: int) -> Callable[[Person, int], float]:
+            return lambda person, turn: person.request(
+                "POST",
+                f"/api/v1/items/{person.items[offset + turn]}/reply",
+                {"text": "The large one is 40 euros."},
+            )
+
+        together(people, answer(2 * rounds), WARM_UP)
+        baseline = figures("baseline: GET the item", together(people, read, rounds))
+        fast = figures("reply, relay answering at once", together(people, answer(0), rounds))
+        relay.delay = SLOW_RELAY_SECONDS
+        before = relay.taken
+        slow_started = time.perf_counter()
+        slow = figures(
+            f"reply, relay taking {SLOW_RELAY_SECONDS:.1f} s a mail", together(people, answer(rounds), rounds)
+        )
+        slow_seconds = time.perf_counter() - slow_started
+        sent = relay.taken - before
+        print(
+            f"  while the slow relay took {sent} mails in {slow_seconds:.1f} s, "
+            f"{rounds * PEOPLE} replies were stored and answered"
+        )
+        print(
+            f"  reply p95 / baseline p95: x{fast / baseline:.2f}; slow relay / fast relay: x{slow / fast:.2f}"
+        )
+        ok = fast < TARGET_P95_MS and slow < TARGET_P95_MS and slow / fast < TARGET_SLOW_RATIO
+        print(
+            f"  {'meets' if ok else 'MISSES'} the target (p95 < {TARGET_P95_MS:.0f} ms; slow/fast < {TARGET_SLOW_RATIO})"
+        )
+        return ok
+    finally:
+        worker.stop()
+        server.stop()
+        controller.stop()
+        runtime.engine.dispose()
+
+
+def main() -> int:
+    # waitress warns at every request that waits for a thread: eight people at once make it talk.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replies", type=int, default=400, help="replies per phase, over all people")
+    parser.add_argument("--postgresql", help="also on a fresh database on this server (a SQLAlchemy URL)")
+    args = parser.parse_args()
+    load = ", ".join(f"{figure:.1f}" for figure in os.getloadavg())
+    print(f"{PEOPLE} people replying at once, {args.replies} replies per phase; load average {load}")
+    ok = True
+    with tempfile.TemporaryDirectory() as folder:
+        print("SQLite")
+        ok &= bench(f"sqlite:///{Path(folder) / 'intake.db'}", args.replies)
+    if args.postgresql:
+        with fresh_postgresql(args.postgresql) as url:
+            print("PostgreSQL")
+            ok &= bench(url, args.replies)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
