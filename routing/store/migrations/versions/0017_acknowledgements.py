@@ -1,7 +1,7 @@
 """Acknowledgements and forwards: the kind of email sent from an item, and who was
 acknowledged by which department on which day (at most once a day, RFC 3834).
 
-Revision ID: 0018_acknowledgements
+Revision ID: 0017_acknowledgements
 Revises: 0016_replies
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_acknowledgements"
+revision: str = "0017_acknowledgements"
 down_revision: str | None = "0016_replies"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
