@@ -1,6 +1,7 @@
 // Keys on an item's page, bound through keys.js: c claim, e resolve, r reroute (the
-// department list gets the cursor), n note, a answer (opens the reply box), u back to
-// the queue. Ctrl+Enter in the note adds it, in the reply sends it.
+// department list gets the cursor), n note, a answer (opens the reply box), b called
+// back (a voicemail's caller), u back to the queue. Ctrl+Enter in the note adds it, in
+// the reply sends it.
 (function () {
   "use strict";
   function submit(id) {
@@ -13,6 +14,7 @@
   }
   IntakeKeys.bind("c", function () { submit("action-claim"); });
   IntakeKeys.bind("e", function () { submit("action-resolve"); });
+  IntakeKeys.bind("b", function () { submit("action-called-back"); });
   IntakeKeys.bind("r", function () { focus("reroute-department"); });
   IntakeKeys.bind("n", function () { focus("note-text"); });
   IntakeKeys.bind("a", function () {
