@@ -31,6 +31,12 @@ HAND_TAKEN = ("visit", "phone-note", "post")
 # a caller who left a voicemail is answered by text ("text back").
 DEFAULT_CHANNELS = {"voicemail": "sms"}
 MAX_REPLY = 20_000
+# What an item lacks when it cannot be answered by a channel.
+_WHAT_ANSWERS = {
+    "email": "email address to answer",
+    "sms": "phone number to answer by text",
+    "whatsapp": "WhatsApp number to answer",
+}
 # Twilio refuses a message body longer than this.
 MAX_TEXT = 1_600
 # What Twilio puts in From when a caller's number is not known: withheld ("anonymous" and
@@ -112,7 +118,7 @@ def channel_for(item: Item, channel: str | None, addresses: Mapping[str, Address
         what = "text" if wanted in TEXT_CHANNELS else wanted
         raise ReplyRefused(f"replies by {what} are not available yet")
     if wanted != DEFAULT_CHANNELS.get(item.channel, item.channel):
-        raise ReplyRefused(f"item {item.id} came by {item.channel}: it has no {wanted} address to answer")
+        raise ReplyRefused(f"item {item.id} came by {item.channel}: it has no {_WHAT_ANSWERS[wanted]}")
     return wanted
 
 
@@ -138,7 +144,7 @@ def called_back(session: Session, item_id: int, who: Person) -> Item:
     keeps when); TriageError when the item is no voicemail or its caller withheld the number."""
     item = open_item(session, item_id, who)
     caller = session.scalar(select(VoiceCall.caller).where(VoiceCall.item_id == item.id))
-    if item.channel != "voicemail" or caller is None:
+    if caller is None:
         raise ReplyRefused(f"item {item_id} is not a voicemail: there is no call to return")
     if not reachable_number(caller):
         raise ReplyRefused(f"the caller of item {item_id} withheld their number: it cannot be called back")
