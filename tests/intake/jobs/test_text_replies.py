@@ -139,7 +139,7 @@ def test_a_crash_between_twilios_answer_and_its_record_sends_one_message(office:
 
     assert len(office.fake.posted) == 2
     assert office.fake.posted[0].token == office.fake.posted[1].token
-    [text] = office.fake.texts
+    assert len(office.fake.texts) == 1  # one message at Twilio, however many tries
     [reply] = office.replies()
     assert office.fake.by_token[reply.message_id]["sid"] == reply.external_id
     assert reply.status == "queued"
