@@ -6,7 +6,9 @@ Then the faults: a crash between Twilio's answer and its record, Twilio's 5xx an
 from __future__ import annotations
 
 import base64
+import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +16,16 @@ import pytest
 
 from routing.store import jobs
 from tests.support.texts import TextOffice, open_text_office
-from tests.support.twilio import ACCOUNT_SID, AUTH_TOKEN, CALLER, PUBLIC_URL, SALES_NUMBER, Answer, FakeTwilio
+from tests.support.twilio import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    CALLER,
+    PUBLIC_URL,
+    SALES_NUMBER,
+    Answer,
+    FakeTwilio,
+    raw_server,
+)
 
 
 @pytest.fixture
@@ -177,3 +188,21 @@ def test_twilio_refusing_the_text_fails_it_for_good_on_the_item_and_in_healthz(o
     page = office.phone.client.get(f"/items/{item_id}").get_data(as_text=True)
     assert 'class="message reply reply-failed"' in page
     assert office.phone.client.get("/healthz").get_json()["jobs"]["reply"] == {"pending": 0, "failed": 1}
+
+
+def test_a_text_waits_while_twilio_cannot_be_reached_and_goes_when_it_can(office: TextOffice) -> None:
+    settings = office.phone.settings
+    with raw_server(lambda connection: connection.shutdown(socket.SHUT_RDWR)) as down:
+        office.worker.settings = lambda: replace(
+            settings, twilio=replace(settings.twilio, api_base_url=down.base)
+        )
+        answered(office, office.text_in())
+        office.drain()
+        [waiting] = office.replies()
+        assert waiting.status == "queued"
+        assert (waiting.last_error or "").startswith("Twilio could not be reached")
+    office.worker.settings = lambda: settings
+    office.clock.advance(timedelta(seconds=11))
+    assert office.drain() == 1
+    assert len(office.fake.texts) == 1
+    assert [r.job.status for r in office.replies() if r.job] == ["done"]
