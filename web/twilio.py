@@ -1,4 +1,5 @@
-"""Twilio's webhooks: messages, the voice greeting, recording and transcription callbacks.
+"""Twilio's webhooks: messages, the voice greeting, recording and transcription callbacks,
+and the status callbacks of the office's text replies.
 
 Every request must carry a valid X-Twilio-Signature for the public URL Twilio called,
 or it is refused with 403 (a body too large to be Twilio's, 413, before it is read).
