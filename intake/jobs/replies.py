@@ -71,6 +71,9 @@ class ReplyWorker(ConfiguredJobWorker):
         def record(session: Session, job: Job) -> None:
             stored = session.get_one(Reply, reply.id)
             stored.external_id = sent.sid
-            reply_status.advance(stored, sent.status)
+            try:
+                reply_status.advance(stored, sent.status)
+            except reply_status.StatusRefused as error:  # sent all the same: the job is done
+                log.warning("reply %s: Twilio's first status is unknown: %s", reply.id, error)
 
         return record

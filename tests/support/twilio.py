@@ -161,7 +161,7 @@ class FakeTwilio:
         self.seen: list[Seen] = []
         self.posted: list[Posted] = []
         self.texts: list[dict[str, str]] = []
-        self.refusals: list[Answer] = []  # the Messages API's next answers instead of taking one
+        self.next_answers: list[Answer] = []  # the Messages API's next answers instead of taking one
         self.by_token: dict[str, dict[str, str]] = {}
         fake = self
 
@@ -184,8 +184,8 @@ class FakeTwilio:
                 form = dict(parse_qsl(body.decode()))
                 token = self.headers.get("I-Twilio-Idempotency-Token")
                 fake.posted.append(Posted(self.path, form, token, self.headers.get("Authorization")))
-                if fake.refusals:
-                    self._send(fake.refusals.pop(0))
+                if fake.next_answers:
+                    self._send(fake.next_answers.pop(0))
                 elif self.path != api_path("Messages.json"):
                     self._send(Answer(404, b'{"status": 404, "message": "not found"}'))
                 else:
@@ -227,7 +227,7 @@ class FakeTwilio:
         self.seen.clear()
         self.posted.clear()
         self.texts.clear()
-        self.refusals.clear()
+        self.next_answers.clear()
         self.by_token.clear()
 
     def close(self) -> None:

@@ -157,7 +157,9 @@ def test_a_crash_between_twilios_answer_and_its_record_sends_one_message(office:
 
 
 def test_twilio_answering_500_is_tried_again_and_the_text_goes_once(office: TextOffice) -> None:
-    office.fake.refusals.append(Answer(500, b'{"status": 500, "message": "Internal error", "code": 20500}'))
+    office.fake.next_answers.append(
+        Answer(500, b'{"status": 500, "message": "Internal error", "code": 20500}')
+    )
     answered(office, office.text_in())
     office.drain()
     [waiting] = office.replies()
@@ -175,7 +177,7 @@ def test_twilio_answering_500_is_tried_again_and_the_text_goes_once(office: Text
 
 def test_twilio_refusing_the_text_fails_it_for_good_on_the_item_and_in_healthz(office: TextOffice) -> None:
     refusal = b'{"status": 400, "message": "The \'To\' number is not a valid phone number.", "code": 21211}'
-    office.fake.refusals.append(Answer(400, refusal))
+    office.fake.next_answers.append(Answer(400, refusal))
     item_id = office.text_in()
     answered(office, item_id)
     office.drain()
@@ -206,3 +208,13 @@ def test_a_text_waits_while_twilio_cannot_be_reached_and_goes_when_it_can(office
     assert office.drain() == 1
     assert len(office.fake.texts) == 1
     assert [r.job.status for r in office.replies() if r.job] == ["done"]
+
+
+def test_a_first_status_twilio_did_not_document_still_ends_the_job(office: TextOffice) -> None:
+    office.fake.next_answers.append(
+        Answer(201, b'{"sid": "SM' + b"8" * 32 + b'", "status": "pending-review"}')
+    )
+    answered(office, office.text_in())
+    assert office.drain() == 1
+    [reply] = office.replies()
+    assert (reply.external_id, reply.status) == ("SM" + "8" * 32, "sent")
