@@ -69,7 +69,8 @@ class ReplyWorker(ConfiguredJobWorker):
         log.info("reply %s to item %s handed to Twilio as %s", reply.id, reply.item_id, sent.sid)
 
         def record(session: Session, job: Job) -> None:
-            stored = session.get_one(Reply, reply.id)
+            # Locked: a status callback writing the same reply at once must not be undone.
+            stored = session.get_one(Reply, reply.id, with_for_update=True)
             stored.external_id = sent.sid
             try:
                 reply_status.advance(stored, sent.status)

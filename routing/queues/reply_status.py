@@ -46,7 +46,7 @@ def advance(reply: Reply, status: str, error_code: str = "") -> bool:
 def report(session: Session, reply_id: int, message_sid: str, status: str, error_code: str = "") -> bool:
     """Record Twilio's report on the text reply `reply_id`, which must be the message
     `message_sid`; whether its status moved. Raises StatusRefused for any other message."""
-    reply = session.get(Reply, reply_id)
+    reply = session.get(Reply, reply_id, with_for_update=True)  # the worker may record it at once
     if reply is None or reply.channel not in TEXT_CHANNELS:
         raise StatusRefused(f"there is no text reply {reply_id}")
     if reply.external_id not in (None, message_sid):
