@@ -416,6 +416,8 @@ class TwilioSettings:
     # Keyed by called number, "default" for any other; acknowledgements by department id.
     greetings: tuple[tuple[str, OpenClosedText], ...] = ()
     acknowledgements: tuple[tuple[str, OpenClosedText], ...] = ()
+    # The office's numbers that can send texts: a voicemail left on one is answered by text.
+    texting_numbers: tuple[str, ...] = ()
 
     @property
     def configured(self) -> bool:

@@ -25,7 +25,7 @@ def read_twilio(table: Table, env: Mapping[str, str], department_ids: set[str]) 
     table.only(
         "account_sid", "auth_token", "auth_token_env", "public_url", "api_base_url", "redirect_hosts",
         "proxy_hops", "record_max_seconds", "transcribe", "download_max_bytes",
-        "download_timeout_seconds", "download_attempts", "greetings", "acknowledgements",
+        "download_timeout_seconds", "download_attempts", "greetings", "acknowledgements", "texting_numbers",
     )  # fmt: skip
     account_sid = env.get("TWILIO_ACCOUNT_SID") or table.get("account_sid", str, "")
     if account_sid and not _ACCOUNT_SID.match(account_sid):
@@ -38,6 +38,10 @@ def read_twilio(table: Table, env: Mapping[str, str], department_ids: set[str]) 
         raise table.fail("api_base_url", f"{api_base_url!r} is not a base URL such as https://api.twilio.com")
     greetings = _texts(table.table("greetings"), lambda key: key == "default" or bool(PHONE.match(key)))
     acknowledgements = _texts(table.table("acknowledgements"), lambda key: key in department_ids)
+    texting_numbers = table.strings("texting_numbers")
+    for number in texting_numbers:
+        if not PHONE.match(number):
+            raise table.fail("texting_numbers", f"{number!r} is not an E.164 number such as +15555550101")
     return TwilioSettings(
         account_sid=account_sid,
         auth_token=_auth_token(table, env),
@@ -54,6 +58,7 @@ def read_twilio(table: Table, env: Mapping[str, str], department_ids: set[str]) 
         download_attempts=bounded(table, "download_attempts", 6, 1, 100),
         greetings=greetings,
         acknowledgements=acknowledgements,
+        texting_numbers=texting_numbers,
     )
 
 

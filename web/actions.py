@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from config.settings import PRIORITIES
 from routing.people.accounts import Person, person_of
-from routing.queues import triage
+from routing.queues import replies, triage
 from routing.queues.filters import row_id
 from routing.store.database import StorageUnavailable
 from routing.store.models import Department, Item, User
@@ -74,6 +74,7 @@ ACTIONS: dict[str, Action] = {
     "resolve": lambda s, i, p, f: triage.resolve(s, i, p),
     "reopen": lambda s, i, p, f: triage.reopen(s, i, p),
     "spam": lambda s, i, p, f: triage.mark_spam(s, i, p),
+    "called-back": lambda s, i, p, f: replies.called_back(s, i, p),
 }
 DONE = {
     "claim": "claimed",
@@ -87,6 +88,7 @@ DONE = {
     "resolve": "resolved",
     "reopen": "reopened",
     "spam": "marked as spam",
+    "called-back": "marked as called back",
 }
 
 

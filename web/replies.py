@@ -17,6 +17,7 @@ from werkzeug.exceptions import NotFound, ServiceUnavailable
 from werkzeug.wrappers import Response as BaseResponse
 
 from intake.email.reply_mail import email_addressing
+from intake.phone.texting import text_addressing
 from routing.queues import replies, triage
 from routing.queues.templates import filled_templates
 from routing.store.database import StorageUnavailable
@@ -30,7 +31,9 @@ blueprint = Blueprint("replies", __name__)
 
 def addresses() -> dict[str, replies.Address]:
     """The channels a reply can go by in this office, each with its way of addressing one."""
-    return {"email": email_addressing(storage().settings)}
+    settings = storage().settings
+    texts = {channel: text_addressing(settings, channel) for channel in replies.TEXT_CHANNELS}
+    return {"email": email_addressing(settings), **texts}
 
 
 def answer(item_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:

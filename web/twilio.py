@@ -1,4 +1,5 @@
-"""Twilio's webhooks: messages, the voice greeting, recording and transcription callbacks.
+"""Twilio's webhooks: messages, the voice greeting, recording and transcription callbacks,
+and the status callbacks of the office's text replies.
 
 Every request must carry a valid X-Twilio-Signature for the public URL Twilio called,
 or it is refused with 403 (a body too large to be Twilio's, 413, before it is read).
@@ -26,11 +27,13 @@ from config.holder import SettingsHolder
 from config.settings import Settings
 from intake.phone import voice as twilio_voice
 from intake.phone.fetch import FetchRefused, check_api_url
-from intake.phone.sms import BadWebhook, TwilioMessage, parse_message
+from intake.phone.sms import BadWebhook, TwilioMessage, parse_message, required
 from routing.channels.voicemail import VoicemailDesk
 from routing.delivery import Deliverer, Delivery
+from routing.queues import reply_status as reported
 from routing.store.database import StorageUnavailable, UnstorableMessage
 from routing.store.downloads import enqueue
+from web.storage import writing
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +210,20 @@ def transcription() -> Response:
     else:
         voicemail, text = parsed
         hooks.desk.record(voicemail, refused=hooks.refused(voicemail.call.recording_url), transcription=text)
+    return _twiml("<Response/>")
+
+
+@blueprint.post("/replies/<int:reply_id>/status", provide_automatic_options=False)
+@signed
+def reply_status(reply_id: int) -> Response:
+    """Twilio's status callback for a text reply (the URL intake.phone.texting names)."""
+    form = request.form
+    sid, status = required(form, "MessageSid"), required(form, "MessageStatus")
+    try:
+        with writing() as session:
+            reported.report(session, reply_id, sid, status, form.get("ErrorCode", "").strip())
+    except reported.StatusRefused as error:
+        raise BadWebhook(str(error)) from None
     return _twiml("<Response/>")
 
 

@@ -1,11 +1,14 @@
 """The worker that sends "reply" jobs: what people answered from an item, the office's
-acknowledgements, and forwards (with the item's original message attached).
+acknowledgements and forwards (with the item's original message attached), by email
+through the office's relay, and answers by text through Twilio.
 
 A reply is stored before its job runs, so the worker only reads it and sends it. Its
-Message-ID stays the same on every try: a process that dies between sending and
-recording sends the reply at most once more, and the receiver can tell the copy. The
-relay's 4xx or silence is tried again with the job queue's backoff; a 5xx fails the
-reply for good, which the item page and /healthz then show.
+Message-ID (a text's idempotency token) stays the same on every try: a process that dies
+between sending and recording sends an email at most once more, and the receiver can
+tell the copy; Twilio answers a text's repeat with the message it already has. The
+relay's 4xx or silence, Twilio's 429, 5xx or silence, are tried again with the job
+queue's backoff; a 5xx from the relay or a 4xx from Twilio fails the reply for good,
+which the item page and /healthz then show.
 """
 
 from __future__ import annotations
@@ -13,14 +16,18 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from sqlalchemy.orm import Session
+
 from intake.email.reply_mail import reply_email
 from intake.jobs.mail_server import SendFailed, send_email
-from intake.jobs.worker import ConfiguredJobWorker, Retries
-from routing.queues.replies import FORWARD
+from intake.jobs.worker import ConfiguredJobWorker, Finish, Retries
+from intake.phone.texting import send_text
+from routing.queues import reply_status
+from routing.queues.replies import FORWARD, TEXT_CHANNELS
 from routing.store import jobs
 from routing.store.database import transaction
 from routing.store.jobs import Claim
-from routing.store.models import Item, Reply
+from routing.store.models import Item, Job, Reply
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +45,41 @@ class ReplyWorker(ConfiguredJobWorker):
         outbound = self.settings().outbound
         return Retries(outbound.max_attempts, timedelta(seconds=outbound.retry_seconds))
 
-    def do(self, claim: Claim) -> None:
+    def do(self, claim: Claim) -> Finish | None:
         with transaction(self.sessions, write=False) as session:
             reply = session.get(Reply, claim.payload["reply_id"])
             if reply is None:
                 raise SendFailed("the reply is gone", retry=False)
-            if reply.channel != "email":
-                raise SendFailed(f"replies by {reply.channel} cannot be sent yet", retry=False)
             original = None
             if reply.kind == FORWARD:
                 item = session.get(Item, reply.item_id)
                 original = item.raw.content if item is not None else None
-            message = reply_email(reply, original)
+            session.expunge(reply)  # read alone, used after the session ends
+        if reply.channel in TEXT_CHANNELS:
+            return self._text(reply)
         server = self.settings().outbound.server
         if server is None:
             raise SendFailed("replies by email are not configured ([outbound] smtp)", retry=False)
-        send_email(server, message, self.clock())
-        log.info("reply %s to item %s sent", claim.payload["reply_id"], claim.item_ids[0])
+        send_email(server, reply_email(reply, original), self.clock())
+        log.info("reply %s to item %s sent", reply.id, reply.item_id)
+        return None
+
+    def _text(self, reply: Reply) -> Finish:
+        """Send a text reply; Twilio's answer is recorded with the job's end, in one
+        transaction: should that never happen, the next try's token finds the same message."""
+        settings = self.settings()
+        if not settings.twilio.configured:
+            raise SendFailed("replies by text are not configured ([twilio] account)", retry=False)
+        sent = send_text(settings.twilio, reply, settings.outbound.timeout_seconds)
+        log.info("reply %s to item %s handed to Twilio as %s", reply.id, reply.item_id, sent.sid)
+
+        def record(session: Session, job: Job) -> None:
+            # Locked: a status callback writing the same reply at once must not be undone.
+            stored = session.get_one(Reply, reply.id, with_for_update=True)
+            stored.external_id = sent.sid
+            try:
+                reply_status.advance(stored, sent.status)
+            except reply_status.StatusRefused as error:  # sent all the same: the job is done
+                log.warning("reply %s: Twilio's first status is unknown: %s", reply.id, error)
+
+        return record

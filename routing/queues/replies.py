@@ -9,6 +9,7 @@ waits on a mail server, and a reply is stored whether or not the server is up.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from routing.people.accounts import Person
 from routing.queues.triage import TriageError, open_item
 from routing.store import jobs
-from routing.store.models import AuditEvent, Item, Job, Reply
+from routing.store.models import AuditEvent, Item, Job, Reply, VoiceCall
 
 # Every channel a reply may name; those without an Address are refused as not built yet.
 CHANNELS = ("email", "sms", "whatsapp")
@@ -33,6 +34,20 @@ MAX_REPLY = 20_000
 # The kinds of email sent from an item besides a person's answer ("reply").
 ACKNOWLEDGEMENT = "acknowledgement"
 FORWARD = "forward"
+# What an item lacks when it cannot be answered by a channel.
+_WHAT_ANSWERS = {
+    "email": "email address to answer",
+    "sms": "phone number to answer by text",
+    "whatsapp": "WhatsApp number to answer",
+}
+# Twilio refuses a message body longer than this.
+MAX_TEXT = 1_600
+# What Twilio puts in From when a caller's number is not known: withheld ("anonymous" and
+# its number), restricted, blocked, unknown or unavailable. None of them can be texted.
+WITHHELD_NUMBERS = frozenset(
+    {"anonymous", "+266696687", "+7378742833", "+2562533", "+8656696", "+86282452253"}
+)
+_PHONE_NUMBER = re.compile(r"^\+[1-9][0-9]{7,14}$")
 
 
 class ReplyRefused(TriageError):
@@ -72,6 +87,8 @@ def answer(
     if not text:
         raise ReplyRefused("a reply needs some text")
     chosen = channel_for(item, channel, addresses)
+    if chosen in TEXT_CHANNELS and len(text) > MAX_TEXT:
+        raise ReplyRefused(f"a text is at most {MAX_TEXT:,} characters; this one has {len(text):,}")
     where = addresses[chosen](session, item)
     reply = queue_email(session, item.id, Reply(channel=chosen, author=who.name, text=text), where, now)
     detail = {"channel": reply.channel, "to": where.recipient, "reply": reply.id, "text": text}
@@ -109,8 +126,8 @@ def channel_for(item: Item, channel: str | None, addresses: Mapping[str, Address
     if wanted not in addresses:
         what = "text" if wanted in TEXT_CHANNELS else wanted
         raise ReplyRefused(f"replies by {what} are not available yet")
-    if wanted != item.channel:
-        raise ReplyRefused(f"item {item.id} came by {item.channel}: it has no {wanted} address to answer")
+    if wanted != DEFAULT_CHANNELS.get(item.channel, item.channel):
+        raise ReplyRefused(f"item {item.id} came by {item.channel}: it has no {_WHAT_ANSWERS[wanted]}")
     return wanted
 
 
@@ -133,6 +150,24 @@ def written(text: str, what: str) -> str:
     if len(text) > MAX_REPLY:
         raise ReplyRefused(f"{what} is at most {MAX_REPLY:,} characters")
     return text
+
+
+def reachable_number(number: str) -> bool:
+    """Whether `number` is a person's phone number that can be called or texted back."""
+    return number.lower() not in WITHHELD_NUMBERS and bool(_PHONE_NUMBER.match(number))
+
+
+def called_back(session: Session, item_id: int, who: Person) -> Item:
+    """Record in the voicemail's history that `who` called its caller back (the event
+    keeps when); TriageError when the item is no voicemail or its caller withheld the number."""
+    item = open_item(session, item_id, who)
+    caller = session.scalar(select(VoiceCall.caller).where(VoiceCall.item_id == item.id))
+    if caller is None:
+        raise ReplyRefused(f"item {item_id} is not a voicemail: there is no call to return")
+    if not reachable_number(caller):
+        raise ReplyRefused(f"the caller of item {item_id} withheld their number: it cannot be called back")
+    session.add(AuditEvent(item_id=item.id, actor=who.name, action="called back", detail={"to": caller}))
+    return item
 
 
 def answerable(session: Session, item_id: int, who: Person) -> Item:

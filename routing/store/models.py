@@ -411,22 +411,31 @@ class Reply(Base):
     in_reply_to: Mapped[str | None] = mapped_column(Text)
     references: Mapped[list[Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A text's Twilio Message SID, and where Twilio's status callbacks have moved it
+    # (queued, sent, delivered, undelivered, failed) with Twilio's error code, if any.
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
+    delivery_error: Mapped[str | None] = mapped_column(Text)
 
     job: Mapped[Job | None] = relationship()
 
     @property
     def status(self) -> str:
-        """ "queued" until its job is done ("sent") or given up ("failed")."""
+        """ "queued" until its job is done ("sent") or given up ("failed"); once done, a
+        text's status as Twilio last reported it."""
         state = self.job.status if self.job is not None else "pending"
+        if state == "done" and self.delivery_status:
+            return self.delivery_status
         return {"done": "sent", "failed": "failed"}.get(state, "queued")
 
     @property
     def last_error(self) -> str | None:
-        return self.job.last_error if self.job is not None else None
+        return self.delivery_error or (self.job.last_error if self.job is not None else None)
 
     @property
     def sent_at(self) -> datetime | None:
-        return self.job.finished_at if self.status == "sent" and self.job is not None else None
+        done = self.job is not None and self.job.status == "done"
+        return self.job.finished_at if done and self.job is not None else None
 
 
 class AcknowledgedSender(Base):

@@ -15,6 +15,7 @@ GOOD = f"""
 account_sid = "{ACCOUNT_SID}"
 auth_token = "{AUTH_TOKEN}"
 public_url = "https://intake.office.test/"
+texting_numbers = ["+15555550101"]
 
 [twilio.greetings."+15555550101"]
 open = "Sales, open"
@@ -36,6 +37,7 @@ def test_the_twilio_table_loads_with_safe_defaults(tmp_path: Path) -> None:
     assert twilio.greeting("+15555550100", is_open=True) == ""
     assert twilio.acknowledgement("sales", is_open=False) == "We will reply when we open"
     assert twilio.acknowledgement("sales", is_open=True) == ""
+    assert twilio.texting_numbers == ("+15555550101",)
 
 
 def test_an_office_without_twilio_is_not_configured() -> None:
@@ -90,6 +92,8 @@ BAD = [
     ("redirect_hosts = [1]", "twilio.redirect_hosts", "must be a list of strings"),
     ('auth_tokn = "x"', "twilio.auth_tokn", "unknown key"),
     ('auth_token = "a"\nauth_token_env = "B"', "twilio.auth_token_env", "not both"),
+    ('texting_numbers = ["555-0101"]', "twilio.texting_numbers", "not an E.164 number"),
+    ('texting_numbers = "+15555550101"', "twilio.texting_numbers", "must be list"),
     ('[twilio.greetings."555"]\nopen = "hi"', "twilio.greetings.555", "unknown key"),
     ('[twilio.acknowledgements.nobody]\nopen = "hi"', "twilio.acknowledgements.nobody", "unknown key"),
     ('[twilio.acknowledgements.sales]\nopened = "hi"', "twilio.acknowledgements.sales.opened", "unknown key"),

@@ -7,6 +7,7 @@ server on loopback that serves recordings and media, and records every request.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -136,12 +138,31 @@ class Seen:
     authorization: str | None
 
 
+@dataclass
+class Posted:
+    """A request to create a message, as the fake Messages API took it."""
+
+    path: str
+    form: dict[str, str]
+    token: str | None  # the I-Twilio-Idempotency-Token header
+    authorization: str | None
+
+
 class FakeTwilio:
-    """A small Twilio API on loopback: answers per path, in order, and a log of requests."""
+    """A small Twilio API on loopback: answers per path, in order, and a log of requests.
+
+    Its Messages API keeps, as Twilio does, the message made for each idempotency token,
+    and answers a repeat of the token with that message instead of sending another:
+    `texts` holds the messages it sent, `posted` every request it was asked.
+    """
 
     def __init__(self) -> None:
         self.answers: dict[str, list[Answer]] = {}
         self.seen: list[Seen] = []
+        self.posted: list[Posted] = []
+        self.texts: list[dict[str, str]] = []
+        self.next_answers: list[Answer] = []  # the Messages API's next answers instead of taking one
+        self.by_token: dict[str, dict[str, str]] = {}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -158,6 +179,25 @@ class FakeTwilio:
                 self.end_headers()
                 self.wfile.write(answer.body)
 
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                form = dict(parse_qsl(body.decode()))
+                token = self.headers.get("I-Twilio-Idempotency-Token")
+                fake.posted.append(Posted(self.path, form, token, self.headers.get("Authorization")))
+                if fake.next_answers:
+                    self._send(fake.next_answers.pop(0))
+                elif self.path != api_path("Messages.json"):
+                    self._send(Answer(404, b'{"status": 404, "message": "not found"}'))
+                else:
+                    self._send(Answer(201, json.dumps(fake.message(form, token)).encode()))
+
+            def _send(self, answer: Answer) -> None:
+                self.send_response(answer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer.body)))
+                self.end_headers()
+                self.wfile.write(answer.body)
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -169,12 +209,26 @@ class FakeTwilio:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def message(self, form: dict[str, str], token: str | None) -> dict[str, str]:
+        """The message a request makes: a new one, or the one its token already made."""
+        if token is not None and token in self.by_token:
+            return self.by_token[token]
+        made = {"sid": f"SM{len(self.texts) + 1:032x}", "status": "queued", "to": form.get("To", "")}
+        self.texts.append(form)
+        if token is not None:
+            self.by_token[token] = made
+        return made
+
     def serve(self, path: str, *answers: Answer) -> None:
         self.answers[path] = list(answers)
 
     def reset(self) -> None:
         self.answers.clear()
         self.seen.clear()
+        self.posted.clear()
+        self.texts.clear()
+        self.next_answers.clear()
+        self.by_token.clear()
 
     def close(self) -> None:
         self.server.shutdown()
@@ -311,9 +365,12 @@ class PhoneOffice:
             return session.scalars(select(VoiceCall)).one()
 
 
-def open_phone_office(database_url: str, tmp_path: Path, fake: FakeTwilio) -> PhoneOffice:
+def open_phone_office(
+    database_url: str, tmp_path: Path, fake: FakeTwilio, keys: str = "", tables: str = ""
+) -> PhoneOffice:
+    """The office with PHONE_TOML's Twilio, plus `keys` in [twilio] and `tables` after it."""
     fake.reset()
-    path = office_with_twilio(tmp_path, twilio_toml(fake, PHONE_TOML))
+    path = office_with_twilio(tmp_path, twilio_toml(fake, keys + PHONE_TOML + tables))
     settings = load_settings(path, {"INTAKE_DATABASE_URL": database_url})
     runtime = open_runtime(settings)
     app = runtime.web_app()

@@ -51,8 +51,6 @@ def act(office: Office, item_id: int, action: str) -> None:
         ({}, "text is required: the words of the reply"),
         ({"text": 5}, "text is required: the words of the reply"),
         ({"text": "x" * 20_001}, "a reply is at most 20,000 characters"),
-        ({"text": "Hi", "channel": "sms"}, "replies by text are not available yet"),
-        ({"text": "Hi", "channel": "whatsapp"}, "replies by text are not available yet"),
         ({"text": "Hi", "channel": "pigeon"}, "channel must be one of email, sms, whatsapp, not 'pigeon'"),
         ({"text": "Hi", "channel": ["email"]}, "channel must be one of email, sms, whatsapp"),
         ("Hi", 'send the reply as a JSON object: {"text": "...", "channel": "email"}'),
@@ -70,7 +68,10 @@ def test_an_item_with_no_address_to_answer_is_refused(office: Office) -> None:
     text_item = deliver(office, sms("Is the shop open on Sunday?"))
     visit = dataclasses.replace(sms("Came by about the order"), channel="visit", idempotency_key="visit-1")
     visit_item = deliver(office, visit)
-    assert reply(office.client, text_item, {"text": "Yes"}) == (400, "replies by text are not available yet")
+    assert reply(office.client, text_item, {"text": "Yes"}) == (
+        400,
+        "replies by text are not configured: the office names no Twilio account ([twilio] account_sid and auth_token)",
+    )
     assert reply(office.client, text_item, {"text": "Yes", "channel": "email"}) == (
         400,
         f"item {text_item} came by sms: it has no email address to answer",

@@ -1,7 +1,7 @@
 // Keys on an item's page, bound through keys.js: c claim, e resolve, r reroute (the
 // department list gets the cursor), n note, a answer (opens the reply box), t a template
-// for the answer, f forward, u back to the queue. Ctrl+Enter in the note adds it, in the
-// reply or the forward's note sends it.
+// for the answer, f forward, b called back (a voicemail's caller), u back to the queue.
+// Ctrl+Enter in the note adds it, in the reply or the forward's note sends it.
 (function () {
   "use strict";
   function submit(id) {
@@ -14,6 +14,7 @@
   }
   IntakeKeys.bind("c", function () { submit("action-claim"); });
   IntakeKeys.bind("e", function () { submit("action-resolve"); });
+  IntakeKeys.bind("b", function () { submit("action-called-back"); });
   IntakeKeys.bind("r", function () { focus("reroute-department"); });
   IntakeKeys.bind("n", function () { focus("note-text"); });
   IntakeKeys.bind("a", function () {
