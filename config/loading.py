@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.imap_section import read_imap
-from config.languages import readable_languages
+from config.languages import PAGE_LANGUAGES, readable_languages
 from config.mail_sections import read_email, read_smtp
 from config.notify_section import read_department_notify, read_notifications
 from config.outbound_section import read_outbound
@@ -71,7 +71,7 @@ def _settings(root: Table, env: Mapping[str, str]) -> Settings:
         "rules", "rule_tests", "schedules", "routing", "notifications", "outbound",
     )  # fmt: skip
     office = root.table("office")
-    office.only("name", "domains", "timezone", "default_department", "hours", "languages")
+    office.only("name", "domains", "timezone", "default_department", "hours", "languages", "language")
     domains = tuple(d.lower() for d in office.strings("domains"))
     if not domains:
         raise office.fail("domains", "name at least one domain the office receives mail for")
@@ -102,6 +102,7 @@ def _settings(root: Table, env: Mapping[str, str]) -> Settings:
         schedules=_schedules(root.table("schedules")),
         routing=_routing(root.table("routing")),
         languages=_languages(office),
+        language=_page_language(office),
     )
 
 
@@ -121,6 +122,17 @@ def _languages(office: Table) -> tuple[str, ...]:
     if len(set(languages)) != len(languages):
         raise office.fail("languages", "names a language twice")
     return languages
+
+
+def _page_language(office: Table) -> str:
+    if "language" not in office.data:
+        return Settings.language
+    code = office.text("language").strip().lower()
+    if code not in PAGE_LANGUAGES:
+        raise office.fail(
+            "language", f"the pages are not translated into {code!r} (shipped: {', '.join(PAGE_LANGUAGES)})"
+        )
+    return code
 
 
 def _timezone(office: Table) -> ZoneInfo:

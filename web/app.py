@@ -30,6 +30,7 @@ from web import (
     hand_taken,
     health,
     i18n,
+    labels,
     queue,
     replies,
 )
@@ -54,6 +55,7 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     WebStorage(settings, engine, sessions).init_app(app)
     i18n.init_app(app)
+    labels.init_app(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(queue.blueprint)
     app.register_blueprint(actions.blueprint)
@@ -65,15 +67,11 @@ def create_app(
     TwilioHooks(settings, deliverer).init_app(app)
     hand_taken.init_app(app, deliverer)
     auth.init_app(app, settings.current)
-    display.init_app(app, settings)
-
-    @app.template_filter("local_time")
-    def local_time(moment: datetime) -> str:
-        return moment.astimezone(settings.current.timezone).strftime("%a %d %b %Y, %H:%M")
+    display.init_app(app)
 
     @app.template_filter("local_input")
     def local_input(moment: datetime) -> str:
-        """The office's local time as a datetime-local field shows it."""
+        """The office's local time as a datetime-local field takes it: a machine's format in every language."""
         return moment.astimezone(settings.current.timezone).strftime("%Y-%m-%dT%H:%M")
 
     @app.context_processor

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from config.languages import PAGE_LANGUAGES
 from routing.store.database import transaction
 from routing.store.models import ApiToken, Department, Membership, User, WebSecret, utcnow
 
@@ -43,6 +44,8 @@ class Person:
     departments: frozenset[str]
     # Changes with the password and at sign-out, ending the sessions signed in before.
     stamp: str
+    # The pages' language they chose, or None for the office's.
+    language: str | None = None
 
     @property
     def sees_every_queue(self) -> bool:
@@ -55,7 +58,7 @@ class Person:
 def person_of(user: User) -> Person:
     stamp = hashlib.sha256(f"{user.password_hash}\0{user.session_epoch}".encode()).hexdigest()[:16]
     departments = frozenset(m.department_id for m in user.memberships)
-    return Person(user.id, user.name, user.role, departments, stamp)
+    return Person(user.id, user.name, user.role, departments, stamp, user.language)
 
 
 def add_user(session: Session, name: str, role: str, password: str, departments: Iterable[str] = ()) -> User:
@@ -98,6 +101,18 @@ def end_sessions(session: Session, user_id: int) -> None:
     user = session.get(User, user_id)
     if user is not None:
         user.session_epoch = secrets.token_hex(16)
+
+
+def set_language(session: Session, user_id: int, code: str) -> None:
+    """Remember the pages' language a person chose, one of those shipped."""
+    if code not in PAGE_LANGUAGES:
+        raise PeopleError(
+            f"the pages are not translated into {code!r} (shipped: {', '.join(PAGE_LANGUAGES)})"
+        )
+    user = session.get(User, user_id)
+    if user is None:
+        raise PeopleError(f"there is no user {user_id}")
+    user.language = code
 
 
 def find_user(session: Session, name: str) -> User:
