@@ -15,7 +15,7 @@ from config.settings import Settings
 from intake.cli.runtime import Runtime
 from routing.store.database import transaction
 from routing.store.models import User
-from tests.support.people import csrf_token, office_client
+from tests.support.people import csrf_token
 from tests.support.queue_pages import add_item
 
 
