@@ -21,6 +21,8 @@ from routing.queues.filters import MAX_ID
 from routing.store.models import utcnow
 from web import (
     actions,
+    admin,
+    admin_rules,
     api,
     auth,
     dashboard,
@@ -61,6 +63,8 @@ def create_app(
     app.register_blueprint(actions.blueprint)
     app.register_blueprint(replies.blueprint)
     app.register_blueprint(dashboard.blueprint)
+    app.register_blueprint(admin.blueprint)
+    app.register_blueprint(admin_rules.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(files.blueprint)
     app.register_blueprint(favicon.blueprint)

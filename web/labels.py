@@ -52,6 +52,13 @@ _WORDS = {
     "transcribed": lazy_gettext("transcribed"),
     "transcription failed": lazy_gettext("transcription failed"),
     "downloaded": lazy_gettext("downloaded"),
+    # what admins did (routing.people.accounts.record)
+    "user added": lazy_gettext("user added"),
+    "role changed": lazy_gettext("role changed"),
+    "user disabled": lazy_gettext("user disabled"),
+    "password reset": lazy_gettext("password reset"),
+    "token created": lazy_gettext("token created"),
+    "token revoked": lazy_gettext("token revoked"),
     # a reply's state
     "queued": lazy_gettext("queued"),
     "sent": lazy_gettext("sent"),

@@ -341,6 +341,19 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class AdminEvent(Base):
+    """What an admin did to people and access (a user added, a token revoked), by whom and
+    when; never changed afterwards. What happens to items is in `AuditEvent`."""
+
+    __tablename__ = "admin_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]]
+
+
 class WebSecret(Base):
     """The key that signs login sessions, shared by every web process of the office."""
 

@@ -16,21 +16,11 @@ from tests.support.queue_pages import add_item
 
 CATALOG = Path(__file__).resolve().parents[2] / "web" / "translations" / "ro" / "LC_MESSAGES" / "messages.po"
 # What people and senders wrote, and what routing stored in its own words: not the pages' strings.
-DATA = ", ".join(
-    [
-        ".subject",
-        ".sender",
-        ".reason",
-        ".rules",
-        "pre.text",
-        ".mail-html",
-        ".meta",
-        ".actor",
-        ".brand",
-        ".who",
-    ]
-    + [".queue", "td:first-child a.open-item", "#back-to-queue", "select[name=department] option"]
-)
+_DATA_PARTS = (
+    ".subject", ".sender", ".reason", ".rules", "pre.text", ".mail-html", ".meta", ".actor", ".brand", ".who",
+    ".queue", "td:first-child a.open-item", "#back-to-queue", "select[name=department] option",
+)  # fmt: skip
+DATA = ", ".join(_DATA_PARTS)
 PLACEHOLDER = re.compile(r"%\(\w+\)s")
 ROMANIAN_DATE = re.compile(r"^(lun|mar|mie|joi|vin|sâm|dum)\., \d{1,2} [a-zăâîșț]+\.? \d{4}, \d{2}:\d{2}$")
 
