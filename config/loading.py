@@ -55,11 +55,21 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     env = os.environ if environ is None else environ
     source = Path(path or env.get("INTAKE_CONFIG") or DEFAULT_CONFIG)
     try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
+        text = source.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(source, "", "no such file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(source, "", f"cannot be read ({error})") from None
+    return settings_from_text(text, source, env)
+
+
+def settings_from_text(text: str, source: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """The office a TOML text describes, read as if it were the file `source`: its errors
+    name that file and its rule fixtures are found beside it. For a candidate config that
+    is not in place yet, such as one uploaded to the replay page."""
+    env = os.environ if environ is None else environ
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(source, "", f"not valid TOML: {error}") from None
     return _settings(Table(source, "", data), env)

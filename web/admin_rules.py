@@ -7,7 +7,6 @@ Admins only, as the other admin pages (web.admin).
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext
 from werkzeug.exceptions import Forbidden
 
-from config.loading import ConfigError, load_settings
+from config.loading import ConfigError, settings_from_text
 from config.settings import Settings
 from intake.rules.replay import BadSpan, ReplayReport, parse_since
 from intake.rules.replay import replay as replay_items
@@ -92,14 +91,15 @@ def _candidate() -> Settings | None:
     content = upload.stream.read(MAX_CONFIG_BYTES + 1)
     if len(content) > MAX_CONFIG_BYTES:
         raise BadCandidate(gettext("the config is larger than %(size)s kB", size=MAX_CONFIG_BYTES // 1024))
-    # load_settings reads a file, and names it in its errors; the upload's own name is kept.
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / Path(upload.filename).name
-        path.write_bytes(content)
-        try:
-            return load_settings(path)
-        except ConfigError as error:
-            raise BadCandidate(str(error).replace(str(path), path.name)) from None
+    # Read as if it sat beside the running office's file, where it would go: its rule
+    # fixtures are found there, and its errors name it by the upload's own name.
+    name = Path(upload.filename).name
+    try:
+        return settings_from_text(content.decode("utf-8"), storage().settings.source.parent / name)
+    except UnicodeDecodeError:
+        raise BadCandidate(gettext("%(name)s is not UTF-8 text", name=name)) from None
+    except ConfigError as error:
+        raise BadCandidate(str(error).replace(str(storage().settings.source.parent / name), name)) from None
 
 
 def _page(since: str, result: Replayed | None, error: str | None, status: int) -> Page:

@@ -189,17 +189,19 @@ def test_a_replay_with_a_candidate_shows_the_moves_and_changes_nothing(
 @pytest.mark.parametrize(
     ("since", "config", "reason"),
     [
-        ("last week", "", "is neither a span such as 30d"),
-        ("2d", "[office\n", "new.toml: not valid TOML"),
-        ("2d", '[office]\nname = "x"\n', "new.toml: office.domains: name at least one domain"),
+        ("last week", b"", "is neither a span such as 30d"),
+        ("2d", b"[office\n", "new.toml: not valid TOML"),
+        ("2d", b'[office]\nname = "x"\n', "new.toml: office.domains: name at least one domain"),
+        ("2d", b"\xff\xfe[office]", "new.toml is not UTF-8 text"),
+        ("2d", b"#" * (1024 * 1024 + 1), "the config is larger than 1024 kB"),
     ],
 )
 def test_a_bad_replay_is_refused_with_its_reason(
-    admin: FlaskClient, since: str, config: str, reason: str
+    admin: FlaskClient, since: str, config: bytes, reason: str
 ) -> None:
     token = csrf_token(admin.get("/admin/replay").get_data(as_text=True))
     form: dict[str, object] = {"csrf_token": token, "since": since}
     if config:
-        form["config"] = (BytesIO(config.encode()), "new.toml")
+        form["config"] = (BytesIO(config), "new.toml")
     response = admin.post("/admin/replay", data=form)
     assert response.status_code == 400 and reason in response.get_data(as_text=True)
