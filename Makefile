@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint audit bench-queue clean
+.PHONY: run test lint audit bench-queue translations language clean
 
 run: $(VENV)/.installed
 	$(BIN)/intake --config config/default.toml serve
@@ -25,6 +25,19 @@ audit: $(VENV)/.installed
 # The queue page and the API list at a million items, SQLite and PostgreSQL (README.md).
 bench-queue: $(VENV)/.installed
 	$(BIN)/python bench/queue_pages.py $(BENCH_ARGS)
+
+# The pages' strings: extract every one marked in web/ (babel.cfg), bring each language's
+# catalog in step (a new string arrives untranslated, never guessed), compile the .mo files
+# the app reads. Translate what tests/web/test_catalogs.py names, then run it again.
+CATALOGS := web/translations
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location --sort-output --project Intake -o $(CATALOGS)/messages.pot .
+	$(BIN)/pybabel update -i $(CATALOGS)/messages.pot -d $(CATALOGS) --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -d $(CATALOGS) --statistics
+
+# A catalog for one more language: make language CODE=de (then name it in config/languages.py).
+language: translations
+	$(BIN)/pybabel init -i $(CATALOGS)/messages.pot -d $(CATALOGS) -l $(CODE)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -1,4 +1,5 @@
-"""The languages an office may name in `[office] languages`: those routing can read.
+"""The languages an office may name in `[office] languages`: those routing can read;
+and in `[office] language`: those the pages are translated into.
 
 A language must be one the detector (lingua), the lemmatizer (simplemma) and the
 stemmer (PyStemmer's Snowball) all know; the answer comes from the libraries themselves.
@@ -11,6 +12,10 @@ from functools import cache
 import Stemmer
 from lingua import IsoCode639_1, Language
 from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
+
+# The languages of the pages: English, the one the strings are written in, and one
+# catalog each under web/translations/ for the others (a test keeps the two in step).
+PAGE_LANGUAGES = ("en", "ro", "hu")
 
 
 def language(code: str) -> Language:

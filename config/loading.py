@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.answers_section import read_acknowledgement, read_forward_to, read_templates
 from config.imap_section import read_imap
-from config.languages import readable_languages
+from config.languages import PAGE_LANGUAGES, readable_languages
 from config.mail_sections import read_email, read_smtp
 from config.notify_section import read_department_notify, read_notifications
 from config.outbound_section import read_outbound
@@ -56,11 +56,21 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     env = os.environ if environ is None else environ
     source = Path(path or env.get("INTAKE_CONFIG") or DEFAULT_CONFIG)
     try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
+        text = source.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(source, "", "no such file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(source, "", f"cannot be read ({error})") from None
+    return settings_from_text(text, source, env)
+
+
+def settings_from_text(text: str, source: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """The office a TOML text describes, read as if it were the file `source`: its errors
+    name that file and its rule fixtures are found beside it. For a candidate config that
+    is not in place yet, such as one uploaded to the replay page."""
+    env = os.environ if environ is None else environ
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(source, "", f"not valid TOML: {error}") from None
     return _settings(Table(source, "", data), env)
@@ -72,7 +82,7 @@ def _settings(root: Table, env: Mapping[str, str]) -> Settings:
         "rules", "rule_tests", "schedules", "routing", "notifications", "outbound",
     )  # fmt: skip
     office = root.table("office")
-    office.only("name", "domains", "timezone", "default_department", "hours", "languages")
+    office.only("name", "domains", "timezone", "default_department", "hours", "languages", "language")
     domains = tuple(d.lower() for d in office.strings("domains"))
     if not domains:
         raise office.fail("domains", "name at least one domain the office receives mail for")
@@ -104,6 +114,7 @@ def _settings(root: Table, env: Mapping[str, str]) -> Settings:
         schedules=_schedules(root.table("schedules")),
         routing=_routing(root.table("routing")),
         languages=languages,
+        language=_page_language(office),
     )
 
 
@@ -123,6 +134,17 @@ def _languages(office: Table) -> tuple[str, ...]:
     if len(set(languages)) != len(languages):
         raise office.fail("languages", "names a language twice")
     return languages
+
+
+def _page_language(office: Table) -> str:
+    if "language" not in office.data:
+        return Settings.language
+    code = office.text("language").strip().lower()
+    if code not in PAGE_LANGUAGES:
+        raise office.fail(
+            "language", f"the pages are not translated into {code!r} (shipped: {', '.join(PAGE_LANGUAGES)})"
+        )
+    return code
 
 
 def _timezone(office: Table) -> ZoneInfo:

@@ -360,6 +360,8 @@ class Settings:
     # ISO 639-1 codes of the languages people write to the office in; the first is
     # assumed when a text is too short to tell.
     languages: tuple[str, ...] = ("en",)
+    # The language of the pages for a person who has not chosen one (one of PAGE_LANGUAGES).
+    language: str = "en"
 
     def department(self, department_id: str) -> Department:
         for department in self.departments:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, request, url_for
+from flask_babel import gettext, lazy_gettext, ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.exceptions import NotFound, ServiceUnavailable
@@ -76,19 +77,20 @@ ACTIONS: dict[str, Action] = {
     "spam": lambda s, i, p, f: triage.mark_spam(s, i, p),
     "called-back": lambda s, i, p, f: replies.called_back(s, i, p),
 }
+# What an action did, as the message after it says: "Item 12: claimed."
 DONE = {
-    "claim": "claimed",
-    "release": "released",
-    "assign": "assigned",
-    "reroute": "rerouted",
-    "confirm": "confirmed where it is",
-    "priority": "given a new priority",
-    "due": "given a new due time",
-    "note": "noted",
-    "resolve": "resolved",
-    "reopen": "reopened",
-    "spam": "marked as spam",
-    "called-back": "marked as called back",
+    "claim": lazy_gettext("claimed"),
+    "release": lazy_gettext("released"),
+    "assign": lazy_gettext("assigned"),
+    "reroute": lazy_gettext("rerouted"),
+    "confirm": lazy_gettext("confirmed where it is"),
+    "priority": lazy_gettext("given a new priority"),
+    "due": lazy_gettext("given a new due time"),
+    "note": lazy_gettext("noted"),
+    "resolve": lazy_gettext("resolved"),
+    "reopen": lazy_gettext("reopened"),
+    "spam": lazy_gettext("marked as spam"),
+    "called-back": lazy_gettext("marked as called back"),
 }
 
 
@@ -132,7 +134,7 @@ def one(item_id: int, action: str) -> BaseResponse | tuple[Response, int]:
         raise ServiceUnavailable(str(error)) from None
     if wants_json():
         return jsonify(item=shown), 200
-    flash(f"Item {item_id} {DONE[action]}.", "done")
+    flash(gettext("Item %(id)s: %(done)s.", id=item_id, done=DONE[action]), "done")
     return redirect(_back(url_for("queue.item", item_id=item_id)), 303)
 
 
@@ -156,9 +158,14 @@ def many() -> BaseResponse | tuple[Response, int]:
     if wants_json():
         return jsonify(done=result.done, refused={str(k): v for k, v in result.refused.items()}), 200
     if result.done:
-        flash(f"{len(result.done)} item{'s' if len(result.done) != 1 else ''} {DONE[action]}.", "done")
+        flash(
+            ngettext(
+                "%(num)s item: %(done)s.", "%(num)s items: %(done)s.", len(result.done), done=DONE[action]
+            ),
+            "done",
+        )
     for item_id, why in result.refused.items():
-        flash(f"Item {item_id} was not {DONE[action]}: {why}", "error")
+        flash(gettext("Item %(id)s was left as it was: %(reason)s", id=item_id, reason=why), "error")
     return redirect(back, 303)
 
 

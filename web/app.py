@@ -21,6 +21,8 @@ from routing.queues.filters import MAX_ID
 from routing.store.models import utcnow
 from web import (
     actions,
+    admin,
+    admin_rules,
     api,
     auth,
     dashboard,
@@ -31,6 +33,7 @@ from web import (
     hand_taken,
     health,
     i18n,
+    labels,
     queue,
     replies,
 )
@@ -55,27 +58,26 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     WebStorage(settings, engine, sessions).init_app(app)
     i18n.init_app(app)
+    labels.init_app(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(queue.blueprint)
     app.register_blueprint(actions.blueprint)
     app.register_blueprint(replies.blueprint)
     app.register_blueprint(forwards.blueprint)
     app.register_blueprint(dashboard.blueprint)
+    app.register_blueprint(admin.blueprint)
+    app.register_blueprint(admin_rules.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(files.blueprint)
     app.register_blueprint(favicon.blueprint)
     TwilioHooks(settings, deliverer).init_app(app)
     hand_taken.init_app(app, deliverer)
     auth.init_app(app, settings.current)
-    display.init_app(app, settings)
-
-    @app.template_filter("local_time")
-    def local_time(moment: datetime) -> str:
-        return moment.astimezone(settings.current.timezone).strftime("%a %d %b %Y, %H:%M")
+    display.init_app(app)
 
     @app.template_filter("local_input")
     def local_input(moment: datetime) -> str:
-        """The office's local time as a datetime-local field shows it."""
+        """The office's local time as a datetime-local field takes it: a machine's format in every language."""
         return moment.astimezone(settings.current.timezone).strftime("%Y-%m-%dT%H:%M")
 
     @app.context_processor

@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, render_template, request
 from flask import session as cookie_session
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import lazy_gettext
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
@@ -30,7 +31,7 @@ from web.twilio import blueprint as twilio_blueprint
 
 blueprint = Blueprint("auth", __name__)
 _OPEN_ENDPOINTS = {"health.healthz", "auth.login", "static", "favicon.icon"}
-WRONG_PASSWORD = "Wrong name or password, or the user is disabled."
+WRONG_PASSWORD = lazy_gettext("Wrong name or password, or the user is disabled.")
 LoginAnswer = BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]]
 
 
@@ -148,7 +149,7 @@ def _sign_in(name: str, password: str) -> LoginAnswer:
     with reading() as session:
         person = accounts.authenticate(session, name, password)
     if person is None:
-        return _login_page(WRONG_PASSWORD), 401  # counted already, by admit()
+        return _login_page(str(WRONG_PASSWORD)), 401  # counted already, by admit()
     with writing() as session:
         throttle().succeeded(session, name)
     cookie_session.clear()  # a fresh session at sign-in, so none planted before it carries over

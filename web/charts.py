@@ -12,7 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from flask_babel import gettext, ngettext
+
 from routing.queues.dashboard import PickUp, Series
+from web.display import day_label, number
 
 PALETTE_SIZE = 8  # the classes series-0 .. series-7 in intake.css
 CHANNEL_OFFSET = 4  # channels take the palette's second half, departments start at its first
@@ -77,12 +80,9 @@ def colour(position: int) -> str:
     return f"series-{position % PALETTE_SIZE}"
 
 
-def day_label(day: date) -> str:
-    return f"{day.day} {day:%b}"
-
-
 def items(count: int) -> str:
-    return f"{count} item" if count == 1 else f"{count} items"
+    shown: str = ngettext("%(count)s item", "%(count)s items", count, count=number(count))
+    return shown
 
 
 def stacked_bars(title: str, days: Sequence[date], series: Sequence[Series], offset: int = 0) -> BarChart:
@@ -118,7 +118,13 @@ def stacked_bars(title: str, days: Sequence[date], series: Sequence[Series], off
     first, final = (day_label(days[0]), day_label(days[-1])) if days else ("", "")
     return BarChart(
         title=title,
-        description=f"{items(sum(totals))} from {first} to {final}, the busiest day {items(max(totals, default=0))}.",
+        description=gettext(
+            "%(items)s from %(first)s to %(final)s, the busiest day %(busiest)s.",
+            items=items(sum(totals)),
+            first=first,
+            final=final,
+            busiest=items(max(totals, default=0)),
+        ),
         width=WIDTH,
         height=HEIGHT,
         left=LEFT,
@@ -170,7 +176,12 @@ def wait_bars(title: str, pick_up: Sequence[PickUp]) -> WaitChart:
         bar = None
         if p.median is not None:
             share = p.median / longest if longest else 0.0
-            text = f"{p.label}: median {duration(p.median)} over {items(p.picked_up)} picked up"
+            text = gettext(
+                "%(department)s: median %(wait)s over %(count)s picked up",
+                department=p.label,
+                wait=duration(p.median),
+                count=items(p.picked_up),
+            )
             bar = Segment(
                 label_width, n * row + 5, max(share * room, 1.0), row - 10, colour(p.position), text
             )
@@ -190,14 +201,19 @@ def _shortened(text: str, most: int) -> str:
 def duration(span: timedelta | None) -> str:
     """A wait as people say it: "under a minute", "25 min", "1 h 20 min", "2 d 3 h"."""
     if span is None:
-        return "none picked up"
+        return str(gettext("none picked up"))
     minutes = int(span.total_seconds() // 60)
     if minutes < 1:
-        return "under a minute"
+        return str(gettext("under a minute"))
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{minutes} min"
+    # The two largest units that are not zero, as the time is rough anyway.
+    units = (
+        [gettext("%(days)s d", days=days), hours and gettext("%(hours)s h", hours=hours)]
+        if days
+        else [
+            hours and gettext("%(hours)s h", hours=hours),
+            minutes and gettext("%(minutes)s min", minutes=minutes),
+        ]
+    )
+    return " ".join(str(unit) for unit in units if unit)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -95,10 +96,10 @@ def take() -> Response | tuple[str, int]:
         page.errors = {"person": str(error)}
         return _refuse(page, scan)
     except UnstorableMessage as error:
-        page.errors = {"form": f"the database refused a value: {error}"}
+        page.errors = {"form": gettext("the database refused a value: %(error)s", error=str(error))}
         return _refuse(page, scan)
     except StorageUnavailable:
-        page.errors = {"form": "the message could not be stored just now; send the form again"}
+        page.errors = {"form": gettext("the message could not be stored just now; send the form again")}
         return _refuse(page, scan, 503)
     flash(_confirmation(delivery), "done")
     return redirect(url_for("queue.item", item_id=delivery.item_id), 303)
@@ -108,8 +109,9 @@ def take() -> Response | tuple[str, int]:
 def too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
     limit = hand_taken.MAX_SCAN_BYTES // 1024 // 1024
     values = dict.fromkeys(_FIELDS, "") | {"kind": "post"}
-    problem = (
-        f"the upload is larger than {limit} MB, so nothing was read or stored; scan at a lower resolution"
+    problem = gettext(
+        "the upload is larger than %(size)s MB, so nothing was read or stored; scan at a lower resolution",
+        size=limit,
     )
     return _render(Page(hand_taken.new_key(), values, {"scan": problem}), 413)
 
@@ -143,9 +145,9 @@ def _unknown(department: str, user: str) -> dict[str, str]:
     found = {}
     with reading() as session:
         if department and department not in _departments(session):
-            found["department"] = f"there is no department {department!r}"
+            found["department"] = gettext("there is no department '%(id)s'", id=department)
         if user and user not in _people(session):
-            found["person"] = f"there is no active user {user!r}"
+            found["person"] = gettext("there is no active user '%(name)s'", name=user)
     return found
 
 
@@ -176,8 +178,25 @@ def _render(page: Page, status: int) -> tuple[str, int]:
             departments=list(_departments(session).items()),
             people=list(_people(session).items()),
             max_scan_mb=hand_taken.MAX_SCAN_BYTES // 1024 // 1024,
+            field_names=_field_names(),
         )
     return html, status
+
+
+def _field_names() -> dict[str, str]:
+    """Each field's label, which also names it in the list of problems."""
+    return {
+        "kind": gettext("What came in"),
+        "name": gettext("From (name)"),
+        "contact": gettext("Phone number or email"),
+        "department": gettext("For department"),
+        "person": gettext("For person"),
+        "callback_by": gettext("Callback wanted by"),
+        "text": gettext("Message"),
+        "scan": gettext("Scan"),
+        "key": gettext("Form"),
+        "form": gettext("Form"),
+    }
 
 
 def _departments(session: Session) -> dict[str, str]:
@@ -202,8 +221,16 @@ def _user_id(name: str) -> int | None:
 
 def _confirmation(delivery: Delivery) -> str:
     if delivery.created:
-        return f"Message taken: item {delivery.item_id}, in {delivery.department_id}."
-    return f"This form was already sent: it is item {delivery.item_id}; nothing new was stored."
+        taken: str = gettext(
+            "Message taken: item %(id)s, in %(department)s.",
+            id=delivery.item_id,
+            department=delivery.department_id,
+        )
+        return taken
+    again: str = gettext(
+        "This form was already sent: it is item %(id)s; nothing new was stored.", id=delivery.item_id
+    )
+    return again
 
 
 def _deliverer() -> Deliverer:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext, lazy_gettext
 from markupsafe import Markup
 
 from config.settings import BuiltInStep
@@ -18,21 +19,21 @@ from web.mail_html import safe_html
 
 # The event details worth a line, in the order they read best, with their labels.
 _DETAIL_LABELS = {
-    "from": "from",
-    "to": "to",
-    "department": "to",
-    "other_departments": "also for",
-    "reason": "why",
+    "from": lazy_gettext("from"),
+    "to": lazy_gettext("to"),
+    "department": lazy_gettext("to"),
+    "other_departments": lazy_gettext("also for"),
+    "reason": lazy_gettext("why"),
     "note": "",
     "text": "",  # a note's words stand on their own after the action "note"
-    "at": "by",
-    "matcher": "matched by",
-    "status": "status",
-    "error": "error",
-    "attempts": "attempts",
-    "characters": "characters",
-    "url": "from",
-    "size": "bytes",
+    "at": lazy_gettext("by"),
+    "matcher": lazy_gettext("matched by"),
+    "status": lazy_gettext("status"),
+    "error": lazy_gettext("error"),
+    "attempts": lazy_gettext("attempts"),
+    "characters": lazy_gettext("characters"),
+    "url": lazy_gettext("from"),
+    "size": lazy_gettext("bytes"),
 }
 _DEPARTMENT_KEYS = frozenset({"from", "to", "department", "other_departments"})
 
@@ -84,8 +85,15 @@ def conversation(item: Item, *, remote_images: bool) -> Conversation:
 
 
 def _shown_reply(reply: Reply) -> ShownMessage:
-    writer = reply.sender_name if reply.author == SYSTEM_ACTOR else f"{reply.author} for {reply.sender_name}"
-    sender = f"{writer}, to {reply.recipient}"
+    if reply.author == SYSTEM_ACTOR:
+        sender = gettext("%(office)s, to %(recipient)s", office=reply.sender_name, recipient=reply.recipient)
+    else:
+        sender = gettext(
+            "%(author)s for %(office)s, to %(recipient)s",
+            author=reply.author,
+            office=reply.sender_name,
+            recipient=reply.recipient,
+        )
     return ShownMessage(
         sender, reply.created_at, reply.channel, reply.text, None, reply.status, reply.last_error, reply.kind
     )
@@ -94,7 +102,7 @@ def _shown_reply(reply: Reply) -> ShownMessage:
 def _shown(message: ArrivedMessage, html: Markup | None) -> ShownMessage:
     sender = f"{message.sender_name} <{message.sender}>" if message.sender_name else message.sender
     return ShownMessage(
-        sender or "(unknown sender)", message.received_at, message.channel, message.text, html
+        sender or gettext("(unknown sender)"), message.received_at, message.channel, message.text, html
     )
 
 
@@ -138,7 +146,7 @@ def event_details(detail: Mapping[str, Any], departments: Mapping[str, str]) -> 
     for key, label in _DETAIL_LABELS.items():
         value = _readable(detail.get(key), departments if key in _DEPARTMENT_KEYS else {})
         if value:
-            lines.append((label, value))
+            lines.append((str(label), value))
     return lines
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, url_for
 from flask import request as web_request
+from flask_babel import gettext
 from werkzeug.exceptions import NotFound, ServiceUnavailable
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -93,5 +94,8 @@ def page(item_id: int) -> BaseResponse | tuple[Response, int]:
         raise ServiceUnavailable(str(error)) from None
     if wants_json():
         return jsonify(reply=shown), 202
-    flash(f"Reply to item {item_id} stored; it is being sent to {shown['to']}.", "done")
+    flash(
+        gettext("Reply to item %(id)s stored; it is being sent to %(to)s.", id=item_id, to=shown["to"]),
+        "done",
+    )
     return redirect(back, 303)

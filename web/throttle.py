@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
+from flask_babel import ngettext
 from sqlalchemy import ColumnElement, delete, select, text
 from sqlalchemy.orm import Session
 
@@ -46,7 +47,12 @@ class Refusal:
     @property
     def message(self) -> str:
         minutes = math.ceil(self.seconds / 60)
-        return f"Too many failed sign-ins; try again in {minutes} minute{'' if minutes == 1 else 's'}."
+        shown: str = ngettext(
+            "Too many failed sign-ins; try again in %(num)s minute.",
+            "Too many failed sign-ins; try again in %(num)s minutes.",
+            minutes,
+        )
+        return shown
 
 
 class LoginThrottle:

@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from config.languages import PAGE_LANGUAGES
 from routing.store.database import transaction
-from routing.store.models import ApiToken, Department, Membership, User, WebSecret, utcnow
+from routing.store.models import AdminEvent, ApiToken, Department, Membership, User, WebSecret, utcnow
 
 ROLES = ("admin", "receptionist", "staff")
 EVERY_QUEUE = ("admin", "receptionist")
@@ -43,6 +44,8 @@ class Person:
     departments: frozenset[str]
     # Changes with the password and at sign-out, ending the sessions signed in before.
     stamp: str
+    # The pages' language they chose, or None for the office's.
+    language: str | None = None
 
     @property
     def sees_every_queue(self) -> bool:
@@ -55,27 +58,43 @@ class Person:
 def person_of(user: User) -> Person:
     stamp = hashlib.sha256(f"{user.password_hash}\0{user.session_epoch}".encode()).hexdigest()[:16]
     departments = frozenset(m.department_id for m in user.memberships)
-    return Person(user.id, user.name, user.role, departments, stamp)
+    return Person(user.id, user.name, user.role, departments, stamp, user.language)
 
 
 def add_user(session: Session, name: str, role: str, password: str, departments: Iterable[str] = ()) -> User:
     if not _NAME.match(name):
         raise PeopleError(f"{name!r} is not a user name: lower-case letters, digits, '.', '_' or '-'")
-    if role not in ROLES:
-        raise PeopleError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
     if session.scalar(select(User).where(User.name == name)) is not None:
         raise PeopleError(f"there is already a user {name!r}")
+    chosen = _role_departments(session, role, departments)
+    user = User(name=name, role=role, password_hash=_hash(password))
+    user.memberships = [Membership(department_id=d) for d in chosen]
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_role(session: Session, name: str, role: str, departments: Iterable[str] = ()) -> User:
+    """Give a user another role, or staff other departments; seen from their next request."""
+    user = find_user(session, name)
+    chosen = _role_departments(session, role, departments)
+    user.role = role
+    user.memberships = [Membership(department_id=d) for d in chosen]
+    session.flush()
+    return user
+
+
+def _role_departments(session: Session, role: str, departments: Iterable[str]) -> list[str]:
+    """The departments a user of `role` works in: staff name at least one, others none."""
+    if role not in ROLES:
+        raise PeopleError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
     chosen = sorted(set(departments))
     if role == "staff" and not chosen:
         raise PeopleError("staff see their departments only: name at least one with --department")
     if role != "staff" and chosen:
         raise PeopleError(f"{role} sees every queue: --department is for staff only")
     _check_departments(session, chosen)
-    user = User(name=name, role=role, password_hash=_hash(password))
-    user.memberships = [Membership(department_id=d) for d in chosen]
-    session.add(user)
-    session.flush()
-    return user
+    return chosen
 
 
 def list_users(session: Session) -> list[User]:
@@ -98,6 +117,18 @@ def end_sessions(session: Session, user_id: int) -> None:
     user = session.get(User, user_id)
     if user is not None:
         user.session_epoch = secrets.token_hex(16)
+
+
+def set_language(session: Session, user_id: int, code: str) -> None:
+    """Remember the pages' language a person chose, one of those shipped."""
+    if code not in PAGE_LANGUAGES:
+        raise PeopleError(
+            f"the pages are not translated into {code!r} (shipped: {', '.join(PAGE_LANGUAGES)})"
+        )
+    user = session.get(User, user_id)
+    if user is None:
+        raise PeopleError(f"there is no user {user_id}")
+    user.language = code
 
 
 def find_user(session: Session, name: str) -> User:
@@ -162,6 +193,16 @@ def ensure_first_admin(sessions: sessionmaker[Session]) -> tuple[str, str] | Non
     except IntegrityError:
         return None  # another process made it first and has shown its password
     return FIRST_ADMIN, password
+
+
+def record(session: Session, actor: str, action: str, detail: dict[str, object]) -> None:
+    """Keep what an admin did to people or access in the admins' trail, in the same unit of work."""
+    session.add(AdminEvent(actor=actor, action=action, detail=detail))
+
+
+def admin_trail(session: Session, limit: int) -> list[AdminEvent]:
+    """The admins' latest actions, newest first."""
+    return list(session.scalars(select(AdminEvent).order_by(AdminEvent.id.desc()).limit(limit)))
 
 
 def session_secret(session: Session) -> str:

@@ -103,6 +103,12 @@ BAD_CASES = [
     ("office.languages = ['ro', 'RO']", "office.languages", "names a language twice"),
     ("office.languages = 'ro'", "office.languages", "must be list"),
     (
+        "office.language = 'xx'",
+        "office.language",
+        "the pages are not translated into 'xx' (shipped: en, ro, hu)",
+    ),
+    ("office.language = ''", "office.language", "must not be empty"),
+    (
         "departments.2.senders = ['acme']",
         "departments[2].senders",
         "'acme' is neither an email address nor a domain",
@@ -121,6 +127,11 @@ def test_the_office_languages_and_department_senders_are_read(tmp_path: Path) ->
     assert load_settings(path).languages == ("ro", "hu", "en", "de")
     path = _edited_office(tmp_path, "departments.2.senders = ['@Acme.example', 'Ann@Supplier.example']")
     assert load_settings(path).department("billing").senders == ("acme.example", "ann@supplier.example")
+
+
+def test_the_pages_language_is_the_offices_choice(tmp_path: Path) -> None:
+    assert load_settings(OFFICE).language == "en"  # unless the office names its own
+    assert load_settings(_edited_office(tmp_path, "office.language = 'RO'")).language == "ro"
 
 
 def _edited_office(tmp_path: Path, edit: str) -> Path:

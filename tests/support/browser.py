@@ -206,16 +206,21 @@ def browser_page(chromium: Chromium, site: Site, request: pytest.FixtureRequest)
 def signed_in_page(browser_page: BrowserPage) -> BrowserPage:
     """A tab of a receptionist, RECEPTIONIST, who signed in through the login form."""
     add_person(browser_page.site.runtime.sessions, RECEPTIONIST)
-    browser_page.goto("/login")
-    page = browser_page.page
-    page.fill("input[name=name]", RECEPTIONIST)
-    page.fill("input[name=password]", PASSWORD)
+    return sign_in(browser_page, RECEPTIONIST)
+
+
+def sign_in(tab: BrowserPage, name: str, password: str = PASSWORD) -> BrowserPage:
+    """Sign `name` in through the login form of the tab, which then shows the front desk."""
+    tab.goto("/login")
+    page = tab.page
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
     with page.expect_navigation():
         page.click("button[type=submit]")
-    assert browser_page.path == "/", f"signing in ended on {page.url}"
-    browser_page.settle()
-    browser_page.screenshot("signed-in")
-    return browser_page
+    assert tab.path == "/", f"signing in ended on {page.url}"
+    tab.settle()
+    tab.screenshot("signed-in")
+    return tab
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -42,9 +42,9 @@ def test_bars_stack_the_series_bottom_up_with_a_title_each() -> None:
     billing = Series("billing", "Billing", (3, 0, 0), position=9)  # past the palette: it wraps
     chart = charts.stacked_bars("Items", DAYS, [sales, billing])
     assert [(s.title, s.colour) for s in chart.segments] == [
-        ("Sales, 2 Nov: 2 items", "series-1"),
-        ("Billing, 2 Nov: 3 items", "series-1"),
-        ("Sales, 4 Nov: 1 item", "series-1"),
+        ("Sales, Nov 2: 2 items", "series-1"),
+        ("Billing, Nov 2: 3 items", "series-1"),
+        ("Sales, Nov 4: 1 item", "series-1"),
     ]
     first, second, third = chart.segments
     assert first.y + first.height == chart.bottom  # sales sits on the axis
@@ -52,9 +52,9 @@ def test_bars_stack_the_series_bottom_up_with_a_title_each() -> None:
     assert second.height == pytest.approx(first.height * 3 / 2)
     assert first.x == second.x < third.x
     assert [t.label for t in chart.y_ticks] == ["0", "1", "2", "3", "4", "5"]
-    assert [t.label for t in chart.x_ticks] == ["4 Nov"]  # every seventh day, back from today
+    assert [t.label for t in chart.x_ticks] == ["Nov 4"]  # every seventh day, back from today
     assert [(e.label, e.total) for e in chart.legend] == [("Sales", 3), ("Billing", 3)]
-    assert chart.description == "6 items from 2 Nov to 4 Nov, the busiest day 5 items."
+    assert chart.description == "6 items from Nov 2 to Nov 4, the busiest day 5 items."
 
 
 def test_the_wait_bars_are_as_long_as_the_median() -> None:

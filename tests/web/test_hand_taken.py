@@ -111,7 +111,7 @@ def test_each_kind_makes_an_item_of_its_channel_in_the_chosen_department(
     item_id = item_of(response)
     page = client.get(f"/items/{item_id}").get_data(as_text=True)
     assert f"Message taken: item {item_id}, in billing." in page
-    assert f"<dd>{kind}</dd>" in page
+    assert f"<dd>{kind.replace('-', ' ')}</dd>" in page  # the channel in words
     with runtime.sessions() as session:
         item = session.get_one(Item, item_id)
         assert (item.channel, item.sender, item.subject) == (kind, sender, subject)

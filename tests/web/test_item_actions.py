@@ -51,7 +51,7 @@ def test_a_form_action_sends_the_person_back_with_a_message(runtime: Runtime, cl
     item_id = deliver(runtime)
     status, location, shown = post(client, f"/items/{item_id}/claim", next="/departments/sales")
     assert (status, location) == (303, "/departments/sales")
-    assert f"Item {item_id} claimed." in shown
+    assert f"Item {item_id}: claimed." in shown
     assert stored_item(runtime, item_id).status == "claimed"
     assert "Claimed by <strong>reception</strong>" in client.get(f"/items/{item_id}").get_data(as_text=True)
 
@@ -125,8 +125,8 @@ def test_bulk_actions_do_what_they_can_and_say_what_they_could_not(
         client, "/items/bulk", action="resolve", item=ids, next="/departments/sales"
     )
     assert (status, location) == (303, "/departments/sales")
-    assert "2 items resolved." in shown
-    assert f"Item {third} was not resolved: item {third} is resolved; reopen it first" in shown
+    assert "2 items: resolved." in shown
+    assert f"Item {third} was left as it was: item {third} is resolved; reopen it first" in shown
     assert [stored_item(runtime, i).status for i in (first, second)] == ["resolved", "resolved"]
 
 

@@ -23,11 +23,13 @@ from routing.message import InboundMessage
 from routing.queues import triage
 from routing.store.database import transaction
 from routing.store.models import Item, utcnow
-from tests.support.browser import BrowserPage
-from tests.support.people import new_person
+from tests.support.browser import BrowserPage, sign_in
+from tests.support.people import add_person, new_person
 from tests.support.routers import rfc5322, sms, voicemail
 
 SAMPLE_OFFICE = Path(__file__).resolve().parents[2] / "config" / "default.toml"
+# A candidate rule for the replay's picture: what would move if schools' mail went to billing.
+SCHOOLS_TO_BILLING = '\n[[rules]]\nname = "schools"\nwhen = { subject = ["schools"] }\nroute = "billing"\n'
 SUBJECTS = {
     "sales": [
         "Quote for 40 desks",
@@ -170,3 +172,39 @@ def test_the_front_desk_a_queue_an_item_and_the_dashboard(signed_in_page: Browse
     assert page.locator("svg").count() >= 2
     tab.screenshot("screens-dashboard")
     assert tab.dialogs == [] and tab.outside == []
+
+
+def test_the_front_desk_in_romanian_and_the_admin_pages(browser_page: BrowserPage) -> None:
+    runtime = browser_page.site.runtime
+    _busy_month(runtime)
+    add_person(runtime.sessions, "admin", role="admin")
+    tab, page = sign_in(browser_page, "admin"), browser_page.page
+    for path, picture in (
+        ("/admin/users", "screens-admin-users"),
+        ("/admin/tokens", "screens-admin-tokens"),
+        ("/admin/rules", "screens-admin-rules"),
+    ):
+        tab.goto(path)
+        tab.screenshot(picture)
+    tab.goto("/admin/replay")
+    page.fill("#replay input[name=since]", "30d")
+    candidate = SAMPLE_OFFICE.read_text() + SCHOOLS_TO_BILLING
+    page.set_input_files(
+        "#replay input[name=config]",
+        files=[{"name": "candidate.toml", "mimeType": "application/toml", "buffer": candidate.encode()}],
+    )
+    with page.expect_navigation():
+        page.click("#replay button[type=submit]")
+    tab.settle()
+    assert page.locator("#moves tr.move").count() >= 1, page.locator("main").inner_text()
+    tab.screenshot("screens-admin-replay")
+
+    page.select_option("#language", "ro")
+    with page.expect_navigation():
+        page.click("#language-apply")
+    tab.goto("/")
+    assert page.locator("h1").first.inner_text() == "Așteaptă o decizie"
+    tab.screenshot("screens-front-desk-ro")
+    tab.goto("/departments/sales")
+    tab.screenshot("screens-queue-ro")
+    assert tab.dialogs == [] and tab.outside == [] and tab.console_errors == []

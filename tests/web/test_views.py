@@ -112,7 +112,7 @@ def test_the_item_page_shows_message_and_reason(runtime: Runtime, client: FlaskC
     assert "what does the large one cost?" in page
     assert "sent to billing@office.test, which belongs to billing" in page
     # Shown in the office's zone: 15:01 UTC is 10:01 in New York.
-    assert "Mon 02 Nov 2026, 10:01" in page
+    assert "Mon, Nov 2, 2026, 10:01" in page
 
 
 def test_unknown_pages_are_404(client: FlaskClient) -> None:

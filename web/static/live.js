@@ -17,18 +17,21 @@
 
   // --- ages, the title, the empty state ---------------------------------
 
+  // The page's language, with the browser's CLDR data, as the server's Babel writes an age.
+  var relative = new Intl.RelativeTimeFormat(document.documentElement.lang || "en", { style: "short" });
+
   function age(since) {
     var minutes = Math.floor((Date.now() - since.getTime()) / 60000);
     if (minutes < 1) {
-      return "now";
+      return document.body.dataset.wordNow || "now";
     }
     if (minutes < 60) {
-      return minutes + " min";
+      return relative.format(-minutes, "minute");
     }
     if (minutes < 1440) {
-      return Math.floor(minutes / 60) + " h";
+      return relative.format(-Math.round(minutes / 60), "hour");
     }
-    return Math.floor(minutes / 1440) + " d";
+    return relative.format(-Math.round(minutes / 1440), "day");
   }
 
   function refreshAges() {

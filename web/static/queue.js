@@ -189,7 +189,8 @@
       showError("");
       return refresh(row);
     }).catch(function (error) {
-      showError("Could not " + action + " this item: " + error.message);
+      var words = JSON.parse(document.body.dataset.wordsCouldNot || "{}");
+      showError((words[action] || action) + ": " + error.message);
       throw error;
     }).finally(function () {
       row.classList.remove("busy");

@@ -181,7 +181,7 @@ def local_noon(runtime: Runtime, days_ago: int) -> tuple[datetime, str]:
     """Noon, `days_ago` office days before today, and how the chart names that day."""
     today = datetime.now(UTC).astimezone(runtime.settings.timezone).date()
     day = today - timedelta(days=days_ago)
-    return datetime.combine(day, time(12), runtime.settings.timezone), f"{day.day} {day:%b}"
+    return datetime.combine(day, time(12), runtime.settings.timezone), f"{day:%b} {day.day}"
 
 
 def page(runtime: Runtime, name: str, role: str, departments: tuple[str, ...] = ()) -> str:
@@ -205,7 +205,7 @@ def test_the_page_draws_the_bars_with_a_title_each(runtime: Runtime) -> None:
     assert html.count("<svg ") == 3
     assert f"<title>Sales, {label}: 3 items</title>" in html
     assert f"<title>Billing, {label}: 1 item</title>" in html
-    assert f"<title>Email, {label}: 3 items</title>" in html
+    assert f"<title>email, {label}: 3 items</title>" in html
     assert f"<title>SMS, {label}: 1 item</title>" in html
     assert '<td class="num">1 h 20 min</td>' in html
     assert '<td class="num">25 min</td>' in html
@@ -221,7 +221,7 @@ def test_staff_see_a_page_of_their_departments_only(runtime: Runtime) -> None:
     html = page(runtime, "sam", "staff", ("billing",))
 
     assert f"<title>Billing, {label}: 1 item</title>" in html
-    assert f"<title>Email, {label}: 1 item</title>" in html
+    assert f"<title>email, {label}: 1 item</title>" in html
     assert "Sales" not in html
 
 

@@ -219,7 +219,7 @@ def test_a_queue_page_draws_what_the_keyboard_and_the_bulk_bar_need(
 def test_a_row_shows_its_age_and_an_overdue_due_time(runtime: Runtime, client: FlaskClient) -> None:
     add_item(runtime, 1, received_at=utcnow() - timedelta(minutes=5), due_at=utcnow() - timedelta(minutes=1))
     [row] = rows(client.get("/departments/sales").get_data(as_text=True))
-    assert row.cells["age"] == "5 min"
+    assert row.cells["age"] == "5 min. ago"
     assert "overdue" in row.attrs["class"].split()
 
 

@@ -116,10 +116,10 @@ def test_the_front_desk_loads_the_keyboard_without_inline_script(client: FlaskCl
     ("ago", "shown"),
     [
         (timedelta(seconds=20), "now"),
-        (timedelta(minutes=5), "5 min"),
-        (timedelta(minutes=59, seconds=59), "59 min"),
-        (timedelta(hours=3, minutes=10), "3 h"),
-        (timedelta(days=2, hours=5), "2 d"),
+        (timedelta(minutes=5), "5 min. ago"),
+        (timedelta(minutes=59, seconds=59), "59 min. ago"),
+        (timedelta(hours=3, minutes=10), "3 hr. ago"),
+        (timedelta(days=2, hours=5), "2 days ago"),
         (timedelta(minutes=-3), "now"),  # a clock a little ahead of ours
     ],
 )
