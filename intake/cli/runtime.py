@@ -23,6 +23,7 @@ from config.loading import ConfigError, load_settings
 from config.settings import Settings
 from intake.cli.web_server import WebServer
 from intake.email.imap import MailboxPoller, pollers
+from intake.email.imap_lease import MailboxLease
 from intake.email.parse_workers import ParseWorkers, WorkerLimits
 from intake.email.smtp import SMTPServer
 from intake.email.storing import Parse
@@ -35,6 +36,7 @@ from routing.delivery import Deliverer
 from routing.engine import RouterHolder
 from routing.people.accounts import ensure_first_admin
 from routing.store.database import make_engine, make_session_factory
+from routing.store.leases import process_holder
 from routing.store.mailboxes import MailboxStore
 from routing.store.schema import prepare, sync_departments
 from web.app import create_app
@@ -157,9 +159,14 @@ def run_services(
 
 
 def start_pollers(runtime: Runtime, parse: Parse) -> list[MailboxPoller]:
-    """Start one poller thread per configured IMAP mailbox."""
+    """Start one poller thread per configured IMAP mailbox, each reading under its lease."""
+    holder = process_holder()
     started = pollers(
-        runtime.settings, runtime.deliverer.deliver, lambda name: MailboxStore(runtime.sessions, name), parse
+        runtime.settings,
+        runtime.deliverer.deliver,
+        lambda name: MailboxStore(runtime.sessions, name),
+        lambda mailbox: MailboxLease(runtime.sessions, mailbox.name, holder, mailbox.lease_seconds),
+        parse,
     )
     for poller in started:
         poller.start()
