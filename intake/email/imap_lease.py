@@ -42,7 +42,12 @@ class MailboxLease:
         seconds: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.sessions, self.name, self.holder, self.seconds = sessions, f"imap:{name}", holder, seconds
+        self.sessions, self.name, self.holder, self.seconds = (
+            sessions,
+            leases.mailbox_lease(name),
+            holder,
+            seconds,
+        )
         self.clock = clock
         self._held_until = 0.0  # time.monotonic() until which the lease counts as ours
         self._stopping = threading.Event()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
@@ -63,6 +64,14 @@ def release(sessions: sessionmaker[Session], name: str, holder: str) -> None:
         session.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
 
 
-def holder_of(session: Session, name: str, now: datetime) -> str | None:
-    """Who holds the lease `name` now; None when nobody does or it has expired."""
-    return session.scalar(select(Lease.holder).where(Lease.name == name, Lease.expires_at > now))
+def holders(session: Session, names: Collection[str], now: datetime) -> dict[str, str]:
+    """Who holds each of the leases `names` now; one nobody holds (or expired) is left out."""
+    found = session.execute(
+        select(Lease.name, Lease.holder).where(Lease.name.in_(names), Lease.expires_at > now)
+    )
+    return {name: holder for name, holder in found}
+
+
+def mailbox_lease(mailbox: str) -> str:
+    """The name of the lease on reading the IMAP mailbox named `mailbox`."""
+    return f"imap:{mailbox}"

@@ -4,6 +4,7 @@ time, and the survivor takes it over when the reader is killed with SIGKILL."""
 from __future__ import annotations
 
 import re
+import socket
 import tomllib
 from collections import Counter
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from routing.store.models import Item, MailboxState
 from tests.conftest import OFFICE
 from tests.support.dovecot import PASSWORD, Dovecot, wait_for
 from tests.support.mail import email_bytes
+from tests.support.people import HttpUser
 from tests.support.serving import ServeProcess
 
 pytestmark = pytest.mark.postgresql
@@ -75,6 +77,17 @@ def _read_uids(node: ServeProcess) -> list[int]:
     return [int(found[1]) for line in node.output if (found := READ.search(line))]
 
 
+def _reader(admin: HttpUser, node: ServeProcess) -> str:
+    """The reader of the mailbox as the node's /healthz names it, without its random part."""
+    health = admin.get_json(f"http://127.0.0.1:{node.web_port}/healthz")
+    reader: str = health["mailboxes"][0]["reader"]
+    return reader.rpartition(":")[0]
+
+
+def _holder_prefix(node: ServeProcess) -> str:
+    return f"{socket.gethostname()}:{node.process.pid}"
+
+
 def _logins(dovecot: Dovecot, user: str) -> int:
     return dovecot.log().count(f"Login: user=<{user}>")
 
@@ -99,6 +112,9 @@ def test_two_nodes_read_one_mailbox_once_and_the_survivor_takes_over(
         wait_for(lambda: len(_read_uids(first)) == 5, "five mails read")
         assert (_read_uids(first), _read_uids(second)) == ([1, 2, 3, 4, 5], [])
         assert _logins(dovecot, user) == 1  # the second node never logged in
+        admin = first.user
+        # Either node's /healthz says which node reads the mailbox.
+        assert [_reader(admin, node) for node in (first, second)] == [_holder_prefix(first)] * 2
         # Killed between a commit and saving its position, a node leaves that mail to be read
         # again (deliver() keeps one item); here it is killed with nothing in hand.
         wait_for(lambda: _last_uid(postgresql_url) == 5, "the position saved")
@@ -107,6 +123,7 @@ def test_two_nodes_read_one_mailbox_once_and_the_survivor_takes_over(
         first.process.wait()
         _save(dovecot, user, range(6, 11))
         wait_for(lambda: len(_read_uids(second)) == 5, "the survivor reading the next five")
+        assert _reader(admin, second) == _holder_prefix(second)
     finally:
         for node in (first, second):
             if node is not None:
