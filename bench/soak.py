@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
@@ -171,12 +172,16 @@ def _dropped(connection: smtplib.SMTP | None) -> None:
             connection.close()
 
 
-def killer(nodes: list[Node], every: float, stop: threading.Event, memory: PeakMemory) -> None:
+def killer(
+    nodes: list[Node], every: float, stop: threading.Event, memory: PeakMemory, progress: Callable[[], None]
+) -> None:
     """Kill the nodes in turn, one every `every` seconds but only while the others listen
     (a node restarting takes seconds: killing faster would leave no node up), sampling
-    memory in between."""
+    memory in between and saying how far the mail has got after every tenth kill."""
     turn = 0
     while True:
+        if turn % 10 == 9:
+            progress()
         deadline = time.monotonic() + every
         others = [node for node in nodes if node is not nodes[turn % len(nodes)]]
         while time.monotonic() < deadline or not all(node.listening() for node in others):
@@ -230,7 +235,13 @@ def soak(args: argparse.Namespace, url: str, folder: Path) -> int:
     share = -(-args.mails // args.senders)
     slices = [(n * share, min(share, args.mails - n * share)) for n in range(args.senders)]
     ports = (nodes[0].smtp_port, nodes[1].smtp_port)
-    killing = threading.Thread(target=killer, args=(nodes, args.kill_every, stop, memory), daemon=True)
+
+    def progress() -> None:
+        print(f"  {time.time() - began:.0f} s: {len(items_found(url, run))} items", flush=True)
+
+    killing = threading.Thread(
+        target=killer, args=(nodes, args.kill_every, stop, memory, progress), daemon=True
+    )
     began = time.time()
     killing.start()
     try:
@@ -251,8 +262,10 @@ def soak(args: argparse.Namespace, url: str, folder: Path) -> int:
     lost = args.mails - len(found)
     doubled = sum(found.values()) - len(found)
     retries, refused = sum(r for r, _, _ in results), sum(r for _, r, _ in results)
+    kills = sum(node.kills for node in nodes)
     print(
-        f"kills: {sum(node.kills for node in nodes)}; mails sent again to the other node: {retries}; refused for good: {refused}"
+        f"kills: {kills} (one every {(acked - began) / max(kills, 1):.1f} s on average: a kill waits for the other "
+        f"node to listen again); mails sent again to the other node: {retries}; refused for good: {refused}"
     )
     print(
         f"all {args.mails} acknowledged in {acked - began:.1f} s ({args.mails / (acked - began):.0f} mails/s)"
