@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # How often a poller waiting for the lease looks whether it has been taken.
 WAIT_SECONDS = 0.1
+# How often a process without the lease looks whether it is free (a read only): a node
+# that stops cleanly hands its mailboxes over this soon.
+LOOK_SECONDS = 1.0
 
 
 class LeaseLost(Exception):
@@ -85,7 +88,7 @@ class MailboxLease:
     def _run(self) -> None:
         while not self._stopping.is_set():
             self._renew()
-            self._stopping.wait(self.seconds / 3)
+            self._stopping.wait(self.seconds / 3 if self.held() else min(self.seconds / 3, LOOK_SECONDS))
 
     def _renew(self) -> None:
         started = time.monotonic()

@@ -36,9 +36,15 @@ def process_holder() -> str:
 def take(sessions: sessionmaker[Session], name: str, holder: str, now: datetime, seconds: float) -> bool:
     """Take the lease `name` for `holder`, or renew it, until `seconds` after `now`.
 
-    False while another holder's lease runs. Taking a lease held by nobody yet races
-    with other processes doing the same; the one whose row is stored first wins.
+    False while another holder's lease runs, found with a read alone: a process waiting
+    for the lease looks often, and on SQLite must not take the office's write lock to
+    look. Taking a lease held by nobody yet races with other processes doing the same;
+    the one whose row is stored first wins.
     """
+    with transaction(sessions, write=False) as session:
+        found = session.get(Lease, name)
+        if found is not None and found.holder != holder and found.expires_at > now:
+            return False
     expires_at = now + timedelta(seconds=seconds)
     try:
         with transaction(sessions) as session:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from intake.cli.runtime import Runtime
+from config.loading import load_settings
+from intake.cli.runtime import Runtime, open_runtime
 from routing.store import leases
 from routing.store.database import transaction
+from tests.conftest import OFFICE
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -27,6 +32,22 @@ def test_a_lease_is_held_by_one_holder_until_it_expires(runtime: Runtime) -> Non
     assert leases.take(sessions, "imap:sales", "node-b", NOW + timedelta(seconds=40), 30)
     assert not leases.take(sessions, "imap:sales", "node-a", NOW + timedelta(seconds=41), 30)
     assert _holder(runtime, "imap:sales", NOW + timedelta(seconds=41)) == "node-b"
+
+
+def test_a_process_waiting_for_a_held_lease_looks_without_the_write_lock(tmp_path: Path) -> None:
+    path = tmp_path / "intake.db"
+    settings = load_settings(OFFICE, {"INTAKE_DATABASE_URL": f"sqlite:///{path}"})
+    # A look that waited for the write lock would fail after this long.
+    database = dataclasses.replace(settings.database, lock_timeout_seconds=0.5)
+    runtime = open_runtime(dataclasses.replace(settings, database=database))
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert leases.take(runtime.sessions, "imap:sales", "node-a", NOW, 30)
+        writer.execute("BEGIN IMMEDIATE")  # a message being stored holds the write lock
+        assert not leases.take(runtime.sessions, "imap:sales", "node-b", NOW + timedelta(seconds=5), 30)
+    finally:
+        writer.close()
+        runtime.engine.dispose()
 
 
 def test_leases_of_different_names_are_apart(runtime: Runtime) -> None:
