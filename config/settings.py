@@ -328,7 +328,7 @@ class ImapMailbox:
     backoff_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
     # One node at a time reads the mailbox, under a lease this long: after a node dies
-    # without a word, another takes over within about four thirds of it.
+    # without a word, another takes over within a second of its expiry.
     lease_seconds: float = 30.0
 
 
