@@ -7,7 +7,8 @@ or refuses the connection, it sends the same mail to the other node, until a 250
 the end every Message-ID sent must be in the items once: "lost" counts those missing,
 "doubled" the extra items. It also prints the largest resident memory (peak RSS) of any
 of the nodes' processes (a node, its parsing children), the time from the last 250 until
-every mail is an item (the backlog's drain), and how fast the mail went in.
+every mail is an item (the backlog's drain), and how fast the mail went in, against a
+calm baseline measured first in the same run (a tenth as many mails, no kills).
 
     .venv/bin/python bench/soak.py [--mails 100000] [--senders 8] [--kill-every 5]
                                    [--postgresql URL]
@@ -33,6 +34,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
@@ -160,7 +162,8 @@ def sender(ports: tuple[int, int], first: int, count: int, run: str, index: int)
             except (OSError, smtplib.SMTPException):
                 pass
             # No 250: as a mail server would, try the other MX with the same mail.
-            retries, node, connection = retries + 1, 1 - node, _dropped(connection)
+            _dropped(connection)
+            retries, node, connection = retries + 1, 1 - node, None
             time.sleep(0.05)
     _dropped(connection)
     return retries, refused, time.time()
@@ -201,7 +204,7 @@ def items_found(database_url: str, run: str) -> Counter[str]:
                 .where(Item.message_id.like(f"%{run}.%"))
                 .group_by(Item.message_id)
             )
-            return Counter({message_id: count for message_id, count in rows})
+            return Counter({message_id: count for message_id, count in rows if message_id})
     finally:
         engine.dispose()
 
@@ -224,17 +227,50 @@ def main() -> int:
         return soak(args, url, Path(folder))
 
 
+@dataclass(frozen=True)
+class Sent:
+    """How a batch of mail went in: when it began, when its last 250 came, what it took."""
+
+    mails: int
+    began: float
+    acked: float
+    retries: int
+    refused: int
+
+    @property
+    def rate(self) -> float:
+        return self.mails / (self.acked - self.began)
+
+
+def send_all(ports: tuple[int, int], mails: int, senders: int, run: str) -> Sent:
+    """Send `mails` mails from `senders` processes, each mail until a 250."""
+    share = -(-mails // senders)
+    slices = [(n * share, min(share, mails - n * share)) for n in range(senders)]
+    began = time.time()
+    with multiprocessing.get_context("spawn").Pool(senders) as pool:
+        results = pool.starmap(
+            sender, [(ports, first, count, run, n) for n, (first, count) in enumerate(slices)]
+        )
+    return Sent(
+        mails=mails,
+        began=began,
+        acked=max(last for _, _, last in results),
+        retries=sum(retries for retries, _, _ in results),
+        refused=sum(refused for _, refused, _ in results),
+    )
+
+
 def soak(args: argparse.Namespace, url: str, folder: Path) -> int:
+    """A calm baseline first (a tenth of the mails, no kills), then the mails under kills."""
     nodes = [Node("node-a", url, folder), Node("node-b", url, folder)]
     memory, stop = PeakMemory(), threading.Event()
     for node in nodes:
         node.start()
     for node in nodes:
         node.wait_listening()
-    run = uuid.uuid4().hex[:8]
-    share = -(-args.mails // args.senders)
-    slices = [(n * share, min(share, args.mails - n * share)) for n in range(args.senders)]
     ports = (nodes[0].smtp_port, nodes[1].smtp_port)
+    warm_run, calm_run, run = (uuid.uuid4().hex[:8] for _ in range(3))
+    began = time.time()
 
     def progress() -> None:
         print(f"  {time.time() - began:.0f} s: {len(items_found(url, run))} items", flush=True)
@@ -242,35 +278,39 @@ def soak(args: argparse.Namespace, url: str, folder: Path) -> int:
     killing = threading.Thread(
         target=killer, args=(nodes, args.kill_every, stop, memory, progress), daemon=True
     )
-    began = time.time()
-    killing.start()
     try:
-        with multiprocessing.get_context("spawn").Pool(args.senders) as pool:
-            results = pool.starmap(
-                sender, [(ports, first, count, run, n) for n, (first, count) in enumerate(slices)]
-            )
+        # The first mails of a node start its parsing children: not part of the calm rate.
+        warm = send_all(ports, args.senders * 5, args.senders, warm_run)
+        calm = send_all(ports, max(args.mails // 10, args.senders), args.senders, calm_run)
+        earlier = [(warm, drain(url, warm_run, warm.mails)), (calm, drain(url, calm_run, calm.mails))]
+        began = time.time()
+        killing.start()
+        sent = send_all(ports, args.mails, args.senders, run)
         stop.set()
         killing.join()
-        acked = max(last for _, _, last in results)
         found = drain(url, run, args.mails)
-        drained = time.time() - acked
+        drained = time.time() - sent.acked
         memory.sample([node.process.pid for node in nodes if node.process is not None])
     finally:
         stop.set()
         for node in nodes:
             node.stop()
-    lost = args.mails - len(found)
-    doubled = sum(found.values()) - len(found)
-    retries, refused = sum(r for r, _, _ in results), sum(r for _, r, _ in results)
+    counted = [*earlier, (sent, found)]
+    lost = sum(batch.mails - len(items) for batch, items in counted)
+    doubled = sum(sum(items.values()) - len(items) for _, items in counted)
+    refused = sum(batch.refused for batch, _ in counted)
     kills = sum(node.kills for node in nodes)
+    print(f"without kills: {calm.mails} mails acknowledged at {calm.rate:.0f} mails/s")
     print(
-        f"kills: {kills} (one every {(acked - began) / max(kills, 1):.1f} s on average: a kill waits for the other "
-        f"node to listen again); mails sent again to the other node: {retries}; refused for good: {refused}"
+        f"with kills: {args.mails} mails acknowledged at {sent.rate:.0f} mails/s in {sent.acked - sent.began:.0f} s, "
+        f"ratio {sent.rate / calm.rate:.2f} of the calm rate"
     )
     print(
-        f"all {args.mails} acknowledged in {acked - began:.1f} s ({args.mails / (acked - began):.0f} mails/s)"
+        f"kills: {kills} (one every {(sent.acked - sent.began) / max(kills, 1):.1f} s on average: a kill waits for "
+        f"the other node to listen again); mails sent again to the other node: {sent.retries}; "
+        f"refused for good: {refused}"
     )
-    print(f"lost {lost}, doubled {doubled}")
+    print(f"lost {lost}, doubled {doubled} (of all {sum(batch.mails for batch, _ in counted)} mails sent)")
     print(f"largest RSS of any process: {memory.largest_kb / 1024:.0f} MB ({memory.where})")
     print(f"backlog drained {drained:.1f} s after the last 250")
     return 0 if lost == doubled == refused == 0 else 1
