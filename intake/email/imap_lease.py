@@ -13,13 +13,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from routing.store import leases
+from routing.store.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +36,11 @@ class LeaseLost(Exception):
 class MailboxLease:
     """This process's claim on reading mailbox `name`, for `seconds` at a time."""
 
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        name: str,
-        holder: str,
-        seconds: float,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.sessions, self.name, self.holder, self.seconds = (
-            sessions,
-            leases.mailbox_lease(name),
-            holder,
-            seconds,
-        )
-        self.clock = clock
+    def __init__(self, sessions: sessionmaker[Session], name: str, holder: str, seconds: float) -> None:
+        self.sessions = sessions
+        self.name = leases.mailbox_lease(name)
+        self.holder = holder
+        self.seconds = seconds
         self._held_until = 0.0  # time.monotonic() until which the lease counts as ours
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"lease-{name}", daemon=True)
@@ -93,7 +82,7 @@ class MailboxLease:
     def _renew(self) -> None:
         started = time.monotonic()
         try:
-            taken = leases.take(self.sessions, self.name, self.holder, self.clock(), self.seconds)
+            taken = leases.take(self.sessions, self.name, self.holder, utcnow(), self.seconds)
         except SQLAlchemyError as error:
             log.warning("%s: the lease could not be renewed: %s", self.name, error)
             return
