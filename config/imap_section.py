@@ -9,17 +9,19 @@ from config.settings import (
     Department,
     ImapMailbox,
 )
-from config.table import Table, seconds
+from config.table import Table, bounded, seconds
 
 _IMAP_KEYS = (
     "name", "host", "port", "security", "username", "password", "password_env", "oauth2_token_file",
     "folder", "department", "after", "move_to", "flag", "idle_renew_seconds", "poll_seconds",
-    "timeout_seconds", "backoff_seconds", "backoff_max_seconds",
+    "timeout_seconds", "backoff_seconds", "backoff_max_seconds", "lease_seconds",
 )  # fmt: skip
 
 _SECURITY_PORTS = {"ssl": 993, "starttls": 143, "none": 143}
 # RFC 2177: a server may drop an IDLE client after 30 minutes; stay well inside.
 _IDLE_RENEW_LIMIT = 29 * 60
+# Renewed every third of it: shorter loads the database for nothing, longer delays a takeover.
+_LEASE_RANGE = (1.0, 3600.0)
 
 
 def read_imap(
@@ -69,6 +71,7 @@ def _imap_mailbox(table: Table, departments: tuple[Department, ...], env: Mappin
         timeout_seconds=seconds(table, "timeout_seconds", ImapMailbox.timeout_seconds),
         backoff_seconds=seconds(table, "backoff_seconds", ImapMailbox.backoff_seconds),
         backoff_max_seconds=seconds(table, "backoff_max_seconds", ImapMailbox.backoff_max_seconds),
+        lease_seconds=bounded(table, "lease_seconds", ImapMailbox.lease_seconds, *_LEASE_RANGE),
     )
 
 

@@ -333,6 +333,9 @@ class ImapMailbox:
     timeout_seconds: float = 60.0
     backoff_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
+    # One node at a time reads the mailbox, under a lease this long: after a node dies
+    # without a word, another takes over within a second of its expiry.
+    lease_seconds: float = 30.0
 
 
 @dataclass(frozen=True)

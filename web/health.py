@@ -57,4 +57,5 @@ def _detail(health: MailboxHealth) -> dict[str, Any]:
         "last_error": health.last_error,
         "last_error_at": health.last_error_at.isoformat() if health.last_error_at else None,
         "failures": health.failures,
+        "reader": health.reader,
     }

@@ -24,6 +24,7 @@ from config.settings import Settings
 from intake.cli.web_server import WebServer
 from intake.email.acknowledgements import acknowledge_new
 from intake.email.imap import MailboxPoller, pollers
+from intake.email.imap_lease import MailboxLease
 from intake.email.parse_workers import ParseWorkers, WorkerLimits
 from intake.email.smtp import SMTPServer
 from intake.email.storing import Parse
@@ -37,6 +38,7 @@ from routing.engine import RouterHolder
 from routing.message import InboundMessage
 from routing.people.accounts import ensure_first_admin
 from routing.store.database import make_engine, make_session_factory
+from routing.store.leases import process_holder
 from routing.store.mailboxes import MailboxStore
 from routing.store.schema import prepare, sync_departments
 from web.app import create_app
@@ -168,9 +170,14 @@ def run_services(
 
 
 def start_pollers(runtime: Runtime, parse: Parse) -> list[MailboxPoller]:
-    """Start one poller thread per configured IMAP mailbox."""
+    """Start one poller thread per configured IMAP mailbox, each reading under its lease."""
+    holder = process_holder()
     started = pollers(
-        runtime.settings, runtime.deliver_email, lambda name: MailboxStore(runtime.sessions, name), parse
+        runtime.settings,
+        runtime.deliver_email,
+        lambda name: MailboxStore(runtime.sessions, name),
+        lambda mailbox: MailboxLease(runtime.sessions, mailbox.name, holder, mailbox.lease_seconds),
+        parse,
     )
     for poller in started:
         poller.start()

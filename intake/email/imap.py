@@ -5,6 +5,8 @@ deliver(), and only after the commit moves or flags it; then it waits in IDLE (o
 polls) for more. What it has read is its stored position, never the \\Seen flag, so
 mail already opened on a phone is still imported. A failure costs a reconnect with
 capped backoff and a catch-up; it is recorded so /healthz shows a failing mailbox.
+A poller logs in only while its process holds the mailbox's lease (imap_lease.py), so
+that among several nodes one alone reads each mailbox.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from imapclient import IMAPClient
 
 from config.settings import ImapMailbox, Settings
+from intake.email.imap_lease import LeaseLost, MailboxLease
 from intake.email.parser import EmailLimits, Envelope, parse_email
 from intake.email.storing import Parse, parse_here, store_email
 from routing.delivery import Delivery
@@ -30,7 +33,7 @@ from routing.store.mailboxes import MailboxStore, Position
 
 log = logging.getLogger(__name__)
 
-# How often a poller waiting in IDLE looks whether it has been asked to stop.
+# How often a waiting poller looks whether it has been asked to stop or lost its lease.
 STOP_CHECK_SECONDS = 0.25
 DELETED = b"\\Deleted"
 # Failures of one UID, with the database answering, before it is stored raw only so
@@ -81,6 +84,7 @@ class MailboxPoller:
         recipients: tuple[str, ...],
         deliver: Callable[[InboundMessage], Delivery],
         store: MailboxStore,
+        lease: MailboxLease,
         limits: EmailLimits | None = None,
         parse: Parse = parse_here,
     ) -> None:
@@ -89,6 +93,7 @@ class MailboxPoller:
         self.recipients = recipients
         self.deliver = deliver
         self.store = store
+        self.lease = lease
         self.limits = limits or EmailLimits()
         self._failing = (0, 0)  # (UID, failed attempts) of the message that keeps failing
         self._stopping = threading.Event()
@@ -96,6 +101,7 @@ class MailboxPoller:
         self._thread = threading.Thread(target=self.run, name=f"imap-{mailbox.name}", daemon=True)
 
     def start(self) -> None:
+        self.lease.start()
         self._thread.start()
 
     def is_alive(self) -> bool:
@@ -106,13 +112,16 @@ class MailboxPoller:
         self._stopping.set()
         # Ending IDLE and logging out may each wait one read timeout on a dying connection.
         self._thread.join(2 * self.mailbox.timeout_seconds + 1)
+        self.lease.stop()
 
     def run(self) -> None:
         delay = self.mailbox.backoff_seconds
-        while not self._stopping.is_set():
+        while self.lease.wait(self._stopping):
             self._worked = False
             try:
                 self._session()
+            except LeaseLost as lost:
+                log.warning("%s: %s", self.mailbox.name, lost)  # another node reads it now
             # A poller must never die silently: whatever went wrong is recorded and retried.
             except Exception as error:
                 self._note_failure(error)
@@ -159,11 +168,13 @@ class MailboxPoller:
 
     def _catch_up(self, client: IMAPClient, position: Position) -> Position:
         """Store every message past `position`, in UID order, and save the new position."""
+        self.lease.check()
         found = client.search(["UID", f"{position.last_uid + 1}:*"])
         # "n:*" always includes the highest UID, even when it is below n.
         for uid in sorted(uid for uid in found if uid > position.last_uid):
             if self._stopping.is_set():
                 break
+            self.lease.check()
             self._take(client, uid)
             position = replace(position, last_uid=uid)
             self.store.save_position(position)
@@ -213,13 +224,19 @@ class MailboxPoller:
         if client.has_capability("IDLE"):
             self._idle(client)
         else:
-            self._stopping.wait(self.mailbox.poll_seconds)
+            deadline = time.monotonic() + self.mailbox.poll_seconds
+            while self._waiting() and (remaining := deadline - time.monotonic()) > 0:
+                self._stopping.wait(min(STOP_CHECK_SECONDS, remaining))
+
+    def _waiting(self) -> bool:
+        """Whether to go on waiting for news: neither asked to stop nor out of the lease."""
+        return not self._stopping.is_set() and self.lease.held()
 
     def _idle(self, client: IMAPClient) -> None:
         """Wait in IDLE until the folder changes, the renew time comes, or a stop."""
         client.idle()
         deadline = time.monotonic() + self.mailbox.idle_renew_seconds
-        while not self._stopping.is_set() and (remaining := deadline - time.monotonic()) > 0:
+        while self._waiting() and (remaining := deadline - time.monotonic()) > 0:
             responses = idle_responses(client, client.idle_check(timeout=min(STOP_CHECK_SECONDS, remaining)))
             if any(response[:1] == (b"BYE",) for response in responses):
                 raise ConnectionLost("the server ended the session")
@@ -261,13 +278,20 @@ def pollers(
     settings: Settings,
     deliver: Callable[[InboundMessage], Delivery],
     store: Callable[[str], MailboxStore],
+    lease: Callable[[ImapMailbox], MailboxLease],
     parse: Parse = parse_here,
 ) -> list[MailboxPoller]:
     """One poller for each mailbox the config names (not started)."""
     limits = EmailLimits.from_settings(settings)
     return [
         MailboxPoller(
-            mailbox, mailbox_recipients(settings, mailbox), deliver, store(mailbox.name), limits, parse
+            mailbox,
+            mailbox_recipients(settings, mailbox),
+            deliver,
+            store(mailbox.name),
+            lease(mailbox),
+            limits,
+            parse,
         )
         for mailbox in settings.imap
     ]

@@ -1,7 +1,8 @@
 """How far each IMAP mailbox has been read, and whether reading it works.
 
 The IMAP poller keeps its position here (folder, UIDVALIDITY, last UID stored), and
-its health (last success, last error, failures in a row) for /healthz and the web.
+its health (last success, last error, failures in a row) for /healthz and the web,
+which also show which node reads it now (the holder of its lease, routing/store/leases.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from routing.store import leases
 from routing.store.database import transaction
 from routing.store.models import MailboxState, utcnow
 
@@ -38,6 +40,7 @@ class MailboxHealth:
     last_error: str | None = None
     last_error_at: datetime | None = None
     failures: int = 0
+    reader: str | None = None  # the process reading it now, when one holds its lease
 
 
 class MailboxStore:
@@ -88,12 +91,13 @@ def mailbox_health(session: Session, names: Sequence[str]) -> list[MailboxHealth
     rows = {
         row.name: row for row in session.scalars(select(MailboxState).where(MailboxState.name.in_(names)))
     }
-    return [_health(name, rows.get(name)) for name in names]
+    readers = leases.holders(session, [leases.mailbox_lease(name) for name in names], utcnow())
+    return [_health(name, rows.get(name), readers.get(leases.mailbox_lease(name))) for name in names]
 
 
-def _health(name: str, row: MailboxState | None) -> MailboxHealth:
+def _health(name: str, row: MailboxState | None, reader: str | None) -> MailboxHealth:
     if row is None or (row.last_success_at is None and not row.failures):
-        return MailboxHealth(name, "waiting")
+        return MailboxHealth(name, "waiting", reader=reader)
     return MailboxHealth(
         name=name,
         state="failing" if row.failures >= UNHEALTHY_AFTER else "ok",
@@ -101,4 +105,5 @@ def _health(name: str, row: MailboxState | None) -> MailboxHealth:
         last_error=row.last_error,
         last_error_at=row.last_error_at,
         failures=row.failures,
+        reader=reader,
     )

@@ -255,6 +255,17 @@ class MailboxState(Base):
     failures: Mapped[int] = mapped_column(default=0)  # in a row, since the last success
 
 
+class Lease(Base):
+    """Which process may, for now, do what only one process may do at a time (read one
+    IMAP mailbox): its holder, until the holder renews it or it expires."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+
+
 class VoiceCall(Base):
     """The phone facts of a voicemail item: the call, its recording and its transcript."""
 

@@ -35,6 +35,7 @@ def test_mailboxes_load_with_their_defaults() -> None:
     assert (shared.password, shared.oauth2_token_file) == (None, Path("/run/intake/shared.token"))
     assert (shared.after, shared.flag, shared.department) == ("flag", "\\Seen", None)
     assert (shared.idle_renew_seconds, shared.timeout_seconds) == (300.0, 30.0)
+    assert (billing.lease_seconds, shared.lease_seconds) == (30.0, 45.0)
     # Mail from a mapped mailbox is addressed to its department; the other is routed by its headers.
     assert mailbox_recipients(settings, billing) == ("billing@office.test",)
     assert mailbox_recipients(settings, shared) == ()
@@ -59,6 +60,9 @@ BAD_CASES = [
     ("0", "department", "'phones'", "imap[0].department", "no email address to route by"),
     ("1", "idle_renew_seconds", "1800", "imap[1].idle_renew_seconds", "at most 1740"),
     ("1", "timeout_seconds", "0", "imap[1].timeout_seconds", "greater than 0"),
+    ("1", "lease_seconds", "0.5", "imap[1].lease_seconds", "must be from 1.0 to 3600.0"),
+    ("1", "lease_seconds", "3601", "imap[1].lease_seconds", "must be from 1.0 to 3600.0"),
+    ("1", "lease_seconds", "'30'", "imap[1].lease_seconds", "must be float, not str"),
     ("1", "name", "'billing-inbox'", "imap[1].name", "duplicate mailbox name 'billing-inbox'"),
     ("1", "host", "''", "imap[1].host", "must not be empty"),
     ("1", "username", None, "imap[1].username", "is required"),

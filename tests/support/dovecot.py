@@ -24,7 +24,9 @@ from sqlalchemy import select
 from config.settings import ImapMailbox
 from intake.cli.runtime import Runtime
 from intake.email.imap import MailboxPoller, mailbox_recipients
+from intake.email.imap_lease import MailboxLease
 from routing.store.database import transaction
+from routing.store.leases import process_holder
 from routing.store.mailboxes import MailboxStore
 from routing.store.models import Item, MailboxState
 from tests.conftest import require_program
@@ -175,7 +177,11 @@ def running_poller(runtime: Runtime, mailbox: ImapMailbox) -> Iterator[MailboxPo
     """A poller for `mailbox` on the runtime's database, stopped when the block ends."""
     settings = dataclasses.replace(runtime.settings, imap=(mailbox,))
     poller = MailboxPoller(
-        mailbox, mailbox_recipients(settings, mailbox), runtime.deliverer.deliver, store(runtime, mailbox)
+        mailbox,
+        mailbox_recipients(settings, mailbox),
+        runtime.deliverer.deliver,
+        store(runtime, mailbox),
+        lease(runtime, mailbox),
     )
     poller.start()
     try:
@@ -187,6 +193,11 @@ def running_poller(runtime: Runtime, mailbox: ImapMailbox) -> Iterator[MailboxPo
 
 def store(runtime: Runtime, mailbox: ImapMailbox) -> MailboxStore:
     return MailboxStore(runtime.sessions, mailbox.name)
+
+
+def lease(runtime: Runtime, mailbox: ImapMailbox) -> MailboxLease:
+    """The mailbox's lease, for a holder of its own (as a process of its own would be)."""
+    return MailboxLease(runtime.sessions, mailbox.name, process_holder(), mailbox.lease_seconds)
 
 
 def folder_flags(server: Dovecot, user: str, folder: str = "INBOX") -> list[set[bytes]]:

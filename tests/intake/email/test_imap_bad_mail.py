@@ -19,6 +19,7 @@ from tests.support.dovecot import (
     Dovecot,
     folder_flags,
     imap_mailbox,
+    lease,
     mailbox_state,
     running_poller,
     wait_for,
@@ -90,7 +91,12 @@ def test_the_configured_limits_apply_to_imap_mail(runtime: Runtime, dovecot: Dov
     mailbox = imap_mailbox(dovecot, user)
     smtp = dataclasses.replace(runtime.settings.smtp, max_message_size=1000)
     settings = dataclasses.replace(runtime.settings, imap=(mailbox,), smtp=smtp)
-    [poller] = pollers(settings, runtime.deliverer.deliver, lambda name: MailboxStore(runtime.sessions, name))
+    [poller] = pollers(
+        settings,
+        runtime.deliverer.deliver,
+        lambda name: MailboxStore(runtime.sessions, name),
+        lambda mailbox: lease(runtime, mailbox),
+    )
     poller.start()
     try:
         wait_for(lambda: stored(runtime), "the message stored")

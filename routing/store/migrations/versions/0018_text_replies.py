@@ -1,7 +1,7 @@
 """Text replies: a reply's Twilio Message SID and the delivery status Twilio reports.
 
-Revision ID: 0017_text_replies
-Revises: 0016_replies
+Revision ID: 0018_text_replies
+Revises: 0017_acknowledgements
 """
 
 from collections.abc import Sequence

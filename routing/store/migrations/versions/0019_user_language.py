@@ -1,8 +1,8 @@
 """The pages' language each user chose (empty follows the office's), and the admins'
 trail of what they did to people and access from the admin pages.
 
-Revision ID: 0023_user_language
-Revises: 0016_replies
+Revision ID: 0019_user_language
+Revises: 0018_text_replies
 """
 
 from collections.abc import Sequence
