@@ -67,7 +67,7 @@ def test_real_mail_that_broke_parsing_is_stored_parsed(runtime: Runtime, name: s
 
 def test_over_smtp_a_nul_in_an_attachment_type_is_accepted_and_stored(runtime: Runtime) -> None:
     raw = REAL_MAIL["NUL in an attachment's content type"]
-    with running(runtime.settings, runtime.deliverer.deliver) as server, client(server) as connection:
+    with running(runtime) as server, client(server) as connection:
         code, _ = send(connection, raw)
     assert code == 250
     with transaction(runtime.sessions, write=False) as session:
@@ -118,7 +118,7 @@ def test_over_smtp_mail_the_database_refuses_even_raw_gets_a_permanent_554(runti
     raw = email_bytes(sender="bad@client.example", subject="Never storable")
     with (
         refusing_values(runtime.engine, "sender", "bad@client.example"),
-        running(runtime.settings, runtime.deliverer.deliver) as server,
+        running(runtime) as server,
         client(server) as connection,
     ):
         code, reply = send(connection, raw, sender="bad@client.example")
