@@ -130,7 +130,6 @@ def run_services(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: reload_config(runtime))
     started: list[
         SMTPServer
         | WebServer
@@ -142,6 +141,14 @@ def run_services(
         | InboxWorker
         | WorkerProcesses
     ] = []
+
+    def reload(*_: object) -> None:
+        reload_config(runtime)
+        for service in started:
+            if isinstance(service, WorkerProcesses):
+                service.reload()  # they route: they read the config again too
+
+    signal.signal(signal.SIGHUP, reload)
     # Every email door parses in these children; they stop after the doors.
     parsers = ParseWorkers(WorkerLimits.from_settings(runtime.settings.email))
     try:
@@ -217,11 +224,13 @@ def run_worker(runtime: Runtime, parent: int | None) -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload_config(runtime))
     # One message at a time here: one parsing child is enough.
     limits = dataclasses.replace(WorkerLimits.from_settings(runtime.settings.email), workers=1)
     with ParseWorkers(limits) as parsers:
         worker = runtime.inbox_worker(parsers.parse)
         worker.start()
+        log.info("inbox worker %s is making items of accepted messages", os.getpid())
         while not stop.wait(1.0):
             if parent is not None and os.getppid() != parent:
                 log.warning("the serving process %s is gone; this inbox worker stops", parent)

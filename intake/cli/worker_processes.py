@@ -53,9 +53,11 @@ class WorkerProcesses:
                 child.kill()
                 child.wait()
 
-    @property
-    def pids(self) -> list[int]:
-        return [child.pid for child in self._children]
+    def reload(self) -> None:
+        """Have every child read the config again (SIGHUP), as the serving process does."""
+        for child in self._children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGHUP)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "intake", "--config", str(self.config), "worker"]

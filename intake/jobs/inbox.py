@@ -118,7 +118,8 @@ class InboxWorker:
         """Finish the message in hand, give the rest of its batch back, then end the thread."""
         self._stop.set()
         self._work.set()
-        self._thread.join(timeout=60)
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=60)
 
     def run(self, idle_seconds: float = IDLE_SECONDS) -> None:
         """Work until stop(); errors are logged and the loop goes on (the database may come back)."""
