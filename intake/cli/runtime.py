@@ -72,7 +72,7 @@ class Runtime:
         """A worker making items of the inbox's rows through this process's Deliverer."""
         lease = timedelta(seconds=self.settings.database.inbox_lease_seconds)
         limits = EmailLimits.from_settings(self.settings)
-        return InboxWorker(self.sessions, self.deliverer.deliver, parse, limits, lease)
+        return InboxWorker(self.sessions, self.deliverer, parse, limits, lease)
 
 
 def open_runtime(settings: Settings) -> Runtime:

@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake.email.parser import EmailLimits, Envelope
-from intake.email.storing import Parse, store_email
-from routing.delivery import AlsoStore, Delivery
+from intake.email.parser import EmailLimits, Envelope, raw_only
+from intake.email.storing import Parse, store_parsed
+from routing.delivery import Deliverer, Delivery
 from routing.message import InboundMessage
 from routing.store import inbox
-from routing.store.database import StorageUnavailable, UnstorableMessage
+from routing.store.database import StorageUnavailable, UnstorableMessage, transaction
 from routing.store.inbox import Claimed, LeaseLost
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,6 @@ MAX_ATTEMPTS = 3
 # process is woken by each commit instead.
 IDLE_SECONDS = 0.05
 
-Deliver = Callable[[InboundMessage, AlsoStore], Delivery]
-
 
 class InboxWorker:
     """Makes items of the inbox's rows, a batch at a time, on a thread of its own."""
@@ -44,19 +42,14 @@ class InboxWorker:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        deliver: Deliver,
+        deliverer: Deliverer,
         parse: Parse,
         limits: EmailLimits,
         lease: timedelta,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self.sessions, self.deliver, self.parse, self.limits, self.lease = (
-            sessions,
-            deliver,
-            parse,
-            limits,
-            lease,
-        )
+        self.sessions, self.deliverer, self.parse, self.limits = sessions, deliverer, parse, limits
+        self.lease = lease
         self.clock = clock or (lambda: datetime.now(UTC))
         self._stop = threading.Event()
         self._work = threading.Event()
@@ -65,48 +58,54 @@ class InboxWorker:
     def run_once(self) -> int:
         """Claim a batch and make its items; how many rows were claimed."""
         claims = inbox.claim(self.sessions, self.clock(), self.lease, BATCH)
-        for done, claimed in enumerate(claims):
+        parsed = []
+        for claimed in claims:
             if self._stop.is_set():
-                inbox.release(self.sessions, claims[done:])
                 break
-            try:
-                self.process(claimed)
-            except StorageUnavailable as error:
-                log.warning("the inbox worker paused: %s", error)
-                inbox.release(self.sessions, claims[done:])
-                break
+            parsed.append(self.parsed(claimed))
+        try:
+            self.store(parsed)
+        except StorageUnavailable as error:
+            log.warning("the inbox worker paused: %s", error)
+            inbox.release(self.sessions, claims)
+            return len(claims)
+        if len(parsed) < len(claims):
+            inbox.release(self.sessions, claims[len(parsed) :])  # stopping: another worker takes them now
         return len(claims)
 
-    def process(self, claimed: Claimed) -> None:
-        """Store one claimed row's item and delete the row, in one transaction."""
+    def parsed(self, claimed: Claimed) -> tuple[Claimed, InboundMessage]:
+        """The row's message parsed, or raw only past MAX_ATTEMPTS (outside any transaction:
+        on SQLite, parsing must not hold the door's write lock)."""
         arrival = claimed.arrival
         envelope = Envelope(arrival.sender, (), arrival.recipients)
-        give_up = None
         if claimed.attempts > MAX_ATTEMPTS:
-            give_up = f"processing failed {MAX_ATTEMPTS} times (a worker died or broke on it)"
+            why = f"processing failed {MAX_ATTEMPTS} times (a worker died or broke on it)"
+            return claimed, raw_only(arrival.raw, envelope, arrival.received_at, why)
+        return claimed, self.parse(arrival.raw, envelope, arrival.received_at, self.limits)
 
-        def finish(session: Session, delivery: Delivery) -> None:
-            inbox.finish(session, claimed)
+    def store(self, parsed: list[tuple[Claimed, InboundMessage]]) -> None:
+        """Store each message and delete its row, all in one transaction (one commit, one
+        disk flush, for the batch); each message in a savepoint of its own, so that one
+        refused or taken over leaves the others be."""
+        if not parsed:
+            return
+        with transaction(self.sessions) as session:
+            for claimed, message in parsed:
 
-        try:
-            delivery = store_email(
-                lambda message: self.deliver(message, finish),
-                arrival.raw,
-                envelope,
-                limits=self.limits,
-                received_at=arrival.received_at,
-                give_up=give_up,
-                parse=self.parse,
-            )
-        except LeaseLost as lost:
-            log.warning("%s; leaving it to that worker", lost)
-            return
-        except UnstorableMessage:
-            # Even raw only it was refused: it stays in the inbox (and in /healthz's
-            # oldest age) for a person to look at, claimed again after each lease.
-            log.exception("inbox row %s cannot be stored as an item", claimed.id)
-            return
-        log.info("inbox row %s is item %s", claimed.id, delivery.item_id)
+                def deliver(each: InboundMessage, claimed: Claimed = claimed) -> Delivery:
+                    return self.deliverer.deliver_in(session, each, lambda s, _: inbox.finish(s, claimed))
+
+                envelope = Envelope(claimed.arrival.sender, (), claimed.arrival.recipients)
+                try:
+                    delivery = store_parsed(deliver, message, envelope)
+                except LeaseLost as lost:
+                    log.warning("%s; leaving it to that worker", lost)
+                except UnstorableMessage:
+                    # Even raw only it was refused: it stays in the inbox (and in /healthz's
+                    # oldest age) for a person to look at, claimed again after each lease.
+                    log.exception("inbox row %s cannot be stored as an item", claimed.id)
+                else:
+                    log.info("inbox row %s is item %s", claimed.id, delivery.item_id)
 
     def wake(self) -> None:
         self._work.set()

@@ -3,7 +3,6 @@ batches under a lease and make each row one item, never two, whatever comes in b
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -12,9 +11,9 @@ import pytest
 from sqlalchemy import event, func, select
 
 from intake.cli.runtime import Runtime
+from intake.email.parser import EmailLimits, Envelope
 from intake.email.storing import parse_here
 from intake.jobs.inbox import MAX_ATTEMPTS, InboxWorker
-from routing.delivery import AlsoStore, Delivery
 from routing.message import InboundMessage
 from routing.store import inbox
 from routing.store.database import StorageUnavailable, transaction
@@ -45,6 +44,12 @@ def worker(runtime: Runtime, at: datetime = NOW) -> InboxWorker:
     made = runtime.inbox_worker(parse_here)
     made.clock = lambda: at
     return made
+
+
+def finish(runtime: Runtime, claimed: inbox.Claimed) -> None:
+    """What a worker does with a row it claimed: parse it, store its item, delete the row."""
+    made = worker(runtime)
+    made.store([made.parsed(claimed)])
 
 
 def counts(runtime: Runtime) -> tuple[int, int, int]:
@@ -111,9 +116,9 @@ def test_a_worker_whose_lease_ran_out_stores_nothing_once_another_took_over(runt
     queue(runtime, arrival(1))
     [late] = inbox.claim(runtime.sessions, NOW, LEASE, 16)
     [current] = inbox.claim(runtime.sessions, NOW + LEASE, LEASE, 16)
-    worker(runtime).process(late)  # the first worker wakes up and finishes its claim
+    finish(runtime, late)  # the first worker wakes up and finishes its claim
     assert counts(runtime) == (1, 0, 0)
-    worker(runtime).process(current)
+    finish(runtime, current)
     assert counts(runtime) == (0, 1, 0)
 
 
@@ -140,18 +145,16 @@ def test_a_row_the_database_refuses_even_raw_stays_in_the_inbox(runtime: Runtime
 def test_a_worker_stopped_mid_batch_gives_the_rest_back_at_once(runtime: Runtime) -> None:
     queue(runtime, *(arrival(n) for n in range(3)))
     made = worker(runtime)
-    first = threading.Event()
-    deliver = made.deliver
+    parse = made.parse
 
-    def stop_after_the_first(message: InboundMessage, also: AlsoStore) -> Delivery:
-        delivery = deliver(message, also)
+    def stop_after_the_first(
+        raw: bytes, envelope: Envelope, at: datetime, limits: EmailLimits
+    ) -> InboundMessage:
         made.stop()
-        first.set()
-        return delivery
+        return parse(raw, envelope, at, limits)
 
-    made.deliver = stop_after_the_first
+    made.parse = stop_after_the_first
     assert made.run_once() == 3
-    assert first.is_set()
     assert counts(runtime) == (2, 1, 0)
     # Given back, not leased: another worker takes them now, not a lease later.
     assert worker(runtime).run_once() == 2
