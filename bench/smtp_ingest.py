@@ -25,6 +25,7 @@ import dataclasses
 import multiprocessing
 import multiprocessing.synchronize
 import os
+import resource
 import smtplib
 import socket
 import statistics
@@ -159,11 +160,14 @@ class EndToEnd:
     rate: float
     p50_ms: float
     p99_ms: float
+    # CPU time of the worker processes and their parsing children per message.
+    cpu_ms: float
 
     def __str__(self) -> str:
         return (
             f"  end to end, {self.workers} worker{'s' if self.workers > 1 else ' '}   {self.rate:6.0f} msgs/s   "
-            f"250 to item listed: p50 {self.p50_ms:7.1f} ms   p99 {self.p99_ms:7.1f} ms"
+            f"250 to item listed: p50 {self.p50_ms:7.1f} ms   p99 {self.p99_ms:7.1f} ms   "
+            f"workers' CPU {self.cpu_ms:5.2f} ms/msg"
         )
 
 
@@ -204,11 +208,20 @@ def end_to_end(url: str, workers: int, messages: int, connections: int) -> tuple
             acks = load(f"  acks with {workers} workers", server.public.port, messages, connections, run)
             made = wait_for_items(runtime, run, len(acks.answered))
         finally:
+            reaped = children_cpu()  # the clients' processes are gone; the workers are next
             processes.stop()
+        workers_cpu = children_cpu() - reaped
     last = max(made.values())
     delays = sorted((made[number] - acks.answered[number]) * 1000 for number in acks.answered)
     cut = statistics.quantiles(delays, n=100)
-    return acks, EndToEnd(workers, len(made) / (last - acks.began_at), cut[49], cut[98])
+    cpu_ms = workers_cpu / len(made) * 1000
+    return acks, EndToEnd(workers, len(made) / (last - acks.began_at), cut[49], cut[98], cpu_ms)
+
+
+def children_cpu() -> float:
+    """CPU time of the child processes reaped so far, theirs included."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def wait_for_items(runtime: Runtime, run: str, expected: int) -> dict[int, float]:
