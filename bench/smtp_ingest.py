@@ -36,6 +36,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -48,8 +49,10 @@ from config.settings import ListenAddress
 from intake.cli.runtime import Runtime, default_workers, open_runtime
 from intake.cli.worker_processes import WorkerProcesses
 from intake.email.smtp import SMTPServer
+from intake.email.storing import parse_here
+from routing.store import inbox
 from routing.store.database import transaction
-from routing.store.inbox import InboxWriter
+from routing.store.inbox import Arrival, InboxWriter
 from routing.store.models import Item
 
 TARGET_RATIO = 0.7
@@ -224,6 +227,27 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def processing_cpu(url: str, messages: int) -> float:
+    """CPU ms per message of an inbox worker's steady work (parse, route, store a batch), in
+    this process, without a worker process's start-up: what bounds the end-to-end rate."""
+    runtime = open_runtime(load_settings(DEFAULT_CONFIG, {"INTAKE_DATABASE_URL": url}))
+    run = uuid.uuid4().hex
+    now = datetime.now(UTC)
+    arrivals = [
+        Arrival("email", "ann@client.example", ("sales@office.example",), mail(n, run), now)
+        for n in range(messages)
+    ]
+    with transaction(runtime.sessions) as session:
+        inbox.add(session, arrivals)
+    worker = runtime.inbox_worker(parse_here)
+    began = time.process_time()
+    while worker.run_once():
+        pass
+    cpu = time.process_time() - began
+    runtime.engine.dispose()
+    return cpu / messages * 1000
+
+
 def wait_for_items(runtime: Runtime, run: str, expected: int) -> dict[int, float]:
     """When each mail of `run` became an item (its created_at), once all `expected` are."""
     deadline = time.monotonic() + 600
@@ -268,7 +292,14 @@ def report(base: Result, measured: Result) -> bool:
 
 def measure(name: str, url: str, base: Result, args: argparse.Namespace) -> bool:
     """Acknowledgements, then end to end with each number of workers, on one database."""
-    ok = report(base, acknowledgements(f"Intake acks, {name}", url, args.messages, args.connections))
+    acks = acknowledgements(f"Intake acks, {name}", url, args.messages, args.connections)
+    ok = report(base, acks)
+    worker_ms = processing_cpu(url, args.messages)
+    bound = default_workers() * 1000 / (worker_ms + acks.cpu_ms)
+    print(
+        f"  a worker's steady CPU {worker_ms:5.2f} ms/msg: on {default_workers()} cores, end to end is at most "
+        f"{bound:.0f} msgs/s ({bound / base.rate:.2f} of the do-nothing server), the door's CPU included"
+    )
     for workers in args.workers:
         acks, whole = end_to_end(url, workers, args.messages, args.connections)
         print(acks)
