@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 # worker's batch waits for one lease only.
 BATCH = 16
 MAX_ATTEMPTS = 3
-# How often an idle worker of its own process looks for work; a thread in the serving
-# process is woken by each commit instead.
+# How often an idle worker looks for work; a thread in the serving process is also woken
+# by each of the inbox's commits.
 IDLE_SECONDS = 0.05
 
 
@@ -53,7 +53,7 @@ class InboxWorker:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._stop = threading.Event()
         self._work = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="inbox-worker", daemon=True)
+        self._thread = threading.Thread(target=self.run, name="inbox-worker", daemon=True)
 
     def run_once(self) -> int:
         """Claim a batch and make its items; how many rows were claimed."""
@@ -120,7 +120,7 @@ class InboxWorker:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=60)
 
-    def run(self, idle_seconds: float = IDLE_SECONDS) -> None:
+    def run(self) -> None:
         """Work until stop(); errors are logged and the loop goes on (the database may come back)."""
         while not self._stop.is_set():
             try:
@@ -132,8 +132,5 @@ class InboxWorker:
                 log.exception("inbox worker error")
                 busy = False
             if not busy:
-                self._work.wait(idle_seconds)
+                self._work.wait(IDLE_SECONDS)
                 self._work.clear()
-
-    def _loop(self) -> None:
-        self.run()
