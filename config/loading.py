@@ -275,14 +275,17 @@ def _web(table: Table, env: Mapping[str, str]) -> WebSettings:
 
 
 def _database(table: Table, env: Mapping[str, str]) -> DatabaseSettings:
-    table.only("url", "lock_timeout_seconds")
+    table.only("url", "lock_timeout_seconds", "inbox_lease_seconds")
     url = env.get("INTAKE_DATABASE_URL") or table.text("url", DEFAULT_DATABASE_URL)
     if not url.startswith(("sqlite:", "postgresql")):
         raise table.fail("url", f"{url!r} is neither a sqlite: nor a postgresql URL")
     timeout = table.get("lock_timeout_seconds", float, DatabaseSettings.lock_timeout_seconds)
     if timeout <= 0:
         raise table.fail("lock_timeout_seconds", "must be greater than 0")
-    return DatabaseSettings(url=url, lock_timeout_seconds=timeout)
+    lease = table.get("inbox_lease_seconds", float, DatabaseSettings.inbox_lease_seconds)
+    if not 1 <= lease <= 3600:
+        raise table.fail("inbox_lease_seconds", "must be from 1 to 3600")
+    return DatabaseSettings(url=url, lock_timeout_seconds=timeout, inbox_lease_seconds=lease)
 
 
 def _schedules(table: Table) -> tuple[tuple[str, OpeningHours], ...]:

@@ -137,6 +137,8 @@ class DatabaseSettings:
     url: str
     # How long a write waits for a lock before it gives up and the sender is asked to retry.
     lock_timeout_seconds: float = 10.0
+    # How long an inbox worker holds the messages it claimed; a dead worker's are taken over after it.
+    inbox_lease_seconds: float = 60.0
 
 
 PRIORITIES = ("low", "normal", "high", "urgent")

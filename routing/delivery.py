@@ -75,25 +75,32 @@ class Deliverer:
         `also`, when given, stores what belongs with the item (a call's facts, downloads
         to make) in the same transaction, whether the item is new or a repeat.
         """
-        try:
-            return self._deliver(message, also)
-        except IntegrityError:
-            pass  # Another process stored the same key between our look-up and our insert.
-        except DBAPIError as error:
-            raise _failure(message, error) from error
-        try:
-            return self._deliver(message, also)  # finds the other process's item this time
-        except DBAPIError as error:
-            raise _failure(message, error) from error
 
-    def _deliver(self, message: InboundMessage, also: AlsoStore | None) -> Delivery:
-        with transaction(self.sessions) as session:
-            delivery = _find(session, message.idempotency_key)
-            if delivery is None:
-                delivery = self._store(session, message)
-            if also is not None:
-                also(session, delivery)
-            return delivery
+        def attempt() -> Delivery:
+            with transaction(self.sessions) as session:
+                return self._find_or_store(session, message, also)
+
+        return _twice(message, attempt)
+
+    def deliver_in(
+        self, session: Session, message: InboundMessage, also: AlsoStore | None = None
+    ) -> Delivery:
+        """deliver() within the caller's transaction, in a savepoint of its own: a message
+        that fails leaves the others of the transaction as they were."""
+
+        def attempt() -> Delivery:
+            with session.begin_nested():
+                return self._find_or_store(session, message, also)
+
+        return _twice(message, attempt)
+
+    def _find_or_store(self, session: Session, message: InboundMessage, also: AlsoStore | None) -> Delivery:
+        delivery = _find(session, message.idempotency_key)
+        if delivery is None:
+            delivery = self._store(session, message)
+        if also is not None:
+            also(session, delivery)
+        return delivery
 
     def _store(self, session: Session, message: InboundMessage) -> Delivery:
         """Join the conversation the message continues, or make a routed item."""
@@ -112,6 +119,21 @@ class Deliverer:
         if not quiet and message.machine_kind is None:  # nobody is told of machine mail or spam
             enqueue(session, item_id, decision.department_id, self.router.settings, utcnow())
         return Delivery(item_id, decision.department_id, created=True, quiet=quiet)
+
+
+def _twice(message: InboundMessage, attempt: Callable[[], Delivery]) -> Delivery:
+    """Run `attempt` again when another process stored the same key between our look-up
+    and our insert (it finds that process's item then); sort database errors."""
+    try:
+        return attempt()
+    except IntegrityError:
+        pass
+    except DBAPIError as error:
+        raise _failure(message, error) from error
+    try:
+        return attempt()
+    except DBAPIError as error:
+        raise _failure(message, error) from error
 
 
 def _failure(message: InboundMessage, error: DBAPIError) -> StorageUnavailable | UnstorableMessage:

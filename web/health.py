@@ -1,5 +1,6 @@
 """GET /healthz: whether this process can reach its database, how each mailbox is read,
-and how many jobs of each kind (notifications, downloads) wait or have failed.
+how many accepted messages wait in the inbox (and the oldest one's age), and how many
+jobs of each kind (notifications, downloads) wait or have failed.
 
 The status code means "the database answers"; a failing IMAP mailbox (also shown on the
 queue page) or a backlog of jobs shows in the detail without making the whole process
@@ -10,11 +11,12 @@ the mailboxes' names and errors only a signed-in person or an API token.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from routing.store import jobs
+from routing.store import inbox, jobs
 from routing.store.database import database_answers
 from routing.store.mailboxes import MailboxHealth, mailbox_health
 from web.auth import signed_in_person
@@ -28,7 +30,7 @@ def healthz() -> tuple[Response, int]:
     if not database_answers(storage().engine):
         return jsonify(status="unavailable", database="not answering"), 503
     counts = job_counts()
-    waiting = {"notifications": counts[jobs.NOTIFICATION], "jobs": counts}
+    waiting = {"notifications": counts[jobs.NOTIFICATION], "jobs": counts, "inbox": inbox_backlog()}
     if signed_in_person() is None:
         return jsonify(status="ok", database="ok", **waiting), 200
     return jsonify(status="ok", database="ok", mailboxes=[_detail(m) for m in mailboxes()], **waiting), 200
@@ -41,6 +43,14 @@ def mailboxes() -> list[MailboxHealth]:
         return []
     with reading() as session:
         return mailbox_health(session, names)
+
+
+def inbox_backlog() -> dict[str, float]:
+    """How many accepted messages wait to be made items, and how long the oldest has waited."""
+    with reading() as session:
+        backlog = inbox.backlog(session)
+    age = (datetime.now(UTC) - backlog.oldest).total_seconds() if backlog.oldest else 0.0
+    return {"depth": backlog.depth, "oldest_seconds": round(max(age, 0.0), 1)}
 
 
 def job_counts() -> dict[str, dict[str, int]]:

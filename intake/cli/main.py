@@ -68,9 +68,22 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--smtp", metavar="HOST:PORT", help="listen for SMTP here")
         if run is not _smtp:
             command.add_argument("--web", metavar="HOST:PORT", help="serve the web here")
+        if run is not _web:
+            command.add_argument(
+                "--workers",
+                type=_worker_count,
+                metavar="N",
+                help="inbox worker processes making items of accepted mail (default: one per core; "
+                "0: a thread of this process)",
+            )
         command.set_defaults(run=run)
 
     commands.add_parser("imap", help="run the IMAP pollers only").set_defaults(run=_imap)
+
+    worker = commands.add_parser("worker", help="make items of the messages waiting in the inbox")
+    # Given by `intake serve` to the workers it starts: they stop when it is gone.
+    worker.add_argument("--parent", type=int, help=argparse.SUPPRESS)
+    worker.set_defaults(run=_worker)
 
     backfill = commands.add_parser("import", help="bring old mail in from an mbox file or a maildir folder")
     backfill.add_argument("kind", choices=("mbox", "maildir"), help="the kind of mailbox at PATH")
@@ -101,12 +114,30 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _worker_count(text: str) -> int:
+    if not text.isdigit() or int(text) > 256:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 0 to 256")
+    return int(text)
+
+
+def _workers(args: argparse.Namespace) -> int:
+    from intake.cli.runtime import default_workers
+
+    return default_workers() if args.workers is None else int(args.workers)
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
-    _run(settings, smtp=True, web=True, imap=True)
+    _run(settings, smtp=True, web=True, imap=True, workers=_workers(args))
 
 
 def _smtp(settings: Settings, args: argparse.Namespace) -> None:
-    _run(settings, smtp=True, web=False)
+    _run(settings, smtp=True, web=False, workers=_workers(args))
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> None:
+    from intake.cli.runtime import open_runtime, run_worker
+
+    run_worker(open_runtime(settings), args.parent)
 
 
 def _web(settings: Settings, args: argparse.Namespace) -> None:
@@ -119,12 +150,13 @@ def _imap(settings: Settings, args: argparse.Namespace) -> None:
     _run(settings, smtp=False, web=False, imap=True)
 
 
-def _run(settings: Settings, *, smtp: bool, web: bool, imap: bool = False) -> None:
+def _run(settings: Settings, *, smtp: bool, web: bool, imap: bool = False, workers: int = 0) -> None:
     from intake.cli.runtime import open_runtime, run_services
 
     print(f"Intake for {settings.office_name}, config {settings.source}", flush=True)
     runtime = open_runtime(settings)
-    run_services(runtime, smtp=smtp, web=web, imap=imap, say=lambda line: print(line, flush=True))
+    say = lambda line: print(line, flush=True)  # noqa: E731
+    run_services(runtime, smtp=smtp, web=web, imap=imap, say=say, workers=workers)
 
 
 def _import(settings: Settings, args: argparse.Namespace) -> int:

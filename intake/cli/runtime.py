@@ -7,11 +7,14 @@ the same ones to every listener and to the web app, so a reload reaches every ch
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import Engine
@@ -22,13 +25,16 @@ from config.holder import SettingsHolder, reloadable
 from config.loading import ConfigError, load_settings
 from config.settings import Settings
 from intake.cli.web_server import WebServer
+from intake.cli.worker_processes import WorkerProcesses
 from intake.email.acknowledgements import acknowledge_new
 from intake.email.imap import MailboxPoller, pollers
 from intake.email.imap_lease import MailboxLease
 from intake.email.parse_workers import ParseWorkers, WorkerLimits
+from intake.email.parser import EmailLimits
 from intake.email.smtp import SMTPServer
 from intake.email.storing import Parse
 from intake.jobs.downloads import DownloadWorker
+from intake.jobs.inbox import InboxWorker
 from intake.jobs.notifications import NotificationWorker
 from intake.jobs.replies import ReplyWorker
 from intake.phone.fetch import TwilioFetcher
@@ -38,6 +44,7 @@ from routing.engine import RouterHolder
 from routing.message import InboundMessage
 from routing.people.accounts import ensure_first_admin
 from routing.store.database import make_engine, make_session_factory
+from routing.store.inbox import InboxWriter
 from routing.store.leases import process_holder
 from routing.store.mailboxes import MailboxStore
 from routing.store.schema import prepare, sync_departments
@@ -67,12 +74,21 @@ class Runtime:
         An import of old mail goes through the deliverer alone: it is never acknowledged.
         """
         return self.deliverer.deliver(
-            message, also=lambda session, delivery: acknowledge_new(session, delivery, message, self.settings)
+            message, also=lambda session, delivery: self._acknowledge(session, delivery, message)
         )
+
+    def _acknowledge(self, session: Session, delivery: Delivery, message: InboundMessage) -> None:
+        acknowledge_new(session, delivery, message, self.settings)
 
     def web_app(self) -> Flask:
         """The web app, on this process's settings holder and Deliverer."""
         return create_app(self.holder, self.engine, self.sessions, self.deliverer)
+
+    def inbox_worker(self, parse: Parse) -> InboxWorker:
+        """A worker making items of the inbox's rows through this process's Deliverer."""
+        lease = timedelta(seconds=self.settings.database.inbox_lease_seconds)
+        limits = EmailLimits.from_settings(self.settings)
+        return InboxWorker(self.sessions, self.deliverer, parse, limits, lease, acknowledge=self._acknowledge)
 
 
 def open_runtime(settings: Settings) -> Runtime:
@@ -108,26 +124,59 @@ def reload_config(runtime: Runtime) -> bool:
     return True
 
 
+def default_workers() -> int:
+    """As many inbox worker processes as the machine has cores."""
+    return os.cpu_count() or 1
+
+
 def run_services(
-    runtime: Runtime, *, smtp: bool, web: bool, say: Callable[[str], None], imap: bool = False
+    runtime: Runtime,
+    *,
+    smtp: bool,
+    web: bool,
+    say: Callable[[str], None],
+    imap: bool = False,
+    workers: int = 0,
 ) -> None:
-    """Start the chosen services, then run until SIGINT or SIGTERM and stop cleanly."""
+    """Start the chosen services, then run until SIGINT or SIGTERM and stop cleanly.
+
+    With SMTP, `workers` inbox worker processes start too; 0 makes the items on a
+    thread of this process instead.
+    """
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: reload_config(runtime))
     started: list[
-        SMTPServer | WebServer | MailboxPoller | DownloadWorker | NotificationWorker | ReplyWorker
+        SMTPServer
+        | WebServer
+        | MailboxPoller
+        | DownloadWorker
+        | NotificationWorker
+        | ReplyWorker
+        | InboxWriter
+        | InboxWorker
+        | WorkerProcesses
     ] = []
+
+    def reload(*_: object) -> None:
+        reload_config(runtime)
+        for service in started:
+            if isinstance(service, WorkerProcesses):
+                service.reload()  # they route: they read the config again too
+
+    signal.signal(signal.SIGHUP, reload)
     # Every email door parses in these children; they stop after the doors.
-    workers = ParseWorkers(WorkerLimits.from_settings(runtime.settings.email))
+    parsers = ParseWorkers(WorkerLimits.from_settings(runtime.settings.email))
     try:
         if imap:
-            started.extend(start_pollers(runtime, workers.parse))
+            started.extend(start_pollers(runtime, parsers.parse))
             for mailbox in runtime.settings.imap:
                 say(f"IMAP reading {mailbox.name} ({mailbox.username}@{mailbox.host}, {mailbox.folder})")
         if smtp:
-            smtp_server = SMTPServer(runtime.settings, runtime.deliver_email, workers.parse)
+            writer, processing = start_inbox(runtime, workers, parsers.parse)
+            started.extend([processing, writer])
+            say(f"Inbox workers: {workers} processes" if workers else "Inbox worker: in this process")
+            smtp_server = SMTPServer(runtime.settings, writer.accept)
             smtp_server.start()
             started.append(smtp_server)
             say(f"SMTP listening on {runtime.settings.smtp.listen}")
@@ -165,8 +214,45 @@ def run_services(
     finally:
         for service in reversed(started):
             service.stop()
-        workers.close()
+        parsers.close()
         runtime.engine.dispose()
+
+
+def start_inbox(
+    runtime: Runtime, workers: int, parse: Parse
+) -> tuple[InboxWriter, InboxWorker | WorkerProcesses]:
+    """The inbox's writer for the doors, and what makes its items: `workers` processes,
+    or with 0 a thread of this process that each commit wakes."""
+    writer = InboxWriter(runtime.sessions)
+    processing: InboxWorker | WorkerProcesses
+    if workers:
+        processing = WorkerProcesses(runtime.settings.source, workers)
+    else:
+        processing = runtime.inbox_worker(parse)
+        writer.on_commit(processing.wake)
+    processing.start()
+    writer.start()
+    return writer, processing
+
+
+def run_worker(runtime: Runtime, parent: int | None) -> None:
+    """Make items of the inbox's rows until SIGINT or SIGTERM, or until `parent` is gone."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload_config(runtime))
+    # One message at a time here: one parsing child is enough.
+    limits = dataclasses.replace(WorkerLimits.from_settings(runtime.settings.email), workers=1)
+    with ParseWorkers(limits) as parsers:
+        worker = runtime.inbox_worker(parsers.parse)
+        worker.start()
+        log.info("inbox worker %s is making items of accepted messages", os.getpid())
+        while not stop.wait(1.0):
+            if parent is not None and os.getppid() != parent:
+                log.warning("the serving process %s is gone; this inbox worker stops", parent)
+                break
+        worker.stop()
+    runtime.engine.dispose()
 
 
 def start_pollers(runtime: Runtime, parse: Parse) -> list[MailboxPoller]:

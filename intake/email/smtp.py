@@ -1,7 +1,8 @@
 """The SMTP door: aiosmtpd accepts mail for the office's domains and hands it on.
 
-The handler checks recipients, parses the bytes and calls deliver() on a worker
-thread, so a slow database never blocks the other connections. It answers 250 only
+The handler checks recipients and commits the bytes and the envelope to the inbox
+(routing.store.inbox) from a worker thread, so a slow database never blocks the other
+connections; parsing and routing come later, in the inbox workers. It answers 250 only
 after the commit and 451 when storage fails, so a sender never loses a message.
 The bytes stored are the bytes sent, less only SMTP's dot-stuffing. No client can
 hold the door down: connections are counted, command lines are short, and a
@@ -18,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -25,16 +27,12 @@ from aiosmtpd.proxy_protocol import ProxyData
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from config.settings import ListenAddress, Settings
-from intake.email.parser import EmailLimits
-from intake.email.parser import Envelope as MailEnvelope
 from intake.email.smtp_connections import TOO_MANY_CONNECTIONS, ConnectionCount
 from intake.email.smtp_data import DataLimits, Spool, receive_data
 from intake.email.smtp_recipients import RecipientPolicy
 from intake.email.smtp_submission import CheckedAuth, PasswordCheck, tls_context
-from intake.email.storing import Parse, parse_here, store_email
-from routing.delivery import Delivery
-from routing.message import InboundMessage
 from routing.store.database import UnstorableMessage
+from routing.store.inbox import Arrival
 
 log = logging.getLogger(__name__)
 
@@ -64,20 +62,12 @@ def peer_host(session: Session) -> str:
 
 
 class IntakeHandler:
-    """aiosmtpd handler: recipient checks at RCPT, storage at DATA."""
+    """aiosmtpd handler: recipient checks at RCPT, the inbox's commit at DATA."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        deliver: Callable[[InboundMessage], Delivery],
-        workers: int = 8,
-        parse: Parse = parse_here,
-    ):
+    def __init__(self, settings: Settings, accept: Callable[[Arrival], None], workers: int = 8):
         self.recipients = RecipientPolicy(settings)
-        self.parse = parse
-        self.limits = EmailLimits.from_settings(settings)
         self.max_recipients = settings.smtp.max_recipients
-        self.deliver = deliver
+        self.accept = accept
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-deliver")
         self._in_flight = 0
         self._idle = threading.Condition()
@@ -107,7 +97,7 @@ class IntakeHandler:
         loop = asyncio.get_running_loop()
         with self._tracked(loop):
             try:
-                delivery = await loop.run_in_executor(self.executor, self._store, spool, envelope)
+                await loop.run_in_executor(self.executor, self._store, spool, envelope)
             except UnstorableMessage:
                 # Even its raw bytes alone were refused: a retry would fail the same way.
                 log.exception("a message from %s cannot be stored", session.peer)
@@ -116,7 +106,6 @@ class IntakeHandler:
                 # StorageUnavailable or anything unforeseen: the sender keeps the message.
                 log.exception("storing a message from %s failed", session.peer)
                 return TRY_AGAIN
-        log.info("a message from %s is item %s", session.peer, delivery.item_id)
         return ACCEPTED
 
     async def handle_exception(self, error: Exception) -> str:
@@ -125,12 +114,11 @@ class IntakeHandler:
         log.error("SMTP session error: %r", error)
         return SERVER_ERROR
 
-    def _store(self, spool: Spool, envelope: Envelope) -> Delivery:
+    def _store(self, spool: Spool, envelope: Envelope) -> None:
         # Read here, on a worker thread: only the messages being stored are whole in memory.
         with spool:
             raw = spool.read()
-        addresses = MailEnvelope(envelope.mail_from, (), tuple(envelope.rcpt_tos))
-        return store_email(self.deliver, raw, addresses, limits=self.limits, parse=self.parse)
+        self.accept(Arrival("email", envelope.mail_from, tuple(envelope.rcpt_tos), raw, datetime.now(UTC)))
 
     @contextmanager
     def _tracked(self, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
@@ -256,10 +244,8 @@ class Listener(Controller):
 class SMTPServer:
     """The public SMTP listener and, when configured, the submission listener."""
 
-    def __init__(
-        self, settings: Settings, deliver: Callable[[InboundMessage], Delivery], parse: Parse = parse_here
-    ) -> None:
-        self.handler = IntakeHandler(settings, deliver, parse=parse)
+    def __init__(self, settings: Settings, accept: Callable[[Arrival], None]) -> None:
+        self.handler = IntakeHandler(settings, accept)
         smtp = settings.smtp
         common: dict[str, Any] = {
             "server_hostname": smtp.hostname,

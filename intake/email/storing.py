@@ -56,11 +56,17 @@ def store_email(
     raw-only form is refused.
     """
     received_at = received_at or datetime.now(UTC)
-    if give_up is None:
-        message = parse(raw, envelope, received_at, limits)
-        try:
-            return deliver(message)
-        except UnstorableMessage as error:
-            log.warning("message %s refused parsed (%s); storing it raw only", message.idempotency_key, error)
-            give_up = str(error)
-    return deliver(raw_only(raw, envelope, received_at, give_up))
+    if give_up is not None:
+        return deliver(raw_only(raw, envelope, received_at, give_up))
+    return store_parsed(deliver, parse(raw, envelope, received_at, limits), envelope)
+
+
+def store_parsed(
+    deliver: Callable[[InboundMessage], Delivery], message: InboundMessage, envelope: Envelope
+) -> Delivery:
+    """Deliver a parsed `message`; its raw bytes alone when the database refuses it parsed."""
+    try:
+        return deliver(message)
+    except UnstorableMessage as error:
+        log.warning("message %s refused parsed (%s); storing it raw only", message.idempotency_key, error)
+        return deliver(raw_only(message.raw, envelope, message.received_at, str(error)))

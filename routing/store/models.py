@@ -82,6 +82,24 @@ class DeliveryKey(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
 
 
+class InboxEntry(Base):
+    """A message accepted and not yet made an item (routing.store.inbox): its raw bytes and
+    envelope, committed before the sender was answered. A worker claims it for a lease
+    (`attempts` counts the claims, so a late worker knows it lost its claim) and deletes it
+    in the transaction that stores its item."""
+
+    __tablename__ = "inbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    sender: Mapped[str | None] = mapped_column(Text)  # the envelope's, as the door took it
+    recipients: Mapped[list[Any]]
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(index=True)
+
+
 class Blob(Base):
     """Bytes kept exactly as they arrived: a raw email, a webhook form, a file."""
 

@@ -331,7 +331,7 @@ def test_the_reply_event_is_stored_with_the_message(runtime: Runtime) -> None:
 def test_a_reply_over_smtp_is_stored_as_the_item_it_joins(runtime: Runtime) -> None:
     first = first_email(runtime)
     raw = reply_bytes(message_id="<smtp-reply@client.example>", in_reply_to="<q1@client.example>")
-    with running(runtime.settings, runtime.deliverer.deliver) as server, client(server) as connection:
+    with running(runtime) as server, client(server) as connection:
         assert send(connection, raw) == (250, "2.0.0 OK: message accepted")
         assert send(connection, raw) == (250, "2.0.0 OK: message accepted")
     assert counts(runtime)[:2] == (1, 1)

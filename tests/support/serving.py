@@ -13,6 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+from tests.support.inbox import wait_until_drained
 from tests.support.people import HttpUser
 
 
@@ -77,6 +81,14 @@ class ServeProcess:
             base = f"http://127.0.0.1:{self.web_port}"
             self._user = HttpUser.first_admin_of(base, "".join(self.output), self.database_url)
         return self._user
+
+    def wait_until_drained(self) -> None:
+        """Return once every message this office accepted has been made an item by its workers."""
+        engine = create_engine(self.database_url)
+        try:
+            wait_until_drained(sessionmaker(engine))
+        finally:
+            engine.dispose()
 
     def get_json(self, path: str) -> Any:
         return self.user.get_json(path)

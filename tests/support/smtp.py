@@ -7,7 +7,7 @@ import smtplib
 import socket
 import sqlite3
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
@@ -16,13 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from config.settings import ListenAddress, Settings
-from intake.cli.runtime import Runtime
+from intake.cli.runtime import Runtime, start_inbox
 from intake.email.smtp import SMTPServer
-from routing.delivery import Delivery
-from routing.message import InboundMessage
+from intake.email.storing import parse_here
 from routing.store.database import transaction
 from routing.store.models import Item
 from tests.conftest import require_program
+from tests.support.inbox import wait_until_drained
 
 LOOPBACK = ListenAddress("127.0.0.1", 0)
 # The text of the 250 answer to a stored message, as smtplib gives it: it names no item.
@@ -38,13 +38,20 @@ def on_free_ports(settings: Settings) -> Settings:
 
 
 @contextmanager
-def running(settings: Settings, deliver: Callable[[InboundMessage], Delivery]) -> Iterator[SMTPServer]:
-    server = SMTPServer(on_free_ports(settings), deliver)
+def running(runtime: Runtime, settings: Settings | None = None) -> Iterator[SMTPServer]:
+    """The SMTP door on `settings` (the runtime's by default) on free ports, with the inbox
+    and an in-process worker making its items, as `intake serve --workers 0` runs them."""
+    writer, worker = start_inbox(runtime, 0, parse_here)
+    server = SMTPServer(on_free_ports(settings or runtime.settings), writer.accept)
     server.start()
     try:
         yield server
+        server.stop()
+        wait_until_drained(runtime.sessions)  # what was accepted is an item when the test looks
     finally:
         server.stop()
+        writer.stop()
+        worker.stop()
 
 
 def client(server: SMTPServer) -> smtplib.SMTP:
@@ -122,6 +129,8 @@ def swaks(port: int, *args: str) -> str:
 
 
 def item_count(runtime: Runtime) -> int:
+    """The items stored, once every message accepted has been made one."""
+    wait_until_drained(runtime.sessions)
     with transaction(runtime.sessions, write=False) as session:
         return session.execute(select(func.count(Item.id))).scalar_one()
 
@@ -135,6 +144,7 @@ def stored_item(runtime: Runtime, item_id: int) -> Item:
 
 def item_with_message_id(runtime: Runtime, message_id: str) -> Item:
     """The item made from the message with this Message-ID (SMTP's answer names no item)."""
+    wait_until_drained(runtime.sessions)
     with transaction(runtime.sessions, write=False) as session:
         item_id = session.execute(select(Item.id).where(Item.message_id == message_id)).scalar_one()
     return stored_item(runtime, item_id)
@@ -155,6 +165,6 @@ def database_locked(url: str) -> Iterator[None]:
         return
     conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as holder:
-        holder.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+        holder.execute("LOCK TABLE items, inbox IN ACCESS EXCLUSIVE MODE")
         yield
         holder.rollback()

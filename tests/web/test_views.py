@@ -14,7 +14,9 @@ from config.holder import SettingsHolder
 from config.settings import ImapMailbox
 from intake.cli.runtime import Runtime
 from intake.email.parser import parse_email
-from routing.store.database import make_session_factory
+from routing.store import inbox
+from routing.store.database import make_session_factory, transaction
+from routing.store.inbox import Arrival
 from routing.store.mailboxes import MailboxStore
 from tests.support.mail import email_bytes
 from tests.support.people import add_person, new_token, office_client
@@ -44,6 +46,7 @@ def test_healthz_answers_200_when_the_database_answers(client: FlaskClient) -> N
         "mailboxes": [],
         "notifications": {"pending": 0, "failed": 0},
         "jobs": NO_JOBS,
+        "inbox": {"depth": 0, "oldest_seconds": 0.0},
     }
 
 
@@ -59,6 +62,7 @@ def test_healthz_shows_mailbox_names_and_errors_only_to_a_signed_in_person_or_to
         "database": "ok",
         "notifications": {"pending": 0, "failed": 0},
         "jobs": NO_JOBS,
+        "inbox": {"depth": 0, "oldest_seconds": 0.0},
     }
     add_person(runtime.sessions, "ann")
     token_only = app.test_client()
@@ -71,6 +75,21 @@ def test_healthz_shows_mailbox_names_and_errors_only_to_a_signed_in_person_or_to
             "office-inbox",
             "LoginError: wrong password for inbox",
         )
+
+
+def test_healthz_shows_the_inbox_depth_and_the_oldest_message_age(
+    runtime: Runtime, client: FlaskClient
+) -> None:
+    now = datetime.now(UTC)
+    waiting = [
+        Arrival("email", "ann@client.example", ("sales@office.test",), b"raw", now - timedelta(seconds=age))
+        for age in (90, 5)
+    ]
+    with transaction(runtime.sessions) as session:
+        inbox.add(session, waiting)
+    shown = client.get("/healthz").json["inbox"]  # type: ignore[index]
+    assert shown["depth"] == 2
+    assert 90 <= shown["oldest_seconds"] < 120
 
 
 def test_healthz_answers_503_when_the_database_does_not(runtime: Runtime) -> None:

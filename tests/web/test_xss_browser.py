@@ -49,7 +49,7 @@ PIXEL = "http://tracker.example/pixel.gif"
 def _send_hostile_mail(site: Site) -> str:
     """The mail through the office's SMTP server; the path of the item it became."""
     runtime = site.runtime
-    with running(runtime.settings, runtime.deliverer.deliver) as server:
+    with running(runtime) as server:
         connection = client(server)
         try:
             code, reply = send(connection, HOSTILE_MAIL.replace("\n", "\r\n").encode())

@@ -1,13 +1,18 @@
 """A real `intake serve` killed (SIGKILL) after its commit and before its answer reached the
 sender: the sender sees the connection lost, retries against a new process on the same
-database, and the office holds exactly one item. For SMTP and a signed Twilio text."""
+database, and the office holds exactly one item. For SMTP (killed once the message is in
+the inbox) and a signed Twilio text; and an inbox worker killed in the middle of a batch."""
 
 from __future__ import annotations
 
 import http.client
+import os
 import smtplib
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -15,9 +20,14 @@ import pytest
 from sqlalchemy import func, select
 
 from intake.cli.runtime import Runtime
-from routing.store.models import Item, Message
+from intake.jobs.inbox import BATCH
+from routing.store import inbox
+from routing.store.database import transaction
+from routing.store.inbox import Arrival
+from routing.store.models import InboxEntry, Item, Message
 from tests.conftest import OFFICE
 from tests.support.dovecot import wait_for
+from tests.support.inbox import wait_until_drained
 from tests.support.mail import email_bytes
 from tests.support.serving import ServeProcess
 from tests.support.tcp_proxy import BlackHoleProxy
@@ -54,9 +64,15 @@ def follow_ups(runtime: Runtime) -> int:
         return session.scalar(select(func.count()).select_from(Message)) or 0
 
 
+def accepted(runtime: Runtime) -> int:
+    """Messages committed: in the inbox, or already items."""
+    with runtime.sessions() as session:
+        return inbox.backlog(session).depth + items(runtime)
+
+
 def kill_once_committed(runtime: Runtime, process: ServeProcess) -> None:
     """Wait until the message is committed, then kill the process before it can answer."""
-    wait_for(lambda: items(runtime) == 1, "the message committed")
+    wait_for(lambda: accepted(runtime) == 1, "the message committed")
     process.process.kill()
     process.process.wait()
 
@@ -83,6 +99,7 @@ def test_smtp_killed_between_commit_and_250_then_the_retry_makes_one_item(runtim
     # The sending server retries the same bytes against the office's next process.
     with serving(OFFICE, url) as second, smtplib.SMTP("127.0.0.1", second.smtp_port, timeout=30) as retry:
         assert retry.sendmail("ann@client.example", ["sales@office.test"], raw) == {}
+        second.wait_until_drained()
     assert (items(runtime), follow_ups(runtime)) == (1, 0)
 
 
@@ -117,3 +134,54 @@ def test_twilio_killed_between_commit_and_200_then_the_retry_makes_one_item(
         finally:
             retry.close()
     assert (items(runtime), follow_ups(runtime)) == (1, 0)
+
+
+BATCHES = 3 * BATCH
+
+
+def worker_process(config: Path, database_url: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "INTAKE_DATABASE_URL": database_url}
+    return subprocess.Popen([sys.executable, "-m", "intake", "--config", str(config), "worker"], env=env)
+
+
+def leased(runtime: Runtime) -> int:
+    """Inbox rows claimed by a worker and not yet made items."""
+    with runtime.sessions() as session:
+        return session.scalar(select(func.count()).where(InboxEntry.lease_until.is_not(None))) or 0
+
+
+def test_a_worker_killed_mid_batch_leaves_its_rows_to_the_next_and_nothing_is_lost_or_doubled(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    config = tmp_path / "office.toml"
+    config.write_text(OFFICE.read_text().replace("[database]\n", "[database]\ninbox_lease_seconds = 2\n"))
+    now = datetime.now(UTC)
+    arrivals = [
+        Arrival(
+            "email",
+            "ann@client.example",
+            ("sales@office.test",),
+            email_bytes(message_id=f"<b{n}@c.example>"),
+            now,
+        )
+        for n in range(BATCHES)
+    ]
+    with transaction(runtime.sessions) as session:
+        inbox.add(session, arrivals)
+    url = runtime.settings.database.url
+    first = worker_process(config, url)
+    try:
+        wait_for(lambda: items(runtime) >= 1, "the first item made")
+    finally:
+        first.kill()
+        first.wait()
+    assert leased(runtime) > 0  # killed with claimed rows in hand, not between batches
+    assert items(runtime) < BATCHES
+
+    second = worker_process(config, url)
+    try:
+        wait_until_drained(runtime.sessions, timeout=60)
+    finally:
+        second.terminate()
+        second.wait(30)
+    assert (items(runtime), follow_ups(runtime)) == (BATCHES, 0)

@@ -32,7 +32,8 @@ def config(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def serve(config: Path, database_url: str) -> Iterator[ServeProcess]:
-    process = ServeProcess(config, database_url)
+    # Items made in the serving process: its own log says when its routing has been reloaded.
+    process = ServeProcess(config, database_url, "--workers", "0")
     try:
         process.wait_for_line("Intake is running")
         yield process
@@ -40,7 +41,7 @@ def serve(config: Path, database_url: str) -> Iterator[ServeProcess]:
         process.stop()
 
 
-def _send(client: smtplib.SMTP, number: int) -> str:
+def _send(serve: ServeProcess, client: smtplib.SMTP, number: int) -> str:
     """Send one invoice to the front desk over an open connection; return its subject."""
     raw = email_bytes(
         to="hello@office.test", subject=f"Invoice {number}", message_id=f"<reload{number}@client.example>"
@@ -49,22 +50,23 @@ def _send(client: smtplib.SMTP, number: int) -> str:
     client.rcpt("hello@office.test")
     code, reply = client.data(raw)
     assert code == 250, reply
+    serve.wait_until_drained()  # routed by the rules of now, not of after the next reload
     return f"Invoice {number}"
 
 
 def test_sighup_reloads_the_rules_on_an_open_connection(serve: ServeProcess, config: Path) -> None:
     with smtplib.SMTP("127.0.0.1", serve.smtp_port, timeout=30) as client:
         client.ehlo()
-        before = _send(client, 1)
+        before = _send(serve, client, 1)
         config.write_text(config.read_text() + INVOICES)
         serve.process.send_signal(signal.SIGHUP)
         serve.wait_for_line("config reloaded: 1 rules")
-        after = _send(client, 2)
+        after = _send(serve, client, 2)
 
         config.write_text(config.read_text() + BROKEN)
         serve.process.send_signal(signal.SIGHUP)
         refused = serve.wait_for_line("config reload refused")
-        still = _send(client, 3)
+        still = _send(serve, client, 3)
 
     assert "rules[1].when.subjekt: rule 'typo': unknown condition kind 'subjekt'" in refused
     # SMTP's answer names no item: the items are found by their subjects.
@@ -72,6 +74,24 @@ def test_sighup_reloads_the_rules_on_an_open_connection(serve: ServeProcess, con
     departments = [by_subject[subject] for subject in (before, after, still)]
     assert departments == ["front-desk", "billing", "billing"]
     assert serve.process.poll() is None
+
+
+def test_sighup_reaches_the_worker_processes_that_route(config: Path, database_url: str) -> None:
+    process = ServeProcess(config, database_url, "--workers", "1")
+    try:
+        process.wait_for_line("Intake is running")
+        process.wait_for_line("is making items of accepted messages")
+        config.write_text(config.read_text() + INVOICES)
+        process.process.send_signal(signal.SIGHUP)
+        for _ in ("the serving process", "its worker"):
+            process.wait_for_line("config reloaded: 1 rules")
+        with smtplib.SMTP("127.0.0.1", process.smtp_port, timeout=30) as client:
+            client.ehlo()
+            subject = _send(process, client, 4)
+        [item] = process.get_json("/api/v1/items")["items"]
+        assert (item["subject"], item["department"]) == (subject, "billing")
+    finally:
+        process.stop()
 
 
 FAILING_FIXTURE = (
@@ -122,11 +142,12 @@ def _mail(serve: ServeProcess, number: int) -> None:
     )
     with smtplib.SMTP("127.0.0.1", serve.smtp_port, timeout=30) as client:
         client.sendmail("ann@client.example", ["hello@office.test"], raw)
+    serve.wait_until_drained()
 
 
 def test_a_reload_reaches_email_and_texts_alike(config: Path, database_url: str) -> None:
     config.write_text(config.read_text() + TWILIO)
-    serve = ServeProcess(config, database_url)
+    serve = ServeProcess(config, database_url, "--workers", "0")
     try:
         serve.wait_for_line("Intake is running")
         _mail(serve, 1)

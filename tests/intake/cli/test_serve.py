@@ -31,6 +31,7 @@ def serve(database_url: str) -> Iterator[ServeProcess]:
 def _send(serve: ServeProcess, raw: bytes, to: str = "sales@office.test") -> None:
     with smtplib.SMTP("127.0.0.1", serve.smtp_port, timeout=30) as client:
         client.sendmail("ann@client.example", [to], raw)
+    serve.wait_until_drained()
 
 
 def test_mail_to_a_department_shows_in_its_queue_and_the_api(serve: ServeProcess) -> None:
@@ -52,6 +53,7 @@ def test_mail_to_a_department_shows_in_its_queue_and_the_api(serve: ServeProcess
             "download": {"pending": 0, "failed": 0},
             "reply": {"pending": 0, "failed": 0},
         },
+        "inbox": {"depth": 0, "oldest_seconds": 0.0},
     }
 
 
@@ -82,7 +84,7 @@ class WriteLock:
             self.connection.execute("BEGIN EXCLUSIVE")
         else:
             self.connection = psycopg.connect(self.conninfo)
-            self.connection.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+            self.connection.execute("LOCK TABLE items, inbox IN ACCESS EXCLUSIVE MODE")
 
     def __exit__(self, *exc: object) -> None:
         self.connection.rollback()

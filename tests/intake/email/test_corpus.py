@@ -10,7 +10,6 @@ lost message. CI sets INTAKE_TEST_REQUIRE_CORPUS=1, where a missing corpus fails
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import os
@@ -24,12 +23,12 @@ import pytest
 from sqlalchemy import select
 
 from config.loading import load_settings
-from config.settings import ListenAddress
 from intake.cli.runtime import Runtime, open_runtime
 from intake.email.parser import parse_email
-from intake.email.smtp import SMTPServer
 from routing.store.models import Blob, Item
 from tests.conftest import OFFICE
+from tests.support.inbox import wait_until_drained
+from tests.support.smtp import running
 
 CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "email"
 FILES = sorted(CORPUS.glob("*.eml")) if CORPUS.is_dir() else []
@@ -61,13 +60,9 @@ def corpus_office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ru
     """The test office on a fresh SQLite database, with its SMTP server listening."""
     database = tmp_path_factory.mktemp("corpus") / "intake.db"
     settings = load_settings(OFFICE, {"INTAKE_DATABASE_URL": f"sqlite:///{database}"})
-    port = free_port()
-    smtp = dataclasses.replace(settings.smtp, listen=ListenAddress("127.0.0.1", port))
-    runtime = open_runtime(dataclasses.replace(settings, smtp=smtp))
-    server = SMTPServer(runtime.settings, runtime.deliverer.deliver)
-    server.start()
-    yield runtime, port
-    server.stop()
+    runtime = open_runtime(settings)
+    with running(runtime) as server:
+        yield runtime, server.public.port
     runtime.engine.dispose()
 
 
@@ -96,6 +91,7 @@ def test_each_corpus_mail_becomes_exactly_one_item(corpus_office: tuple[Runtime,
     code, reply = send(port, raw)
     assert code == 250, reply
     key = parse_email(raw).idempotency_key
+    wait_until_drained(runtime.sessions)
     with runtime.sessions() as session:
         items = session.scalars(select(Item).where(Item.idempotency_key == key)).all()
         assert len(items) == 1

@@ -13,11 +13,19 @@ import pytest
 from config.loading import load_settings
 from intake.cli.runtime import Runtime, open_runtime
 from intake.email.smtp import IntakeHandler, SMTPServer
-from routing.delivery import Delivery
-from routing.message import InboundMessage
+from routing.store.inbox import Arrival
 from tests.conftest import OFFICE
 from tests.support.mail import email_bytes
-from tests.support.smtp import ACCEPTED, client, item_count, item_with_message_id, running, send, swaks
+from tests.support.smtp import (
+    ACCEPTED,
+    client,
+    item_count,
+    item_with_message_id,
+    on_free_ports,
+    running,
+    send,
+    swaks,
+)
 
 CATCH_ALL = (("office-two.test", "sales"),)
 
@@ -35,14 +43,14 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
 
 @pytest.fixture(scope="module")
 def shared(office: Runtime) -> Iterator[SMTPServer]:
-    with running(office.settings, office.deliverer.deliver) as server:
+    with running(office) as server:
         yield server
 
 
 @pytest.fixture
 def server(runtime: Runtime) -> Iterator[SMTPServer]:
     """A server on the test office, on SQLite and on PostgreSQL."""
-    with running(runtime.settings, runtime.deliverer.deliver) as started:
+    with running(runtime) as started:
         yield started
 
 
@@ -180,17 +188,22 @@ def test_mail_to_an_unknown_address_at_a_catch_all_domain_lands_in_its_departmen
 
 
 def test_an_unexpected_failure_is_451_and_tells_the_client_nothing_of_it(office: Runtime) -> None:
-    def broken(message: InboundMessage) -> Delivery:
+    def broken(arrival: Arrival) -> None:
         raise RuntimeError("table secret_things exploded")
 
-    with running(office.settings, broken) as server, client(server) as connection:
-        code, reply = send(connection, email_bytes(message_id="<broken@client.example>"))
+    server = SMTPServer(on_free_ports(office.settings), broken)
+    server.start()
+    try:
+        with client(server) as connection:
+            code, reply = send(connection, email_bytes(message_id="<broken@client.example>"))
+    finally:
+        server.stop()
     assert (code, reply[:5]) == (451, "4.3.0")
     assert "secret" not in reply
 
 
 def test_an_error_outside_data_gets_an_explicit_451_without_its_text(office: Runtime) -> None:
-    handler = IntakeHandler(office.settings, office.deliverer.deliver, workers=1)
+    handler = IntakeHandler(office.settings, lambda arrival: None, workers=1)
     reply = asyncio.run(handler.handle_exception(ValueError("private detail")))
     handler.executor.shutdown()
     assert reply.startswith("451 4.3.0 ") and "private" not in reply

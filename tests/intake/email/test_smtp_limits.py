@@ -44,7 +44,7 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
 def limited(office: Runtime, **smtp: Any) -> Iterator[SMTPServer]:
     """A server on the test office with these [smtp] settings changed."""
     settings = dataclasses.replace(office.settings, smtp=dataclasses.replace(office.settings.smtp, **smtp))
-    with running(settings, office.deliverer.deliver) as server:
+    with running(office, settings) as server:
         yield server
 
 

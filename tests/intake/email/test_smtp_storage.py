@@ -10,10 +10,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from intake.cli.runtime import Runtime
+from intake.cli.runtime import Runtime, start_inbox
 from intake.email.smtp import SMTPServer
-from routing.delivery import Delivery
-from routing.message import InboundMessage
+from intake.email.storing import parse_here
+from routing.store.inbox import Arrival
 from tests.support.mail import email_bytes
 from tests.support.smtp import (
     client,
@@ -31,7 +31,7 @@ def test_451_while_the_database_is_locked_then_the_retry_makes_exactly_one_item(
     runtime: Runtime, database_url: str
 ) -> None:
     raw = email_bytes(message_id="<retry@client.example>")
-    with running(runtime.settings, runtime.deliverer.deliver) as server, client(server) as connection:
+    with running(runtime) as server, client(server) as connection:
         with database_locked(database_url):
             code, reply = send(connection, raw)
         assert (code, reply) == (451, "4.3.0 Temporary failure storing the message, please try again later")
@@ -47,7 +47,7 @@ def test_swaks_is_told_451_while_the_database_is_locked_and_250_on_retry(
     message = tmp_path / "message.eml"
     message.write_bytes(email_bytes(message_id="<swaks-retry@client.example>"))
     args = ("--to", "sales@office.test", "--data", str(message))
-    with running(runtime.settings, runtime.deliverer.deliver) as server:
+    with running(runtime) as server:
         with database_locked(database_url):
             refused = swaks(server.public.port, *args)
         accepted = swaks(server.public.port, *args)
@@ -62,7 +62,7 @@ def test_a_message_sent_again_is_the_same_item_keyed_on_message_id_or_the_raw_by
     with_id = email_bytes(message_id="<once@client.example>")
     without_id = email_bytes(message_id=None, subject="No Message-ID here")
     replies = []
-    with running(runtime.settings, runtime.deliverer.deliver) as server:
+    with running(runtime) as server:
         for raw in (with_id, with_id, without_id, without_id):
             with client(server) as connection:  # a new connection, as a retrying sender makes
                 replies.append(send(connection, raw))
@@ -77,12 +77,14 @@ def test_a_message_sent_again_is_the_same_item_keyed_on_message_id_or_the_raw_by
 def test_a_message_being_stored_when_stop_is_called_still_gets_its_250(runtime: Runtime) -> None:
     storing, release = threading.Event(), threading.Event()
 
-    def slow_deliver(message: InboundMessage) -> Delivery:
+    writer, worker = start_inbox(runtime, 0, parse_here)
+
+    def slow_accept(arrival: Arrival) -> None:
         storing.set()
         release.wait(30)
-        return runtime.deliverer.deliver(message)
+        writer.accept(arrival)
 
-    server = SMTPServer(on_free_ports(runtime.settings), slow_deliver)
+    server = SMTPServer(on_free_ports(runtime.settings), slow_accept)
     server.start()
     replies: list[tuple[int, str]] = []
     sender = threading.Thread(target=lambda: replies.append(_send_and_leave(server)))
@@ -98,6 +100,8 @@ def test_a_message_being_stored_when_stop_is_called_still_gets_its_250(runtime: 
     assert not stopper.is_alive()
     assert replies[0][0] == 250
     assert item_count(runtime) == 1
+    writer.stop()
+    worker.stop()
 
 
 def _send_and_leave(server: SMTPServer) -> tuple[int, str]:
@@ -116,7 +120,7 @@ def test_many_senders_at_once_all_get_250_and_each_message_is_one_item(runtime: 
                 for n in range(10)
             ]
 
-    with running(runtime.settings, runtime.deliverer.deliver) as server, ThreadPoolExecutor(8) as pool:
+    with running(runtime) as server, ThreadPoolExecutor(8) as pool:
         codes = [code for codes in pool.map(sender, range(8)) for code in codes]
     assert codes == [250] * 80
     assert item_count(runtime) == 80

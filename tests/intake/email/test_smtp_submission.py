@@ -27,6 +27,7 @@ from werkzeug.security import generate_password_hash
 from config.loading import load_settings
 from intake.cli.runtime import Runtime, open_runtime
 from intake.email.smtp import SMTPServer
+from routing.store.inbox import Arrival
 from tests.conftest import OFFICE
 from tests.support.mail import email_bytes
 from tests.support.smtp import ACCEPTED, item_with_message_id, on_free_ports, running, send, swaks
@@ -86,7 +87,7 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
 
 @pytest.fixture(scope="module")
 def server(office: Runtime) -> Iterator[SMTPServer]:
-    with running(office.settings, office.deliverer.deliver) as started:
+    with running(office) as started:
         yield started
 
 
@@ -179,8 +180,12 @@ class GatedCheck:
         return self.check(*args)
 
 
+def refuse_everything(arrival: Arrival) -> None:
+    raise AssertionError("no message is sent in this test")
+
+
 def test_a_password_check_does_not_stop_other_sessions(office: Runtime) -> None:
-    server = SMTPServer(on_free_ports(office.settings), office.deliverer.deliver)
+    server = SMTPServer(on_free_ports(office.settings), refuse_everything)
     assert server.submission
     gate = GatedCheck(server.submission.SMTP_kwargs["authenticator"])
     server.submission.SMTP_kwargs["authenticator"] = gate
@@ -204,7 +209,7 @@ def test_a_password_check_does_not_stop_other_sessions(office: Runtime) -> None:
 @pytest.fixture(scope="module")
 def proxied(office: Runtime) -> Iterator[SMTPServer]:
     smtp = dataclasses.replace(office.settings.smtp, proxy_protocol=True, submission=None)
-    with running(dataclasses.replace(office.settings, smtp=smtp), office.deliverer.deliver) as started:
+    with running(office, dataclasses.replace(office.settings, smtp=smtp)) as started:
         yield started
 
 

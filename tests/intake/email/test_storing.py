@@ -24,9 +24,10 @@ SMTP_ENVELOPE = Envelope("a@client.example", (), ("sales@office.test",))
 
 
 @contextmanager
-def refusing_values(engine: Engine, column: str, value: str) -> Iterator[None]:
-    """Inside the block PostgreSQL refuses an item whose `column` is `value` as bad data
-    (SQLSTATE 22000, a data exception), as it refuses a NUL or a malformed byte."""
+def refusing_values(engine: Engine, column: str, value: str, table: str = "items") -> Iterator[None]:
+    """Inside the block PostgreSQL refuses a row of `table` (an item) whose `column` is
+    `value` as bad data (SQLSTATE 22000, a data exception), as it refuses a NUL or a
+    malformed byte."""
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -37,14 +38,14 @@ def refusing_values(engine: Engine, column: str, value: str) -> Iterator[None]:
         )
         connection.execute(
             text(
-                "CREATE TRIGGER refuse_value BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION refuse_value()"
+                f"CREATE TRIGGER refuse_value BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION refuse_value()"
             )
         )
     try:
         yield
     finally:
         with engine.begin() as connection:
-            connection.execute(text("DROP TRIGGER refuse_value ON items"))
+            connection.execute(text(f"DROP TRIGGER refuse_value ON {table}"))
             connection.execute(text("DROP FUNCTION refuse_value()"))
 
 
@@ -67,7 +68,7 @@ def test_real_mail_that_broke_parsing_is_stored_parsed(runtime: Runtime, name: s
 
 def test_over_smtp_a_nul_in_an_attachment_type_is_accepted_and_stored(runtime: Runtime) -> None:
     raw = REAL_MAIL["NUL in an attachment's content type"]
-    with running(runtime.settings, runtime.deliverer.deliver) as server, client(server) as connection:
+    with running(runtime) as server, client(server) as connection:
         code, _ = send(connection, raw)
     assert code == 250
     with transaction(runtime.sessions, write=False) as session:
@@ -113,12 +114,12 @@ def test_mail_whose_parsed_form_is_refused_is_stored_raw_only(runtime: Runtime) 
     assert (again.item_id, again.created) == (delivery.item_id, False)
 
 
-def test_over_smtp_mail_the_database_refuses_even_raw_gets_a_permanent_554(runtime: Runtime) -> None:
+def test_over_smtp_mail_the_inbox_refuses_gets_a_permanent_554(runtime: Runtime) -> None:
     only_on_postgresql(runtime)
     raw = email_bytes(sender="bad@client.example", subject="Never storable")
     with (
-        refusing_values(runtime.engine, "sender", "bad@client.example"),
-        running(runtime.settings, runtime.deliverer.deliver) as server,
+        refusing_values(runtime.engine, "sender", "bad@client.example", table="inbox"),
+        running(runtime) as server,
         client(server) as connection,
     ):
         code, reply = send(connection, raw, sender="bad@client.example")

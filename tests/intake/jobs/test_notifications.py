@@ -312,4 +312,5 @@ def test_healthz_counts_the_notifications_waiting_and_failed(office: Office) -> 
             "download": {"pending": 0, "failed": 0},
             "reply": {"pending": 0, "failed": 0},
         },
+        "inbox": {"depth": 0, "oldest_seconds": 0.0},
     }

@@ -22,6 +22,7 @@ def test_intake_serve_sends_a_reply_and_threads_the_answer(database_url: str, tm
                 client.sendmail(
                     "ann@client.example", ["billing@office.test"], email_bytes(to="billing@office.test")
                 )
+            serve.wait_until_drained()
             [item] = serve.get_json("/api/v1/items")["items"]
             status, reply = serve.user.post_json(
                 f"/api/v1/items/{item['id']}/reply", {"text": "Paid on Monday."}
@@ -38,6 +39,7 @@ def test_intake_serve_sends_a_reply_and_threads_the_answer(database_url: str, tm
             ).replace(b"MIME-Version", f"In-Reply-To: {sent['Message-ID']}\r\nMIME-Version".encode(), 1)
             with smtplib.SMTP("127.0.0.1", serve.smtp_port, timeout=30) as client:
                 client.sendmail("ann@client.example", ["accounts@office.test"], answer)
+            serve.wait_until_drained()
             [joined] = serve.get_json("/api/v1/items")["items"]
             assert (joined["id"], joined["messages"]) == (item["id"], 2)
             wait_for(

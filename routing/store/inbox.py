@@ -1,0 +1,244 @@
+"""The inbox: what a door accepted, committed before the sender is answered, until a worker makes it an item.
+
+A door (SMTP today) hands an Arrival to the InboxWriter and answers only once it
+returns: the raw bytes and the envelope are then committed. The writer commits
+arrivals in groups (group commit): what arrives while one commit is under way, and in
+a few milliseconds after the first, shares the next transaction, so a burst costs one
+disk flush per group rather than one per message. Each sender still waits for the
+commit of its own group.
+
+Workers claim rows in batches under a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL;
+SQLite has one writer at a time), and delete each row in the transaction that stores
+its item (finish), so a worker that dies anywhere leaves its rows to be claimed again
+when the lease ends: work is repeated, and deliver()'s delivery keys make the repeat
+no second item. A claim counts as an attempt; a late worker whose attempt is no
+longer the row's has lost it, and its transaction is rolled back (LeaseLost).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
+from sqlalchemy.exc import DataError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from routing.store.database import StorageUnavailable, UnstorableMessage, transaction
+from routing.store.models import InboxEntry
+
+log = logging.getLogger(__name__)
+
+# How long the writer waits after a first arrival for others to share its commit: a
+# few milliseconds, far below what a sender notices, and what lets a burst share flushes.
+GATHER_SECONDS = 0.002
+MAX_GROUP = 256
+# How long a door waits for its group's commit; the database's own timeouts end sooner.
+ACCEPT_TIMEOUT_SECONDS = 120.0
+
+
+class LeaseLost(Exception):
+    """Another worker claimed the row after this worker's lease ran out: its work counts."""
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What a door accepted: the bytes as sent and the envelope around them."""
+
+    channel: str
+    sender: str | None
+    recipients: tuple[str, ...]
+    raw: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An inbox row claimed by a worker, with the attempt its claim is."""
+
+    id: int
+    attempts: int
+    arrival: Arrival
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """How many rows wait (claimed ones included) and when the oldest arrived."""
+
+    depth: int
+    oldest: datetime | None
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    arrival: Arrival
+    committed: Future[None]
+
+
+class InboxWriter:
+    """One thread that commits arrivals in groups; `accept` returns once its group is committed."""
+
+    def __init__(self, sessions: sessionmaker[Session], gather_seconds: float = GATHER_SECONDS) -> None:
+        self.sessions = sessions
+        self.gather_seconds = gather_seconds
+        self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="inbox-writer", daemon=True)
+        self._committed: list[Callable[[], None]] = []
+        self.running = False
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after each commit (an in-process worker wakes up)."""
+        self._committed.append(listener)
+
+    def start(self) -> None:
+        self.running = True
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Commit what was handed in, then end the thread (doors stop first)."""
+        if self.running:
+            self.running = False
+            self._queue.put(None)
+            self._thread.join()
+
+    def accept(self, arrival: Arrival) -> None:
+        """Commit `arrival`; raises StorageUnavailable (retry later) or UnstorableMessage."""
+        if not self.running:
+            raise StorageUnavailable("the inbox is not taking messages (stopping)")
+        waiting = _Waiting(arrival, Future())
+        self._queue.put(waiting)
+        try:
+            waiting.committed.result(timeout=ACCEPT_TIMEOUT_SECONDS)
+        except TimeoutError:
+            # Should the group commit after all, the sender's retry is deduplicated by deliver().
+            raise StorageUnavailable("the inbox's commit did not finish in time") from None
+
+    def _loop(self) -> None:
+        while (first := self._queue.get()) is not None:
+            group, stopping = self._gather(first)
+            self._commit(group)
+            if stopping:
+                return
+
+    def _gather(self, first: _Waiting) -> tuple[list[_Waiting], bool]:
+        """`first` and what arrives within the gathering time; True when told to stop."""
+        group = [first]
+        deadline = time.monotonic() + self.gather_seconds
+        while len(group) < MAX_GROUP:
+            try:
+                waiting = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if waiting is None:
+                return group, True
+            group.append(waiting)
+        return group, False
+
+    def _commit(self, group: list[_Waiting]) -> None:
+        try:
+            with transaction(self.sessions) as session:
+                add(session, [waiting.arrival for waiting in group])
+        except DataError as error:
+            if len(group) > 1:
+                # One arrival's values were refused: the others must not share its fate.
+                for waiting in group:
+                    self._commit([waiting])
+                return
+            log.warning("the inbox refused a message from %r: %s", group[0].arrival.sender, error)
+            group[0].committed.set_exception(UnstorableMessage("the database refused a value"))
+            return
+        except (SQLAlchemyError, StorageUnavailable) as error:
+            log.warning("the inbox did not commit %d messages: %s", len(group), error)
+            for waiting in group:
+                waiting.committed.set_exception(StorageUnavailable("the database is not accepting writes"))
+            return
+        for waiting in group:
+            waiting.committed.set_result(None)
+        for listener in self._committed:
+            listener()
+
+
+_INSERT = insert(InboxEntry)
+
+
+def add(session: Session, arrivals: list[Arrival]) -> None:
+    """Queue arrivals in the inbox, in the caller's transaction."""
+    session.execute(
+        _INSERT,
+        [
+            {
+                "channel": arrival.channel,
+                "sender": arrival.sender,
+                "recipients": list(arrival.recipients),
+                "raw": arrival.raw,
+                "received_at": arrival.received_at,
+                "attempts": 0,
+            }
+            for arrival in arrivals
+        ],
+    )
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until <= now)
+
+
+def claim(sessions: sessionmaker[Session], now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+    """Claim up to `limit` rows, the oldest first, until `now + lease`.
+
+    Looks first without the write lock, so that an idle worker polling often never
+    takes SQLite's one write lock from a door that is committing.
+    """
+    with transaction(sessions, write=False) as session:
+        if session.scalar(select(InboxEntry.id).where(_claimable(now)).limit(1)) is None:
+            return []
+    with transaction(sessions) as session:
+        rows = session.scalars(
+            select(InboxEntry)
+            .where(_claimable(now))
+            .order_by(InboxEntry.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for row in rows:
+            row.attempts, row.lease_until = row.attempts + 1, now + lease
+        return [
+            Claimed(
+                row.id,
+                row.attempts,
+                Arrival(row.channel, row.sender, tuple(row.recipients), row.raw, row.received_at),
+            )
+            for row in rows
+        ]
+
+
+def finish(session: Session, claimed: Claimed) -> None:
+    """Delete the claimed row in the caller's transaction (the one storing its item);
+    raises LeaseLost when the claim is no longer this worker's."""
+    gone = session.execute(
+        delete(InboxEntry).where(InboxEntry.id == claimed.id, InboxEntry.attempts == claimed.attempts)
+    )
+    if gone.rowcount != 1:  # type: ignore[attr-defined]
+        raise LeaseLost(f"inbox row {claimed.id} was claimed again by another worker")
+
+
+def release(sessions: sessionmaker[Session], claims: list[Claimed]) -> None:
+    """Give claimed rows back at once (the database failed mid-batch): no need to wait out the lease."""
+    with transaction(sessions) as session:
+        for claimed in claims:
+            session.execute(
+                update(InboxEntry)
+                .where(InboxEntry.id == claimed.id, InboxEntry.attempts == claimed.attempts)
+                .values(lease_until=None)
+            )
+
+
+def backlog(session: Session) -> Backlog:
+    depth, oldest = session.execute(select(func.count(InboxEntry.id), func.min(InboxEntry.received_at))).one()
+    return Backlog(depth, oldest)

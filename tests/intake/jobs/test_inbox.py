@@ -1,0 +1,168 @@
+"""The inbox on SQLite and PostgreSQL: group commit at the door, and workers that claim in
+batches under a lease and make each row one item, never two, whatever comes in between."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import event, func, select
+
+from intake.cli.runtime import Runtime
+from intake.email.parser import EmailLimits, Envelope
+from intake.email.storing import parse_here
+from intake.jobs.inbox import MAX_ATTEMPTS, InboxWorker
+from routing.message import InboundMessage
+from routing.store import inbox
+from routing.store.database import StorageUnavailable, transaction
+from routing.store.inbox import Arrival, InboxWriter
+from routing.store.models import Item, Message
+from tests.intake.email.test_storing import only_on_postgresql, refusing_values
+from tests.support.mail import email_bytes
+from tests.support.smtp import stored_item
+
+NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=60)
+
+
+def arrival(number: int, sender: str = "ann@client.example") -> Arrival:
+    raw = email_bytes(
+        sender=sender, message_id=f"<inbox.{number}@client.example>", subject=f"Number {number}"
+    )
+    return Arrival("email", sender, ("sales@office.test",), raw, NOW)
+
+
+def queue(runtime: Runtime, *arrivals: Arrival) -> None:
+    with transaction(runtime.sessions) as session:
+        inbox.add(session, list(arrivals))
+
+
+def worker(runtime: Runtime, at: datetime = NOW) -> InboxWorker:
+    """The test office's inbox worker, its clock stopped at `at`."""
+    made = runtime.inbox_worker(parse_here)
+    made.clock = lambda: at
+    return made
+
+
+def finish(runtime: Runtime, claimed: inbox.Claimed) -> None:
+    """What a worker does with a row it claimed: parse it, store its item, delete the row."""
+    made = worker(runtime)
+    made.store([made.parsed(claimed)])
+
+
+def counts(runtime: Runtime) -> tuple[int, int, int]:
+    """(inbox rows, items, follow-ups)."""
+    with transaction(runtime.sessions, write=False) as session:
+        waiting = inbox.backlog(session).depth
+        items = session.scalar(select(func.count(Item.id))) or 0
+        follow_ups = session.scalar(select(func.count(Message.id))) or 0
+    return waiting, items, follow_ups
+
+
+@pytest.fixture
+def writer(runtime: Runtime) -> Iterator[InboxWriter]:
+    started = InboxWriter(runtime.sessions, gather_seconds=0.05)
+    started.start()
+    yield started
+    started.stop()
+
+
+def test_arrivals_at_once_share_commits_and_each_is_answered_after_its_own(
+    runtime: Runtime, writer: InboxWriter
+) -> None:
+    commits = []
+    event.listen(runtime.engine, "commit", lambda connection: commits.append(1))
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda n: writer.accept(arrival(n)), range(32)))
+    # Every accept returned, so every arrival is committed: all 32 rows are there.
+    assert counts(runtime)[0] == 32
+    assert len(commits) < 16
+
+
+def test_an_arrival_after_stop_is_refused_for_a_retry(runtime: Runtime, writer: InboxWriter) -> None:
+    writer.stop()
+    with pytest.raises(StorageUnavailable):
+        writer.accept(arrival(1))
+
+
+def test_a_worker_makes_each_row_an_item_and_empties_the_inbox(runtime: Runtime) -> None:
+    queue(runtime, *(arrival(n) for n in range(20)))
+    made = worker(runtime)
+    assert made.run_once() == 16  # one batch
+    assert made.run_once() == 4
+    assert made.run_once() == 0
+    assert counts(runtime) == (0, 20, 0)
+
+
+def test_the_same_message_twice_in_the_inbox_is_one_item(runtime: Runtime) -> None:
+    # A sender that lost the 250 sends again: the copy is in the inbox beside the first.
+    queue(runtime, arrival(1), arrival(1))
+    worker(runtime).run_once()
+    assert counts(runtime) == (0, 1, 0)
+
+
+def test_rows_claimed_by_a_worker_that_died_are_claimed_again_after_the_lease(runtime: Runtime) -> None:
+    queue(runtime, arrival(1), arrival(2))
+    dead = inbox.claim(runtime.sessions, NOW, LEASE, 16)
+    assert len(dead) == 2
+    assert worker(runtime, NOW + LEASE / 2).run_once() == 0  # still leased
+    assert worker(runtime, NOW + LEASE).run_once() == 2
+    assert counts(runtime) == (0, 2, 0)
+
+
+def test_a_worker_whose_lease_ran_out_stores_nothing_once_another_took_over(runtime: Runtime) -> None:
+    queue(runtime, arrival(1))
+    [late] = inbox.claim(runtime.sessions, NOW, LEASE, 16)
+    [current] = inbox.claim(runtime.sessions, NOW + LEASE, LEASE, 16)
+    finish(runtime, late)  # the first worker wakes up and finishes its claim
+    assert counts(runtime) == (1, 0, 0)
+    finish(runtime, current)
+    assert counts(runtime) == (0, 1, 0)
+
+
+def test_a_row_that_failed_too_often_is_stored_raw_only_and_marked(runtime: Runtime) -> None:
+    queue(runtime, arrival(1))
+    for attempt in range(MAX_ATTEMPTS):
+        assert len(inbox.claim(runtime.sessions, NOW + LEASE * attempt, LEASE, 16)) == 1
+    assert worker(runtime, NOW + LEASE * MAX_ATTEMPTS).run_once() == 1
+    with transaction(runtime.sessions, write=False) as session:
+        item = stored_item(runtime, session.scalars(select(Item.id)).one())
+    assert item.subject == ""
+    assert item.parse_defects[0].startswith(f"processing failed {MAX_ATTEMPTS} times")
+    assert item.raw.content == arrival(1).raw
+
+
+def test_a_row_the_database_refuses_even_raw_stays_in_the_inbox(runtime: Runtime) -> None:
+    only_on_postgresql(runtime)
+    queue(runtime, arrival(1), arrival(2, sender="bad@client.example"))
+    with refusing_values(runtime.engine, "sender", "bad@client.example"):
+        assert worker(runtime).run_once() == 2
+    assert counts(runtime) == (1, 1, 0)
+
+
+def test_a_worker_stopped_mid_batch_gives_the_rest_back_at_once(runtime: Runtime) -> None:
+    queue(runtime, *(arrival(n) for n in range(3)))
+    made = worker(runtime)
+    parse = made.parse
+
+    def stop_after_the_first(
+        raw: bytes, envelope: Envelope, at: datetime, limits: EmailLimits
+    ) -> InboundMessage:
+        made.stop()
+        return parse(raw, envelope, at, limits)
+
+    made.parse = stop_after_the_first
+    assert made.run_once() == 3
+    assert counts(runtime) == (2, 1, 0)
+    # Given back, not leased: another worker takes them now, not a lease later.
+    assert worker(runtime).run_once() == 2
+    assert counts(runtime) == (0, 3, 0)
+
+
+def test_the_backlog_counts_rows_and_knows_the_oldest(runtime: Runtime) -> None:
+    older = Arrival("email", None, ("sales@office.test",), b"x", NOW - timedelta(minutes=5))
+    queue(runtime, arrival(1), older)
+    with transaction(runtime.sessions, write=False) as session:
+        assert inbox.backlog(session) == inbox.Backlog(2, NOW - timedelta(minutes=5))
