@@ -14,6 +14,7 @@ the correction, and every process reads it at the next message.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from routing.message import InboundMessage
 from routing.message_text import MessageText, read_message
-from routing.normalize import normalizer_for
+from routing.normalize import NormalizedText, normalizer_for
 from routing.senders import UNKNOWN, SenderEvidence, judge, sender_features
 from routing.store.models import LearnedDepartment, LearnedWord
 
@@ -53,6 +54,7 @@ SENDER_EVIDENCE = 2.5
 # A sender the config names is the office's own word: who writes decides before what they mention.
 CONFIGURED_SENDER_EVIDENCE = 12.0
 ADDRESS_EVIDENCE = 1.5
+REPLY_ADDRESS_EVIDENCE = 0.5
 SHOWN_TERMS = 3
 # The words an office's corrections bring, for smoothing: a fixed guess rather than a
 # count of the table at every message, which would cost more than the rest of routing.
@@ -102,12 +104,20 @@ class Suggestion:
         return f"learned: {', '.join(self.evidence)} -> {said}" if self.evidence else f"learned: {said}"
 
 
-def lesson_of(text: MessageText, sender: str, settings: Settings | None) -> Lesson:
-    """The message's distinct terms, weighted (an old subject less) and scaled to sum to one."""
+def lesson_of(
+    text: MessageText, sender: str, settings: Settings | None, vocabulary: frozenset[str] = frozenset()
+) -> Lesson:
+    """The message's distinct terms, weighted (an old subject less) and scaled to sum to one.
+
+    In a transcript, two neighbouring words that together make a term of `vocabulary`
+    (the config's words) count as that term too: speech-to-text hears `elromlott` as
+    `el romlott` and `adunarea` as `a dunarea`.
+    """
     raw: dict[str, float] = {}
     words: dict[str, str] = {}
     subject_weight = OLD_SUBJECT_WEIGHT if text.old_subject else 1.0
-    for read, weight in ((text.body, 1.0), (text.subject, subject_weight)):
+    body = _joined(text.body, vocabulary, settings) if text.spoken and settings else text.body
+    for read, weight in ((body, 1.0), (text.subject, subject_weight)):
         for term, word in zip(read.terms, read.words, strict=True):
             if raw.get(term, 0.0) >= weight:  # seen already: most words of a text repeat
                 continue
@@ -119,6 +129,18 @@ def lesson_of(text: MessageText, sender: str, settings: Settings | None) -> Less
     terms = {t: w / total for t, w in raw.items()}
     senders = sender_features(sender, settings) if settings else ()
     return Lesson(terms, sender.lower(), senders, words)
+
+
+def _joined(read: NormalizedText, vocabulary: frozenset[str], settings: Settings) -> NormalizedText:
+    """`read` with the terms its neighbouring words make together, where `vocabulary` knows them."""
+    normalizer = normalizer_for(settings.languages)
+    terms, words = list(read.terms), list(read.words)
+    for (first, second), pair in zip(itertools.pairwise(read.words), itertools.pairwise(read.terms), strict=True):
+        term = normalizer.term(first + second, read.language)
+        if term in vocabulary and not vocabulary.intersection(pair):
+            terms.append(term)
+            words.append(f"{first} {second}")
+    return NormalizedText(read.language, tuple(terms), tuple(words))
 
 
 def legacy_lesson(channel: str, sender: str, subject: str, text: str) -> Lesson:
@@ -144,8 +166,11 @@ class Classifier:
             }
             for department in settings.departments
         }
-        # Filler words say nothing, unless the config made one a keyword.
-        self.filler = normalizer.filler - set().union(*keywords.values())
+        # Filler words say nothing, unless the config made one a keyword of its own: the
+        # "de" of "contract de administrare" is still filler in any other sentence.
+        single = {t for department in settings.departments for k in department.keywords
+                  for f in normalizer.spellings(k) if len(f) == 1 for t in f}
+        self.filler = normalizer.filler - single
         self.seeds: dict[str, dict[str, float]] = {}
         for department in settings.departments:
             seed: dict[str, float] = dict.fromkeys(keywords[department.id], KEYWORD_WEIGHT)
@@ -155,7 +180,7 @@ class Classifier:
                         seed.setdefault(term, 1.0)
             total = max(sum(seed.values()), SEED_MASS)
             self.seeds[department.id] = {t: w / total for t, w in seed.items()}
-        self.seed_vocabulary = set().union(*self.seeds.values())
+        self.seed_vocabulary = frozenset().union(*self.seeds.values())
 
     def read(self, lesson: Lesson, session: Session | None) -> Learned:
         """What the database knows of the lesson's terms and sender (nothing without a session)."""
@@ -163,10 +188,13 @@ class Classifier:
         learned.sender = judge(lesson.sender, self.settings, learned.senders)
         return learned
 
-    def suggest(self, lesson: Lesson, learned: Learned, addressed: str | None = None) -> Suggestion | None:
+    def suggest(
+        self, lesson: Lesson, learned: Learned, addressed: str | None = None, *, reply: bool = False
+    ) -> Suggestion | None:
         """The likeliest department, its confidence and why; None when nothing is known.
 
-        `addressed` is the department whose address or number the message was sent to.
+        `addressed` is the department whose address or number the message was sent to;
+        `reply` says the message answers an earlier one, so that address says less.
         """
         sender = learned.sender
         weights = self._weights(lesson, learned)
@@ -181,7 +209,7 @@ class Classifier:
                 CONFIGURED_SENDER_EVIDENCE if sender.configured else SENDER_EVIDENCE
             )
         if addressed in scores:
-            scores[addressed] += ADDRESS_EVIDENCE
+            scores[addressed] += REPLY_ADDRESS_EVIDENCE if reply else ADDRESS_EVIDENCE
         best = max(scores, key=lambda d: scores[d])
         confidence = 1.0 / sum(math.exp(score - scores[best]) for score in scores.values())
         evidence = self._evidence(best, lesson, weights, logs, sender)
@@ -238,7 +266,7 @@ class Learned:
     sender: SenderEvidence = UNKNOWN
 
     @classmethod
-    def load(cls, session: Session, lesson: Lesson, seeded: set[str]) -> Learned:
+    def load(cls, session: Session, lesson: Lesson, seeded: frozenset[str]) -> Learned:
         learned = cls()
         for department_id, documents in session.execute(
             select(LearnedDepartment.department_id, LearnedDepartment.documents)

@@ -29,6 +29,8 @@ _WORD = re.compile(r"[^\W_]+")
 DETECTION_SAMPLE = 600
 # How many first letters a lemma must share with its word to be trusted.
 LEMMA_PREFIX = 4
+# The shortest stem trusted to stand for a longer word.
+MIN_STEM = 3
 
 
 def fold(text: str) -> str:
@@ -126,4 +128,8 @@ class Normalizer:
         # (Hungarian `számlámat`, "my invoice", read as `száj`, "mouth"; `interview` as
         # `in`): the word's own stem is safer.
         trusted = lemma[:LEMMA_PREFIX] == folded[:LEMMA_PREFIX]
-        return str(stem(lemma if trusted else folded))
+        base = lemma if trusted else folded
+        term = str(stem(base))
+        # A stem of one or two letters joins unrelated words (Hungarian `kiad`, "let",
+        # and `ki`, "who"; `áram`, "power", and `ár`, "price"): the unstemmed form is safer.
+        return base if len(term) < MIN_STEM <= len(base) else term
