@@ -62,6 +62,11 @@ class NormalizedText:
         return None
 
 
+def _known(word: str, language: str) -> bool:
+    """Whether `word` is a word of `language`, by its lemmatizer's dictionary; digits are in all."""
+    return word.isdigit() or bool(simplemma.is_known(word, lang=language))
+
+
 def _stop_words(language: str) -> list[str]:
     try:
         return list(get_stop_words(language.lower()))
@@ -115,8 +120,12 @@ class Normalizer:
         return self.read(text, language).terms
 
     def spellings(self, phrase: str) -> set[tuple[str, ...]]:
-        """A config keyword's terms in each office language: a keyword has no language of its own."""
-        return {self.terms(phrase, code) for code in self.languages} - {()}
+        """A config keyword's terms in each office language whose dictionary knows its words,
+        or in every one when none does (a name, a code): a keyword names no language, but
+        English `rent` read as Hungarian would stem like `rendben`, "all right"."""
+        words = _WORD.findall(unicodedata.normalize("NFC", phrase.casefold()))
+        known = [code for code in self.languages if all(_known(word, code) for word in words)]
+        return {self.terms(phrase, code) for code in known or self.languages} - {()}
 
     def _term(self, word: str, language: str) -> str:
         if word.isdigit():
