@@ -48,7 +48,7 @@ SEED_FLOOR = 0.3
 # Scales the words' evidence and the sender's into a posterior that means what it says (module doc).
 # A message's words weigh as much as FULL_EVIDENCE_TERMS distinct terms at most: one
 # word is weak evidence, a long email no stronger than a few sentences.
-EVIDENCE = 1.5
+EVIDENCE = 2.5
 FULL_EVIDENCE_TERMS = 8
 SENDER_EVIDENCE = 2.5
 # A sender the config names is the office's own word: who writes decides before what they mention.
@@ -56,6 +56,7 @@ CONFIGURED_SENDER_EVIDENCE = 12.0
 ADDRESS_EVIDENCE = 1.5
 REPLY_ADDRESS_EVIDENCE = 0.5
 SHOWN_TERMS = 3
+TERMS_AGAINST_AN_ADDRESS = 1
 # The words an office's corrections bring, for smoothing: a fixed guess rather than a
 # count of the table at every message, which would cost more than the rest of routing.
 LEARNED_VOCABULARY = 1000
@@ -97,7 +98,7 @@ class Suggestion:
     @property
     def outweighs_an_address(self) -> bool:
         """Whether there is more to go on than one word against the address the sender chose."""
-        return self.terms >= 2 or self.sender_agrees
+        return self.terms >= TERMS_AGAINST_AN_ADDRESS or self.sender_agrees
 
     def describe(self) -> str:
         said = f"{self.department_id} ({self.confidence:.2f})"
@@ -129,6 +130,13 @@ def lesson_of(
     terms = {t: w / total for t, w in raw.items()}
     senders = sender_features(sender, settings) if settings else ()
     return Lesson(terms, sender.lower(), senders, words)
+
+
+def _counted(lesson: Lesson, weights: dict[str, float]) -> float:
+    """How many words of the new text the known terms are worth: one each, a term only
+    an old subject has less (so a reply under `Re: rent payment` is not sure of rent)."""
+    fresh = max(lesson.terms.values(), default=0.0)
+    return sum(lesson.terms[term] for term in weights) / fresh if fresh else 0.0
 
 
 def _joined(read: NormalizedText, vocabulary: frozenset[str], settings: Settings) -> NormalizedText:
@@ -202,7 +210,7 @@ class Classifier:
             return None
         # log P(term | department), worked out once for the score and the explanation.
         logs = {d: {t: math.log(self._probability(d, t, learned)) for t in weights} for d in self.departments}
-        strength = EVIDENCE * min(len(weights), FULL_EVIDENCE_TERMS)
+        strength = EVIDENCE * min(_counted(lesson, weights), FULL_EVIDENCE_TERMS)
         scores = {d: strength * sum(w * logs[d][t] for t, w in weights.items()) for d in self.departments}
         if sender.department_id in scores:
             scores[sender.department_id] += (
