@@ -45,6 +45,8 @@ SMOOTHING = 0.003
 # The seeds' share of a department's model: SEED_DOCUMENTS / (that + corrections), never below the floor.
 SEED_DOCUMENTS = 10.0
 SEED_FLOOR = 0.3
+# How many corrections' worth of the estimate of all corrections together a department starts from.
+POOLED_DOCUMENTS = 3.0
 # Scales the words' evidence and the sender's into a posterior that means what it says (module doc).
 # A message's words weigh as much as FULL_EVIDENCE_TERMS distinct terms at most: one
 # word is weak evidence, a long email no stronger than a few sentences.
@@ -237,12 +239,24 @@ class Classifier:
         return {t: w / total for t, w in weights.items()} if total else {}
 
     def _probability(self, department: str, term: str, learned: Learned) -> float:
-        """The seeds' estimate mixed with the corrections', the seeds never below their floor."""
+        """The seeds' estimate mixed with the corrections', the seeds never below their floor.
+
+        The seeds' share is the same for every department, from the corrections per
+        department: were it each department's own, correcting a message into one would
+        thin out that department's seeds and send the next messages elsewhere. A
+        department with few corrections borrows the estimate of all corrections together,
+        so that a greeting taught to two departments says nothing against the other four.
+        """
         vocabulary = len(self.seed_vocabulary) + LEARNED_VOCABULARY
         documents = learned.documents.get(department, 0.0)
-        share = max(SEED_FLOOR, SEED_DOCUMENTS / (SEED_DOCUMENTS + documents))
+        everywhere = sum(learned.documents.values())
+        share = max(SEED_FLOOR, SEED_DOCUMENTS / (SEED_DOCUMENTS + everywhere / len(self.departments)))
         seeded = (self.seeds[department].get(term, 0.0) + SMOOTHING) / (1.0 + SMOOTHING * vocabulary)
-        taught = (learned.words[department].get(term, 0.0) + SMOOTHING) / (documents + SMOOTHING * vocabulary)
+        pooled_weight = sum(words.get(term, 0.0) for words in learned.words.values())
+        if term in self.seed_vocabulary:
+            pooled_weight = 0.0
+        pooled = (pooled_weight + SMOOTHING) / (everywhere + SMOOTHING * vocabulary)
+        taught = (learned.words[department].get(term, 0.0) + POOLED_DOCUMENTS * pooled) / (documents + POOLED_DOCUMENTS)
         return share * seeded + (1.0 - share) * taught
 
     def _evidence(
@@ -287,13 +301,10 @@ class Learned:
         # Plain rows, not ORM objects: this runs for every message.
         columns = (LearnedWord.department_id, LearnedWord.word, LearnedWord.weight, LearnedWord.documents)
         rows = session.execute(select(*columns).where(condition)).all()
-        sightings: dict[str, int] = defaultdict(int)
-        for _, word, _, documents in rows:
-            sightings[word] += documents
-        for department_id, word, weight, _ in rows:
+        for department_id, word, weight, documents in rows:
             if word.startswith(("from:", DOMAIN)):
                 learned.senders.setdefault(word, {})[department_id] = weight
-            elif sightings[word] >= MIN_SIGHTINGS or word in seeded:
+            elif documents >= MIN_SIGHTINGS or word in seeded:
                 learned.words[department_id][word] = weight
         return learned
 

@@ -39,7 +39,6 @@ def test_a_tenth_taught_the_rest_goes_right(office: Settings, labelled: list[Lab
     assert figures["wrong %"] <= 2.0, figures
 
 
-@pytest.mark.xfail(strict=True, reason="routing quality (issue 12) not reached yet")
 def test_corrections_never_make_routing_worse(office: Settings, labelled: list[Labelled]) -> None:
     worse: dict[int, str] = {}
     for seed in SEEDS:
