@@ -14,7 +14,6 @@ the correction, and every process reads it at the next message.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -28,7 +27,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from routing.message import InboundMessage
 from routing.message_text import MessageText, read_message
-from routing.normalize import NormalizedText, normalizer_for
+from routing.normalize import normalizer_for
 from routing.senders import UNKNOWN, SenderEvidence, judge, sender_features
 from routing.store.models import LearnedDepartment, LearnedWord
 
@@ -112,14 +111,15 @@ def lesson_of(
 ) -> Lesson:
     """The message's distinct terms, weighted (an old subject less) and scaled to sum to one.
 
-    In a transcript, two neighbouring words that together make a term of `vocabulary`
-    (the config's words) count as that term too: speech-to-text hears `elromlott` as
-    `el romlott` and `adunarea` as `a dunarea`.
+    The config's words (`vocabulary`) are looked for inside compounds and, in a
+    transcript, across two neighbouring words (routing.normalize).
     """
     raw: dict[str, float] = {}
     words: dict[str, str] = {}
     subject_weight = OLD_SUBJECT_WEIGHT if text.old_subject else 1.0
-    body = _joined(text.body, vocabulary, settings) if text.spoken and settings else text.body
+    body = text.body
+    if settings is not None and vocabulary:
+        body = normalizer_for(settings.languages).with_known_parts(body, vocabulary, joined=text.spoken)
     for read, weight in ((body, 1.0), (text.subject, subject_weight)):
         for term, word in zip(read.terms, read.words, strict=True):
             if raw.get(term, 0.0) >= weight:  # seen already: most words of a text repeat
@@ -139,18 +139,6 @@ def _counted(lesson: Lesson, weights: dict[str, float]) -> float:
     an old subject has less (so a reply under `Re: rent payment` is not sure of rent)."""
     fresh = max(lesson.terms.values(), default=0.0)
     return sum(lesson.terms[term] for term in weights) / fresh if fresh else 0.0
-
-
-def _joined(read: NormalizedText, vocabulary: frozenset[str], settings: Settings) -> NormalizedText:
-    """`read` with the terms its neighbouring words make together, where `vocabulary` knows them."""
-    normalizer = normalizer_for(settings.languages)
-    terms, words = list(read.terms), list(read.words)
-    for (first, second), pair in zip(itertools.pairwise(read.words), itertools.pairwise(read.terms), strict=True):
-        term = normalizer.term(first + second, read.language)
-        if term in vocabulary and not vocabulary.intersection(pair):
-            terms.append(term)
-            words.append(f"{first} {second}")
-    return NormalizedText(read.language, tuple(terms), tuple(words))
 
 
 def legacy_lesson(channel: str, sender: str, subject: str, text: str) -> Lesson:
@@ -178,14 +166,21 @@ class Classifier:
         }
         # Filler words say nothing, unless the config made one a keyword of its own: the
         # "de" of "contract de administrare" is still filler in any other sentence.
-        single = {t for department in settings.departments for k in department.keywords
-                  for f in normalizer.spellings(k) if len(f) == 1 for t in f}
+        single = {
+            t
+            for department in settings.departments
+            for k in department.keywords
+            for f in normalizer.spellings(k)
+            if len(f) == 1
+            for t in f
+        }
         self.filler = normalizer.filler - single
         self.seeds: dict[str, dict[str, float]] = {}
         for department in settings.departments:
             seed: dict[str, float] = dict.fromkeys(keywords[department.id], KEYWORD_WEIGHT)
-            for form in normalizer.spellings(f"{department.name} {department.description}"):
-                for term in form:
+            # Word by word: each is spelled in the languages that know it.
+            for word in f"{department.name} {department.description}".split():
+                for term in {t for form in normalizer.spellings(word) for t in form}:
                     if len(term) >= 2 and not term.isdigit() and term not in self.filler:
                         seed.setdefault(term, 1.0)
             total = max(sum(seed.values()), SEED_MASS)
@@ -256,7 +251,9 @@ class Classifier:
         if term in self.seed_vocabulary:
             pooled_weight = 0.0
         pooled = (pooled_weight + SMOOTHING) / (everywhere + SMOOTHING * vocabulary)
-        taught = (learned.words[department].get(term, 0.0) + POOLED_DOCUMENTS * pooled) / (documents + POOLED_DOCUMENTS)
+        taught = (learned.words[department].get(term, 0.0) + POOLED_DOCUMENTS * pooled) / (
+            documents + POOLED_DOCUMENTS
+        )
         return share * seeded + (1.0 - share) * taught
 
     def _evidence(

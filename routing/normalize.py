@@ -11,6 +11,7 @@ whose models ship with it), so a short text is not mistaken for one nobody write
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -31,6 +32,11 @@ DETECTION_SAMPLE = 600
 LEMMA_PREFIX = 4
 # The shortest stem trusted to stand for a longer word.
 MIN_STEM = 3
+# Languages that write compounds as one word, and the shortest compound and part looked
+# into; Hungarian's are left out, its suffixes make too many false parts (`viszonthallásra`).
+COMPOUNDING = frozenset({"de", "nl", "sv", "da"})
+MIN_COMPOUND = 8
+MIN_PART = 4
 
 
 def fold(text: str) -> str:
@@ -118,6 +124,40 @@ class Normalizer:
 
     def terms(self, text: str, language: str) -> tuple[str, ...]:
         return self.read(text, language).terms
+
+    def with_known_parts(
+        self, read: NormalizedText, vocabulary: frozenset[str], joined: bool
+    ) -> NormalizedText:
+        """`read` with the terms of `vocabulary` found inside its other words, added after them.
+
+        A German compound ends in the word that says what it is (`Mietrechnung` is a
+        `Rechnung`, `Wasserschaden` a `Schaden`). With `joined`, for
+        speech-to-text, two neighbouring words may make one (`el romlott`, `a dunarea`).
+        """
+        terms, words = list(read.terms), list(read.words)
+        for term, word in zip(read.terms, read.words, strict=True):
+            part = self._last_part(word, read.language, vocabulary) if term not in vocabulary else None
+            if part is not None:
+                terms.append(part)
+                words.append(word)
+        if joined:
+            pairs = zip(itertools.pairwise(read.words), itertools.pairwise(read.terms), strict=True)
+            for (first, second), pair in pairs:
+                term = self.term(first + second, read.language)
+                if term in vocabulary and not vocabulary.intersection(pair):
+                    terms.append(term)
+                    words.append(f"{first} {second}")
+        return NormalizedText(read.language, tuple(terms), tuple(words))
+
+    def _last_part(self, word: str, language: str, vocabulary: frozenset[str]) -> str | None:
+        """The longest known word that ends a compound, or None."""
+        if language not in COMPOUNDING or len(word) < MIN_COMPOUND:
+            return None
+        for start in range(MIN_PART, len(word) - MIN_PART + 1):
+            term = self.term(word[start:], language)
+            if term in vocabulary:
+                return term
+        return None
 
     def spellings(self, phrase: str) -> set[tuple[str, ...]]:
         """A config keyword's terms in each office language whose dictionary knows its words,
