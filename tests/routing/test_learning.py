@@ -252,3 +252,31 @@ def test_a_suggestion_exactly_at_the_threshold_routes_and_just_below_it_does_not
 
     assert routed_with_threshold(suggestion.confidence) == "billing"  # at the threshold: routed
     assert routed_with_threshold(math.nextafter(suggestion.confidence, 1.0)) == "front-desk"
+
+
+def test_a_greeting_taught_to_two_departments_says_nothing_against_the_others(office: Runtime) -> None:
+    # Greeted mails filed under billing and sales; facilities has had no correction yet.
+    taught = [
+        ("Good morning, a question about my refund.", "billing"),
+        ("Good morning, about the payment.", "billing"),
+        ("Good morning, can I have a quote?", "sales"),
+        ("Good morning, what is the price?", "sales"),
+    ]
+    before = _suggest(office, "Good morning, the building")
+    for n, (text, department) in enumerate(taught):
+        with transaction(office.sessions) as session:
+            learn(session, lesson(office.settings, text, f"t{n}@tenants.example"), department)
+    after = _suggest(office, "Good morning, the building")
+    assert before is not None and after is not None
+    assert before[0] == after[0] == "facilities"
+    assert after[1] >= before[1] - 0.01, (before, after)
+
+
+def test_a_filler_word_of_a_keyword_phrase_stays_filler_elsewhere(tmp_path: Path) -> None:
+    path = tmp_path / "office.toml"
+    path.write_text(OFFICE.replace('keywords = ["quote",', 'keywords = ["terms of sale", "quote",'))
+    settings = load_settings(path)
+    said = suggest(settings, None, "Lots of snow today, and more of it tomorrow.")
+    assert said is None
+    terms = suggest(settings, None, "Your terms of sale, please.")
+    assert terms is not None and terms.department_id == "sales"
