@@ -31,7 +31,15 @@ def labelled(office: Settings) -> list[Labelled]:
     return read_labels(ROUTING_SET / "LABELS.tsv", office)
 
 
-@pytest.mark.xfail(strict=True, reason="routing quality (issue 12) not reached yet")
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "routing quality (issue 12) not reached on the whole set: 89.0% right, 5.8% wrong at seed 1 "
+        "(89.2% / 6.3% over five seeds); the dev split, which the config and the constants were "
+        "tuned on, reaches 98.7% / 1.3%, the held-out test split only 79.2% / 13.0%: its messages "
+        "use words the config does not name, and a tenth taught adds too few words seen twice"
+    ),
+)
 def test_a_tenth_taught_the_rest_goes_right(office: Settings, labelled: list[Labelled]) -> None:
     evaluation = evaluate(office, labelled, parse_share("10%", len(labelled)), seed=1)
     figures = tally(evaluation.after, office.default_department)
@@ -53,7 +61,7 @@ def test_corrections_never_make_routing_worse(office: Settings, labelled: list[L
 def test_corrections_do_not_make_routing_worse_at_the_default_seed(
     office: Settings, labelled: list[Labelled]
 ) -> None:
-    # What `intake rules evaluate --teach 10%` shows; over every seed it is not reached yet (above).
+    # What `intake rules evaluate --teach 10%` shows: no more right, and no more wrong either.
     evaluation = evaluate(office, labelled, parse_share("10%", len(labelled)), seed=1)
     before = tally(evaluation.before, office.default_department)
     after = tally(evaluation.after, office.default_department)
