@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -206,7 +207,7 @@ class Classifier:
         if not weights and sender.department_id is None:
             return None
         # log P(term | department), worked out once for the score and the explanation.
-        logs = {d: {t: math.log(self._probability(d, t, learned)) for t in weights} for d in self.departments}
+        logs = self._logs(weights, learned)
         strength = EVIDENCE * min(_counted(lesson, weights), FULL_EVIDENCE_TERMS)
         scores = {d: strength * sum(w * logs[d][t] for t, w in weights.items()) for d in self.departments}
         if sender.department_id in scores:
@@ -233,28 +234,33 @@ class Classifier:
         total = sum(weights.values())
         return {t: w / total for t, w in weights.items()} if total else {}
 
-    def _probability(self, department: str, term: str, learned: Learned) -> float:
-        """The seeds' estimate mixed with the corrections', the seeds never below their floor.
+    def _logs(self, terms: Iterable[str], learned: Learned) -> dict[str, dict[str, float]]:
+        """log P(term | department): the seeds' estimate mixed with the corrections'.
 
         The seeds' share is the same for every department, from the corrections per
-        department: were it each department's own, correcting a message into one would
-        thin out that department's seeds and send the next messages elsewhere. A
-        department with few corrections borrows the estimate of all corrections together,
-        so that a greeting taught to two departments says nothing against the other four.
+        department, and never below its floor: were it each department's own, correcting
+        a message into one would thin out that department's seeds and send the next
+        messages elsewhere. For a word the config does not name, a department with few
+        corrections borrows the estimate of all corrections together, so that a greeting
+        taught to two departments says nothing against the other four.
         """
         vocabulary = len(self.seed_vocabulary) + LEARNED_VOCABULARY
-        documents = learned.documents.get(department, 0.0)
         everywhere = sum(learned.documents.values())
         share = max(SEED_FLOOR, SEED_DOCUMENTS / (SEED_DOCUMENTS + everywhere / len(self.departments)))
-        seeded = (self.seeds[department].get(term, 0.0) + SMOOTHING) / (1.0 + SMOOTHING * vocabulary)
-        pooled_weight = sum(words.get(term, 0.0) for words in learned.words.values())
-        if term in self.seed_vocabulary:
-            pooled_weight = 0.0
-        pooled = (pooled_weight + SMOOTHING) / (everywhere + SMOOTHING * vocabulary)
-        taught = (learned.words[department].get(term, 0.0) + POOLED_DOCUMENTS * pooled) / (
-            documents + POOLED_DOCUMENTS
-        )
-        return share * seeded + (1.0 - share) * taught
+        logs: dict[str, dict[str, float]] = {d: {} for d in self.departments}
+        for term in terms:
+            seen = (
+                0.0 if term in self.seed_vocabulary else sum(w.get(term, 0.0) for w in learned.words.values())
+            )
+            pooled = (seen + SMOOTHING) / (everywhere + SMOOTHING * vocabulary)
+            for department in self.departments:
+                seeded = (self.seeds[department].get(term, 0.0) + SMOOTHING) / (1.0 + SMOOTHING * vocabulary)
+                documents = learned.documents.get(department, 0.0)
+                taught = (learned.words[department].get(term, 0.0) + POOLED_DOCUMENTS * pooled) / (
+                    documents + POOLED_DOCUMENTS
+                )
+                logs[department][term] = math.log(share * seeded + (1.0 - share) * taught)
+        return logs
 
     def _evidence(
         self,
