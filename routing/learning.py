@@ -58,7 +58,6 @@ CONFIGURED_SENDER_EVIDENCE = 12.0
 ADDRESS_EVIDENCE = 1.5
 REPLY_ADDRESS_EVIDENCE = 0.5
 SHOWN_TERMS = 3
-TERMS_AGAINST_AN_ADDRESS = 1
 # The words an office's corrections bring, for smoothing: a fixed guess rather than a
 # count of the table at every message, which would cost more than the rest of routing.
 LEARNED_VOCABULARY = 1000
@@ -93,14 +92,6 @@ class Suggestion:
     confidence: float
     # What spoke for it, as a person can check: words as written, then the sender.
     evidence: tuple[str, ...] = ()
-    # How many of the text's terms counted, and whether the sender spoke for it too.
-    terms: int = 0
-    sender_agrees: bool = False
-
-    @property
-    def outweighs_an_address(self) -> bool:
-        """Whether there is more to go on than one word against the address the sender chose."""
-        return self.terms >= TERMS_AGAINST_AN_ADDRESS or self.sender_agrees
 
     def describe(self) -> str:
         said = f"{self.department_id} ({self.confidence:.2f})"
@@ -219,7 +210,7 @@ class Classifier:
         best = max(scores, key=lambda d: scores[d])
         confidence = 1.0 / sum(math.exp(score - scores[best]) for score in scores.values())
         evidence = self._evidence(best, lesson, weights, logs, sender)
-        return Suggestion(best, confidence, evidence, len(weights), sender.department_id == best)
+        return Suggestion(best, confidence, evidence)
 
     def _weights(self, lesson: Lesson, learned: Learned) -> dict[str, float]:
         """The lesson's terms that some but not every department knows, weighted by rarity."""

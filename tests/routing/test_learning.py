@@ -13,7 +13,7 @@ import pytest
 from config.loading import load_settings
 from intake.cli.runtime import Runtime, open_runtime
 from routing.engine import Router
-from routing.learning import Lesson, learn
+from routing.learning import Classifier, Lesson, learn
 from routing.message import InboundMessage
 from routing.store.database import transaction
 from routing.store.models import Item, LearnedDepartment
@@ -280,3 +280,18 @@ def test_a_filler_word_of_a_keyword_phrase_stays_filler_elsewhere(tmp_path: Path
     assert said is None
     terms = suggest(settings, None, "Your terms of sale, please.")
     assert terms is not None and terms.department_id == "sales"
+
+
+def test_the_address_of_a_reply_counts_for_less_than_a_fresh_one(tmp_path: Path) -> None:
+    # Sent to sales, about billing: a reply went to sales only because sales wrote last.
+    path = tmp_path / "office.toml"
+    path.write_text(OFFICE)
+    settings = load_settings(path)
+    classifier = Classifier(settings)
+    taught = lesson(settings, "Where is my refund?")
+    learned = classifier.read(taught, None)
+    fresh = classifier.suggest(taught, learned, "sales")
+    replied = classifier.suggest(taught, learned, "sales", reply=True)
+    assert fresh is not None and replied is not None
+    assert fresh.department_id == replied.department_id == "billing"
+    assert replied.confidence > fresh.confidence
