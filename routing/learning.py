@@ -231,19 +231,16 @@ class Classifier:
         The seeds' share is the same for every department, from the corrections per
         department, and never below its floor: were it each department's own, correcting
         a message into one would thin out that department's seeds and send the next
-        messages elsewhere. For a word the config does not name, a department with few
-        corrections borrows the estimate of all corrections together, so that a greeting
-        taught to two departments says nothing against the other four.
+        messages elsewhere. A department with few corrections borrows the estimate of all
+        corrections for common talk (`_shared`), so that a greeting taught to two
+        departments says nothing against the other four.
         """
         vocabulary = len(self.seed_vocabulary) + LEARNED_VOCABULARY
         everywhere = sum(learned.documents.values())
         share = max(SEED_FLOOR, SEED_DOCUMENTS / (SEED_DOCUMENTS + everywhere / len(self.departments)))
         logs: dict[str, dict[str, float]] = {d: {} for d in self.departments}
         for term in terms:
-            seen = (
-                0.0 if term in self.seed_vocabulary else sum(w.get(term, 0.0) for w in learned.words.values())
-            )
-            pooled = (seen + SMOOTHING) / (everywhere + SMOOTHING * vocabulary)
+            pooled = (self._shared(term, learned) + SMOOTHING) / (everywhere + SMOOTHING * vocabulary)
             for department in self.departments:
                 seeded = (self.seeds[department].get(term, 0.0) + SMOOTHING) / (1.0 + SMOOTHING * vocabulary)
                 documents = learned.documents.get(department, 0.0)
@@ -252,6 +249,13 @@ class Classifier:
                 )
                 logs[department][term] = math.log(share * seeded + (1.0 - share) * taught)
         return logs
+
+    def _shared(self, term: str, learned: Learned) -> float:
+        """The corrections' weight of a word several departments were taught and the config
+        does not name: common talk, which departments without corrections borrow. A word
+        one department alone was taught is its evidence, and lent to none."""
+        weights = [w[term] for w in learned.words.values() if term in w]
+        return sum(weights) if len(weights) > 1 and term not in self.seed_vocabulary else 0.0
 
     def _evidence(
         self,

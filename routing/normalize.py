@@ -32,6 +32,14 @@ DETECTION_SAMPLE = 600
 LEMMA_PREFIX = 4
 # The shortest stem trusted to stand for a longer word.
 MIN_STEM = 3
+# Greetings, thanks and sign-offs, which every department's mail opens or closes with:
+# filler too, although the stop-word lists leave them out.
+COURTESY: dict[str, tuple[str, ...]] = {
+    "ro": ("bună", "ziua", "seara", "dimineața", "salut", "mulțumesc", "mersi", "stimă", "rog"),
+    "hu": ("jó", "napot", "estét", "reggelt", "üdvözlettel", "köszönöm", "tisztelettel", "kérem"),
+    "en": ("hello", "hi", "good", "morning", "afternoon", "evening", "thanks", "thank", "regards", "please"),
+    "de": ("guten", "tag", "morgen", "abend", "hallo", "danke", "bitte", "grüße", "freundlichen"),
+}
 # Languages that write compounds as one word, and the shortest compound and part looked
 # into; Hungarian's are left out, its suffixes make too many false parts (`viszonthallásra`).
 COMPOUNDING = frozenset({"de", "nl", "sv", "da"})
@@ -105,7 +113,9 @@ class Normalizer:
         # The terms of each language's filler words ("the", "și", "és", "und"), which say
         # nothing about a department; as terms, so that every form of them is known.
         self.filler = frozenset(
-            self.term(word, code) for code in languages for word in _stop_words(lingua_language(code).name)
+            self.term(word, code)
+            for code in languages
+            for word in (*_stop_words(lingua_language(code).name), *COURTESY.get(code, ()))
         )
 
     def language(self, text: str) -> str:

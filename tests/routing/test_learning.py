@@ -254,19 +254,19 @@ def test_a_suggestion_exactly_at_the_threshold_routes_and_just_below_it_does_not
     assert routed_with_threshold(math.nextafter(suggestion.confidence, 1.0)) == "front-desk"
 
 
-def test_a_greeting_taught_to_two_departments_says_nothing_against_the_others(office: Runtime) -> None:
-    # Greeted mails filed under billing and sales; facilities has had no correction yet.
+def test_common_words_taught_to_two_departments_say_nothing_against_the_others(office: Runtime) -> None:
+    # Mails that open alike filed under billing and sales; facilities has had no correction yet.
     taught = [
-        ("Good morning, a question about my refund.", "billing"),
-        ("Good morning, about the payment.", "billing"),
-        ("Good morning, can I have a quote?", "sales"),
-        ("Good morning, what is the price?", "sales"),
+        ("Dear team, a question about my refund.", "billing"),
+        ("Dear team, about the payment.", "billing"),
+        ("Dear team, can I have a quote?", "sales"),
+        ("Dear team, what is the price?", "sales"),
     ]
-    before = _suggest(office, "Good morning, the building")
+    before = _suggest(office, "Dear team, the building")
     for n, (text, department) in enumerate(taught):
         with transaction(office.sessions) as session:
             learn(session, lesson(office.settings, text, f"t{n}@tenants.example"), department)
-    after = _suggest(office, "Good morning, the building")
+    after = _suggest(office, "Dear team, the building")
     assert before is not None and after is not None
     assert before[0] == after[0] == "facilities"
     assert after[1] >= before[1] - 0.01, (before, after)

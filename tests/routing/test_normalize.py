@@ -118,6 +118,10 @@ def test_filler_words_of_each_language_are_known_as_terms() -> None:
     filler = normalizer_for(LANGUAGES).filler
     assert {"the", "si", "und", "es"} <= filler
     assert "plat" not in filler and "rechnung" not in filler
+    # Greetings and thanks open and close every department's mail.
+    normalizer = normalizer_for(LANGUAGES)
+    courtesy = {("ro", "ziua"), ("ro", "mulțumesc"), ("hu", "napot"), ("en", "regards"), ("de", "Grüße")}
+    assert {normalizer.term(word, code) for code, word in courtesy} <= filler
 
 
 def test_numbers_stay_as_written() -> None:
