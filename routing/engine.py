@@ -236,7 +236,8 @@ class Router:
         """The department that owns an address or number the message was sent to, unless the
         words and the sender read confidently as another department's, the address counted
         against them (an emergency on the accounting line, a supplier's invoice sent to the
-        payments address): then the suggestion routes it."""
+        payments address): then the suggestion routes it. The default department is no
+        such reading: an address is a better answer than "nobody yet"."""
         if not found:
             draft.outcomes.append(
                 RuleOutcome.of_step(BuiltInStep.RECIPIENT, False, "no recipient belongs to a department")
@@ -248,7 +249,7 @@ class Router:
         threshold = self.settings.routing.suggest_threshold
         if (
             suggestion is not None
-            and suggestion.department_id != department_id
+            and suggestion.department_id not in (department_id, self.settings.default_department)
             and suggestion.confidence >= threshold
         ):
             said = f"{reason}, but it reads as {suggestion.department_id}'s"
