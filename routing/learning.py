@@ -92,6 +92,14 @@ class Suggestion:
     confidence: float
     # What spoke for it, as a person can check: words as written, then the sender.
     evidence: tuple[str, ...] = ()
+    # How many of the text's terms counted, and whether the sender spoke for it too.
+    terms: int = 0
+    sender_agrees: bool = False
+
+    @property
+    def outweighs_an_address(self) -> bool:
+        """Whether there is more to go on than one word against the address the sender chose."""
+        return self.terms >= 2 or self.sender_agrees
 
     def describe(self) -> str:
         said = f"{self.department_id} ({self.confidence:.2f})"
@@ -210,7 +218,7 @@ class Classifier:
         best = max(scores, key=lambda d: scores[d])
         confidence = 1.0 / sum(math.exp(score - scores[best]) for score in scores.values())
         evidence = self._evidence(best, lesson, weights, logs, sender)
-        return Suggestion(best, confidence, evidence)
+        return Suggestion(best, confidence, evidence, len(weights), sender.department_id == best)
 
     def _weights(self, lesson: Lesson, learned: Learned) -> dict[str, float]:
         """The lesson's terms that some but not every department knows, weighted by rarity."""
