@@ -160,7 +160,7 @@ class Router:
         picks out; the decision is the same.
         """
         facts = Facts(message, self.settings)
-        lesson = lesson_of(facts.read, message.sender, self.settings)
+        lesson = lesson_of(facts.read, message.sender, self.settings, self.classifier.seed_vocabulary)
         draft = _Draft(lesson=lesson)
         learned = self.classifier.read(lesson, session)
         self._by_placement(message, draft)
@@ -168,9 +168,12 @@ class Router:
         self._run_rules(candidates, facts, draft)
         if draft.department_id is None:
             found = self._recipients(message)
-            # The address used speaks for its department, as evidence among the words.
-            draft.suggestion = self.classifier.suggest(lesson, learned, found[0][1] if found else None)
-            self._by_recipient(found, draft)
+            # The address used speaks for its department, as evidence among the words; a
+            # reply's address is only the one the last answer came from, and says less.
+            addressed = found[0][1] if found else None
+            reply = facts.read.old_subject
+            draft.suggestion = self.classifier.suggest(lesson, learned, addressed, reply=reply)
+            self._by_recipient(found, draft, reply)
         if draft.department_id is None:
             self._by_catch_all(message, draft)
         if draft.department_id is None:
@@ -228,11 +231,13 @@ class Router:
                 found.append((recipient, department_id))
         return found
 
-    def _by_recipient(self, found: list[tuple[str, str]], draft: _Draft) -> None:
+    def _by_recipient(self, found: list[tuple[str, str]], draft: _Draft, reply: bool) -> None:
         """The department that owns an address or number the message was sent to, unless the
-        words and the sender read confidently as another department's (an emergency on the
-        accounting line, a supplier's invoice sent to the payments address), on more than
-        one word: then the suggestion routes it."""
+        words and the sender read confidently as another department's, the address counted
+        against them (an emergency on the accounting line, a supplier's invoice sent to the
+        payments address), on more than one word or in a reply: then the suggestion routes
+        it. The default department is no such reading: an address is a better answer than
+        "nobody yet"."""
         if not found:
             draft.outcomes.append(
                 RuleOutcome.of_step(BuiltInStep.RECIPIENT, False, "no recipient belongs to a department")
@@ -244,9 +249,9 @@ class Router:
         threshold = self.settings.routing.suggest_threshold
         if (
             suggestion is not None
-            and suggestion.department_id != department_id
+            and suggestion.department_id not in (department_id, self.settings.default_department)
             and suggestion.confidence >= threshold
-            and suggestion.outweighs_an_address
+            and (suggestion.outweighs_an_address or reply)
         ):
             said = f"{reason}, but it reads as {suggestion.department_id}'s"
             draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.RECIPIENT, False, said))

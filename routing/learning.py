@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -44,15 +45,18 @@ SMOOTHING = 0.003
 # The seeds' share of a department's model: SEED_DOCUMENTS / (that + corrections), never below the floor.
 SEED_DOCUMENTS = 10.0
 SEED_FLOOR = 0.3
+# How many corrections' worth of the estimate of all corrections together a department starts from.
+POOLED_DOCUMENTS = 3.0
 # Scales the words' evidence and the sender's into a posterior that means what it says (module doc).
 # A message's words weigh as much as FULL_EVIDENCE_TERMS distinct terms at most: one
 # word is weak evidence, a long email no stronger than a few sentences.
-EVIDENCE = 1.5
+EVIDENCE = 2.5
 FULL_EVIDENCE_TERMS = 8
 SENDER_EVIDENCE = 2.5
 # A sender the config names is the office's own word: who writes decides before what they mention.
 CONFIGURED_SENDER_EVIDENCE = 12.0
 ADDRESS_EVIDENCE = 1.5
+REPLY_ADDRESS_EVIDENCE = 0.5
 SHOWN_TERMS = 3
 # The words an office's corrections bring, for smoothing: a fixed guess rather than a
 # count of the table at every message, which would cost more than the rest of routing.
@@ -102,12 +106,21 @@ class Suggestion:
         return f"learned: {', '.join(self.evidence)} -> {said}" if self.evidence else f"learned: {said}"
 
 
-def lesson_of(text: MessageText, sender: str, settings: Settings | None) -> Lesson:
-    """The message's distinct terms, weighted (an old subject less) and scaled to sum to one."""
+def lesson_of(
+    text: MessageText, sender: str, settings: Settings | None, vocabulary: frozenset[str] = frozenset()
+) -> Lesson:
+    """The message's distinct terms, weighted (an old subject less) and scaled to sum to one.
+
+    The config's words (`vocabulary`) are looked for inside compounds and, in a
+    transcript, across two neighbouring words (routing.normalize).
+    """
     raw: dict[str, float] = {}
     words: dict[str, str] = {}
     subject_weight = OLD_SUBJECT_WEIGHT if text.old_subject else 1.0
-    for read, weight in ((text.body, 1.0), (text.subject, subject_weight)):
+    body = text.body
+    if settings is not None and vocabulary:
+        body = normalizer_for(settings.languages).with_known_parts(body, vocabulary, joined=text.spoken)
+    for read, weight in ((body, 1.0), (text.subject, subject_weight)):
         for term, word in zip(read.terms, read.words, strict=True):
             if raw.get(term, 0.0) >= weight:  # seen already: most words of a text repeat
                 continue
@@ -119,6 +132,13 @@ def lesson_of(text: MessageText, sender: str, settings: Settings | None) -> Less
     terms = {t: w / total for t, w in raw.items()}
     senders = sender_features(sender, settings) if settings else ()
     return Lesson(terms, sender.lower(), senders, words)
+
+
+def _counted(lesson: Lesson, weights: dict[str, float]) -> float:
+    """How many words of the new text the known terms are worth: one each, a term only
+    an old subject has less (so a reply under `Re: rent payment` is not sure of rent)."""
+    fresh = max(lesson.terms.values(), default=0.0)
+    return sum(lesson.terms[term] for term in weights) / fresh if fresh else 0.0
 
 
 def legacy_lesson(channel: str, sender: str, subject: str, text: str) -> Lesson:
@@ -144,18 +164,28 @@ class Classifier:
             }
             for department in settings.departments
         }
-        # Filler words say nothing, unless the config made one a keyword.
-        self.filler = normalizer.filler - set().union(*keywords.values())
+        # Filler words say nothing, unless the config made one a keyword of its own: the
+        # "de" of "contract de administrare" is still filler in any other sentence.
+        single = {
+            t
+            for department in settings.departments
+            for k in department.keywords
+            for f in normalizer.spellings(k)
+            if len(f) == 1
+            for t in f
+        }
+        self.filler = normalizer.filler - single
         self.seeds: dict[str, dict[str, float]] = {}
         for department in settings.departments:
             seed: dict[str, float] = dict.fromkeys(keywords[department.id], KEYWORD_WEIGHT)
-            for form in normalizer.spellings(f"{department.name} {department.description}"):
-                for term in form:
+            # Word by word: each is spelled in the languages that know it.
+            for word in f"{department.name} {department.description}".split():
+                for term in {t for form in normalizer.spellings(word) for t in form}:
                     if len(term) >= 2 and not term.isdigit() and term not in self.filler:
                         seed.setdefault(term, 1.0)
             total = max(sum(seed.values()), SEED_MASS)
             self.seeds[department.id] = {t: w / total for t, w in seed.items()}
-        self.seed_vocabulary = set().union(*self.seeds.values())
+        self.seed_vocabulary = frozenset().union(*self.seeds.values())
 
     def read(self, lesson: Lesson, session: Session | None) -> Learned:
         """What the database knows of the lesson's terms and sender (nothing without a session)."""
@@ -163,25 +193,28 @@ class Classifier:
         learned.sender = judge(lesson.sender, self.settings, learned.senders)
         return learned
 
-    def suggest(self, lesson: Lesson, learned: Learned, addressed: str | None = None) -> Suggestion | None:
+    def suggest(
+        self, lesson: Lesson, learned: Learned, addressed: str | None = None, *, reply: bool = False
+    ) -> Suggestion | None:
         """The likeliest department, its confidence and why; None when nothing is known.
 
-        `addressed` is the department whose address or number the message was sent to.
+        `addressed` is the department whose address or number the message was sent to;
+        `reply` says the message answers an earlier one, so that address says less.
         """
         sender = learned.sender
         weights = self._weights(lesson, learned)
         if not weights and sender.department_id is None:
             return None
         # log P(term | department), worked out once for the score and the explanation.
-        logs = {d: {t: math.log(self._probability(d, t, learned)) for t in weights} for d in self.departments}
-        strength = EVIDENCE * min(len(weights), FULL_EVIDENCE_TERMS)
+        logs = self._logs(weights, learned)
+        strength = EVIDENCE * min(_counted(lesson, weights), FULL_EVIDENCE_TERMS)
         scores = {d: strength * sum(w * logs[d][t] for t, w in weights.items()) for d in self.departments}
         if sender.department_id in scores:
             scores[sender.department_id] += (
                 CONFIGURED_SENDER_EVIDENCE if sender.configured else SENDER_EVIDENCE
             )
         if addressed in scores:
-            scores[addressed] += ADDRESS_EVIDENCE
+            scores[addressed] += REPLY_ADDRESS_EVIDENCE if reply else ADDRESS_EVIDENCE
         best = max(scores, key=lambda d: scores[d])
         confidence = 1.0 / sum(math.exp(score - scores[best]) for score in scores.values())
         evidence = self._evidence(best, lesson, weights, logs, sender)
@@ -200,14 +233,37 @@ class Classifier:
         total = sum(weights.values())
         return {t: w / total for t, w in weights.items()} if total else {}
 
-    def _probability(self, department: str, term: str, learned: Learned) -> float:
-        """The seeds' estimate mixed with the corrections', the seeds never below their floor."""
+    def _logs(self, terms: Iterable[str], learned: Learned) -> dict[str, dict[str, float]]:
+        """log P(term | department): the seeds' estimate mixed with the corrections'.
+
+        The seeds' share is the same for every department, from the corrections per
+        department, and never below its floor: were it each department's own, correcting
+        a message into one would thin out that department's seeds and send the next
+        messages elsewhere. A department with few corrections borrows the estimate of all
+        corrections for common talk (`_shared`), so that a greeting taught to two
+        departments says nothing against the other four.
+        """
         vocabulary = len(self.seed_vocabulary) + LEARNED_VOCABULARY
-        documents = learned.documents.get(department, 0.0)
-        share = max(SEED_FLOOR, SEED_DOCUMENTS / (SEED_DOCUMENTS + documents))
-        seeded = (self.seeds[department].get(term, 0.0) + SMOOTHING) / (1.0 + SMOOTHING * vocabulary)
-        taught = (learned.words[department].get(term, 0.0) + SMOOTHING) / (documents + SMOOTHING * vocabulary)
-        return share * seeded + (1.0 - share) * taught
+        everywhere = sum(learned.documents.values())
+        share = max(SEED_FLOOR, SEED_DOCUMENTS / (SEED_DOCUMENTS + everywhere / len(self.departments)))
+        logs: dict[str, dict[str, float]] = {d: {} for d in self.departments}
+        for term in terms:
+            pooled = (self._shared(term, learned) + SMOOTHING) / (everywhere + SMOOTHING * vocabulary)
+            for department in self.departments:
+                seeded = (self.seeds[department].get(term, 0.0) + SMOOTHING) / (1.0 + SMOOTHING * vocabulary)
+                documents = learned.documents.get(department, 0.0)
+                taught = (learned.words[department].get(term, 0.0) + POOLED_DOCUMENTS * pooled) / (
+                    documents + POOLED_DOCUMENTS
+                )
+                logs[department][term] = math.log(share * seeded + (1.0 - share) * taught)
+        return logs
+
+    def _shared(self, term: str, learned: Learned) -> float:
+        """The corrections' weight of a word several departments were taught and the config
+        does not name: common talk, which departments without corrections borrow. A word
+        one department alone was taught is its evidence, and lent to none."""
+        weights = [w[term] for w in learned.words.values() if term in w]
+        return sum(weights) if len(weights) > 1 and term not in self.seed_vocabulary else 0.0
 
     def _evidence(
         self,
@@ -238,7 +294,7 @@ class Learned:
     sender: SenderEvidence = UNKNOWN
 
     @classmethod
-    def load(cls, session: Session, lesson: Lesson, seeded: set[str]) -> Learned:
+    def load(cls, session: Session, lesson: Lesson, seeded: frozenset[str]) -> Learned:
         learned = cls()
         for department_id, documents in session.execute(
             select(LearnedDepartment.department_id, LearnedDepartment.documents)
@@ -251,13 +307,10 @@ class Learned:
         # Plain rows, not ORM objects: this runs for every message.
         columns = (LearnedWord.department_id, LearnedWord.word, LearnedWord.weight, LearnedWord.documents)
         rows = session.execute(select(*columns).where(condition)).all()
-        sightings: dict[str, int] = defaultdict(int)
-        for _, word, _, documents in rows:
-            sightings[word] += documents
-        for department_id, word, weight, _ in rows:
+        for department_id, word, weight, documents in rows:
             if word.startswith(("from:", DOMAIN)):
                 learned.senders.setdefault(word, {})[department_id] = weight
-            elif sightings[word] >= MIN_SIGHTINGS or word in seeded:
+            elif documents >= MIN_SIGHTINGS or word in seeded:
                 learned.words[department_id][word] = weight
         return learned
 

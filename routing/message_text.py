@@ -100,6 +100,8 @@ _REPLY_PREFIX = re.compile(
 # Only mail has quotes, and a subject its sender wrote: other channels' subjects are
 # Intake's own ("Text message from ..."), which say nothing of the department.
 CHANNELS_WITH_QUOTES = frozenset({"email"})
+# Channels whose text is a machine's hearing of speech, with its mishearings.
+SPOKEN_CHANNELS = frozenset({"voice", "voicemail"})
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,8 @@ class MessageText:
     body: NormalizedText
     # The subject is an earlier message's, answered or forwarded: weaker evidence.
     old_subject: bool
+    # A transcript of speech, where one word is often heard as two (`el romlott`).
+    spoken: bool = False
 
     @property
     def empty(self) -> NormalizedText:
@@ -125,5 +129,9 @@ def read_message(message: InboundMessage, normalizer: Normalizer) -> MessageText
     old_subject = subject != message.subject and bool(subject)
     language = normalizer.language(f"{subject}\n{body}")
     return MessageText(
-        language, normalizer.read(subject, language), normalizer.read(body, language), old_subject
+        language,
+        normalizer.read(subject, language),
+        normalizer.read(body, language),
+        old_subject,
+        spoken=message.channel in SPOKEN_CHANNELS,
     )

@@ -11,6 +11,7 @@ whose models ship with it), so a short text is not mistaken for one nobody write
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -29,6 +30,21 @@ _WORD = re.compile(r"[^\W_]+")
 DETECTION_SAMPLE = 600
 # How many first letters a lemma must share with its word to be trusted.
 LEMMA_PREFIX = 4
+# The shortest stem trusted to stand for a longer word.
+MIN_STEM = 3
+# Greetings, thanks and sign-offs, which every department's mail opens or closes with:
+# filler too, although the stop-word lists leave them out.
+COURTESY: dict[str, tuple[str, ...]] = {
+    "ro": ("bună", "ziua", "seara", "dimineața", "salut", "mulțumesc", "mersi", "stimă", "rog"),
+    "hu": ("jó", "napot", "estét", "reggelt", "üdvözlettel", "köszönöm", "tisztelettel", "kérem"),
+    "en": ("hello", "hi", "good", "morning", "afternoon", "evening", "thanks", "thank", "regards", "please"),
+    "de": ("guten", "tag", "morgen", "abend", "hallo", "danke", "bitte", "grüße", "freundlichen"),
+}
+# Languages that write compounds as one word, and the shortest compound and part looked
+# into; Hungarian's are left out, its suffixes make too many false parts (`viszonthallásra`).
+COMPOUNDING = frozenset({"de", "nl", "sv", "da"})
+MIN_COMPOUND = 8
+MIN_PART = 4
 
 
 def fold(text: str) -> str:
@@ -58,6 +74,11 @@ class NormalizedText:
             if self.terms[start : start + size] == phrase:
                 return " ".join(self.words[start : start + size])
         return None
+
+
+def _known(word: str, language: str) -> bool:
+    """Whether `word` is a word of `language`, by its lemmatizer's dictionary; digits are in all."""
+    return word.isdigit() or bool(simplemma.is_known(word, lang=language))
 
 
 def _stop_words(language: str) -> list[str]:
@@ -92,7 +113,9 @@ class Normalizer:
         # The terms of each language's filler words ("the", "și", "és", "und"), which say
         # nothing about a department; as terms, so that every form of them is known.
         self.filler = frozenset(
-            self.term(word, code) for code in languages for word in _stop_words(lingua_language(code).name)
+            self.term(word, code)
+            for code in languages
+            for word in (*_stop_words(lingua_language(code).name), *COURTESY.get(code, ()))
         )
 
     def language(self, text: str) -> str:
@@ -112,9 +135,47 @@ class Normalizer:
     def terms(self, text: str, language: str) -> tuple[str, ...]:
         return self.read(text, language).terms
 
+    def with_known_parts(
+        self, read: NormalizedText, vocabulary: frozenset[str], joined: bool
+    ) -> NormalizedText:
+        """`read` with the terms of `vocabulary` found inside its other words, added after them.
+
+        A German compound ends in the word that says what it is (`Mietrechnung` is a
+        `Rechnung`, `Wasserschaden` a `Schaden`). With `joined`, for
+        speech-to-text, two neighbouring words may make one (`el romlott`, `a dunarea`).
+        """
+        terms, words = list(read.terms), list(read.words)
+        for term, word in zip(read.terms, read.words, strict=True):
+            part = self._last_part(word, read.language, vocabulary) if term not in vocabulary else None
+            if part is not None:
+                terms.append(part)
+                words.append(word)
+        if joined:
+            pairs = zip(itertools.pairwise(read.words), itertools.pairwise(read.terms), strict=True)
+            for (first, second), pair in pairs:
+                term = self.term(first + second, read.language)
+                if term in vocabulary and not vocabulary.intersection(pair):
+                    terms.append(term)
+                    words.append(f"{first} {second}")
+        return NormalizedText(read.language, tuple(terms), tuple(words))
+
+    def _last_part(self, word: str, language: str, vocabulary: frozenset[str]) -> str | None:
+        """The longest known word that ends a compound, or None."""
+        if language not in COMPOUNDING or len(word) < MIN_COMPOUND:
+            return None
+        for start in range(MIN_PART, len(word) - MIN_PART + 1):
+            term = self.term(word[start:], language)
+            if term in vocabulary:
+                return term
+        return None
+
     def spellings(self, phrase: str) -> set[tuple[str, ...]]:
-        """A config keyword's terms in each office language: a keyword has no language of its own."""
-        return {self.terms(phrase, code) for code in self.languages} - {()}
+        """A config keyword's terms in each office language whose dictionary knows its words,
+        or in every one when none does (a name, a code): a keyword names no language, but
+        English `rent` read as Hungarian would stem like `rendben`, "all right"."""
+        words = _WORD.findall(unicodedata.normalize("NFC", phrase.casefold()))
+        known = [code for code in self.languages if all(_known(word, code) for word in words)]
+        return {self.terms(phrase, code) for code in known or self.languages} - {()}
 
     def _term(self, word: str, language: str) -> str:
         if word.isdigit():
@@ -126,4 +187,8 @@ class Normalizer:
         # (Hungarian `számlámat`, "my invoice", read as `száj`, "mouth"; `interview` as
         # `in`): the word's own stem is safer.
         trusted = lemma[:LEMMA_PREFIX] == folded[:LEMMA_PREFIX]
-        return str(stem(lemma if trusted else folded))
+        base = lemma if trusted else folded
+        term = str(stem(base))
+        # A stem of one or two letters joins unrelated words (Hungarian `kiad`, "let",
+        # and `ki`, "who"; `áram`, "power", and `ár`, "price"): the unstemmed form is safer.
+        return base if len(term) < MIN_STEM <= len(base) else term

@@ -16,12 +16,11 @@ from typing import Protocol
 from config.loading import ConfigError
 from config.settings import ConditionSettings, Settings
 from routing.message import InboundMessage
-from routing.message_text import read_message
+from routing.message_text import SPOKEN_CHANNELS, read_message
 from routing.normalize import NormalizedText, normalizer_for
 
 # An index key: if a condition can match a message, the message has one of its atoms.
 Atom = tuple[str, ...]
-VOICE_CHANNELS = ("voice", "voicemail")
 _WORD = re.compile(r"\w+")
 
 
@@ -39,7 +38,7 @@ class Facts:
     def __init__(self, message: InboundMessage, settings: Settings) -> None:
         self.message = message
         self.settings = settings
-        text_field = "transcript" if message.channel in VOICE_CHANNELS else "body"
+        text_field = "transcript" if message.channel in SPOKEN_CHANNELS else "body"
         self.fields = {"subject": message.subject, text_field: message.text}
         self.read = read_message(message, normalizer_for(settings.languages))
         self.normalized = {"subject": self.read.subject, text_field: self.read.body}

@@ -169,3 +169,20 @@ def test_a_rule_that_bears_a_step_name_still_counts_as_a_rule(tmp_path: Path) ->
     assert decision.department_id == "billing"
     assert [(o.rule, o.kind, o.matched) for o in decision.outcomes] == [("recipient", OutcomeKind.RULE, True)]
     assert decision.decision_needed is None
+
+
+def test_a_suggestion_of_the_default_department_never_overrides_an_address(tmp_path: Path) -> None:
+    # "desks" reads as the front desk's own name; the sender still chose sales.
+    router = Router(office_with(tmp_path, ""))
+    message = email(
+        rfc5322(
+            "From: a@client.example",
+            "To: sales@office.test",
+            "Subject: Forty standing desks",
+            "Message-ID: <desks@c>",
+            body="A quote for forty standing desks, please.\r\n",
+        )
+    )
+    decision = decide(router, message)
+    assert decision.suggestion is not None and decision.suggestion.department_id == "front-desk"
+    assert decision.department_id == "sales"

@@ -75,16 +75,53 @@ def test_an_office_of_one_language_reads_everything_in_it() -> None:
     assert english.language("Jó napot, szeretném befizetni a bérleti díjat.") == "en"
 
 
-def test_a_keyword_is_spelled_in_every_office_language() -> None:
+def test_a_keyword_is_spelled_in_the_office_languages_that_know_it() -> None:
     normalizer = normalizer_for(LANGUAGES)
     assert ("plat",) in normalizer.spellings("plată")
     assert normalizer.spellings("!!") == set()
+    # English "rent" read as Hungarian would stem like "rendben" ("all right").
+    assert normalizer.spellings("rent") == {("rent",)}
+    assert normalizer.term("Rendben", "hu") not in {t for form in normalizer.spellings("rent") for t in form}
+    # A word no dictionary knows (a name, a code) is spelled in every language.
+    assert normalizer.spellings("Xqzvbn") == {(normalizer.term("Xqzvbn", code),) for code in LANGUAGES}
+
+
+def test_a_stem_of_one_or_two_letters_keeps_its_word() -> None:
+    normalizer = normalizer_for(LANGUAGES)
+    # kiadó ("to let") would stem to "ki" ("who", "out"), áram ("power") to ár ("price").
+    assert normalizer.term("kiadó", "hu") != normalizer.term("ki", "hu")
+    assert normalizer.term("áram", "hu") != normalizer.term("árat", "hu")
+
+
+def test_the_end_of_a_german_compound_is_found_among_known_words() -> None:
+    normalizer = normalizer_for(LANGUAGES)
+    known = frozenset({normalizer.term("Rechnung", "de"), normalizer.term("Schaden", "de")})
+    read = normalizer.read("Bitte die Mietrechnung und den Wasserschaden prüfen", "de")
+    found = normalizer.with_known_parts(read, known, joined=False)
+    assert known <= set(found.terms)
+    assert found.words[-2:] == ("Mietrechnung", "Wasserschaden")
+    # Hungarian suffixes make false parts (`viszonthallásra` is not an `állás`): not looked into.
+    hungarian = normalizer.read("viszonthallásra", "hu")
+    job = frozenset({normalizer.term("állás", "hu")})
+    assert normalizer.with_known_parts(hungarian, job, joined=False) == hungarian
+
+
+def test_a_word_heard_as_two_is_joined_only_in_a_transcript() -> None:
+    normalizer = normalizer_for(LANGUAGES)
+    broken = frozenset({normalizer.term("elromlott", "hu")})
+    read = normalizer.read("jó napot el romlott a zár", "hu")
+    assert set(broken) <= set(normalizer.with_known_parts(read, broken, joined=True).terms)
+    assert normalizer.with_known_parts(read, broken, joined=False) == read
 
 
 def test_filler_words_of_each_language_are_known_as_terms() -> None:
     filler = normalizer_for(LANGUAGES).filler
     assert {"the", "si", "und", "es"} <= filler
     assert "plat" not in filler and "rechnung" not in filler
+    # Greetings and thanks open and close every department's mail.
+    normalizer = normalizer_for(LANGUAGES)
+    courtesy = {("ro", "ziua"), ("ro", "mulțumesc"), ("hu", "napot"), ("en", "regards"), ("de", "Grüße")}
+    assert {normalizer.term(word, code) for code, word in courtesy} <= filler
 
 
 def test_numbers_stay_as_written() -> None:

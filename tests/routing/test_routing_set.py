@@ -31,7 +31,16 @@ def labelled(office: Settings) -> list[Labelled]:
     return read_labels(ROUTING_SET / "LABELS.tsv", office)
 
 
-@pytest.mark.xfail(strict=True, reason="routing quality (issue 12) not reached yet")
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "routing quality (issue 12) not reached on the whole set: 87.1% right, 7.7% wrong at seed 1 "
+        "(86.7% / 8.8% over five seeds); the dev split, which the config and the constants were "
+        "tuned on, reaches 96.1% / 3.9%, the held-out test split only 76.6% / 15.6%: its messages "
+        "use words the config does not name, one word does not outweigh an address, and a tenth "
+        "taught adds too few words seen twice"
+    ),
+)
 def test_a_tenth_taught_the_rest_goes_right(office: Settings, labelled: list[Labelled]) -> None:
     evaluation = evaluate(office, labelled, parse_share("10%", len(labelled)), seed=1)
     figures = tally(evaluation.after, office.default_department)
@@ -39,7 +48,6 @@ def test_a_tenth_taught_the_rest_goes_right(office: Settings, labelled: list[Lab
     assert figures["wrong %"] <= 2.0, figures
 
 
-@pytest.mark.xfail(strict=True, reason="routing quality (issue 12) not reached yet")
 def test_corrections_never_make_routing_worse(office: Settings, labelled: list[Labelled]) -> None:
     worse: dict[int, str] = {}
     for seed in SEEDS:
@@ -54,7 +62,7 @@ def test_corrections_never_make_routing_worse(office: Settings, labelled: list[L
 def test_corrections_do_not_make_routing_worse_at_the_default_seed(
     office: Settings, labelled: list[Labelled]
 ) -> None:
-    # What `intake rules evaluate --teach 10%` shows; over every seed it is not reached yet (above).
+    # What `intake rules evaluate --teach 10%` shows: no more right, and no more wrong either.
     evaluation = evaluate(office, labelled, parse_share("10%", len(labelled)), seed=1)
     before = tally(evaluation.before, office.default_department)
     after = tally(evaluation.after, office.default_department)
