@@ -14,6 +14,7 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from config.contacts_section import read_contacts, read_region, read_retention
 from config.imap_section import read_imap
 from config.languages import readable_languages
 from config.mail_sections import read_email, read_smtp
@@ -69,9 +70,10 @@ def _settings(root: Table, env: Mapping[str, str]) -> Settings:
     root.only(
         "office", "departments", "smtp", "web", "database", "email", "imap", "twilio",
         "rules", "rule_tests", "schedules", "routing", "notifications", "outbound",
+        "contacts", "retention",
     )  # fmt: skip
     office = root.table("office")
-    office.only("name", "domains", "timezone", "default_department", "hours", "languages")
+    office.only("name", "domains", "timezone", "default_department", "hours", "languages", "region")
     domains = tuple(d.lower() for d in office.strings("domains"))
     if not domains:
         raise office.fail("domains", "name at least one domain the office receives mail for")
@@ -102,6 +104,9 @@ def _settings(root: Table, env: Mapping[str, str]) -> Settings:
         schedules=_schedules(root.table("schedules")),
         routing=_routing(root.table("routing")),
         languages=_languages(office),
+        contacts=read_contacts(root.table("contacts")),
+        retention=read_retention(root.table("retention")),
+        region=read_region(office),
     )
 
 

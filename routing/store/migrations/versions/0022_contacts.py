@@ -1,0 +1,96 @@
+"""Contacts: people with their addresses and numbers, the suggestions about their items,
+the items merged as one request, and the tombstones of erasures.
+
+Revision ID: 0022_contacts
+Revises: 0016_replies
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0022_contacts"
+down_revision: str | None = "0016_replies"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "contacts",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("name", sa.String(length=320), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "contact_addresses",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("contact_id", sa.Integer(), sa.ForeignKey("contacts.id"), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("value", sa.String(length=320), nullable=False, unique=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_contact_addresses_contact_id", "contact_addresses", ["contact_id"])
+    op.create_table(
+        "contact_events",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("contact_id", sa.Integer(), sa.ForeignKey("contacts.id"), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("detail", sa.JSON(), nullable=False),
+    )
+    op.create_index("ix_contact_events_contact_id", "contact_events", ["contact_id"])
+    op.create_table(
+        "contact_suggestions",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("item_id", sa.Integer(), sa.ForeignKey("items.id"), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("other_item_id", sa.Integer(), sa.ForeignKey("items.id"), nullable=True),
+        sa.Column("contact_id", sa.Integer(), sa.ForeignKey("contacts.id"), nullable=True),
+        sa.Column("number", sa.String(length=64), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_contact_suggestions_item_id", "contact_suggestions", ["item_id"])
+    op.create_index("ix_contact_suggestions_other_item_id", "contact_suggestions", ["other_item_id"])
+    op.create_index("ix_contact_suggestions_contact_id", "contact_suggestions", ["contact_id"])
+    op.create_index("ix_contact_suggestions_open", "contact_suggestions", ["status", "created_at"])
+    op.create_table(
+        "erasures",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("reason", sa.String(length=64), nullable=False),
+        sa.Column("items", sa.Integer(), nullable=False),
+        sa.Column("contacts", sa.Integer(), nullable=False),
+    )
+    with op.batch_alter_table("items") as batch:
+        batch.add_column(sa.Column("contact_id", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("merged_into_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key("fk_items_contact_id", "contacts", ["contact_id"], ["id"])
+        batch.create_foreign_key("fk_items_merged_into_id", "items", ["merged_into_id"], ["id"])
+    op.create_index("ix_items_contact", "items", ["contact_id", "received_at"])
+    op.create_index("ix_items_merged_into_id", "items", ["merged_into_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_items_merged_into_id", table_name="items")
+    op.drop_index("ix_items_contact", table_name="items")
+    with op.batch_alter_table("items") as batch:
+        batch.drop_constraint("fk_items_merged_into_id", type_="foreignkey")
+        batch.drop_constraint("fk_items_contact_id", type_="foreignkey")
+        batch.drop_column("merged_into_id")
+        batch.drop_column("contact_id")
+    op.drop_table("erasures")
+    op.drop_index("ix_contact_suggestions_open", table_name="contact_suggestions")
+    op.drop_index("ix_contact_suggestions_contact_id", table_name="contact_suggestions")
+    op.drop_index("ix_contact_suggestions_other_item_id", table_name="contact_suggestions")
+    op.drop_index("ix_contact_suggestions_item_id", table_name="contact_suggestions")
+    op.drop_table("contact_suggestions")
+    op.drop_index("ix_contact_events_contact_id", table_name="contact_events")
+    op.drop_table("contact_events")
+    op.drop_index("ix_contact_addresses_contact_id", table_name="contact_addresses")
+    op.drop_table("contact_addresses")
+    op.drop_table("contacts")
