@@ -23,6 +23,7 @@ from web import (
     actions,
     api,
     auth,
+    contacts,
     dashboard,
     display,
     favicon,
@@ -59,6 +60,7 @@ def create_app(
     app.register_blueprint(actions.blueprint)
     app.register_blueprint(replies.blueprint)
     app.register_blueprint(dashboard.blueprint)
+    app.register_blueprint(contacts.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(files.blueprint)
     app.register_blueprint(favicon.blueprint)

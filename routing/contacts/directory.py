@@ -67,7 +67,9 @@ def find_contact(session: Session, text: str, region: str) -> Contact:
         address = parse_address(wanted, region)
     except BadAddress as error:
         raise ContactError(f"{error}, nor a contact's number like 12") from None
-    contact_id = session.scalar(select(ContactAddress.contact_id).where(ContactAddress.value == address.value))
+    contact_id = session.scalar(
+        select(ContactAddress.contact_id).where(ContactAddress.value == address.value)
+    )
     if contact_id is None:
         raise NoSuchContact(f"no contact has the address or number {address.value}")
     return session.get_one(Contact, contact_id)
@@ -80,7 +82,9 @@ def sender_contact(session: Session, item: Item, region: str) -> Contact:
     address = address_of(item.sender, region)
     if address is None:
         raise ContactError(f"the sender of item {item.id} is neither an address nor a number")
-    contact = Contact(name=item.sender_name, addresses=[ContactAddress(kind=address.kind, value=address.value)])
+    contact = Contact(
+        name=item.sender_name, addresses=[ContactAddress(kind=address.kind, value=address.value)]
+    )
     session.add(contact)
     session.flush()
     item.contact = contact
@@ -120,7 +124,9 @@ def split(session: Session, contact_id: int, text: str, who: Person, region: str
     if row is None:
         raise ContactError(f"contact {contact_id} has no address or number {address.value}")
     if len(contact.addresses) == 1:
-        raise ContactError(f"{address.value} is contact {contact_id}'s only address; there is nothing to split")
+        raise ContactError(
+            f"{address.value} is contact {contact_id}'s only address; there is nothing to split"
+        )
     new = Contact(name=None)
     session.add(new)
     session.flush()

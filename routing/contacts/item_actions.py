@@ -31,7 +31,10 @@ def link(session: Session, item_id: int, who: Person, contact: str | None, setti
     directory.link(session, item, target, who, settings.region)
     suggestions.settle(session, item_id, suggestions.KNOWN_NUMBER, "accepted")
     session.refresh(item)
-    if item.status in OPEN_STATUSES and suggestions.open_suggestion(session, item_id, suggestions.SAME_REQUEST) is None:
+    if (
+        item.status in OPEN_STATUSES
+        and suggestions.open_suggestion(session, item_id, suggestions.SAME_REQUEST) is None
+    ):
         suggestions.same_request(session, item_id, target.id, item.channel, item.received_at, settings)
     return item
 

@@ -84,7 +84,13 @@ def known_number(session: Session, item_id: int, contact_id: int, text: str, reg
     for number, other in rows[:1]:
         session.execute(
             _INSERT_SUGGESTION,
-            {"item_id": item_id, "kind": KNOWN_NUMBER, "contact_id": other, "number": number, "status": "open"},
+            {
+                "item_id": item_id,
+                "kind": KNOWN_NUMBER,
+                "contact_id": other,
+                "number": number,
+                "status": "open",
+            },
         )
 
 
@@ -105,7 +111,8 @@ def settle(session: Session, item_id: int, kind: str | None, status: str) -> int
     )
     if kind is not None:
         query = query.where(ContactSuggestion.kind == kind)
-    return session.execute(query.values(status=status)).rowcount or 0
+    result = session.execute(query.values(status=status))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def merge_items(session: Session, item: Item, target: Item, who: Person) -> Item:
@@ -156,4 +163,3 @@ def desk_suggestions(
     if departments is not None:
         query = query.where(Item.department_id.in_(sorted(departments)))
     return [(row[0], row[1]) for row in session.execute(query)]
-

@@ -174,6 +174,8 @@ class Item(ArrivedMessage, Base):
 
     department: Mapped[Department] = relationship()
     contact: Mapped[Contact | None] = relationship()
+    # The items merged into this one as the same request, shown in its conversation.
+    merged_items: Mapped[list[Item]] = relationship(order_by="Item.received_at")
     assignee: Mapped[User | None] = relationship()
     raw: Mapped[Blob] = relationship()
     attachments: Mapped[list[Attachment]] = relationship(

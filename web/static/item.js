@@ -1,6 +1,7 @@
 // Keys on an item's page, bound through keys.js: c claim, e resolve, r reroute (the
 // department list gets the cursor), n note, a answer (opens the reply box), u back to
-// the queue. Ctrl+Enter in the note adds it, in the reply sends it.
+// the queue, l link the sender to a contact (at once when one is suggested, else the
+// contact field gets the cursor), m merge into the suggested same request. Ctrl+Enter in the note adds it, in the reply sends it.
 (function () {
   "use strict";
   function submit(id) {
@@ -20,6 +21,11 @@
     if (box) { box.open = true; }
     focus("reply-text");
   });
+  IntakeKeys.bind("l", function () {
+    var field = document.getElementById("link-contact");
+    if (field && field.value) { submit("action-link"); } else { focus("link-contact"); }
+  });
+  IntakeKeys.bind("m", function () { submit("action-merge"); });
   IntakeKeys.bind("u", function () {
     var back = document.getElementById("back-to-queue");
     if (back) { window.location.href = back.href; }
