@@ -135,6 +135,8 @@ class Item(ArrivedMessage, Base):
         Index("ix_items_assignee", "assignee_id", "status"),
         # A contact's page and the same-request check read a person's items by time.
         Index("ix_items_contact", "contact_id", "received_at"),
+        # The retention job finds resolved items by when they were resolved.
+        Index("ix_items_resolved", "status", "resolved_at"),
         Index(
             "ix_items_decision",
             "received_at",
@@ -525,3 +527,15 @@ class Erasure(Base):
     reason: Mapped[str] = mapped_column(String(64))  # "request", "retention: resolved", ...
     items: Mapped[int]
     contacts: Mapped[int]
+
+
+class RetentionRun(Base):
+    """One day's run of the retention job: claimed by the first process to insert the day,
+    so that many processes purge once; `erased` is its report."""
+
+    __tablename__ = "retention_runs"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    erased: Mapped[dict[str, Any] | None]

@@ -45,8 +45,12 @@ def _three_messages(phone: PhoneOffice) -> tuple[int, int, int]:
     phone.clock.advance(timedelta(hours=3))
     call = recording_form(phone.fake.base, From=NUMBER)
     assert phone.post("/twilio/voice/recording", call).status_code == 200
-    signature = "Hello,\r\nthe boiler is still broken, can someone come today?\r\n\r\nAna Lima\r\n07700 900123\r\n"
-    raw = email_bytes(sender="Ana Lima <ana@home.example>", subject="Boiler", message_id="<b1@home.example>", body=signature)
+    signature = (
+        "Hello,\r\nthe boiler is still broken, can someone come today?\r\n\r\nAna Lima\r\n07700 900123\r\n"
+    )
+    raw = email_bytes(
+        sender="Ana Lima <ana@home.example>", subject="Boiler", message_id="<b1@home.example>", body=signature
+    )
     phone.runtime.deliverer.deliver(parse_email(raw, received_at=OPEN_TIME + timedelta(hours=9)))
     text, voicemail, email = (item.id for item in phone.items())
     return text, voicemail, email
@@ -63,7 +67,10 @@ def test_a_text_a_voicemail_and_an_email_become_one_person_and_one_request(phone
     # One link, with the key's empty form: the suggested contact.
     linked = _act(phone, email, "link")
     assert linked["contact"] == {"id": person, "name": "Ana Lima"}
-    assert _suggestions(phone, email) == [("known-number", person, "accepted"), ("same-request", text, "open")]
+    assert _suggestions(phone, email) == [
+        ("known-number", person, "accepted"),
+        ("same-request", text, "open"),
+    ]
     shown = phone.client.get(f"/api/v1/contacts/{person}").get_json()
     assert [item["id"] for item in shown["items"]] == [email, voicemail, text]
     assert [item["channel"] for item in shown["items"]] == ["email", "voicemail", "sms"]
@@ -82,7 +89,7 @@ def test_a_text_a_voicemail_and_an_email_become_one_person_and_one_request(phone
 def test_the_front_desk_shows_the_suggestions_and_the_item_page_offers_the_keys(phone: PhoneOffice) -> None:
     text, voicemail, email = _three_messages(phone)
     desk = phone.client.get("/").get_data(as_text=True)
-    assert f'id="suggestion-' in desk and f"probably the same request as" in desk
+    assert 'id="suggestion-' in desk and "probably the same request as" in desk
     page = phone.client.get(f"/items/{voicemail}").get_data(as_text=True)
     assert f"Merge into #{text} <kbd>m</kbd>" in page
     page = phone.client.get(f"/items/{email}").get_data(as_text=True)
@@ -93,7 +100,7 @@ def test_the_front_desk_shows_the_suggestions_and_the_item_page_offers_the_keys(
 
 
 def test_bad_links_and_merges_are_refused_with_a_reason_and_change_nothing(phone: PhoneOffice) -> None:
-    text, voicemail, email = _three_messages(phone)
+    text, voicemail, _email = _three_messages(phone)
     for action, fields, reason in (
         ("link", {"contact": "not a contact"}, "neither an email address nor a phone number"),
         ("link", {"contact": "99999"}, "there is no contact 99999"),

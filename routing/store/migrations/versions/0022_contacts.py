@@ -1,5 +1,5 @@
 """Contacts: people with their addresses and numbers, the suggestions about their items,
-the items merged as one request, and the tombstones of erasures.
+the items merged as one request, the tombstones of erasures and the retention job's runs.
 
 Revision ID: 0022_contacts
 Revises: 0016_replies
@@ -73,9 +73,19 @@ def upgrade() -> None:
         batch.create_foreign_key("fk_items_merged_into_id", "items", ["merged_into_id"], ["id"])
     op.create_index("ix_items_contact", "items", ["contact_id", "received_at"])
     op.create_index("ix_items_merged_into_id", "items", ["merged_into_id"])
+    op.create_index("ix_items_resolved", "items", ["status", "resolved_at"])
+    op.create_table(
+        "retention_runs",
+        sa.Column("day", sa.String(length=10), primary_key=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("erased", sa.JSON(), nullable=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("retention_runs")
+    op.drop_index("ix_items_resolved", table_name="items")
     op.drop_index("ix_items_merged_into_id", table_name="items")
     op.drop_index("ix_items_contact", table_name="items")
     with op.batch_alter_table("items") as batch:
