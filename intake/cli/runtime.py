@@ -29,6 +29,7 @@ from intake.email.storing import Parse
 from intake.jobs.downloads import DownloadWorker
 from intake.jobs.notifications import NotificationWorker
 from intake.jobs.replies import ReplyWorker
+from intake.jobs.retention import RetentionWorker
 from intake.phone.fetch import TwilioFetcher
 from intake.rules.rule_tests import build_router
 from routing.delivery import Deliverer
@@ -104,7 +105,13 @@ def run_services(
         signal.signal(signum, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload_config(runtime))
     started: list[
-        SMTPServer | WebServer | MailboxPoller | DownloadWorker | NotificationWorker | ReplyWorker
+        SMTPServer
+        | WebServer
+        | MailboxPoller
+        | DownloadWorker
+        | NotificationWorker
+        | ReplyWorker
+        | RetentionWorker
     ] = []
     # Every email door parses in these children; they stop after the doors.
     workers = ParseWorkers(WorkerLimits.from_settings(runtime.settings.email))
@@ -142,6 +149,9 @@ def run_services(
             replier = ReplyWorker(runtime.sessions, lambda: runtime.holder.current)
             replier.start()
             started.append(replier)
+            retention = RetentionWorker(runtime.sessions, lambda: runtime.holder.current)
+            retention.start()
+            started.append(retention)
             if runtime.settings.outbound.server is not None:
                 say(
                     f"Sending replies through {runtime.settings.outbound.server.host}:{runtime.settings.outbound.server.port}"
