@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Column, Engine, Table, delete, or_, select, text
 from sqlalchemy.orm import Session
 
+from routing.contacts.suggestions import unmerge_item
 from routing.learning import Lesson, legacy_lesson, unlearn
 from routing.store.models import (
     Attachment,
@@ -71,6 +72,12 @@ def erase_contact(session: Session, contact: Contact, actor: str) -> Erased:
     items = session.scalars(
         select(Item.id).where(or_(Item.contact_id == contact.id, Item.sender.in_(values)))
     ).all()
+    # Someone else's item merged into one of theirs is not theirs: it goes back to its queue.
+    for other in session.scalars(
+        select(Item).where(Item.merged_into_id.in_(items), Item.contact_id.is_distinct_from(contact.id))
+    ):
+        unmerge_item(session, other, actor)
+    session.flush()
     erased = erase_items(session, items)
     session.execute(delete(ContactSuggestion).where(ContactSuggestion.contact_id == contact.id))
     session.execute(delete(ContactEvent).where(ContactEvent.contact_id == contact.id))

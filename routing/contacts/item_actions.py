@@ -52,7 +52,7 @@ def merge(session: Session, item_id: int, who: Person, into: int | None) -> Item
 
 def unmerge(session: Session, item_id: int, who: Person) -> Item:
     item = item_for(session, item_id, who)
-    return suggestions.unmerge_item(session, item, who)
+    return suggestions.unmerge_item(session, item, who.name)
 
 
 def dismiss(session: Session, item_id: int, who: Person) -> Item:

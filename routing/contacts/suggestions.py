@@ -131,7 +131,7 @@ def merge_items(session: Session, item: Item, target: Item, who: Person) -> Item
     return item
 
 
-def unmerge_item(session: Session, item: Item, who: Person) -> Item:
+def unmerge_item(session: Session, item: Item, actor: str) -> Item:
     """Undo a merge: the item is back in its queue as it was before."""
     if item.merged_into_id is None:
         raise ContactError(f"item {item.id} is not merged into another")
@@ -144,8 +144,8 @@ def unmerge_item(session: Session, item: Item, who: Person) -> Item:
     )
     status = str(merged.detail.get("status", "new")) if merged is not None else "new"
     item.merged_into_id, item.status = None, status
-    session.add(AuditEvent(item_id=item.id, actor=who.name, action="unmerged", detail={"item": target_id}))
-    session.add(AuditEvent(item_id=target_id, actor=who.name, action="unmerged", detail={"item": item.id}))
+    session.add(AuditEvent(item_id=item.id, actor=actor, action="unmerged", detail={"item": target_id}))
+    session.add(AuditEvent(item_id=target_id, actor=actor, action="unmerged", detail={"item": item.id}))
     return item
 
 

@@ -169,15 +169,19 @@ class Item(ArrivedMessage, Base):
     claimed_at: Mapped[datetime | None]  # first picked up, for the time-to-pick-up figures
     resolved_at: Mapped[datetime | None]
     # Who sent it, whatever address or number they used (routing.contacts); None when
-    # the sender is neither (an anonymous caller, a name taken by hand).
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))  # ix_items_contact
+    # the sender is neither (an anonymous caller, a name taken by hand). These two columns
+    # carry no database reference: SQLite adds and drops such a column in place, where a
+    # reference would copy every item; routing.contacts keeps them pointing at real rows.
+    contact_id: Mapped[int | None] = mapped_column()  # ix_items_contact
     # Set while the item is merged into another as the same request; its status is then "merged".
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(index=True)
 
     department: Mapped[Department] = relationship()
-    contact: Mapped[Contact | None] = relationship()
+    contact: Mapped[Contact | None] = relationship(primaryjoin="foreign(Item.contact_id) == Contact.id")
     # The items merged into this one as the same request, shown in its conversation.
-    merged_items: Mapped[list[Item]] = relationship(order_by="Item.received_at")
+    merged_items: Mapped[list[Item]] = relationship(
+        primaryjoin="Item.id == foreign(Item.merged_into_id)", order_by="Item.received_at", viewonly=True
+    )
     assignee: Mapped[User | None] = relationship()
     raw: Mapped[Blob] = relationship()
     attachments: Mapped[list[Attachment]] = relationship(

@@ -66,11 +66,9 @@ def upgrade() -> None:
         sa.Column("items", sa.Integer(), nullable=False),
         sa.Column("contacts", sa.Integer(), nullable=False),
     )
-    with op.batch_alter_table("items") as batch:
-        batch.add_column(sa.Column("contact_id", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("merged_into_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key("fk_items_contact_id", "contacts", ["contact_id"], ["id"])
-        batch.create_foreign_key("fk_items_merged_into_id", "items", ["merged_into_id"], ["id"])
+    # No references on these two (see the model): each is added and dropped in place.
+    op.add_column("items", sa.Column("contact_id", sa.Integer(), nullable=True))
+    op.add_column("items", sa.Column("merged_into_id", sa.Integer(), nullable=True))
     op.create_index("ix_items_contact", "items", ["contact_id", "received_at"])
     op.create_index("ix_items_merged_into_id", "items", ["merged_into_id"])
     op.create_index("ix_items_resolved", "items", ["status", "resolved_at"])
@@ -88,11 +86,8 @@ def downgrade() -> None:
     op.drop_index("ix_items_resolved", table_name="items")
     op.drop_index("ix_items_merged_into_id", table_name="items")
     op.drop_index("ix_items_contact", table_name="items")
-    with op.batch_alter_table("items") as batch:
-        batch.drop_constraint("fk_items_merged_into_id", type_="foreignkey")
-        batch.drop_constraint("fk_items_contact_id", type_="foreignkey")
-        batch.drop_column("merged_into_id")
-        batch.drop_column("contact_id")
+    op.drop_column("items", "merged_into_id")
+    op.drop_column("items", "contact_id")
     op.drop_table("erasures")
     op.drop_index("ix_contact_suggestions_open", table_name="contact_suggestions")
     op.drop_index("ix_contact_suggestions_contact_id", table_name="contact_suggestions")
