@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Engine, Table, delete, or_, select, text
+from sqlalchemy import Column, ColumnElement, Engine, Table, delete, exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from routing.contacts.suggestions import unmerge_item
@@ -59,7 +59,7 @@ def erase_items(session: Session, item_ids: Collection[int]) -> int:
             session.execute(delete(column.table).where(column.in_(chunk)))
         session.execute(delete(Item).where(Item.id.in_(chunk)))
         for blob_chunk in _chunks(sorted(blobs)):
-            session.execute(delete(Blob).where(Blob.id.in_(blob_chunk)))
+            session.execute(delete(Blob).where(Blob.id.in_(blob_chunk), *_unused_blob()))
         for key_chunk in _chunks(sorted(keys)):
             session.execute(delete(DeliveryKey).where(DeliveryKey.key.in_(key_chunk)))
     return len(ids)
@@ -135,6 +135,16 @@ def _blobs_and_keys(session: Session, chunk: list[int]) -> tuple[set[int], set[s
             keys.add(key)
     blobs.update(session.scalars(select(Attachment.blob_id).where(Attachment.item_id.in_(chunk))))
     return blobs, keys
+
+
+def _unused_blob() -> list[ColumnElement[bool]]:
+    """That no row left refers to the blob: bytes are stored once per use today, but a
+    blob shared by two items must stay for the one not erased."""
+    return [
+        ~exists().where(Item.raw_blob_id == Blob.id),
+        ~exists().where(Message.raw_blob_id == Blob.id),
+        ~exists().where(Attachment.blob_id == Blob.id),
+    ]
 
 
 def _unteach(session: Session, chunk: list[int]) -> None:

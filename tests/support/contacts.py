@@ -33,7 +33,7 @@ class People:
     bob_items: tuple[int, ...]
 
 
-def _text(runtime: Runtime, sender: str, body: str, key: str, at: datetime) -> int:
+def text_message(runtime: Runtime, sender: str, body: str, key: str, at: datetime) -> int:
     message = InboundMessage(
         "sms", sender, ("+15555550101",), body[:40], body, key, at, f"From={sender}&Body={body}".encode(),
         "application/x-www-form-urlencoded",
@@ -52,7 +52,7 @@ def _with_file(sender: str, message_id: str, body: str, filename: str, content: 
 
 
 def two_people(runtime: Runtime) -> People:
-    text = _text(runtime, ANA_NUMBER, "zanzibarquux boiler broken, no hot water", "SM-ana-1", ARRIVED)
+    text = text_message(runtime, ANA_NUMBER, "zanzibarquux boiler broken, no hot water", "SM-ana-1", ARRIVED)
     signed = "Hello,\r\nthe qwertyfrobnicate boiler still leaks.\r\n\r\nAna Lima\r\n07700 900123\r\n"
     raw = email_bytes(
         sender=f"Ana Lima <{ANA_ADDRESS}>", subject="Boiler", message_id="<a1@home.example>", body=signed
