@@ -1,19 +1,21 @@
 """A person's page: every item of a contact across channels, newest first, and the
 search that finds contacts by name, address or number. Splitting an address off a
-contact is a form on the page. The API's contact routes (web.api) share the JSON here.
+contact is a form on the page; an admin downloads the person's zip from it. The API's contact routes (web.api) share the JSON here.
 """
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response as BaseResponse
 
 from routing.contacts import directory
+from routing.contacts.export import export_contact
 from routing.contacts.reading import ContactItems, contact_items, search
 from routing.store.models import Contact
 from web.access import person, visible_departments
@@ -22,6 +24,7 @@ from web.storage import reading, storage, writing
 blueprint = Blueprint("contacts", __name__)
 
 SEARCH_RESULTS = 50
+ADMIN = "admin"
 
 
 @blueprint.get("/contacts")
@@ -36,6 +39,24 @@ def index() -> str:
 def page(contact_id: int) -> str:
     with reading() as session:
         return render_template("contact.html", found=visible_contact(session, contact_id))
+
+
+@blueprint.get("/contacts/<int:contact_id>/export")
+def export(contact_id: int) -> Response:
+    """The person's zip (as `intake contacts export`), for admins only: it holds every
+    item of theirs, whatever the queue."""
+    if person().role != ADMIN:
+        raise NotFound()
+    with reading() as session:
+        contact = session.get(Contact, contact_id)
+        if contact is None:
+            raise NotFound(f"there is no contact {contact_id}")
+        into = io.BytesIO()
+        export_contact(session, contact, into)
+    into.seek(0)
+    return send_file(
+        into, mimetype="application/zip", as_attachment=True, download_name=f"contact-{contact_id}.zip"
+    )
 
 
 @blueprint.post("/contacts/<int:contact_id>/split")

@@ -3,6 +3,9 @@ only through their departments' items."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -81,3 +84,21 @@ def test_a_number_split_off_takes_its_items_along_and_bad_splits_are_refused(
     assert [i["id"] for i in left["items"]] == [photo, email]
     alone = client.post(path, json={"address": ANA_ADDRESS})
     assert alone.status_code == 400 and "only address" in alone.get_json()["error"]["message"]
+
+
+def test_an_admin_downloads_a_persons_zip_and_nobody_else_does(
+    runtime: Runtime, app: Flask, client: FlaskClient
+) -> None:
+    people = two_people(runtime)
+    admin = office_client(app, runtime.sessions, "ada", "admin")
+    page = admin.get(f"/contacts/{people.ana_contact}").get_data(as_text=True)
+    assert f"/contacts/{people.ana_contact}/export" in page
+    response = admin.get(f"/contacts/{people.ana_contact}/export")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
+    assert "contact.json" in names and len([n for n in names if n.endswith("/raw.eml")]) == 2
+    assert admin.get("/contacts/99999/export").status_code == 404
+    assert f"/contacts/{people.ana_contact}/export" not in client.get(
+        f"/contacts/{people.ana_contact}"
+    ).get_data(as_text=True)
+    assert client.get(f"/contacts/{people.ana_contact}/export").status_code == 404
