@@ -222,7 +222,12 @@ def _copy_postgresql(engine: Engine, batches: Iterator[list[dict[str, Any]]]) ->
         for batch in batches:
             with cursor.copy(statement) as copy:  # type: ignore[attr-defined]
                 for row in batch:
-                    copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])
+                    copy.write_row([_copied(row.get(c), c in json_columns) for c in columns])
             raw.commit()
     finally:
         raw.close()
+
+
+def _copied(value: Any, json_column: bool) -> Any:
+    """A column's value for COPY: JSON as text; a column the filler leaves out is NULL."""
+    return json.dumps(value) if json_column and value is not None else value
