@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 # How often the thread looks whether today's purge is done: a process started late in
 # the day, or one that took over from a stopped one, purges within this.
 CHECK_SECONDS = 3600.0
+# After each batch of a purge: the mail waiting for the database goes first.
+PAUSE_SECONDS = 0.05
 
 
 class RetentionWorker:
@@ -58,7 +60,7 @@ class RetentionWorker:
 
     def _pause(self) -> None:
         # Between batches, the writers of the office's mail get the database first.
-        self._stop.wait(0.01)
+        self._stop.wait(PAUSE_SECONDS)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -20,8 +20,9 @@ from routing.contacts.erasure import erase_items, forget, tombstone
 from routing.store.database import transaction
 from routing.store.models import SYSTEM_ACTOR, Item, RetentionRun, utcnow
 
-# Items per transaction: each batch holds the write lock for well under a second.
-BATCH = 200
+# Items per transaction: each batch holds the write lock for a few tens of milliseconds,
+# which is what a message arriving during a purge may wait (bench/retention.py).
+BATCH = 100
 
 
 @dataclass
