@@ -8,7 +8,7 @@ through the real Flask app, and the same-request check a new message makes on ar
 (routing.contacts.suggestions.same_request, rolled back); each beside the SQL it issued,
 replayed on a raw connection (x bare). Run from the project root:
 
-    .venv/bin/python bench/contacts.py [--items N] [--contacts N] [--repeats N] [--postgresql URL|none]
+    .venv/bin/python bench/contacts.py [--items N] [--contacts N] [--repeats N] [--postgresql URL|none] [--no-sqlite]
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from routing.store.schema import prepare, sync_departments
 from web.app import create_app
 
 TARGET_MS = 100.0
+BENCH_DATABASE = "intake_bench_contacts"
 
 
 def measure(label: str, engine: Engine, log: StatementLog, run: Callable[[], object], repeats: int) -> bool:
@@ -129,13 +130,18 @@ def main() -> int:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--postgresql", default=POSTGRESQL, help="a server URL, or 'none' to skip")
+    parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
     args = parser.parse_args()
     print(f"contacts bench: times in ms, p50/p95 of {args.repeats} runs, each on a random contact;")
     print("'its SQL' is the p50 of the SELECTs that line issued, replayed raw; 'x bare' the p50 over it")
-    with tempfile.TemporaryDirectory() as folder:
-        ok = run_database(f"sqlite:///{folder}/bench.db", "SQLite", args.items, args.contacts, args.repeats)
+    ok = True
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as folder:
+            ok = run_database(
+                f"sqlite:///{folder}/bench.db", "SQLite", args.items, args.contacts, args.repeats
+            )
     if args.postgresql != "none":
-        with fresh_postgresql(args.postgresql) as url:
+        with fresh_postgresql(args.postgresql, BENCH_DATABASE) as url:
             if url is not None:
                 ok = run_database(url, "PostgreSQL", args.items, args.contacts, args.repeats) and ok
     return 0 if ok else 1
