@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from routing.people import accounts
 from routing.store.database import transaction
-from routing.store.models import Blob, Item
+from routing.store.models import Blob, Contact, ContactAddress, Item
 
 BATCH = 20_000
 YEARS = 2
@@ -46,8 +46,13 @@ def weighted(pairs: Sequence[tuple[str, int]]) -> tuple[list[str], list[int]]:
 class ItemMaker:
     """Rows for the items table, oldest first, so that ids grow with received_at as in life."""
 
-    def __init__(self, departments: Sequence[str], blobs: dict[str, int], staff: Sequence[int]) -> None:
+    def __init__(
+        self, departments: Sequence[str], blobs: dict[str, int], staff: Sequence[int], contacts: int = 0
+    ) -> None:
         self.rng = random.Random(1)
+        # Its own generator, so that the other columns are the same with contacts or without.
+        self.contact_rng = random.Random(2)
+        self.contacts = contacts
         self.departments = weighted([(d, BIG_QUEUES.get(d, 15)) for d in departments])
         self.channels = weighted(CHANNELS)
         self.priorities = weighted(PRIORITIES)
@@ -116,6 +121,8 @@ class ItemMaker:
             "resolved_at": claimed_at + timedelta(hours=rng.randrange(1, 72))
             if status == "resolved" and claimed_at
             else None,
+            "contact_id": self.contact_rng.randrange(1, self.contacts + 1) if self.contacts else None,
+            "merged_into_id": None,
         }
 
     def status(self, received_at: datetime) -> str:
@@ -156,9 +163,36 @@ def add_staff(sessions: sessionmaker[Session], departments: Sequence[str]) -> li
         ]
 
 
-def fill(engine: Engine, sessions: sessionmaker[Session], departments: Sequence[str], count: int) -> None:
-    """Insert `count` items; the schema and the departments must be there already."""
-    maker = ItemMaker(departments, add_blobs(sessions), add_staff(sessions, departments))
+def add_contacts(engine: Engine, count: int) -> None:
+    """`count` contacts with one number each, ids 1 to `count` (a fresh database's)."""
+    with engine.begin() as connection:
+        for start in range(1, count + 1, BATCH):
+            numbers = range(start, min(start + BATCH, count + 1))
+            connection.execute(
+                insert(Contact.__table__),
+                [{"name": f"Customer {n}", "created_at": datetime.now(UTC)} for n in numbers],
+            )
+            connection.execute(
+                insert(ContactAddress.__table__),
+                [
+                    {
+                        "contact_id": n,
+                        "kind": "phone",
+                        "value": f"+44771{n:07d}",
+                        "created_at": datetime.now(UTC),
+                    }
+                    for n in numbers
+                ],
+            )
+
+
+def fill(
+    engine: Engine, sessions: sessionmaker[Session], departments: Sequence[str], count: int, contacts: int = 0
+) -> None:
+    """Insert `count` items (each of one of `contacts` people, when given); the schema
+    and the departments must be there already."""
+    add_contacts(engine, contacts)
+    maker = ItemMaker(departments, add_blobs(sessions), add_staff(sessions, departments), contacts)
     if engine.dialect.name == "postgresql":
         _copy_postgresql(engine, maker.rows(count))
     else:
@@ -188,7 +222,12 @@ def _copy_postgresql(engine: Engine, batches: Iterator[list[dict[str, Any]]]) ->
         for batch in batches:
             with cursor.copy(statement) as copy:  # type: ignore[attr-defined]
                 for row in batch:
-                    copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])
+                    copy.write_row([_copied(row.get(c), c in json_columns) for c in columns])
             raw.commit()
     finally:
         raw.close()
+
+
+def _copied(value: Any, json_column: bool) -> Any:
+    """A column's value for COPY: JSON as text; a column the filler leaves out is NULL."""
+    return json.dumps(value) if json_column and value is not None else value

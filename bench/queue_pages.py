@@ -300,23 +300,24 @@ def run_database(url: str, name: str, items: int, repeats: int, plans: bool) -> 
 
 
 @contextmanager
-def fresh_postgresql(server: str) -> Iterator[str | None]:
-    """A new, empty database on the server, dropped afterwards; None when unreachable."""
+def fresh_postgresql(server: str, name: str = BENCH_DATABASE) -> Iterator[str | None]:
+    """A new, empty database on the server, dropped afterwards; None when unreachable.
+    Each bench names its own, so that two benches at once never drop each other's."""
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
-            connection.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            connection.execute(text(f"CREATE DATABASE {name}"))
     except OperationalError as error:
         print(f"\nPostgreSQL: skipped, {make_url(server).render_as_string()} cannot be reached: {error.orig}")
         admin.dispose()
         yield None
         return
     try:
-        yield make_url(server).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
 
 

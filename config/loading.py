@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.answers_section import read_acknowledgement, read_forward_to, read_templates
+from config.contacts_section import read_contacts, read_region, read_retention
 from config.imap_section import read_imap
 from config.languages import PAGE_LANGUAGES, readable_languages
 from config.mail_sections import read_email, read_smtp
@@ -80,9 +81,12 @@ def _settings(root: Table, env: Mapping[str, str]) -> Settings:
     root.only(
         "office", "departments", "smtp", "web", "database", "email", "imap", "twilio",
         "rules", "rule_tests", "schedules", "routing", "notifications", "outbound",
+        "contacts", "retention",
     )  # fmt: skip
     office = root.table("office")
-    office.only("name", "domains", "timezone", "default_department", "hours", "languages", "language")
+    office.only(
+        "name", "domains", "timezone", "default_department", "hours", "languages", "language", "region"
+    )
     domains = tuple(d.lower() for d in office.strings("domains"))
     if not domains:
         raise office.fail("domains", "name at least one domain the office receives mail for")
@@ -115,6 +119,9 @@ def _settings(root: Table, env: Mapping[str, str]) -> Settings:
         routing=_routing(root.table("routing")),
         languages=languages,
         language=_page_language(office),
+        contacts=read_contacts(root.table("contacts")),
+        retention=read_retention(root.table("retention")),
+        region=read_region(office),
     )
 
 

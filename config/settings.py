@@ -220,6 +220,21 @@ class RoutingSettings:
 
 
 @dataclass(frozen=True)
+class ContactSettings:
+    # A message from a contact with an open item this young on another channel is
+    # suggested as probably the same request.
+    same_request_hours: float = 48.0
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long items are kept once done with; the daily retention job erases older ones."""
+
+    resolved_days: int = 365
+    spam_days: int = 30
+
+
+@dataclass(frozen=True)
 class EmailSettings:
     """How much of one email is taken apart; past a limit it is stored raw and marked."""
 
@@ -362,6 +377,10 @@ class Settings:
     rule_tests: tuple[RuleTest, ...] = ()
     schedules: tuple[tuple[str, OpeningHours], ...] = ()
     routing: RoutingSettings = RoutingSettings()
+    contacts: ContactSettings = ContactSettings()
+    retention: RetentionSettings = RetentionSettings()
+    # The country whose numbers callers may write without their country code (CLDR region).
+    region: str = "GB"
     # ISO 639-1 codes of the languages people write to the office in; the first is
     # assumed when a text is too short to tell.
     languages: tuple[str, ...] = ("en",)

@@ -19,6 +19,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from routing.contacts.directory import contact_at_arrival
+from routing.contacts.suggestions import suggest_at_arrival
 from routing.conversation import Thread, match
 from routing.engine import Routes, RoutingDecision, RuleOutcome
 from routing.message import InboundMessage
@@ -113,11 +115,15 @@ class Deliverer:
             log.info("a %s message joined item %s", message.channel, matching.thread.item_id)
             return Delivery(matching.thread.item_id, matching.thread.department_id, created=True, joined=True)
         decision = self.router.route(message, session)
-        item_id = _insert_item(session, message, decision, matching.outcomes)
+        settings = self.router.settings
+        contact_id = contact_at_arrival(session, message, settings.region)
+        item_id = _insert_item(session, message, decision, matching.outcomes, contact_id)
+        if contact_id is not None:
+            suggest_at_arrival(session, item_id, contact_id, message, settings)
         log.info("item %s from %s routed to %s", item_id, message.channel, decision.department_id)
         quiet = decision.machine or decision.spam
         if not quiet and message.machine_kind is None:  # nobody is told of machine mail or spam
-            enqueue(session, item_id, decision.department_id, self.router.settings, utcnow())
+            enqueue(session, item_id, decision.department_id, settings, utcnow())
         return Delivery(item_id, decision.department_id, created=True, quiet=quiet)
 
 
@@ -225,6 +231,7 @@ def _insert_item(
     message: InboundMessage,
     decision: RoutingDecision,
     conversation: tuple[RuleOutcome, ...],
+    contact_id: int | None,
 ) -> int:
     """Store the raw bytes, the item, its attachments and its first audit event.
 
@@ -233,6 +240,7 @@ def _insert_item(
     item = {
         **_message_fields(session, message),
         "status": "new",
+        "contact_id": contact_id,
         "recipients": list(message.recipients),
         **decision_fields(decision),
         "machine_kind": message.machine_kind or (MARKED_MACHINE if decision.machine else None),

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from routing.message import InboundMessage
 from routing.message_text import MessageText, read_message
 from routing.normalize import normalizer_for
 from routing.senders import UNKNOWN, SenderEvidence, judge, sender_features
-from routing.store.models import LearnedDepartment, LearnedWord
+from routing.store.models import Base, LearnedDepartment, LearnedWord
 
 MAX_TERM_LENGTH = 64
 # A keyword counts as this many words of its department's description.
@@ -341,3 +341,31 @@ def _upsert(
         name: table.c[name] + statement.excluded[name] for name in ("weight", "documents") if name in table.c
     }
     session.execute(statement.on_conflict_do_update(index_elements=keys, set_=added))
+
+
+def unlearn(session: Session, lesson: Lesson, department_id: str) -> None:
+    """Take back a lesson learned for `department_id` (its text was erased): each term and
+    sender weighs and counts less by what the lesson added, and what is left at no
+    text at all is deleted, so that nothing of the text stays in the model."""
+    weights = {**lesson.terms, **dict.fromkeys(lesson.senders, 1.0)}
+    taught = Base.metadata.tables[LearnedWord.__tablename__]
+    if weights:
+        rows = [{"w": word, "n": weight} for word, weight in sorted(weights.items())]
+        session.execute(
+            update(taught)
+            .where(taught.c.department_id == department_id, taught.c.word == bindparam("w"))
+            .values(weight=taught.c.weight - bindparam("n"), documents=taught.c.documents - 1),
+            rows,
+        )
+        session.execute(
+            delete(LearnedWord).where(
+                LearnedWord.department_id == department_id,
+                LearnedWord.word.in_(sorted(weights)),
+                LearnedWord.documents <= 0,
+            )
+        )
+    session.execute(
+        update(LearnedDepartment)
+        .where(LearnedDepartment.department_id == department_id, LearnedDepartment.documents > 0)
+        .values(documents=LearnedDepartment.documents - 1)
+    )

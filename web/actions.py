@@ -22,6 +22,7 @@ from werkzeug.exceptions import NotFound, ServiceUnavailable
 from werkzeug.wrappers import Response as BaseResponse
 
 from config.settings import PRIORITIES
+from routing.contacts import item_actions as contact_actions
 from routing.people.accounts import Person, person_of
 from routing.queues import replies, triage
 from routing.queues.filters import row_id
@@ -63,6 +64,25 @@ def _due(fields: Fields) -> datetime | None:
     return due if due.tzinfo else due.replace(tzinfo=storage().settings.timezone)
 
 
+def _optional(fields: Fields, name: str) -> str | None:
+    value = fields.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise BadField(f"{name} must be text")
+    return str(value).strip() or None
+
+
+def _item_number(fields: Fields, name: str) -> int | None:
+    value = _optional(fields, name)
+    if value is None:
+        return None
+    number = row_id(value.lstrip("#"))
+    if number is None:
+        raise BadField(f"{name} must be an item's number, like 12")
+    return number
+
+
 ACTIONS: dict[str, Action] = {
     "claim": lambda s, i, p, f: triage.claim(s, i, p),
     "release": lambda s, i, p, f: triage.release(s, i, p),
@@ -76,6 +96,10 @@ ACTIONS: dict[str, Action] = {
     "reopen": lambda s, i, p, f: triage.reopen(s, i, p),
     "spam": lambda s, i, p, f: triage.mark_spam(s, i, p),
     "called-back": lambda s, i, p, f: replies.called_back(s, i, p),
+    "link": lambda s, i, p, f: contact_actions.link(s, i, p, _optional(f, "contact"), storage().settings),
+    "merge": lambda s, i, p, f: contact_actions.merge(s, i, p, _item_number(f, "into")),
+    "unmerge": lambda s, i, p, f: contact_actions.unmerge(s, i, p),
+    "dismiss": lambda s, i, p, f: contact_actions.dismiss(s, i, p),
 }
 # What an action did, as the message after it says: "Item 12: claimed."
 DONE = {
@@ -91,6 +115,10 @@ DONE = {
     "reopen": lazy_gettext("reopened"),
     "spam": lazy_gettext("marked as spam"),
     "called-back": lazy_gettext("marked as called back"),
+    "link": lazy_gettext("linked to the contact"),
+    "merge": lazy_gettext("merged"),
+    "unmerge": lazy_gettext("unmerged"),
+    "dismiss": lazy_gettext("has no suggestion any more"),
 }
 
 

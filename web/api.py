@@ -9,11 +9,13 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound, ServiceUnavailable
 
+from routing.contacts import directory
+from routing.contacts.reading import search
 from routing.queues import reading as queues
 from routing.queues import triage
 from routing.queues.filters import FILTER_NAMES, row_id
 from routing.store.database import StorageUnavailable
-from web import actions, forwards, replies
+from web import actions, contacts, forwards, replies
 from web.access import person, visible_departments, visible_item
 from web.item_json import item_detail_json, item_json, items_json
 from web.storage import reading, storage, writing
@@ -128,6 +130,42 @@ def act(item_id: int, action: str) -> Response:
     except triage.NoSuchItem as error:
         raise NotFound(str(error)) from None
     except triage.TriageError as error:
+        raise BadRequest(str(error)) from None
+    except StorageUnavailable as error:
+        raise ServiceUnavailable(str(error)) from None
+
+
+@blueprint.get("/contacts")
+def list_contacts() -> Response:
+    """Contacts whose name holds q, or with an address or number that holds it."""
+    query = request.args.get("q", "")
+    if not query.strip():
+        raise BadRequest("q is required: part of a name, an address or a number")
+    limit = _limit(request.args.get("limit"))
+    with reading() as session:
+        found = search(session, query, storage().settings.region, visible_departments(), limit)
+        return jsonify(contacts=[contacts.contact_json(contact) for contact in found])
+
+
+@blueprint.get("/contacts/<int:contact_id>")
+def get_contact(contact_id: int) -> Response:
+    """The contact, its addresses and numbers, and its items newest first."""
+    with reading() as session:
+        return jsonify(contacts.contact_items_json(contacts.visible_contact(session, contact_id)))
+
+
+@blueprint.post("/contacts/<int:contact_id>/split")
+def split_contact(contact_id: int) -> Response:
+    """Take {"address": "..."} out of the contact into a new one, with the items sent from it."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("address"), str):
+        raise BadRequest('send the address or number to split off as {"address": "..."}')
+    try:
+        with writing() as session:
+            contacts.visible_contact(session, contact_id)
+            new = directory.split(session, contact_id, body["address"], person(), storage().settings.region)
+            return jsonify(contacts.contact_json(new))
+    except directory.ContactError as error:
         raise BadRequest(str(error)) from None
     except StorageUnavailable as error:
         raise ServiceUnavailable(str(error)) from None

@@ -25,6 +25,7 @@ from web import (
     admin_rules,
     api,
     auth,
+    contacts,
     dashboard,
     display,
     favicon,
@@ -67,6 +68,7 @@ def create_app(
     app.register_blueprint(dashboard.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(admin_rules.blueprint)
+    app.register_blueprint(contacts.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(files.blueprint)
     app.register_blueprint(favicon.blueprint)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from routing.store.models import Item
+from routing.store.models import Contact, Item
 from web.item_view import routing_trace
 from web.phone import PhoneFacts, phone_facts, phone_facts_of, phone_json
 
@@ -32,6 +33,8 @@ def item_json(item: Item, facts: PhoneFacts | None = None) -> dict[str, Any]:
         "tags": list(item.tags),
         "spam": item.spam,
         "messages": 1 + len(item.messages),  # the first message and its follow-ups
+        "contact": {"id": item.contact.id, "name": item.contact.name} if item.contact else None,
+        "merged_into": item.merged_into_id,
         "suggestion": (
             {"department": item.suggested_department_id, "confidence": item.suggestion_confidence}
             if item.suggested_department_id
@@ -53,6 +56,10 @@ def item_detail_json(item: Item) -> dict[str, Any]:
 
 def items_json(session: Session, items: list[Item]) -> list[dict[str, Any]]:
     facts = phone_facts_of(session, [item.id for item in items])
+    # Loaded at once, so that each item's contact comes from the session, not a query of its own.
+    session.scalars(
+        select(Contact).where(Contact.id.in_({i.contact_id for i in items if i.contact_id}))
+    ).all()
     return [item_json(item, facts[item.id]) for item in items]
 
 

@@ -69,18 +69,22 @@ class ShownEvent:
 
 
 def conversation(item: Item, *, remote_images: bool) -> Conversation:
-    """The item's first message, its follow-ups and the office's replies, oldest first."""
+    """The item's first message, its follow-ups and the office's replies, oldest first,
+    with those of the items merged into it as the same request."""
     images = inline_images(item)
     shown: list[ShownMessage] = []
     blocked = 0
-    messages: list[ArrivedMessage] = [item, *item.messages]
+    joined = [item, *item.merged_items]
+    messages: list[ArrivedMessage] = []
+    for one in joined:
+        messages += [one, *one.messages]
     for message in messages:
         html = None
         if message.html:
             cleaned = safe_html(message.html, images.get, remote_images=remote_images)
             html, blocked = cleaned.markup, blocked + cleaned.blocked_images
         shown.append(_shown(message, html))
-    shown += [_shown_reply(reply) for reply in item.replies]
+    shown += [_shown_reply(reply) for one in joined for reply in one.replies]
     return Conversation(sorted(shown, key=lambda message: message.received_at), blocked)
 
 

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, NotFound
 
 from config.settings import PRIORITIES
+from routing.contacts.reading import item_person
+from routing.contacts.suggestions import desk_suggestions
 from routing.people import accounts
 from routing.queues import reading as queues
 from routing.queues.filters import CHANNELS, FILTER_NAMES, SORTS, STATUS_VIEWS, Filters, row_id
@@ -147,6 +149,7 @@ def item(item_id: int) -> Response:
                 reply_refusal=reply_refusal,
                 templates=filled_templates(storage().settings, found),
                 forwarding=forwards.forwarding(found),
+                sender=item_person(session, found, visible_departments()),
             )
         )
     if remote_images:
@@ -159,6 +162,7 @@ def _desk(session: Session) -> dict[str, Any]:
     return {
         "counts": queues.department_counts(session, visible),
         "decisions": queues.needs_decision(session, visible, DECISIONS_SHOWN),
+        "suggestions": desk_suggestions(session, visible, DECISIONS_SHOWN),
     }
 
 

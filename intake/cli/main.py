@@ -13,7 +13,7 @@ from typing import Any
 from config.loading import ConfigError, load_settings
 from config.settings import Settings
 from config.table import parse_listen
-from intake.cli import people, rules, twilio
+from intake.cli import contacts, people, rules, twilio
 from intake.cli.usage import UsageError
 from intake.rules.rule_tests import build_router
 from routing.store.database import make_engine
@@ -100,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     rules.add_commands(commands)
     twilio.add_commands(commands)
     people.add_commands(commands)
+    contacts.add_commands(commands)
     return parser
 
 

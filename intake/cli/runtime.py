@@ -37,6 +37,7 @@ from intake.jobs.downloads import DownloadWorker
 from intake.jobs.inbox import InboxWorker
 from intake.jobs.notifications import NotificationWorker
 from intake.jobs.replies import ReplyWorker
+from intake.jobs.retention import RetentionWorker
 from intake.phone.fetch import TwilioFetcher
 from intake.rules.rule_tests import build_router
 from routing.delivery import Deliverer, Delivery
@@ -156,6 +157,7 @@ def run_services(
         | InboxWriter
         | InboxWorker
         | WorkerProcesses
+        | RetentionWorker
     ] = []
 
     def reload(*_: object) -> None:
@@ -204,6 +206,9 @@ def run_services(
             replier = ReplyWorker(runtime.sessions, lambda: runtime.holder.current)
             replier.start()
             started.append(replier)
+            retention = RetentionWorker(runtime.sessions, lambda: runtime.holder.current)
+            retention.start()
+            started.append(retention)
             if runtime.settings.outbound.server is not None:
                 say(
                     f"Sending replies through {runtime.settings.outbound.server.host}:{runtime.settings.outbound.server.port}"

@@ -81,7 +81,7 @@ def release(session: Session, item_id: int, who: Person) -> Item:
 
 def reroute(session: Session, item_id: int, who: Person, department_id: str, reason: str) -> Item:
     """Move the item to another department's queue, new there, and learn from the move."""
-    item = _item(session, item_id, who)
+    item = item_for(session, item_id, who)
     department = session.get(Department, department_id)
     if department is None or not department.active:
         raise NoSuchDepartment(f"there is no department {department_id!r}")
@@ -101,7 +101,7 @@ def reroute(session: Session, item_id: int, who: Person, department_id: str, rea
 
 def confirm(session: Session, item_id: int, who: Person) -> Item:
     """Say that an item needing a decision belongs where it is."""
-    item = _item(session, item_id, who)
+    item = item_for(session, item_id, who)
     if item.decision_needed is None:
         raise TriageError(f"item {item_id} needs no decision")
     _record(session, item, who, "confirmed", {"department": item.department_id}, settles=True)
@@ -110,7 +110,7 @@ def confirm(session: Session, item_id: int, who: Person) -> Item:
 
 
 def set_priority(session: Session, item_id: int, who: Person, priority: str) -> Item:
-    item = _item(session, item_id, who)
+    item = item_for(session, item_id, who)
     if priority not in PRIORITIES:
         raise TriageError(f"priority must be one of {', '.join(PRIORITIES)}")
     if priority == item.priority:
@@ -130,7 +130,7 @@ def due_in_range(due: datetime) -> bool:
 
 def set_due(session: Session, item_id: int, who: Person, due: datetime | None) -> Item:
     """Set when the sender wants an answer or a callback; None clears it."""
-    item = _item(session, item_id, who)
+    item = item_for(session, item_id, who)
     if due is not None and due.tzinfo is None:
         raise TriageError("a due time needs a time zone")
     if due is not None and not due_in_range(due):
@@ -144,7 +144,7 @@ def set_due(session: Session, item_id: int, who: Person, due: datetime | None) -
 
 def add_note(session: Session, item_id: int, who: Person, text: str) -> Item:
     """Write a note on the item for colleagues; it goes in the item's history."""
-    item = _item(session, item_id, who)
+    item = item_for(session, item_id, who)
     text = text.strip()
     if not text:
         raise TriageError("a note needs some text")
@@ -163,7 +163,7 @@ def resolve(session: Session, item_id: int, who: Person) -> Item:
 
 def reopen(session: Session, item_id: int, who: Person) -> Item:
     """Bring a resolved item (spam included) back into its queue."""
-    item = _item(session, item_id, who)
+    item = item_for(session, item_id, who)
     if item.status != "resolved":
         raise TriageError(f"item {item_id} is open already")
     _record(session, item, who, "reopened")
@@ -174,7 +174,7 @@ def reopen(session: Session, item_id: int, who: Person) -> Item:
 
 def mark_spam(session: Session, item_id: int, who: Person) -> Item:
     """Mark the item as spam, which also takes it out of the queue."""
-    item = _item(session, item_id, who)
+    item = item_for(session, item_id, who)
     if item.spam and item.status == "resolved":
         raise TriageError(f"item {item_id} is marked as spam already")
     _record(session, item, who, "spam", settles=True)
@@ -206,7 +206,8 @@ def bulk(item_ids: Iterable[int], act: Callable[[int], Item]) -> BulkResult:
     return result
 
 
-def _item(session: Session, item_id: int, who: Person) -> Item:
+def item_for(session: Session, item_id: int, who: Person) -> Item:
+    """The item, if `who` may see it; another department's item is as unknown as a missing one."""
     item = session.get(Item, item_id)
     if item is None or not who.may_see(item.department_id):
         raise NoSuchItem(f"there is no item {item_id}")
@@ -215,9 +216,11 @@ def _item(session: Session, item_id: int, who: Person) -> Item:
 
 def open_item(session: Session, item_id: int, who: Person) -> Item:
     """The item, if `who` may see it and it is not resolved (acting on it needs it open)."""
-    item = _item(session, item_id, who)
+    item = item_for(session, item_id, who)
     if item.status == "resolved":
         raise TriageError(f"item {item_id} is resolved; reopen it first")
+    if item.merged_into_id is not None:
+        raise TriageError(f"item {item_id} is merged into item {item.merged_into_id}; unmerge it first")
     return item
 
 

@@ -79,6 +79,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # last commits on a power cut or an OS crash; FULL syncs the WAL at every commit.
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows are overwritten with zeros, not just unlinked: an erased person's
+    # address or words must not stay readable in the file's free space.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -151,6 +151,10 @@ class Item(ArrivedMessage, Base):
         # The front desk counts open items per queue, and overdue ones, without a scan.
         Index("ix_items_open", "status", "department_id", "due_at"),
         Index("ix_items_assignee", "assignee_id", "status"),
+        # A contact's page and the same-request check read a person's items by time.
+        Index("ix_items_contact", "contact_id", "received_at"),
+        # The retention job finds resolved items by when they were resolved.
+        Index("ix_items_resolved", "status", "resolved_at"),
         Index(
             "ix_items_decision",
             "received_at",
@@ -182,8 +186,20 @@ class Item(ArrivedMessage, Base):
     due_at: Mapped[datetime | None]  # when the sender wants an answer or a callback
     claimed_at: Mapped[datetime | None]  # first picked up, for the time-to-pick-up figures
     resolved_at: Mapped[datetime | None]
+    # Who sent it, whatever address or number they used (routing.contacts); None when
+    # the sender is neither (an anonymous caller, a name taken by hand). These two columns
+    # carry no database reference: SQLite adds and drops such a column in place, where a
+    # reference would copy every item; routing.contacts keeps them pointing at real rows.
+    contact_id: Mapped[int | None] = mapped_column()  # ix_items_contact
+    # Set while the item is merged into another as the same request; its status is then "merged".
+    merged_into_id: Mapped[int | None] = mapped_column(index=True)
 
     department: Mapped[Department] = relationship()
+    contact: Mapped[Contact | None] = relationship(primaryjoin="foreign(Item.contact_id) == Contact.id")
+    # The items merged into this one as the same request, shown in its conversation.
+    merged_items: Mapped[list[Item]] = relationship(
+        primaryjoin="Item.id == foreign(Item.merged_into_id)", order_by="Item.received_at", viewonly=True
+    )
     assignee: Mapped[User | None] = relationship()
     raw: Mapped[Blob] = relationship()
     attachments: Mapped[list[Attachment]] = relationship(
@@ -515,3 +531,88 @@ class LoginAttempt(Base):
     name: Mapped[str] = mapped_column(String(64))  # as typed, cut to the longest a user name can be
     address: Mapped[str] = mapped_column(String(64))  # the client's IP address as the app sees it
     attempted_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Contact(Base):
+    """A person who writes, texts or calls the office, whatever address or number they use."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    addresses: Mapped[list[ContactAddress]] = relationship(
+        back_populates="contact", order_by="ContactAddress.id"
+    )
+
+
+class ContactAddress(Base):
+    """An email address (lower case) or a phone number (E.164) of one contact."""
+
+    __tablename__ = "contact_addresses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "email" or "phone"
+    value: Mapped[str] = mapped_column(String(320), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contact: Mapped[Contact] = relationship(back_populates="addresses")
+
+
+class ContactEvent(Base):
+    """Something people did to a contact (an address linked, two contacts merged, one
+    split), by whom and when; erased with the contact."""
+
+    __tablename__ = "contact_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]]
+
+
+class ContactSuggestion(Base):
+    """Evidence about a new item that a person confirms or dismisses: it is probably the
+    same request as `other_item_id`, or a number in it belongs to `contact_id`."""
+
+    __tablename__ = "contact_suggestions"
+    __table_args__ = (Index("ix_contact_suggestions_open", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # "same-request" or "known-number"
+    other_item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    number: Mapped[str | None] = mapped_column(String(64))  # the number found in the text
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, accepted, dismissed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Erasure(Base):
+    """The tombstone an erasure leaves: who erased how many items, why and when, and
+    nothing of the person (no address, number, name or word)."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(64))  # "request", "retention: resolved", ...
+    items: Mapped[int]
+    contacts: Mapped[int]
+
+
+class RetentionRun(Base):
+    """One day's run of the retention job: claimed by the first process to insert the day,
+    so that many processes purge once; `erased` is its report."""
+
+    __tablename__ = "retention_runs"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    erased: Mapped[dict[str, Any] | None]

@@ -62,6 +62,11 @@ BAD_CASES = [
     ("departments = 3", "departments", "must be list"),
     ("office.default_department = 'nobody'", "office.default_department", "unknown department 'nobody'"),
     ("office.timezone = 'Mars/Olympus'", "office.timezone", "unknown time zone"),
+    ("office.region = 'XQ'", "office.region", "'XQ' is not a country code"),
+    ("contacts.same_request_hours = 800", "contacts.same_request_hours", "to a month (744)"),
+    ("contacts.window = 3", "contacts.window", "unknown key"),
+    ("retention.resolved_days = 0", "retention.resolved_days", "must be from 1 to 3660"),
+    ("retention.spam_days = '30'", "retention.spam_days", "must be int"),
     ("smtp.listen = '127.0.0.1:99999'", "smtp.listen", "port from 1 to 65535"),
     ("web.listen = 'localhost'", "web.listen", "HOST:PORT"),
     ("web.secure_cookies = 'no'", "web.secure_cookies", "must be bool"),
@@ -127,6 +132,7 @@ def test_the_office_languages_and_department_senders_are_read(tmp_path: Path) ->
     assert load_settings(path).languages == ("ro", "hu", "en", "de")
     path = _edited_office(tmp_path, "departments.2.senders = ['@Acme.example', 'Ann@Supplier.example']")
     assert load_settings(path).department("billing").senders == ("acme.example", "ann@supplier.example")
+    assert load_settings(_edited_office(tmp_path, "office.region = 'de'")).region == "DE"
 
 
 def test_the_pages_language_is_the_offices_choice(tmp_path: Path) -> None:

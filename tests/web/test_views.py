@@ -169,6 +169,8 @@ def test_api_lists_a_department_with_a_next_link(runtime: Runtime, client: Flask
         "tags": [],
         "spam": False,
         "messages": 1,
+        "contact": {"id": 1, "name": "Ann Example"},  # every message of ann's is one person's
+        "merged_into": None,
         "suggestion": None,
     }
     seen = [item["id"] for item in body["items"]]

@@ -1,7 +1,9 @@
 // Keys on an item's page, bound through keys.js: c claim, e resolve, r reroute (the
 // department list gets the cursor), n note, a answer (opens the reply box), t a template
-// for the answer, f forward, b called back (a voicemail's caller), u back to the queue.
-// Ctrl+Enter in the note adds it, in the reply or the forward's note sends it.
+// for the answer, f forward, b called back (a voicemail's caller), u back to the queue,
+// l link the sender to a contact (at once when one is suggested, else the contact field
+// gets the cursor), m merge into the suggested same request. Ctrl+Enter in the note adds
+// it, in the reply or the forward's note sends it.
 (function () {
   "use strict";
   function submit(id) {
@@ -32,6 +34,11 @@
     if (box) { box.open = true; }
     focus("forward-to");
   });
+  IntakeKeys.bind("l", function () {
+    var field = document.getElementById("link-contact");
+    if (field && field.value) { submit("action-link"); } else { focus("link-contact"); }
+  });
+  IntakeKeys.bind("m", function () { submit("action-merge"); });
   IntakeKeys.bind("u", function () {
     var back = document.getElementById("back-to-queue");
     if (back) { window.location.href = back.href; }

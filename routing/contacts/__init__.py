@@ -1,0 +1,1 @@
+"""People, not addresses: contacts made from senders, linked, merged, exported and erased."""

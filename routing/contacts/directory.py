@@ -1,0 +1,158 @@
+"""Who a contact is: made from a sender at delivery, found by id, address or number,
+joined with another (a link or a merge) and split apart again.
+
+Each thing a person does to a contact is a ContactEvent, and the item it was done from
+gets an audit event too. Events name contacts and items by id, never by an address or
+a number, so that erasing a person leaves nothing of them in anyone else's history.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from routing.contacts.addresses import Address, BadAddress, address_of, parse_address
+from routing.message import InboundMessage
+from routing.people.accounts import Person
+from routing.queues.triage import TriageError
+from routing.store.models import (
+    AuditEvent,
+    Base,
+    Contact,
+    ContactAddress,
+    ContactEvent,
+    ContactSuggestion,
+    Item,
+)
+
+
+class ContactError(TriageError):
+    """Something asked of a contact that cannot be done; the message says why."""
+
+
+class NoSuchContact(ContactError):
+    pass
+
+
+_TABLES = Base.metadata.tables
+_INSERT_CONTACT = insert(_TABLES[Contact.__tablename__]).returning(_TABLES[Contact.__tablename__].c.id)
+_INSERT_ADDRESS = insert(_TABLES[ContactAddress.__tablename__])
+
+
+def contact_at_arrival(session: Session, message: InboundMessage, region: str) -> int | None:
+    """The contact of the message's sender, made on first sight; None for a sender that is
+    neither an address nor a number. Two first messages of one sender at once: the
+    second fails on the address's unique value, and deliver() tries it again."""
+    address = address_of(message.sender, region)
+    if address is None:
+        return None
+    found = session.scalar(select(ContactAddress.contact_id).where(ContactAddress.value == address.value))
+    if found is not None:
+        return found
+    name = (message.sender_name or "").strip() or None
+    contact_id: int = session.execute(_INSERT_CONTACT, {"name": name}).scalar_one()
+    session.execute(_INSERT_ADDRESS, {"contact_id": contact_id, "kind": address.kind, "value": address.value})
+    return contact_id
+
+
+def find_contact(session: Session, text: str, region: str) -> Contact:
+    """A contact by its id ("12" or "#12"), or by any of its addresses or numbers."""
+    wanted = text.strip()
+    if wanted.lstrip("#").isdigit():
+        contact = session.get(Contact, int(wanted.lstrip("#")))
+        if contact is None:
+            raise NoSuchContact(f"there is no contact {wanted}")
+        return contact
+    try:
+        address = parse_address(wanted, region)
+    except BadAddress as error:
+        raise ContactError(f"{error}, nor a contact's number like 12") from None
+    contact_id = session.scalar(
+        select(ContactAddress.contact_id).where(ContactAddress.value == address.value)
+    )
+    if contact_id is None:
+        raise NoSuchContact(f"no contact has the address or number {address.value}")
+    return session.get_one(Contact, contact_id)
+
+
+def sender_contact(session: Session, item: Item, region: str) -> Contact:
+    """The item's contact, made now for an item stored before contacts were."""
+    if item.contact is not None:
+        return item.contact
+    address = address_of(item.sender, region)
+    if address is None:
+        raise ContactError(f"the sender of item {item.id} is neither an address nor a number")
+    contact = Contact(
+        name=item.sender_name, addresses=[ContactAddress(kind=address.kind, value=address.value)]
+    )
+    session.add(contact)
+    session.flush()
+    item.contact = contact
+    return contact
+
+
+def merge_contacts(session: Session, source: Contact, target: Contact, who: Person) -> Contact:
+    """Make `source` part of `target`: its addresses, items, suggestions and history move,
+    and `source` is gone. One ContactEvent on `target` says so."""
+    if source.id == target.id:
+        raise ContactError(f"contact {source.id} is already that contact")
+    moved = len(source.addresses)
+    for model in (ContactAddress, ContactEvent, Item, ContactSuggestion):
+        session.execute(update(model).where(model.contact_id == source.id).values(contact_id=target.id))
+    target.name = target.name or source.name
+    session.add(
+        ContactEvent(
+            contact_id=target.id,
+            actor=who.name,
+            action="merged",
+            detail={"from": source.id, "addresses": moved},
+        )
+    )
+    session.flush()
+    session.expire_all()
+    session.delete(session.get_one(Contact, source.id))
+    return target
+
+
+def split(session: Session, contact_id: int, text: str, who: Person, region: str) -> Contact:
+    """Take one address or number out of a contact into a new one, with the items sent from it."""
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise NoSuchContact(f"there is no contact {contact_id}")
+    address = _address(text, region)
+    row = next((a for a in contact.addresses if a.value == address.value), None)
+    if row is None:
+        raise ContactError(f"contact {contact_id} has no address or number {address.value}")
+    if len(contact.addresses) == 1:
+        raise ContactError(
+            f"{address.value} is contact {contact_id}'s only address; there is nothing to split"
+        )
+    new = Contact(name=None)
+    session.add(new)
+    session.flush()
+    row.contact_id = new.id
+    senders = session.execute(select(Item.id, Item.sender).where(Item.contact_id == contact_id)).all()
+    moved = [item_id for item_id, sender in senders if address_of(sender, region) == address]
+    session.execute(update(Item).where(Item.id.in_(moved)).values(contact_id=new.id))
+    for side, other in ((contact, new), (new, contact)):
+        detail = {"other": other.id, "items": len(moved)}
+        session.add(ContactEvent(contact_id=side.id, actor=who.name, action="split", detail=detail))
+    session.flush()
+    session.expire_all()
+    return session.get_one(Contact, new.id)
+
+
+def link(session: Session, item: Item, target: Contact, who: Person, region: str) -> Contact:
+    """Say that the item's sender is `target`: their contacts become one. Audited on the item."""
+    source = sender_contact(session, item, region)
+    if source.id == target.id:
+        raise ContactError(f"item {item.id} is already from contact {target.id}")
+    session.add(AuditEvent(item_id=item.id, actor=who.name, action="linked", detail={"contact": target.id}))
+    return merge_contacts(session, source, target, who)
+
+
+def _address(text: str, region: str) -> Address:
+    try:
+        return parse_address(text, region)
+    except BadAddress as error:
+        raise ContactError(str(error)) from None

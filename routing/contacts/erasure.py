@@ -1,0 +1,175 @@
+"""Erasing items and people: every row that holds something of them goes, and a
+tombstone (routing.store.models.Erasure) says only who erased how many, why and when.
+
+`erase_items` is the one way items leave the database. It finds the tables that refer
+to an item through the models' foreign keys, so that a table added later, such as a
+search index kept as a model, is cleared with no change here; what the models cannot
+show (the raw bytes' blobs, the delivery keys, the learned word counts) it clears by name.
+
+On SQLite the database runs with `secure_delete` (routing.store.database), so deleted
+rows are overwritten in the file, and `forget` empties the write-ahead log afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, ColumnElement, Engine, Table, delete, exists, or_, select, text
+from sqlalchemy.orm import Session
+
+from routing.contacts.suggestions import unmerge_item
+from routing.learning import Lesson, legacy_lesson, unlearn
+from routing.store.models import (
+    Attachment,
+    AuditEvent,
+    Base,
+    Blob,
+    Contact,
+    ContactAddress,
+    ContactEvent,
+    ContactSuggestion,
+    DeliveryKey,
+    Erasure,
+    Item,
+    Message,
+)
+
+# Ids per statement: well inside SQLite's and PostgreSQL's limits on bound parameters.
+CHUNK = 500
+# A correction taught the item's department at that moment: these events say which.
+_TAUGHT = {"rerouted": "to", "confirmed": "department"}
+
+
+@dataclass(frozen=True)
+class Erased:
+    items: int
+    contacts: int
+
+
+def erase_items(session: Session, item_ids: Collection[int]) -> int:
+    """Delete the items, the items merged into them, and everything that refers to them;
+    take back what their texts taught the learned suggestion. Returns how many items went."""
+    ids = _with_merged(session, set(item_ids))
+    for chunk in _chunks(sorted(ids)):
+        _unteach(session, chunk)
+        blobs, keys = _blobs_and_keys(session, chunk)
+        for column in _references():
+            session.execute(delete(column.table).where(column.in_(chunk)))
+        session.execute(delete(Item).where(Item.id.in_(chunk)))
+        for blob_chunk in _chunks(sorted(blobs)):
+            session.execute(delete(Blob).where(Blob.id.in_(blob_chunk), *_unused_blob()))
+        for key_chunk in _chunks(sorted(keys)):
+            session.execute(delete(DeliveryKey).where(DeliveryKey.key.in_(key_chunk)))
+    return len(ids)
+
+
+def erase_contact(session: Session, contact: Contact, actor: str) -> Erased:
+    """Erase the person: their items (and any item sent from their addresses before
+    contacts were kept), their addresses, history and the suggestions naming them."""
+    values = [address.value for address in contact.addresses]
+    items = session.scalars(
+        select(Item.id).where(or_(Item.contact_id == contact.id, Item.sender.in_(values)))
+    ).all()
+    # Someone else's item merged into one of theirs is not theirs: it goes back to its queue.
+    for other in session.scalars(
+        select(Item).where(Item.merged_into_id.in_(items), Item.contact_id.is_distinct_from(contact.id))
+    ):
+        unmerge_item(session, other, actor)
+    session.flush()
+    erased = erase_items(session, items)
+    session.execute(delete(ContactSuggestion).where(ContactSuggestion.contact_id == contact.id))
+    session.execute(delete(ContactEvent).where(ContactEvent.contact_id == contact.id))
+    session.execute(delete(ContactAddress).where(ContactAddress.contact_id == contact.id))
+    session.execute(delete(Contact).where(Contact.id == contact.id))
+    session.expunge_all()
+    tombstone(session, actor, "request", erased, 1)
+    return Erased(erased, 1)
+
+
+def tombstone(session: Session, actor: str, reason: str, items: int, contacts: int) -> None:
+    session.add(Erasure(actor=actor, reason=reason, items=items, contacts=contacts))
+
+
+def forget(engine: Engine) -> None:
+    """After an erasure's commit on SQLite: move the write-ahead log into the database
+    file and empty it, so that no old copy of an erased page stays on disk."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+
+def _with_merged(session: Session, ids: set[int]) -> set[int]:
+    """The items and those merged into them (a merge is one level deep)."""
+    found = set(ids)
+    for chunk in _chunks(sorted(ids)):
+        found.update(session.scalars(select(Item.id).where(Item.merged_into_id.in_(chunk))))
+    return found
+
+
+def _references() -> Iterator[Column[int]]:
+    """Every column of another table that refers to an item, dependants first (a reply
+    before the job it waits on), from the models' foreign keys."""
+    items = Base.metadata.tables[Item.__tablename__]
+    for table in reversed(Base.metadata.sorted_tables):
+        if table is items:
+            continue
+        yield from _keys_to(table, items)
+
+
+def _keys_to(table: Table, items: Table) -> list[Column[int]]:
+    return [key.parent for key in table.foreign_keys if key.column.table is items]
+
+
+def _blobs_and_keys(session: Session, chunk: list[int]) -> tuple[set[int], set[str]]:
+    """The raw bytes and attached files of the items and their follow-ups, and their delivery keys."""
+    blobs: set[int] = set()
+    keys: set[str] = set()
+    for model in (Item, Message):
+        owner = Item.id if model is Item else Message.item_id
+        for blob_id, key in session.execute(
+            select(model.raw_blob_id, model.idempotency_key).where(owner.in_(chunk))
+        ):
+            blobs.add(blob_id)
+            keys.add(key)
+    blobs.update(session.scalars(select(Attachment.blob_id).where(Attachment.item_id.in_(chunk))))
+    return blobs, keys
+
+
+def _unused_blob() -> list[ColumnElement[bool]]:
+    """That no row left refers to the blob: bytes are stored once per use today, but a
+    blob shared by two items must stay for the one not erased."""
+    return [
+        ~exists().where(Item.raw_blob_id == Blob.id),
+        ~exists().where(Message.raw_blob_id == Blob.id),
+        ~exists().where(Attachment.blob_id == Blob.id),
+    ]
+
+
+def _unteach(session: Session, chunk: list[int]) -> None:
+    """Take back each correction of these items from the learned suggestion."""
+    events = session.execute(
+        select(AuditEvent.item_id, AuditEvent.action, AuditEvent.detail).where(
+            AuditEvent.item_id.in_(chunk), AuditEvent.action.in_(list(_TAUGHT))
+        )
+    ).all()
+    lessons: dict[int, Lesson] = {}
+    for item_id, action, detail in events:
+        department = detail.get(_TAUGHT[action])
+        if isinstance(department, str):
+            lesson = lessons.get(item_id) or _lesson(session, item_id)
+            lessons[item_id] = lesson
+            unlearn(session, lesson, department)
+
+
+def _lesson(session: Session, item_id: int) -> Lesson:
+    item = session.get_one(Item, item_id)
+    if item.routing_lesson is not None:
+        return Lesson.from_stored(item.routing_lesson)
+    return legacy_lesson(item.channel, item.sender, item.subject, item.text)
+
+
+def _chunks(ids: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]

@@ -1,0 +1,91 @@
+"""A person's data in one zip: a JSON of the contact and their items (each message,
+reply and event), and every raw message, recording and attachment as it arrived.
+
+Only the contact's own items go in: an item merged into one of theirs from someone
+else is named by its number, never included.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from typing import IO, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from routing.store.models import ArrivedMessage, Contact, Item
+
+_EXTENSIONS = {"message/rfc822": "eml", "application/x-www-form-urlencoded": "form"}
+
+
+def export_contact(session: Session, contact: Contact, into: IO[bytes]) -> int:
+    """Write the zip of the contact to `into`; returns how many items it holds."""
+    items = list(
+        session.scalars(
+            select(Item)
+            .where(Item.contact_id == contact.id)
+            .options(selectinload(Item.messages), selectinload(Item.attachments), selectinload(Item.replies))
+            .order_by(Item.received_at, Item.id)
+        )
+    )
+    with zipfile.ZipFile(into, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for item in items:
+            folder = f"items/{item.id}"
+            archive.writestr(f"{folder}/raw.{_extension(item)}", item.raw.content)
+            for message in item.messages:
+                archive.writestr(f"{folder}/messages/{message.id}.{_extension(message)}", message.raw.content)
+            for attachment in item.attachments:
+                name = attachment.filename.replace("/", "_").replace("\\", "_") or "file"
+                archive.writestr(f"{folder}/attachments/{attachment.id}-{name}", attachment.blob.content)
+        document = {"contact": _contact(contact), "items": [_item(item) for item in items]}
+        archive.writestr("contact.json", json.dumps(document, indent=2, ensure_ascii=False))
+    return len(items)
+
+
+def _extension(message: ArrivedMessage) -> str:
+    return _EXTENSIONS.get(message.raw_content_type, "bin")
+
+
+def _contact(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.id,
+        "name": contact.name,
+        "created_at": contact.created_at.isoformat(),
+        "addresses": [{"kind": a.kind, "value": a.value} for a in contact.addresses],
+    }
+
+
+def _message(message: ArrivedMessage) -> dict[str, Any]:
+    return {
+        "channel": message.channel,
+        "sender": message.sender,
+        "sender_name": message.sender_name,
+        "subject": message.subject,
+        "text": message.text,
+        "received_at": message.received_at.isoformat(),
+    }
+
+
+def _item(item: Item) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        **_message(item),
+        "recipients": list(item.recipients),
+        "department": item.department_id,
+        "status": item.status,
+        "merged_into": item.merged_into_id,
+        "follow_ups": [{"id": m.id, **_message(m)} for m in item.messages],
+        "replies": [
+            {"author": r.author, "to": r.recipient, "text": r.text, "at": r.created_at.isoformat()}
+            for r in item.replies
+        ],
+        "attachments": [
+            {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size}
+            for a in item.attachments
+        ],
+        "history": [
+            {"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "detail": e.detail}
+            for e in item.events
+        ],
+    }

@@ -1,0 +1,165 @@
+"""Suggestions a person confirms: "probably the same request as #N" when a contact writes
+again on another channel while an item of theirs is open, and "the number in this
+email's signature already texted us". Confirming the first merges the items (undone by
+an unmerge), the second links the contacts (routing.contacts.directory).
+
+A merged item keeps everything it had, raw message included: it only waits, with the
+status "merged", inside the item it joined, whose page shows both conversations in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from routing.contacts.addresses import numbers_in
+from routing.contacts.directory import ContactError
+from routing.message import InboundMessage
+from routing.people.accounts import Person
+from routing.queues.filters import OPEN_STATUSES
+from routing.store.models import AuditEvent, Base, ContactAddress, ContactSuggestion, Item
+
+SAME_REQUEST = "same-request"
+KNOWN_NUMBER = "known-number"
+MERGED = "merged"
+
+_INSERT_SUGGESTION = insert(Base.metadata.tables[ContactSuggestion.__tablename__])
+
+
+def suggest_at_arrival(
+    session: Session, item_id: int, contact_id: int, message: InboundMessage, settings: Settings
+) -> None:
+    """Look for what a person should know about a new item of a known contact."""
+    same_request(session, item_id, contact_id, message.channel, message.received_at, settings)
+    if message.channel == "email":
+        known_number(session, item_id, contact_id, message.text, settings.region)
+
+
+def same_request(
+    session: Session, item_id: int, contact_id: int, channel: str, received_at: datetime, settings: Settings
+) -> int | None:
+    """Suggest the contact's oldest open item of the window on another channel, if any.
+
+    The oldest, so that a text, a voicemail and an email about one boiler all point at
+    the first of them. Read from ix_items_contact: the contact's items of the window.
+    """
+    hours = settings.contacts.same_request_hours
+    if hours <= 0:
+        return None
+    other = session.scalar(
+        select(Item.id)
+        .where(
+            Item.contact_id == contact_id,
+            Item.received_at >= received_at - timedelta(hours=hours),
+            Item.received_at <= received_at,
+            Item.id != item_id,
+            Item.channel != channel,
+            Item.status.in_(OPEN_STATUSES),
+        )
+        .order_by(Item.received_at, Item.id)
+        .limit(1)
+    )
+    if other is not None:
+        session.execute(
+            _INSERT_SUGGESTION,
+            {"item_id": item_id, "kind": SAME_REQUEST, "other_item_id": other, "status": "open"},
+        )
+    return other
+
+
+def known_number(session: Session, item_id: int, contact_id: int, text: str, region: str) -> None:
+    """Suggest the contact that already wrote or called from a number in the text."""
+    numbers = numbers_in(text, region)
+    if not numbers:
+        return
+    rows = session.execute(
+        select(ContactAddress.value, ContactAddress.contact_id).where(
+            ContactAddress.value.in_(numbers), ContactAddress.contact_id != contact_id
+        )
+    ).all()
+    for number, other in rows[:1]:
+        session.execute(
+            _INSERT_SUGGESTION,
+            {
+                "item_id": item_id,
+                "kind": KNOWN_NUMBER,
+                "contact_id": other,
+                "number": number,
+                "status": "open",
+            },
+        )
+
+
+def open_suggestion(session: Session, item_id: int, kind: str) -> ContactSuggestion | None:
+    return session.scalar(
+        select(ContactSuggestion)
+        .where(ContactSuggestion.item_id == item_id, ContactSuggestion.kind == kind)
+        .where(ContactSuggestion.status == "open")
+        .order_by(ContactSuggestion.id.desc())
+        .limit(1)
+    )
+
+
+def settle(session: Session, item_id: int, kind: str | None, status: str) -> int:
+    """Mark the item's open suggestions (of `kind`, or all) accepted or dismissed."""
+    query = update(ContactSuggestion).where(
+        ContactSuggestion.item_id == item_id, ContactSuggestion.status == "open"
+    )
+    if kind is not None:
+        query = query.where(ContactSuggestion.kind == kind)
+    result = session.execute(query.values(status=status))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def merge_items(session: Session, item: Item, target: Item, who: Person) -> Item:
+    """Merge `item` into `target` as one request: both audited, undone by unmerge_item."""
+    if target.id == item.id:
+        raise ContactError(f"item {item.id} cannot be merged into itself")
+    if target.status == MERGED:
+        raise ContactError(f"item {target.id} is merged into item {target.merged_into_id}; merge into that")
+    if session.scalar(select(Item.id).where(Item.merged_into_id == item.id).limit(1)) is not None:
+        raise ContactError(f"items are merged into item {item.id}; merge {target.id} into it instead")
+    before = {"item": target.id, "status": item.status}
+    session.add(AuditEvent(item_id=item.id, actor=who.name, action="merged into", detail=before))
+    session.add(AuditEvent(item_id=target.id, actor=who.name, action="merged", detail={"item": item.id}))
+    item.merged_into_id, item.status, item.decision_needed = target.id, MERGED, None
+    settle(session, item.id, SAME_REQUEST, "accepted")
+    return item
+
+
+def unmerge_item(session: Session, item: Item, actor: str) -> Item:
+    """Undo a merge: the item is back in its queue as it was before."""
+    if item.merged_into_id is None:
+        raise ContactError(f"item {item.id} is not merged into another")
+    target_id = item.merged_into_id
+    merged = session.scalar(
+        select(AuditEvent)
+        .where(AuditEvent.item_id == item.id, AuditEvent.action == "merged into")
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    status = str(merged.detail.get("status", "new")) if merged is not None else "new"
+    item.merged_into_id, item.status = None, status
+    session.add(AuditEvent(item_id=item.id, actor=actor, action="unmerged", detail={"item": target_id}))
+    session.add(AuditEvent(item_id=target_id, actor=actor, action="unmerged", detail={"item": item.id}))
+    return item
+
+
+def desk_suggestions(
+    session: Session, departments: Collection[str] | None, limit: int
+) -> list[tuple[ContactSuggestion, Item]]:
+    """Open suggestions on open items, newest first, for the front desk."""
+    query = (
+        select(ContactSuggestion, Item)
+        .join(Item, Item.id == ContactSuggestion.item_id)
+        .where(ContactSuggestion.status == "open", Item.status.in_(OPEN_STATUSES))
+        .order_by(ContactSuggestion.created_at.desc(), ContactSuggestion.id.desc())
+        .limit(limit)
+    )
+    if departments is not None:
+        query = query.where(Item.department_id.in_(sorted(departments)))
+    return [(row[0], row[1]) for row in session.execute(query)]
