@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from routing.conversation import Thread, match
 from routing.engine import Routes, RoutingDecision, RuleOutcome
 from routing.message import InboundMessage
+from routing.normalize import normalizer_for
+from routing.store import search_index
 from routing.store.database import StorageUnavailable, UnstorableMessage, transaction
 from routing.store.models import (
     SYSTEM_ACTOR,
@@ -103,15 +105,24 @@ class Deliverer:
         matching = match(session, message, self.router.settings.routing)
         if matching.thread is not None:
             _join(session, message, matching.thread, matching.outcomes)
+            search_index.add_terms(session, matching.thread.item_id, self._terms(message))
             log.info("a %s message joined item %s", message.channel, matching.thread.item_id)
             return Delivery(matching.thread.item_id, matching.thread.department_id, created=True, joined=True)
         decision = self.router.route(message, session)
         item_id = _insert_item(session, message, decision, matching.outcomes)
+        search_index.write(session, [{"item_id": item_id, "terms": self._terms(message)}])
         log.info("item %s from %s routed to %s", item_id, message.channel, decision.department_id)
         quiet = decision.machine or decision.spam
         if not quiet and message.machine_kind is None:  # nobody is told of machine mail or spam
             enqueue(session, item_id, decision.department_id, self.router.settings, utcnow())
         return Delivery(item_id, decision.department_id, created=True, quiet=quiet)
+
+    def _terms(self, message: InboundMessage) -> str:
+        """What the search index holds of the message (routing.store.search_index)."""
+        normalizer = normalizer_for(self.router.settings.languages)
+        return search_index.terms(
+            normalizer, message.sender, message.sender_name, message.subject, message.text
+        )
 
 
 def _failure(message: InboundMessage, error: DBAPIError) -> StorageUnavailable | UnstorableMessage:

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, selectinload
 
 from config.settings import PRIORITIES
+from routing.queues import search
 from routing.queues.filters import (
     ME,
     NEVER_DUE,
@@ -194,8 +195,8 @@ def _conditions(session: Session, filters: Filters, me: str | None) -> list[Colu
         found.append(_assigned_to(session, filters.assignee, me))
     if filters.due is not None:  # "overdue", the one value it takes
         found.append(Item.due_at < utcnow())
-    if filters.q is not None:
-        found.append(_mentions(filters.q))
+    if (query := filters.search) is not None:
+        found.append(search.condition(session, query))
     return found
 
 
@@ -215,18 +216,6 @@ def _assigned_to(session: Session, who: str, me: str | None) -> ColumnElement[bo
     if user_id is None:
         raise BadQuery(f"assignee {who!r} is not a user name, {ME!r} or {NOBODY!r}")
     return Item.assignee_id == user_id
-
-
-def _mentions(text: str) -> ColumnElement[bool]:
-    """Sender, name, subject or text contain `text`, ignoring case (ILIKE on PostgreSQL;
-    on SQLite LIKE folds ASCII letters only).
-
-    A substring match reads every row the other conditions leave: it stays bounded
-    because a page always filters by queue and status first and stops at its LIMIT;
-    a full-text index is the step after this if an office's queues grow past that."""
-    pattern = "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
-    columns = (Item.sender, Item.sender_name, Item.subject, Item.text)
-    return or_(*(column.ilike(pattern, escape="/") for column in columns))
 
 
 def _rank() -> ColumnElement[int]:

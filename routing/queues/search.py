@@ -1,0 +1,133 @@
+"""A search typed in a queue's box or the API's `q=`, read like the items were indexed.
+
+Each word becomes its term in every office language (a query has too few words to tell
+its language), so `facturii`, `factura` and `factură` find the same items; all words must
+match. "Quoted words" must stand side by side. The last word also matches as the start
+of a term, for a search that runs while it is typed. Every other character (FTS5 or
+tsquery syntax: `*`, `(`, `:`, `-`, `NEAR`, `&`) is only a gap between words: every
+term goes to the database quoted, so no query is a syntax error there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Text,
+    column,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+)
+from sqlalchemy.orm import Session
+
+from routing.normalize import Normalizer, fold
+from routing.store import search_index
+from routing.store.models import Item
+
+# A word or a "quoted phrase" (an unclosed quote runs to the end).
+_PART = re.compile(r'"([^"]*)"?|([^"\s]+)')
+MAX_WORDS = 16
+# A last word shorter than this is not read as the start of a longer one: one or two
+# letters start too many terms to be worth the database's time.
+PREFIX_MIN = 3
+# How many matches are few enough to look up one by one and sort (see condition()).
+FEW_MATCHES = 10_000
+
+
+class UnsearchableQuery(ValueError):
+    """A query with nothing to search for, or too much; the message says which."""
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One word or phrase of a query: its term sequences (one per office language),
+    and the folded start of a word still being typed, if any."""
+
+    spellings: tuple[tuple[str, ...], ...]
+    prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A query's clauses, every one of which an item must match."""
+
+    clauses: tuple[Clause, ...]
+
+    @classmethod
+    def parse(cls, typed: str, normalizer: Normalizer) -> SearchQuery:
+        parts = [(phrase, word) for phrase, word in _PART.findall(typed)]
+        clauses = [
+            _clause(normalizer, phrase or word, phrase == "" and index == len(parts) - 1)
+            for index, (phrase, word) in enumerate(parts)
+        ]
+        found = tuple(clause for clause in clauses if clause is not None)
+        if not found:
+            raise UnsearchableQuery("has no word to search for (letters or digits)")
+        if sum(len(clause.spellings[0]) for clause in found) > MAX_WORDS:
+            raise UnsearchableQuery(f"has more than {MAX_WORDS} words")
+        return cls(found)
+
+    def fts5(self) -> str:
+        """The query in FTS5's syntax: each term a quoted string."""
+        return " AND ".join(_alternatives(c, _fts5_phrase, " OR ", '"{}"*') for c in self.clauses)
+
+    def tsquery(self) -> str:
+        """The query in PostgreSQL's to_tsquery syntax: each term a quoted lexeme."""
+        return " & ".join(_alternatives(c, _tsquery_phrase, " | ", "'{}':*") for c in self.clauses)
+
+
+def _clause(normalizer: Normalizer, typed: str, last_word: bool) -> Clause | None:
+    spellings = normalizer.spellings(typed)
+    if not spellings:
+        return None
+    folded = fold(typed)
+    prefix = folded if last_word and len(folded) >= PREFIX_MIN and folded.isalnum() else None
+    return Clause(tuple(sorted(spellings)), prefix)
+
+
+def _alternatives(clause: Clause, phrase: Callable[[tuple[str, ...]], str], joiner: str, prefix: str) -> str:
+    found = [phrase(spelling) for spelling in clause.spellings]
+    if clause.prefix is not None:
+        found.append(prefix.format(clause.prefix))
+    return "(" + joiner.join(found) + ")"
+
+
+def _fts5_phrase(terms: tuple[str, ...]) -> str:
+    # A string of several terms is an FTS5 phrase. Terms hold only letters and digits.
+    return '"' + " ".join(terms) + '"'
+
+
+def _tsquery_phrase(terms: tuple[str, ...]) -> str:
+    return "(" + " <-> ".join(f"'{term}'" for term in terms) + ")"
+
+
+def condition(session: Session, query: SearchQuery) -> ColumnElement[bool]:
+    """The items that match the query, as a condition on the items of a page.
+
+    A page keeps its queue's order whatever the search. Few matches are fetched by
+    their ids and sorted; when a query matches many, the page walks its queue in order
+    and asks the index about each item instead (a common word: a page needs few steps).
+    PostgreSQL's planner tells the two apart by the index's statistics; SQLite keeps
+    none for FTS5, so the matches are counted first, up to FEW_MATCHES.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), query.tsquery())
+        return Item.id.in_(select(_INDEX.c.item_id).where(_INDEX.c.terms.op("@@")(tsquery)))
+    matching = _FTS5.c.terms.match(query.fts5())
+    found = select(_FTS5.c.rowid).where(matching)
+    counted = session.scalar(select(func.count()).select_from(found.limit(FEW_MATCHES + 1).subquery()))
+    if (counted or 0) <= FEW_MATCHES:
+        return Item.id.in_(found)
+    return exists(select(literal(1)).select_from(_FTS5).where(matching, _FTS5.c.rowid == Item.id))
+
+
+_FTS5 = table(search_index.TABLE, column("rowid", Integer), column("terms", Text))
+_INDEX = table(search_index.TABLE, column("item_id", Integer), column("terms", Text))
