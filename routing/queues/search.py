@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    Select,
     Text,
     column,
     exists,
@@ -39,7 +40,10 @@ MAX_WORDS = 16
 # letters start too many terms to be worth the database's time.
 PREFIX_MIN = 3
 # How many matches are few enough to look up one by one and sort (see condition()).
-FEW_MATCHES = 10_000
+FEW_MATCHES = 2_000
+# The first and the largest chunk of a queue's ids that walk() reads at a time.
+WALK_CHUNK = 256
+WALK_CHUNK_MAX = 8_192
 
 
 class UnsearchableQuery(ValueError):
@@ -109,24 +113,57 @@ def _tsquery_phrase(terms: tuple[str, ...]) -> str:
     return "(" + " <-> ".join(f"'{term}'" for term in terms) + ")"
 
 
-def condition(session: Session, query: SearchQuery) -> ColumnElement[bool]:
-    """The items that match the query, as a condition on the items of a page.
+@dataclass(frozen=True)
+class Matching:
+    """How a page finds the items that match a query: `condition` tells them row by
+    row; `walk` says that the page must be listed by walk() instead (a common word)."""
 
-    A page keeps its queue's order whatever the search. Few matches are fetched by
-    their ids and sorted; when a query matches many, the page walks its queue in order
-    and asks the index about each item instead (a common word: a page needs few steps).
-    PostgreSQL's planner tells the two apart by the index's statistics; SQLite keeps
-    none for FTS5, so the matches are counted first, up to FEW_MATCHES.
+    query: SearchQuery
+    condition: ColumnElement[bool]
+    walk: bool = False
+
+
+def matching(session: Session, query: SearchQuery) -> Matching:
+    """How to find the items that match the query, on this database.
+
+    A page keeps its queue's order whatever the search. PostgreSQL's planner chooses
+    between the GIN index and the queue's own index by their statistics. SQLite keeps
+    none for FTS5, so the matches are counted first, up to FEW_MATCHES: fewer are
+    fetched by their ids and sorted; more, and the page walks the queue (walk()).
     """
     if session.get_bind().dialect.name != "sqlite":
         tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), query.tsquery())
-        return Item.id.in_(select(_INDEX.c.item_id).where(_INDEX.c.terms.op("@@")(tsquery)))
-    matching = _FTS5.c.terms.match(query.fts5())
-    found = select(_FTS5.c.rowid).where(matching)
+        return Matching(query, Item.id.in_(select(_INDEX.c.item_id).where(_INDEX.c.terms.op("@@")(tsquery))))
+    found = select(_FTS5.c.rowid).where(_FTS5.c.terms.match(query.fts5()))
     counted = session.scalar(select(func.count()).select_from(found.limit(FEW_MATCHES + 1).subquery()))
     if (counted or 0) <= FEW_MATCHES:
-        return Item.id.in_(found)
-    return exists(select(literal(1)).select_from(_FTS5).where(matching, _FTS5.c.rowid == Item.id))
+        return Matching(query, Item.id.in_(found))
+    each = exists(
+        select(literal(1))
+        .select_from(_FTS5)
+        .where(_FTS5.c.terms.match(query.fts5()), _FTS5.c.rowid == Item.id)
+    )
+    return Matching(query, each, walk=True)
+
+
+def walk(session: Session, matching: Matching, ordered: Select[int], want: int) -> list[int]:
+    """The ids of the first `want` items of `ordered` (item ids in a page's order) that
+    match: SQLite's way for a query that matches many items.
+
+    The queue's ids are read in growing chunks, and each chunk's matches come from one
+    FTS5 query over the chunk's range of ids; asking FTS5 item by item would set up the
+    query again for each row, at a tenth of a millisecond or more each time."""
+    fts, offset, size = matching.query.fts5(), 0, WALK_CHUNK
+    found: list[int] = []
+    while len(found) < want:
+        chunk = list(session.scalars(ordered.limit(size).offset(offset)))
+        if not chunk:
+            break
+        in_range = _FTS5.c.rowid.between(min(chunk), max(chunk))
+        matched = set(session.scalars(select(_FTS5.c.rowid).where(_FTS5.c.terms.match(fts), in_range)))
+        found += [item_id for item_id in chunk if item_id in matched]
+        offset, size = offset + len(chunk), min(size * 2, WALK_CHUNK_MAX)
+    return found[:want]
 
 
 _FTS5 = table(search_index.TABLE, column("rowid", Integer), column("terms", Text))

@@ -26,10 +26,12 @@ _SQLITE_DDL = (
     f"CREATE TRIGGER {TABLE}_item_deleted AFTER DELETE ON items BEGIN"
     f" DELETE FROM {TABLE} WHERE rowid = old.id; END",
 )
+TERMS_INDEX = f"ix_{TABLE}_terms"
+TERMS_INDEX_DDL = f"CREATE INDEX {TERMS_INDEX} ON {TABLE} USING gin (terms)"
 _POSTGRESQL_DDL = (
     f"CREATE TABLE {TABLE} (item_id INTEGER PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,"
     " terms TSVECTOR NOT NULL)",
-    f"CREATE INDEX ix_{TABLE}_terms ON {TABLE} USING gin (terms)",
+    TERMS_INDEX_DDL,
 )
 # Items read and indexed per transaction while filling the index for stored items.
 FILL_BATCH = 2_000
