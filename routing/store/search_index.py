@@ -89,11 +89,11 @@ def add_terms(session: Session, item_id: int, more: str) -> None:
     session.execute(text(statement), {"item_id": item_id, "more": more})
 
 
-def fill(connection: Connection, normalizer: Normalizer, batch: int = FILL_BATCH) -> int:
-    """Index every stored item and its follow-ups, `batch` items at a time in id order
+def fill(connection: Connection, normalizer: Normalizer) -> int:
+    """Index every stored item and its follow-ups, FILL_BATCH items at a time in id order
     (bounded memory); returns how many items were indexed. Used when the index is made."""
     done, last = 0, 0
-    while found := _read(connection, "id > :last ORDER BY id LIMIT :n", {"last": last, "n": batch}):
+    while found := _read(connection, "id > :last ORDER BY id LIMIT :n", {"last": last, "n": FILL_BATCH}):
         write(
             connection,
             [{"item_id": item.id, "terms": _item_terms(normalizer, item, follow)} for item, follow in found],

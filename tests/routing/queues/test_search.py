@@ -15,7 +15,7 @@ from config.settings import Settings
 from intake.cli.runtime import Runtime
 from intake.email.parser import parse_email
 from routing.channels.voicemail import CallFacts, Transcription, Voicemail, VoicemailDesk
-from routing.queues import reading, triage
+from routing.queues import reading, search, triage
 from routing.queues.filters import BadQuery, Filters
 from routing.store.database import transaction
 from routing.store.models import Item, Job
@@ -174,3 +174,34 @@ def test_search_syntax_of_either_database_is_read_as_plain_words(client: FlaskCl
     for path in ("/departments/sales", "/api/v1/items"):
         answer = client.get(path, query_string={"q": query})
         assert answer.status_code == 200, (query, answer.get_data(as_text=True)[:300])
+
+
+def test_a_word_in_many_items_pages_the_same_by_walking_the_queue(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = [
+        add_item(runtime, n, subject=f"Gearbox {n}", body="gearbox" if n % 3 else "nothing here", priority=p)
+        for n, p in enumerate(["low", "urgent", "normal", "high"] * 3, start=1)
+    ]
+    by_ids = {sort: paged(runtime, "gearbox", sort) for sort in ("newest", "urgent")}
+    assert by_ids["newest"] == sorted(items, reverse=True)  # every subject says gearbox
+    assert found(runtime, "gearbox here") == [items[11], items[8], items[5], items[2]]
+    if runtime.engine.dialect.name == "sqlite":
+        monkeypatch.setattr(search, "FEW_MATCHES", 0)  # every query walks, a chunk of 2 ids at a time
+        monkeypatch.setattr(search, "WALK_CHUNK", 2)
+    for sort, expected in by_ids.items():
+        assert paged(runtime, "gearbox", sort) == expected, sort
+    assert found(runtime, "gearbox here") == [items[11], items[8], items[5], items[2]]
+
+
+def paged(runtime: Runtime, query: str, sort: str) -> list[int]:
+    """Every item the search finds, three to a page, following the pages' cursors."""
+    filters = Filters.parse({"q": query, "status": "all", "sort": sort}, languages=LANGUAGES)
+    ids, after = [], None
+    while True:
+        with transaction(runtime.sessions, write=False) as session:
+            page = reading.list_items(session, limit=3, filters=filters, after=after)
+        ids += [item.id for item in page.items]
+        if page.next is None:
+            return ids
+        after = page.next
