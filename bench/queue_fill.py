@@ -219,7 +219,9 @@ def _copy_postgresql(engine: Engine, batches: Iterator[Batch]) -> None:
         for items, terms in batches:
             with cursor.copy(f"COPY items ({quoted}) FROM STDIN") as copy:  # type: ignore[attr-defined]
                 for row in items:
-                    copy.write_row([json.dumps(row.get(c)) if c in json_columns else row.get(c) for c in columns])
+                    copy.write_row(
+                        [json.dumps(row.get(c)) if c in json_columns else row.get(c) for c in columns]
+                    )
             with cursor.copy("COPY terms_load (item_id, terms) FROM STDIN") as copy:  # type: ignore[attr-defined]
                 for row in terms:
                     copy.write_row([row["item_id"], row["terms"]])
