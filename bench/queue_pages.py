@@ -5,9 +5,11 @@ sample office's departments and a million items, then times, in the same run, on
 the SQL that `queues.list_items` issues for a department's first page, replayed on a raw
 database connection (the baseline); the same call through the ORM; the queue page and
 the API list through the real Flask app, signed in; the front desk's page; and the same
-at page 51, reached by following the pages' own cursors. Run from the project root:
+at page 51, reached by following the pages' own cursors; then searches' first pages
+(routing.queues.search) against the plain page and list. Run from the project root:
 
     .venv/bin/python bench/queue_pages.py [--items N] [--repeats N] [--postgresql URL|none] [--explain]
+        [--sqlite none] [--search-only]
 
 PostgreSQL: a database `intake_bench_queue` is made on the server of --postgresql
 (INTAKE_BENCH_POSTGRESQL_URL; the local server by default) and dropped at the end; an
