@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import (
     ColumnElement,
@@ -39,7 +39,7 @@ MAX_WORDS = 16
 # A last word shorter than this is not read as the start of a longer one: one or two
 # letters start too many terms to be worth the database's time.
 PREFIX_MIN = 3
-# How many matches are few enough to look up one by one and sort (see condition()).
+# How many matches are few enough to look up by id and sort (see matching()).
 FEW_MATCHES = 2_000
 # The first and the largest chunk of a queue's ids that walk() reads at a time.
 WALK_CHUNK = 256
@@ -131,6 +131,7 @@ def matching(session: Session, query: SearchQuery) -> Matching:
     none for FTS5, so the matches are counted first, up to FEW_MATCHES: fewer are
     fetched by their ids and sorted; more, and the page walks the queue (walk()).
     """
+    query = _settled(session, query)
     if session.get_bind().dialect.name != "sqlite":
         tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), query.tsquery())
         return Matching(query, Item.id.in_(select(_INDEX.c.item_id).where(_INDEX.c.terms.op("@@")(tsquery))))
@@ -144,6 +145,26 @@ def matching(session: Session, query: SearchQuery) -> Matching:
         .where(_FTS5.c.terms.match(query.fts5()), _FTS5.c.rowid == Item.id)
     )
     return Matching(query, each, walk=True)
+
+
+def _settled(session: Session, query: SearchQuery) -> SearchQuery:
+    """The query without its last word's prefix when that word, as typed, is found whole.
+
+    A prefix makes FTS5 gather every row of every term it starts (half the items, for a
+    common word) for each query: worth it while a word is being typed, not once it is
+    complete. Both databases drop it alike, so they find the same items."""
+    last = query.clauses[-1]
+    if last.prefix is None:
+        return query
+    whole = SearchQuery((replace(last, prefix=None),))
+    if session.get_bind().dialect.name == "sqlite":
+        found = select(_FTS5.c.rowid).where(_FTS5.c.terms.match(whole.fts5()))
+    else:
+        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), whole.tsquery())
+        found = select(_INDEX.c.item_id).where(_INDEX.c.terms.op("@@")(tsquery))
+    if session.scalar(found.limit(1)) is None:
+        return query
+    return SearchQuery((*query.clauses[:-1], *whole.clauses))
 
 
 def walk(session: Session, matching: Matching, ordered: Select[int], want: int) -> list[int]:

@@ -95,8 +95,12 @@ def test_every_word_must_match_phrases_keep_their_order_and_the_last_word_may_be
     assert found(runtime, '"gearbox new"') == []
     assert found(runtime, "gearbox mond") == [first]  # typing "Monday"
     assert found(runtime, "gearbox mo") == []  # two letters start too many words to be a prefix
+    carpet = add_item(runtime, 3, subject="Gearbox", body="And the carpet in the van is wet.\r\n")
+    car = add_item(runtime, 4, subject="Gearbox", body="Is my car ready?\r\n")
+    assert found(runtime, "carp") == [carpet]
+    assert found(runtime, "car") == [car]  # found whole: typed to its end, no longer a prefix
     # The search keeps the queue's filters and order.
-    assert found(runtime, "gearbox", sort="urgent") == [second, first]
+    assert found(runtime, "gearbox", sort="urgent") == [car, carpet, second, first]
     assert found(runtime, "gearbox", channel="sms") == []
 
 
