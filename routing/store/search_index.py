@@ -37,6 +37,12 @@ _POSTGRESQL_DDL = (
 FILL_BATCH = 2_000
 
 
+def outside_models(name: str | None, kind: str, _parents: object = None) -> bool:
+    """False for the index's tables (and FTS5's own beside them), which no model maps:
+    Alembic's `include_name`, so that comparing the models with the schema skips them."""
+    return not (kind == "table" and name is not None and (name == TABLE or name.startswith(f"{TABLE}_")))
+
+
 def create(connection: Connection) -> None:
     """Make the index's table (and its trigger on SQLite); empty."""
     for statement in _SQLITE_DDL if connection.dialect.name == "sqlite" else _POSTGRESQL_DDL:
