@@ -11,7 +11,7 @@ at page 51, reached by following the pages' own cursors; then searches' first pa
     .venv/bin/python bench/queue_pages.py [--items N] [--repeats N] [--postgresql URL|none] [--explain]
         [--sqlite none] [--search-only]
 
-PostgreSQL: a database `intake_bench_queue` is made on the server of --postgresql
+PostgreSQL: a database `intake_bench_queue_PID` is made on the server of --postgresql
 (INTAKE_BENCH_POSTGRESQL_URL; the local server by default) and dropped at the end; an
 unreachable server is skipped with a message.
 """
@@ -57,7 +57,8 @@ from web.app import create_app
 POSTGRESQL = os.environ.get(
     "INTAKE_BENCH_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-BENCH_DATABASE = "intake_bench_queue"
+# One per run: two runs on one server (two people, two checkouts) must not drop each other's.
+BENCH_DATABASE = f"intake_bench_queue_{os.getpid()}"
 DEPARTMENT = "support"
 DEEP = 50  # pages followed before the deep page
 WARM_UP = 20
