@@ -126,15 +126,19 @@ class Matching:
 def matching(session: Session, query: SearchQuery) -> Matching:
     """How to find the items that match the query, on this database.
 
-    A page keeps its queue's order whatever the search. PostgreSQL's planner chooses
-    between the GIN index and the queue's own index by their statistics. SQLite keeps
-    none for FTS5, so the matches are counted first, up to FEW_MATCHES: fewer are
-    fetched by their ids and sorted; more, and the page walks the queue (walk()).
+    A page keeps its queue's order whatever the search. The matches are counted
+    first, up to FEW_MATCHES: fewer are fetched by their ids and sorted; more (a common
+    word), and the page walks the queue in its order: PostgreSQL's planner does that
+    itself, checking each item's row of the index; on SQLite, walk() does it.
     """
     query = _settled(session, query)
     if session.get_bind().dialect.name != "sqlite":
         tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), query.tsquery())
-        return Matching(query, Item.id.in_(select(_INDEX.c.item_id).where(_INDEX.c.terms.op("@@")(tsquery))))
+        found = select(_INDEX.c.item_id).where(_INDEX.c.terms.op("@@")(tsquery))
+        # The planner guesses a rare word's share of the items from its statistics of
+        # common ones, and would walk a whole queue for two matches: few are handed over.
+        few = list(session.scalars(found.limit(FEW_MATCHES + 1)))
+        return Matching(query, Item.id.in_(few if len(few) <= FEW_MATCHES else found))
     found = select(_FTS5.c.rowid).where(_FTS5.c.terms.match(query.fts5()))
     counted = session.scalar(select(func.count()).select_from(found.limit(FEW_MATCHES + 1).subquery()))
     if (counted or 0) <= FEW_MATCHES:
