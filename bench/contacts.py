@@ -44,6 +44,7 @@ from config.settings import Settings
 from routing.contacts.suggestions import same_request
 from routing.delivery import Deliverer
 from routing.engine import Router
+from routing.normalize import normalizer_for
 from routing.store.database import make_engine, make_session_factory
 from routing.store.schema import prepare, sync_departments
 from web.app import create_app
@@ -86,7 +87,14 @@ def run_database(url: str, name: str, items: int, contacts: int, repeats: int) -
         sessions = make_session_factory(engine)
         sync_departments(sessions, settings)
         started = time.perf_counter()
-        fill(engine, sessions, [d.id for d in settings.departments], items, contacts)
+        fill(
+            engine,
+            sessions,
+            [d.id for d in settings.departments],
+            items,
+            normalizer_for(settings.languages),
+            contacts,
+        )
         filled = time.perf_counter() - started
         maintenance = analyze(engine)
         print(

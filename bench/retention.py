@@ -37,6 +37,7 @@ from intake.email.parse_workers import ParseWorkers, WorkerLimits
 from intake.email.smtp import SMTPServer
 from intake.jobs.retention import RetentionWorker
 from routing.contacts.retention import purge
+from routing.normalize import normalizer_for
 from routing.store.database import transaction
 from routing.store.models import Item
 
@@ -77,6 +78,7 @@ def main() -> int:
             runtime.sessions,
             [d.id for d in settings.departments],
             int(args.purge / OLD_SHARE),
+            normalizer_for(settings.languages),
         )
         print(
             f"SQLite: filled in {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"

@@ -24,6 +24,8 @@ from routing.contacts.suggestions import suggest_at_arrival
 from routing.conversation import Thread, match
 from routing.engine import Routes, RoutingDecision, RuleOutcome
 from routing.message import InboundMessage
+from routing.normalize import normalizer_for
+from routing.store import search_index
 from routing.store.database import StorageUnavailable, UnstorableMessage, transaction
 from routing.store.models import (
     SYSTEM_ACTOR,
@@ -112,12 +114,14 @@ class Deliverer:
         matching = match(session, message, self.router.settings.routing)
         if matching.thread is not None:
             _join(session, message, matching.thread, matching.outcomes)
+            search_index.add_terms(session, matching.thread.item_id, self._terms(message))
             log.info("a %s message joined item %s", message.channel, matching.thread.item_id)
             return Delivery(matching.thread.item_id, matching.thread.department_id, created=True, joined=True)
         decision = self.router.route(message, session)
         settings = self.router.settings
         contact_id = contact_at_arrival(session, message, settings.region)
         item_id = _insert_item(session, message, decision, matching.outcomes, contact_id)
+        search_index.write(session, [{"item_id": item_id, "terms": self._terms(message)}])
         if contact_id is not None:
             suggest_at_arrival(session, item_id, contact_id, message, settings)
         log.info("item %s from %s routed to %s", item_id, message.channel, decision.department_id)
@@ -125,6 +129,13 @@ class Deliverer:
         if not quiet and message.machine_kind is None:  # nobody is told of machine mail or spam
             enqueue(session, item_id, decision.department_id, settings, utcnow())
         return Delivery(item_id, decision.department_id, created=True, quiet=quiet)
+
+    def _terms(self, message: InboundMessage) -> str:
+        """What the search index holds of the message (routing.store.search_index)."""
+        normalizer = normalizer_for(self.router.settings.languages)
+        return search_index.terms(
+            normalizer, message.sender, message.sender_name, message.subject, message.text
+        )
 
 
 def _twice(message: InboundMessage, attempt: Callable[[], Delivery]) -> Delivery:

@@ -34,7 +34,7 @@ def list_items() -> Response:
     limit = _limit(args.get("limit"))
     department = args.get("department") or None
     try:
-        filters = queues.Filters.parse(args)
+        filters = queues.Filters.parse(args, languages=storage().settings.languages)
         after = queues.Cursor.parse(args["cursor"], filters.sort) if args.get("cursor") else None
         with reading() as session:
             if department is not None:

@@ -176,7 +176,7 @@ def _department(session: Session, department_id: str) -> Department:
 
 def _filters() -> Filters:
     try:
-        return Filters.parse(request.args, default_status=QUEUE_STATUS)
+        return Filters.parse(request.args, QUEUE_STATUS, storage().settings.languages)
     except queues.BadQuery as error:
         raise BadRequest(str(error)) from None
 

@@ -195,6 +195,6 @@ def _check_config(settings: Settings, args: argparse.Namespace) -> None:
 
 def _db_upgrade(settings: Settings, args: argparse.Namespace) -> None:
     engine = make_engine(settings.database)
-    upgrade(engine)
+    upgrade(engine, settings.languages)
     engine.dispose()
     print("The database schema is up to date.")

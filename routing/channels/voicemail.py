@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from routing.delivery import Deliverer, Delivery, apply_decision, new_blob
 from routing.engine import Routes
 from routing.message import InboundMessage
+from routing.normalize import normalizer_for
+from routing.store import search_index
 from routing.store.downloads import enqueue
 from routing.store.models import SYSTEM_ACTOR, Attachment, AuditEvent, Blob, Item, VoiceCall
 from routing.store.stored_message import message_of
@@ -146,6 +148,7 @@ def _add_transcript(
         _event(session, item, "transcription failed", {"status": transcription.status})
         return
     call.transcript = item.text = transcription.text
+    search_index.reindex(session, normalizer_for(router.settings.languages), item.id)
     _event(session, item, "transcribed", {"characters": len(transcription.text)})
     if item.status == "new":
         _reroute(session, item, router)

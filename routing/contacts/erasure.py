@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from routing.contacts.suggestions import unmerge_item
 from routing.learning import Lesson, legacy_lesson, unlearn
+from routing.store import search_index
 from routing.store.models import (
     Attachment,
     AuditEvent,
@@ -93,9 +94,12 @@ def tombstone(session: Session, actor: str, reason: str, items: int, contacts: i
 
 
 def forget(engine: Engine) -> None:
-    """After an erasure's commit on SQLite: move the write-ahead log into the database
-    file and empty it, so that no old copy of an erased page stays on disk."""
+    """After an erasure's commit on SQLite: drop the erased terms from the search index's
+    segments, then move the write-ahead log into the database file and empty it, so that
+    no old copy of an erased page stays on disk."""
     if engine.dialect.name == "sqlite":
+        with engine.begin() as connection:
+            search_index.compact(connection)
         with engine.connect() as connection:
             connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
 

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from config.settings import PRIORITIES
+from config.settings import PRIORITIES, Settings
+from routing.normalize import normalizer_for
+from routing.queues.search import SearchQuery, UnsearchableQuery
 
 STATUSES = ("new", "claimed", "resolved")
 OPEN_STATUSES = ("new", "claimed")
@@ -63,9 +65,16 @@ class Filters:
     due: str | None = None
     q: str | None = None
     sort: str = "newest"
+    # The office's languages, which `q` is read in.
+    languages: tuple[str, ...] = Settings.languages
 
     @classmethod
-    def parse(cls, args: Mapping[str, str], default_status: str | None = None) -> Filters:
+    def parse(
+        cls,
+        args: Mapping[str, str],
+        default_status: str | None = None,
+        languages: tuple[str, ...] = Settings.languages,
+    ) -> Filters:
         """The filters in a query string; empty values count as absent."""
         value = {name: (args.get(name) or "").strip() or None for name in FILTER_NAMES}
         status = value["status"] or default_status
@@ -78,8 +87,20 @@ class Filters:
             due=_one_of("due", value["due"], DUE_VIEWS),
             q=_text("q", value["q"]),
             sort=_one_of("sort", value["sort"], SORTS) or "newest",
+            languages=languages,
         )
+        _ = filters.search  # a query that cannot be searched is refused here, not at the first read
         return filters
+
+    @property
+    def search(self) -> SearchQuery | None:
+        """`q` as the search index reads it (routing.queues.search)."""
+        if self.q is None:
+            return None
+        try:
+            return SearchQuery.parse(self.q, normalizer_for(self.languages))
+        except UnsearchableQuery as error:
+            raise BadQuery(f"q {error}") from None
 
     @property
     def statuses(self) -> tuple[str, ...] | None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, selectinload
 
 from config.settings import PRIORITIES
+from routing.queues import search
 from routing.queues.filters import (
     ME,
     NEVER_DUE,
@@ -29,6 +31,8 @@ from routing.queues.filters import (
 from routing.store.models import Department, Item, Message, User, utcnow
 
 __all__ = ["STATUSES", "BadQuery", "Cursor", "DepartmentCount", "Filters", "Page"]
+
+T = TypeVar("T")
 
 # How far back a watching page is shown items again, in case one committed late.
 LATE_WINDOW = timedelta(seconds=60)
@@ -105,8 +109,15 @@ def list_items(
     `departments` limits the page to those queues (a staff member's), None to none;
     `me` is the asking person's name, for the assignee filter "me"."""
     filters = filters or Filters()
-    query = _view(session, filters, department_id, departments, me)
     order = _most_urgent_first if filters.sort == "urgent" else _newest_first
+    matching = search.matching(session, filters.search) if filters.search is not None else None
+    if matching is not None and matching.walk:
+        # A word in many items: the page's ids are found by walking the queue in order.
+        ids = order(_where(select(Item.id), session, filters, department_id, departments, me), after)
+        found = search.walk(session, matching, ids, limit + 1)
+        query = _where(_items(), session, filters, department_id, departments, me).where(Item.id.in_(found))
+    else:
+        query = _view(session, filters, department_id, departments, me, matching)
     query = order(query, after)
     items = list(session.scalars(query.limit(limit + 1)))
     if len(items) <= limit:
@@ -166,13 +177,33 @@ def _view(
     department_id: str | None,
     departments: Collection[str] | None,
     me: str | None,
+    matching: search.Matching | None = None,
 ) -> Select[Item]:
+    """The items of the view, with what a page row shows of them."""
+    query = _where(_items(), session, filters, department_id, departments, me)
+    if matching is None and filters.search is not None:
+        matching = search.matching(session, filters.search)
+    return query if matching is None else query.where(matching.condition)
+
+
+def _items() -> Select[Item]:
     # Only the follow-ups' ids: a row shows how many messages an item has, not their text.
-    query = select(Item).options(
+    return select(Item).options(
         selectinload(Item.department),
         selectinload(Item.assignee),
         selectinload(Item.messages).load_only(Message.id, Message.item_id),
     )
+
+
+def _where(
+    query: Select[T],
+    session: Session,
+    filters: Filters,
+    department_id: str | None,
+    departments: Collection[str] | None,
+    me: str | None,
+) -> Select[T]:
+    """`query` limited to the queue(s) and every filter but the search."""
     if department_id is not None:
         query = query.where(Item.department_id == department_id)
     if departments is not None:
@@ -194,8 +225,6 @@ def _conditions(session: Session, filters: Filters, me: str | None) -> list[Colu
         found.append(_assigned_to(session, filters.assignee, me))
     if filters.due is not None:  # "overdue", the one value it takes
         found.append(Item.due_at < utcnow())
-    if filters.q is not None:
-        found.append(_mentions(filters.q))
     return found
 
 
@@ -217,18 +246,6 @@ def _assigned_to(session: Session, who: str, me: str | None) -> ColumnElement[bo
     return Item.assignee_id == user_id
 
 
-def _mentions(text: str) -> ColumnElement[bool]:
-    """Sender, name, subject or text contain `text`, ignoring case (ILIKE on PostgreSQL;
-    on SQLite LIKE folds ASCII letters only).
-
-    A substring match reads every row the other conditions leave: it stays bounded
-    because a page always filters by queue and status first and stops at its LIMIT;
-    a full-text index is the step after this if an office's queues grow past that."""
-    pattern = "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
-    columns = (Item.sender, Item.sender_name, Item.subject, Item.text)
-    return or_(*(column.ilike(pattern, escape="/") for column in columns))
-
-
 def _rank() -> ColumnElement[int]:
     return case({p: priority_rank(p) for p in PRIORITIES}, value=Item.priority, else_=len(PRIORITIES))
 
@@ -237,7 +254,7 @@ def _due() -> ColumnElement[datetime]:
     return func.coalesce(Item.due_at, literal(NEVER_DUE, Item.due_at.type))
 
 
-def _newest_first(query: Select[Item], after: Cursor | None) -> Select[Item]:
+def _newest_first(query: Select[T], after: Cursor | None) -> Select[T]:
     if after is not None:
         query = query.where(_older(after))
     return query.order_by(Item.received_at.desc(), Item.id.desc())
@@ -249,7 +266,7 @@ def _older(after: Cursor) -> ColumnElement[bool]:
     return tuple_(Item.received_at, Item.id) < tuple_(after.received_at, after.item_id)
 
 
-def _most_urgent_first(query: Select[Item], after: Cursor | None) -> Select[Item]:
+def _most_urgent_first(query: Select[T], after: Cursor | None) -> Select[T]:
     """Urgent before high before normal before low; within one priority the soonest
     due (so the overdue) first, then those without a due time; then newest first.
 

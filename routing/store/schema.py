@@ -41,11 +41,13 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision."""
+def upgrade(engine: Engine, languages: tuple[str, ...] = Settings.languages) -> None:
+    """Bring the schema to the newest revision; `languages`, the office's, are those a
+    migration reads stored text in (the search index's)."""
     config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        config.attributes["languages"] = languages
         command.upgrade(config, "head")
 
 

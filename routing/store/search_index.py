@@ -1,0 +1,159 @@
+"""The search index: each item's words as terms, kept in step with the item.
+
+One row per item holds the normalized terms (routing.normalize) of its sender, the
+sender's name, its subject and its text, in the language the text is written in:
+an SQLite FTS5 table keyed by the item's id, a PostgreSQL `tsvector` (the `simple`
+configuration over terms that are already folded and stemmed, so both databases match
+alike) under a GIN index. Rows are written in the transaction that writes or changes
+the item; deleting an item deletes its row (a trigger on SQLite, ON DELETE CASCADE on
+PostgreSQL), so no code that deletes items has to know of the index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
+
+from routing.normalize import Normalizer
+
+TABLE = "item_search"
+# The unicode61 tokenizer without its own diacritics folding: the terms come folded.
+_SQLITE_DDL = (
+    f"CREATE VIRTUAL TABLE {TABLE} USING fts5(terms, tokenize = 'unicode61 remove_diacritics 0')",
+    f"CREATE TRIGGER {TABLE}_item_deleted AFTER DELETE ON items BEGIN"
+    f" DELETE FROM {TABLE} WHERE rowid = old.id; END",
+)
+TERMS_INDEX = f"ix_{TABLE}_terms"
+TERMS_INDEX_DDL = f"CREATE INDEX {TERMS_INDEX} ON {TABLE} USING gin (terms)"
+_POSTGRESQL_DDL = (
+    f"CREATE TABLE {TABLE} (item_id INTEGER PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,"
+    " terms TSVECTOR NOT NULL)",
+    TERMS_INDEX_DDL,
+)
+# Items read and indexed per transaction while filling the index for stored items.
+FILL_BATCH = 2_000
+
+
+def outside_models(name: str | None, kind: str, _parents: object = None) -> bool:
+    """False for the index's tables (and FTS5's own beside them), which no model maps:
+    Alembic's `include_name`, so that comparing the models with the schema skips them."""
+    return not (kind == "table" and name is not None and (name == TABLE or name.startswith(f"{TABLE}_")))
+
+
+def create(connection: Connection) -> None:
+    """Make the index's table (and its trigger on SQLite); empty."""
+    for statement in _SQLITE_DDL if connection.dialect.name == "sqlite" else _POSTGRESQL_DDL:
+        connection.exec_driver_sql(statement)
+
+
+def drop(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {TABLE}_item_deleted")
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {TABLE}")
+
+
+def compact(connection: Connection) -> None:
+    """On SQLite, merge the index's segments into one: FTS5 keeps a deleted row's terms in
+    its older segments until they are merged, and an erasure must leave none on disk.
+    The cost grows with the index (it is rewritten whole); PostgreSQL needs nothing."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(f"INSERT INTO {TABLE} ({TABLE}) VALUES ('optimize')")
+
+
+def terms(normalizer: Normalizer, sender: str, sender_name: str | None, subject: str, body: str) -> str:
+    """What the index holds of one message: its terms, space-separated.
+
+    The language is told from the subject and text (a sender's address says nothing of
+    it); the address and name are read in that language too, so `ana.popescu@firma.ro`
+    is found by `popescu` and by `firma`."""
+    language = normalizer.language(f"{subject}\n{body}")
+    words = " ".join((sender, sender_name or "", subject, body))
+    return " ".join(normalizer.terms(words, language))
+
+
+def write(session: Session | Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Store or replace the index rows {"item_id": ..., "terms": ...} of these items."""
+    if not rows:
+        return
+    if _on_sqlite(session):
+        # FTS5 has no upsert: the old row, if any, goes first.
+        session.execute(text(f"DELETE FROM {TABLE} WHERE rowid = :item_id"), rows)
+        session.execute(text(f"INSERT INTO {TABLE} (rowid, terms) VALUES (:item_id, :terms)"), rows)
+        return
+    session.execute(
+        text(
+            f"INSERT INTO {TABLE} (item_id, terms) VALUES (:item_id, to_tsvector('simple', :terms))"
+            " ON CONFLICT (item_id) DO UPDATE SET terms = excluded.terms"
+        ),
+        rows,
+    )
+
+
+def add_terms(session: Session, item_id: int, more: str) -> None:
+    """Add a follow-up's terms to its item's row, after those already there."""
+    if _on_sqlite(session):
+        statement = f"UPDATE {TABLE} SET terms = terms || ' ' || :more WHERE rowid = :item_id"
+    else:
+        statement = (
+            f"UPDATE {TABLE} SET terms = terms || to_tsvector('simple', :more) WHERE item_id = :item_id"
+        )
+    session.execute(text(statement), {"item_id": item_id, "more": more})
+
+
+def fill(connection: Connection, normalizer: Normalizer) -> int:
+    """Index every stored item and its follow-ups, FILL_BATCH items at a time in id order
+    (bounded memory); returns how many items were indexed. Used when the index is made."""
+    done, last = 0, 0
+    while found := _read(connection, "id > :last ORDER BY id LIMIT :n", {"last": last, "n": FILL_BATCH}):
+        write(
+            connection,
+            [{"item_id": item.id, "terms": _item_terms(normalizer, item, follow)} for item, follow in found],
+        )
+        done, last = done + len(found), found[-1][0].id
+    return done
+
+
+def reindex(session: Session, normalizer: Normalizer, item_id: int) -> None:
+    """Index one item again, with its follow-ups, after its text changed."""
+    session.flush()  # the item's changes are read back below
+    found = _read(session, "id = :id", {"id": item_id})
+    write(
+        session,
+        [{"item_id": item.id, "terms": _item_terms(normalizer, item, follow)} for item, follow in found],
+    )
+
+
+def _read(
+    database: Session | Connection, where: str, parameters: dict[str, Any]
+) -> list[tuple[Any, list[Any]]]:
+    """The items matching `where`, each with its follow-ups in order."""
+    items = database.execute(
+        text(f"SELECT id, sender, sender_name, subject, text FROM items WHERE {where}"), parameters
+    ).all()
+    if not items:
+        return []
+    follow_ups: dict[int, list[Any]] = {}
+    rows = database.execute(
+        text(
+            "SELECT item_id, sender, sender_name, subject, text FROM messages"
+            " WHERE item_id >= :first AND item_id <= :last ORDER BY id"
+        ),
+        {"first": items[0].id, "last": items[-1].id},
+    )
+    for row in rows:
+        follow_ups.setdefault(row.item_id, []).append(row)
+    return [(item, follow_ups.get(item.id, [])) for item in items]
+
+
+def _on_sqlite(database: Session | Connection) -> bool:
+    bind = database.get_bind() if isinstance(database, Session) else database
+    return bind.dialect.name == "sqlite"
+
+
+def _item_terms(normalizer: Normalizer, row: Any, follow_ups: Iterable[Any]) -> str:
+    found = [terms(normalizer, row.sender, row.sender_name, row.subject, row.text)]
+    found += [terms(normalizer, m.sender, m.sender_name, m.subject, m.text) for m in follow_ups]
+    return " ".join(found)
