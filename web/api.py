@@ -5,6 +5,9 @@ Errors are JSON too: {"error": {"status": 400, "message": "..."}}.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound, ServiceUnavailable
@@ -74,28 +77,30 @@ def _check_department(session: Session, department_id: str) -> None:
 def reply(item_id: int) -> tuple[Response, int]:
     """Answer the item: {"text": "...", "channel": "email"}, the channel defaulting to
     the item's own. 202: the reply is stored and queued; its status says how sending went."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest('send the reply as a JSON object: {"text": "...", "channel": "email"}')
-    try:
-        return jsonify(replies.answer(item_id, body)), 202
-    except triage.NoSuchItem as error:
-        raise NotFound(str(error)) from None
-    except triage.TriageError as error:
-        raise BadRequest(str(error)) from None
-    except StorageUnavailable as error:
-        raise ServiceUnavailable(str(error)) from None
+    return _stored_and_queued(
+        replies.answer, item_id, 'the reply as a JSON object: {"text": "...", "channel": "email"}'
+    )
 
 
 @blueprint.post("/items/<int:item_id>/forward")
 def forward(item_id: int) -> tuple[Response, int]:
     """Forward the item with the original attached: {"to": "someone@partner.example" or a
     department id with an outside address, "note": "..."}. 202: stored and queued."""
+    return _stored_and_queued(
+        forwards.forwarded, item_id, 'the forward as a JSON object: {"to": "...", "note": "..."}'
+    )
+
+
+def _stored_and_queued(
+    store: Callable[[int, Mapping[str, Any]], dict[str, Any]], item_id: int, expected: str
+) -> tuple[Response, int]:
+    """Store what the request's JSON body asks to send from the item, queued for the
+    job worker: 202 with it, or the reason it was refused."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise BadRequest('send the forward as a JSON object: {"to": "...", "note": "..."}')
+        raise BadRequest(f"send {expected}")
     try:
-        return jsonify(forwards.forwarded(item_id, body)), 202
+        return jsonify(store(item_id, body)), 202
     except triage.NoSuchItem as error:
         raise NotFound(str(error)) from None
     except triage.TriageError as error:

@@ -13,20 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, flash, jsonify, redirect, url_for
-from flask import request as web_request
+from flask import Blueprint, Response
 from flask_babel import gettext
-from werkzeug.exceptions import NotFound, ServiceUnavailable
 from werkzeug.wrappers import Response as BaseResponse
 
 from intake.email.forward_mail import forward_addressing
-from routing.queues import triage
 from routing.queues.forwards import forward
-from routing.store.database import StorageUnavailable
 from routing.store.models import Item, utcnow
 from web.access import person
-from web.actions import BadField, refused, wants_json
-from web.replies import reply_json
+from web.actions import BadField
+from web.replies import reply_json, sent_from_page
 from web.storage import storage, writing
 
 blueprint = Blueprint("forwards", __name__)
@@ -63,16 +59,9 @@ def forwarding(item: Item) -> Forwarding | None:
 @blueprint.post("/items/<int:item_id>/forward")
 def page(item_id: int) -> BaseResponse | tuple[Response, int]:
     """The item page's forward dialog (and its keyboard script, asking for JSON)."""
-    back = url_for("queue.item", item_id=item_id)
-    try:
-        shown = forwarded(item_id, web_request.form)
-    except triage.NoSuchItem as error:
-        raise NotFound(str(error)) from None
-    except triage.TriageError as error:
-        return refused(str(error), back)
-    except StorageUnavailable as error:
-        raise ServiceUnavailable(str(error)) from None
-    if wants_json():
-        return jsonify(forward=shown), 202
-    flash(gettext("Item %(id)s is being forwarded to %(to)s.", id=item_id, to=shown["to"]), "done")
-    return redirect(back, 303)
+    return sent_from_page(
+        item_id,
+        forwarded,
+        "forward",
+        lambda shown: gettext("Item %(id)s is being forwarded to %(to)s.", id=item_id, to=shown["to"]),
+    )

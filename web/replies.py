@@ -8,7 +8,7 @@ POST /api/v1/items/<id>/reply takes {"text", "channel"} and answers 202 with the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, url_for
@@ -83,9 +83,27 @@ def reply_json(reply: Reply) -> dict[str, Any]:
 @blueprint.post("/items/<int:item_id>/reply")
 def page(item_id: int) -> BaseResponse | tuple[Response, int]:
     """The item page's answer form (and its keyboard script, asking for JSON)."""
+    return sent_from_page(
+        item_id,
+        answer,
+        "reply",
+        lambda shown: gettext(
+            "Reply to item %(id)s stored; it is being sent to %(to)s.", id=item_id, to=shown["to"]
+        ),
+    )
+
+
+def sent_from_page(
+    item_id: int,
+    store: Callable[[int, Mapping[str, Any]], dict[str, Any]],
+    key: str,
+    done: Callable[[dict[str, Any]], str],
+) -> BaseResponse | tuple[Response, int]:
+    """A form of the item page that stores something to send (an answer, a forward): JSON
+    under `key` for the keyboard script, else back to the item with `done`'s message."""
     back = url_for("queue.item", item_id=item_id)
     try:
-        shown = answer(item_id, web_request.form)
+        shown = store(item_id, web_request.form)
     except triage.NoSuchItem as error:
         raise NotFound(str(error)) from None
     except triage.TriageError as error:
@@ -93,9 +111,6 @@ def page(item_id: int) -> BaseResponse | tuple[Response, int]:
     except StorageUnavailable as error:
         raise ServiceUnavailable(str(error)) from None
     if wants_json():
-        return jsonify(reply=shown), 202
-    flash(
-        gettext("Reply to item %(id)s stored; it is being sent to %(to)s.", id=item_id, to=shown["to"]),
-        "done",
-    )
+        return jsonify({key: shown}), 202
+    flash(done(shown), "done")
     return redirect(back, 303)
