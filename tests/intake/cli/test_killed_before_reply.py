@@ -171,7 +171,10 @@ def test_a_worker_killed_mid_batch_leaves_its_rows_to_the_next_and_nothing_is_lo
     url = runtime.settings.database.url
     first = worker_process(config, url)
     try:
-        wait_for(lambda: items(runtime) >= 1, "the first item made")
+        # A batch commits its items all at once: kill once one has, and the next batch is claimed.
+        wait_for(
+            lambda: items(runtime) >= 1 and leased(runtime) > 0, "an item made and the next batch claimed"
+        )
     finally:
         first.kill()
         first.wait()
