@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     literal_column,
     select,
     table,
+    text,
 )
 from sqlalchemy.orm import Session
 
@@ -41,6 +43,13 @@ MAX_WORDS = 16
 PREFIX_MIN = 3
 # How many matches are few enough to look up by id and sort (see matching()).
 FEW_MATCHES = 2_000
+# SQLite: a word being typed is expanded into the whole terms it starts when there are at
+# most this many; a start shared by more is left to FTS5 as a prefix (see _expanded()).
+MAX_COMPLETIONS = 64
+# PostgreSQL: a word being typed is common when it is in this many of the newest
+# RECENT_ROWS items (2 %); see _common_of_late().
+RECENT_ROWS = 1_000
+COMMON_OF_LATE = 20
 # The first and the largest chunk of a queue's ids that walk() reads at a time.
 WALK_CHUNK = 256
 WALK_CHUNK_MAX = 8_192
@@ -53,10 +62,12 @@ class UnsearchableQuery(ValueError):
 @dataclass(frozen=True)
 class Clause:
     """One word or phrase of a query: its term sequences (one per office language),
-    and the folded start of a word still being typed, if any."""
+    the folded start of a word still being typed, if any, and the index's whole terms
+    that this start was expanded into, if it was."""
 
     spellings: tuple[tuple[str, ...], ...]
     prefix: str | None = None
+    completions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,7 +109,7 @@ def _clause(normalizer: Normalizer, typed: str, last_word: bool) -> Clause | Non
 
 
 def _alternatives(clause: Clause, phrase: Callable[[tuple[str, ...]], str], joiner: str, prefix: str) -> str:
-    found = [phrase(spelling) for spelling in clause.spellings]
+    found = [phrase(spelling) for spelling in (*clause.spellings, *((t,) for t in clause.completions))]
     if clause.prefix is not None:
         found.append(prefix.format(clause.prefix))
     return "(" + joiner.join(found) + ")"
@@ -133,12 +144,8 @@ def matching(session: Session, query: SearchQuery) -> Matching:
     """
     query = _settled(session, query)
     if session.get_bind().dialect.name != "sqlite":
-        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), query.tsquery())
-        found = select(_INDEX.c.item_id).where(_INDEX.c.terms.op("@@")(tsquery))
-        # The planner guesses a rare word's share of the items from its statistics of
-        # common ones, and would walk a whole queue for two matches: few are handed over.
-        few = list(session.scalars(found.limit(FEW_MATCHES + 1)))
-        return Matching(query, Item.id.in_(few if len(few) <= FEW_MATCHES else found))
+        return _on_postgresql(session, query)
+    query = _expanded(session, query)
     found = select(_FTS5.c.rowid).where(_FTS5.c.terms.match(query.fts5()))
     counted = session.scalar(select(func.count()).select_from(found.limit(FEW_MATCHES + 1).subquery()))
     if (counted or 0) <= FEW_MATCHES:
@@ -149,6 +156,63 @@ def matching(session: Session, query: SearchQuery) -> Matching:
         .where(_FTS5.c.terms.match(query.fts5()), _FTS5.c.rowid == Item.id)
     )
     return Matching(query, each, walk=True)
+
+
+def _on_postgresql(session: Session, query: SearchQuery) -> Matching:
+    """The planner guesses a rare word's share of the items from its statistics of
+    common ones, and would walk a whole queue for two matches: few are handed over by id.
+
+    Only whole words are counted: for a word being typed GIN gathers every row of every
+    term it starts before the first is returned (half the items for `invo`). Its start
+    is counted only when it is rare of late; a common one is left to the planner, which
+    walks the queue and checks each item's row of the index."""
+    # A search's statements are one text whatever the words (they are parameters):
+    # psycopg prepares a statement run five times, and PostgreSQL then plans it once for
+    # any words, blind to how common they are (a rare start's page then walked a whole
+    # queue). This transaction's statements are planned for their words.
+    session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    found = _tsquery_rows(query)
+    typed = query.clauses[-1].prefix is not None
+    whole = SearchQuery(query.clauses[:-1]) if typed else query
+    if whole.clauses:
+        few = list(session.scalars(_tsquery_rows(whole).limit(FEW_MATCHES + 1)))
+        if len(few) <= FEW_MATCHES:
+            if typed:  # those of the few that also have a term the typed word starts
+                few = list(session.scalars(found.where(_INDEX.c.item_id.in_(few))))
+            return Matching(query, Item.id.in_(few))
+    if typed and not _common_of_late(session, query):
+        few = list(session.scalars(found.limit(FEW_MATCHES + 1)))
+        if len(few) <= FEW_MATCHES:
+            return Matching(query, Item.id.in_(few))
+    return Matching(query, Item.id.in_(found))
+
+
+def _common_of_late(session: Session, query: SearchQuery) -> bool:
+    """Whether COMMON_OF_LATE of the newest RECENT_ROWS items match: reading those rows
+    by key costs a few milliseconds, where GIN would gather a common start's every row."""
+    recent = select(_INDEX.c.terms).order_by(_INDEX.c.item_id.desc()).limit(RECENT_ROWS).subquery()
+    matched = select(func.count()).select_from(recent).where(recent.c.terms.op("@@")(_tsquery(query)))
+    return (session.scalar(matched) or 0) >= COMMON_OF_LATE
+
+
+def _expanded(session: Session, query: SearchQuery) -> SearchQuery:
+    """On SQLite, the query with the word being typed expanded into the index's whole
+    terms that it starts, when there are at most MAX_COMPLETIONS.
+
+    FTS5 answers a prefix by gathering the rows of every term it starts, for the whole
+    table and at each query (a walk asks one per chunk); whole terms are read lazily,
+    in id order, and stop at the page. The same items match either way. A start shared
+    by more terms stays a prefix: listing them all would cost what the prefix does."""
+    last = query.clauses[-1]
+    if last.prefix is None:
+        return query
+    after = last.prefix[:-1] + chr(ord(last.prefix[-1]) + 1)  # the first string past the prefix's
+    starting = _VOCABULARY.c.term >= last.prefix, _VOCABULARY.c.term < after
+    terms = list(session.scalars(select(_VOCABULARY.c.term).where(*starting).limit(MAX_COMPLETIONS + 1)))
+    if len(terms) > MAX_COMPLETIONS:
+        return query
+    typed = replace(last, prefix=None, completions=tuple(terms))
+    return SearchQuery((*query.clauses[:-1], typed))
 
 
 def _settled(session: Session, query: SearchQuery) -> SearchQuery:
@@ -164,9 +228,12 @@ def _settled(session: Session, query: SearchQuery) -> SearchQuery:
     if session.get_bind().dialect.name == "sqlite":
         found = select(_FTS5.c.rowid).where(_FTS5.c.terms.match(whole.fts5()))
     else:
-        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), whole.tsquery())
-        found = select(_INDEX.c.item_id).where(_INDEX.c.terms.op("@@")(tsquery))
-    if session.scalar(found.limit(1)) is None:
+        found = _tsquery_rows(whole)
+    # Up to as many as a count reads: under LIMIT 1, PostgreSQL's planner, guessing that
+    # a word outside its statistics is in 0.5 % of the rows, scans the table for the
+    # first, and reads every row for a word that is in none.
+    counted = session.scalar(select(func.count()).select_from(found.limit(FEW_MATCHES + 1).subquery()))
+    if not counted:
         return query
     return SearchQuery((*query.clauses[:-1], *whole.clauses))
 
@@ -191,5 +258,15 @@ def walk(session: Session, matching: Matching, ordered: Select[int], want: int) 
     return found[:want]
 
 
+def _tsquery(query: SearchQuery) -> ColumnElement[Any]:
+    return func.to_tsquery(literal_column("'simple'::regconfig"), query.tsquery())
+
+
+def _tsquery_rows(query: SearchQuery) -> Select[tuple[int]]:
+    """PostgreSQL: the ids of the items that match."""
+    return select(_INDEX.c.item_id).where(_INDEX.c.terms.op("@@")(_tsquery(query)))
+
+
 _FTS5 = table(search_index.TABLE, column("rowid", Integer), column("terms", Text))
 _INDEX = table(search_index.TABLE, column("item_id", Integer), column("terms", Text))
+_VOCABULARY = table(search_index.VOCABULARY, column("term", Text))

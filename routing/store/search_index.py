@@ -33,6 +33,11 @@ _POSTGRESQL_DDL = (
     " terms TSVECTOR NOT NULL)",
     TERMS_INDEX_DDL,
 )
+# On SQLite, FTS5's own table of the index's distinct terms (one row per term, read from
+# the index itself, so it stores nothing and never holds an erased word): a word being
+# typed is expanded into the terms it starts (routing.queues.search).
+VOCABULARY = f"{TABLE}_vocabulary"
+_VOCABULARY_DDL = f"CREATE VIRTUAL TABLE {VOCABULARY} USING fts5vocab({TABLE}, row)"
 # Items read and indexed per transaction while filling the index for stored items.
 FILL_BATCH = 2_000
 
@@ -53,6 +58,17 @@ def drop(connection: Connection) -> None:
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {TABLE}_item_deleted")
     connection.exec_driver_sql(f"DROP TABLE IF EXISTS {TABLE}")
+
+
+def create_vocabulary(connection: Connection) -> None:
+    """Make SQLite's table of the index's terms; PostgreSQL has none."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(_VOCABULARY_DDL)
+
+
+def drop_vocabulary(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {VOCABULARY}")
 
 
 def compact(connection: Connection) -> None:
