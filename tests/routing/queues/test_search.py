@@ -209,3 +209,96 @@ def paged(runtime: Runtime, query: str, sort: str) -> list[int]:
         if page.next is None:
             return ids
         after = page.next
+
+
+@pytest.fixture
+def typed_words(runtime: Runtime) -> dict[str, int]:
+    """Items whose words start alike: `invo` starts two terms, `inv` three."""
+    bodies = {
+        "march": "The invoice for March is attached.\r\n",
+        "twice": "I was invoiced twice.\r\n",
+        "dispute": "We are involved in a dispute.\r\n",
+        "party": "An invitation to the party.\r\n",
+        "gearbox": "Gearbox noise.\r\n",
+    }
+    return {name: add_item(runtime, n, body=body) for n, (name, body) in enumerate(bodies.items(), start=1)}
+
+
+# Each way a word being typed can be read must find the same items (newest first):
+# SQLite expands it into whole terms or, past MAX_COMPLETIONS, asks FTS5 for the prefix;
+# PostgreSQL counts its matches or, when common of late, leaves it to the planner.
+TYPED = {
+    "invo": ["dispute", "twice", "march"],
+    "inv": ["party", "dispute", "twice", "march"],
+    "march invo": ["march"],
+    "gearbox noi": ["gearbox"],
+    "invox": [],
+    "gearbox invo": [],
+}
+
+
+@pytest.mark.parametrize(
+    "way",
+    [
+        {},
+        {"MAX_COMPLETIONS": 0},  # every start stays a prefix
+        {"MAX_COMPLETIONS": 1},  # `invo` stays a prefix, `noi` is expanded
+        {"COMMON_OF_LATE": 0},  # every start is common: the planner walks
+        {"COMMON_OF_LATE": 0, "FEW_MATCHES": 0},  # and the whole words are many
+        {"FEW_MATCHES": 0},  # on SQLite, walk() in chunks
+    ],
+    ids=repr,
+)
+def test_a_word_being_typed_finds_the_same_items_every_way_it_is_read(
+    runtime: Runtime, typed_words: dict[str, int], way: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in way.items():
+        monkeypatch.setattr(search, name, value)
+    for query, names in TYPED.items():
+        assert found(runtime, query) == [typed_words[name] for name in names], query
+
+
+def typed_clause(runtime: Runtime, query: str) -> search.Clause:
+    """The last clause of the query as matching() reads it on this database."""
+    parsed = Filters.parse({"q": query}, languages=LANGUAGES).search
+    assert parsed is not None
+    with transaction(runtime.sessions, write=False) as session:
+        return search.matching(session, parsed).query.clauses[-1]
+
+
+def test_sqlite_expands_a_start_into_at_most_max_completions_whole_terms(
+    runtime: Runtime, typed_words: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if runtime.engine.dialect.name != "sqlite":
+        assert typed_clause(runtime, "inv").prefix == "inv"  # PostgreSQL keeps the prefix
+        return
+    expanded = typed_clause(runtime, "inv")
+    assert (expanded.prefix, expanded.completions) == (None, ("invit", "invoic", "involv"))
+    monkeypatch.setattr(search, "MAX_COMPLETIONS", 3)
+    assert typed_clause(runtime, "inv").completions == ("invit", "invoic", "involv")
+    monkeypatch.setattr(search, "MAX_COMPLETIONS", 2)
+    too_many = typed_clause(runtime, "inv")
+    assert (too_many.prefix, too_many.completions) == ("inv", ())
+    assert typed_clause(runtime, "invox").completions == ()  # a start of no term
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ("ínvo", TYPED["invo"]),  # folded as the index is
+        ("'march' invo", ["march"]),
+        ("invo OR", []),  # `or` is a word like any other, and `invo` is typed to its end
+        # A word with anything but letters and digits in it is read whole: `inv`, `invoice`.
+        ("inv*", []),
+        ("inv:*", []),
+        ("(inv", []),
+        ('"inv', []),
+        ('"invoice', ["twice", "march"]),
+        ("(invoice", ["twice", "march"]),
+        ("march & !invoiced", ["march"]),
+    ],
+)
+def test_a_word_being_typed_among_search_syntax_is_read_as_plain_words(
+    runtime: Runtime, typed_words: dict[str, int], query: str, names: list[str]
+) -> None:
+    assert found(runtime, query) == [typed_words[name] for name in names]
