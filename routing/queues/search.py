@@ -202,13 +202,13 @@ def _expanded(session: Session, query: SearchQuery) -> SearchQuery:
     FTS5 answers a prefix by gathering the rows of every term it starts, for the whole
     table and at each query (a walk asks one per chunk); whole terms are read lazily,
     in id order, and stop at the page. The same items match either way. A start shared
-    by more terms stays a prefix: listing them all would cost what the prefix does."""
+    by more terms stays a prefix."""
     last = query.clauses[-1]
     if last.prefix is None:
         return query
     after = last.prefix[:-1] + chr(ord(last.prefix[-1]) + 1)  # the first string past the prefix's
-    starting = _VOCABULARY.c.term >= last.prefix, _VOCABULARY.c.term < after
-    terms = list(session.scalars(select(_VOCABULARY.c.term).where(*starting).limit(MAX_COMPLETIONS + 1)))
+    parameters = {"start": last.prefix, "after": after, "most": MAX_COMPLETIONS + 1}
+    terms = list(session.scalars(_COMPLETIONS, parameters))
     if len(terms) > MAX_COMPLETIONS:
         return query
     typed = replace(last, prefix=None, completions=tuple(terms))
@@ -269,4 +269,15 @@ def _tsquery_rows(query: SearchQuery) -> Select[tuple[int]]:
 
 _FTS5 = table(search_index.TABLE, column("rowid", Integer), column("terms", Text))
 _INDEX = table(search_index.TABLE, column("item_id", Integer), column("terms", Text))
-_VOCABULARY = table(search_index.VOCABULARY, column("term", Text))
+# The terms in [start, after), each found by one seek past the one before: a term's
+# successor is at or after the term + "0", no term holding a character below "0" (terms
+# are letters and digits), so no occurrence of the term itself is read.
+_COMPLETIONS = text(
+    f"""WITH RECURSIVE following (term) AS (
+        SELECT (SELECT term FROM {search_index.VOCABULARY} WHERE term >= :start AND term < :after LIMIT 1)
+        UNION ALL
+        SELECT (SELECT term FROM {search_index.VOCABULARY} WHERE term >= following.term || '0' AND term < :after LIMIT 1)
+        FROM following WHERE following.term IS NOT NULL
+    )
+    SELECT term FROM following WHERE term IS NOT NULL LIMIT :most"""
+)

@@ -33,11 +33,13 @@ _POSTGRESQL_DDL = (
     " terms TSVECTOR NOT NULL)",
     TERMS_INDEX_DDL,
 )
-# On SQLite, FTS5's own table of the index's distinct terms (one row per term, read from
-# the index itself, so it stores nothing and never holds an erased word): a word being
-# typed is expanded into the terms it starts (routing.queues.search).
+# On SQLite, FTS5's own table of the index's terms, one row per occurrence in term
+# order, read from the index itself (it stores nothing, so it never holds an erased
+# word): a word being typed is expanded into the terms it starts (routing.queues.search).
+# Of its kinds, "instance" finds the first occurrence at or after a term without reading
+# the rest; "row" counts each term's items first, reading its whole list of rows.
 VOCABULARY = f"{TABLE}_vocabulary"
-_VOCABULARY_DDL = f"CREATE VIRTUAL TABLE {VOCABULARY} USING fts5vocab({TABLE}, row)"
+_VOCABULARY_DDL = f"CREATE VIRTUAL TABLE {VOCABULARY} USING fts5vocab({TABLE}, instance)"
 # Items read and indexed per transaction while filling the index for stored items.
 FILL_BATCH = 2_000
 
