@@ -173,9 +173,9 @@ def _on_postgresql(session: Session, query: SearchQuery) -> Matching:
     session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     found = _tsquery_rows(query)
     typed = query.clauses[-1].prefix is not None
-    whole = SearchQuery(query.clauses[:-1]) if typed else query
-    if whole.clauses:
-        few = list(session.scalars(_tsquery_rows(whole).limit(FEW_MATCHES + 1)))
+    finished = SearchQuery(query.clauses[:-1]) if typed else query  # the words typed whole
+    if finished.clauses:
+        few = list(session.scalars(_tsquery_rows(finished).limit(FEW_MATCHES + 1)))
         if len(few) <= FEW_MATCHES:
             if typed:  # those of the few that also have a term the typed word starts
                 few = list(session.scalars(found.where(_INDEX.c.item_id.in_(few))))
