@@ -1,7 +1,7 @@
 """Search prefix: on SQLite, an fts5vocab table over the search index, through which a
 word being typed is expanded into the whole terms it starts. Nothing on PostgreSQL.
 
-Revision ID: 0028_search_prefix
+Revision ID: 0024_search_prefix
 Revises: 0023_search
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 from routing.store import search_index
 
-revision: str = "0028_search_prefix"
+revision: str = "0024_search_prefix"
 down_revision: str | None = "0023_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
