@@ -27,7 +27,6 @@ import http.client
 import itertools
 import logging
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -153,19 +152,21 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a queue is the point of a load test
     with tempfile.TemporaryDirectory() as folder:
-        config = Path(folder) / "office.toml"
-        twilio = f'account_sid = "{ACCOUNT_SID}"\nauth_token = "{AUTH_TOKEN}"\npublic_url = "{PUBLIC_URL}"\n'
-        config.write_text(OFFICE.read_text() + "\n[twilio]\n" + twilio)
-        # The sample office's rule tests name their fixtures relative to the config file.
-        shutil.copytree(OFFICE.parent / "samples", Path(folder) / "samples")
         database = os.environ.get("INTAKE_BENCH_DATABASE_URL") or f"sqlite:///{folder}/bench.db"
-        os.environ["INTAKE_DATABASE_URL"] = database  # the workers' database, as `intake serve` hands it on
-        settings = load_settings(config, {"INTAKE_DATABASE_URL": database})
+        # The sample office with the bench's account, for this process and for the workers,
+        # as `intake serve` hands its environment on.
+        os.environ.update(
+            INTAKE_DATABASE_URL=database,
+            TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+            TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+            INTAKE_PUBLIC_URL=PUBLIC_URL,
+        )
+        settings = load_settings(OFFICE, os.environ)
         runtime = open_runtime(settings)
         runtime.inbox.start()
         intake_server = _serve(runtime.web_app(), 18571)
         bare_server = _serve(_bare_app(), 18572)
-        workers = WorkerProcesses(config, args.workers)
+        workers = WorkerProcesses(OFFICE, args.workers)
         try:
             _drive(18572, _requests(100), args.clients)  # warm both up
             _drive(18571, _requests(100), args.clients)
