@@ -46,6 +46,7 @@ from routing.delivery import Deliverer
 from routing.engine import Router
 from routing.normalize import normalizer_for
 from routing.store.database import make_engine, make_session_factory
+from routing.store.inbox import InboxWriter
 from routing.store.schema import prepare, sync_departments
 from web.app import create_app
 
@@ -102,7 +103,9 @@ def run_database(url: str, name: str, items: int, contacts: int, repeats: int) -
         )
         print(f"  load average of the machine: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"    {'':<44} {'p50 ms':>8} {'p95 ms':>8} {'its SQL':>8} {'SELECTs':>7} {'x bare':>7}")
-        app = create_app(SettingsHolder(settings), engine, sessions, Deliverer(sessions, Router(settings)))
+        deliverer = Deliverer(sessions, Router(settings))
+        # The inbox is not started: this bench posts no texts.
+        app = create_app(SettingsHolder(settings), engine, sessions, deliverer, InboxWriter(sessions).accept)
         client = signed_in(app, sessions)
         log = StatementLog(engine)
         rng = random.Random(4)

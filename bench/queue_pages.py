@@ -51,6 +51,7 @@ from routing.normalize import normalizer_for
 from routing.people import accounts
 from routing.queues import reading
 from routing.store.database import make_engine, make_session_factory, transaction
+from routing.store.inbox import InboxWriter
 from routing.store.schema import prepare, sync_departments
 from web.app import create_app
 
@@ -314,7 +315,13 @@ def run_database(
         bench = Bench(
             engine,
             sessions,
-            create_app(SettingsHolder(settings), engine, sessions, Deliverer(sessions, Router(settings))),
+            create_app(
+                SettingsHolder(settings),
+                engine,
+                sessions,
+                Deliverer(sessions, Router(settings)),
+                InboxWriter(sessions).accept,  # not started: this bench posts no texts
+            ),
             repeats,
         )
         with transaction(sessions, write=False) as session:

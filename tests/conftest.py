@@ -151,7 +151,7 @@ def phone(database_url: str, tmp_path: Path, fake_twilio: FakeTwilio) -> Iterato
     """The test office with Twilio configured against the fake API, on each database."""
     office = open_phone_office(database_url, tmp_path, fake_twilio)
     yield office
-    office.runtime.engine.dispose()
+    office.close()
 
 
 def assert_refused(path: Path, key: str, problem: str, environ: dict[str, str] | None = None) -> ConfigError:

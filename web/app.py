@@ -1,8 +1,9 @@
 """The Flask application factory: blueprints wired here to the objects the process shares.
 
-The `intake` command builds the settings holder and the Deliverer once per process and
-hands them in, so the web's channels (Twilio webhooks, messages taken by hand) store
-through the same router as SMTP and IMAP, and a reload reaches them too.
+The `intake` command builds the settings holder, the Deliverer and the inbox's writer
+once per process and hands them in, so the web's channels (Twilio webhooks, messages
+taken by hand) store through the same router and inbox as SMTP and IMAP, and a reload
+reaches them too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from werkzeug.routing import IntegerConverter, Map
 from config.holder import SettingsHolder
 from routing.delivery import Deliverer
 from routing.queues.filters import MAX_ID
+from routing.store.inbox import Accept
 from routing.store.models import utcnow
 from web import (
     actions,
@@ -52,8 +54,14 @@ class RowIdConverter(IntegerConverter):
 
 
 def create_app(
-    settings: SettingsHolder, engine: Engine, sessions: sessionmaker[Session], deliverer: Deliverer
+    settings: SettingsHolder,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    deliverer: Deliverer,
+    accept: Accept,
 ) -> Flask:
+    """The app; `accept` commits a text to the inbox (an InboxWriter's, which must be
+    running for texts to be taken: stopped, it answers them 503)."""
     app = Flask(__name__)
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -72,7 +80,7 @@ def create_app(
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(files.blueprint)
     app.register_blueprint(favicon.blueprint)
-    TwilioHooks(settings, deliverer).init_app(app)
+    TwilioHooks(settings, deliverer, accept).init_app(app)
     hand_taken.init_app(app, deliverer)
     auth.init_app(app, settings.current)
     display.init_app(app)

@@ -3,9 +3,11 @@ and the status callbacks of the office's text replies.
 
 Every request must carry a valid X-Twilio-Signature for the public URL Twilio called,
 or it is refused with 403 (a body too large to be Twilio's, 413, before it is read).
-An item is answered with 200 only after it is committed; when storage fails the answer
-is 503, so Twilio retries or uses its fallback URL. Values the database refuses as data
-are answered 400: a retry would be refused the same way.
+A text is answered 200 once its form is committed to the inbox (an inbox worker makes
+the item, its downloads and its acknowledgement later); a voicemail's callbacks once
+its item is committed. When storage fails the answer is 503, so Twilio retries or uses
+its fallback URL. A form without what an item needs, or with values the database
+refuses as data, is answered 400: a retry would be refused the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from functools import wraps
 from typing import TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, request, url_for
-from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.exceptions import Forbidden
@@ -26,13 +27,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config.holder import SettingsHolder
 from config.settings import Settings
 from intake.phone import voice as twilio_voice
-from intake.phone.fetch import FetchRefused, check_api_url
-from intake.phone.sms import BadWebhook, TwilioMessage, parse_message, required
+from intake.phone.fetch import refusal
+from intake.phone.sms import BadWebhook, arrival_of, required
 from routing.channels.voicemail import VoicemailDesk
-from routing.delivery import Deliverer, Delivery
+from routing.delivery import Deliverer
 from routing.queues import reply_status as reported
 from routing.store.database import StorageUnavailable, UnstorableMessage
-from routing.store.downloads import enqueue
+from routing.store.inbox import Accept
 from web.storage import writing
 
 log = logging.getLogger(__name__)
@@ -45,16 +46,18 @@ View = TypeVar("View", bound=Callable[..., Response])
 
 
 class TwilioHooks:
-    """What the webhooks need: the settings, the signature check and the stores.
+    """What the webhooks need: the settings, the signature check, the inbox for texts and
+    the deliverer for voicemails.
 
     The Twilio account (the token that signs, the public URL) needs a restart, so the
-    validator is made once; greetings, acknowledgements and hours follow a reload.
+    validator is made once; greetings and hours follow a reload.
     """
 
-    def __init__(self, settings: SettingsHolder, deliverer: Deliverer) -> None:
+    def __init__(self, settings: SettingsHolder, deliverer: Deliverer, accept: Accept) -> None:
         self.holder = settings
         self.validator = RequestValidator(settings.current.twilio.auth_token)
         self.deliverer = deliverer
+        self.accept = accept
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @property
@@ -74,13 +77,8 @@ class TwilioHooks:
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
 
     def refused(self, url: str) -> str | None:
-        """Why a media or recording URL will not be fetched, or None when it may be."""
-        try:
-            check_api_url(self.settings.twilio, url)
-        except FetchRefused as error:
-            log.warning("not fetching %s", error)
-            return str(error)
-        return None
+        """Why a recording URL will not be fetched, or None when it may be."""
+        return refusal(self.settings.twilio, url)
 
 
 def _hooks() -> TwilioHooks:
@@ -132,31 +130,11 @@ def _twiml(body: str) -> Response:
 @blueprint.post("/sms", provide_automatic_options=False)
 @signed
 def sms() -> Response:
+    """A text: committed to the inbox as it came, then answered with an empty TwiML (any
+    acknowledgement goes later, by the Messages API, once the item exists)."""
     hooks = _hooks()
-    parsed = parse_message(request.form.to_dict(), request.get_data(), hooks.clock())
-
-    def add_media(session: Session, delivery: Delivery) -> None:
-        for media in parsed.media:
-            refused = hooks.refused(media.url)
-            due = parsed.message.received_at
-            enqueue(session, delivery.item_id, media.url, media.filename, "media", due=due, refused=refused)
-
-    delivery = hooks.deliverer.deliver(parsed.message, also=add_media)
-    response = MessagingResponse()
-    acknowledgement = _acknowledgement(hooks.settings, parsed, delivery)
-    if acknowledgement:
-        response.message(acknowledgement)
-    return _twiml(str(response))
-
-
-def _acknowledgement(settings: Settings, parsed: TwilioMessage, delivery: Delivery) -> str:
-    # Only the first delivery is answered: a retried webhook must not text the sender twice.
-    # Nor are texts that continue a conversation (people answer those), texts a machine
-    # sent, or texts that rules marked as machine-written or spam.
-    if not delivery.created or delivery.joined or delivery.quiet or parsed.message.machine_kind is not None:
-        return ""
-    is_open = settings.is_open(parsed.message.received_at)
-    return settings.twilio.acknowledgement(delivery.department_id, is_open)
+    hooks.accept(arrival_of(request.get_data(), hooks.clock()))
+    return _twiml(str(MessagingResponse()))
 
 
 @blueprint.post("/voice", provide_automatic_options=False)

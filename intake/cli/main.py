@@ -68,14 +68,13 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--smtp", metavar="HOST:PORT", help="listen for SMTP here")
         if run is not _smtp:
             command.add_argument("--web", metavar="HOST:PORT", help="serve the web here")
-        if run is not _web:
-            command.add_argument(
-                "--workers",
-                type=_worker_count,
-                metavar="N",
-                help="inbox worker processes making items of accepted mail (default: one per core; "
-                "0: a thread of this process)",
-            )
+        command.add_argument(
+            "--workers",
+            type=_worker_count,
+            metavar="N",
+            help="inbox worker processes making items of accepted mail and texts (default: one per core; "
+            "0: a thread of this process)",
+        )
         command.set_defaults(run=run)
 
     commands.add_parser("imap", help="run the IMAP pollers only").set_defaults(run=_imap)
@@ -142,7 +141,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _web(settings: Settings, args: argparse.Namespace) -> None:
-    _run(settings, smtp=False, web=True)
+    _run(settings, smtp=False, web=True, workers=_workers(args))
 
 
 def _imap(settings: Settings, args: argparse.Namespace) -> None:

@@ -1,8 +1,9 @@
-"""Wiring the parts together: database, router, deliverer, SMTP and web servers, IMAP pollers.
+"""Wiring the parts together: database, router, deliverer, inbox, SMTP and web servers, IMAP pollers.
 
 This is the one place that knows every layer; the `intake` command calls in here. It
-builds one settings holder, one router holder and one Deliverer per process and hands
-the same ones to every listener and to the web app, so a reload reaches every channel.
+builds one settings holder, one router holder, one Deliverer and one inbox writer per
+process and hands the same ones to every listener and to the web app, so a reload
+reaches every channel.
 """
 
 from __future__ import annotations
@@ -32,18 +33,20 @@ from intake.email.imap_lease import MailboxLease
 from intake.email.parse_workers import ParseWorkers, WorkerLimits
 from intake.email.parser import EmailLimits
 from intake.email.smtp import SMTPServer
-from intake.email.storing import Parse
+from intake.email.storing import EmailReader, Parse
 from intake.jobs.downloads import DownloadWorker
-from intake.jobs.inbox import InboxWorker
+from intake.jobs.inbox import InboxWorker, Reader
 from intake.jobs.notifications import NotificationWorker
 from intake.jobs.replies import ReplyWorker
 from intake.jobs.retention import RetentionWorker
 from intake.phone.fetch import TwilioFetcher
+from intake.phone.sms_reader import TextReader
 from intake.rules.rule_tests import build_router
 from routing.delivery import Deliverer, Delivery
 from routing.engine import RouterHolder
 from routing.message import InboundMessage
 from routing.people.accounts import ensure_first_admin
+from routing.queues.replies import TEXT_CHANNELS
 from routing.store.database import make_engine, make_session_factory
 from routing.store.inbox import InboxWriter
 from routing.store.leases import process_holder
@@ -63,6 +66,8 @@ class Runtime:
     sessions: sessionmaker[Session]
     deliverer: Deliverer
     routers: RouterHolder
+    # The doors' way into the inbox (SMTP, Twilio's texts); started by start_inbox.
+    inbox: InboxWriter
 
     @property
     def settings(self) -> Settings:
@@ -82,14 +87,20 @@ class Runtime:
         acknowledge_new(session, delivery, message, self.settings)
 
     def web_app(self) -> Flask:
-        """The web app, on this process's settings holder and Deliverer."""
-        return create_app(self.holder, self.engine, self.sessions, self.deliverer)
+        """The web app, on this process's settings holder, Deliverer and inbox."""
+        return create_app(self.holder, self.engine, self.sessions, self.deliverer, self.inbox.accept)
 
     def inbox_worker(self, parse: Parse) -> InboxWorker:
-        """A worker making items of the inbox's rows through this process's Deliverer."""
+        """A worker making items of the inbox's rows (mail and texts) through this
+        process's Deliverer; `parse` parses mail."""
         lease = timedelta(seconds=self.settings.database.inbox_lease_seconds)
-        limits = EmailLimits.from_settings(self.settings)
-        return InboxWorker(self.sessions, self.deliverer, parse, limits, lease, acknowledge=self._acknowledge)
+        current = lambda: self.holder.current  # noqa: E731  # a reload applies to the next message
+        texts = TextReader(current)
+        readers: dict[str, Reader] = {
+            "email": EmailReader(parse, EmailLimits.from_settings(self.settings), current),
+            **{channel: texts for channel in TEXT_CHANNELS},
+        }
+        return InboxWorker(self.sessions, self.deliverer, readers, lease)
 
 
 def open_runtime(settings: Settings) -> Runtime:
@@ -99,7 +110,8 @@ def open_runtime(settings: Settings) -> Runtime:
     prepare(engine)
     sessions = make_session_factory(engine)
     sync_departments(sessions, settings)
-    return Runtime(SettingsHolder(settings), engine, sessions, Deliverer(sessions, routers), routers)
+    deliverer = Deliverer(sessions, routers)
+    return Runtime(SettingsHolder(settings), engine, sessions, deliverer, routers, InboxWriter(sessions))
 
 
 def reload_config(runtime: Runtime) -> bool:
@@ -141,8 +153,8 @@ def run_services(
 ) -> None:
     """Start the chosen services, then run until SIGINT or SIGTERM and stop cleanly.
 
-    With SMTP, `workers` inbox worker processes start too; 0 makes the items on a
-    thread of this process instead.
+    With SMTP or the web (its Twilio texts), the inbox and `workers` inbox worker
+    processes start too; 0 makes the items on a thread of this process instead.
     """
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -174,10 +186,11 @@ def run_services(
             started.extend(start_pollers(runtime, parsers.parse))
             for mailbox in runtime.settings.imap:
                 say(f"IMAP reading {mailbox.name} ({mailbox.username}@{mailbox.host}, {mailbox.folder})")
-        if smtp:
+        if smtp or web:
             writer, processing = start_inbox(runtime, workers, parsers.parse)
             started.extend([processing, writer])
             say(f"Inbox workers: {workers} processes" if workers else "Inbox worker: in this process")
+        if smtp:
             smtp_server = SMTPServer(runtime.settings, writer.accept)
             smtp_server.start()
             started.append(smtp_server)
@@ -226,9 +239,9 @@ def run_services(
 def start_inbox(
     runtime: Runtime, workers: int, parse: Parse
 ) -> tuple[InboxWriter, InboxWorker | WorkerProcesses]:
-    """The inbox's writer for the doors, and what makes its items: `workers` processes,
-    or with 0 a thread of this process that each commit wakes."""
-    writer = InboxWriter(runtime.sessions)
+    """The inbox's writer for the doors (the runtime's, started), and what makes its
+    items: `workers` processes, or with 0 a thread of this process that each commit wakes."""
+    writer = runtime.inbox
     processing: InboxWorker | WorkerProcesses
     if workers:
         processing = WorkerProcesses(runtime.settings.source, workers)

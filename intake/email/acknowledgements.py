@@ -56,7 +56,10 @@ def acknowledge_new(
     fields = {"id": str(item.id), "hours": str(acknowledgement.hours), "department": department.name}
     text = acknowledgement.text(language).format_map(fields)
     day = now.astimezone(settings.timezone).date()
-    if acknowledge(session, item.id, department.id, where, text, language=language, day=day, now=now) is None:
+    queued = acknowledge(
+        session, item.id, department.id, where, text, channel="email", language=language, day=day, now=now
+    )
+    if queued is None:
         log.info(
             "item %s is not acknowledged: %s had one from %s today", item.id, where.recipient, department.id
         )

@@ -4,7 +4,8 @@ A value the database refuses (DataError: a byte a column cannot hold) fails the 
 way on every retry, so the message is stored again with its raw bytes alone, marked,
 rather than refused for good. Every email door (SMTP, IMAP, the import) stores here,
 parsing where its caller says: in child processes (intake.email.parse_workers) for the
-listeners and the import, here in the process for one-off reads and tests.
+listeners and the import, here in the process for one-off reads and tests. EmailReader
+is how the inbox worker reads the mail the SMTP door accepted.
 """
 
 from __future__ import annotations
@@ -14,10 +15,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeAlias
 
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from intake.email.acknowledgements import acknowledge_new
 from intake.email.parser import EmailLimits, Envelope, parse_email, raw_only
+from intake.jobs.inbox import Read
 from routing.delivery import Delivery
 from routing.message import InboundMessage
 from routing.store.database import UnstorableMessage
+from routing.store.inbox import Arrival
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +77,31 @@ def store_parsed(
     except UnstorableMessage as error:
         log.warning("message %s refused parsed (%s); storing it raw only", message.idempotency_key, error)
         return deliver(raw_only(message.raw, envelope, message.received_at, str(error)))
+
+
+class EmailReader:
+    """The inbox worker's reader of mail: parsed within the limits, stored with the
+    department's acknowledgement where it asks for one (intake.email.acknowledgements).
+
+    `settings` is called for each message, so a reloaded config's acknowledgements apply.
+    """
+
+    def __init__(self, parse: Parse, limits: EmailLimits, settings: Callable[[], Settings]) -> None:
+        self.parse, self.limits, self.settings = parse, limits, settings
+
+    def read(self, arrival: Arrival) -> Read:
+        message = self.parse(arrival.raw, _envelope(arrival), arrival.received_at, self.limits)
+        return self._acknowledged(message)
+
+    def raw_only(self, arrival: Arrival, why: str) -> Read:
+        return self._acknowledged(raw_only(arrival.raw, _envelope(arrival), arrival.received_at, why))
+
+    def _acknowledged(self, message: InboundMessage) -> Read:
+        def acknowledge(session: Session, delivery: Delivery) -> None:
+            acknowledge_new(session, delivery, message, self.settings())
+
+        return Read(message, acknowledge)
+
+
+def _envelope(arrival: Arrival) -> Envelope:
+    return Envelope(arrival.sender, (), arrival.recipients)

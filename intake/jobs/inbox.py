@@ -1,29 +1,31 @@
-"""The inbox worker: claims accepted messages in batches, parses and routes each, and
+"""The inbox worker: claims accepted messages in batches, reads and routes each, and
 stores its item in the transaction that deletes its inbox row (routing.store.inbox).
 
 It runs as a process of its own (`intake worker`, several started by `intake serve`)
-or as a thread of the serving process (`--workers 0`). A message whose processing
-failed (its worker died, the parse broke) is tried again under a new claim; past
-MAX_ATTEMPTS it is stored raw only, marked, as a message the parser cannot read is.
+or as a thread of the serving process (`--workers 0`). Each channel's rows are read by
+that channel's Reader (an email parsed, a text's form read again), outside any
+transaction. A message whose processing failed (its worker died, the parse broke) is
+tried again under a new claim; past MAX_ATTEMPTS it is stored raw only, marked, as a
+message the parser cannot read is; so is a message the database refuses as read.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake.email.parser import EmailLimits, Envelope, raw_only
-from intake.email.storing import Parse, store_parsed
 from routing.delivery import AlsoStore, Deliverer, Delivery
 from routing.message import InboundMessage
 from routing.store import inbox
 from routing.store.database import StorageUnavailable, UnstorableMessage, transaction
-from routing.store.inbox import Claimed, LeaseLost
+from routing.store.inbox import Arrival, Claimed, LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +38,23 @@ MAX_ATTEMPTS = 3
 IDLE_SECONDS = 0.05
 
 
-# What else is stored with a new item from the inbox, in its transaction: the department's
-# acknowledgement of new mail.
-Acknowledge = Callable[[Session, Delivery, InboundMessage], None]
+@dataclass(frozen=True)
+class Read:
+    """An inbox row made ready for deliver(): its message, and what else is stored with
+    its item in the same transaction (an acknowledgement, downloads to make)."""
+
+    message: InboundMessage
+    also: AlsoStore | None = None
+
+
+class Reader(Protocol):
+    """How one channel's inbox rows become messages; neither may raise on bad input."""
+
+    def read(self, arrival: Arrival) -> Read: ...
+
+    def raw_only(self, arrival: Arrival, why: str) -> Read:
+        """The arrival kept as its raw bytes alone, marked with `why`."""
+        ...
 
 
 class InboxWorker:
@@ -48,34 +64,32 @@ class InboxWorker:
         self,
         sessions: sessionmaker[Session],
         deliverer: Deliverer,
-        parse: Parse,
-        limits: EmailLimits,
+        readers: Mapping[str, Reader],
         lease: timedelta,
         clock: Callable[[], datetime] | None = None,
-        acknowledge: Acknowledge | None = None,
     ) -> None:
-        self.sessions, self.deliverer, self.parse, self.limits = sessions, deliverer, parse, limits
-        self.acknowledge = acknowledge
+        self.sessions, self.deliverer, self.readers = sessions, deliverer, readers
         self.lease = lease
         self.clock = clock or (lambda: datetime.now(UTC))
         self._stop = threading.Event()
         self._work = threading.Event()
         self._thread = threading.Thread(target=self.run, name="inbox-worker", daemon=True)
 
-    def _with_item(self, claimed: Claimed, message: InboundMessage) -> AlsoStore:
+    @staticmethod
+    def _with_item(claimed: Claimed, also: AlsoStore | None) -> AlsoStore:
         """What is stored with the message's item, in its transaction: the inbox row
-        finished, and the department's acknowledgement where it asks for one."""
+        finished, and what its channel's reader stores with it."""
 
         def store(session: Session, delivery: Delivery) -> None:
             inbox.finish(session, claimed)
-            if self.acknowledge is not None:
-                self.acknowledge(session, delivery, message)
+            if also is not None:
+                also(session, delivery)
 
         return store
 
     def run_once(self) -> int:
         """Claim a batch and make its items; how many rows were claimed."""
-        claims = inbox.claim(self.sessions, self.clock(), self.lease, BATCH)
+        claims = inbox.claim(self.sessions, self.clock(), self.lease, BATCH, channels=tuple(self.readers))
         parsed = []
         for claimed in claims:
             if self._stop.is_set():
@@ -91,31 +105,25 @@ class InboxWorker:
             inbox.release(self.sessions, claims[len(parsed) :])  # stopping: another worker takes them now
         return len(claims)
 
-    def parsed(self, claimed: Claimed) -> tuple[Claimed, InboundMessage]:
-        """The row's message parsed, or raw only past MAX_ATTEMPTS (outside any transaction:
-        on SQLite, parsing must not hold the door's write lock)."""
-        arrival = claimed.arrival
-        envelope = Envelope(arrival.sender, (), arrival.recipients)
+    def parsed(self, claimed: Claimed) -> tuple[Claimed, Read]:
+        """The row read by its channel's reader, or raw only past MAX_ATTEMPTS (outside any
+        transaction: on SQLite, parsing must not hold the door's write lock)."""
+        reader = self.readers[claimed.arrival.channel]
         if claimed.attempts > MAX_ATTEMPTS:
             why = f"processing failed {MAX_ATTEMPTS} times (a worker died or broke on it)"
-            return claimed, raw_only(arrival.raw, envelope, arrival.received_at, why)
-        return claimed, self.parse(arrival.raw, envelope, arrival.received_at, self.limits)
+            return claimed, reader.raw_only(claimed.arrival, why)
+        return claimed, reader.read(claimed.arrival)
 
-    def store(self, parsed: list[tuple[Claimed, InboundMessage]]) -> None:
+    def store(self, parsed: list[tuple[Claimed, Read]]) -> None:
         """Store each message and delete its row, all in one transaction (one commit, one
         disk flush, for the batch); each message in a savepoint of its own, so that one
         refused or taken over leaves the others be."""
         if not parsed:
             return
         with transaction(self.sessions) as session:
-            for claimed, message in parsed:
-
-                def deliver(each: InboundMessage, claimed: Claimed = claimed) -> Delivery:
-                    return self.deliverer.deliver_in(session, each, self._with_item(claimed, each))
-
-                envelope = Envelope(claimed.arrival.sender, (), claimed.arrival.recipients)
+            for claimed, read in parsed:
                 try:
-                    delivery = store_parsed(deliver, message, envelope)
+                    delivery = self._deliver(session, claimed, read)
                 except LeaseLost as lost:
                     log.warning("%s; leaving it to that worker", lost)
                 except UnstorableMessage:
@@ -124,6 +132,17 @@ class InboxWorker:
                     log.exception("inbox row %s cannot be stored as an item", claimed.id)
                 else:
                     log.info("inbox row %s is item %s", claimed.id, delivery.item_id)
+
+    def _deliver(self, session: Session, claimed: Claimed, read: Read) -> Delivery:
+        """Deliver the message as read; raw only when the database refuses its values
+        (a DataError fails the same way at every try)."""
+        try:
+            return self.deliverer.deliver_in(session, read.message, self._with_item(claimed, read.also))
+        except UnstorableMessage as error:
+            key = read.message.idempotency_key
+            log.warning("message %s refused as read (%s); storing it raw only", key, error)
+            raw = self.readers[claimed.arrival.channel].raw_only(claimed.arrival, str(error))
+            return self.deliverer.deliver_in(session, raw.message, self._with_item(claimed, raw.also))
 
     def wake(self) -> None:
         self._work.set()

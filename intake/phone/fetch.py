@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import http.client
 import ipaddress
+import logging
 import re
 import socket
 import time
@@ -25,6 +26,8 @@ from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 from urllib.response import addinfourl
 
 from config.settings import TwilioSettings
+
+log = logging.getLogger(__name__)
 
 API_VERSION_PATH = "/2010-04-01/Accounts/"
 MAX_REDIRECTS = 2
@@ -61,6 +64,17 @@ def check_api_url(settings: TwilioSettings, url: str) -> None:
     path = unquote(parts.path)
     if ".." in path.split("/") or not path.startswith(f"{API_VERSION_PATH}{settings.account_sid}/"):
         raise FetchRefused(f"{_shown(url)} does not belong to the configured Twilio account")
+
+
+def refusal(settings: TwilioSettings, url: str) -> str | None:
+    """Why a recording or media URL named in a webhook will not be fetched, or None when
+    it may be: the download is then queued as failed with that reason."""
+    try:
+        check_api_url(settings, url)
+    except FetchRefused as error:
+        log.warning("not fetching %s", error)
+        return str(error)
+    return None
 
 
 def check_redirect(settings: TwilioSettings, url: str) -> None:

@@ -1,7 +1,10 @@
-"""Twilio's messaging webhook (SMS, MMS, WhatsApp) turned into an InboundMessage.
+"""Twilio's messaging webhook (SMS, MMS, WhatsApp): checked into an inbox Arrival at the
+door, turned into an InboundMessage by the inbox worker.
 
-A pure function of the form Twilio posts: no network, no database. Media is only
-named here (URL and type); the bytes are fetched later by the download worker.
+Pure functions of the form Twilio posts: no network, no database. The door and the
+worker read the form from the same raw body with `form_of`, so what the door checked
+is what the worker reads. Media is only named here (URL and type); the bytes are
+fetched later by the download worker.
 """
 
 from __future__ import annotations
@@ -11,13 +14,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import parse_qsl
 
 from intake.email.text import clean
-from routing.message import InboundMessage
+from routing.message import InboundMessage, content_hash
+from routing.store.inbox import Arrival
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 WHATSAPP = "whatsapp:"
 MAX_MEDIA = 10  # Twilio sends at most ten media per message
+# Twilio's SIDs have 34 characters; the longest kept anywhere (a call's) has room for 64.
+MAX_SID = 64
+# The longest sender any item keeps (an email address's limit).
+MAX_ADDRESS = 320
 # Senders that are not a person's phone: short codes and alphanumeric sender IDs.
 _PERSONAL_NUMBER = re.compile(r"^\+[1-9][0-9]{7,14}$")
 _AUTOMATED_WORDS = re.compile(r"\b(do not reply|no-?reply|reply stop|text stop|verification code)\b", re.I)
@@ -40,13 +49,26 @@ class TwilioMessage:
     media: tuple[MediaRef, ...]
 
 
+def form_of(raw: bytes) -> dict[str, str]:
+    """The form of a webhook's body as Flask reads it (UTF-8, blanks kept, the first of a
+    repeated name), with what is not UTF-8 replaced rather than refused."""
+    form: dict[str, str] = {}
+    for name, value in parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True):
+        form.setdefault(name, value)
+    return form
+
+
+def arrival_of(raw: bytes, received_at: datetime) -> Arrival:
+    """What the door commits to the inbox for a messaging webhook's body; BadWebhook,
+    before anything is stored, when its form lacks what an item needs."""
+    channel, sender, called, _ = _envelope(storable(form_of(raw)))
+    return Arrival(channel, sender, (called,), raw, received_at)
+
+
 def parse_message(form: Mapping[str, str], raw: bytes, received_at: datetime) -> TwilioMessage:
     """The item a messaging webhook makes, keyed by MessageSid, and the media to fetch."""
     form = storable(form)
-    sid = required(form, "MessageSid")
-    sender, called = required(form, "From"), required(form, "To")
-    channel = "whatsapp" if sender.startswith(WHATSAPP) else "sms"
-    sender, called = _number(sender), _number(called)
+    channel, sender, called, sid = _envelope(form)
     body = form.get("Body", "")
     media, defects = _media(form, sid)
     message = InboundMessage(
@@ -63,6 +85,38 @@ def parse_message(form: Mapping[str, str], raw: bytes, received_at: datetime) ->
         parse_defects=defects,
     )
     return TwilioMessage(message, media)
+
+
+def raw_only(arrival: Arrival, why: str) -> InboundMessage:
+    """The text kept as its raw form alone, addressed as the door recorded it, for a
+    form the database refused as read; keyed by MessageSid as the door checked it."""
+    sid = storable(form_of(arrival.raw)).get("MessageSid", "").strip() or content_hash(arrival.raw)
+    sender = clean(arrival.sender or "")[:MAX_ADDRESS]
+    return InboundMessage(
+        channel=arrival.channel,
+        sender=sender,
+        recipients=tuple(clean(number)[:MAX_ADDRESS] for number in arrival.recipients),
+        subject=_subject(arrival.channel, sender, ""),
+        text="",
+        idempotency_key=sid,
+        received_at=arrival.received_at,
+        raw=arrival.raw,
+        raw_content_type=FORM_CONTENT_TYPE,
+        parse_defects=(clean(f"{why}; stored raw only"),),
+    )
+
+
+def _envelope(form: Mapping[str, str]) -> tuple[str, str, str, str]:
+    """The channel, the sender's and the called number, and the MessageSid; BadWebhook
+    when one is missing or the SID is longer than any of Twilio's."""
+    sid = required(form, "MessageSid")
+    if len(sid) > MAX_SID:
+        raise BadWebhook(
+            f"the webhook's MessageSid has {len(sid)} characters, more than a Twilio SID's {MAX_SID}"
+        )
+    sender, called = required(form, "From"), required(form, "To")
+    channel = "whatsapp" if sender.startswith(WHATSAPP) else "sms"
+    return channel, _number(sender), _number(called), sid
 
 
 def storable(form: Mapping[str, str]) -> dict[str, str]:

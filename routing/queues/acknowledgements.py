@@ -25,18 +25,19 @@ def acknowledge(
     where: Addressing,
     text: str,
     *,
+    channel: str,
     language: str,
     day: date,
     now: datetime,
 ) -> Reply | None:
-    """Queue the acknowledgement of item `item_id` as `where` says; None when the
-    department acknowledged that address on `day` already."""
+    """Queue the acknowledgement of item `item_id` by `channel` ("email", or a text's) as
+    `where` says; None when the department acknowledged that address on `day` already."""
     if not _first_of_the_day(session, department_id, where.recipient.lower(), day, item_id):
         return None
     reply = queue_email(
         session,
         item_id,
-        Reply(channel="email", kind="acknowledgement", author=SYSTEM_ACTOR, text=text),
+        Reply(channel=channel, kind="acknowledgement", author=SYSTEM_ACTOR, text=text),
         where,
         now,
     )

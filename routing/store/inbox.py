@@ -1,6 +1,6 @@
 """The inbox: what a door accepted, committed before the sender is answered, until a worker makes it an item.
 
-A door (SMTP today) hands an Arrival to the InboxWriter and answers only once it
+A door (SMTP, Twilio's messaging webhook) hands an Arrival to the InboxWriter and answers only once it
 returns: the raw bytes and the envelope are then committed. The writer commits
 arrivals in groups (group commit): what arrives while one commit is under way, and in
 a few milliseconds after the first, shares the next transaction, so a burst costs one
@@ -21,12 +21,12 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,6 +56,11 @@ class Arrival:
     recipients: tuple[str, ...]
     raw: bytes
     received_at: datetime
+
+
+# A door's way in: returns once the arrival is committed, else raises StorageUnavailable
+# (retry later) or UnstorableMessage (refused for good).
+Accept = Callable[[Arrival], None]
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ class InboxWriter:
         self.sessions = sessions
         self.gather_seconds = gather_seconds
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._loop, name="inbox-writer", daemon=True)
+        self._thread: threading.Thread | None = None
         self._committed: list[Callable[[], None]] = []
         self.running = False
 
@@ -97,12 +102,14 @@ class InboxWriter:
         self._committed.append(listener)
 
     def start(self) -> None:
+        """Start committing; a writer stopped may be started again (a thread each time)."""
+        self._thread = threading.Thread(target=self._loop, name="inbox-writer", daemon=True)
         self.running = True
         self._thread.start()
 
     def stop(self) -> None:
         """Commit what was handed in, then end the thread (doors stop first)."""
-        if self.running:
+        if self.running and self._thread is not None:
             self.running = False
             self._queue.put(None)
             self._thread.join()
@@ -189,19 +196,29 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     return or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until <= now)
 
 
-def claim(sessions: sessionmaker[Session], now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
-    """Claim up to `limit` rows, the oldest first, until `now + lease`.
+def claim(
+    sessions: sessionmaker[Session],
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    channels: Collection[str] | None = None,
+) -> list[Claimed]:
+    """Claim up to `limit` rows, the oldest first, until `now + lease`; only rows of
+    `channels` when given (a worker leaves alone what it cannot read).
 
     Looks first without the write lock, so that an idle worker polling often never
     takes SQLite's one write lock from a door that is committing.
     """
+    claimable = _claimable(now)
+    if channels is not None:
+        claimable = and_(claimable, InboxEntry.channel.in_(channels))
     with transaction(sessions, write=False) as session:
-        if session.scalar(select(InboxEntry.id).where(_claimable(now)).limit(1)) is None:
+        if session.scalar(select(InboxEntry.id).where(claimable).limit(1)) is None:
             return []
     with transaction(sessions) as session:
         rows = session.scalars(
             select(InboxEntry)
-            .where(_claimable(now))
+            .where(claimable)
             .order_by(InboxEntry.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

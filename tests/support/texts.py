@@ -100,12 +100,16 @@ class TextOffice:
 
 @contextmanager
 def open_text_office(
-    database_url: str, tmp_path: Path, fake: FakeTwilio, keys: str = TEXTING
+    database_url: str, tmp_path: Path, fake: FakeTwilio, keys: str = TEXTING, acknowledgements: str = ""
 ) -> Iterator[TextOffice]:
-    phone = open_phone_office(database_url, tmp_path, fake, keys=keys, tables=RETRIES)
+    """The text office; without the office's acknowledgements unless given, so that what
+    reaches the Messages API is what people answer."""
+    phone = open_phone_office(
+        database_url, tmp_path, fake, keys=keys, tables=RETRIES, acknowledgements=acknowledgements
+    )
     clock = Clock()
     worker = ReplyWorker(phone.runtime.sessions, lambda: phone.settings, clock=clock)
     try:
         yield TextOffice(phone, worker, clock)
     finally:
-        phone.runtime.engine.dispose()
+        phone.close()

@@ -2,7 +2,9 @@
 
 Requests are signed with twilio's own RequestValidator over the public URL Intake is
 configured with, exactly as Twilio signs its webhooks. The fake API is a real HTTP
-server on loopback that serves recordings and media, and records every request.
+server on loopback that serves recordings and media, and records every request. The
+phone office's inbox runs as `intake serve` runs it; its worker makes the items of the
+texts accepted when a test says so (PhoneOffice.drain), or after each `post`.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from werkzeug.test import TestResponse
 from config.loading import load_settings
 from config.settings import Settings
 from intake.cli.runtime import Runtime, open_runtime
+from intake.email.storing import parse_here
 from intake.jobs.downloads import DownloadWorker
+from intake.jobs.inbox import InboxWorker
 from intake.phone.fetch import TwilioFetcher
-from routing.store import jobs
+from routing.store import inbox, jobs
 from routing.store.database import transaction
 from routing.store.downloads import Download, downloads_of
-from routing.store.models import Item, Job, VoiceCall
+from routing.store.models import Item, Job, Reply, VoiceCall
 from tests.support.people import office_client
 from web.twilio import TwilioHooks
 
@@ -307,7 +311,9 @@ closed = "The Test Office is closed."
 [twilio.greetings."+15555550101"]
 open = "You have reached Sales. Please leave a message."
 closed = "Sales is closed. Please leave a message after the beep."
-
+"""
+# Sales acknowledges new texts by text.
+ACKNOWLEDGEMENTS_TOML = """
 [twilio.acknowledgements.sales]
 open = "Thanks, Sales will reply shortly."
 closed = "Thanks, Sales will reply when we open."
@@ -329,7 +335,8 @@ class Clock:
 
 @dataclass
 class PhoneOffice:
-    """The test office with Twilio configured, its web app and its download worker."""
+    """The test office with Twilio configured, its web app, its inbox (the writer running,
+    the worker run by `drain`) and its download worker."""
 
     settings: Settings
     runtime: Runtime
@@ -338,9 +345,28 @@ class PhoneOffice:
     worker: DownloadWorker
     clock: Clock
     fake: FakeTwilio
+    inbox_worker: InboxWorker
 
     def post(self, path: str, form: dict[str, str], **kwargs: Any) -> TestResponse:
+        """Post as Twilio does, then let the inbox worker make what was accepted an item."""
+        response = self.send(path, form, **kwargs)
+        self.drain()
+        return response
+
+    def send(self, path: str, form: dict[str, str], **kwargs: Any) -> TestResponse:
+        """Post as Twilio does, and no more: a text accepted is then in the inbox only."""
         return post_signed(self.client, path, form, **kwargs)
+
+    def drain(self) -> int:
+        """Run the inbox worker until the inbox is empty; how many rows it claimed."""
+        claimed = 0
+        while made := self.inbox_worker.run_once():
+            claimed += made
+        return claimed
+
+    def close(self) -> None:
+        self.runtime.inbox.stop()
+        self.runtime.engine.dispose()
 
     def items(self) -> list[Item]:
         with transaction(self.runtime.sessions, write=False) as session:
@@ -348,6 +374,19 @@ class PhoneOffice:
             for item in items:
                 _ = (item.events, item.raw, [a.blob for a in item.attachments])
             return items
+
+    def acknowledgements(self) -> list[str]:
+        """The texts of the acknowledgements queued, oldest first."""
+        with transaction(self.runtime.sessions, write=False) as session:
+            found = session.scalars(
+                select(Reply.text).where(Reply.kind == "acknowledgement").order_by(Reply.id)
+            )
+            return list(found)
+
+    def waiting(self) -> int:
+        """Texts accepted and not yet made items."""
+        with transaction(self.runtime.sessions, write=False) as session:
+            return inbox.backlog(session).depth
 
     def downloads(self) -> list[Download]:
         with transaction(self.runtime.sessions, write=False) as session:
@@ -366,11 +405,17 @@ class PhoneOffice:
 
 
 def open_phone_office(
-    database_url: str, tmp_path: Path, fake: FakeTwilio, keys: str = "", tables: str = ""
+    database_url: str,
+    tmp_path: Path,
+    fake: FakeTwilio,
+    keys: str = "",
+    tables: str = "",
+    acknowledgements: str = ACKNOWLEDGEMENTS_TOML,
 ) -> PhoneOffice:
-    """The office with PHONE_TOML's Twilio, plus `keys` in [twilio] and `tables` after it."""
+    """The office with PHONE_TOML's Twilio and `acknowledgements`, plus `keys` in [twilio]
+    and `tables` after it."""
     fake.reset()
-    path = office_with_twilio(tmp_path, twilio_toml(fake, keys + PHONE_TOML + tables))
+    path = office_with_twilio(tmp_path, twilio_toml(fake, keys + PHONE_TOML + acknowledgements + tables))
     settings = load_settings(path, {"INTAKE_DATABASE_URL": database_url})
     runtime = open_runtime(settings)
     app = runtime.web_app()
@@ -385,4 +430,6 @@ def open_phone_office(
         clock=clock,
     )
     client = office_client(app, runtime.sessions)
-    return PhoneOffice(settings, runtime, client, hooks, worker, clock, fake)
+    runtime.inbox.start()
+    inbox_worker = runtime.inbox_worker(parse_here)
+    return PhoneOffice(settings, runtime, client, hooks, worker, clock, fake, inbox_worker)

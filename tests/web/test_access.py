@@ -150,6 +150,7 @@ def test_the_session_cookie_is_httponly_lax_and_secure_when_configured(
         runtime.engine,
         runtime.sessions,
         runtime.deliverer,
+        runtime.inbox.accept,
     )
     cookie = app.test_client().get("/login").headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie

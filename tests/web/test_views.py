@@ -54,7 +54,9 @@ def test_healthz_shows_mailbox_names_and_errors_only_to_a_signed_in_person_or_to
     mailbox = ImapMailbox("office-inbox", "imap.office.test", 993, "ssl", "inbox@office.test", "secret")
     settings = dataclasses.replace(runtime.settings, imap=(mailbox,))
     MailboxStore(runtime.sessions, "office-inbox").record_failure("LoginError: wrong password for inbox")
-    app = create_app(SettingsHolder(settings), runtime.engine, runtime.sessions, runtime.deliverer)
+    app = create_app(
+        SettingsHolder(settings), runtime.engine, runtime.sessions, runtime.deliverer, runtime.inbox.accept
+    )
     anonymous = app.test_client().get("/healthz")
     assert anonymous.status_code == 200
     assert anonymous.json == {
@@ -94,7 +96,9 @@ def test_healthz_shows_the_inbox_depth_and_the_oldest_message_age(
 
 def test_healthz_answers_503_when_the_database_does_not(runtime: Runtime) -> None:
     dead = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})
-    app = create_app(runtime.holder, dead, make_session_factory(dead), runtime.deliverer)
+    app = create_app(
+        runtime.holder, dead, make_session_factory(dead), runtime.deliverer, runtime.inbox.accept
+    )
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.json == {"status": "unavailable", "database": "not answering"}

@@ -1,7 +1,8 @@
 """A real `intake serve` killed (SIGKILL) after its commit and before its answer reached the
 sender: the sender sees the connection lost, retries against a new process on the same
-database, and the office holds exactly one item. For SMTP (killed once the message is in
-the inbox) and a signed Twilio text; and an inbox worker killed in the middle of a batch."""
+database, and the office holds exactly one item. For SMTP and a signed Twilio text (each
+killed once the message is in the inbox; the text's acknowledgement is sent once); and
+an inbox worker killed in the middle of a batch."""
 
 from __future__ import annotations
 
@@ -24,14 +25,22 @@ from intake.jobs.inbox import BATCH
 from routing.store import inbox
 from routing.store.database import transaction
 from routing.store.inbox import Arrival
-from routing.store.models import InboxEntry, Item, Message
+from routing.store.models import InboxEntry, Item, Message, Reply
 from tests.conftest import OFFICE
 from tests.support.dovecot import wait_for
 from tests.support.inbox import wait_until_drained
 from tests.support.mail import email_bytes
 from tests.support.serving import ServeProcess
 from tests.support.tcp_proxy import BlackHoleProxy
-from tests.support.twilio import PUBLIC_URL, FakeTwilio, office_with_twilio, sign, sms_form, twilio_toml
+from tests.support.twilio import (
+    ACKNOWLEDGEMENTS_TOML,
+    PUBLIC_URL,
+    FakeTwilio,
+    office_with_twilio,
+    sign,
+    sms_form,
+    twilio_toml,
+)
 
 
 @contextmanager
@@ -62,6 +71,12 @@ def follow_ups(runtime: Runtime) -> int:
     """Messages stored on an item after its first: a retry must not become one either."""
     with runtime.sessions() as session:
         return session.scalar(select(func.count()).select_from(Message)) or 0
+
+
+def acknowledgements(runtime: Runtime) -> list[str]:
+    """The texts of the acknowledgements stored."""
+    with runtime.sessions() as session:
+        return list(session.scalars(select(Reply.text).where(Reply.kind == "acknowledgement")))
 
 
 def accepted(runtime: Runtime) -> int:
@@ -107,7 +122,8 @@ def test_twilio_killed_between_commit_and_200_then_the_retry_makes_one_item(
     runtime: Runtime, fake_twilio: FakeTwilio, tmp_path: Path
 ) -> None:
     url = runtime.settings.database.url
-    config = office_with_twilio(tmp_path, twilio_toml(fake_twilio))
+    fake_twilio.reset()
+    config = office_with_twilio(tmp_path, twilio_toml(fake_twilio, ACKNOWLEDGEMENTS_TOML))
     form = sms_form(sid="SM" + "9" * 32, body="Are you open on Saturday?")
     body = urlencode(form)
     headers = {
@@ -133,7 +149,12 @@ def test_twilio_killed_between_commit_and_200_then_the_retry_makes_one_item(
             assert retry.getresponse().status == 200
         finally:
             retry.close()
+        second.wait_until_drained()
+        wait_for(lambda: len(fake_twilio.posted) > 0, "the acknowledgement sent")
     assert (items(runtime), follow_ups(runtime)) == (1, 0)
+    # The open or the closed text, by the hour the test runs: one, and sent once.
+    [acknowledgement] = acknowledgements(runtime)
+    assert [text["Body"] for text in fake_twilio.texts] == [acknowledgement]
 
 
 BATCHES = 3 * BATCH

@@ -166,7 +166,7 @@ def test_the_next_day_the_address_is_acknowledged_again(office: Office) -> None:
     today = datetime.now(UTC).astimezone(settings.timezone).date()
     with transaction(office.runtime.sessions) as session:
         where = email_addressing(settings)(session, session.get_one(Item, second))
-        again = dict(language="en", now=datetime.now(UTC))
+        again = dict(channel="email", language="en", now=datetime.now(UTC))
         assert acknowledge(session, second, "billing", where, "x", day=today, **again) is None  # type: ignore[arg-type]
         tomorrow = today + timedelta(days=1)
         assert acknowledge(session, second, "billing", where, "x", day=tomorrow, **again) is not None  # type: ignore[arg-type]

@@ -164,7 +164,13 @@ def test_a_bad_password_shows_the_mailbox_failing_without_crashing(
     assert health.last_success_at is None
     assert health.last_error is not None and "LoginError" in health.last_error
     client = office_client(
-        create_app(SettingsHolder(settings), runtime.engine, runtime.sessions, runtime.deliverer),
+        create_app(
+            SettingsHolder(settings),
+            runtime.engine,
+            runtime.sessions,
+            runtime.deliverer,
+            runtime.inbox.accept,
+        ),
         runtime.sessions,
     )
     response = client.get("/healthz")

@@ -12,7 +12,7 @@ from sqlalchemy import event, func, select
 
 from intake.cli.runtime import Runtime
 from intake.email.parser import EmailLimits, Envelope
-from intake.email.storing import parse_here
+from intake.email.storing import EmailReader, parse_here
 from intake.jobs.inbox import MAX_ATTEMPTS, InboxWorker
 from routing.message import InboundMessage
 from routing.store import inbox
@@ -145,7 +145,9 @@ def test_a_row_the_database_refuses_even_raw_stays_in_the_inbox(runtime: Runtime
 def test_a_worker_stopped_mid_batch_gives_the_rest_back_at_once(runtime: Runtime) -> None:
     queue(runtime, *(arrival(n) for n in range(3)))
     made = worker(runtime)
-    parse = made.parse
+    reader = made.readers["email"]
+    assert isinstance(reader, EmailReader)
+    parse = reader.parse
 
     def stop_after_the_first(
         raw: bytes, envelope: Envelope, at: datetime, limits: EmailLimits
@@ -153,7 +155,7 @@ def test_a_worker_stopped_mid_batch_gives_the_rest_back_at_once(runtime: Runtime
         made.stop()
         return parse(raw, envelope, at, limits)
 
-    made.parse = stop_after_the_first
+    reader.parse = stop_after_the_first
     assert made.run_once() == 3
     assert counts(runtime) == (2, 1, 0)
     # Given back, not leased: another worker takes them now, not a lease later.
