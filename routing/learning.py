@@ -41,7 +41,7 @@ SEED_MASS = 30.0
 # A subject that repeats an old one (Re: ...) weighs this much of a fresh one.
 OLD_SUBJECT_WEIGHT = 0.3
 # Smoothing of unseen terms, in weight per term (a text weighs 1 in all).
-SMOOTHING = 0.003
+SMOOTHING = 0.0015
 # The seeds' share of a department's model: SEED_DOCUMENTS / (that + corrections), never below the floor.
 SEED_DOCUMENTS = 10.0
 SEED_FLOOR = 0.3
@@ -158,10 +158,26 @@ class Classifier:
         self.settings = settings
         self.departments = [d.id for d in settings.departments]
         normalizer = normalizer_for(settings.languages)
+        # A keyword of one word is the department's own; the words of a longer one count
+        # as words of its description (the `loc` of `loc de muncă` is any place).
         keywords = {
             department.id: {
-                t for keyword in department.keywords for f in normalizer.spellings(keyword) for t in f
+                t
+                for keyword in department.keywords
+                for f in normalizer.spellings(keyword)
+                if len(f) == 1
+                for t in f
             }
+            for department in settings.departments
+        }
+        phrases = {
+            department.id: [
+                t
+                for keyword in department.keywords
+                for f in normalizer.spellings(keyword)
+                if len(f) > 1
+                for t in f
+            ]
             for department in settings.departments
         }
         # Filler words say nothing, unless the config made one a keyword of its own: the
@@ -179,10 +195,12 @@ class Classifier:
         for department in settings.departments:
             seed: dict[str, float] = dict.fromkeys(keywords[department.id], KEYWORD_WEIGHT)
             # Word by word: each is spelled in the languages that know it.
-            for word in f"{department.name} {department.description}".split():
-                for term in {t for form in normalizer.spellings(word) for t in form}:
-                    if len(term) >= 2 and not term.isdigit() and term not in self.filler:
-                        seed.setdefault(term, 1.0)
+            described = [
+                t for word in f"{department.name} {department.description}".split() for form in normalizer.spellings(word) for t in form
+            ]
+            for term in [*phrases[department.id], *described]:
+                if len(term) >= 2 and not term.isdigit() and term not in self.filler:
+                    seed.setdefault(term, 1.0)
             total = max(sum(seed.values()), SEED_MASS)
             self.seeds[department.id] = {t: w / total for t, w in seed.items()}
         self.seed_vocabulary = frozenset().union(*self.seeds.values())
