@@ -317,6 +317,8 @@ def _decision_needed(message: InboundMessage, draft: _Draft, threshold: float) -
     if message.machine_kind and not draft.machine and not rule_matched:
         return f"machine mail ({message.machine_kind}) that no rule recognised"
     suggestion = draft.suggestion
+    if draft.conflict and suggestion is not None:
+        return f"the address and the words disagree: they read as {suggestion.department_id} ({suggestion.confidence:.0%})"
     if draft.department_id is None and suggestion is not None and suggestion.confidence < threshold:
         return f"weak suggestion: {suggestion.department_id} ({suggestion.confidence:.0%}, below {threshold:.0%})"
     if draft.department_id is None:

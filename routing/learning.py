@@ -41,7 +41,7 @@ SEED_MASS = 30.0
 # A subject that repeats an old one (Re: ...) weighs this much of a fresh one.
 OLD_SUBJECT_WEIGHT = 0.3
 # Smoothing of unseen terms, in weight per term (a text weighs 1 in all).
-SMOOTHING = 0.0015
+SMOOTHING = 0.001
 # The seeds' share of a department's model: SEED_DOCUMENTS / (that + corrections), never below the floor.
 SEED_DOCUMENTS = 10.0
 SEED_FLOOR = 0.3
@@ -160,45 +160,21 @@ class Classifier:
         normalizer = normalizer_for(settings.languages)
         # A keyword of one word is the department's own; the words of a longer one count
         # as words of its description (the `loc` of `loc de muncă` is any place).
-        keywords = {
-            department.id: {
-                t
-                for keyword in department.keywords
-                for f in normalizer.spellings(keyword)
-                if len(f) == 1
-                for t in f
-            }
-            for department in settings.departments
+        spelled = {
+            d.id: [f for k in d.keywords for f in normalizer.spellings(k)] for d in settings.departments
         }
-        phrases = {
-            department.id: [
-                t
-                for keyword in department.keywords
-                for f in normalizer.spellings(keyword)
-                if len(f) > 1
-                for t in f
-            ]
-            for department in settings.departments
-        }
+        keywords = {d: {t for f in forms if len(f) == 1 for t in f} for d, forms in spelled.items()}
         # Filler words say nothing, unless the config made one a keyword of its own: the
         # "de" of "contract de administrare" is still filler in any other sentence.
-        single = {
-            t
-            for department in settings.departments
-            for k in department.keywords
-            for f in normalizer.spellings(k)
-            if len(f) == 1
-            for t in f
-        }
-        self.filler = normalizer.filler - single
+        self.filler = normalizer.filler - set().union(*keywords.values())
         self.seeds: dict[str, dict[str, float]] = {}
         for department in settings.departments:
             seed: dict[str, float] = dict.fromkeys(keywords[department.id], KEYWORD_WEIGHT)
+            phrases = [t for f in spelled[department.id] if len(f) > 1 for t in f]
             # Word by word: each is spelled in the languages that know it.
-            described = [
-                t for word in f"{department.name} {department.description}".split() for form in normalizer.spellings(word) for t in form
-            ]
-            for term in [*phrases[department.id], *described]:
+            words = f"{department.name} {department.description}".split()
+            described = [t for word in words for form in normalizer.spellings(word) for t in form]
+            for term in [*phrases, *described]:
                 if len(term) >= 2 and not term.isdigit() and term not in self.filler:
                     seed.setdefault(term, 1.0)
             total = max(sum(seed.values()), SEED_MASS)
