@@ -173,14 +173,15 @@ def test_corrections_move_a_keyword_yet_the_seeds_keep_their_say(office: Runtime
     said = _suggest(office, "refund")
     assert said is not None and said[0] == "billing"
     followed = []
-    for _ in range(6):
+    for _ in range(8):
         with transaction(office.sessions) as session:
             learn(session, lesson(office.settings, "A refund"), "sales")
         said = _suggest(office, "refund")
         assert said is not None
         followed.append(said[0])
-    # A correction or two do not overturn the config; then every one keeps it in sales.
-    assert followed[0] == "billing" and followed[-3:] == ["sales"] * 3
+    # A few corrections do not overturn a keyword of the config (it takes six, one per
+    # working day or so); from then on every one keeps it in sales.
+    assert followed[:5] == ["billing"] * 5 and followed[-3:] == ["sales"] * 3
     assert followed == sorted(followed)  # billing, ..., then sales for good
     # Billing's other keywords are still billing's, however many refunds sales learned.
     said = _suggest(office, "the invoice is overdue")
