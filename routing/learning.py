@@ -95,11 +95,15 @@ class Suggestion:
     # How many of the text's terms counted, and whether the sender spoke for it too.
     terms: int = 0
     sender_agrees: bool = False
+    # How many of those terms are keywords the config gives the department.
+    keywords: int = 0
 
     @property
     def outweighs_an_address(self) -> bool:
-        """Whether there is more to go on than one word against the address the sender chose."""
-        return self.terms >= 2 or self.sender_agrees
+        """Whether there is more to go on than one word against the address the sender
+        chose: more words, the sender, or a keyword the config gives the department (a
+        word of its name or description alone, as in "Not for sales", is not enough)."""
+        return self.terms >= 2 or self.sender_agrees or self.keywords >= 1
 
     def describe(self) -> str:
         said = f"{self.department_id} ({self.confidence:.2f})"
@@ -167,6 +171,7 @@ class Classifier:
         # Filler words say nothing, unless the config made one a keyword of its own: the
         # "de" of "contract de administrare" is still filler in any other sentence.
         self.filler = normalizer.filler - set().union(*keywords.values())
+        self.keywords = keywords
         self.seeds: dict[str, dict[str, float]] = {}
         for department in settings.departments:
             seed: dict[str, float] = dict.fromkeys(keywords[department.id], KEYWORD_WEIGHT)
@@ -212,7 +217,8 @@ class Classifier:
         best = max(scores, key=lambda d: scores[d])
         confidence = 1.0 / sum(math.exp(score - scores[best]) for score in scores.values())
         evidence = self._evidence(best, lesson, weights, logs, sender)
-        return Suggestion(best, confidence, evidence, len(weights), sender.department_id == best)
+        keywords = len(self.keywords[best].intersection(weights))
+        return Suggestion(best, confidence, evidence, len(weights), sender.department_id == best, keywords)
 
     def _weights(self, lesson: Lesson, learned: Learned) -> dict[str, float]:
         """The lesson's terms that some but not every department knows, weighted by rarity."""

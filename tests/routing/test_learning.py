@@ -304,17 +304,20 @@ def _to_sales(body: str) -> InboundMessage:
 
 
 def test_an_address_and_words_that_disagree_leave_the_message_to_a_person(tmp_path: Path) -> None:
-    # A wrong department is worse than the front desk: one word against the address the
-    # sender chose is a conflict; several words that read confidently as billing are not.
+    # A wrong department is worse than the front desk: a word of a department's name
+    # against the address the sender chose is a conflict; a keyword the config gives the
+    # department, or several words that read confidently as billing, are not.
     path = tmp_path / "office.toml"
     path.write_text(
         OFFICE.replace('keywords = ["quote",', 'addresses = ["sales@office.test"]\nkeywords = ["quote",')
     )
     router = Router(load_settings(path))
-    one_word = router.route(_to_sales("Where is my refund?"))
-    assert one_word.suggestion is not None and one_word.suggestion.department_id == "billing"
-    assert one_word.department_id == "front-desk"
-    assert one_word.decision_needed is not None and "disagree" in one_word.decision_needed
+    name_word = router.route(_to_sales("Is this for facilities?"))
+    assert name_word.suggestion is not None and name_word.suggestion.department_id == "facilities"
+    assert name_word.department_id == "front-desk"
+    assert name_word.decision_needed is not None and "disagree" in name_word.decision_needed
+    keyword = router.route(_to_sales("Where is my refund?"))
+    assert keyword.department_id == "billing", keyword.reason
     several = router.route(_to_sales("Where is my refund? The invoice was paid, here is the receipt."))
     assert several.department_id == "billing", several.reason
     assert several.decision_needed is None
