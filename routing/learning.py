@@ -54,7 +54,7 @@ EVIDENCE = 2.5
 FULL_EVIDENCE_TERMS = 8
 SENDER_EVIDENCE = 2.5
 # A sender the config names is the office's own word: who writes decides before what they mention.
-CONFIGURED_SENDER_EVIDENCE = 12.0
+CONFIGURED_SENDER_EVIDENCE = 15.0
 ADDRESS_EVIDENCE = 1.5
 REPLY_ADDRESS_EVIDENCE = 0.5
 SHOWN_TERMS = 3
