@@ -91,6 +91,8 @@ class _Draft:
     suggestion: Suggestion | None = None
     decision_needed: str | None = None
     lesson: Lesson | None = None
+    # The address and the words disagree without a confident answer: a person decides.
+    conflict: bool = False
 
     def route(self, department_id: str, reason: str) -> None:
         self.department_id, self.reason = department_id, reason
@@ -176,7 +178,7 @@ class Router:
             self._by_recipient(found, draft, reply)
         if draft.department_id is None:
             self._by_catch_all(message, draft)
-        if draft.department_id is None:
+        if draft.department_id is None and not draft.conflict:
             self._suggest(draft)
         if draft.department_id is None:
             default = self.settings.default_department
@@ -247,13 +249,17 @@ class Router:
         reason = f"sent to {recipient}, which belongs to {department_id}"
         suggestion = draft.suggestion
         threshold = self.settings.routing.suggest_threshold
-        if (
-            suggestion is not None
-            and suggestion.department_id not in (department_id, self.settings.default_department)
-            and suggestion.confidence >= threshold
-            and (suggestion.outweighs_an_address or reply)
+        if suggestion is not None and suggestion.department_id not in (
+            department_id,
+            self.settings.default_department,
         ):
+            # The words outweigh the address, counted among them: confidently enough, the
+            # suggestion routes; else the evidence conflicts, and a person decides.
+            confident = suggestion.confidence >= threshold and (suggestion.outweighs_an_address or reply)
             said = f"{reason}, but it reads as {suggestion.department_id}'s"
+            if not confident:
+                said += "; the front desk decides"
+                draft.conflict = True
             draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.RECIPIENT, False, said))
             return
         draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.RECIPIENT, True, reason))
@@ -311,6 +317,8 @@ def _decision_needed(message: InboundMessage, draft: _Draft, threshold: float) -
     if message.machine_kind and not draft.machine and not rule_matched:
         return f"machine mail ({message.machine_kind}) that no rule recognised"
     suggestion = draft.suggestion
+    if draft.conflict and suggestion is not None:
+        return f"the address and the words disagree: they read as {suggestion.department_id} ({suggestion.confidence:.0%})"
     if draft.department_id is None and suggestion is not None and suggestion.confidence < threshold:
         return f"weak suggestion: {suggestion.department_id} ({suggestion.confidence:.0%}, below {threshold:.0%})"
     if draft.department_id is None:

@@ -41,7 +41,7 @@ SEED_MASS = 30.0
 # A subject that repeats an old one (Re: ...) weighs this much of a fresh one.
 OLD_SUBJECT_WEIGHT = 0.3
 # Smoothing of unseen terms, in weight per term (a text weighs 1 in all).
-SMOOTHING = 0.003
+SMOOTHING = 0.001
 # The seeds' share of a department's model: SEED_DOCUMENTS / (that + corrections), never below the floor.
 SEED_DOCUMENTS = 10.0
 SEED_FLOOR = 0.3
@@ -54,7 +54,7 @@ EVIDENCE = 2.5
 FULL_EVIDENCE_TERMS = 8
 SENDER_EVIDENCE = 2.5
 # A sender the config names is the office's own word: who writes decides before what they mention.
-CONFIGURED_SENDER_EVIDENCE = 12.0
+CONFIGURED_SENDER_EVIDENCE = 15.0
 ADDRESS_EVIDENCE = 1.5
 REPLY_ADDRESS_EVIDENCE = 0.5
 SHOWN_TERMS = 3
@@ -95,11 +95,15 @@ class Suggestion:
     # How many of the text's terms counted, and whether the sender spoke for it too.
     terms: int = 0
     sender_agrees: bool = False
+    # How many of those terms are keywords the config gives the department.
+    keywords: int = 0
 
     @property
     def outweighs_an_address(self) -> bool:
-        """Whether there is more to go on than one word against the address the sender chose."""
-        return self.terms >= 2 or self.sender_agrees
+        """Whether there is more to go on than one word against the address the sender
+        chose: more words, the sender, or a keyword the config gives the department (a
+        word of its name or description alone, as in "Not for sales", is not enough)."""
+        return self.terms >= 2 or self.sender_agrees or self.keywords >= 1
 
     def describe(self) -> str:
         said = f"{self.department_id} ({self.confidence:.2f})"
@@ -158,31 +162,26 @@ class Classifier:
         self.settings = settings
         self.departments = [d.id for d in settings.departments]
         normalizer = normalizer_for(settings.languages)
-        keywords = {
-            department.id: {
-                t for keyword in department.keywords for f in normalizer.spellings(keyword) for t in f
-            }
-            for department in settings.departments
+        # A keyword of one word is the department's own; the words of a longer one count
+        # as words of its description (the `loc` of `loc de muncă` is any place).
+        spelled = {
+            d.id: [f for k in d.keywords for f in normalizer.spellings(k)] for d in settings.departments
         }
+        keywords = {d: {t for f in forms if len(f) == 1 for t in f} for d, forms in spelled.items()}
         # Filler words say nothing, unless the config made one a keyword of its own: the
         # "de" of "contract de administrare" is still filler in any other sentence.
-        single = {
-            t
-            for department in settings.departments
-            for k in department.keywords
-            for f in normalizer.spellings(k)
-            if len(f) == 1
-            for t in f
-        }
-        self.filler = normalizer.filler - single
+        self.filler = normalizer.filler - set().union(*keywords.values())
+        self.keywords = keywords
         self.seeds: dict[str, dict[str, float]] = {}
         for department in settings.departments:
             seed: dict[str, float] = dict.fromkeys(keywords[department.id], KEYWORD_WEIGHT)
+            phrases = [t for f in spelled[department.id] if len(f) > 1 for t in f]
             # Word by word: each is spelled in the languages that know it.
-            for word in f"{department.name} {department.description}".split():
-                for term in {t for form in normalizer.spellings(word) for t in form}:
-                    if len(term) >= 2 and not term.isdigit() and term not in self.filler:
-                        seed.setdefault(term, 1.0)
+            words = f"{department.name} {department.description}".split()
+            described = [t for word in words for form in normalizer.spellings(word) for t in form]
+            for term in [*phrases, *described]:
+                if len(term) >= 2 and not term.isdigit() and term not in self.filler:
+                    seed.setdefault(term, 1.0)
             total = max(sum(seed.values()), SEED_MASS)
             self.seeds[department.id] = {t: w / total for t, w in seed.items()}
         self.seed_vocabulary = frozenset().union(*self.seeds.values())
@@ -218,7 +217,8 @@ class Classifier:
         best = max(scores, key=lambda d: scores[d])
         confidence = 1.0 / sum(math.exp(score - scores[best]) for score in scores.values())
         evidence = self._evidence(best, lesson, weights, logs, sender)
-        return Suggestion(best, confidence, evidence, len(weights), sender.department_id == best)
+        keywords = len(self.keywords[best].intersection(weights))
+        return Suggestion(best, confidence, evidence, len(weights), sender.department_id == best, keywords)
 
     def _weights(self, lesson: Lesson, learned: Learned) -> dict[str, float]:
         """The lesson's terms that some but not every department knows, weighted by rarity."""

@@ -97,6 +97,11 @@ def new_text(text: str, languages: tuple[str, ...]) -> str:
 _REPLY_PREFIX = re.compile(
     r"^\s*(?:(?:re|aw|vs|sv|ref|răsp|rasp|fw|fwd|wg|tr|i)\s*(?:\[\d+\])?\s*:\s*)+", re.I
 )
+# A forward's subject prefix in the office languages' mail programs (Fwd, Fw, WG, TR, I).
+_FORWARD_PREFIX = re.compile(r"^\s*(?:fw|fwd|wg|tr|i)\s*:", re.I)
+# A forward's note of at most this many words only passes the forwarded message on
+# ("please deal with this"): the forwarded message is the request, and is read with it.
+PASSING_ON_WORDS = 20
 # Only mail has quotes, and a subject its sender wrote: other channels' subjects are
 # Intake's own ("Text message from ..."), which say nothing of the department.
 CHANNELS_WITH_QUOTES = frozenset({"email"})
@@ -126,6 +131,8 @@ def read_message(message: InboundMessage, normalizer: Normalizer) -> MessageText
     subject, body = "", message.text
     if message.channel in CHANNELS_WITH_QUOTES:
         subject, body = _REPLY_PREFIX.sub("", message.subject), new_text(body, normalizer.languages)
+        if _FORWARD_PREFIX.match(message.subject) and len(body.split()) <= PASSING_ON_WORDS:
+            body = message.text
     old_subject = subject != message.subject and bool(subject)
     language = normalizer.language(f"{subject}\n{body}")
     return MessageText(

@@ -13,7 +13,7 @@ import pytest
 from config.loading import load_settings
 from intake.cli.runtime import Runtime, open_runtime
 from routing.engine import Router
-from routing.learning import Classifier, Lesson, learn
+from routing.learning import KEYWORD_WEIGHT, Classifier, Lesson, learn
 from routing.message import InboundMessage
 from routing.store.database import transaction
 from routing.store.models import Item, LearnedDepartment
@@ -173,14 +173,15 @@ def test_corrections_move_a_keyword_yet_the_seeds_keep_their_say(office: Runtime
     said = _suggest(office, "refund")
     assert said is not None and said[0] == "billing"
     followed = []
-    for _ in range(6):
+    for _ in range(8):
         with transaction(office.sessions) as session:
             learn(session, lesson(office.settings, "A refund"), "sales")
         said = _suggest(office, "refund")
         assert said is not None
         followed.append(said[0])
-    # A correction or two do not overturn the config; then every one keeps it in sales.
-    assert followed[0] == "billing" and followed[-3:] == ["sales"] * 3
+    # A few corrections do not overturn a keyword of the config (it takes six, one per
+    # working day or so); from then on every one keeps it in sales.
+    assert followed[:5] == ["billing"] * 5 and followed[-3:] == ["sales"] * 3
     assert followed == sorted(followed)  # billing, ..., then sales for good
     # Billing's other keywords are still billing's, however many refunds sales learned.
     said = _suggest(office, "the invoice is overdue")
@@ -295,3 +296,38 @@ def test_the_address_of_a_reply_counts_for_less_than_a_fresh_one(tmp_path: Path)
     assert fresh is not None and replied is not None
     assert fresh.department_id == replied.department_id == "billing"
     assert replied.confidence > fresh.confidence
+
+
+def _to_sales(body: str) -> InboundMessage:
+    headers = ("From: tenant@client.example", "To: sales@office.test", "Subject: A question")
+    return email(rfc5322(*headers, "Message-ID: <q@client.example>", body=body + "\r\n"))
+
+
+def test_an_address_and_words_that_disagree_leave_the_message_to_a_person(tmp_path: Path) -> None:
+    # A wrong department is worse than the front desk: a word of a department's name
+    # against the address the sender chose is a conflict; a keyword the config gives the
+    # department, or several words that read confidently as billing, are not.
+    path = tmp_path / "office.toml"
+    path.write_text(
+        OFFICE.replace('keywords = ["quote",', 'addresses = ["sales@office.test"]\nkeywords = ["quote",')
+    )
+    router = Router(load_settings(path))
+    name_word = router.route(_to_sales("Is this for facilities?"))
+    assert name_word.suggestion is not None and name_word.suggestion.department_id == "facilities"
+    assert name_word.department_id == "front-desk"
+    assert name_word.decision_needed is not None and "disagree" in name_word.decision_needed
+    keyword = router.route(_to_sales("Where is my refund?"))
+    assert keyword.department_id == "billing", keyword.reason
+    several = router.route(_to_sales("Where is my refund? The invoice was paid, here is the receipt."))
+    assert several.department_id == "billing", several.reason
+    assert several.decision_needed is None
+    agreeing = router.route(_to_sales("A quote for forty chairs, please."))
+    assert agreeing.department_id == "sales"
+
+
+def test_a_word_of_a_keyword_phrase_weighs_as_a_description_word_not_as_a_keyword(tmp_path: Path) -> None:
+    # The "loc" of "loc de muncă" (a job) is any place: alone, it is no keyword.
+    path = tmp_path / "office.toml"
+    path.write_text(OFFICE.replace('keywords = ["quote",', 'keywords = ["price list", "quote",'))
+    seeds = Classifier(load_settings(path)).seeds["sales"]
+    assert seeds["list"] == pytest.approx(seeds["quot"] / KEYWORD_WEIGHT)

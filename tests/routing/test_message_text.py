@@ -107,6 +107,19 @@ def test_a_forward_keeps_its_note_or_what_it_forwards() -> None:
     assert "ceiling" in new_text(forwarded, LANGUAGES)  # no note: the forwarded mail is the message
 
 
+def test_a_forward_with_a_short_note_is_read_with_what_it_passes_on() -> None:
+    forwarded = "---------- Forwarded message ---------\nFrom: Ann <ann@client.example>\nSubject: Leak\n\nWater is coming through the ceiling.\n"
+    long_note = "We moved in last week and would like to know when the first invoice comes, whether the deposit was received and how to pay."
+
+    def body(subject: str, note: str) -> tuple[str, ...]:
+        raw = rfc5322("From: bob@client.example", f"Subject: {subject}", body=f"{note}\n\n{forwarded}")
+        return read_message(email(raw), normalizer_for(LANGUAGES)).body.terms
+
+    assert "ceil" in body("Fwd: Leak", "Please deal with this.")
+    assert "ceil" not in body("Fwd: Leak", long_note)
+    assert "ceil" not in body("Leak", "Please deal with this.")  # not a forward: the note alone
+
+
 def test_the_router_reads_the_new_words_and_marks_an_old_subject() -> None:
     raw = rfc5322(
         "From: ann@client.example",

@@ -64,7 +64,7 @@ Could I pop in on Thursday?
 TINY_ROWS = [
     "e1\tdev\ten\temail\ttap.eml\tann@client.test\trepairs@tiny.test\trepairs\tsent to repairs",
     "e2\ttest\ten\temail\tvisit.eml\tbob@client.test\thello@tiny.test\tfront-desk\tno clue",
-    "s1\tdev\ten\tsms\tWhere is my invoice?\t+15555550199\t+15555550101\taccounts\tto the repairs number",
+    "s1\tdev\ten\tsms\tWhere is my money?\t+15555550199\t+15555550101\taccounts\tto the repairs number",
     "v1\ttest\tde\tvoicemail\thi the boiler is broken again\\nplease call\t+15555550198\t+15555550100\trepairs\tkeyword",
     "s2\ttest\tde\tsms\tthe gutter is full of leaves\t+15555550197\t+15555550100\trepairs\tno known word",
 ]
@@ -98,7 +98,7 @@ def test_each_channel_is_built_as_its_adapter_builds_it(tmp_path: Path) -> None:
     rows = {row.id: row for row in read_labels(labels, load_settings(config))}
     assert rows["e1"].message.subject == "Kitchen tap"
     assert rows["e1"].message.recipients == ("repairs@tiny.test",)
-    assert (rows["s1"].message.channel, rows["s1"].message.text) == ("sms", "Where is my invoice?")
+    assert (rows["s1"].message.channel, rows["s1"].message.text) == ("sms", "Where is my money?")
     voicemail = rows["v1"].message
     assert (voicemail.channel, voicemail.sender, voicemail.recipients) == (
         "voicemail",
@@ -117,7 +117,7 @@ def test_a_tiny_set_is_counted_right_wrong_and_front_desk(
     assert {k: figures["after teaching"][k] for k in ("messages", "right", "wrong", "front desk")} == {
         "messages": 5,
         "right": 3,  # e1 by its address, e2 at the front desk where it belongs, v1 by the keyword
-        "wrong": 1,  # s1: an invoice question to the repairs number (one word does not overrule it)
+        "wrong": 1,  # s1: a money question to the repairs number, with no word to overrule it
         "front desk": 1,  # s2: no word the office knows
     }
     assert figures["after teaching"]["right %"] == 60.0
