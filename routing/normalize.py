@@ -130,7 +130,7 @@ class Normalizer:
     def read(self, text: str, language: str) -> NormalizedText:
         """The text's terms in `language`; digits stay as written (order numbers, dates)."""
         words = tuple(_WORD.findall(unicodedata.normalize("NFC", text)))
-        return NormalizedText(language, tuple(self.term(word, language) for word in words), words)
+        return NormalizedText(language, tuple(map(self.term, words, itertools.repeat(language))), words)
 
     def terms(self, text: str, language: str) -> tuple[str, ...]:
         return self.read(text, language).terms
