@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -164,16 +164,10 @@ def _failure(message: InboundMessage, error: DBAPIError) -> StorageUnavailable |
 
 def _find(session: Session, key: str) -> Delivery | None:
     """The item a key is stored as, or that a follow-up with that key belongs to."""
-    row = session.execute(
-        select(Item.id, Item.department_id).where(Item.idempotency_key == key)
-    ).one_or_none()
+    row = session.execute(_ITEM_OF_KEY, {"key": key}).one_or_none()
     if row is not None:
         return Delivery(row.id, row.department_id, created=False)
-    row = session.execute(
-        select(Item.id, Item.department_id)
-        .join(Message, Message.item_id == Item.id)
-        .where(Message.idempotency_key == key)
-    ).one_or_none()
+    row = session.execute(_ITEM_OF_FOLLOW_UP_KEY, {"key": key}).one_or_none()
     return Delivery(row.id, row.department_id, created=False, joined=True) if row else None
 
 
@@ -214,6 +208,16 @@ _INSERT_MESSAGE = insert(_TABLES[Message.__tablename__]).returning(_TABLES[Messa
 _INSERT_ATTACHMENT = insert(_TABLES[Attachment.__tablename__])
 _INSERT_KEY = insert(_TABLES[DeliveryKey.__tablename__])
 _INSERT_EVENT = insert(_TABLES[AuditEvent.__tablename__])
+# The look-ups of a key, built once over the tables too: building a query costs as much
+# as running it, and the ORM's execution more than both.
+_ITEMS = _TABLES[Item.__tablename__]
+_MESSAGES = _TABLES[Message.__tablename__]
+_ITEM_OF_KEY = select(_ITEMS.c.id, _ITEMS.c.department_id).where(_ITEMS.c.idempotency_key == bindparam("key"))
+_ITEM_OF_FOLLOW_UP_KEY = (
+    select(_ITEMS.c.id, _ITEMS.c.department_id)
+    .join(_MESSAGES, _MESSAGES.c.item_id == _ITEMS.c.id)
+    .where(_MESSAGES.c.idempotency_key == bindparam("key"))
+)
 
 
 def _message_fields(session: Session, message: InboundMessage) -> dict[str, Any]:

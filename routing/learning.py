@@ -296,23 +296,28 @@ class Learned:
     @classmethod
     def load(cls, session: Session, lesson: Lesson, seeded: frozenset[str]) -> Learned:
         learned = cls()
-        for department_id, documents in session.execute(
-            select(LearnedDepartment.department_id, LearnedDepartment.documents)
-        ):
+        for department_id, documents in session.execute(_DEPARTMENTS_LEARNED):
             learned.documents[department_id] = float(documents)
         wanted = sorted({*lesson.terms, *lesson.senders})
-        # Every learned domain, for the lookalike check: a range the word index answers.
-        domains = and_(LearnedWord.word >= DOMAIN, LearnedWord.word < DOMAIN[:-1] + ";")
-        condition = or_(LearnedWord.word.in_(wanted), domains)
-        # Plain rows, not ORM objects: this runs for every message.
-        columns = (LearnedWord.department_id, LearnedWord.word, LearnedWord.weight, LearnedWord.documents)
-        rows = session.execute(select(*columns).where(condition)).all()
-        for department_id, word, weight, documents in rows:
+        for department_id, word, weight, documents in session.execute(_WORDS_LEARNED, {"words": wanted}):
             if word.startswith(("from:", DOMAIN)):
                 learned.senders.setdefault(word, {})[department_id] = weight
             elif documents >= MIN_SIGHTINGS or word in seeded:
                 learned.words[department_id][word] = weight
         return learned
+
+
+# What Learned.load reads, built once over the tables, as plain rows: this runs for every message.
+_DEPARTMENTS = LearnedDepartment.__table__
+_WORDS = LearnedWord.__table__
+_DEPARTMENTS_LEARNED = select(_DEPARTMENTS.c.department_id, _DEPARTMENTS.c.documents)
+_WORDS_LEARNED = select(_WORDS.c.department_id, _WORDS.c.word, _WORDS.c.weight, _WORDS.c.documents).where(
+    or_(
+        _WORDS.c.word.in_(bindparam("words", expanding=True)),
+        # Every learned domain, for the lookalike check: a range the word index answers.
+        and_(_WORDS.c.word >= DOMAIN, _WORDS.c.word < DOMAIN[:-1] + ";"),
+    )
+)
 
 
 def learn(session: Session, lesson: Lesson, department_id: str) -> None:

@@ -45,6 +45,8 @@ COURTESY: dict[str, tuple[str, ...]] = {
 COMPOUNDING = frozenset({"de", "nl", "sv", "da"})
 MIN_COMPOUND = 8
 MIN_PART = 4
+# How many recent texts and language samples a normalizer keeps the reading of.
+RECENT_TEXTS = 8
 
 
 def fold(text: str) -> str:
@@ -109,6 +111,10 @@ class Normalizer:
                 .build()
             )
         self.term = lru_cache(maxsize=65536)(self._term)
+        # Routing, the search index and the acknowledgement each ask a new message's
+        # language and read its text: the last few answers are kept, so each is worked out once.
+        self.read = lru_cache(maxsize=RECENT_TEXTS)(self._read)
+        self._detect = lru_cache(maxsize=RECENT_TEXTS)(self._detect_sample)
         self.stemmers = {code: Stemmer.Stemmer(lingua_language(code).name.lower()) for code in languages}
         # The terms of each language's filler words ("the", "și", "és", "und"), which say
         # nothing about a department; as terms, so that every form of them is known.
@@ -122,15 +128,19 @@ class Normalizer:
         """The office language the text is likeliest written in (the first one if unsure)."""
         if self.detector is None:
             return self.languages[0]
-        found = self.detector.detect_language_of(text[:DETECTION_SAMPLE])
+        return self._detect(text[:DETECTION_SAMPLE])
+
+    def _detect_sample(self, sample: str) -> str:
+        assert self.detector is not None  # language() asks only when there is a choice
+        found = self.detector.detect_language_of(sample)
         if found is None:
             return self.languages[0]
         return found.iso_code_639_1.name.lower()
 
-    def read(self, text: str, language: str) -> NormalizedText:
+    def _read(self, text: str, language: str) -> NormalizedText:
         """The text's terms in `language`; digits stay as written (order numbers, dates)."""
         words = tuple(_WORD.findall(unicodedata.normalize("NFC", text)))
-        return NormalizedText(language, tuple(self.term(word, language) for word in words), words)
+        return NormalizedText(language, tuple(map(self.term, words, itertools.repeat(language))), words)
 
     def terms(self, text: str, language: str) -> tuple[str, ...]:
         return self.read(text, language).terms
@@ -145,11 +155,12 @@ class Normalizer:
         speech-to-text, two neighbouring words may make one (`el romlott`, `a dunarea`).
         """
         terms, words = list(read.terms), list(read.words)
-        for term, word in zip(read.terms, read.words, strict=True):
-            part = self._last_part(word, read.language, vocabulary) if term not in vocabulary else None
-            if part is not None:
-                terms.append(part)
-                words.append(word)
+        if read.language in COMPOUNDING:  # no other language's words are looked into
+            for term, word in zip(read.terms, read.words, strict=True):
+                part = self._last_part(word, read.language, vocabulary) if term not in vocabulary else None
+                if part is not None:
+                    terms.append(part)
+                    words.append(word)
         if joined:
             pairs = zip(itertools.pairwise(read.words), itertools.pairwise(read.terms), strict=True)
             for (first, second), pair in pairs:
@@ -161,7 +172,7 @@ class Normalizer:
 
     def _last_part(self, word: str, language: str, vocabulary: frozenset[str]) -> str | None:
         """The longest known word that ends a compound, or None."""
-        if language not in COMPOUNDING or len(word) < MIN_COMPOUND:
+        if len(word) < MIN_COMPOUND:
             return None
         for start in range(MIN_PART, len(word) - MIN_PART + 1):
             term = self.term(word[start:], language)

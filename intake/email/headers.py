@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from email.message import Message
-from email.policy import EmailPolicy, compat32
+from email.policy import EmailPolicy, compat32, default
 from email.utils import getaddresses, unquote
+from functools import lru_cache
 from typing import TypeVar
 
 from intake.email.text import (
@@ -30,6 +31,37 @@ T = TypeVar("T")
 # Past this many characters the modern header parser takes seconds and gigabytes, and
 # the lenient reading (linear) gives the same text for real mail.
 MODERN_HEADER_MAX = 16 * 1024
+
+
+# Header values this short are parsed once and kept: a message's Content-Type is read
+# four or five times on its way (charset, body, machine mail), and senders, dates and
+# content types repeat from one message to the next. Longer ones are parsed each time,
+# so that hostile mail cannot fill the cache.
+CACHED_HEADER_MAX = 1024
+CACHED_HEADERS = 512
+
+
+@lru_cache(maxsize=CACHED_HEADERS)
+def _parsed_header(name: str, value: str) -> str:
+    parsed: str = default.header_fetch_parse(name, value)  # a header object, a str subclass
+    return parsed
+
+
+class ParsedOnce(EmailPolicy):
+    """The modern policy (email.policy.default), parsing each short header value once.
+
+    Its header objects are immutable, so one parse serves every read of the same
+    (name, value); an error is raised again at every read, as without the cache.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        if isinstance(value, str) and len(value) <= CACHED_HEADER_MAX:
+            return _parsed_header(name, value)
+        parsed: str = super().header_fetch_parse(name, value)
+        return parsed
+
+
+READING_POLICY = ParsedOnce(header_factory=default.header_factory)
 
 
 class HeaderReader:

@@ -23,7 +23,7 @@ from email.parser import BytesHeaderParser
 
 from config.settings import EmailSettings, Settings, SmtpSettings
 from intake.email.budgets import HeaderBudgets, cut_at_boundary_lines, header_overrun, part_header_overrun
-from intake.email.headers import HeaderReader
+from intake.email.headers import READING_POLICY, HeaderReader
 from intake.email.machine_mail import machine_kind
 from intake.email.parts import Body, PartLimits, read_body
 from intake.email.text import clean
@@ -183,7 +183,7 @@ def _parse(raw: bytes, limits: EmailLimits, defects: list[str]) -> tuple[Message
     if cut:
         defects.append(cut)
     try:
-        message: Message = email.message_from_bytes(parsed, policy=email.policy.default)
+        message: Message = email.message_from_bytes(parsed, policy=READING_POLICY)
     except RecursionError:
         defects.append("over limit: MIME nesting too deep to parse; only the headers were read")
         return headers_only.parsebytes(raw), False

@@ -71,12 +71,21 @@ def _atoms(
         atoms.update({("machine", message.machine_kind), ("machine", "*")})
     for name, text in fields.items():
         split = words(text)
-        atoms.update(("word", name, word) for word in split)
-        atoms.update(("word", name, f"{first} {second}") for first, second in itertools.pairwise(split))
+        atoms.update(_tagged("word", name, split), _tagged("word", name, _pairs(split)))
     for name, read in normalized.items():
-        atoms.update(("term", name, term) for term in read.terms)
-        atoms.update(("term", name, f"{one} {two}") for one, two in itertools.pairwise(read.terms))
+        atoms.update(_tagged("term", name, read.terms), _tagged("term", name, _pairs(read.terms)))
     return atoms
+
+
+# A long mail has thousands of words and pairs: zip and map make their atoms without a
+# loop of ours.
+def _tagged(kind: str, name: str, values: Iterable[str]) -> Iterable[Atom]:
+    return zip(itertools.repeat(kind), itertools.repeat(name), values)
+
+
+def _pairs(values: Iterable[str]) -> Iterable[str]:
+    """Each word with the next, "first second"."""
+    return map(" ".join, itertools.pairwise(values))
 
 
 class Condition(Protocol):

@@ -8,7 +8,7 @@ a number, so that erasing a person leaves nothing of them in anyone else's histo
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from routing.contacts.addresses import Address, BadAddress, address_of, parse_address
@@ -37,6 +37,9 @@ class NoSuchContact(ContactError):
 _TABLES = Base.metadata.tables
 _INSERT_CONTACT = insert(_TABLES[Contact.__tablename__]).returning(_TABLES[Contact.__tablename__].c.id)
 _INSERT_ADDRESS = insert(_TABLES[ContactAddress.__tablename__])
+# Built once over the table: it runs for every message that arrives.
+_ADDRESSES = _TABLES[ContactAddress.__tablename__]
+_CONTACT_OF_VALUE = select(_ADDRESSES.c.contact_id).where(_ADDRESSES.c.value == bindparam("value"))
 
 
 def contact_at_arrival(session: Session, message: InboundMessage, region: str) -> int | None:
@@ -46,7 +49,7 @@ def contact_at_arrival(session: Session, message: InboundMessage, region: str) -
     address = address_of(message.sender, region)
     if address is None:
         return None
-    found = session.scalar(select(ContactAddress.contact_id).where(ContactAddress.value == address.value))
+    found: int | None = session.execute(_CONTACT_OF_VALUE, {"value": address.value}).scalar()
     if found is not None:
         return found
     name = (message.sender_name or "").strip() or None

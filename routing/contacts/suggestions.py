@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -28,6 +28,21 @@ KNOWN_NUMBER = "known-number"
 MERGED = "merged"
 
 _INSERT_SUGGESTION = insert(Base.metadata.tables[ContactSuggestion.__tablename__])
+# The same-request look-up, built once over the table: it runs for every message of a known contact.
+_ITEMS = Base.metadata.tables[Item.__tablename__]
+_OLDEST_OPEN_ELSEWHERE = (
+    select(_ITEMS.c.id)
+    .where(
+        _ITEMS.c.contact_id == bindparam("contact_id"),
+        _ITEMS.c.received_at >= bindparam("since"),
+        _ITEMS.c.received_at <= bindparam("until"),
+        _ITEMS.c.id != bindparam("item_id"),
+        _ITEMS.c.channel != bindparam("channel"),
+        _ITEMS.c.status.in_(OPEN_STATUSES),
+    )
+    .order_by(_ITEMS.c.received_at, _ITEMS.c.id)
+    .limit(1)
+)
 
 
 def suggest_at_arrival(
@@ -50,19 +65,9 @@ def same_request(
     hours = settings.contacts.same_request_hours
     if hours <= 0:
         return None
-    other = session.scalar(
-        select(Item.id)
-        .where(
-            Item.contact_id == contact_id,
-            Item.received_at >= received_at - timedelta(hours=hours),
-            Item.received_at <= received_at,
-            Item.id != item_id,
-            Item.channel != channel,
-            Item.status.in_(OPEN_STATUSES),
-        )
-        .order_by(Item.received_at, Item.id)
-        .limit(1)
-    )
+    window = {"since": received_at - timedelta(hours=hours), "until": received_at}
+    found = {"contact_id": contact_id, "item_id": item_id, "channel": channel, **window}
+    other = session.execute(_OLDEST_OPEN_ELSEWHERE, found).scalar()
     if other is not None:
         session.execute(
             _INSERT_SUGGESTION,

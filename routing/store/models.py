@@ -94,10 +94,11 @@ class InboxEntry(Base):
     channel: Mapped[str] = mapped_column(String(32))
     sender: Mapped[str | None] = mapped_column(Text)  # the envelope's, as the door took it
     recipients: Mapped[list[Any]]
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     lease_until: Mapped[datetime | None] = mapped_column(index=True)
+    # Last, so that SQLite can write a big message into its row in place (migration 0026).
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Blob(Base):

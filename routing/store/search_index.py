@@ -88,8 +88,10 @@ def terms(normalizer: Normalizer, sender: str, sender_name: str | None, subject:
     it); the address and name are read in that language too, so `ana.popescu@firma.ro`
     is found by `popescu` and by `firma`."""
     language = normalizer.language(f"{subject}\n{body}")
-    words = " ".join((sender, sender_name or "", subject, body))
-    return " ".join(normalizer.terms(words, language))
+    # Part by part, which gives the terms of the parts joined by spaces: the text's
+    # reading is then the one routing made of it already (Normalizer.read keeps it).
+    parts = (sender, sender_name or "", subject, body)
+    return " ".join(term for part in parts for term in normalizer.terms(part, language))
 
 
 def write(session: Session | Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -87,6 +87,17 @@ def test_an_arrival_after_stop_is_refused_for_a_retry(runtime: Runtime, writer: 
         writer.accept(arrival(1))
 
 
+def test_a_big_message_among_small_ones_is_kept_byte_for_byte(runtime: Runtime) -> None:
+    # On SQLite a message past IN_PLACE_BYTES is written into its row in pieces.
+    body = "".join(f"line {n} of the scans\r\n" for n in range(inbox.IN_PLACE_BYTES // 16))
+    big = Arrival("email", "ann@client.example", ("sales@office.test",), email_bytes(body=body), NOW)
+    assert len(big.raw) > inbox.IN_PLACE_BYTES + inbox.IN_PLACE_PIECE
+    queue(runtime, arrival(1), big, arrival(2))
+    claimed = inbox.claim(runtime.sessions, NOW, LEASE, 10)
+    assert sorted(c.arrival.raw for c in claimed) == sorted([arrival(1).raw, big.raw, arrival(2).raw])
+    assert {c.arrival.sender for c in claimed} == {"ann@client.example"}
+
+
 def test_a_worker_makes_each_row_an_item_and_empties_the_inbox(runtime: Runtime) -> None:
     queue(runtime, *(arrival(n) for n in range(20)))
     made = worker(runtime)
