@@ -1,4 +1,4 @@
-"""Migration 0026: the inbox's rows keep every value when its raw column moves last
+"""Migration 0025: the inbox's rows keep every value when its raw column moves last
 (SQLite), and a row too big to bind is written in place afterwards."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from routing.store.database import make_engine, make_session_factory, transactio
 from routing.store.inbox import Arrival
 from routing.store.schema import MIGRATIONS
 
-BEFORE = "0023_search"
-AFTER = "0026_ingest"
+BEFORE = "0024_search_prefix"
+AFTER = "0025_ingest"
 AT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 
 

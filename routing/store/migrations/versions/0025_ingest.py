@@ -2,8 +2,8 @@
 its row in place (routing.store.inbox.add), where a column stored after it made SQLite
 build the whole row, message included, in memory.
 
-Revision ID: 0026_ingest
-Revises: 0023_search
+Revision ID: 0025_ingest
+Revises: 0024_search_prefix
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0026_ingest"
-down_revision: str | None = "0023_search"
+revision: str = "0025_ingest"
+down_revision: str | None = "0024_search_prefix"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
