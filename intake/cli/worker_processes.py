@@ -1,5 +1,7 @@
-"""The inbox worker processes that `intake serve` and `intake smtp` start: `intake worker`
-children on the same config and database, started again when one dies.
+"""The worker processes that `intake serve` and `intake smtp` start: `intake worker`
+children on the same config and database, making items of the inbox and doing the queued
+jobs (replies, notifications, downloads, retention) away from the serving process, started
+again when one dies.
 
 Each child is told its parent's process id and leaves when its parent is gone, so a
 serving process killed outright leaves no worker behind; what the child had claimed
@@ -49,7 +51,7 @@ class WorkerProcesses:
             try:
                 child.wait(STOP_SECONDS)
             except subprocess.TimeoutExpired:
-                log.warning("inbox worker %s did not stop; killed", child.pid)
+                log.warning("worker %s did not stop; killed", child.pid)
                 child.kill()
                 child.wait()
 
@@ -68,6 +70,6 @@ class WorkerProcesses:
             for index, child in enumerate(self._children):
                 if child.poll() is not None and not self._stop.is_set():
                     log.warning(
-                        "inbox worker %s ended (exit code %s); starting another", child.pid, child.returncode
+                        "worker %s ended (exit code %s); starting another", child.pid, child.returncode
                     )
                     self._children[index] = self._spawn()
