@@ -1,6 +1,5 @@
-"""Answering an item: the checks every channel shares and the reply addressed, reading
-only (`prepare`); then the reply stored, its "reply" job queued and one event in the
-item's history, in one short write (`answer`).
+"""Answering an item: the checks every channel shares, then the reply stored, its "reply"
+job queued and one event in the item's history, all in the request's transaction.
 
 Where a reply goes and how it threads (the address, the subject, the Message-ID) is the
 channel's to work out, in intake/, and comes in as an `Address` per channel; a channel
@@ -72,26 +71,17 @@ class Addressing:
 Address = Callable[[Session, Item], Addressing]
 
 
-@dataclass(frozen=True)
-class Draft:
-    """A reply checked and addressed, to be stored by `answer`."""
-
-    item_id: int
-    channel: str
-    text: str
-    where: Addressing
-
-
-def prepare(
+def answer(
     session: Session,
     item_id: int,
     who: Person,
     text: str,
     channel: str | None,
     addresses: Mapping[str, Address],
-) -> Draft:
-    """Check `who`'s reply to the item by `channel` (the item's own by default) and address
-    it, reading only, so that the write that follows is short; ReplyRefused when it cannot go."""
+    now: datetime,
+) -> Reply:
+    """Store `who`'s reply to the item by `channel` (the item's own by default) and queue
+    it for sending; raise ReplyRefused, with nothing stored, when it cannot go."""
     item = answerable(session, item_id, who)
     text = written(text, "a reply")
     if not text:
@@ -99,17 +89,10 @@ def prepare(
     chosen = channel_for(item, channel, addresses)
     if chosen in TEXT_CHANNELS and len(text) > MAX_TEXT:
         raise ReplyRefused(f"a text is at most {MAX_TEXT:,} characters; this one has {len(text):,}")
-    return Draft(item.id, chosen, text, addresses[chosen](session, item))
-
-
-def answer(session: Session, draft: Draft, who: Person, now: datetime) -> Reply:
-    """Store the prepared reply, queue it for sending and record it in the item's history.
-    The item is checked again: it may have been resolved, marked spam or moved since."""
-    answerable(session, draft.item_id, who)
-    reply = Reply(channel=draft.channel, author=who.name, text=draft.text)
-    queue_email(session, draft.item_id, reply, draft.where, now)
-    detail = {"channel": reply.channel, "to": draft.where.recipient, "reply": reply.id, "text": draft.text}
-    session.add(AuditEvent(item_id=draft.item_id, actor=who.name, action="replied", detail=detail))
+    where = addresses[chosen](session, item)
+    reply = queue_email(session, item.id, Reply(channel=chosen, author=who.name, text=text), where, now)
+    detail = {"channel": reply.channel, "to": where.recipient, "reply": reply.id, "text": text}
+    session.add(AuditEvent(item_id=item.id, actor=who.name, action="replied", detail=detail))
     return reply
 
 
