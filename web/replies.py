@@ -44,7 +44,8 @@ def answer(item_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
         raise BadField("text is required: the words of the reply")
     if channel is not None and not isinstance(channel, str):
         raise BadField(f"channel must be one of {', '.join(replies.CHANNELS)}")
-    ways = addresses()  # before the write: the database's one writer waits for nothing else
+    # The write holds SQLite's one writer: the channels are worked out before it, the JSON after.
+    ways = addresses()
     with writing() as session:
         reply = replies.answer(session, item_id, person(), text, channel, ways, utcnow())
     return reply_json(reply)

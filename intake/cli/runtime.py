@@ -39,7 +39,6 @@ from intake.jobs.inbox import InboxWorker
 from intake.jobs.notifications import NotificationWorker
 from intake.jobs.replies import ReplyWorker
 from intake.jobs.retention import RetentionWorker
-from intake.jobs.worker import JobWorker
 from intake.phone.fetch import TwilioFetcher
 from intake.rules.rule_tests import build_router
 from routing.delivery import Deliverer, Delivery
@@ -58,6 +57,8 @@ log = logging.getLogger(__name__)
 
 class Service(Protocol):
     """What a process starts and stops at the end: a listener, a poller, a worker."""
+
+    def start(self) -> None: ...
 
     def stop(self) -> None: ...
 
@@ -251,7 +252,7 @@ def start_jobs(runtime: Runtime) -> list[Service]:
     the daily retention purge, and with a Twilio account the downloads. Each reads the
     settings as they are at each job, so that a reload (a relay, a notify table) applies."""
     settings = lambda: runtime.holder.current  # noqa: E731
-    workers: list[JobWorker | RetentionWorker] = [
+    workers: list[Service] = [
         ReplyWorker(runtime.sessions, settings),
         NotificationWorker(runtime.sessions, settings),
         RetentionWorker(runtime.sessions, settings),
@@ -260,7 +261,7 @@ def start_jobs(runtime: Runtime) -> list[Service]:
         workers.append(download_worker(runtime))
     for worker in workers:
         worker.start()
-    return list(workers)
+    return workers
 
 
 def announce_jobs(runtime: Runtime, say: Callable[[str], None], where: str) -> None:

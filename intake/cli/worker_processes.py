@@ -20,7 +20,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# How long stop() waits for a child to finish the message in hand before killing it.
+# How long stop() waits for a child to finish the message or job in hand before killing it.
 STOP_SECONDS = 30.0
 # A child that died is started again after this pause, so that a broken setup does not spin.
 RESTART_SECONDS = 1.0
