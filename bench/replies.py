@@ -1,11 +1,12 @@
 """Replying through the web app: 8 people answering at once, and a slow relay.
 
-`intake serve`'s parts in one process: the sample office on a fresh SQLite file (and a
-fresh PostgreSQL database with --postgresql), the real web server (waitress) on
-loopback, the reply worker sending through a relay on loopback (aiosmtpd). Eight
-people, each on a keep-alive HTTP connection with an API token, in a process of their
-own, each answer their own items at once with POST /api/v1/items/ID/reply. Measured in the same run, on the same
-connections:
+`intake serve`'s parts as it runs them by default: the sample office on a fresh SQLite
+file (and a fresh PostgreSQL database with --postgresql), the real web server (waitress)
+on loopback in this process, and the reply worker in an `intake worker` process of its
+own, sending through a relay on loopback (aiosmtpd, in a third process, as it would be
+on a machine of its own). Eight people, each on a keep-alive HTTP connection with an API
+token, in a process of their own, each answer their own items at once with
+POST /api/v1/items/ID/reply. Measured in the same run, on the same connections:
 
 - the baseline: GET /api/v1/items/ID of the same items (a read through the same app);
 - replies with the relay answering at once;
@@ -13,7 +14,8 @@ connections:
   sending all the time: if sending ever held a request, these would be that much slower.
 
 Target: a reply's p95 under 50 ms, and the slow relay's p95 within 1.5 times the fast
-relay's. Run from the project root:
+relay's. The server CPU shown is this process's, the web server's alone. Run from the
+project root:
 
     .venv/bin/python bench/replies.py [--replies N] [--postgresql URL]
 """
@@ -33,7 +35,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -43,11 +49,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.smtp_ingest import free_port, fresh_postgresql
 from config.loading import DEFAULT_CONFIG, load_settings
-from config.settings import DatabaseSettings, ListenAddress, OutboundSettings, Settings
+from config.settings import ListenAddress, Settings
 from intake.cli.runtime import Runtime, open_runtime
 from intake.cli.web_server import WebServer
+from intake.cli.worker_processes import WorkerProcesses
 from intake.email.parser import parse_email
-from intake.jobs.replies import ReplyWorker
 from routing.people import accounts
 from routing.store.database import transaction
 
@@ -58,26 +64,76 @@ SLOW_RELAY_SECONDS = 0.5
 WARM_UP = 5
 
 
-class Relay:
+class RelayHandler:
     """The office's smarthost: counts what it takes, after `delay` seconds each."""
 
-    def __init__(self) -> None:
-        self.delay = 0.0
-        self.taken = 0
+    def __init__(self, delay: Synchronized[float], taken: Synchronized[int]) -> None:
+        self.delay = delay
+        self.taken = taken
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        await asyncio.sleep(self.delay)
-        self.taken += 1
+        await asyncio.sleep(self.delay.value)
+        with self.taken.get_lock():
+            self.taken.value += 1
         return "250 OK"
 
 
-def office(database_url: str, relay_port: int, web_port: int) -> Settings:
-    settings = load_settings(DEFAULT_CONFIG, {})
+def run_relay(port: int, handler: RelayHandler, ready: EventType, stop: EventType) -> None:
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    stop.wait()
+    controller.stop()
+
+
+class Relay:
+    """The relay in a process of its own; `delay` and `taken` are shared with it."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.port = free_port()
+        self.delay = context.Value("d", 0.0)
+        self.taken = context.Value("i", 0)
+        self._ready, self._stop = context.Event(), context.Event()
+        handler = RelayHandler(self.delay, self.taken)
+        self._process = context.Process(target=run_relay, args=(self.port, handler, self._ready, self._stop))
+
+    def start(self) -> None:
+        self._process.start()
+        if not self._ready.wait(30):
+            raise SystemExit("the relay did not start")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._process.join(30)
+
+
+@contextmanager
+def stderr_to(path: Path) -> Iterator[None]:
+    """Send this process's standard error (and that of the children it starts) to `path`."""
+    saved = os.dup(2)
+    with path.open("a") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def office(folder: Path, database_url: str, relay_port: int, web_port: int) -> Settings:
+    """The sample office relaying through `relay_port`, as a file that the worker process
+    reads too (it gets the database as `intake serve` hands it on, in the environment)."""
+    config = folder / "office.toml"
+    (folder / "samples").symlink_to(DEFAULT_CONFIG.with_name("samples"))  # its rule tests' mails
+    config.write_text(
+        DEFAULT_CONFIG.read_text() + f'\n[outbound]\nsmtp = "127.0.0.1:{relay_port}"\nsecurity = "none"\n'
+    )
+    os.environ["INTAKE_DATABASE_URL"] = database_url
+    settings = load_settings(config)
     return dataclasses.replace(
         settings,
-        database=DatabaseSettings(database_url),
         web=dataclasses.replace(settings.web, listen=ListenAddress("127.0.0.1", web_port), threads=PEOPLE),
-        outbound=OutboundSettings(smtp_host="127.0.0.1", smtp_port=relay_port, security="none"),
     )
 
 
@@ -175,16 +231,16 @@ def people_of(runtime: Runtime, items: list[int]) -> list[tuple[str, list[int]]]
     return found
 
 
-def bench(database_url: str, replies: int) -> bool:
+def bench(folder: Path, database_url: str, replies: int) -> bool:
     relay = Relay()
-    controller = Controller(relay, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings = office(database_url, controller.port, free_port())
+    relay.start()
+    settings = office(folder, database_url, relay.port, free_port())
     runtime = open_runtime(settings)
     server = WebServer(runtime.web_app(), settings.web)
     server.start()
-    worker = ReplyWorker(runtime.sessions, lambda: settings)
-    worker.start()
+    worker = WorkerProcesses(settings.source, 1)
+    with stderr_to(folder / "worker.log"):  # a line for every reply sent
+        worker.start()
     try:
         rounds = replies // PEOPLE
         count = PEOPLE * (2 * rounds + WARM_UP)
@@ -194,13 +250,13 @@ def bench(database_url: str, replies: int) -> bool:
         together(port, people, "reply", 2 * rounds, WARM_UP)
         baseline = figures("baseline: GET the item", together(port, people, "read", 0, rounds))
         fast = figures("reply, relay answering at once", together(port, people, "reply", 0, rounds))
-        relay.delay = SLOW_RELAY_SECONDS
-        before, slow_started = relay.taken, time.perf_counter()
+        relay.delay.value = SLOW_RELAY_SECONDS
+        before, slow_started = relay.taken.value, time.perf_counter()
         slow = figures(
             f"reply, relay {SLOW_RELAY_SECONDS:.1f} s a mail", together(port, people, "reply", rounds, rounds)
         )
         print(
-            f"  while the slow relay took {relay.taken - before} mails in "
+            f"  while the slow relay took {relay.taken.value - before} mails in "
             f"{time.perf_counter() - slow_started:.1f} s, {rounds * PEOPLE} replies were stored and answered"
         )
         print(
@@ -214,7 +270,7 @@ def bench(database_url: str, replies: int) -> bool:
     finally:
         worker.stop()
         server.stop()
-        controller.stop()
+        relay.stop()
         runtime.engine.dispose()
 
 
@@ -230,11 +286,11 @@ def main() -> int:
     ok = True
     with tempfile.TemporaryDirectory() as folder:
         print("SQLite")
-        ok &= bench(f"sqlite:///{Path(folder) / 'intake.db'}", args.replies)
+        ok &= bench(Path(folder), f"sqlite:///{Path(folder) / 'intake.db'}", args.replies)
     if args.postgresql:
-        with fresh_postgresql(args.postgresql) as url:
+        with fresh_postgresql(args.postgresql) as url, tempfile.TemporaryDirectory() as folder:
             print("PostgreSQL")
-            ok &= bench(url, args.replies)
+            ok &= bench(Path(folder), url, args.replies)
     return 0 if ok else 1
 
 

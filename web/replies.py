@@ -44,9 +44,11 @@ def answer(item_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
         raise BadField("text is required: the words of the reply")
     if channel is not None and not isinstance(channel, str):
         raise BadField(f"channel must be one of {', '.join(replies.CHANNELS)}")
+    # The write holds SQLite's one writer: the channels are worked out before it, the JSON after.
+    ways = addresses()
     with writing() as session:
-        reply = replies.answer(session, item_id, person(), text, channel, addresses(), utcnow())
-        return reply_json(reply)
+        reply = replies.answer(session, item_id, person(), text, channel, ways, utcnow())
+    return reply_json(reply)
 
 
 def listed(item_id: int) -> list[dict[str, Any]]:

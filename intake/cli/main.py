@@ -72,14 +72,16 @@ def _parser() -> argparse.ArgumentParser:
             "--workers",
             type=_worker_count,
             metavar="N",
-            help="inbox worker processes making items of accepted mail and texts (default: one per core; "
-            "0: a thread of this process)",
+            help="worker processes making items of accepted mail and texts and doing the queued jobs "
+            "(default: one per core; 0: threads of this process)",
         )
         command.set_defaults(run=run)
 
     commands.add_parser("imap", help="run the IMAP pollers only").set_defaults(run=_imap)
 
-    worker = commands.add_parser("worker", help="make items of the messages waiting in the inbox")
+    worker = commands.add_parser(
+        "worker", help="make items of the messages waiting in the inbox and do the queued jobs"
+    )
     # Given by `intake serve` to the workers it starts: they stop when it is gone.
     worker.add_argument("--parent", type=int, help=argparse.SUPPRESS)
     worker.set_defaults(run=_worker)

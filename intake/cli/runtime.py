@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from flask import Flask
 from sqlalchemy import Engine
@@ -55,6 +56,14 @@ from routing.store.schema import prepare, sync_departments
 from web.app import create_app
 
 log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    """What a process starts and stops at the end: a listener, a poller, a worker."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass
@@ -138,7 +147,7 @@ def reload_config(runtime: Runtime) -> bool:
 
 
 def default_workers() -> int:
-    """As many inbox worker processes as the machine has cores."""
+    """As many worker processes as the machine has cores."""
     return os.cpu_count() or 1
 
 
@@ -153,24 +162,16 @@ def run_services(
 ) -> None:
     """Start the chosen services, then run until SIGINT or SIGTERM and stop cleanly.
 
-    With SMTP or the web (its Twilio texts), the inbox and `workers` inbox worker
-    processes start too; 0 makes the items on a thread of this process instead.
+    With SMTP or the web (its Twilio texts), the inbox starts too, and `workers` worker
+    processes making the items and doing the queued jobs (replies, notifications,
+    downloads, retention), so that this process only listens and serves; 0 does that work
+    on threads of this process instead.
     """
+    worker_processes = (smtp or web) and workers > 0
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    started: list[
-        SMTPServer
-        | WebServer
-        | MailboxPoller
-        | DownloadWorker
-        | NotificationWorker
-        | ReplyWorker
-        | InboxWriter
-        | InboxWorker
-        | WorkerProcesses
-        | RetentionWorker
-    ] = []
+    started: list[Service] = []
 
     def reload(*_: object) -> None:
         reload_config(runtime)
@@ -189,7 +190,9 @@ def run_services(
         if smtp or web:
             writer, processing = start_inbox(runtime, workers, parsers.parse)
             started.extend([processing, writer])
-            say(f"Inbox workers: {workers} processes" if workers else "Inbox worker: in this process")
+            say(
+                f"Inbox workers: {workers} processes" if worker_processes else "Inbox worker: in this process"
+            )
         if smtp:
             smtp_server = SMTPServer(runtime.settings, writer.accept)
             smtp_server.start()
@@ -203,29 +206,10 @@ def run_services(
             web_server.start()
             started.append(web_server)
             say(f"Web listening on http://{runtime.settings.web.listen}/")
-        if web and runtime.settings.twilio.configured:
-            worker = download_worker(runtime)
-            worker.start()
-            started.append(worker)
-            say(f"Fetching recordings and media from {runtime.settings.twilio.api_base_url}")
-        if web:
-            # Always on with the web, so that notify tables added by a reload are served.
-            notifier = NotificationWorker(runtime.sessions, lambda: runtime.holder.current)
-            notifier.start()
-            started.append(notifier)
-            if any(d.notify.email or d.notify.webhook_url for d in runtime.settings.departments):
-                say("Sending department notifications")
-            # Always on with the web, like notifications: a relay added by a reload is used at once.
-            replier = ReplyWorker(runtime.sessions, lambda: runtime.holder.current)
-            replier.start()
-            started.append(replier)
-            retention = RetentionWorker(runtime.sessions, lambda: runtime.holder.current)
-            retention.start()
-            started.append(retention)
-            if runtime.settings.outbound.server is not None:
-                say(
-                    f"Sending replies through {runtime.settings.outbound.server.host}:{runtime.settings.outbound.server.port}"
-                )
+        if web and not worker_processes:
+            started.extend(start_jobs(runtime))
+        if web or worker_processes:
+            announce_jobs(runtime, say, "the worker processes" if worker_processes else "this process")
         say("Intake is running; press Ctrl-C to stop.")
         stop.wait()
         say("Stopping: finishing the messages in flight.")
@@ -254,7 +238,8 @@ def start_inbox(
 
 
 def run_worker(runtime: Runtime, parent: int | None) -> None:
-    """Make items of the inbox's rows until SIGINT or SIGTERM, or until `parent` is gone."""
+    """Make items of the inbox's rows and do the queued jobs until SIGINT or SIGTERM, or
+    until `parent` is gone."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -264,13 +249,44 @@ def run_worker(runtime: Runtime, parent: int | None) -> None:
     with ParseWorkers(limits) as parsers:
         worker = runtime.inbox_worker(parsers.parse)
         worker.start()
-        log.info("inbox worker %s is making items of accepted messages", os.getpid())
+        started: list[Service] = [worker, *start_jobs(runtime)]
+        log.info("worker %s is making items of accepted messages and doing the queued jobs", os.getpid())
         while not stop.wait(1.0):
             if parent is not None and os.getppid() != parent:
-                log.warning("the serving process %s is gone; this inbox worker stops", parent)
+                log.warning("the serving process %s is gone; this worker stops", parent)
                 break
-        worker.stop()
+        for service in reversed(started):
+            service.stop()
     runtime.engine.dispose()
+
+
+def start_jobs(runtime: Runtime) -> list[Service]:
+    """Start the job queue's workers on threads of this process: replies, notifications,
+    the daily retention purge, and with a Twilio account the downloads. Each reads the
+    settings as they are at each job, so that a reload (a relay, a notify table) applies."""
+    settings = lambda: runtime.holder.current  # noqa: E731
+    workers: list[Service] = [
+        ReplyWorker(runtime.sessions, settings),
+        NotificationWorker(runtime.sessions, settings),
+        RetentionWorker(runtime.sessions, settings),
+    ]
+    if runtime.settings.twilio.configured:
+        workers.append(download_worker(runtime))
+    for worker in workers:
+        worker.start()
+    return workers
+
+
+def announce_jobs(runtime: Runtime, say: Callable[[str], None], where: str) -> None:
+    """Say where the queued jobs are done, and what they send and fetch with this config."""
+    say(f"Jobs (replies, notifications, downloads, retention): in {where}")
+    settings = runtime.settings
+    if settings.twilio.configured:
+        say(f"Fetching recordings and media from {settings.twilio.api_base_url}")
+    if any(d.notify.email or d.notify.webhook_url for d in settings.departments):
+        say("Sending department notifications")
+    if settings.outbound.server is not None:
+        say(f"Sending replies through {settings.outbound.server.host}:{settings.outbound.server.port}")
 
 
 def start_pollers(runtime: Runtime, parse: Parse) -> list[MailboxPoller]:

@@ -1,5 +1,7 @@
-"""The inbox worker processes that `intake serve` and `intake smtp` start: `intake worker`
-children on the same config and database, started again when one dies.
+"""The worker processes that `intake serve` and `intake smtp` start: `intake worker`
+children on the same config and database, making items of the inbox and doing the queued
+jobs (replies, notifications, downloads, retention) away from the serving process, started
+again when one dies.
 
 Each child is told its parent's process id and leaves when its parent is gone, so a
 serving process killed outright leaves no worker behind; what the child had claimed
@@ -18,7 +20,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# How long stop() waits for a child to finish the message in hand before killing it.
+# How long stop() waits for a child to finish the message or job in hand before killing it.
 STOP_SECONDS = 30.0
 # A child that died is started again after this pause, so that a broken setup does not spin.
 RESTART_SECONDS = 1.0
@@ -49,7 +51,7 @@ class WorkerProcesses:
             try:
                 child.wait(STOP_SECONDS)
             except subprocess.TimeoutExpired:
-                log.warning("inbox worker %s did not stop; killed", child.pid)
+                log.warning("worker %s did not stop; killed", child.pid)
                 child.kill()
                 child.wait()
 
@@ -68,6 +70,6 @@ class WorkerProcesses:
             for index, child in enumerate(self._children):
                 if child.poll() is not None and not self._stop.is_set():
                     log.warning(
-                        "inbox worker %s ended (exit code %s); starting another", child.pid, child.returncode
+                        "worker %s ended (exit code %s); starting another", child.pid, child.returncode
                     )
                     self._children[index] = self._spawn()

@@ -176,10 +176,14 @@ def revoke_token(session: Session, token_id: int) -> None:
 
 
 def person_for_token(session: Session, token: str) -> Person | None:
-    found = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-    if found is None or found.revoked_at is not None or not found.user.active:
-        return None
-    return person_of(found.user)
+    """The active person a token that is not revoked belongs to. Asked at every API
+    request: the user, then their memberships, without loading the token's row."""
+    user = session.scalar(
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None), User.active)
+    )
+    return person_of(user) if user is not None else None
 
 
 def ensure_first_admin(sessions: sessionmaker[Session]) -> tuple[str, str] | None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from routing.people.accounts import Person
 from routing.queues.triage import TriageError, open_item
 from routing.store import jobs
-from routing.store.models import AuditEvent, Item, Job, Reply, VoiceCall
+from routing.store.models import AuditEvent, Item, Reply, VoiceCall
 
 # Every channel a reply may name; those without an Address are refused as not built yet.
 CHANNELS = ("email", "sms", "whatsapp")
@@ -103,11 +103,8 @@ def queue_email(session: Session, item_id: int, reply: Reply, where: Addressing,
         setattr(reply, name, value)
     reply.item_id = item_id
     session.add(reply)
-    session.flush()  # the reply's id names its job
-    jobs.add(session, jobs.REPLY, item_id, str(reply.id), {"reply_id": reply.id}, due=now)
-    reply.job = session.scalars(
-        select(Job).where(Job.item_id == item_id, Job.kind == jobs.REPLY, Job.key == str(reply.id))
-    ).one()
+    session.flush()  # the reply's id names its job: a new key, so no job can have it yet
+    reply.job = jobs.new(jobs.REPLY, item_id, str(reply.id), {"reply_id": reply.id}, due=now)
     return reply
 
 

@@ -72,21 +72,33 @@ def add(
     found = session.scalar(select(Job.id).where(Job.item_id == item_id, Job.kind == kind, Job.key == key))
     if found is not None:
         return False
-    status = "failed" if refused else "pending"
-    session.add(
-        Job(
-            kind=kind,
-            item_id=item_id,
-            key=key,
-            batch=batch,
-            payload=payload,
-            status=status,
-            attempts=0,
-            due_at=due,
-            last_error=refused,
-        )
-    )
+    session.add(new(kind, item_id, key, payload, due=due, batch=batch, refused=refused))
     return True
+
+
+def new(
+    kind: str,
+    item_id: int,
+    key: str,
+    payload: dict[str, Any],
+    *,
+    due: datetime,
+    batch: str | None = None,
+    refused: str | None = None,
+) -> Job:
+    """A job about an item from `due` on, for the caller to add; `add` is for keys that may
+    have one already, this for a key just made (a new row's id), without looking first."""
+    return Job(
+        kind=kind,
+        item_id=item_id,
+        key=key,
+        batch=batch,
+        payload=payload,
+        status="failed" if refused else "pending",
+        attempts=0,
+        due_at=due,
+        last_error=refused,
+    )
 
 
 def claim(

@@ -131,6 +131,7 @@ def _text(serve: ServeProcess, number: int) -> None:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 200
+    serve.wait_until_drained()  # made an item under the rules of now, as a mail is
 
 
 def _mail(serve: ServeProcess, number: int) -> None:
