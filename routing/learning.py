@@ -56,9 +56,9 @@ FULL_EVIDENCE_TERMS = 8
 SENDER_EVIDENCE = 2.5
 # A sender the config names is the office's own word: who writes decides before what they mention.
 CONFIGURED_SENDER_EVIDENCE = 15.0
-# A writer naming themselves as one department's ("sunt proprietarul", "Owner, Republicii 7"):
-# less than the config's sender, since a tenant may name the owner too.
-WRITER_EVIDENCE = 10.0
+# A writer naming themselves as one department's ("sunt proprietarul", "Owner, Republicii 7"),
+# in the new text or its signature, says who writes as the config's senders do.
+WRITER_EVIDENCE = CONFIGURED_SENDER_EVIDENCE
 ADDRESS_EVIDENCE = 1.5
 REPLY_ADDRESS_EVIDENCE = 0.5
 SHOWN_TERMS = 3
@@ -81,6 +81,8 @@ class Lesson:
     senders: tuple[str, ...]
     # A word as written for each term, for explanations; not stored.
     words: dict[str, str] = field(default_factory=dict, compare=False)
+    # The signature's terms, read only for who is writing; not stored.
+    signed: frozenset[str] = field(default_factory=frozenset, compare=False)
 
     def stored(self) -> dict[str, Any]:
         return {"terms": self.terms, "sender": self.sender, "senders": list(self.senders)}
@@ -141,7 +143,12 @@ def lesson_of(
     total = sum(raw.values()) or 1.0
     terms = {t: w / total for t, w in raw.items()}
     senders = sender_features(sender, settings) if settings else ()
-    return Lesson(terms, sender.lower(), senders, words)
+    signature = text.signature
+    if signature is not None:
+        for term, word in zip(signature.terms, signature.words, strict=True):
+            words.setdefault(term, word)
+    signed = frozenset(signature.terms if signature is not None else ())
+    return Lesson(terms, sender.lower(), senders, words, signed)
 
 
 def _counted(lesson: Lesson, weights: dict[str, float]) -> float:
@@ -246,11 +253,11 @@ class Classifier:
         )
 
     def _writer(self, lesson: Lesson) -> tuple[str, str] | None:
-        """The first department whose writer word or phrase the text has (every term of it,
-        in any form), with that word as written; None when the writer says nothing of who
-        they are."""
+        """The first department whose writer word or phrase the new text or its signature
+        has (every term of it, in any form), with that word as written; None when the
+        writer says nothing of who they are."""
         for department_id, terms in self.writers:
-            if all(term in lesson.terms for term in terms):
+            if all(term in lesson.terms or term in lesson.signed for term in terms):
                 return department_id, " ".join(lesson.words.get(term, term) for term in terms)
         return None
 

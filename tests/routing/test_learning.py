@@ -339,6 +339,11 @@ def test_a_writer_who_says_who_they_are_outweighs_what_they_mention(tmp_path: Pa
     assert said is not None and said.department_id == "facilities", said
     assert said.writer_agrees and said.outweighs_an_address
     assert "writes as contractors" in said.describe()
+    # A signature says who writes as well, though it is no part of what they ask.
+    signed = suggest(
+        load_settings(path), None, "About the invoice we sent last week.\n\n-- \nAnn Smith\nYour contractor\n"
+    )
+    assert signed is not None and signed.department_id == "facilities", signed
     # A text that does not say who writes is read by its words alone.
     other = suggest(load_settings(path), None, "About the invoice we sent last week.")
     assert other is not None and other.department_id == "billing"
