@@ -189,7 +189,8 @@ def _department(
     table: Table, domains: tuple[str, ...], languages: tuple[str, ...], env: Mapping[str, str]
 ) -> Department:
     table.only(
-        "id", "name", "addresses", "phones", "description", "keywords", "senders", "notify", "reply_from",
+        "id", "name", "addresses", "phones", "description", "keywords", "senders", "writers", "notify",
+        "reply_from",
         "acknowledgement", "forward_to", "templates",
     )  # fmt: skip
     department_id = table.text("id")
@@ -217,6 +218,7 @@ def _department(
         description=table.get("description", str, ""),
         keywords=table.strings("keywords"),
         senders=_senders(table),
+        writers=_writers(table),
         notify=read_department_notify(table.table("notify"), env),
         reply_from=reply_from,
         acknowledgement=read_acknowledgement(table.table("acknowledgement"), languages),
@@ -234,6 +236,15 @@ def _senders(table: Table) -> tuple[str, ...]:
             raise table.fail("senders", f"{entry!r} is neither an email address nor a domain")
         senders.append(sender)
     return tuple(senders)
+
+
+def _writers(table: Table) -> tuple[str, ...]:
+    """Words or phrases, each with a letter in it."""
+    writers = table.strings("writers")
+    for entry in writers:
+        if not any(character.isalpha() for character in entry):
+            raise table.fail("writers", f"{entry!r} has no word in it")
+    return writers
 
 
 def _hours(table: Table) -> OpeningHours:

@@ -52,6 +52,9 @@ class Department:
     # Addresses and domains that write about this department's business (a supplier's
     # domain for billing): evidence for the learned suggestion, not a rule.
     senders: tuple[str, ...] = ()
+    # Words by which a writer says who they are ("owner", "proprietar"): who writes decides
+    # before what they mention, so these weigh as the sender does, not as a keyword.
+    writers: tuple[str, ...] = ()
     notify: DepartmentNotify = DepartmentNotify()
     # The address replies go out from; "" for the first of `addresses`.
     reply_from: str = ""

@@ -5,7 +5,8 @@ one in all however long it is, and its sender. The config seeds each department 
 name, description and keywords) and keeps at least SEED_FLOOR of the say however many
 corrections pile up, so a few long emails never drown it. A term every department
 uses says nothing and weighs nothing. The sender counts apart from the words
-(routing.senders). The confidence is the posterior with the evidence scaled so that,
+(routing.senders), and so do the words by which a writer says who they are (a
+department's `writers`: "owner", "proprietar"). The confidence is the posterior with the evidence scaled so that,
 on the project's labelled set, 0.9 is right about nine times in ten.
 
 The model is weights in the database: `learn()` adds a lesson in the transaction of
@@ -55,6 +56,9 @@ FULL_EVIDENCE_TERMS = 8
 SENDER_EVIDENCE = 2.5
 # A sender the config names is the office's own word: who writes decides before what they mention.
 CONFIGURED_SENDER_EVIDENCE = 15.0
+# A writer naming themselves as one department's ("sunt proprietarul", "Owner, Republicii 7"),
+# in the new text or its signature, says who writes as the config's senders do.
+WRITER_EVIDENCE = CONFIGURED_SENDER_EVIDENCE
 ADDRESS_EVIDENCE = 1.5
 REPLY_ADDRESS_EVIDENCE = 0.5
 SHOWN_TERMS = 3
@@ -77,6 +81,8 @@ class Lesson:
     senders: tuple[str, ...]
     # A word as written for each term, for explanations; not stored.
     words: dict[str, str] = field(default_factory=dict, compare=False)
+    # The signature's terms, read only for who is writing; not stored.
+    signed: frozenset[str] = field(default_factory=frozenset, compare=False)
 
     def stored(self) -> dict[str, Any]:
         return {"terms": self.terms, "sender": self.sender, "senders": list(self.senders)}
@@ -97,13 +103,15 @@ class Suggestion:
     sender_agrees: bool = False
     # How many of those terms are keywords the config gives the department.
     keywords: int = 0
+    # The writer named themselves as one of the department's writers.
+    writer_agrees: bool = False
 
     @property
     def outweighs_an_address(self) -> bool:
         """Whether there is more to go on than one word against the address the sender
         chose: more words, the sender, or a keyword the config gives the department (a
         word of its name or description alone, as in "Not for sales", is not enough)."""
-        return self.terms >= 2 or self.sender_agrees or self.keywords >= 1
+        return self.terms >= 2 or self.sender_agrees or self.writer_agrees or self.keywords >= 1
 
     def describe(self) -> str:
         said = f"{self.department_id} ({self.confidence:.2f})"
@@ -135,7 +143,12 @@ def lesson_of(
     total = sum(raw.values()) or 1.0
     terms = {t: w / total for t, w in raw.items()}
     senders = sender_features(sender, settings) if settings else ()
-    return Lesson(terms, sender.lower(), senders, words)
+    signature = text.signature
+    if signature is not None:
+        for term, word in zip(signature.terms, signature.words, strict=True):
+            words.setdefault(term, word)
+    signed = frozenset(signature.terms if signature is not None else ())
+    return Lesson(terms, sender.lower(), senders, words, signed)
 
 
 def _counted(lesson: Lesson, weights: dict[str, float]) -> float:
@@ -185,6 +198,11 @@ class Classifier:
             total = max(sum(seed.values()), SEED_MASS)
             self.seeds[department.id] = {t: w / total for t, w in seed.items()}
         self.seed_vocabulary = frozenset().union(*self.seeds.values())
+        # Each writer word or phrase as its terms, in every office language that knows it.
+        self.writers = [
+            (department.id, form) for department in settings.departments
+            for writer in department.writers for form in normalizer.spellings(writer)
+        ]  # fmt: skip
 
     def read(self, lesson: Lesson, session: Session | None) -> Learned:
         """What the database knows of the lesson's terms and sender (nothing without a session)."""
@@ -202,7 +220,8 @@ class Classifier:
         """
         sender = learned.sender
         weights = self._weights(lesson, learned)
-        if not weights and sender.department_id is None:
+        writer = self._writer(lesson)
+        if not weights and sender.department_id is None and writer is None:
             return None
         # log P(term | department), worked out once for the score and the explanation.
         logs = self._logs(weights, learned)
@@ -212,13 +231,35 @@ class Classifier:
             scores[sender.department_id] += (
                 CONFIGURED_SENDER_EVIDENCE if sender.configured else SENDER_EVIDENCE
             )
+        if writer is not None:
+            scores[writer[0]] += WRITER_EVIDENCE
         if addressed in scores:
             scores[addressed] += REPLY_ADDRESS_EVIDENCE if reply else ADDRESS_EVIDENCE
         best = max(scores, key=lambda d: scores[d])
         confidence = 1.0 / sum(math.exp(score - scores[best]) for score in scores.values())
         evidence = self._evidence(best, lesson, weights, logs, sender)
+        if writer is not None and writer[0] == best:
+            evidence += (f"writes as {writer[1]}",)
         keywords = len(self.keywords[best].intersection(weights))
-        return Suggestion(best, confidence, evidence, len(weights), sender.department_id == best, keywords)
+        agrees = sender.department_id == best
+        return Suggestion(
+            best,
+            confidence,
+            evidence,
+            len(weights),
+            agrees,
+            keywords,
+            writer is not None and writer[0] == best,
+        )
+
+    def _writer(self, lesson: Lesson) -> tuple[str, str] | None:
+        """The first department whose writer word or phrase the new text or its signature
+        has (every term of it, in any form), with that word as written; None when the
+        writer says nothing of who they are."""
+        for department_id, terms in self.writers:
+            if all(term in lesson.terms or term in lesson.signed for term in terms):
+                return department_id, " ".join(lesson.words.get(term, term) for term in terms)
+        return None
 
     def _weights(self, lesson: Lesson, learned: Learned) -> dict[str, float]:
         """The lesson's terms that some but not every department knows, weighted by rarity."""

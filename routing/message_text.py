@@ -3,7 +3,8 @@
 A reply's quoted history, a forward's history and the signature are cut off (for
 mail; texts and transcripts have none), the language is told from what is left, and
 subject and text become terms (routing.normalize). A subject that only repeats an
-old one (`Re: ...`) is marked, so the learner weighs it less.
+old one (`Re: ...`) is marked, so the learner weighs it less. The signature is kept
+apart, read only for who is writing ("Owner, Republicii 7").
 
 mail-parser-reply knows the quote headers and sign-offs of many languages' mail
 programs; Romanian and Hungarian it lacks, so they are added here through its own
@@ -76,7 +77,15 @@ def known(language: str) -> bool:
     return language in MAIL_LANGUAGES or language in EXTRA_LANGUAGES
 
 
-def new_text(text: str, languages: tuple[str, ...]) -> str:
+@dataclass(frozen=True)
+class NewText:
+    """The words the sender wrote now, and the signature under them."""
+
+    words: str
+    signature: str = ""
+
+
+def new_text(text: str, languages: tuple[str, ...]) -> NewText:
     """The words the sender wrote now, or the whole text when nothing new is left.
 
     Quote headers of every office language are tried, whatever the text's own language:
@@ -89,8 +98,9 @@ def new_text(text: str, languages: tuple[str, ...]) -> str:
         text=head, languages=[code for code in languages if known(code)], keep_hyphen_lists=True
     )
     replies = mail.read().replies
-    latest = replies[0].body if replies else ""
-    return latest if latest.strip() else text
+    if not replies or not replies[0].body.strip():
+        return NewText(text)
+    return NewText(replies[0].body, replies[0].signatures)
 
 
 # Re:, Fwd: and their spellings in the office languages' mail programs, stacked or not.
@@ -120,6 +130,8 @@ class MessageText:
     old_subject: bool
     # A transcript of speech, where one word is often heard as two (`el romlott`).
     spoken: bool = False
+    # The new text's signature: who is writing, not what about.
+    signature: NormalizedText | None = None
 
     @property
     def empty(self) -> NormalizedText:
@@ -128,9 +140,10 @@ class MessageText:
 
 def read_message(message: InboundMessage, normalizer: Normalizer) -> MessageText:
     """The subject and the new words of the text, normalized in the message's language."""
-    subject, body = "", message.text
+    subject, body, signature = "", message.text, ""
     if message.channel in CHANNELS_WITH_QUOTES:
-        subject, body = _REPLY_PREFIX.sub("", message.subject), new_text(body, normalizer.languages)
+        new = new_text(body, normalizer.languages)
+        subject, body, signature = _REPLY_PREFIX.sub("", message.subject), new.words, new.signature
         if _FORWARD_PREFIX.match(message.subject) and len(body.split()) <= PASSING_ON_WORDS:
             body = message.text
     old_subject = subject != message.subject and bool(subject)
@@ -141,4 +154,5 @@ def read_message(message: InboundMessage, normalizer: Normalizer) -> MessageText
         normalizer.read(body, language),
         old_subject,
         spoken=message.channel in SPOKEN_CHANNELS,
+        signature=normalizer.read(signature, language) if signature else None,
     )

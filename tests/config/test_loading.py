@@ -123,6 +123,8 @@ BAD_CASES = [
         "departments[2].senders",
         "is neither an email address nor a domain",
     ),
+    ("departments.2.writers = ['owner', ' - ']", "departments[2].writers", "' - ' has no word in it"),
+    ("departments.2.writers = 'owner'", "departments[2].writers", "must be list"),
 ]
 
 
@@ -132,6 +134,8 @@ def test_the_office_languages_and_department_senders_are_read(tmp_path: Path) ->
     assert load_settings(path).languages == ("ro", "hu", "en", "de")
     path = _edited_office(tmp_path, "departments.2.senders = ['@Acme.example', 'Ann@Supplier.example']")
     assert load_settings(path).department("billing").senders == ("acme.example", "ann@supplier.example")
+    path = _edited_office(tmp_path, "departments.2.writers = ['supplier', 'our accountant']")
+    assert load_settings(path).department("billing").writers == ("supplier", "our accountant")
     assert load_settings(_edited_office(tmp_path, "office.region = 'de'")).region == "DE"
 
 

@@ -325,6 +325,36 @@ def test_an_address_and_words_that_disagree_leave_the_message_to_a_person(tmp_pa
     assert agreeing.department_id == "sales"
 
 
+def test_a_writer_who_says_who_they_are_outweighs_what_they_mention(tmp_path: Path) -> None:
+    # Who writes decides before what they mention: the building's contractor chasing its
+    # invoice is the building's business, though its topic is billing's.
+    path = tmp_path / "office.toml"
+    described = 'description = "The building and the contractors who work on it."'
+    plain_office = OFFICE.replace('description = "The building."', described)
+    path.write_text(plain_office.replace(described, described + '\nwriters = ["contractor"]'))
+    text = "Your contractors here, about the invoice we sent last week."
+    plain = suggest(load_settings(_written(tmp_path, plain_office)), None, text)
+    assert plain is not None and plain.department_id == "billing"
+    said = suggest(load_settings(path), None, text)
+    assert said is not None and said.department_id == "facilities", said
+    assert said.writer_agrees and said.outweighs_an_address
+    assert "writes as contractors" in said.describe()
+    # A signature says who writes as well, though it is no part of what they ask.
+    signed = suggest(
+        load_settings(path), None, "About the invoice we sent last week.\n\n-- \nAnn Smith\nYour contractor\n"
+    )
+    assert signed is not None and signed.department_id == "facilities", signed
+    # A text that does not say who writes is read by its words alone.
+    other = suggest(load_settings(path), None, "About the invoice we sent last week.")
+    assert other is not None and other.department_id == "billing"
+
+
+def _written(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "plain.toml"
+    path.write_text(text)
+    return path
+
+
 def test_a_word_of_a_keyword_phrase_weighs_as_a_description_word_not_as_a_keyword(tmp_path: Path) -> None:
     # The "loc" of "loc de muncă" (a job) is any place: alone, it is no keyword.
     path = tmp_path / "office.toml"

@@ -84,27 +84,32 @@ REPLIES = {
 
 @pytest.mark.parametrize(("program", "language"), sorted(REPLIES))
 def test_a_reply_keeps_only_its_new_words(program: str, language: str) -> None:
-    assert new_text(NEW[language] + REPLIES[program, language], LANGUAGES) == NEW[language]
+    assert new_text(NEW[language] + REPLIES[program, language], LANGUAGES).words == NEW[language]
 
 
 def test_a_header_of_another_office_language_is_known_too() -> None:
     # A German patient answers a Romanian receptionist under Gmail's Romanian header.
-    assert new_text(NEW["de"] + REPLIES["gmail", "ro"], LANGUAGES) == NEW["de"]
+    assert new_text(NEW["de"] + REPLIES["gmail", "ro"], LANGUAGES).words == NEW["de"]
 
 
 def test_a_signature_after_the_dash_line_goes_and_a_list_stays() -> None:
-    assert new_text("Can I pay by card?\n\n-- \nAnn Smith\nRepairs Ltd\n", LANGUAGES) == "Can I pay by card?"
+    assert (
+        new_text("Can I pay by card?\n\n-- \nAnn Smith\nRepairs Ltd\n", LANGUAGES).words
+        == "Can I pay by card?"
+    )
+    signed = new_text("Can I pay by card?\n\n-- \nAnn Smith\nRepairs Ltd\n", LANGUAGES).signature
+    assert "Repairs Ltd" in signed  # kept apart: it says who is writing, not what about
     listed = "Please send:\n- the invoice\n- the receipt"
-    assert new_text(listed, LANGUAGES) == listed
+    assert new_text(listed, LANGUAGES).words == listed
 
 
 def test_a_forward_keeps_its_note_or_what_it_forwards() -> None:
     forwarded = "---------- Forwarded message ---------\nFrom: Ann <ann@client.example>\nDate: Mon, 2 Nov 2026\nSubject: Leak\nTo: <hello@office.test>\n\nWater is coming through the ceiling.\n"
     assert (
-        new_text("Please deal with the invoice.\n\n" + forwarded, LANGUAGES)
+        new_text("Please deal with the invoice.\n\n" + forwarded, LANGUAGES).words
         == "Please deal with the invoice."
     )
-    assert "ceiling" in new_text(forwarded, LANGUAGES)  # no note: the forwarded mail is the message
+    assert "ceiling" in new_text(forwarded, LANGUAGES).words  # no note: the forwarded mail is the message
 
 
 def test_a_forward_with_a_short_note_is_read_with_what_it_passes_on() -> None:
