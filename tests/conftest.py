@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import NoReturn
@@ -20,10 +21,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
+from werkzeug.security import generate_password_hash
 
 from config.loading import ConfigError, load_settings
 from config.settings import Settings
 from intake.cli.runtime import Runtime, open_runtime
+from routing.people import accounts
 from tests.support.databases import PostgreSQLServer, SqliteTemplate
 from tests.support.people import office_client
 from tests.support.twilio import FakeTwilio, PhoneOffice, fake_twilio_server, open_phone_office
@@ -34,6 +37,18 @@ pytest_plugins = ("tests.support.browser",)
 TESTS = Path(__file__).parent
 OFFICE = TESTS / "office.toml"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+# Werkzeug's scrypt at a work factor of 2**10 rather than its 2**15: the same algorithm,
+# salts and checks at a thirtieth of the cost, as most tests sign a new person in (a hash
+# and a check, a tenth of a second each at full strength). test_accounts.py holds the
+# product to werkzeug's full strength.
+QUICK_SCRYPT = "scrypt:1024:8:1"
+
+
+@pytest.fixture(autouse=True)
+def _quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        accounts, "generate_password_hash", partial(generate_password_hash, method=QUICK_SCRYPT)
+    )
 
 
 def _postgresql_admin_url() -> str:
