@@ -38,7 +38,7 @@ from tests.support.twilio import PUBLIC_URL, FakeTwilio, office_with_twilio, sig
 def serving(config: Path, database_url: str) -> Iterator[ServeProcess]:
     process = ServeProcess(config, database_url)
     try:
-        process.wait_for_line("Intake is running")
+        process.wait_until_running()
         yield process
     finally:
         process.stop()

@@ -17,7 +17,7 @@ def test_intake_serve_sends_a_reply_and_threads_the_answer(database_url: str, tm
         serve = ServeProcess(replying_config(tmp_path, smarthost.port), database_url)
         try:
             serve.wait_for_line(f"Sending replies through 127.0.0.1:{smarthost.port}")
-            serve.wait_for_line("Intake is running")
+            serve.wait_until_running()
             with smtplib.SMTP("127.0.0.1", serve.smtp_port, timeout=30) as client:
                 client.sendmail(
                     "ann@client.example", ["billing@office.test"], email_bytes(to="billing@office.test")

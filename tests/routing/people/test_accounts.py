@@ -185,7 +185,7 @@ def test_intake_serve_shows_the_first_admin_on_its_first_start_only(database_url
     for _ in range(2):
         serve = ServeProcess(OFFICE, database_url)
         try:
-            serve.wait_for_line("Intake is running")
+            serve.wait_until_running()
         finally:
             assert serve.stop() == 0
         shown.append([line for line in serve.output if "password" in line])
