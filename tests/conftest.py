@@ -1,31 +1,33 @@
 """Shared fixtures: the test office, and a fresh database on SQLite and PostgreSQL.
 
-Every storage test runs on both backends. PostgreSQL runs when
-INTAKE_TEST_DATABASE_URL names a server (each test gets its own database, dropped
-afterwards); without it those tests skip, unless INTAKE_TEST_REQUIRE_POSTGRESQL=1
-(as in CI), where a skip would hide a gap and so fails instead.
+Every storage test runs on both backends, each on a database of its own, copied from one
+migrated once per session (tests/support/databases.py). PostgreSQL runs when
+INTAKE_TEST_DATABASE_URL names a server (each test's database is dropped afterwards);
+without it those tests skip, unless INTAKE_TEST_REQUIRE_POSTGRESQL=1 (as in CI), where a
+skip would hide a gap and so fails instead.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import NoReturn
 
-import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
+from werkzeug.security import generate_password_hash
 
 from config.loading import ConfigError, load_settings
 from config.settings import Settings
 from intake.cli.runtime import Runtime, open_runtime
+from routing.people import accounts
+from tests.support.databases import PostgreSQLServer, SqliteTemplate
 from tests.support.people import office_client
 from tests.support.twilio import FakeTwilio, PhoneOffice, fake_twilio_server, open_phone_office
 
@@ -34,6 +36,19 @@ pytest_plugins = ("tests.support.browser",)
 
 TESTS = Path(__file__).parent
 OFFICE = TESTS / "office.toml"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+# Werkzeug's scrypt at a work factor of 2**10 rather than its 2**15: the same algorithm,
+# salts and checks at a thirtieth of the cost, as most tests sign a new person in (a hash
+# and a check, a tenth of a second each at full strength). test_accounts.py holds the
+# product to werkzeug's full strength.
+QUICK_SCRYPT = "scrypt:1024:8:1"
+
+
+@pytest.fixture(autouse=True)
+def _quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        accounts, "generate_password_hash", partial(generate_password_hash, method=QUICK_SCRYPT)
+    )
 
 
 def _postgresql_admin_url() -> str:
@@ -48,38 +63,45 @@ def _postgresql_admin_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def _dropper() -> Iterator[ThreadPoolExecutor]:
-    """Drops test databases in the background: a DROP DATABASE waits for a checkpoint,
-    seconds that no test needs to wait for. The session ends when all are dropped."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        yield pool
-
-
-def _drop_database(conninfo: str, name: str) -> None:
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def postgresql_server() -> Iterator[PostgreSQLServer]:
+    """The PostgreSQL server that INTAKE_TEST_DATABASE_URL names, making each test's database."""
+    server = PostgreSQLServer(make_url(_postgresql_admin_url()))
+    yield server
+    server.close()
 
 
 @pytest.fixture
-def postgresql_url(_dropper: ThreadPoolExecutor) -> Iterator[str]:
-    """A new, empty PostgreSQL database for one test."""
-    admin = make_url(_postgresql_admin_url())
-    name = f"intake_test_{uuid.uuid4().hex[:12]}"
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        _dropper.submit(_drop_database, conninfo, name)
+def postgresql_url(postgresql_server: PostgreSQLServer) -> Iterator[str]:
+    """A new PostgreSQL database at the newest schema, for one test."""
+    url = postgresql_server.migrated()
+    yield url
+    postgresql_server.drop_later(url)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
+    return SqliteTemplate(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: SqliteTemplate) -> str:
+    """A new database at the newest schema, on each backend."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'intake.db'}"
+        return sqlite_template.copy_to(tmp_path / "intake.db")
     url: str = request.getfixturevalue("postgresql_url")
     return url
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database on each backend, for the tests of the migrations."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'intake.db'}"
+        return
+    server: PostgreSQLServer = request.getfixturevalue("postgresql_server")
+    url = server.empty()
+    yield url
+    server.drop_later(url)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +19,10 @@ from sqlalchemy.orm import sessionmaker
 
 from tests.support.inbox import wait_until_drained
 from tests.support.people import HttpUser
+
+RUNNING = "Intake is running"
+WORKER_RUNNING = "is making items of accepted messages"
+_WORKERS = re.compile(r"Inbox workers: (\d+) processes")
 
 
 def free_port() -> int:
@@ -73,6 +78,23 @@ class ServeProcess:
             if text in line:
                 return line
         raise AssertionError(f"no line with {text!r}; output so far:\n{''.join(self.output)}")
+
+    def wait_until_running(self, timeout: float = 30.0) -> None:
+        """Return once the process serves and each inbox worker process it started makes items.
+
+        The workers start after the doors open, in seconds on a loaded machine; mail sent
+        before waits in the inbox, and a test's deadline for what it waits for would count
+        their start-up too."""
+        self.wait_for_line(RUNNING, timeout)
+        started = _WORKERS.search("".join(self.output))
+        workers = int(started[1]) if started else 0
+        deadline = time.monotonic() + timeout
+        while sum(WORKER_RUNNING in line for line in self.output) < workers:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{workers} inbox workers did not start; output:\n{''.join(self.output)}"
+                )
+            time.sleep(0.02)
 
     @property
     def user(self) -> HttpUser:

@@ -13,15 +13,16 @@ import pytest
 
 from routing.store.models import Item
 from tests.support.browser import BrowserPage, Site
+from tests.support.databases import SqliteTemplate
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
+def database_url(tmp_path: Path, sqlite_template: SqliteTemplate) -> str:
     """SQLite only, in place of conftest's pair of databases."""
-    return f"sqlite:///{tmp_path / 'intake.db'}"
+    return sqlite_template.copy_to(tmp_path / "intake.db")
 
 
 def _focused(page: Page) -> str:

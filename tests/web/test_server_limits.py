@@ -29,7 +29,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     config.write_text(office.replace("[web]\n", f"[web]\nidle_timeout_seconds = {IDLE_TIMEOUT}\n"), "utf-8")
     process = ServeProcess(Path(config), f"sqlite:///{folder / 'intake.db'}")
     try:
-        process.wait_for_line("Intake is running")
+        process.wait_until_running()
         yield process
     finally:
         process.stop()

@@ -47,7 +47,7 @@ from tests.support.twilio import (
 def serving(config: Path, database_url: str) -> Iterator[ServeProcess]:
     process = ServeProcess(config, database_url)
     try:
-        process.wait_for_line("Intake is running")
+        process.wait_until_running()
         yield process
     finally:
         process.stop()

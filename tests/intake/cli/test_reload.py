@@ -35,7 +35,7 @@ def serve(config: Path, database_url: str) -> Iterator[ServeProcess]:
     # Items made in the serving process: its own log says when its routing has been reloaded.
     process = ServeProcess(config, database_url, "--workers", "0")
     try:
-        process.wait_for_line("Intake is running")
+        process.wait_until_running()
         yield process
     finally:
         process.stop()
@@ -79,8 +79,7 @@ def test_sighup_reloads_the_rules_on_an_open_connection(serve: ServeProcess, con
 def test_sighup_reaches_the_worker_processes_that_route(config: Path, database_url: str) -> None:
     process = ServeProcess(config, database_url, "--workers", "1")
     try:
-        process.wait_for_line("Intake is running")
-        process.wait_for_line("is making items of accepted messages")
+        process.wait_until_running()  # its worker too
         config.write_text(config.read_text() + INVOICES)
         process.process.send_signal(signal.SIGHUP)
         for _ in ("the serving process", "its worker"):
@@ -150,7 +149,7 @@ def test_a_reload_reaches_email_and_texts_alike(config: Path, database_url: str)
     config.write_text(config.read_text() + TWILIO)
     serve = ServeProcess(config, database_url, "--workers", "0")
     try:
-        serve.wait_for_line("Intake is running")
+        serve.wait_until_running()
         _mail(serve, 1)
         _text(serve, 1)
         config.write_text(config.read_text() + REFUNDS)

@@ -22,7 +22,7 @@ from tests.support.serving import ServeProcess
 def serve(database_url: str) -> Iterator[ServeProcess]:
     process = ServeProcess(OFFICE, database_url)
     try:
-        process.wait_for_line("Intake is running")
+        process.wait_until_running()
         yield process
     finally:
         process.stop()

@@ -59,7 +59,7 @@ def test_intake_and_an_auto_responder_exchange_one_acknowledgement_and_stop(
         serve = ServeProcess(replying_config(tmp_path, smarthost.port, ANSWERING), database_url)
         responder.intake_port = serve.smtp_port
         try:
-            serve.wait_for_line("Intake is running")
+            serve.wait_until_running()
             with smtplib.SMTP("127.0.0.1", serve.smtp_port, timeout=30) as client:
                 client.sendmail(
                     "ann@client.example", ["billing@office.test"], email_bytes(to="billing@office.test")

@@ -86,7 +86,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     config.write_text(OFFICE.read_text().replace("max_message_size = 1048576", "max_message_size = 26214400"))
     process = ServeProcess(config, f"sqlite:///{folder / 'intake.db'}")
     try:
-        process.wait_for_line("Intake is running")
+        process.wait_until_running()
         yield process
     finally:
         assert process.stop() == 0

@@ -107,7 +107,7 @@ def test_two_nodes_read_one_mailbox_once_and_the_survivor_takes_over(
     try:
         first.wait_for_line("imap:office-inbox: lease taken")
         second = ServeProcess(config, postgresql_url)
-        second.wait_for_line("Intake is running")
+        second.wait_until_running()
         _save(dovecot, user, range(1, 6))
         wait_for(lambda: len(_read_uids(first)) == 5, "five mails read")
         assert (_read_uids(first), _read_uids(second)) == ([1, 2, 3, 4, 5], [])

@@ -29,7 +29,7 @@ def serve(tmp_path: Path) -> Iterator[ServeProcess]:
     config.write_text(OFFICE.read_text().replace("max_message_size = 1048576\n", SMTP_LIMITS))
     process = ServeProcess(config, f"sqlite:///{tmp_path / 'intake.db'}")
     try:
-        process.wait_for_line("Intake is running")
+        process.wait_until_running()
         yield process
     finally:
         process.stop()

@@ -17,7 +17,7 @@ def test_intake_serve_sends_each_notification_once(database_url: str, tmp_path: 
         serve = ServeProcess(settings.source, database_url)
         try:
             serve.wait_for_line("Sending department notifications")
-            serve.wait_for_line("Intake is running")
+            serve.wait_until_running()
             robot = email_bytes(subject="Out of office", message_id="<robot@client.example>")
             robot = robot.replace(b"MIME-Version", b"Auto-Submitted: auto-replied\r\nMIME-Version", 1)
             with smtplib.SMTP("127.0.0.1", serve.smtp_port, timeout=30) as client:

@@ -30,7 +30,7 @@ def test_intake_serve_sends_a_reply_and_threads_the_answer(
         try:
             serve.wait_for_line(f"Jobs (replies, notifications, downloads, retention): in {where}")
             serve.wait_for_line(f"Sending replies through 127.0.0.1:{smarthost.port}")
-            serve.wait_for_line("Intake is running")
+            serve.wait_until_running()
             with smtplib.SMTP("127.0.0.1", serve.smtp_port, timeout=30) as client:
                 client.sendmail(
                     "ann@client.example", ["billing@office.test"], email_bytes(to="billing@office.test")

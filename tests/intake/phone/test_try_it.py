@@ -12,7 +12,7 @@ SAMPLE_OFFICE = ROOT / "config" / "default.toml"
 def test_a_simulated_text_and_voicemail_arrive_at_the_sample_office(database_url: str) -> None:
     serve = ServeProcess(SAMPLE_OFFICE, database_url)
     try:
-        serve.wait_for_line("Intake is running")
+        serve.wait_until_running()
         web = f"127.0.0.1:{serve.web_port}"
         text = intake("twilio", "simulate", "sms", "--web", web, "The boiler is broken again")
         voicemail = intake("twilio", "simulate", "voicemail", "--web", web, "--wait", "20")

@@ -169,12 +169,24 @@ def test_the_first_admin_is_made_and_shown_once(runtime: Runtime) -> None:
     assert len(said) == 2
 
 
+def test_a_password_is_stored_as_scrypt_at_werkzeugs_full_strength(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.undo()  # the suite's quicker hashes (tests/conftest.py) off, for this test only
+    with transaction(runtime.sessions) as session:
+        stored = accounts.add_user(session, "sam", "receptionist", PASSWORD).password_hash
+    assert stored.startswith("scrypt:32768:8:1$")
+    assert _sign_in(runtime, "sam") is not None
+    assert _sign_in(runtime, "sam", PASSWORD + "!") is None
+
+
 def test_intake_serve_shows_the_first_admin_on_its_first_start_only(database_url: str) -> None:
     shown: list[list[str]] = []
     for _ in range(2):
-        serve = ServeProcess(OFFICE, database_url)
+        # No inbox worker processes: the first admin is the serving process's to make.
+        serve = ServeProcess(OFFICE, database_url, "--workers", "0")
         try:
-            serve.wait_for_line("Intake is running")
+            serve.wait_until_running()
         finally:
             assert serve.stop() == 0
         shown.append([line for line in serve.output if "password" in line])

@@ -9,11 +9,19 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
+from config.loading import load_settings
 from config.settings import DatabaseSettings, Settings
 from routing.store.database import make_engine
 from routing.store.models import Base
 from routing.store.schema import SchemaOutOfDate, current_revision, head_revision, prepare, upgrade
 from routing.store.search_index import outside_models
+from tests.conftest import OFFICE
+
+
+@pytest.fixture
+def settings(empty_database_url: str) -> Settings:
+    """The test office on an empty database: these tests run the migrations themselves."""
+    return load_settings(OFFICE, {"INTAKE_DATABASE_URL": empty_database_url})
 
 
 def test_migrations_match_the_models(settings: Settings) -> None:
