@@ -33,7 +33,7 @@ def phone_facts(session: Session, item_id: int) -> PhoneFacts:
 
 
 def phone_facts_of(session: Session, item_ids: Collection[int]) -> dict[int, PhoneFacts]:
-    """The phone facts of many items in three queries, whatever their number (a page of the API)."""
+    """The phone facts of many items in at most three queries, whatever their number (a page of the API)."""
     ids = sorted(set(item_ids))
     calls = {c.item_id: c for c in session.scalars(select(VoiceCall).where(VoiceCall.item_id.in_(ids)))}
     downloads = downloads_of(session, ids)
@@ -42,7 +42,9 @@ def phone_facts_of(session: Session, item_ids: Collection[int]) -> dict[int, Pho
         for item_id, found in downloads.items()
     }
     wanted = [a for a in recording_ids.values() if a is not None]
-    recordings = {a.id: a for a in session.scalars(select(Attachment).where(Attachment.id.in_(wanted)))}
+    recordings: dict[int, Attachment] = {}
+    if wanted:  # most items (every email) have no recording: then there is nothing to ask for
+        recordings = {a.id: a for a in session.scalars(select(Attachment).where(Attachment.id.in_(wanted)))}
     return {
         item_id: PhoneFacts(
             calls.get(item_id), recordings.get(recording_ids[item_id] or 0), downloads[item_id]

@@ -56,9 +56,12 @@ class Person:
 
 
 def person_of(user: User) -> Person:
+    return _person(user, (m.department_id for m in user.memberships))
+
+
+def _person(user: User, departments: Iterable[str]) -> Person:
     stamp = hashlib.sha256(f"{user.password_hash}\0{user.session_epoch}".encode()).hexdigest()[:16]
-    departments = frozenset(m.department_id for m in user.memberships)
-    return Person(user.id, user.name, user.role, departments, stamp, user.language)
+    return Person(user.id, user.name, user.role, frozenset(departments), stamp, user.language)
 
 
 def add_user(session: Session, name: str, role: str, password: str, departments: Iterable[str] = ()) -> User:
@@ -177,13 +180,17 @@ def revoke_token(session: Session, token_id: int) -> None:
 
 def person_for_token(session: Session, token: str) -> Person | None:
     """The active person a token that is not revoked belongs to. Asked at every API
-    request: the user, then their memberships, without loading the token's row."""
-    user = session.scalar(
-        select(User)
+    request: the user and their memberships in one query (a row per membership, one with
+    none for a user without), without loading the token's row."""
+    rows = session.execute(
+        select(User, Membership.department_id)
         .join(ApiToken, ApiToken.user_id == User.id)
+        .outerjoin(Membership, Membership.user_id == User.id)
         .where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None), User.active)
-    )
-    return person_of(user) if user is not None else None
+    ).all()
+    if not rows:
+        return None
+    return _person(rows[0][0], (department for _, department in rows if department is not None))
 
 
 def ensure_first_admin(sessions: sessionmaker[Session]) -> tuple[str, str] | None:
