@@ -65,6 +65,14 @@ class Delivery:
 AlsoStore = Callable[[Session, Delivery], None]
 
 
+@dataclass(frozen=True)
+class Routed:
+    """A message routed ahead of the transaction that stores it (Deliverer.route_ahead)."""
+
+    decision: RoutingDecision
+    terms: str
+
+
 class Deliverer:
     """Stores messages: the router decides the queue, the session factory the database."""
 
@@ -86,42 +94,60 @@ class Deliverer:
 
         return _twice(message, attempt)
 
+    def route_ahead(self, session: Session, message: InboundMessage) -> Routed:
+        """Route `message` and work out its search terms in a reading transaction, before
+        the one that stores it: on SQLite that one holds the only write lock, which the
+        doors wait for. What was learned meanwhile is what it would have missed had the
+        message come a moment earlier."""
+        return Routed(self.router.route(message, session), self._terms(message))
+
     def deliver_in(
-        self, session: Session, message: InboundMessage, also: AlsoStore | None = None
+        self,
+        session: Session,
+        message: InboundMessage,
+        also: AlsoStore | None = None,
+        routed: Routed | None = None,
     ) -> Delivery:
         """deliver() within the caller's transaction, in a savepoint of its own: a message
-        that fails leaves the others of the transaction as they were."""
+        that fails leaves the others of the transaction as they were. `routed`, when
+        given, is the message's route_ahead()."""
 
         def attempt() -> Delivery:
             with session.begin_nested():
-                return self._find_or_store(session, message, also)
+                return self._find_or_store(session, message, also, routed)
 
         return _twice(message, attempt)
 
-    def _find_or_store(self, session: Session, message: InboundMessage, also: AlsoStore | None) -> Delivery:
+    def _find_or_store(
+        self, session: Session, message: InboundMessage, also: AlsoStore | None, routed: Routed | None = None
+    ) -> Delivery:
         delivery = _find(session, message.idempotency_key)
         if delivery is None:
-            delivery = self._store(session, message)
+            delivery = self._store(session, message, routed)
         if also is not None:
             also(session, delivery)
         return delivery
 
-    def _store(self, session: Session, message: InboundMessage) -> Delivery:
-        """Join the conversation the message continues, or make a routed item."""
+    def _store(self, session: Session, message: InboundMessage, routed: Routed | None = None) -> Delivery:
+        """Join the conversation the message continues, or make a routed item (routed
+        here unless `routed` was worked out ahead)."""
         # Claims the key first: a copy of this message being delivered at the same
         # moment waits here, then fails on the key and finds what this one stored.
         session.execute(_INSERT_KEY, {"key": message.idempotency_key})
         matching = match(session, message, self.router.settings.routing)
         if matching.thread is not None:
             _join(session, message, matching.thread, matching.outcomes)
-            search_index.add_terms(session, matching.thread.item_id, self._terms(message))
+            search_index.add_terms(
+                session, matching.thread.item_id, routed.terms if routed else self._terms(message)
+            )
             log.info("a %s message joined item %s", message.channel, matching.thread.item_id)
             return Delivery(matching.thread.item_id, matching.thread.department_id, created=True, joined=True)
-        decision = self.router.route(message, session)
+        routed = routed or self.route_ahead(session, message)
+        decision = routed.decision
         settings = self.router.settings
         contact_id = contact_at_arrival(session, message, settings.region)
         item_id = _insert_item(session, message, decision, matching.outcomes, contact_id)
-        search_index.write(session, [{"item_id": item_id, "terms": self._terms(message)}])
+        search_index.write(session, [{"item_id": item_id, "terms": routed.terms}])
         if contact_id is not None:
             suggest_at_arrival(session, item_id, contact_id, message, settings)
         log.info("item %s from %s routed to %s", item_id, message.channel, decision.department_id)

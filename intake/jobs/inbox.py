@@ -4,9 +4,11 @@ stores its item in the transaction that deletes its inbox row (routing.store.inb
 It runs as a process of its own (`intake worker`, several started by `intake serve`)
 or as a thread of the serving process (`--workers 0`). Each channel's rows are read by
 that channel's Reader (an email parsed, a text's form read again), outside any
-transaction. A message whose processing failed (its worker died, the parse broke) is
-tried again under a new claim; past MAX_ATTEMPTS it is stored raw only, marked, as a
-message the parser cannot read is; so is a message the database refuses as read.
+transaction; the batch is then routed in a reading transaction, so that the writing one
+(on SQLite, the write lock the doors wait for) holds the writes alone. A message whose
+processing failed (its worker died, the parse broke) is tried again under a new claim;
+past MAX_ATTEMPTS it is stored raw only, marked, as a message the parser cannot read is;
+so is a message the database refuses as read.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Protocol
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from routing.delivery import AlsoStore, Deliverer, Delivery
+from routing.delivery import AlsoStore, Deliverer, Delivery, Routed
 from routing.message import InboundMessage
 from routing.store import inbox
 from routing.store.database import StorageUnavailable, UnstorableMessage, transaction
@@ -120,10 +122,11 @@ class InboxWorker:
         refused or taken over leaves the others be."""
         if not parsed:
             return
+        routed = self._route_ahead([read.message for _, read in parsed])
         with transaction(self.sessions) as session:
-            for claimed, read in parsed:
+            for (claimed, read), ahead in zip(parsed, routed, strict=True):
                 try:
-                    delivery = self._deliver(session, claimed, read)
+                    delivery = self._deliver(session, claimed, read, ahead)
                 except LeaseLost as lost:
                     log.warning("%s; leaving it to that worker", lost)
                 except UnstorableMessage:
@@ -133,11 +136,22 @@ class InboxWorker:
                 else:
                     log.info("inbox row %s is item %s", claimed.id, delivery.item_id)
 
-    def _deliver(self, session: Session, claimed: Claimed, read: Read) -> Delivery:
-        """Deliver the message as read; raw only when the database refuses its values
-        (a DataError fails the same way at every try)."""
+    def _route_ahead(self, messages: list[InboundMessage]) -> list[Routed]:
+        """Route the batch in a reading transaction, so that the writing one, which on
+        SQLite holds the door's write lock, is spent on the writes alone."""
         try:
-            return self.deliverer.deliver_in(session, read.message, self._with_item(claimed, read.also))
+            with transaction(self.sessions, write=False) as session:
+                return [self.deliverer.route_ahead(session, message) for message in messages]
+        except SQLAlchemyError as error:
+            raise StorageUnavailable("the database could not be read for routing") from error
+
+    def _deliver(self, session: Session, claimed: Claimed, read: Read, routed: Routed) -> Delivery:
+        """Deliver the message as read and routed; raw only (routed again) when the
+        database refuses its values (a DataError fails the same way at every try)."""
+        try:
+            return self.deliverer.deliver_in(
+                session, read.message, self._with_item(claimed, read.also), routed
+            )
         except UnstorableMessage as error:
             key = read.message.idempotency_key
             log.warning("message %s refused as read (%s); storing it raw only", key, error)
