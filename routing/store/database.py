@@ -6,10 +6,12 @@ through psycopg 3, is for offices that run several Intake processes.
 
 from __future__ import annotations
 
+import fcntl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import Any, BinaryIO
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -34,11 +36,13 @@ def make_engine(settings: DatabaseSettings) -> Engine:
         engine = create_engine(url, connect_args={"timeout": settings.lock_timeout_seconds})
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
-        _writer_turns[engine] = _WriterTurn(settings.lock_timeout_seconds)
+        _writer_turns[engine] = _WriterTurn(settings.lock_timeout_seconds, url.database)
         return engine
     return create_engine(url, pool_pre_ping=True, connect_args=postgresql_connect_args(settings))
 
 
+# How often a writer waiting for another process's write tries again (SQLite).
+WRITER_POLL_SECONDS = 0.0005
 # No statement of Intake's takes near this long; one that does is stuck, not slow.
 STATEMENT_TIMEOUT_SECONDS = 60
 # A connection silent this long is probed, and given up after a few unanswered probes.
@@ -107,22 +111,51 @@ def transaction(sessions: sessionmaker[Session], *, write: bool = True) -> Itera
 
 
 class _WriterTurn:
-    """SQLite takes one writer at a time. Writers of one process queue here, in turn:
-    SQLite's own busy timeout makes them poll with sleeps of up to 100 ms, which adds
-    up to seconds when many messages arrive at once."""
+    """SQLite takes one writer at a time. Intake's writers queue here, in turn: those of
+    this process on a lock, and those of every process on a lock file beside the
+    database, tried every half millisecond. Left to SQLite's own busy timeout, a waiting
+    writer polls with sleeps of up to 100 ms: a burst's waits add up to seconds, and a
+    writer that commits often (the door) keeps the lock from one that waits (a worker)."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, database: str | None) -> None:
         self.lock = threading.RLock()
         self.timeout = timeout
+        # A file database only: an in-memory one lives in one process.
+        self.path = f"{database}-writer" if database and database != ":memory:" else None
+        self._file: BinaryIO | None = None
+        self._depth = 0
 
     @contextmanager
     def __call__(self) -> Iterator[None]:
+        deadline = time.monotonic() + self.timeout
         if not self.lock.acquire(timeout=self.timeout):
             raise StorageUnavailable("the database is busy with other writes")
+        outermost = self._depth == 0 and self.path is not None
         try:
-            yield
+            if outermost:
+                self._take_the_file(deadline)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if outermost and self._file is not None:
+                    fcntl.flock(self._file, fcntl.LOCK_UN)
         finally:
             self.lock.release()
+
+    def _take_the_file(self, deadline: float) -> None:
+        if self._file is None:
+            assert self.path is not None
+            self._file = open(self.path, "ab")  # noqa: SIM115 (held for the process's life)
+        while True:
+            try:
+                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StorageUnavailable("the database is busy with other writes") from None
+                time.sleep(WRITER_POLL_SECONDS)
 
 
 _writer_turns: WeakKeyDictionary[Engine, _WriterTurn] = WeakKeyDictionary()

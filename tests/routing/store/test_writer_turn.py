@@ -1,0 +1,60 @@
+"""SQLite's writers take turns across processes through a lock file beside the database:
+a writer waits while another process writes, and gives up with StorageUnavailable
+(the sender retries) when that write outlasts the lock timeout."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import DatabaseSettings
+from routing.store.database import StorageUnavailable, make_engine, make_session_factory, transaction
+from tests.support.databases import SqliteTemplate
+
+
+def writer(url: str, timeout: float) -> sessionmaker[Session]:
+    """A process's own engine and sessions, as another Intake process has them."""
+    return make_session_factory(make_engine(DatabaseSettings(url=url, lock_timeout_seconds=timeout)))
+
+
+@pytest.fixture
+def url(tmp_path: Path, sqlite_template: SqliteTemplate) -> str:
+    return sqlite_template.copy_to(tmp_path / "intake.db")
+
+
+def test_a_writer_waits_while_another_process_writes_then_writes(url: str) -> None:
+    ours, theirs = writer(url, timeout=10), writer(url, timeout=10)
+    writing, done = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def their_write() -> None:
+        with transaction(theirs) as session:
+            session.execute(text("CREATE TABLE turns (who TEXT)"))
+            writing.set()
+            done.wait(10)
+            order.append("theirs committed")
+
+    other = threading.Thread(target=their_write)
+    other.start()
+    writing.wait(10)
+    threading.Timer(0.3, done.set).start()
+    with transaction(ours) as session:
+        order.append("ours began")
+        session.execute(text("INSERT INTO turns VALUES ('ours')"))
+    other.join()
+    assert order == ["theirs committed", "ours began"]
+    assert Path(f"{url.removeprefix('sqlite:///')}-writer").exists()
+
+
+def test_a_writer_gives_up_when_another_process_writes_too_long(url: str) -> None:
+    ours, theirs = writer(url, timeout=0.2), writer(url, timeout=10)
+    with transaction(theirs) as session:
+        session.execute(text("CREATE TABLE turns (who TEXT)"))
+        with pytest.raises(StorageUnavailable, match="busy with other writes"), transaction(ours):
+            pass
+    with transaction(ours) as session:  # their write is over: ours goes in
+        session.execute(text("INSERT INTO turns VALUES ('ours')"))
