@@ -22,7 +22,6 @@ from flask import Blueprint, Flask, Response, current_app, request, url_for
 from twilio.request_validator import RequestValidator, add_port, compare, remove_port
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import Forbidden
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.holder import SettingsHolder
 from config.settings import Settings
@@ -39,6 +38,7 @@ from web.storage import writing
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("twilio", __name__)
+PREFIX = "/twilio"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 # Twilio's largest form (a message of 1600 characters, ten media URLs) is a few KiB.
 MAX_BODY_BYTES = 256 * 1024
@@ -81,12 +81,9 @@ class TwilioHooks:
         return VoicemailDesk(self.deliverer, transcribe=self.settings.twilio.transcribe)
 
     def init_app(self, app: Flask) -> None:
+        """Serve the webhooks under PREFIX from `app`, an app of their own."""
         app.extensions["twilio"] = self
-        app.register_blueprint(blueprint, url_prefix="/twilio")
-        hops = self.settings.twilio.proxy_hops
-        if hops and not self.settings.twilio.public_url:
-            # Behind that many proxies, trust their X-Forwarded-* to rebuild the URL Twilio signed.
-            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+        app.register_blueprint(blueprint, url_prefix=PREFIX)
 
     def refused(self, url: str) -> str | None:
         """Why a recording URL will not be fetched, or None when it may be."""

@@ -74,6 +74,17 @@ def test_a_request_twilio_did_not_sign_gets_403_and_stores_nothing(phone: PhoneO
     assert phone.downloads() == []
 
 
+def test_a_webhook_s_answers_carry_the_security_headers_of_every_page(phone: PhoneOffice) -> None:
+    answered = phone.post("/twilio/sms", sms_form())
+    refused = phone.client.post("/twilio/sms", data=sms_form(), headers={"X-Twilio-Signature": "forged"})
+    assert (answered.status_code, refused.status_code) == (200, 403)
+    for response in (answered, refused):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["Referrer-Policy"] == "same-origin"
+
+
 @pytest.mark.parametrize("path", ENDPOINTS)
 def test_a_large_unsigned_body_is_refused_before_it_is_read(phone: PhoneOffice, path: str) -> None:
     size = 4 * 1024 * 1024
