@@ -7,7 +7,8 @@ A text is answered 200 once its form is committed to the inbox (an inbox worker 
 the item, its downloads and its acknowledgement later); a voicemail's callbacks once
 its item is committed. When storage fails the answer is 503, so Twilio retries or uses
 its fallback URL. A form without what an item needs, or with values the database
-refuses as data, is answered 400: a retry would be refused the same way.
+refuses as data, is answered 400: a retry would be refused the same way. The webhooks
+are served by an app of their own, in front of the pages' (web.app).
 """
 
 from __future__ import annotations
@@ -132,8 +133,8 @@ def _valid(validator: RequestValidator, url: str, form: SignedForm, signature: s
 
 @lru_cache(maxsize=64)
 def _url_variants(url: str) -> tuple[str, str]:
-    """`url` without and with its port, as RequestValidator.validate rebuilds them; one
-    public URL a webhook, so each is parsed once."""
+    """`url` without and with its port, as RequestValidator.validate rebuilds them: each
+    webhook is called at one URL, so this is parsed once rather than for every request."""
     parsed = urlparse(url)
     return remove_port(parsed), add_port(parsed)
 

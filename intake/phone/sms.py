@@ -3,8 +3,8 @@ door, turned into an InboundMessage by the inbox worker.
 
 Pure functions of the form Twilio posts: no network, no database. The door and the
 worker read the form from the same raw body with `fields_of`, so what the door checked
-(the signature, then the envelope) is what the worker reads. Media is only named here (URL and type); the bytes are
-fetched later by the download worker.
+(the signature, then the envelope) is what the worker reads. Media is only named here
+(URL and type); the bytes are fetched later by the download worker.
 """
 
 from __future__ import annotations
@@ -64,9 +64,9 @@ def form_of(raw: bytes) -> dict[str, str]:
 
 
 def arrival_of(form: Mapping[str, str], raw: bytes, received_at: datetime) -> Arrival:
-    """What the door commits to the inbox for a messaging webhook's body and its form
-    (`form_of(raw)`, or its fields as the door checked them); BadWebhook, before
-    anything is stored, when the form lacks what an item needs."""
+    """What the door commits to the inbox for a messaging webhook's body and the form
+    read from it; BadWebhook, before anything is stored, when the form lacks what an
+    item needs."""
     channel, sender, called, _ = _envelope(storable(form))
     return Arrival(channel, sender, (called,), raw, received_at)
 
