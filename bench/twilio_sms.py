@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
@@ -123,6 +123,15 @@ def _measured(port: int, requests: list[tuple[bytes, str]], clients: int) -> tup
     return rate, (time.process_time() - cpu) / len(requests) * 1000
 
 
+def _thread_cpu(name: str) -> Callable[[], float]:
+    """A clock of the CPU seconds used by the thread called `name` (the inbox's writer):
+    what the group commit costs, apart from the request threads."""
+    [thread] = [thread for thread in threading.enumerate() if thread.name == name]
+    assert thread.ident is not None
+    clock = time.pthread_getcpuclockid(thread.ident)
+    return lambda: time.clock_gettime(clock)
+
+
 @contextmanager
 def _counting_commits(engine: Engine) -> Iterator[list[None]]:
     """One entry per commit on `engine` within the block: the inbox's groups."""
@@ -200,8 +209,11 @@ def main() -> None:
             _drive(18572, _requests(100), args.clients)  # warm both up
             _drive(18571, _requests(100), args.clients)
             bare, bare_cpu = _measured(18572, _requests(args.requests), args.clients)
+            writer_cpu = _thread_cpu("inbox-writer")
             with _counting_commits(runtime.engine) as commits:
+                writer_started = writer_cpu()
                 inboxed, inboxed_cpu = _measured(18571, _requests(args.requests), args.clients)
+                writer_ms = (writer_cpu() - writer_started) / args.requests * 1000
             backlog = args.requests + 100
             began = time.perf_counter()
             workers.start()
@@ -226,7 +238,8 @@ def main() -> None:
     )
     print(
         f"  {len(commits)} inbox commits, {args.requests / max(1, len(commits)):.1f} texts each: "
-        f"{len(commits) * inboxed / args.requests:.0f} commits/s"
+        f"{len(commits) * inboxed / args.requests:.0f} commits/s; the inbox's writer thread "
+        f"{writer_ms:.2f} ms of that CPU a text"
     )
     print(
         f"that backlog of {backlog} made items in {drained:.1f} s ({backlog / drained:.0f} items/s, worker start-up included)"

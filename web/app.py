@@ -4,16 +4,22 @@ The `intake` command builds the settings holder, the Deliverer and the inbox's w
 once per process and hands them in, so the web's channels (Twilio webhooks, messages
 taken by hand) store through the same router and inbox as SMTP and IMAP, and a reload
 reaches them too.
+
+Twilio's webhooks are served by an app of their own in front of the pages' app: a
+webhook uses none of what a person's page needs (the session, signing in, CSRF, the
+language), and in a burst of texts that would cost as much as the webhook itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+from flask import Flask, Response
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 from config.holder import SettingsHolder
@@ -39,9 +45,12 @@ from web import (
     labels,
     queue,
     replies,
+    twilio,
 )
 from web.storage import WebStorage
-from web.twilio import TwilioHooks
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 
 class RowIdConverter(IntegerConverter):
@@ -53,6 +62,19 @@ class RowIdConverter(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+class WebhooksApart:
+    """Requests under the webhooks' path to their app, every other to the pages' app."""
+
+    def __init__(self, pages: WSGIApplication, webhooks: WSGIApplication) -> None:
+        self.pages = pages
+        self.webhooks = webhooks
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path: str = environ.get("PATH_INFO", "")
+        wanted = self.webhooks if path.startswith(twilio.PREFIX + "/") else self.pages
+        return wanted(environ, start_response)
+
+
 def create_app(
     settings: SettingsHolder,
     engine: Engine,
@@ -61,11 +83,11 @@ def create_app(
     accept: Accept,
 ) -> Flask:
     """The app; `accept` commits a text to the inbox (an InboxWriter's, which must be
-    running for texts to be taken: stopped, it answers them 503)."""
-    app = Flask(__name__)
-    app.url_map.converters["int"] = RowIdConverter  # before any route is added
+    running for texts to be taken: stopped, it answers them 503). Its
+    `extensions["twilio"]` holds the webhooks' TwilioHooks."""
+    storage = WebStorage(settings, engine, sessions)
+    app = _flask(__name__, storage)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    WebStorage(settings, engine, sessions).init_app(app)
     i18n.init_app(app)
     labels.init_app(app)
     app.register_blueprint(health.blueprint)
@@ -80,7 +102,6 @@ def create_app(
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(files.blueprint)
     app.register_blueprint(favicon.blueprint)
-    TwilioHooks(settings, deliverer, accept).init_app(app)
     hand_taken.init_app(app, deliverer)
     auth.init_app(app, settings.current)
     display.init_app(app)
@@ -94,14 +115,41 @@ def create_app(
     def clock() -> dict[str, datetime]:
         return {"now": utcnow()}
 
-    @app.after_request
-    def security_headers(response):  # type: ignore[no-untyped-def]
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'self'; img-src 'self'; frame-ancestors 'none'"
-        )
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
-
+    webhooks = _flask(twilio.__name__, storage, static_folder=None)
+    hooks = twilio.TwilioHooks(settings, deliverer, accept)
+    hooks.init_app(webhooks)
+    app.extensions["twilio"] = hooks
+    app.wsgi_app = WebhooksApart(app.wsgi_app, webhooks.wsgi_app)  # type: ignore[method-assign]
+    hops = settings.current.twilio.proxy_hops
+    if hops and not settings.current.twilio.public_url:
+        # Behind that many proxies, trust their X-Forwarded-* to rebuild the URL Twilio
+        # signed (and a visitor's address for the sign-in throttle).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
     return app
+
+
+def _flask(import_name: str, storage: WebStorage, static_folder: str | None = "static") -> Flask:
+    """An app on the office's storage, with its row ids and security headers."""
+    app = Flask(import_name, static_folder=static_folder)
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
+    storage.init_app(app)
+    app.after_request(security_headers)
+    return app
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self'; frame-ancestors 'none'",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def security_headers(response: Response) -> Response:
+    """SECURITY_HEADERS on every answer, but those its view chose itself; the headers are
+    read once (a setdefault each would read them four times, on every webhook too)."""
+    chosen = {name.lower() for name, _ in response.headers}
+    response.headers.extend(
+        (name, value) for name, value in SECURITY_HEADERS.items() if name.lower() not in chosen
+    )
+    return response

@@ -2,8 +2,8 @@
 
 Pages need a signed-in session; the JSON API needs a token (`Authorization: Bearer`)
 and never reads the session cookie, so that no other site can call it in a user's
-name. /healthz (its detail for signed-in people only), /login and the Twilio webhooks
-(signature-checked) are open. Repeated
+name. /healthz (its detail for signed-in people only) and /login are open; Twilio's
+webhooks (signature-checked) are served apart, by web.twilio's own app. Repeated
 failed sign-ins for a name or from an address are refused for a while (web.throttle).
 """
 
@@ -27,7 +27,6 @@ from web import api
 from web.access import local_path
 from web.storage import reading, storage, writing
 from web.throttle import LoginThrottle, throttle
-from web.twilio import blueprint as twilio_blueprint
 
 blueprint = Blueprint("auth", __name__)
 _OPEN_ENDPOINTS = {"health.healthz", "auth.login", "static", "favicon.icon"}
@@ -75,7 +74,6 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.before_request(_guard)
     csrf = CSRFProtect(app)
     csrf.exempt(api.blueprint)
-    csrf.exempt(twilio_blueprint)
     app.register_blueprint(blueprint)
 
 
@@ -89,7 +87,7 @@ def _load_user(user_id: str) -> SignedIn | None:
 
 
 def _guard() -> BaseResponse | None:
-    if request.endpoint in _OPEN_ENDPOINTS or request.blueprint == twilio_blueprint.name:
+    if request.endpoint in _OPEN_ENDPOINTS:
         return None
     if request.path.startswith("/api/"):  # also for API paths that match no view
         person = _token_person()

@@ -7,7 +7,8 @@ A text is answered 200 once its form is committed to the inbox (an inbox worker 
 the item, its downloads and its acknowledgement later); a voicemail's callbacks once
 its item is committed. When storage fails the answer is 503, so Twilio retries or uses
 its fallback URL. A form without what an item needs, or with values the database
-refuses as data, is answered 400: a retry would be refused the same way.
+refuses as data, is answered 400: a retry would be refused the same way. The webhooks
+are served by an app of their own, in front of the pages' (web.app).
 """
 
 from __future__ import annotations
@@ -15,20 +16,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import wraps
-from typing import TypeVar
+from functools import lru_cache, wraps
+from urllib.parse import urlparse
 
 from flask import Blueprint, Flask, Response, current_app, request, url_for
-from twilio.request_validator import RequestValidator
-from twilio.twiml.messaging_response import MessagingResponse
+from twilio.request_validator import RequestValidator, add_port, compare, remove_port
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import Forbidden
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.holder import SettingsHolder
 from config.settings import Settings
 from intake.phone import voice as twilio_voice
 from intake.phone.fetch import refusal
-from intake.phone.sms import BadWebhook, arrival_of, required
+from intake.phone.sms import BadWebhook, arrival_of, fields_of, required
 from routing.channels.voicemail import VoicemailDesk
 from routing.delivery import Deliverer
 from routing.queues import reply_status as reported
@@ -39,10 +39,23 @@ from web.storage import writing
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("twilio", __name__)
+PREFIX = "/twilio"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 # Twilio's largest form (a message of 1600 characters, ten media URLs) is a few KiB.
 MAX_BODY_BYTES = 256 * 1024
-View = TypeVar("View", bound=Callable[..., Response])
+# What twilio's MessagingResponse() renders, written once rather than built for each text.
+EMPTY_MESSAGING_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
+class SignedForm(MultiDict[str, str]):
+    """A webhook's form as Twilio signed it: every value of a repeated name.
+
+    twilio's RequestValidator asks a form for `getall` first and falls back to
+    `getlist` through an AttributeError for each name; answering `getall` spares that.
+    """
+
+    def getall(self, name: str) -> list[str]:
+        return self.getlist(name)
 
 
 class TwilioHooks:
@@ -69,12 +82,9 @@ class TwilioHooks:
         return VoicemailDesk(self.deliverer, transcribe=self.settings.twilio.transcribe)
 
     def init_app(self, app: Flask) -> None:
+        """Serve the webhooks under PREFIX from `app`, an app of their own."""
         app.extensions["twilio"] = self
-        app.register_blueprint(blueprint, url_prefix="/twilio")
-        hops = self.settings.twilio.proxy_hops
-        if hops and not self.settings.twilio.public_url:
-            # Behind that many proxies, trust their X-Forwarded-* to rebuild the URL Twilio signed.
-            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+        app.register_blueprint(blueprint, url_prefix=PREFIX)
 
     def refused(self, url: str) -> str | None:
         """Why a recording URL will not be fetched, or None when it may be."""
@@ -86,26 +96,47 @@ def _hooks() -> TwilioHooks:
     return found
 
 
-def signed(view: View) -> View:
-    """Refuse with 403 any request not signed by Twilio with the account's auth token."""
+def signed(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Refuse with 403 any request not signed by Twilio with the account's auth token;
+    the view is called with the form that was signed, parsed once from the body."""
 
     @wraps(view)
-    def checked(*args: object, **kwargs: object) -> Response:
+    def checked(**kwargs: object) -> Response:
         hooks = _hooks()
         # Before anything is read: an unsigned sender must not make Intake read without end.
         request.max_content_length = MAX_BODY_BYTES
-        # Keep the body as it arrived before the form is parsed from it: it is stored as the raw form.
-        request.get_data(cache=True)
+        # Kept as it arrived (cached): it is stored as the raw form.
+        form = SignedForm(fields_of(request.get_data(cache=True)))
         signature = request.headers.get(SIGNATURE_HEADER, "")
         url = _signed_url()
-        if not (hooks.settings.twilio.configured and signature and url) or not hooks.validator.validate(
-            url, request.form, signature
+        if not (
+            hooks.settings.twilio.configured
+            and signature
+            and url
+            and _valid(hooks.validator, url, form, signature)
         ):
             log.warning("refused a request to %s without a valid Twilio signature", request.path)
             raise Forbidden("this endpoint answers only requests signed by Twilio")
-        return view(*args, **kwargs)
+        return view(form, **kwargs)
 
-    return checked  # type: ignore[return-value]
+    return checked
+
+
+def _valid(validator: RequestValidator, url: str, form: SignedForm, signature: str) -> bool:
+    """RequestValidator.validate's answer for a form: the signature of the URL without
+    its port or with it (Twilio signs either), the second computed only when the first
+    does not match."""
+    return any(
+        compare(validator.compute_signature(variant, form), signature) for variant in _url_variants(url)
+    )
+
+
+@lru_cache(maxsize=64)
+def _url_variants(url: str) -> tuple[str, str]:
+    """`url` without and with its port, as RequestValidator.validate rebuilds them: each
+    webhook is called at one URL, so this is parsed once rather than for every request."""
+    parsed = urlparse(url)
+    return remove_port(parsed), add_port(parsed)
 
 
 def _signed_url() -> str:
@@ -129,49 +160,49 @@ def _twiml(body: str) -> Response:
 
 @blueprint.post("/sms", provide_automatic_options=False)
 @signed
-def sms() -> Response:
+def sms(form: SignedForm) -> Response:
     """A text: committed to the inbox as it came, then answered with an empty TwiML (any
     acknowledgement goes later, by the Messages API, once the item exists)."""
     hooks = _hooks()
-    hooks.accept(arrival_of(request.get_data(), hooks.clock()))
-    return _twiml(str(MessagingResponse()))
+    hooks.accept(arrival_of(form.to_dict(), request.get_data(), hooks.clock()))
+    return _twiml(EMPTY_MESSAGING_TWIML)
 
 
 @blueprint.post("/voice", provide_automatic_options=False)
 @signed
-def voice() -> Response:
+def voice(form: SignedForm) -> Response:
     urls = twilio_voice.CallbackUrls(
         recording=_public_url(url_for(".recording")),
         transcription=_public_url(url_for(".transcription")),
         done=_public_url(url_for(".voice_done")),
     )
-    called = request.form.get("To", "")
+    called = form.get("To", "")
     hooks = _hooks()
     return _twiml(twilio_voice.greeting(hooks.settings, called, hooks.clock(), urls))
 
 
 @blueprint.post("/voice/done", provide_automatic_options=False)
 @signed
-def voice_done() -> Response:
+def voice_done(form: SignedForm) -> Response:
     # The <Record> action names the recording too: one more chance to make the item, should
     # the recording callback fail. The caller hears goodbye whatever happens here.
     hooks = _hooks()
     try:
-        voicemail = twilio_voice.parse_recording(request.form.to_dict(), request.get_data(), hooks.clock())
+        voicemail = twilio_voice.parse_recording(form.to_dict(), request.get_data(), hooks.clock())
         if voicemail is not None:
             hooks.desk.record(voicemail, refused=hooks.refused(voicemail.call.recording_url))
     except (BadWebhook, StorageUnavailable, UnstorableMessage) as error:
-        log.warning("the end of call %s was not stored: %s", request.form.get("CallSid", "?"), error)
+        log.warning("the end of call %s was not stored: %s", form.get("CallSid", "?"), error)
     return _twiml(twilio_voice.goodbye())
 
 
 @blueprint.post("/voice/recording", provide_automatic_options=False)
 @signed
-def recording() -> Response:
+def recording(form: SignedForm) -> Response:
     hooks = _hooks()
-    voicemail = twilio_voice.parse_recording(request.form.to_dict(), request.get_data(), hooks.clock())
+    voicemail = twilio_voice.parse_recording(form.to_dict(), request.get_data(), hooks.clock())
     if voicemail is None:
-        log.info("call %s left no recording; no item made", request.form.get("CallSid", "?"))
+        log.info("call %s left no recording; no item made", form.get("CallSid", "?"))
     else:
         hooks.desk.record(voicemail, refused=hooks.refused(voicemail.call.recording_url))
     return _twiml("<Response/>")
@@ -179,10 +210,9 @@ def recording() -> Response:
 
 @blueprint.post("/voice/transcription", provide_automatic_options=False)
 @signed
-def transcription() -> Response:
+def transcription(form: SignedForm) -> Response:
     hooks = _hooks()
-    form = request.form.to_dict()
-    parsed = twilio_voice.parse_transcription(form, request.get_data(), hooks.clock())
+    parsed = twilio_voice.parse_transcription(form.to_dict(), request.get_data(), hooks.clock())
     if parsed is None:
         log.info("transcription for call %s names no recording; ignored", form.get("CallSid", "?"))
     else:
@@ -193,9 +223,8 @@ def transcription() -> Response:
 
 @blueprint.post("/replies/<int:reply_id>/status", provide_automatic_options=False)
 @signed
-def reply_status(reply_id: int) -> Response:
+def reply_status(form: SignedForm, reply_id: int) -> Response:
     """Twilio's status callback for a text reply (the URL intake.phone.texting names)."""
-    form = request.form
     sid, status = required(form, "MessageSid"), required(form, "MessageStatus")
     try:
         with writing() as session:

@@ -2,9 +2,9 @@
 door, turned into an InboundMessage by the inbox worker.
 
 Pure functions of the form Twilio posts: no network, no database. The door and the
-worker read the form from the same raw body with `form_of`, so what the door checked
-is what the worker reads. Media is only named here (URL and type); the bytes are
-fetched later by the download worker.
+worker read the form from the same raw body with `fields_of`, so what the door checked
+(the signature, then the envelope) is what the worker reads. Media is only named here
+(URL and type); the bytes are fetched later by the download worker.
 """
 
 from __future__ import annotations
@@ -49,19 +49,25 @@ class TwilioMessage:
     media: tuple[MediaRef, ...]
 
 
+def fields_of(raw: bytes) -> list[tuple[str, str]]:
+    """Every name and value of a webhook's body in order, as Flask reads a form (UTF-8,
+    blanks kept), with what is not UTF-8 replaced rather than refused."""
+    return parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+
+
 def form_of(raw: bytes) -> dict[str, str]:
-    """The form of a webhook's body as Flask reads it (UTF-8, blanks kept, the first of a
-    repeated name), with what is not UTF-8 replaced rather than refused."""
+    """The form of a webhook's body: the first value of a repeated name."""
     form: dict[str, str] = {}
-    for name, value in parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True):
+    for name, value in fields_of(raw):
         form.setdefault(name, value)
     return form
 
 
-def arrival_of(raw: bytes, received_at: datetime) -> Arrival:
-    """What the door commits to the inbox for a messaging webhook's body; BadWebhook,
-    before anything is stored, when its form lacks what an item needs."""
-    channel, sender, called, _ = _envelope(storable(form_of(raw)))
+def arrival_of(form: Mapping[str, str], raw: bytes, received_at: datetime) -> Arrival:
+    """What the door commits to the inbox for a messaging webhook's body and the form
+    read from it; BadWebhook, before anything is stored, when the form lacks what an
+    item needs."""
+    channel, sender, called, _ = _envelope(storable(form))
     return Arrival(channel, sender, (called,), raw, received_at)
 
 

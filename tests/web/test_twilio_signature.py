@@ -7,11 +7,14 @@ import io
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlencode
 
 import psycopg
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 from twilio.request_validator import RequestValidator
+from werkzeug.datastructures import MultiDict
 
 from config.holder import SettingsHolder
 from tests.support.twilio import (
@@ -25,6 +28,7 @@ from tests.support.twilio import (
 )
 from web.app import create_app
 
+FORM = "application/x-www-form-urlencoded"
 ENDPOINTS = [
     "/twilio/sms",
     "/twilio/voice",
@@ -68,6 +72,17 @@ def test_a_request_twilio_did_not_sign_gets_403_and_stores_nothing(phone: PhoneO
         assert response.status_code == 403, kind
     assert phone.items() == []
     assert phone.downloads() == []
+
+
+def test_a_webhook_s_answers_carry_the_security_headers_of_every_page(phone: PhoneOffice) -> None:
+    answered = phone.post("/twilio/sms", sms_form())
+    refused = phone.client.post("/twilio/sms", data=sms_form(), headers={"X-Twilio-Signature": "forged"})
+    assert (answered.status_code, refused.status_code) == (200, 403)
+    for response in (answered, refused):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["Referrer-Policy"] == "same-origin"
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
@@ -118,6 +133,20 @@ def test_a_port_in_the_signed_url_is_accepted_as_twilio_may_add_it(phone: PhoneO
     assert phone.post("/twilio/sms", form, signed_url=PUBLIC_URL + ":443/twilio/sms").status_code == 200
 
 
+def test_every_value_of_a_repeated_parameter_is_signed(phone: PhoneOffice) -> None:
+    fields = [*sms_form().items(), ("Tag", "first"), ("Tag", "second")]
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_URL + "/twilio/sms", MultiDict(fields))
+    headers = {"X-Twilio-Signature": signature}
+    changed = urlencode([*fields[:-1], ("Tag", "changed")])
+    response = phone.client.post("/twilio/sms", data=changed, content_type=FORM, headers=headers)
+    assert response.status_code == 403  # a value after the first is signed too
+    assert phone.waiting() == 0
+    response = phone.client.post("/twilio/sms", data=urlencode(fields), content_type=FORM, headers=headers)
+    assert response.status_code == 200
+    phone.drain()
+    assert len(phone.items()) == 1
+
+
 @contextmanager
 def _database_locked(url: str, table: str) -> Iterator[None]:
     """Another client holds `table` (on SQLite, the whole file), so that Intake's write times out."""
@@ -152,13 +181,19 @@ def test_storage_failure_answers_503_and_the_retry_is_stored_once(phone: PhoneOf
     assert len(phone.downloads()) == (0 if path.endswith("sms") else 1)
 
 
-def test_behind_a_proxy_the_forwarded_url_is_the_one_checked(phone: PhoneOffice) -> None:
-    twilio = dataclasses.replace(phone.settings.twilio, public_url="", proxy_hops=1)
-    settings = dataclasses.replace(phone.settings, twilio=twilio)
+def _client_with(phone: PhoneOffice, **twilio: object) -> FlaskClient:
+    """A client of the phone office's app with these [twilio] settings instead."""
+    settings = dataclasses.replace(
+        phone.settings, twilio=dataclasses.replace(phone.settings.twilio, **twilio)
+    )
     runtime = phone.runtime
-    client = create_app(
+    return create_app(
         SettingsHolder(settings), runtime.engine, runtime.sessions, runtime.deliverer, runtime.inbox.accept
     ).test_client()
+
+
+def test_behind_a_proxy_the_forwarded_url_is_the_one_checked(phone: PhoneOffice) -> None:
+    client = _client_with(phone, public_url="", proxy_hops=1)
     form = sms_form()
     signature = sign("https://intake.office.test/twilio/sms", form)
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "intake.office.test"}
@@ -170,14 +205,22 @@ def test_behind_a_proxy_the_forwarded_url_is_the_one_checked(phone: PhoneOffice)
     assert len(phone.items()) == 1
 
 
+def test_a_public_url_with_a_port_is_signed_with_it_or_without_it(phone: PhoneOffice) -> None:
+    client = _client_with(phone, public_url=PUBLIC_URL + ":8443")
+    form = sms_form()
+    for signed_url, status in [
+        (PUBLIC_URL + ":8443/twilio/sms", 200),
+        (PUBLIC_URL + "/twilio/sms", 200),  # Twilio may drop the port, as RequestValidator allows
+        (PUBLIC_URL + ":9443/twilio/sms", 403),
+    ]:
+        headers = {"X-Twilio-Signature": sign(signed_url, form)}
+        assert client.post("/twilio/sms", data=form, headers=headers).status_code == status, signed_url
+    phone.drain()
+    assert len(phone.items()) == 1
+
+
 def test_an_office_without_twilio_credentials_refuses_every_webhook(phone: PhoneOffice) -> None:
-    settings = dataclasses.replace(
-        phone.settings, twilio=dataclasses.replace(phone.settings.twilio, auth_token="")
-    )
-    runtime = phone.runtime
-    client = create_app(
-        SettingsHolder(settings), runtime.engine, runtime.sessions, runtime.deliverer, runtime.inbox.accept
-    ).test_client()
+    client = _client_with(phone, auth_token="")
     form = sms_form()
     signature = RequestValidator("").compute_signature(PUBLIC_URL + "/twilio/sms", form)
     assert client.post("/twilio/sms", data=form, headers={"X-Twilio-Signature": signature}).status_code == 403
