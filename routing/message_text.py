@@ -20,7 +20,7 @@ from mailparser_reply.constants import MAIL_LANGUAGES, QUOTED_MATCH_INCLUDE
 from mailparser_reply.parser import EmailMessage
 
 from routing.message import InboundMessage
-from routing.normalize import NormalizedText, Normalizer
+from routing.normalize import NormalizedText, Normalizer, fold
 
 _Q = QUOTED_MATCH_INCLUDE
 
@@ -117,6 +117,11 @@ PASSING_ON_WORDS = 20
 CHANNELS_WITH_QUOTES = frozenset({"email"})
 # Channels whose text is a machine's hearing of speech, with its mishearings.
 SPOKEN_CHANNELS = frozenset({"voice", "voicemail"})
+# Thanks in the office languages, folded: a sentence that thanks for something says what
+# was done ("thanks for the invoice, that's paid"), not what the writer asks now.
+_THANKS = re.compile(r"\b(?:multum|mersi|koszon|koszi|thank|danke|dank)", re.I)
+# Where a sentence ends: after its stop, or at an empty line.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,8 @@ class MessageText:
     spoken: bool = False
     # The new text's signature: who is writing, not what about.
     signature: NormalizedText | None = None
+    # Terms found only in sentences that thank for something, beside others that do not.
+    thanked: frozenset[str] = frozenset()
 
     @property
     def empty(self) -> NormalizedText:
@@ -155,4 +162,17 @@ def read_message(message: InboundMessage, normalizer: Normalizer) -> MessageText
         old_subject,
         spoken=message.channel in SPOKEN_CHANNELS,
         signature=normalizer.read(signature, language) if signature else None,
+        thanked=thanked_terms(body, language, normalizer),
     )
+
+
+def thanked_terms(text: str, language: str, normalizer: Normalizer) -> frozenset[str]:
+    """The terms that only sentences thanking for something have, when other sentences
+    ask something else (labelling rule 3: a message that thanks for one thing and asks
+    another goes where the request belongs); none when every sentence thanks or none does."""
+    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+    thanking = [s for s in sentences if _THANKS.search(fold(s))]
+    if not thanking or len(thanking) == len(sentences):
+        return frozenset()
+    asked = frozenset().union(*(normalizer.term_set(s, language) for s in sentences if s not in thanking))
+    return frozenset().union(*(normalizer.term_set(s, language) for s in thanking)) - asked

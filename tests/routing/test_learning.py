@@ -13,7 +13,8 @@ import pytest
 from config.loading import load_settings
 from intake.cli.runtime import Runtime, open_runtime
 from routing.engine import Router
-from routing.learning import KEYWORD_WEIGHT, Classifier, Lesson, learn
+from routing.learning import Classifier, Lesson, learn
+from routing.seeds import KEYWORD_WEIGHT
 from routing.message import InboundMessage
 from routing.store.database import transaction
 from routing.store.models import Item, LearnedDepartment
@@ -337,7 +338,7 @@ def test_a_writer_who_says_who_they_are_outweighs_what_they_mention(tmp_path: Pa
     assert plain is not None and plain.department_id == "billing"
     said = suggest(load_settings(path), None, text)
     assert said is not None and said.department_id == "facilities", said
-    assert said.writer_agrees and said.outweighs_an_address
+    assert said.writer_agrees and said.well_founded
     assert "writes as contractors" in said.describe()
     # A signature says who writes as well, though it is no part of what they ask.
     signed = suggest(
