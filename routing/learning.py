@@ -64,8 +64,10 @@ SHOWN_TERMS = 3
 # count of the table at every message, which would cost more than the rest of routing.
 LEARNED_VOCABULARY = 1000
 DOMAIN = "domain:"
-# A term learned from one text alone may be its writer's name, street or greeting: it
-# counts from its second text on (a seed term counts from the start).
+# A term learned from one or two texts may be their writers' street, name or greeting
+# (two tenants of one building name its street): it counts from its third text on in a
+# department, a word of the config too, so that one correction's words do not change
+# what the config's words say; the sender counts at once.
 MIN_SIGHTINGS = 3
 
 
@@ -180,7 +182,7 @@ class Classifier:
 
     def read(self, lesson: Lesson, session: Session | None) -> Learned:
         """What the database knows of the lesson's terms and sender (nothing without a session)."""
-        learned = Learned.load(session, lesson, self.seed_vocabulary) if session is not None else Learned()
+        learned = Learned.load(session, lesson) if session is not None else Learned()
         learned.sender = judge(lesson.sender, self.settings, learned.senders)
         return learned
 
@@ -309,7 +311,7 @@ class Learned:
     sender: SenderEvidence = UNKNOWN
 
     @classmethod
-    def load(cls, session: Session, lesson: Lesson, seeded: frozenset[str]) -> Learned:
+    def load(cls, session: Session, lesson: Lesson) -> Learned:
         learned = cls()
         for department_id, documents in session.execute(_DEPARTMENTS_LEARNED):
             learned.documents[department_id] = float(documents)
@@ -317,7 +319,7 @@ class Learned:
         for department_id, word, weight, documents in session.execute(_WORDS_LEARNED, {"words": wanted}):
             if word.startswith(("from:", DOMAIN)):
                 learned.senders.setdefault(word, {})[department_id] = weight
-            elif documents >= MIN_SIGHTINGS or word in seeded:
+            elif documents >= MIN_SIGHTINGS:
                 learned.words[department_id][word] = weight
         return learned
 
