@@ -37,8 +37,8 @@ from routing.store.models import Base, LearnedDepartment, LearnedWord
 MAX_TERM_LENGTH = 64
 # A subject that repeats an old one (Re: ...) weighs this much of a fresh one.
 OLD_SUBJECT_WEIGHT = 0.3
-# A word of a sentence that thanks for something done, beside one that asks (routing.message_text).
-THANKED_WEIGHT = 0.3
+# A word of a sentence that thanks or wishes well, beside one that asks (routing.message_text).
+COURTESY_WEIGHT = 0.3
 # Smoothing of unseen terms, in weight per term (a text weighs 1 in all).
 SMOOTHING = 0.001
 # The seeds' share of a department's model: SEED_DOCUMENTS / (that + corrections), never below the floor.
@@ -135,7 +135,7 @@ def lesson_of(
         body = normalizer_for(settings.languages).with_known_parts(body, vocabulary, joined=text.spoken)
     for read, weight in ((body, 1.0), (text.subject, subject_weight)):
         for term, word in zip(read.terms, read.words, strict=True):
-            said = THANKED_WEIGHT * weight if term in text.thanked else weight
+            said = COURTESY_WEIGHT * weight if term in text.courtesy else weight
             if raw.get(term, 0.0) >= said:  # seen already: most words of a text repeat
                 continue
             if len(term) < 2 or term.isdigit() or len(term) > MAX_TERM_LENGTH:

@@ -117,9 +117,16 @@ PASSING_ON_WORDS = 20
 CHANNELS_WITH_QUOTES = frozenset({"email"})
 # Channels whose text is a machine's hearing of speech, with its mishearings.
 SPOKEN_CHANNELS = frozenset({"voice", "voicemail"})
-# Thanks in the office languages, folded: a sentence that thanks for something says what
-# was done ("thanks for the invoice, that's paid"), not what the writer asks now.
-_THANKS = re.compile(r"\b(?:multum|mersi|koszon|koszi|thank|danke|dank)", re.I)
+# Thanks and season's greetings in the office languages, folded: a sentence that thanks
+# for something says what was done ("thanks for the invoice, that's paid"), and one that
+# wishes a merry Christmas asks nothing, whatever the writer asks besides.
+_COURTESY = re.compile(
+    r"\b(?:multum|mersi|koszon|koszi|thank|danke|dank"
+    r"|merry christmas|happy (?:holidays|new year)|season'?s greetings|craciun fericit|sarbatori fericite"
+    r"|la multi ani|an nou fericit|boldog karacsony|kellemes unnep|boldog uj ev"
+    r"|frohe (?:weihnachten|feiertage|festtage)|frohes neues|guten rutsch)",
+    re.I,
+)
 # Where a sentence ends: after its stop, or at an empty line.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 
@@ -137,8 +144,8 @@ class MessageText:
     spoken: bool = False
     # The new text's signature: who is writing, not what about.
     signature: NormalizedText | None = None
-    # Terms found only in sentences that thank for something, beside others that do not.
-    thanked: frozenset[str] = frozenset()
+    # Terms found only in sentences that thank or wish well, beside others that do not.
+    courtesy: frozenset[str] = frozenset()
 
     @property
     def empty(self) -> NormalizedText:
@@ -162,17 +169,17 @@ def read_message(message: InboundMessage, normalizer: Normalizer) -> MessageText
         old_subject,
         spoken=message.channel in SPOKEN_CHANNELS,
         signature=normalizer.read(signature, language) if signature else None,
-        thanked=thanked_terms(body, language, normalizer),
+        courtesy=courtesy_terms(body, language, normalizer),
     )
 
 
-def thanked_terms(text: str, language: str, normalizer: Normalizer) -> frozenset[str]:
-    """The terms that only sentences thanking for something have, when other sentences
-    ask something else (labelling rule 3: a message that thanks for one thing and asks
-    another goes where the request belongs); none when every sentence thanks or none does."""
+def courtesy_terms(text: str, language: str, normalizer: Normalizer) -> frozenset[str]:
+    """The terms that only sentences thanking for something or wishing well have, when other
+    sentences ask something else (labelling rule 3: a message that thanks for one thing and
+    asks another goes where the request belongs); none when every sentence is such or none is."""
     sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
-    thanking = [s for s in sentences if _THANKS.search(fold(s))]
-    if not thanking or len(thanking) == len(sentences):
+    courteous = [s for s in sentences if _COURTESY.search(fold(s))]
+    if not courteous or len(courteous) == len(sentences):
         return frozenset()
-    asked = frozenset().union(*(normalizer.term_set(s, language) for s in sentences if s not in thanking))
-    return frozenset().union(*(normalizer.term_set(s, language) for s in thanking)) - asked
+    asked = frozenset().union(*(normalizer.term_set(s, language) for s in sentences if s not in courteous))
+    return frozenset().union(*(normalizer.term_set(s, language) for s in courteous)) - asked
