@@ -163,17 +163,20 @@ class Normalizer:
 
     def term_set(self, text: str, language: str) -> frozenset[str]:
         """The distinct terms of a piece of a text, which the recent readings do not keep."""
-        return frozenset(self.term(word, language) for word in _WORD.findall(unicodedata.normalize("NFC", text)))
+        return frozenset(
+            self.term(word, language) for word in _WORD.findall(unicodedata.normalize("NFC", text))
+        )
 
     def with_known_parts(
         self, read: NormalizedText, vocabulary: frozenset[str], joined: bool
     ) -> NormalizedText:
-        """`read` with the terms of `vocabulary` found inside its other words, added after them.
+        """`read` with the terms of `vocabulary` that its words make together or hide inside.
 
         A phrase of the vocabulary whose words stand together counts as itself, in place
-        of its words (`management fee`, not `management` and `fee`). A German compound ends in the word that says what it is
-        (`Mietrechnung` is a `Rechnung`, `Wasserschaden` a `Schaden`). With `joined`, for
-        speech-to-text, two neighbouring words may make one (`el romlott`, `a dunarea`).
+        of its words (`management fee`, not `management` and `fee`). A German compound
+        ends in the word that says what it is (`Mietrechnung` is a `Rechnung`,
+        `Wasserschaden` a `Schaden`): that word is added after the others. With `joined`,
+        for speech-to-text, two neighbouring words may make one (`el romlott`, `a dunarea`).
         """
         terms, words = self._with_phrases(read, vocabulary)
         if read.language in COMPOUNDING:  # no other language's words are looked into
@@ -200,7 +203,8 @@ class Normalizer:
         start = 0
         while start < len(read.terms):
             found = next(
-                (p for p in phrases.get(read.terms[start], ()) if read.terms[start : start + len(p)] == p), None
+                (p for p in phrases.get(read.terms[start], ()) if read.terms[start : start + len(p)] == p),
+                None,
             )
             size = len(found) if found else 1
             terms.append(phrase_term(found) if found else read.terms[start])

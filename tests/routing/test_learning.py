@@ -14,8 +14,8 @@ from config.loading import load_settings
 from intake.cli.runtime import Runtime, open_runtime
 from routing.engine import Router
 from routing.learning import Classifier, Lesson, learn
-from routing.seeds import KEYWORD_WEIGHT
 from routing.message import InboundMessage
+from routing.seeds import KEYWORD_WEIGHT
 from routing.store.database import transaction
 from routing.store.models import Item, LearnedDepartment
 from tests.support.routers import email, lesson, rfc5322, suggest
