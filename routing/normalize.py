@@ -161,11 +161,9 @@ class Normalizer:
     def terms(self, text: str, language: str) -> tuple[str, ...]:
         return self.read(text, language).terms
 
-    def term_set(self, text: str, language: str) -> frozenset[str]:
-        """The distinct terms of a piece of a text, which the recent readings do not keep."""
-        return frozenset(
-            self.term(word, language) for word in _WORD.findall(unicodedata.normalize("NFC", text))
-        )
+    def piece_terms(self, text: str, language: str) -> list[str]:
+        """The terms of a piece of a text, which the recent readings do not keep."""
+        return [self.term(word, language) for word in _WORD.findall(unicodedata.normalize("NFC", text))]
 
     def with_known_parts(
         self, read: NormalizedText, vocabulary: frozenset[str], joined: bool
@@ -198,6 +196,8 @@ class Normalizer:
     def _with_phrases(read: NormalizedText, vocabulary: frozenset[str]) -> tuple[list[str], list[str]]:
         """The terms and words of `read`, each phrase of `vocabulary` found in it as one term."""
         phrases = _phrases(vocabulary)
+        if phrases.keys().isdisjoint(read.terms):  # most texts: no phrase starts here
+            return list(read.terms), list(read.words)
         terms: list[str] = []
         words: list[str] = []
         start = 0

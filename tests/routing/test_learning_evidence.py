@@ -144,7 +144,7 @@ def test_what_a_writer_thanks_for_weighs_less_than_what_they_ask(
     settings: Settings, language: str, text: str, thanked: str, asked: str
 ) -> None:
     normalizer = normalizer_for(LANGUAGES)
-    courtesy = courtesy_terms(text, language, normalizer)
+    courtesy = courtesy_terms(text, normalizer.read(text, language), normalizer)
     assert any(term.startswith(thanked) for term in courtesy)
     assert not any(term.startswith(asked) for term in courtesy)
     # Sent to accounts, whose invoice it thanks for: it asks for a viewing, and reads so.
@@ -156,9 +156,10 @@ def test_what_a_writer_thanks_for_weighs_less_than_what_they_ask(
 def test_a_thank_you_alone_or_a_season_greeting_beside_it_asks_nothing_new(settings: Settings) -> None:
     normalizer = normalizer_for(LANGUAGES)
     # Every sentence thanks: nothing is set apart, the message is what it thanks for.
-    assert courtesy_terms("Thanks for fixing the leak! Thank you all.", "en", normalizer) == frozenset()
+    thanks = "Thanks for fixing the leak! Thank you all."
+    assert courtesy_terms(thanks, normalizer.read(thanks, "en"), normalizer) == frozenset()
     greeting = "Just a note to say the new flat is lovely. Merry Christmas and happy holidays!"
-    assert {"holiday", "christma"} & courtesy_terms(greeting, "en", normalizer)
+    assert {"holiday", "christma"} & courtesy_terms(greeting, normalizer.read(greeting, "en"), normalizer)
 
 
 def test_one_word_that_is_no_keyword_routes_nothing(settings: Settings) -> None:
