@@ -1,13 +1,14 @@
 """The learned suggestion: naive Bayes over the new words' terms, better with every correction.
 
 A message's lesson is its new words as terms (routing.message_text), each text weighing
-one in all however long it is, and its sender. The config seeds each department (its
-name, description and keywords) and keeps at least SEED_FLOOR of the say however many
-corrections pile up, so a few long emails never drown it. A term every department
-uses says nothing and weighs nothing. The sender counts apart from the words
-(routing.senders), and so do the words by which a writer says who they are (a
-department's `writers`: "owner", "proprietar"). The confidence is the posterior with the evidence scaled so that,
-on the project's labelled set, 0.9 is right about nine times in ten.
+one in all however long it is, what it thanks for or wishes less than what it asks, and
+its sender. The config seeds each department (routing.seeds: its name, description and
+keywords) and keeps at least SEED_FLOOR of the say however many corrections pile up, so a
+few long emails never drown it. A term every department uses says nothing and weighs
+nothing. The sender counts apart from the words (routing.senders), and so do the words by
+which a writer says who they are (a department's `writers`: "owner", "proprietar"). The
+confidence is the posterior with the evidence scaled so that, on the project's labelled
+set, 0.9 is right about nine times in ten.
 
 The model is weights in the database: `learn()` adds a lesson in the transaction of
 the correction, and every process reads it at the next message.
