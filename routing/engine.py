@@ -255,7 +255,7 @@ class Router:
         ):
             # The words outweigh the address, counted among them: confidently enough, the
             # suggestion routes; else the evidence conflicts, and a person decides.
-            confident = suggestion.confidence >= threshold and (suggestion.outweighs_an_address or reply)
+            confident = suggestion.confidence >= threshold and (suggestion.well_founded or reply)
             said = f"{reason}, but it reads as {suggestion.department_id}'s"
             if not confident:
                 said += "; the front desk decides"
@@ -307,6 +307,10 @@ class Router:
                 RuleOutcome.of_step(BuiltInStep.SUGGESTION, False, f"suggests {said}, below {threshold:.2f}")
             )
             return
+        if not suggestion.well_founded:
+            said += ", on one word that is no keyword of it"
+            draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.SUGGESTION, False, f"suggests {said}"))
+            return
         draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.SUGGESTION, True, f"suggests {said}"))
         draft.route(suggestion.department_id, said)
 
@@ -321,6 +325,8 @@ def _decision_needed(message: InboundMessage, draft: _Draft, threshold: float) -
         return f"the address and the words disagree: they read as {suggestion.department_id} ({suggestion.confidence:.0%})"
     if draft.department_id is None and suggestion is not None and suggestion.confidence < threshold:
         return f"weak suggestion: {suggestion.department_id} ({suggestion.confidence:.0%}, below {threshold:.0%})"
+    if draft.department_id is None and suggestion is not None and not suggestion.well_founded:
+        return f"weak suggestion: {suggestion.department_id} ({suggestion.confidence:.0%}) on one word that is no keyword of it"
     if draft.department_id is None:
         return "no rule or address chose a department"
     return None

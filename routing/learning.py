@@ -1,13 +1,14 @@
 """The learned suggestion: naive Bayes over the new words' terms, better with every correction.
 
 A message's lesson is its new words as terms (routing.message_text), each text weighing
-one in all however long it is, and its sender. The config seeds each department (its
-name, description and keywords) and keeps at least SEED_FLOOR of the say however many
-corrections pile up, so a few long emails never drown it. A term every department
-uses says nothing and weighs nothing. The sender counts apart from the words
-(routing.senders), and so do the words by which a writer says who they are (a
-department's `writers`: "owner", "proprietar"). The confidence is the posterior with the evidence scaled so that,
-on the project's labelled set, 0.9 is right about nine times in ten.
+one in all however long it is, what it thanks for or wishes less than what it asks, and
+its sender. The config seeds each department (routing.seeds: its name, description and
+keywords) and keeps at least SEED_FLOOR of the say however many corrections pile up, so a
+few long emails never drown it. A term every department uses says nothing and weighs
+nothing. The sender counts apart from the words (routing.senders), and so do the words by
+which a writer says who they are (a department's `writers`: "owner", "proprietar"). The
+confidence is the posterior with the evidence scaled so that, on the project's labelled
+set, 0.9 is right about nine times in ten.
 
 The model is weights in the database: `learn()` adds a lesson in the transaction of
 the correction, and every process reads it at the next message.
@@ -30,17 +31,15 @@ from config.settings import Settings
 from routing.message import InboundMessage
 from routing.message_text import MessageText, read_message
 from routing.normalize import normalizer_for
+from routing.seeds import ConfigSeeds
 from routing.senders import UNKNOWN, SenderEvidence, judge, sender_features
 from routing.store.models import Base, LearnedDepartment, LearnedWord
 
 MAX_TERM_LENGTH = 64
-# A keyword counts as this many words of its department's description.
-KEYWORD_WEIGHT = 5.0
-# The least a department's seeds weigh in all: one described in a word or two is not
-# thereby certain of them (a department named "Sales" is not all sales).
-SEED_MASS = 30.0
 # A subject that repeats an old one (Re: ...) weighs this much of a fresh one.
 OLD_SUBJECT_WEIGHT = 0.3
+# A word of a sentence that thanks or wishes well, beside one that asks (routing.message_text).
+COURTESY_WEIGHT = 0.3
 # Smoothing of unseen terms, in weight per term (a text weighs 1 in all).
 SMOOTHING = 0.001
 # The seeds' share of a department's model: SEED_DOCUMENTS / (that + corrections), never below the floor.
@@ -66,9 +65,11 @@ SHOWN_TERMS = 3
 # count of the table at every message, which would cost more than the rest of routing.
 LEARNED_VOCABULARY = 1000
 DOMAIN = "domain:"
-# A term learned from one text alone may be its writer's name, street or greeting: it
-# counts from its second text on (a seed term counts from the start).
-MIN_SIGHTINGS = 2
+# A term learned from one or two texts may be their writers' street, name or greeting
+# (two tenants of one building name its street): it counts from its third text on in a
+# department, a word of the config too, so that one correction's words do not change
+# what the config's words say; the sender counts at once.
+MIN_SIGHTINGS = 3
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,11 @@ class Suggestion:
     writer_agrees: bool = False
 
     @property
-    def outweighs_an_address(self) -> bool:
-        """Whether there is more to go on than one word against the address the sender
-        chose: more words, the sender, or a keyword the config gives the department (a
-        word of its name or description alone, as in "Not for sales", is not enough)."""
+    def well_founded(self) -> bool:
+        """Whether there is more to go on than one word that is not the department's keyword:
+        more words, the sender, the writer, or a keyword the config gives the department. A
+        word of its name or description alone ("Not for sales", a flat's `Wohnung` in a
+        call about the deposit) may route nothing, nor outweigh the address the sender chose."""
         return self.terms >= 2 or self.sender_agrees or self.writer_agrees or self.keywords >= 1
 
     def describe(self) -> str:
@@ -134,11 +136,12 @@ def lesson_of(
         body = normalizer_for(settings.languages).with_known_parts(body, vocabulary, joined=text.spoken)
     for read, weight in ((body, 1.0), (text.subject, subject_weight)):
         for term, word in zip(read.terms, read.words, strict=True):
-            if raw.get(term, 0.0) >= weight:  # seen already: most words of a text repeat
+            said = COURTESY_WEIGHT * weight if term in text.courtesy else weight
+            if raw.get(term, 0.0) >= said:  # seen already: most words of a text repeat
                 continue
             if len(term) < 2 or term.isdigit() or len(term) > MAX_TERM_LENGTH:
                 continue
-            raw[term] = weight
+            raw[term] = said
             words.setdefault(term, word)
     total = sum(raw.values()) or 1.0
     terms = {t: w / total for t, w in raw.items()}
@@ -174,39 +177,13 @@ class Classifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.departments = [d.id for d in settings.departments]
-        normalizer = normalizer_for(settings.languages)
-        # A keyword of one word is the department's own; the words of a longer one count
-        # as words of its description (the `loc` of `loc de muncă` is any place).
-        spelled = {
-            d.id: [f for k in d.keywords for f in normalizer.spellings(k)] for d in settings.departments
-        }
-        keywords = {d: {t for f in forms if len(f) == 1 for t in f} for d, forms in spelled.items()}
-        # Filler words say nothing, unless the config made one a keyword of its own: the
-        # "de" of "contract de administrare" is still filler in any other sentence.
-        self.filler = normalizer.filler - set().union(*keywords.values())
-        self.keywords = keywords
-        self.seeds: dict[str, dict[str, float]] = {}
-        for department in settings.departments:
-            seed: dict[str, float] = dict.fromkeys(keywords[department.id], KEYWORD_WEIGHT)
-            phrases = [t for f in spelled[department.id] if len(f) > 1 for t in f]
-            # Word by word: each is spelled in the languages that know it.
-            words = f"{department.name} {department.description}".split()
-            described = [t for word in words for form in normalizer.spellings(word) for t in form]
-            for term in [*phrases, *described]:
-                if len(term) >= 2 and not term.isdigit() and term not in self.filler:
-                    seed.setdefault(term, 1.0)
-            total = max(sum(seed.values()), SEED_MASS)
-            self.seeds[department.id] = {t: w / total for t, w in seed.items()}
-        self.seed_vocabulary = frozenset().union(*self.seeds.values())
-        # Each writer word or phrase as its terms, in every office language that knows it.
-        self.writers = [
-            (department.id, form) for department in settings.departments
-            for writer in department.writers for form in normalizer.spellings(writer)
-        ]  # fmt: skip
+        seeds = ConfigSeeds(settings, normalizer_for(settings.languages))
+        self.keywords, self.filler, self.seeds = seeds.keywords, seeds.filler, seeds.seeds
+        self.seed_vocabulary, self.writers = seeds.vocabulary, seeds.writers
 
     def read(self, lesson: Lesson, session: Session | None) -> Learned:
         """What the database knows of the lesson's terms and sender (nothing without a session)."""
-        learned = Learned.load(session, lesson, self.seed_vocabulary) if session is not None else Learned()
+        learned = Learned.load(session, lesson) if session is not None else Learned()
         learned.sender = judge(lesson.sender, self.settings, learned.senders)
         return learned
 
@@ -335,7 +312,7 @@ class Learned:
     sender: SenderEvidence = UNKNOWN
 
     @classmethod
-    def load(cls, session: Session, lesson: Lesson, seeded: frozenset[str]) -> Learned:
+    def load(cls, session: Session, lesson: Lesson) -> Learned:
         learned = cls()
         for department_id, documents in session.execute(_DEPARTMENTS_LEARNED):
             learned.documents[department_id] = float(documents)
@@ -343,7 +320,7 @@ class Learned:
         for department_id, word, weight, documents in session.execute(_WORDS_LEARNED, {"words": wanted}):
             if word.startswith(("from:", DOMAIN)):
                 learned.senders.setdefault(word, {})[department_id] = weight
-            elif documents >= MIN_SIGHTINGS or word in seeded:
+            elif documents >= MIN_SIGHTINGS:
                 learned.words[department_id][word] = weight
         return learned
 

@@ -14,6 +14,7 @@ language table, in the shapes Gmail, Outlook, Apple Mail and Thunderbird write t
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from mailparser_reply.constants import MAIL_LANGUAGES, QUOTED_MATCH_INCLUDE
@@ -117,6 +118,19 @@ PASSING_ON_WORDS = 20
 CHANNELS_WITH_QUOTES = frozenset({"email"})
 # Channels whose text is a machine's hearing of speech, with its mishearings.
 SPOKEN_CHANNELS = frozenset({"voice", "voicemail"})
+# Thanks and season's greetings in the office languages, in lower case with or without
+# diacritics: a sentence that thanks for something says what was done ("thanks for the
+# invoice, that's paid"), and one that wishes a merry Christmas asks nothing, whatever the
+# writer asks besides. Searched in the lower-cased text, which is faster than ignoring case.
+_COURTESY = re.compile(
+    r"\b(?:mul[tțţ]um|mersi|k[oö]sz[oö]n|k[oö]szi|thank|danke|dank"
+    r"|merry christmas|happy (?:holidays|new year)|season'?s greetings"
+    r"|cr[aă]ciun fericit|s[aă]rb[aă]tori fericite|la mul[tțţ]i ani|an nou fericit"
+    r"|boldog kar[aá]csony|kellemes [uü]nnep|boldog [uú]j [eé]v"
+    r"|frohe (?:weihnachten|feiertage|festtage)|frohes neues|guten rutsch)"
+)
+# Where a sentence ends: after its stop, or at an empty line.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,8 @@ class MessageText:
     spoken: bool = False
     # The new text's signature: who is writing, not what about.
     signature: NormalizedText | None = None
+    # Terms found only in sentences that thank or wish well, beside others that do not.
+    courtesy: frozenset[str] = frozenset()
 
     @property
     def empty(self) -> NormalizedText:
@@ -148,11 +164,30 @@ def read_message(message: InboundMessage, normalizer: Normalizer) -> MessageText
             body = message.text
     old_subject = subject != message.subject and bool(subject)
     language = normalizer.language(f"{subject}\n{body}")
+    reading = normalizer.read(body, language)
     return MessageText(
         language,
         normalizer.read(subject, language),
-        normalizer.read(body, language),
+        reading,
         old_subject,
         spoken=message.channel in SPOKEN_CHANNELS,
         signature=normalizer.read(signature, language) if signature else None,
+        courtesy=courtesy_terms(body, reading, normalizer),
     )
+
+
+def courtesy_terms(text: str, read: NormalizedText, normalizer: Normalizer) -> frozenset[str]:
+    """The terms of `read` (the text's reading) that only sentences thanking for something
+    or wishing well have, when other sentences ask something else (labelling rule 3: a
+    message that thanks for one thing and asks another goes where the request belongs);
+    none when every sentence is such or none is."""
+    if not _COURTESY.search(text.lower()):  # most texts: not one courteous word
+        return frozenset()
+    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+    courteous = [s for s in sentences if _COURTESY.search(s.lower())]
+    if len(courteous) == len(sentences):
+        return frozenset()
+    # A term that the courteous sentences have as often as the whole text is theirs alone.
+    theirs = Counter(t for s in courteous for t in normalizer.piece_terms(s, read.language))
+    everywhere = Counter(read.terms)
+    return frozenset(term for term, seen in theirs.items() if everywhere[term] <= seen)

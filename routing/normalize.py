@@ -49,6 +49,22 @@ MIN_PART = 4
 RECENT_TEXTS = 8
 
 
+def phrase_term(terms: tuple[str, ...]) -> str:
+    """A phrase of several terms as one term: no term has a space, so none is mistaken for it."""
+    return " ".join(terms)
+
+
+@lru_cache(maxsize=8)
+def _phrases(vocabulary: frozenset[str]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The vocabulary's phrases as their terms, by first term (worked out once per vocabulary)."""
+    found: dict[str, list[tuple[str, ...]]] = {}
+    for term in vocabulary:
+        if " " in term:
+            words = tuple(term.split(" "))
+            found.setdefault(words[0], []).append(words)
+    return {first: tuple(phrases) for first, phrases in found.items()}
+
+
 def fold(text: str) -> str:
     """Case folded, without diacritics: `Plăți` and `plati` both become `plati`.
 
@@ -145,16 +161,22 @@ class Normalizer:
     def terms(self, text: str, language: str) -> tuple[str, ...]:
         return self.read(text, language).terms
 
+    def piece_terms(self, text: str, language: str) -> list[str]:
+        """The terms of a piece of a text, which the recent readings do not keep."""
+        return [self.term(word, language) for word in _WORD.findall(unicodedata.normalize("NFC", text))]
+
     def with_known_parts(
         self, read: NormalizedText, vocabulary: frozenset[str], joined: bool
     ) -> NormalizedText:
-        """`read` with the terms of `vocabulary` found inside its other words, added after them.
+        """`read` with the terms of `vocabulary` that its words make together or hide inside.
 
-        A German compound ends in the word that says what it is (`Mietrechnung` is a
-        `Rechnung`, `Wasserschaden` a `Schaden`). With `joined`, for
-        speech-to-text, two neighbouring words may make one (`el romlott`, `a dunarea`).
+        A phrase of the vocabulary whose words stand together counts as itself, in place
+        of its words (`management fee`, not `management` and `fee`). A German compound
+        ends in the word that says what it is (`Mietrechnung` is a `Rechnung`,
+        `Wasserschaden` a `Schaden`): that word is added after the others. With `joined`,
+        for speech-to-text, two neighbouring words may make one (`el romlott`, `a dunarea`).
         """
-        terms, words = list(read.terms), list(read.words)
+        terms, words = self._with_phrases(read, vocabulary)
         if read.language in COMPOUNDING:  # no other language's words are looked into
             for term, word in zip(read.terms, read.words, strict=True):
                 part = self._last_part(word, read.language, vocabulary) if term not in vocabulary else None
@@ -169,6 +191,26 @@ class Normalizer:
                     terms.append(term)
                     words.append(f"{first} {second}")
         return NormalizedText(read.language, tuple(terms), tuple(words))
+
+    @staticmethod
+    def _with_phrases(read: NormalizedText, vocabulary: frozenset[str]) -> tuple[list[str], list[str]]:
+        """The terms and words of `read`, each phrase of `vocabulary` found in it as one term."""
+        phrases = _phrases(vocabulary)
+        if phrases.keys().isdisjoint(read.terms):  # most texts: no phrase starts here
+            return list(read.terms), list(read.words)
+        terms: list[str] = []
+        words: list[str] = []
+        start = 0
+        while start < len(read.terms):
+            found = next(
+                (p for p in phrases.get(read.terms[start], ()) if read.terms[start : start + len(p)] == p),
+                None,
+            )
+            size = len(found) if found else 1
+            terms.append(phrase_term(found) if found else read.terms[start])
+            words.append(" ".join(read.words[start : start + size]))
+            start += size
+        return terms, words
 
     def _last_part(self, word: str, language: str, vocabulary: frozenset[str]) -> str | None:
         """The longest known word that ends a compound, or None."""

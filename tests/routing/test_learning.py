@@ -13,8 +13,9 @@ import pytest
 from config.loading import load_settings
 from intake.cli.runtime import Runtime, open_runtime
 from routing.engine import Router
-from routing.learning import KEYWORD_WEIGHT, Classifier, Lesson, learn
+from routing.learning import Classifier, Lesson, learn
 from routing.message import InboundMessage
+from routing.seeds import KEYWORD_WEIGHT
 from routing.store.database import transaction
 from routing.store.models import Item, LearnedDepartment
 from tests.support.routers import email, lesson, rfc5322, suggest
@@ -188,22 +189,34 @@ def test_corrections_move_a_keyword_yet_the_seeds_keep_their_say(office: Runtime
     assert said is not None and said[0] == "billing"
 
 
-def test_every_word_of_the_new_text_counts_from_its_second_text_on(office: Runtime) -> None:
+def test_every_word_of_the_new_text_counts_from_its_third_text_on(office: Runtime) -> None:
     # Words no seed knows, in mails the receptionist files under facilities. A word seen
-    # in one text alone may be its writer's name or greeting, so it counts from the second.
+    # in one or two texts may be their writers' street, name or greeting: it counts from the third.
     text = (
         "The lift is stuck between floors again; "
         "the engineer found the radiator leaking: a ceiling stain, a carpet soaked."
     )
     words = ["lift", "stuck", "floors", "engineer", "radiator", "leaking", "ceiling", "stain", "carpet", "soaked"]  # fmt: skip
     assert [_suggest(office, word) for word in words] == [None] * len(words)
+    for writer, written in (("ann@tenant.example", text), ("bob@tenant-two.example", text.upper())):
+        with transaction(office.sessions) as session:
+            learn(session, lesson(office.settings, written, writer), "facilities")
+        assert [_suggest(office, word) for word in words] == [None] * len(words)
     with transaction(office.sessions) as session:
-        learn(session, lesson(office.settings, text, "ann@tenant.example"), "facilities")
-    assert [_suggest(office, word) for word in words] == [None] * len(words)
-    with transaction(office.sessions) as session:
-        learn(session, lesson(office.settings, text.upper(), "bob@tenant-two.example"), "facilities")
+        learn(session, lesson(office.settings, text.lower(), "cy@tenant-three.example"), "facilities")
     learned = [_suggest(office, word) for word in words]
     assert [said[0] if said else None for said in learned] == ["facilities"] * len(words)
+
+
+def test_a_config_word_taught_once_elsewhere_says_as_much_for_its_department(office: Runtime) -> None:
+    # One mail about a refund filed under sales: the keyword stays billing's as surely as
+    # before (the seeds' share of the say shrinks by a hair with every correction).
+    before = _suggest(office, "the refund and the invoice")
+    with transaction(office.sessions) as session:
+        learn(session, lesson(office.settings, "A refund, and the invoice", "ann@tenant.example"), "sales")
+    after = _suggest(office, "the refund and the invoice")
+    assert before is not None and after is not None
+    assert after[0] == before[0] == "billing" and after[1] == pytest.approx(before[1], abs=1e-9)
 
 
 def test_a_long_correction_weighs_as_much_as_a_short_one_and_the_seeds_stay(office: Runtime) -> None:
@@ -337,7 +350,7 @@ def test_a_writer_who_says_who_they_are_outweighs_what_they_mention(tmp_path: Pa
     assert plain is not None and plain.department_id == "billing"
     said = suggest(load_settings(path), None, text)
     assert said is not None and said.department_id == "facilities", said
-    assert said.writer_agrees and said.outweighs_an_address
+    assert said.writer_agrees and said.well_founded
     assert "writes as contractors" in said.describe()
     # A signature says who writes as well, though it is no part of what they ask.
     signed = suggest(

@@ -155,15 +155,16 @@ def test_corrections_teach_the_suggestion(tmp_path: Path, capsys: pytest.Capture
                 "gutter blocked again, water over the wall",
                 "our gutter is blocked with leaves",
                 "blocked gutter at number 4",
+                "the gutter is blocked, can you send someone",
             ]
         )
     ]
     labels, config = _set(tmp_path, gutters)
-    figures = _figures(capsys, str(labels), "--config", str(config), "--teach", "2")
-    assert figures["taught"]["messages"] == 2
-    # Both are rerouted from the front desk: a word learned from one text alone may be a
-    # name or a greeting, so it counts from its second text on; then it sends the rest right.
-    assert (figures["taught"]["rerouted"], figures["taught"]["already right"]) == (2, 0)
+    figures = _figures(capsys, str(labels), "--config", str(config), "--teach", "3")
+    assert figures["taught"]["messages"] == 3
+    # All are rerouted from the front desk: a word learned from one or two texts may be a
+    # name or a street, so it counts from its third text on; then it sends the rest right.
+    assert (figures["taught"]["rerouted"], figures["taught"]["already right"]) == (3, 0)
     assert figures["before teaching"]["front desk"] == 2
     assert figures["after teaching"]["right"] == 2
     assert all(m["suggested"] == "repairs" for m in figures["messages"])
