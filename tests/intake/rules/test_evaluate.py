@@ -191,7 +191,7 @@ def _replace(rows: list[str], index: int, column: int, value: str) -> list[str]:
     [
         (_replace(TINY_ROWS, 1, 7, "plumbing"), HEADER, ":3: unknown department 'plumbing' (known: front-desk, repairs, accounts)"),
         (_replace(TINY_ROWS, 2, 3, "fax"), HEADER, ":4: channel 'fax' is not one of email, sms, voicemail"),
-        (_replace(TINY_ROWS, 0, 1, "train"), HEADER, ":2: split 'train' is not one of dev, test, fresh"),
+        (_replace(TINY_ROWS, 0, 1, "train"), HEADER, ":2: split 'train' is not one of dev, test, fresh, blind"),
         (_replace(TINY_ROWS, 0, 4, "missing.eml"), HEADER, ":2: "),
         (_replace(TINY_ROWS, 3, 0, "e1"), HEADER, ":5: id 'e1' is already used above"),
         (_replace(TINY_ROWS, 2, 5, ""), HEADER, ":4: the sender is empty"),
