@@ -278,13 +278,13 @@ def test_the_project_set_runs_through_and_adds_up() -> None:
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     taught = figures["taught"]
-    assert taught["messages"] == 21 == len(taught["ids"])
-    assert taught["rerouted"] + taught["confirmed"] + taught["already right"] + taught["joined"] == 21
+    assert taught["messages"] == 26 == len(taught["ids"])
+    assert taught["rerouted"] + taught["confirmed"] + taught["already right"] + taught["joined"] == 26
     for name in ("before teaching", "after teaching"):
         tally = figures[name]
-        assert tally["messages"] == 212 - 21 == tally["right"] + tally["wrong"] + tally["front desk"]
+        assert tally["messages"] == 260 - 26 == tally["right"] + tally["wrong"] + tally["front desk"]
     for group in ("by language", "by channel"):
-        assert sum(t["messages"] for t in figures[group].values()) == 191
-    assert sum(sum(got.values()) for got in figures["confusion"].values()) == 191
-    assert sum(row["messages"] for row in figures["confidence"]) == 191
+        assert sum(t["messages"] for t in figures[group].values()) == 234
+    assert sum(sum(got.values()) for got in figures["confusion"].values()) == 234
+    assert sum(row["messages"] for row in figures["confidence"]) == 234
     assert not set(taught["ids"]) & {m["id"] for m in figures["messages"]}
