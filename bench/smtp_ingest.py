@@ -8,9 +8,10 @@ of run:
 
 - acknowledgements: the door and the inbox alone, no worker (target: at least 0.7 of
   the do-nothing server, p99 under 50 ms);
-- end to end with 1, 2 and 4 inbox worker processes: from the first mail sent until
-  every item is listed, and the time from each 250 to its item (p50, p99); the default,
-  one worker per core, must reach 0.3 of the do-nothing server.
+- end to end with 1, 2 and 4 inbox worker processes, started and warmed up (two batches
+  each made items) before the clock: from the first mail sent until every item is
+  listed, and the time from each 250 to its item (p50, p99); the default, one worker per
+  core, must reach 0.3 of the do-nothing server.
 
     .venv/bin/python bench/smtp_ingest.py [--messages 2000] [--connections 8] [--workers 1,2,4]
 
@@ -82,15 +83,15 @@ def mail(number: int, run: str) -> bytes:
 
 def client(
     port: int, first: int, count: int, run: str, start: multiprocessing.synchronize.Event
-) -> tuple[float, float, list[float], dict[int, float]]:
+) -> tuple[float, float, list[float], dict[int, float], float]:
     """One connection sending `count` mails: start, end, latencies (perf counter, seconds),
-    and the wall-clock time of each 250 by mail number."""
+    the wall-clock time of each 250 by mail number, and the CPU time the sending took."""
     messages = [(first + n, mail(first + n, run)) for n in range(count)]
     latencies, answered = [], {}
     with smtplib.SMTP("127.0.0.1", port, timeout=60) as connection:
         connection.ehlo("bench.client.example")
         start.wait()
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         for number, message in messages:
             sent = time.perf_counter()
             connection.mail("ann@client.example")
@@ -100,8 +101,8 @@ def client(
                 raise RuntimeError(f"refused: {code} {reply!r}")
             latencies.append(time.perf_counter() - sent)
             answered[number] = time.time()
-        ended = time.perf_counter()
-    return began, ended, latencies, answered
+        ended, cpu = time.perf_counter(), time.process_time() - cpu
+    return began, ended, latencies, answered, cpu
 
 
 @dataclass
@@ -129,7 +130,7 @@ def load(name: str, port: int, messages: int, connections: int, run: str) -> Res
     per_connection = messages // connections
     context = multiprocessing.get_context("spawn")
     start = context.Manager().Event()
-    cpu_before, clients_before = time.process_time(), children_cpu()
+    cpu_before = time.process_time()
     with context.Pool(connections) as pool:
         jobs = [
             pool.apply_async(client, (port, n * per_connection, per_connection, run, start))
@@ -139,9 +140,7 @@ def load(name: str, port: int, messages: int, connections: int, run: str) -> Res
         began_at = time.time()
         start.set()
         results = [job.get(timeout=600) for job in jobs]
-        pool.close()
-        pool.join()  # reaped, so that their CPU is counted
-    cpu, clients = time.process_time() - cpu_before, children_cpu() - clients_before
+    cpu, clients = time.process_time() - cpu_before, sum(r[4] for r in results)
     began = min(r[0] for r in results)
     ended = max(r[1] for r in results)
     latencies = sorted(latency for r in results for latency in r[2])
@@ -218,7 +217,7 @@ def end_to_end(url: str, workers: int, messages: int, connections: int) -> tuple
         processes = WorkerProcesses(DEFAULT_CONFIG, workers)
         processes.start()
         try:
-            time.sleep(3.0)  # the workers start up (imports, a parsing child) before the clock
+            warm_up(runtime, workers)
             acks = load(f"  acks with {workers} workers", server.public.port, messages, connections, run)
             made = wait_for_items(runtime, run, len(acks.answered))
         finally:
@@ -230,6 +229,21 @@ def end_to_end(url: str, workers: int, messages: int, connections: int) -> tuple
     cut = statistics.quantiles(delays, n=100)
     cpu_ms = workers_cpu / len(made) * 1000
     return acks, EndToEnd(workers, len(made) / (last - acks.began_at), cut[49], cut[98], cpu_ms)
+
+
+def warm_up(runtime: Runtime, workers: int) -> None:
+    """Two batches a worker, made items before the clock starts: a worker's start (its
+    imports, its parsing child, what its first batch loads) is not the rate that the
+    workers `intake serve` keeps running hold."""
+    run, now = uuid.uuid4().hex, datetime.now(UTC)
+    count = 2 * BATCH * workers
+    arrivals = [
+        Arrival("email", "ann@client.example", ("sales@office.example",), mail(n, run), now)
+        for n in range(count)
+    ]
+    with transaction(runtime.sessions) as session:
+        inbox.add(session, arrivals)
+    wait_for_items(runtime, run, count)
 
 
 def children_cpu() -> float:
