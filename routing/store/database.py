@@ -147,7 +147,10 @@ class _WriterTurn:
     def _take_the_file(self, deadline: float) -> None:
         if self._file is None:
             assert self.path is not None
-            self._file = open(self.path, "ab")  # noqa: SIM115 (held for the process's life)
+            try:
+                self._file = open(self.path, "ab")  # noqa: SIM115 (held for the process's life)
+            except OSError as error:
+                raise StorageUnavailable(f"the writers' lock file {self.path}: {error.strerror}") from error
         while True:
             try:
                 fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)

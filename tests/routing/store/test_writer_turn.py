@@ -58,3 +58,13 @@ def test_a_writer_gives_up_when_another_process_writes_too_long(url: str) -> Non
             pass
     with transaction(ours) as session:  # their write is over: ours goes in
         session.execute(text("INSERT INTO turns VALUES ('ours')"))
+
+
+def test_a_lock_file_that_cannot_be_opened_is_a_storage_error_naming_it(url: str) -> None:
+    Path(f"{url.removeprefix('sqlite:///')}-writer").mkdir()  # in the lock file's way
+    sessions = writer(url, timeout=1)
+    with (
+        pytest.raises(StorageUnavailable, match=r"writers' lock file .*intake\.db-writer"),
+        transaction(sessions),
+    ):
+        pass
