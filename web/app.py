@@ -63,7 +63,11 @@ class RowIdConverter(IntegerConverter):
 
 
 class WebhooksApart:
-    """Requests under the webhooks' path to their app, every other to the pages' app."""
+    """Requests under the webhooks' path to their app, every other to the pages' app.
+
+    Not werkzeug's DispatcherMiddleware: it moves the prefix from PATH_INFO to SCRIPT_NAME,
+    and the webhooks rebuild the URL Twilio signed from the request's whole path.
+    """
 
     def __init__(self, pages: WSGIApplication, webhooks: WSGIApplication) -> None:
         self.pages = pages
