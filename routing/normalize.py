@@ -45,6 +45,9 @@ COURTESY: dict[str, tuple[str, ...]] = {
 COMPOUNDING = frozenset({"de", "nl", "sv", "da"})
 MIN_COMPOUND = 8
 MIN_PART = 4
+# How many words may stand between two words of a keyword phrase: people put a word into
+# a set phrase (`miroase puternic a gaz`, `nu mai avem căldură`, `riecht stark nach Gas`).
+PHRASE_GAP = 1
 # How many recent texts and language samples a normalizer keeps the reading of.
 RECENT_TEXTS = 8
 
@@ -86,12 +89,25 @@ class NormalizedText:
     words: tuple[str, ...]
 
     def find(self, phrase: tuple[str, ...]) -> str | None:
-        """The words where the phrase's terms stand side by side, or None."""
-        size = len(phrase)
-        for start in range(len(self.terms) - size + 1):
-            if self.terms[start : start + size] == phrase:
-                return " ".join(self.words[start : start + size])
+        """The words where the phrase's terms stand in order, at most PHRASE_GAP words
+        between two of them, or None."""
+        first, rest = phrase[0], phrase[1:]
+        for start, term in enumerate(self.terms):
+            if term == first:
+                end = self._follows(rest, start)
+                if end is not None:
+                    return " ".join(self.words[start : end + 1])
         return None
+
+    def _follows(self, rest: tuple[str, ...], position: int) -> int | None:
+        """Where `rest` ends when it follows the term at `position`, each of its terms
+        within PHRASE_GAP words of the one before; None when it does not follow."""
+        for term in rest:
+            ahead = self.terms[position + 1 : position + 2 + PHRASE_GAP]
+            if term not in ahead:
+                return None
+            position += 1 + ahead.index(term)
+        return position
 
 
 def _known(word: str, language: str) -> bool:

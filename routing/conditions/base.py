@@ -17,7 +17,7 @@ from config.loading import ConfigError
 from config.settings import ConditionSettings, Settings
 from routing.message import InboundMessage
 from routing.message_text import SPOKEN_CHANNELS, read_message
-from routing.normalize import NormalizedText, normalizer_for
+from routing.normalize import PHRASE_GAP, NormalizedText, normalizer_for
 
 # An index key: if a condition can match a message, the message has one of its atoms.
 Atom = tuple[str, ...]
@@ -71,21 +71,21 @@ def _atoms(
         atoms.update({("machine", message.machine_kind), ("machine", "*")})
     for name, text in fields.items():
         split = words(text)
-        atoms.update(_tagged("word", name, split), _tagged("word", name, _pairs(split)))
+        atoms.update(_tagged("word", name, split), _tagged("word", name, split, split[1:]))
     for name, read in normalized.items():
-        atoms.update(_tagged("term", name, read.terms), _tagged("term", name, _pairs(read.terms)))
+        terms = read.terms
+        atoms.update(_tagged("term", name, terms))
+        # A term with each of the next PHRASE_GAP + 1, as a keyword phrase's first two terms
+        # may stand with a word between them (routing.normalize).
+        for step in range(1, PHRASE_GAP + 2):
+            atoms.update(_tagged("term", name, terms, terms[step:]))
     return atoms
 
 
-# A long mail has thousands of words and pairs: zip and map make their atoms without a
-# loop of ours.
-def _tagged(kind: str, name: str, values: Iterable[str]) -> Iterable[Atom]:
-    return zip(itertools.repeat(kind), itertools.repeat(name), values)
-
-
-def _pairs(values: Iterable[str]) -> Iterable[str]:
-    """Each word with the next, "first second"."""
-    return map(" ".join, itertools.pairwise(values))
+# A long mail has thousands of words and pairs: zip makes their atoms without a loop of
+# ours. A pair is an atom of two words rather than one joined string, which would cost more.
+def _tagged(kind: str, name: str, *values: Iterable[str]) -> Iterable[Atom]:
+    return zip(itertools.repeat(kind), itertools.repeat(name), *values)
 
 
 class Condition(Protocol):

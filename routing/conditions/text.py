@@ -67,10 +67,11 @@ class Keywords:
 
     def atoms(self) -> set[Atom] | None:
         # A phrase is found through its first two words (or terms), which the message has
-        # side by side wherever the phrase occurs; the check then reads the whole phrase.
-        found: set[Atom] = {("word", self.field, " ".join(words(k)[:2])) for k in self.exact}
+        # side by side wherever the phrase occurs (its terms with at most PHRASE_GAP words
+        # between them); the check then reads the whole phrase.
+        found: set[Atom] = {("word", self.field, *words(k)[:2]) for k in self.exact}
         for forms in self.forms.values():
-            found.update(("term", self.field, " ".join(form[:2])) for form in forms)
+            found.update(("term", self.field, *form[:2]) for form in forms)
         return found
 
 

@@ -57,6 +57,22 @@ def test_keywords_match_inflections_and_missing_diacritics_in_the_office_languag
     assert match(tmp_path, when, email(_mail("Hello", "Aș vrea să vorbesc cu medicul."))) is None
 
 
+def test_a_phrase_keeps_its_meaning_with_one_word_put_into_it(tmp_path: Path) -> None:
+    languages = 'languages = ["ro", "en", "hu", "de"]\n'
+    when = 'body = ["miroase a gaz", "nu avem căldură", "riecht nach Gas", "smell of gas"]'
+    cases = {
+        "Miroase puternic a gaz pe scara B.": "body has 'miroase a gaz' (as 'Miroase puternic a gaz')",
+        "De ieri nu mai avem caldura.": "body has 'nu avem căldură' (as 'nu mai avem caldura')",
+        "Es riecht stark nach Gas im Treppenhaus.": "body has 'riecht nach gas' (as 'riecht stark nach Gas')",
+        "There is a strong smell of gas.": "body has 'smell of gas'",
+    }
+    for text, reason in cases.items():
+        assert match(tmp_path, when, email(_mail("Hello", text)), languages) == reason, text
+    # Further apart, the words are another sentence's, not the phrase's.
+    assert match(tmp_path, when, email(_mail("Hello", "Riecht es im Keller noch immer nach Gas?"))) is None
+    assert match(tmp_path, when, email(_mail("Hello", "Nu avem nicio problemă cu căldura."))) is None
+
+
 def test_keywords_read_only_the_new_words_of_a_reply(tmp_path: Path) -> None:
     reply = "Thanks, see you then.\n\nOn Mon, 2 Nov 2026 at 10:12, Billing <billing@office.test> wrote:\n> Your refund is on its way.\n"
     assert match(tmp_path, 'body = ["refund"]', email(_mail("Re: Tuesday", reply))) is None
