@@ -66,9 +66,11 @@ SHOWN_TERMS = 3
 LEARNED_VOCABULARY = 1000
 DOMAIN = "domain:"
 # A term learned from one or two texts may be their writers' street, name or greeting
-# (two tenants of one building name its street): it counts from its third text on in a
-# department, a word of the config too, so that one correction's words do not change
-# what the config's words say; the sender counts at once.
+# (two tenants of one building name its street): it counts fully from its third text on
+# in a department, a word of the config too, and before that by the square of its share
+# of three texts (a ninth after one, four ninths after two), so that every correction
+# teaches at once while one correction's words barely change what the config's words
+# say; the sender counts fully at once.
 MIN_SIGHTINGS = 3
 
 
@@ -99,7 +101,8 @@ class Suggestion:
     confidence: float
     # What spoke for it, as a person can check: words as written, then the sender.
     evidence: tuple[str, ...] = ()
-    # How many of the text's terms counted, and whether the sender spoke for it too.
+    # How many of the text's terms spoke for it over every other department, and
+    # whether the sender spoke for it too.
     terms: int = 0
     sender_agrees: bool = False
     # How many of those terms are keywords the config gives the department.
@@ -110,7 +113,7 @@ class Suggestion:
     @property
     def well_founded(self) -> bool:
         """Whether there is more to go on than one word that is not the department's keyword:
-        more words, the sender, the writer, or a keyword the config gives the department. A
+        more words for it, the sender, the writer, or a keyword the config gives it. A
         word of its name or description alone ("Not for sales", a flat's `Wohnung` in a
         call about the deposit) may route nothing, nor outweigh the address the sender chose."""
         return self.terms >= 2 or self.sender_agrees or self.writer_agrees or self.keywords >= 1
@@ -214,7 +217,8 @@ class Classifier:
             scores[addressed] += REPLY_ADDRESS_EVIDENCE if reply else ADDRESS_EVIDENCE
         best = max(scores, key=lambda d: scores[d])
         confidence = 1.0 / sum(math.exp(score - scores[best]) for score in scores.values())
-        evidence = self._evidence(best, lesson, weights, logs, sender)
+        speaking = self._speaking(best, weights, logs)
+        evidence = self._evidence(best, lesson, speaking, sender)
         if writer is not None and writer[0] == best:
             evidence += (f"writes as {writer[1]}",)
         keywords = len(self.keywords[best].intersection(weights))
@@ -223,7 +227,7 @@ class Classifier:
             best,
             confidence,
             evidence,
-            len(weights),
+            len(speaking),
             agrees,
             keywords,
             writer is not None and writer[0] == best,
@@ -283,19 +287,20 @@ class Classifier:
         weights = [w[term] for w in learned.words.values() if term in w]
         return sum(weights) if len(weights) > 1 and term not in self.seed_vocabulary else 0.0
 
-    def _evidence(
-        self,
-        best: str,
-        lesson: Lesson,
-        weights: dict[str, float],
-        logs: dict[str, dict[str, float]],
-        sender: SenderEvidence,
-    ) -> tuple[str, ...]:
-        """The words that spoke most for `best` over the runner-up departments, then the sender."""
+    def _speaking(self, best: str, weights: dict[str, float], logs: dict[str, dict[str, float]]) -> list[str]:
+        """The terms that speak for `best` over every other department, the strongest first.
+        Only they found a suggestion: a word that other departments know as well is no
+        second word for it (a correction teaching `konto` elsewhere makes a call about
+        the deposit that names a `Wohnung` no surer of leasing)."""
         others = [d for d in self.departments if d != best]
         lead = {t: w * (logs[best][t] - max(logs[d][t] for d in others)) for t, w in weights.items()}
-        ranked = sorted((t for t in weights if lead[t] > 0), key=lambda t: lead[t], reverse=True)
-        shown = [lesson.words.get(t, t) for t in ranked[:SHOWN_TERMS]]
+        return sorted((t for t in weights if lead[t] > 0), key=lambda t: lead[t], reverse=True)
+
+    def _evidence(
+        self, best: str, lesson: Lesson, speaking: list[str], sender: SenderEvidence
+    ) -> tuple[str, ...]:
+        """The words that spoke most for `best` over the runner-up departments, then the sender."""
+        shown = [lesson.words.get(t, t) for t in speaking[:SHOWN_TERMS]]
         if sender.department_id == best:
             shown.append(sender.reason)
         return tuple(shown)
@@ -320,8 +325,8 @@ class Learned:
         for department_id, word, weight, documents in session.execute(_WORDS_LEARNED, {"words": wanted}):
             if word.startswith(("from:", DOMAIN)):
                 learned.senders.setdefault(word, {})[department_id] = weight
-            elif documents >= MIN_SIGHTINGS:
-                learned.words[department_id][word] = weight
+            else:
+                learned.words[department_id][word] = weight * min(1.0, documents / MIN_SIGHTINGS) ** 2
         return learned
 
 
