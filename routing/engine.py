@@ -255,7 +255,9 @@ class Router:
         ):
             # The words outweigh the address, counted among them: confidently enough, the
             # suggestion routes; else the evidence conflicts, and a person decides.
-            confident = suggestion.confidence >= threshold and (suggestion.well_founded or reply)
+            confident = suggestion.confidence >= threshold and (
+                suggestion.well_founded or (reply and not suggestion.contested)
+            )
             said = f"{reason}, but it reads as {suggestion.department_id}'s"
             if not confident:
                 said += "; the front desk decides"

@@ -66,11 +66,12 @@ SHOWN_TERMS = 3
 LEARNED_VOCABULARY = 1000
 DOMAIN = "domain:"
 # A term learned from one or two texts may be their writers' street, name or greeting
-# (two tenants of one building name its street): it counts fully from its third text on
-# in a department, a word of the config too, and before that by the square of its share
-# of three texts (a ninth after one, four ninths after two), so that every correction
-# teaches at once while one correction's words barely change what the config's words
-# say; the sender counts fully at once.
+# (two tenants of one building name its street): a word the config does not name counts
+# from its third text on in a department. A word of the config counts from its first,
+# by the square of its share of three texts (a ninth after one, four ninths after two):
+# every correction tells at once how the office uses the config's words, while one
+# correction's words barely change what they say for the other departments. The
+# sender counts fully at once.
 MIN_SIGHTINGS = 3
 
 
@@ -109,6 +110,8 @@ class Suggestion:
     keywords: int = 0
     # The writer named themselves as one of the department's writers.
     writer_agrees: bool = False
+    # The words that read as another department's weigh as much as those that read as this one's.
+    contested: bool = False
 
     @property
     def well_founded(self) -> bool:
@@ -116,7 +119,9 @@ class Suggestion:
         more words for it, the sender, the writer, or a keyword the config gives it. A
         word of its name or description alone ("Not for sales", a flat's `Wohnung` in a
         call about the deposit) may route nothing, nor outweigh the address the sender chose."""
-        return self.terms >= 2 or self.sender_agrees or self.writer_agrees or self.keywords >= 1
+        if self.sender_agrees or self.writer_agrees:
+            return True
+        return not self.contested and (self.terms >= 2 or self.keywords >= 1)
 
     def describe(self) -> str:
         said = f"{self.department_id} ({self.confidence:.2f})"
@@ -186,7 +191,7 @@ class Classifier:
 
     def read(self, lesson: Lesson, session: Session | None) -> Learned:
         """What the database knows of the lesson's terms and sender (nothing without a session)."""
-        learned = Learned.load(session, lesson) if session is not None else Learned()
+        learned = Learned.load(session, lesson, self.seed_vocabulary) if session is not None else Learned()
         learned.sender = judge(lesson.sender, self.settings, learned.senders)
         return learned
 
@@ -231,7 +236,19 @@ class Classifier:
             agrees,
             keywords,
             writer is not None and writer[0] == best,
+            self._contested(best, weights, logs),
         )
+
+    def _contested(self, best: str, weights: dict[str, float], logs: dict[str, dict[str, float]]) -> bool:
+        """Whether one word of the config reads as `best`'s and another department has one
+        that weighs as much (each word given to the department it reads likeliest for):
+        one word against one is a toss-up, whichever department's list is the shorter."""
+        said: dict[str, list[float]] = defaultdict(list)
+        for term, weight in weights.items():
+            if term in self.seed_vocabulary:
+                said[max(self.departments, key=lambda d: logs[d][term])].append(weight)
+        ours = said[best]
+        return len(ours) == 1 and any(sum(w) >= ours[0] for d, w in said.items() if d != best)
 
     def _writer(self, lesson: Lesson) -> tuple[str, str] | None:
         """The first department whose writer word or phrase the new text or its signature
@@ -317,7 +334,9 @@ class Learned:
     sender: SenderEvidence = UNKNOWN
 
     @classmethod
-    def load(cls, session: Session, lesson: Lesson) -> Learned:
+    def load(cls, session: Session, lesson: Lesson, vocabulary: frozenset[str]) -> Learned:
+        """What was learned of the lesson's terms and senders; a word of the `vocabulary`
+        (the config's) counts from its first text, any other from its third."""
         learned = cls()
         for department_id, documents in session.execute(_DEPARTMENTS_LEARNED):
             learned.documents[department_id] = float(documents)
@@ -325,8 +344,10 @@ class Learned:
         for department_id, word, weight, documents in session.execute(_WORDS_LEARNED, {"words": wanted}):
             if word.startswith(("from:", DOMAIN)):
                 learned.senders.setdefault(word, {})[department_id] = weight
-            else:
-                learned.words[department_id][word] = weight * min(1.0, documents / MIN_SIGHTINGS) ** 2
+            elif documents >= MIN_SIGHTINGS:
+                learned.words[department_id][word] = weight
+            elif word in vocabulary:
+                learned.words[department_id][word] = weight * (documents / MIN_SIGHTINGS) ** 2
         return learned
 
 

@@ -161,6 +161,19 @@ def test_a_rule_still_comes_before_the_suggestion(office: Runtime) -> None:
     assert office.deliverer.deliver(message).department_id == "billing"
 
 
+def test_one_word_against_one_word_is_a_toss_up_however_sure(office: Runtime) -> None:
+    # A keyword of billing against one of sales: whichever wins, by the length of its list
+    # or by a hair, the words do not found it, and it routes nothing.
+    with transaction(office.sessions, write=False) as session:
+        tossed = suggest(office.settings, session, "the invoice or the quote", "new@stranger.example")
+        decided = suggest(
+            office.settings, session, "the invoice, the refund or the quote", "new@stranger.example"
+        )
+    assert tossed is not None and tossed.contested and not tossed.well_founded
+    assert decided is not None and decided.department_id == "billing"
+    assert not decided.contested and decided.well_founded
+
+
 def _suggest(runtime: Runtime, text: str) -> tuple[str, float] | None:
     """What the suggestion says of a text from a sender it has never seen."""
     with transaction(runtime.sessions, write=False) as session:
@@ -189,26 +202,40 @@ def test_corrections_move_a_keyword_yet_the_seeds_keep_their_say(office: Runtime
     assert said is not None and said[0] == "billing"
 
 
-def test_every_word_of_the_new_text_counts_from_its_first_text_fully_from_its_third(office: Runtime) -> None:
+def test_every_word_of_the_new_text_counts_from_its_third_text_on(office: Runtime) -> None:
     # Words no seed knows, in mails the receptionist files under facilities. A word seen
-    # in one or two texts may be their writers' street, name or greeting: it counts at
-    # once, but little (below the threshold), and fully from the third text on.
+    # in one or two texts may be their writers' street, name or greeting: it counts from the third.
+    # (A word of the config counts from the first, below.)
     text = (
         "The lift is stuck between floors again; "
         "the engineer found the radiator leaking: a ceiling stain, a carpet soaked."
     )
     words = ["lift", "stuck", "floors", "engineer", "radiator", "leaking", "ceiling", "stain", "carpet", "soaked"]  # fmt: skip
     assert [_suggest(office, word) for word in words] == [None] * len(words)
-    sureness = []
-    writers = ("ann@tenant.example", "bob@tenant-two.example", "cy@tenant-three.example")
-    for writer, written in zip(writers, (text, text.upper(), text.lower()), strict=True):
+    for writer, written in (("ann@tenant.example", text), ("bob@tenant-two.example", text.upper())):
         with transaction(office.sessions) as session:
             learn(session, lesson(office.settings, written, writer), "facilities")
-        learned = [_suggest(office, word) for word in words]
-        assert [said[0] if said else None for said in learned] == ["facilities"] * len(words)
-        sureness.append(min(said[1] for said in learned if said))
-    threshold = office.settings.routing.suggest_threshold
-    assert sureness == sorted(sureness) and sureness[1] < threshold <= sureness[2], sureness
+        assert [_suggest(office, word) for word in words] == [None] * len(words)
+    with transaction(office.sessions) as session:
+        learn(session, lesson(office.settings, text.lower(), "cy@tenant-three.example"), "facilities")
+    learned = [_suggest(office, word) for word in words]
+    assert [said[0] if said else None for said in learned] == ["facilities"] * len(words)
+
+
+def test_a_word_of_the_config_counts_from_its_first_correction(office: Runtime) -> None:
+    # "building" is in the facilities' description, "order" a sales keyword. A mail filed
+    # under facilities with "building" and a street no seed knows moves the next mail that
+    # names both towards facilities at once; the street waits for its third text.
+    said = []
+    for n in range(3):
+        said.append(_suggest(office, "an order for the building"))
+        with transaction(office.sessions) as session:
+            text = "The building on Elm Street"
+            learn(session, lesson(office.settings, text, f"t{n}@tenant.example"), "facilities")
+        assert (_suggest(office, "Elm") is None) == (n < 2)
+    # Without it, sales would grow surer: the corrections thin out every seed alike.
+    sureness = [suggestion[1] for suggestion in said if suggestion is not None and suggestion[0] == "sales"]
+    assert len(sureness) == 3 and sureness[0] > sureness[1] > sureness[2], said
 
 
 def test_a_config_word_taught_once_elsewhere_says_as_much_for_its_department(office: Runtime) -> None:
