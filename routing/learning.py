@@ -85,7 +85,7 @@ class Lesson:
     senders: tuple[str, ...]
     # A word as written for each term, for explanations; not stored.
     words: dict[str, str] = field(default_factory=dict, compare=False)
-    # The signature's terms, read only for who is writing; not stored.
+    # The signature's terms and the opening sentences', read only for who is writing; not stored.
     signed: frozenset[str] = field(default_factory=frozenset, compare=False)
 
     def stored(self) -> dict[str, Any]:
@@ -158,7 +158,7 @@ def lesson_of(
     if signature is not None:
         for term, word in zip(signature.terms, signature.words, strict=True):
             words.setdefault(term, word)
-    signed = frozenset(signature.terms if signature is not None else ())
+    signed = text.opening.union(signature.terms if signature is not None else ())
     return Lesson(terms, sender.lower(), senders, words, signed)
 
 
@@ -251,11 +251,11 @@ class Classifier:
         return len(ours) == 1 and any(sum(w) >= ours[0] for d, w in said.items() if d != best)
 
     def _writer(self, lesson: Lesson) -> tuple[str, str] | None:
-        """The first department whose writer word or phrase the new text or its signature
-        has (every term of it, in any form), with that word as written; None when the
-        writer says nothing of who they are."""
+        """The first department whose writer word or phrase the new text's opening
+        sentences or its signature have (every term of it, in any form), with that word as
+        written; None when the writer says nothing of who they are."""
         for department_id, terms in self.writers:
-            if all(term in lesson.terms or term in lesson.signed for term in terms):
+            if all(term in lesson.signed for term in terms):
                 return department_id, " ".join(lesson.words.get(term, term) for term in terms)
         return None
 

@@ -129,6 +129,8 @@ _COURTESY = re.compile(
     r"|boldog kar[aá]csony|kellemes [uü]nnep|boldog [uú]j [eé]v"
     r"|frohe (?:weihnachten|feiertage|festtage)|frohes neues|guten rutsch)"
 )
+# How many first sentences of a text may say who writes it (routing.learning's writers).
+OPENING_SENTENCES = 2
 # Where a sentence ends: after its stop, or at an empty line.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 
@@ -148,6 +150,8 @@ class MessageText:
     signature: NormalizedText | None = None
     # Terms found only in sentences that thank or wish well, beside others that do not.
     courtesy: frozenset[str] = frozenset()
+    # The terms of the new text's opening sentences, where writers say who they are.
+    opening: frozenset[str] = frozenset()
 
     @property
     def empty(self) -> NormalizedText:
@@ -173,7 +177,18 @@ def read_message(message: InboundMessage, normalizer: Normalizer) -> MessageText
         spoken=message.channel in SPOKEN_CHANNELS,
         signature=normalizer.read(signature, language) if signature else None,
         courtesy=courtesy_terms(body, reading, normalizer),
+        opening=opening_terms(body, reading, normalizer),
     )
+
+
+def opening_terms(text: str, read: NormalizedText, normalizer: Normalizer) -> frozenset[str]:
+    """The terms of the text's first OPENING_SENTENCES sentences (a greeting line is one):
+    where writers say who they are ("Buna ziua, sunt Muresan, proprietarul de la B4"),
+    rather than whom they speak of further on (a tenant asking that the keys be handed
+    to the owner, an applicant who worked for an owners' association)."""
+    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+    opening = " ".join(sentences[:OPENING_SENTENCES])
+    return frozenset(normalizer.piece_terms(opening, read.language))
 
 
 def courtesy_terms(text: str, read: NormalizedText, normalizer: Normalizer) -> frozenset[str]:

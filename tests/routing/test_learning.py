@@ -390,6 +390,15 @@ def test_a_writer_who_says_who_they_are_outweighs_what_they_mention(tmp_path: Pa
     # A text that does not say who writes is read by its words alone.
     other = suggest(load_settings(path), None, "About the invoice we sent last week.")
     assert other is not None and other.department_id == "billing"
+    # Writers say who they are in the opening sentences: further on, the word is whom
+    # they speak of (a tenant whose invoice names the contractor's visit).
+    spoken_of = suggest(
+        load_settings(path),
+        None,
+        "Hello. About the invoice you sent last week. It still lists the visit of the contractor.",
+    )
+    assert spoken_of is not None and spoken_of.department_id == "billing", spoken_of
+    assert not spoken_of.writer_agrees
 
 
 def _written(tmp_path: Path, text: str) -> Path:
