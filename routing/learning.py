@@ -236,19 +236,24 @@ class Classifier:
             agrees,
             keywords,
             writer is not None and writer[0] == best,
-            self._contested(best, weights, logs),
+            self._contested(best, speaking, weights, logs),
         )
 
-    def _contested(self, best: str, weights: dict[str, float], logs: dict[str, dict[str, float]]) -> bool:
-        """Whether one word of the config reads as `best`'s and another department has one
-        that weighs as much (each word given to the department it reads likeliest for):
-        one word against one is a toss-up, whichever department's list is the shorter."""
-        said: dict[str, list[float]] = defaultdict(list)
+    def _contested(
+        self, best: str, speaking: list[str], weights: dict[str, float], logs: dict[str, dict[str, float]]
+    ) -> bool:
+        """Whether one word of the config reads as `best`'s (of the `speaking` terms) and
+        another department has one that weighs as much (each word given to the department it
+        reads likeliest for): one word against one is a toss-up, whichever department's
+        list is the shorter."""
+        ours = [term for term in speaking if term in self.seed_vocabulary]
+        if len(ours) != 1:  # most messages: worked out without reading the others' words
+            return False
+        said: dict[str, float] = defaultdict(float)
         for term, weight in weights.items():
-            if term in self.seed_vocabulary:
-                said[max(self.departments, key=lambda d: logs[d][term])].append(weight)
-        ours = said[best]
-        return len(ours) == 1 and any(sum(w) >= ours[0] for d, w in said.items() if d != best)
+            if term in self.seed_vocabulary and term not in speaking:
+                said[max(self.departments, key=lambda d: logs[d][term])] += weight
+        return any(weight >= weights[ours[0]] for weight in said.values())
 
     def _writer(self, lesson: Lesson) -> tuple[str, str] | None:
         """The first department whose writer word or phrase the new text's opening

@@ -21,7 +21,7 @@ from mailparser_reply.constants import MAIL_LANGUAGES, QUOTED_MATCH_INCLUDE
 from mailparser_reply.parser import EmailMessage
 
 from routing.message import InboundMessage
-from routing.normalize import NormalizedText, Normalizer
+from routing.normalize import NormalizedText, Normalizer, word_count
 
 _Q = QUOTED_MATCH_INCLUDE
 
@@ -177,18 +177,23 @@ def read_message(message: InboundMessage, normalizer: Normalizer) -> MessageText
         spoken=message.channel in SPOKEN_CHANNELS,
         signature=normalizer.read(signature, language) if signature else None,
         courtesy=courtesy_terms(body, reading, normalizer),
-        opening=opening_terms(body, reading, normalizer),
+        opening=opening_terms(body, reading),
     )
 
 
-def opening_terms(text: str, read: NormalizedText, normalizer: Normalizer) -> frozenset[str]:
+def opening_terms(text: str, read: NormalizedText) -> frozenset[str]:
     """The terms of the text's first OPENING_SENTENCES sentences (a greeting line is one):
     where writers say who they are ("Buna ziua, sunt Muresan, proprietarul de la B4"),
     rather than whom they speak of further on (a tenant asking that the keys be handed
-    to the owner, an applicant who worked for an owners' association)."""
-    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
-    opening = " ".join(sentences[:OPENING_SENTENCES])
-    return frozenset(normalizer.piece_terms(opening, read.language))
+    to the owner, an applicant who worked for an owners' association). `read` is the
+    text's reading, one term a word, so the opening is its first terms."""
+    start, found = 0, 0
+    for end in _SENTENCE_END.finditer(text):
+        found += bool(text[start : end.start()].strip())
+        if found == OPENING_SENTENCES:
+            return frozenset(read.terms[: word_count(text[: end.start()])])
+        start = end.end()
+    return frozenset(read.terms)
 
 
 def courtesy_terms(text: str, read: NormalizedText, normalizer: Normalizer) -> frozenset[str]:

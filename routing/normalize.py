@@ -79,6 +79,11 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+def word_count(text: str) -> int:
+    """How many words a text has as a normalizer reads it, one term each."""
+    return len(_WORD.findall(unicodedata.normalize("NFC", text)))
+
+
 @dataclass(frozen=True)
 class NormalizedText:
     """A text as routing reads it: its language and its terms, in the order written."""
