@@ -6,8 +6,10 @@
 
 A keyword matches any form of its words in the new text (routing.message_text):
 `plată` finds `plata`, `plăți` and `plătit`, `invoice` finds `Invoices`, in whichever of
-the office's languages the message is written. `"exact:..."` finds the words exactly as
-written (whole words, any case) anywhere in the text, quotes included; so does a regex.
+the office's languages the message is written; a phrase's words may have one other word
+between them (`miroase a gaz` finds `miroase puternic a gaz`). `"exact:..."` finds the
+words exactly as written (whole words, any case) anywhere in the text, quotes included;
+so does a regex.
 `body` reads the text of mail and messages, `transcript` that of voicemail.
 """
 
