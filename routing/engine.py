@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from config.settings import PRIORITIES, BuiltInStep, Settings
 from routing.conditions.base import Facts, Registry
 from routing.conditions.registry import standard_registry
-from routing.learning import Classifier, Learned, Lesson, Suggestion, lesson_of
+from routing.learning import Classifier, Learned, Suggestion
+from routing.lessons import Lesson, lesson_of
 from routing.message import InboundMessage
 from routing.rules import CompiledRule, RuleSet
 from routing.senders import LOOKALIKE_TAG

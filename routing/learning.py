@@ -1,6 +1,6 @@
 """The learned suggestion: naive Bayes over the new words' terms, better with every correction.
 
-A message's lesson is its new words as terms (routing.message_text), each text weighing
+A message's lesson (routing.lessons) is its new words as terms, each text weighing
 one in all however long it is, what it thanks for or wishes less than what it asks, and
 its sender. The config seeds each department (routing.seeds: its name, description and
 keywords) and keeps at least SEED_FLOOR of the say however many corrections pile up, so a
@@ -19,27 +19,19 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from routing.message import InboundMessage
-from routing.message_text import MessageText, read_message
+from routing.lessons import Lesson
 from routing.normalize import normalizer_for
 from routing.seeds import ConfigSeeds
-from routing.senders import UNKNOWN, SenderEvidence, judge, sender_features
+from routing.senders import UNKNOWN, SenderEvidence, judge
 from routing.store.models import Base, LearnedDepartment, LearnedWord
 
-MAX_TERM_LENGTH = 64
-# A subject that repeats an old one (Re: ...) weighs this much of a fresh one.
-OLD_SUBJECT_WEIGHT = 0.3
-# A word of a sentence that thanks or wishes well, beside one that asks (routing.message_text).
-COURTESY_WEIGHT = 0.3
 # Smoothing of unseen terms, in weight per term (a text weighs 1 in all).
 SMOOTHING = 0.001
 # The seeds' share of a department's model: SEED_DOCUMENTS / (that + corrections), never below the floor.
@@ -76,27 +68,6 @@ MIN_SIGHTINGS = 3
 
 
 @dataclass(frozen=True)
-class Lesson:
-    """What a message teaches when a person says where it belongs."""
-
-    terms: dict[str, float]  # term -> weight, summing to 1
-    sender: str
-    # What is learned of the sender (routing.senders.sender_features).
-    senders: tuple[str, ...]
-    # A word as written for each term, for explanations; not stored.
-    words: dict[str, str] = field(default_factory=dict, compare=False)
-    # The signature's terms and the opening sentences', read only for who is writing; not stored.
-    signed: frozenset[str] = field(default_factory=frozenset, compare=False)
-
-    def stored(self) -> dict[str, Any]:
-        return {"terms": self.terms, "sender": self.sender, "senders": list(self.senders)}
-
-    @classmethod
-    def from_stored(cls, data: dict[str, Any]) -> Lesson:
-        return cls(dict(data["terms"]), str(data["sender"]), tuple(data["senders"]))
-
-
-@dataclass(frozen=True)
 class Suggestion:
     department_id: str
     confidence: float
@@ -128,55 +99,11 @@ class Suggestion:
         return f"learned: {', '.join(self.evidence)} -> {said}" if self.evidence else f"learned: {said}"
 
 
-def lesson_of(
-    text: MessageText, sender: str, settings: Settings | None, vocabulary: frozenset[str] = frozenset()
-) -> Lesson:
-    """The message's distinct terms, weighted (an old subject less) and scaled to sum to one.
-
-    The config's words (`vocabulary`) are looked for inside compounds and, in a
-    transcript, across two neighbouring words (routing.normalize).
-    """
-    raw: dict[str, float] = {}
-    words: dict[str, str] = {}
-    subject_weight = OLD_SUBJECT_WEIGHT if text.old_subject else 1.0
-    body = text.body
-    if settings is not None and vocabulary:
-        body = normalizer_for(settings.languages).with_known_parts(body, vocabulary, joined=text.spoken)
-    for read, weight in ((body, 1.0), (text.subject, subject_weight)):
-        for term, word in zip(read.terms, read.words, strict=True):
-            said = COURTESY_WEIGHT * weight if term in text.courtesy else weight
-            if raw.get(term, 0.0) >= said:  # seen already: most words of a text repeat
-                continue
-            if len(term) < 2 or term.isdigit() or len(term) > MAX_TERM_LENGTH:
-                continue
-            raw[term] = said
-            words.setdefault(term, word)
-    total = sum(raw.values()) or 1.0
-    terms = {t: w / total for t, w in raw.items()}
-    senders = sender_features(sender, settings) if settings else ()
-    signature = text.signature
-    if signature is not None:
-        for term, word in zip(signature.terms, signature.words, strict=True):
-            words.setdefault(term, word)
-    signed = text.opening.union(signature.terms if signature is not None else ())
-    return Lesson(terms, sender.lower(), senders, words, signed)
-
-
 def _counted(lesson: Lesson, weights: dict[str, float]) -> float:
     """How many words of the new text the known terms are worth: one each, a term only
     an old subject has less (so a reply under `Re: rent payment` is not sure of rent)."""
     fresh = max(lesson.terms.values(), default=0.0)
     return sum(lesson.terms[term] for term in weights) / fresh if fresh else 0.0
-
-
-def legacy_lesson(channel: str, sender: str, subject: str, text: str) -> Lesson:
-    """The lesson of an item routed before lessons were kept: its new words read as
-    English (the office's languages were not recorded), and its address alone."""
-    message = InboundMessage(
-        channel, sender, (), subject, text, "legacy", datetime.now(UTC), b"", "text/plain"
-    )
-    read = read_message(message, normalizer_for(("en",)))
-    return replace(lesson_of(read, sender, None), senders=(f"from:{sender.lower()}",) if sender else ())
 
 
 class Classifier:

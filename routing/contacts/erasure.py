@@ -20,7 +20,8 @@ from sqlalchemy import Column, ColumnElement, Engine, Table, delete, exists, or_
 from sqlalchemy.orm import Session
 
 from routing.contacts.suggestions import unmerge_item
-from routing.learning import Lesson, legacy_lesson, unlearn
+from routing.learning import unlearn
+from routing.lessons import Lesson, legacy_lesson
 from routing.store import search_index
 from routing.store.models import (
     Attachment,

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import PRIORITIES
-from routing.learning import Lesson, learn, legacy_lesson
+from routing.learning import learn
+from routing.lessons import Lesson, legacy_lesson
 from routing.people.accounts import Person, person_of
 from routing.store.models import AuditEvent, Department, Item, User, utcnow
 

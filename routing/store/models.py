@@ -181,7 +181,7 @@ class Item(ArrivedMessage, Base):
     # routed it, machine mail no rule knew); cleared by the first thing a person does.
     decision_needed: Mapped[str | None] = mapped_column(Text)
     # What a correction of this item teaches the learned suggestion: the terms of its new
-    # words and its sender, as routed (routing.learning.Lesson); None on items older than it.
+    # words and its sender, as routed (routing.lessons.Lesson); None on items older than it.
     routing_lesson: Mapped[dict[str, Any] | None]
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # indexed by ix_items_assignee
     due_at: Mapped[datetime | None]  # when the sender wants an answer or a callback

@@ -13,7 +13,8 @@ import pytest
 from config.loading import load_settings
 from intake.cli.runtime import Runtime, open_runtime
 from routing.engine import Router
-from routing.learning import Classifier, Lesson, learn
+from routing.learning import Classifier, learn
+from routing.lessons import Lesson
 from routing.message import InboundMessage
 from routing.seeds import KEYWORD_WEIGHT
 from routing.store.database import transaction

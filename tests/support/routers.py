@@ -13,7 +13,8 @@ from config.loading import load_settings
 from config.settings import Settings
 from intake.email.parser import parse_email
 from routing.engine import Router, RoutingDecision
-from routing.learning import Classifier, Lesson, Suggestion, lesson_of
+from routing.learning import Classifier, Suggestion
+from routing.lessons import Lesson, lesson_of
 from routing.message import InboundMessage
 from routing.message_text import read_message
 from routing.normalize import normalizer_for
