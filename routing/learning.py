@@ -58,12 +58,11 @@ SHOWN_TERMS = 3
 LEARNED_VOCABULARY = 1000
 DOMAIN = "domain:"
 # A term learned from one or two texts may be their writers' street, name or greeting
-# (two tenants of one building name its street): a word the config does not name counts
-# from its third text on in a department. A word of the config counts from its first,
-# by the square of its share of three texts (a ninth after one, four ninths after two):
-# every correction tells at once how the office uses the config's words, while one
-# correction's words barely change what they say for the other departments. The
-# sender counts fully at once.
+# (two tenants of one building name its street): it counts from its third text on in a
+# department, a word of the config too, so that one correction's words do not change
+# what the config's words say (counted earlier, a word of the config taught to one
+# department made the corrections worse on messages the routing was not tuned on:
+# docs/routing.md). The sender counts at once.
 MIN_SIGHTINGS = 3
 
 
@@ -118,7 +117,7 @@ class Classifier:
 
     def read(self, lesson: Lesson, session: Session | None) -> Learned:
         """What the database knows of the lesson's terms and sender (nothing without a session)."""
-        learned = Learned.load(session, lesson, self.seed_vocabulary) if session is not None else Learned()
+        learned = Learned.load(session, lesson) if session is not None else Learned()
         learned.sender = judge(lesson.sender, self.settings, learned.senders)
         return learned
 
@@ -266,9 +265,8 @@ class Learned:
     sender: SenderEvidence = UNKNOWN
 
     @classmethod
-    def load(cls, session: Session, lesson: Lesson, vocabulary: frozenset[str]) -> Learned:
-        """What was learned of the lesson's terms and senders; a word of the `vocabulary`
-        (the config's) counts from its first text, any other from its third."""
+    def load(cls, session: Session, lesson: Lesson) -> Learned:
+        """What was learned of the lesson's terms (each from its third text) and senders."""
         learned = cls()
         for department_id, documents in session.execute(_DEPARTMENTS_LEARNED):
             learned.documents[department_id] = float(documents)
@@ -278,8 +276,6 @@ class Learned:
                 learned.senders.setdefault(word, {})[department_id] = weight
             elif documents >= MIN_SIGHTINGS:
                 learned.words[department_id][word] = weight
-            elif word in vocabulary:
-                learned.words[department_id][word] = weight * (documents / MIN_SIGHTINGS) ** 2
         return learned
 
 

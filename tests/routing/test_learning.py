@@ -206,7 +206,7 @@ def test_corrections_move_a_keyword_yet_the_seeds_keep_their_say(office: Runtime
 def test_every_word_of_the_new_text_counts_from_its_third_text_on(office: Runtime) -> None:
     # Words no seed knows, in mails the receptionist files under facilities. A word seen
     # in one or two texts may be their writers' street, name or greeting: it counts from the third.
-    # (A word of the config counts from the first, below.)
+    # A word of the config too (counted earlier, it made corrections worse on unseen messages).
     text = (
         "The lift is stuck between floors again; "
         "the engineer found the radiator leaking: a ceiling stain, a carpet soaked."
@@ -221,22 +221,6 @@ def test_every_word_of_the_new_text_counts_from_its_third_text_on(office: Runtim
         learn(session, lesson(office.settings, text.lower(), "cy@tenant-three.example"), "facilities")
     learned = [_suggest(office, word) for word in words]
     assert [said[0] if said else None for said in learned] == ["facilities"] * len(words)
-
-
-def test_a_word_of_the_config_counts_from_its_first_correction(office: Runtime) -> None:
-    # "building" is in the facilities' description, "order" a sales keyword. A mail filed
-    # under facilities with "building" and a street no seed knows moves the next mail that
-    # names both towards facilities at once; the street waits for its third text.
-    said = []
-    for n in range(3):
-        said.append(_suggest(office, "an order for the building"))
-        with transaction(office.sessions) as session:
-            text = "The building on Elm Street"
-            learn(session, lesson(office.settings, text, f"t{n}@tenant.example"), "facilities")
-        assert (_suggest(office, "Elm") is None) == (n < 2)
-    # Without it, sales would grow surer: the corrections thin out every seed alike.
-    sureness = [suggestion[1] for suggestion in said if suggestion is not None and suggestion[0] == "sales"]
-    assert len(sureness) == 3 and sureness[0] > sureness[1] > sureness[2], said
 
 
 def test_a_config_word_taught_once_elsewhere_says_as_much_for_its_department(office: Runtime) -> None:
