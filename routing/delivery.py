@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -108,10 +108,18 @@ class Deliverer:
         message: InboundMessage,
         also: AlsoStore | None = None,
         routed: Routed | None = None,
+        *,
+        apart: bool = True,
     ) -> Delivery:
         """deliver() within the caller's transaction, in a savepoint of its own: a message
         that fails leaves the others of the transaction as they were. `routed`, when
-        given, is the message's route_ahead()."""
+        given, is the message's route_ahead().
+
+        With `apart=False` there is no savepoint and no second attempt: whatever fails
+        is raised as the database said it, and the caller's transaction is spoiled (a
+        caller that rolls back and stores the batch again apart when anything fails)."""
+        if not apart:
+            return self._find_or_store(session, message, also, routed)
 
         def attempt() -> Delivery:
             with session.begin_nested():
@@ -217,7 +225,7 @@ def decision_fields(decision: RoutingDecision) -> dict[str, Any]:
     return {
         "department_id": decision.department_id,
         "routing_reason": decision.reason,
-        "routing_hits": [asdict(outcome) for outcome in decision.outcomes],
+        "routing_hits": [outcome.stored() for outcome in decision.outcomes],
         "other_departments": list(decision.other_departments),
         "priority": decision.priority,
         "tags": list(decision.tags),
@@ -301,7 +309,7 @@ def _insert_item(
         **decision_fields(decision),
         "machine_kind": message.machine_kind or (MARKED_MACHINE if decision.machine else None),
     }
-    item["routing_hits"] = [asdict(outcome) for outcome in conversation] + item["routing_hits"]
+    item["routing_hits"] = [outcome.stored() for outcome in conversation] + item["routing_hits"]
     item_id: int = session.execute(_INSERT_ITEM, item).scalar_one()
     _insert_attachments(session, item_id, message)
     detail = {
@@ -328,7 +336,7 @@ def _join(
         "message": message_row_id,
         "matcher": thread.matcher,
         "reason": thread.reason,
-        "outcomes": [asdict(outcome) for outcome in outcomes],
+        "outcomes": [outcome.stored() for outcome in outcomes],
     }
     events = [
         {"item_id": thread.item_id, "actor": SYSTEM_ACTOR, "action": "reply received", "detail": detail}
