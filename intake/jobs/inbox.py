@@ -128,11 +128,10 @@ class InboxWorker:
         try:
             with transaction(self.sessions) as session:
                 deliveries = [
-                    self.deliverer.deliver_in(
-                        session, read.message, self._with_item(claimed, read.also), ahead, apart=False
-                    )
-                    for (claimed, read), ahead in zip(parsed, routed, strict=True)
+                    self.deliverer.deliver_in(session, read.message, read.also, ahead, apart=False)
+                    for (_, read), ahead in zip(parsed, routed, strict=True)
                 ]
+                inbox.finish_all(session, [claimed for claimed, _ in parsed])
         except (SQLAlchemyError, LeaseLost, StorageUnavailable, UnstorableMessage) as error:
             log.info("a batch of %d was rolled back (%s); storing its messages apart", len(parsed), error)
             self._store_apart(parsed, routed)
