@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -107,10 +108,18 @@ class Deliverer:
         message: InboundMessage,
         also: AlsoStore | None = None,
         routed: Routed | None = None,
+        *,
+        apart: bool = True,
     ) -> Delivery:
         """deliver() within the caller's transaction, in a savepoint of its own: a message
         that fails leaves the others of the transaction as they were. `routed`, when
-        given, is the message's route_ahead()."""
+        given, is the message's route_ahead().
+
+        With `apart=False` there is no savepoint and no second attempt: whatever fails
+        is raised as the database said it, and the caller's transaction is spoiled (a
+        caller that rolls back and stores the batch again apart when anything fails)."""
+        if not apart:
+            return self._find_or_store(session, message, also, routed)
 
         def attempt() -> Delivery:
             with session.begin_nested():
@@ -121,19 +130,21 @@ class Deliverer:
     def _find_or_store(
         self, session: Session, message: InboundMessage, also: AlsoStore | None, routed: Routed | None = None
     ) -> Delivery:
-        delivery = _find(session, message.idempotency_key)
-        if delivery is None:
+        # The key is claimed before anything is looked up: most messages are new, and for
+        # them the claim spares the two look-ups that would find nothing. A copy being
+        # delivered at the same moment waits on the claim, then finds what this one stored.
+        claim = _CLAIM_KEY[session.get_bind().dialect.name]
+        if session.execute(claim, {"key": message.idempotency_key}).first() is not None:
             delivery = self._store(session, message, routed)
+        else:
+            delivery = _find(session, message.idempotency_key)
         if also is not None:
             also(session, delivery)
         return delivery
 
     def _store(self, session: Session, message: InboundMessage, routed: Routed | None = None) -> Delivery:
         """Join the conversation the message continues, or make a routed item (routed
-        here unless `routed` was worked out ahead)."""
-        # Claims the key first: a copy of this message being delivered at the same
-        # moment waits here, then fails on the key and finds what this one stored.
-        session.execute(_INSERT_KEY, {"key": message.idempotency_key})
+        here unless `routed` was worked out ahead); the message's key is claimed."""
         matching = match(session, message, self.router.settings.routing)
         if matching.thread is not None:
             _join(session, message, matching.thread, matching.outcomes)
@@ -147,7 +158,7 @@ class Deliverer:
         settings = self.router.settings
         contact_id = contact_at_arrival(session, message, settings.region)
         item_id = _insert_item(session, message, decision, matching.outcomes, contact_id)
-        search_index.write(session, [{"item_id": item_id, "terms": routed.terms}])
+        search_index.write(session, [{"item_id": item_id, "terms": routed.terms}], new=True)
         if contact_id is not None:
             suggest_at_arrival(session, item_id, contact_id, message, settings)
         log.info("item %s from %s routed to %s", item_id, message.channel, decision.department_id)
@@ -188,13 +199,20 @@ def _failure(message: InboundMessage, error: DBAPIError) -> StorageUnavailable |
     return StorageUnavailable("the database is not accepting writes")
 
 
-def _find(session: Session, key: str) -> Delivery | None:
+class KeyWithoutItem(StorageUnavailable):
+    """A delivered key whose item or follow-up is not there: the keys and the items were
+    changed apart from each other (they are erased together); a person must look."""
+
+
+def _find(session: Session, key: str) -> Delivery:
     """The item a key is stored as, or that a follow-up with that key belongs to."""
     row = session.execute(_ITEM_OF_KEY, {"key": key}).one_or_none()
     if row is not None:
         return Delivery(row.id, row.department_id, created=False)
     row = session.execute(_ITEM_OF_FOLLOW_UP_KEY, {"key": key}).one_or_none()
-    return Delivery(row.id, row.department_id, created=False, joined=True) if row else None
+    if row is None:
+        raise KeyWithoutItem(f"the key {key} is taken but no item or follow-up has it")
+    return Delivery(row.id, row.department_id, created=False, joined=True)
 
 
 def new_blob(content: bytes) -> Blob:
@@ -207,7 +225,7 @@ def decision_fields(decision: RoutingDecision) -> dict[str, Any]:
     return {
         "department_id": decision.department_id,
         "routing_reason": decision.reason,
-        "routing_hits": [asdict(outcome) for outcome in decision.outcomes],
+        "routing_hits": [outcome.stored() for outcome in decision.outcomes],
         "other_departments": list(decision.other_departments),
         "priority": decision.priority,
         "tags": list(decision.tags),
@@ -232,7 +250,12 @@ _INSERT_BLOB = insert(_TABLES[Blob.__tablename__]).returning(_TABLES[Blob.__tabl
 _INSERT_ITEM = insert(_TABLES[Item.__tablename__]).returning(_TABLES[Item.__tablename__].c.id)
 _INSERT_MESSAGE = insert(_TABLES[Message.__tablename__]).returning(_TABLES[Message.__tablename__].c.id)
 _INSERT_ATTACHMENT = insert(_TABLES[Attachment.__tablename__])
-_INSERT_KEY = insert(_TABLES[DeliveryKey.__tablename__])
+_KEYS = _TABLES[DeliveryKey.__tablename__]
+# Each database's INSERT ... ON CONFLICT DO NOTHING, which returns the key when it was free.
+_CLAIM_KEY = {
+    "sqlite": sqlite.insert(_KEYS).on_conflict_do_nothing().returning(_KEYS.c.key),
+    "postgresql": postgresql.insert(_KEYS).on_conflict_do_nothing().returning(_KEYS.c.key),
+}
 _INSERT_EVENT = insert(_TABLES[AuditEvent.__tablename__])
 # The look-ups of a key, built once over the tables too: building a query costs as much
 # as running it, and the ORM's execution more than both.
@@ -286,7 +309,7 @@ def _insert_item(
         **decision_fields(decision),
         "machine_kind": message.machine_kind or (MARKED_MACHINE if decision.machine else None),
     }
-    item["routing_hits"] = [asdict(outcome) for outcome in conversation] + item["routing_hits"]
+    item["routing_hits"] = [outcome.stored() for outcome in conversation] + item["routing_hits"]
     item_id: int = session.execute(_INSERT_ITEM, item).scalar_one()
     _insert_attachments(session, item_id, message)
     detail = {
@@ -313,7 +336,7 @@ def _join(
         "message": message_row_id,
         "matcher": thread.matcher,
         "reason": thread.reason,
-        "outcomes": [asdict(outcome) for outcome in outcomes],
+        "outcomes": [outcome.stored() for outcome in outcomes],
     }
     events = [
         {"item_id": thread.item_id, "actor": SYSTEM_ACTOR, "action": "reply received", "detail": detail}

@@ -49,6 +49,11 @@ class RuleOutcome:
     reason: str
     kind: OutcomeKind
 
+    def stored(self) -> dict[str, object]:
+        """The outcome as an item's `routing_hits` keeps it: dataclasses.asdict's shape,
+        without its recursive copy (this runs for every outcome of every message)."""
+        return {"rule": self.rule, "matched": self.matched, "reason": self.reason, "kind": self.kind}
+
     @classmethod
     def of_rule(cls, name: str, matched: bool, reason: str) -> RuleOutcome:
         return cls(name, matched, reason, OutcomeKind.RULE)

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, null, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -268,27 +268,36 @@ class Learned:
     def load(cls, session: Session, lesson: Lesson) -> Learned:
         """What was learned of the lesson's terms (each from its third text) and senders."""
         learned = cls()
-        for department_id, documents in session.execute(_DEPARTMENTS_LEARNED):
-            learned.documents[department_id] = float(documents)
         wanted = sorted({*lesson.terms, *lesson.senders})
-        for department_id, word, weight, documents in session.execute(_WORDS_LEARNED, {"words": wanted}):
-            if word.startswith(("from:", DOMAIN)):
+        for department_id, word, weight, documents in session.execute(_LEARNED, {"words": wanted}):
+            if word is None:  # the department's own row: how many corrections it had
+                learned.documents[department_id] = float(documents)
+            elif word.startswith(("from:", DOMAIN)):
                 learned.senders.setdefault(word, {})[department_id] = weight
             elif documents >= MIN_SIGHTINGS:
                 learned.words[department_id][word] = weight
         return learned
 
 
-# What Learned.load reads, built once over the tables, as plain rows: this runs for every message.
+# What Learned.load reads, built once over the tables, as plain rows in one statement
+# (this runs for every message): each department's corrections, as rows with no word,
+# then the learned words the message has.
 _DEPARTMENTS = LearnedDepartment.__table__
 _WORDS = LearnedWord.__table__
-_DEPARTMENTS_LEARNED = select(_DEPARTMENTS.c.department_id, _DEPARTMENTS.c.documents)
-_WORDS_LEARNED = select(_WORDS.c.department_id, _WORDS.c.word, _WORDS.c.weight, _WORDS.c.documents).where(
-    or_(
-        _WORDS.c.word.in_(bindparam("words", expanding=True)),
-        # Every learned domain, for the lookalike check: a range the word index answers.
-        and_(_WORDS.c.word >= DOMAIN, _WORDS.c.word < DOMAIN[:-1] + ";"),
-    )
+_LEARNED = union_all(
+    select(
+        _DEPARTMENTS.c.department_id,
+        null().label("word"),
+        null().label("weight"),
+        _DEPARTMENTS.c.documents,
+    ),
+    select(_WORDS.c.department_id, _WORDS.c.word, _WORDS.c.weight, _WORDS.c.documents).where(
+        or_(
+            _WORDS.c.word.in_(bindparam("words", expanding=True)),
+            # Every learned domain, for the lookalike check: a range the word index answers.
+            and_(_WORDS.c.word >= DOMAIN, _WORDS.c.word < DOMAIN[:-1] + ";"),
+        )
+    ),
 )
 
 

@@ -32,7 +32,7 @@ class ContactItems:
 def contact_items(
     session: Session, contact_id: int, departments: Collection[str] | None, limit: int = ITEMS_SHOWN
 ) -> ContactItems | None:
-    """The contact and its items newest first (read from ix_items_contact), or None
+    """The contact and its items newest first (read from ix_items_contact_channel), or None
     when there is no such contact, or none of its items is in `departments`."""
     contact = session.scalar(
         select(Contact).where(Contact.id == contact_id).options(selectinload(Contact.addresses))

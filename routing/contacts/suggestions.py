@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -37,7 +37,9 @@ _OLDEST_OPEN_ELSEWHERE = (
         _ITEMS.c.received_at >= bindparam("since"),
         _ITEMS.c.received_at <= bindparam("until"),
         _ITEMS.c.id != bindparam("item_id"),
-        _ITEMS.c.channel != bindparam("channel"),
+        # Another channel as two ranges of ix_items_contact_channel, which `!=` is not:
+        # the contact's items on this message's own channel are never read.
+        or_(_ITEMS.c.channel < bindparam("channel"), _ITEMS.c.channel > bindparam("channel")),
         _ITEMS.c.status.in_(OPEN_STATUSES),
     )
     .order_by(_ITEMS.c.received_at, _ITEMS.c.id)
@@ -60,7 +62,8 @@ def same_request(
     """Suggest the contact's oldest open item of the window on another channel, if any.
 
     The oldest, so that a text, a voicemail and an email about one boiler all point at
-    the first of them. Read from ix_items_contact: the contact's items of the window.
+    the first of them. Read from ix_items_contact_channel: the contact's items of the
+    window on the other channels.
     """
     hours = settings.contacts.same_request_hours
     if hours <= 0:

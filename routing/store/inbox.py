@@ -28,7 +28,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -181,6 +193,9 @@ IN_PLACE_PIECE = 256 * 1024
 _ENTRIES = InboxEntry.metadata.tables[InboxEntry.__tablename__]
 # Through the table too: the ORM's bulk insert cost the door's writer a third of its CPU.
 _INSERT = insert(_ENTRIES)
+_FINISH_ALL = delete(_ENTRIES).where(
+    tuple_(_ENTRIES.c.id, _ENTRIES.c.attempts).in_(bindparam("claims", expanding=True))
+)
 _FINISH = delete(_ENTRIES).where(
     _ENTRIES.c.id == bindparam("id"), _ENTRIES.c.attempts == bindparam("attempts")
 )
@@ -274,6 +289,15 @@ def finish(session: Session, claimed: Claimed) -> None:
     gone = session.execute(_FINISH, {"id": claimed.id, "attempts": claimed.attempts})
     if gone.rowcount != 1:  # type: ignore[attr-defined]
         raise LeaseLost(f"inbox row {claimed.id} was claimed again by another worker")
+
+
+def finish_all(session: Session, claims: list[Claimed]) -> None:
+    """finish() for a batch in one statement; raises LeaseLost when any of the claims is
+    no longer this worker's (the caller rolls back and finishes them one by one)."""
+    gone = session.execute(_FINISH_ALL, {"claims": [(claimed.id, claimed.attempts) for claimed in claims]})
+    lost = len(claims) - gone.rowcount  # type: ignore[attr-defined]
+    if lost:
+        raise LeaseLost(f"{lost} of {len(claims)} inbox rows were claimed again by another worker")
 
 
 def release(sessions: sessionmaker[Session], claims: list[Claimed]) -> None:

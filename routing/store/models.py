@@ -152,8 +152,9 @@ class Item(ArrivedMessage, Base):
         # The front desk counts open items per queue, and overdue ones, without a scan.
         Index("ix_items_open", "status", "department_id", "due_at"),
         Index("ix_items_assignee", "assignee_id", "status"),
-        # A contact's page and the same-request check read a person's items by time.
-        Index("ix_items_contact", "contact_id", "received_at"),
+        # A contact's page and the same-request check read a person's items; the check,
+        # at every new item, those on the other channels only.
+        Index("ix_items_contact_channel", "contact_id", "channel", "received_at"),
         # The retention job finds resolved items by when they were resolved.
         Index("ix_items_resolved", "status", "resolved_at"),
         Index(
@@ -191,7 +192,7 @@ class Item(ArrivedMessage, Base):
     # the sender is neither (an anonymous caller, a name taken by hand). These two columns
     # carry no database reference: SQLite adds and drops such a column in place, where a
     # reference would copy every item; routing.contacts keeps them pointing at real rows.
-    contact_id: Mapped[int | None] = mapped_column()  # ix_items_contact
+    contact_id: Mapped[int | None] = mapped_column()  # ix_items_contact_channel
     # Set while the item is merged into another as the same request; its status is then "merged".
     merged_into_id: Mapped[int | None] = mapped_column(index=True)
 

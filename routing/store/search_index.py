@@ -94,13 +94,14 @@ def terms(normalizer: Normalizer, sender: str, sender_name: str | None, subject:
     return " ".join(term for part in parts for term in normalizer.terms(part, language))
 
 
-def write(session: Session | Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Store or replace the index rows {"item_id": ..., "terms": ...} of these items."""
+def write(session: Session | Connection, rows: Sequence[dict[str, Any]], *, new: bool = False) -> None:
+    """Store or replace the index rows {"item_id": ..., "terms": ...} of these items;
+    `new` says they are items stored just now, which have no row to replace."""
     if not rows:
         return
     if _on_sqlite(session):
-        # FTS5 has no upsert: the old row, if any, goes first.
-        session.execute(text(f"DELETE FROM {TABLE} WHERE rowid = :item_id"), rows)
+        if not new:  # FTS5 has no upsert: the old row, if any, goes first.
+            session.execute(text(f"DELETE FROM {TABLE} WHERE rowid = :item_id"), rows)
         session.execute(text(f"INSERT INTO {TABLE} (rowid, terms) VALUES (:item_id, :terms)"), rows)
         return
     session.execute(

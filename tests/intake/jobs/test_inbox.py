@@ -133,6 +133,34 @@ def test_a_worker_whose_lease_ran_out_stores_nothing_once_another_took_over(runt
     assert counts(runtime) == (0, 1, 0)
 
 
+def test_a_row_taken_over_in_a_batch_leaves_the_batch_s_other_rows_stored(runtime: Runtime) -> None:
+    queue(runtime, arrival(1), arrival(2), arrival(3))
+    late = inbox.claim(runtime.sessions, NOW, LEASE, 16)
+    [current] = inbox.claim(runtime.sessions, NOW + LEASE, LEASE, 1)
+    made = worker(runtime)
+    made.store([made.parsed(claimed) for claimed in late])  # the late worker wakes up
+    assert counts(runtime) == (1, 2, 0)
+    finish(runtime, current)
+    assert counts(runtime) == (0, 3, 0)
+
+
+def test_a_batch_where_nothing_fails_is_stored_without_a_savepoint_per_message(runtime: Runtime) -> None:
+    savepoints: list[str] = []
+
+    def look(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("SAVEPOINT"):
+            savepoints.append(statement)
+
+    queue(runtime, *(arrival(n) for n in range(5)))
+    event.listen(runtime.engine, "before_cursor_execute", look)
+    try:
+        assert worker(runtime).run_once() == 5
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", look)
+    assert counts(runtime) == (0, 5, 0)
+    assert savepoints == []
+
+
 def test_a_row_that_failed_too_often_is_stored_raw_only_and_marked(runtime: Runtime) -> None:
     queue(runtime, arrival(1))
     for attempt in range(MAX_ATTEMPTS):
