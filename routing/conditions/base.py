@@ -21,6 +21,8 @@ from routing.normalize import PHRASE_GAP, NormalizedText, normalizer_for
 
 # An index key: if a condition can match a message, the message has one of its atoms.
 Atom = tuple[str, ...]
+# A text atom's kind, field and length (routing.conditions.base.shape).
+Shape = tuple[str, str, int]
 _WORD = re.compile(r"\w+")
 
 
@@ -35,14 +37,18 @@ class Facts:
     `normalized` the new words only, as terms (routing.message_text), for keywords and the learner.
     """
 
-    def __init__(self, message: InboundMessage, settings: Settings) -> None:
+    def __init__(
+        self, message: InboundMessage, settings: Settings, shapes: frozenset[Shape] | None = None
+    ) -> None:
+        """`shapes` are the shapes of the text atoms an index holds (RuleSet.shapes): the
+        message's words and pairs are made only for those; None makes them all."""
         self.message = message
         self.settings = settings
         text_field = "transcript" if message.channel in SPOKEN_CHANNELS else "body"
         self.fields = {"subject": message.subject, text_field: message.text}
         self.read = read_message(message, normalizer_for(settings.languages))
         self.normalized = {"subject": self.read.subject, text_field: self.read.body}
-        self.atoms = _atoms(message, self.fields, self.normalized)
+        self.atoms = _atoms(message, self.fields, self.normalized, shapes)
 
     def field(self, name: str) -> str:
         return self.fields.get(name, "")
@@ -56,8 +62,16 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+def shape(atom: Atom) -> Shape:
+    """A text atom's kind, field and length: ("term", "body", 3) for a term, 4 for a pair."""
+    return atom[0], atom[1], len(atom)
+
+
 def _atoms(
-    message: InboundMessage, fields: dict[str, str], normalized: dict[str, NormalizedText]
+    message: InboundMessage,
+    fields: dict[str, str],
+    normalized: dict[str, NormalizedText],
+    shapes: frozenset[Shape] | None,
 ) -> set[Atom]:
     atoms: set[Atom] = {("channel", message.channel), ("attachments", str(bool(message.attachments)))}
     atoms.update(("recipient", r.lower()) for r in message.recipients)
@@ -69,16 +83,28 @@ def _atoms(
         domain = domain.partition(".")[2]
     if message.machine_kind:
         atoms.update({("machine", message.machine_kind), ("machine", "*")})
+
+    # A long mail has thousands of words, and each of its pairs is an atom too: only the
+    # shapes some rule indexes are made (an office without exact keywords needs no words).
+    def wanted(kind: str, name: str, length: int) -> bool:
+        return shapes is None or (kind, name, length) in shapes
+
     for name, text in fields.items():
-        split = words(text)
-        atoms.update(_tagged("word", name, split), _tagged("word", name, split, split[1:]))
+        if wanted("word", name, 3) or wanted("word", name, 4):
+            split = words(text)
+            if wanted("word", name, 3):
+                atoms.update(_tagged("word", name, split))
+            if wanted("word", name, 4):
+                atoms.update(_tagged("word", name, split, split[1:]))
     for name, read in normalized.items():
         terms = read.terms
-        atoms.update(_tagged("term", name, terms))
-        # A term with each of the next PHRASE_GAP + 1, as a keyword phrase's first two terms
-        # may stand with a word between them (routing.normalize).
-        for step in range(1, PHRASE_GAP + 2):
-            atoms.update(_tagged("term", name, terms, terms[step:]))
+        if wanted("term", name, 3):
+            atoms.update(_tagged("term", name, terms))
+        if wanted("term", name, 4):
+            # A term with each of the next PHRASE_GAP + 1, as a keyword phrase's first two
+            # terms may stand with a word between them (routing.normalize).
+            for step in range(1, PHRASE_GAP + 2):
+                atoms.update(_tagged("term", name, terms, terms[step:]))
     return atoms
 
 

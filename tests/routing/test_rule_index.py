@@ -94,3 +94,18 @@ def test_indexed_and_full_routing_agree(tmp_path: Path) -> None:
         seen = (fast.department_id, fast.priority, fast.tags, fast.spam, fast.machine)
         assert seen == (full.department_id, full.priority, full.tags, full.spam, full.machine), message
         assert [o for o in full.outcomes if o.matched] == [o for o in fast.outcomes if o.matched]
+
+
+def test_small_offices_given_only_the_atoms_their_rules_index_still_agree(tmp_path: Path) -> None:
+    # With a few rules, most shapes of text atoms (a field's words, its pairs) are not in
+    # the index and a message is not given them: what is left must pick the same rules.
+    rng = random.Random(12)
+    shapes_seen = set()
+    for office in range(40):
+        router = Router(office_with(tmp_path / str(office), _rules(rng, rng.randrange(1, 4))))
+        shapes_seen.add(router.rules.shapes)
+        for n in range(15):
+            message = _message(rng, n)
+            fast, full = router.route(message), router.route(message, explain=True)
+            assert [o for o in full.outcomes if o.matched] == [o for o in fast.outcomes if o.matched], message
+    assert len(shapes_seen) >= 4  # the offices indexed different shapes, none at all among them

@@ -29,6 +29,7 @@ CLOSED_TIME = datetime(2026, 11, 7, 15, 0, tzinfo=UTC)
 def office_with(tmp_path: Path, extra: str, database_url: str | None = None, office: str = "") -> Settings:
     """The test office with more TOML appended (rules, schedules, fixtures); `office` adds
     keys to its [office] table."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "office.toml"
     path.write_text(OFFICE.read_text().replace("[office]\n", f"[office]\n{office}", 1) + "\n" + extra)
     return load_settings(path, {"INTAKE_DATABASE_URL": database_url} if database_url else {})
