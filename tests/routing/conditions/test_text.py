@@ -42,8 +42,16 @@ def test_exact_keywords_match_only_as_written(tmp_path: Path) -> None:
     assert match(tmp_path, when, email(_mail("Re: credit notes", "x"))) is None
 
 
+FOUR_LANGUAGES = 'languages = ["ro", "en", "hu", "de"]\n'
+
+
+def _each_matches_as_said(tmp_path: Path, when: str, cases: dict[str, str]) -> None:
+    """Each text, as a mail's body in an office of four languages, matches for that reason."""
+    for text, reason in cases.items():
+        assert match(tmp_path, when, email(_mail("Hello", text)), FOUR_LANGUAGES) == reason, text
+
+
 def test_keywords_match_inflections_and_missing_diacritics_in_the_office_languages(tmp_path: Path) -> None:
-    languages = 'languages = ["ro", "en", "hu", "de"]\n'
     when = 'body = ["plată", "programare", "számla", "Rechnung"]'
     cases = {
         "Am plătit ieri prin transfer bancar toată suma.": "body has 'plată' (as 'plătit')",
@@ -52,13 +60,11 @@ def test_keywords_match_inflections_and_missing_diacritics_in_the_office_languag
         "Jó napot, a számlámat még nem kaptam meg, kérem küldjék el.": "body has 'számla' (as 'számlámat')",
         "Guten Tag, die Rechnungen vom März sind noch offen.": "body has 'rechnung' (as 'Rechnungen')",
     }
-    for text, reason in cases.items():
-        assert match(tmp_path, when, email(_mail("Hello", text)), languages) == reason, text
+    _each_matches_as_said(tmp_path, when, cases)
     assert match(tmp_path, when, email(_mail("Hello", "Aș vrea să vorbesc cu medicul."))) is None
 
 
 def test_a_phrase_keeps_its_meaning_with_one_word_put_into_it(tmp_path: Path) -> None:
-    languages = 'languages = ["ro", "en", "hu", "de"]\n'
     when = 'body = ["miroase a gaz", "nu avem căldură", "riecht nach Gas", "smell of gas"]'
     cases = {
         "Miroase puternic a gaz pe scara B.": "body has 'miroase a gaz' (as 'Miroase puternic a gaz')",
@@ -66,8 +72,7 @@ def test_a_phrase_keeps_its_meaning_with_one_word_put_into_it(tmp_path: Path) ->
         "Es riecht stark nach Gas im Treppenhaus.": "body has 'riecht nach gas' (as 'riecht stark nach Gas')",
         "There is a strong smell of gas.": "body has 'smell of gas'",
     }
-    for text, reason in cases.items():
-        assert match(tmp_path, when, email(_mail("Hello", text)), languages) == reason, text
+    _each_matches_as_said(tmp_path, when, cases)
     # Further apart, the words are another sentence's, not the phrase's.
     assert match(tmp_path, when, email(_mail("Hello", "Riecht es im Keller noch immer nach Gas?"))) is None
     assert match(tmp_path, when, email(_mail("Hello", "Nu avem nicio problemă cu căldura."))) is None
