@@ -3,9 +3,10 @@ stores its item in the transaction that deletes its inbox row (routing.store.inb
 
 It runs as a process of its own (`intake worker`, several started by `intake serve`)
 or as a thread of the serving process (`--workers 0`). Each channel's rows are read by
-that channel's Reader (an email parsed, a text's form read again), outside any
-transaction; the batch is then routed in a reading transaction, so that the writing one
-(on SQLite, the write lock the doors wait for) holds the writes alone. A message whose
+that channel's Reader (an email parsed, a text's form read again) on a parsing thread,
+outside any transaction, one message ahead of the routing; each is routed as it is read,
+in the batch's reading transaction, so that the writing one (on SQLite, the write lock
+the doors wait for) holds the writes alone. A message whose
 processing failed (its worker died, the parse broke) is tried again under a new claim;
 past MAX_ATTEMPTS it is stored raw only, marked, as a message the parser cannot read is;
 so is a message the database refuses as read.
