@@ -5,17 +5,18 @@ from __future__ import annotations
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, insert, select
 
 from config.settings import ConditionSettings, RuleSettings
 from intake.cli.runtime import Runtime
 from intake.email.parser import parse_email
 from routing.conditions.base import Atom, ConditionKind, Facts
 from routing.conditions.registry import standard_registry
-from routing.delivery import Deliverer
+from routing.delivery import Deliverer, KeyWithoutItem
 from routing.engine import Router
 from routing.store.database import transaction
-from routing.store.models import AuditEvent, Blob, Item, Message
+from routing.store.models import AuditEvent, Blob, DeliveryKey, Item, Message
 from tests.support.mail import email_bytes
 
 # A first email tries the conversation matchers before the rules, and none finds an item.
@@ -161,3 +162,14 @@ def test_a_copy_arriving_after_its_original_is_answered_cannot_become_a_follow_u
         again = runtime.deliverer._find_or_store(session, reply, None)
     assert (again.item_id, again.created, again.joined) == (first.item_id, False, False)
     assert (_count(runtime, Item), _count(runtime, Message)) == (2, 0)
+
+
+def test_a_key_taken_with_no_item_is_an_outage_to_look_into_not_a_second_item(runtime: Runtime) -> None:
+    # Keys and items are erased together; a key left alone (a hand edit of the database)
+    # must not let its message through as new, nor be read as stored.
+    message = parse_email(email_bytes(message_id="<orphan@client.example>"))
+    with transaction(runtime.sessions) as session:
+        session.execute(insert(DeliveryKey), [{"key": message.idempotency_key}])
+    with pytest.raises(KeyWithoutItem, match="taken but no item"):
+        runtime.deliverer.deliver(message)
+    assert _count(runtime, Item) == 0
