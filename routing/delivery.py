@@ -199,9 +199,11 @@ def _failure(message: InboundMessage, error: DBAPIError) -> StorageUnavailable |
     return StorageUnavailable("the database is not accepting writes")
 
 
-class KeyWithoutItem(StorageUnavailable):
+class KeyWithoutItem(UnstorableMessage):
     """A delivered key whose item or follow-up is not there: the keys and the items were
-    changed apart from each other (they are erased together); a person must look."""
+    changed apart from each other (they are erased together). A retry fails the same
+    way, so the message is refused as unstorable, for a person to look at, and the
+    messages beside it go on."""
 
 
 def _find(session: Session, key: str) -> Delivery:

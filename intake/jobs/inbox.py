@@ -112,15 +112,20 @@ class InboxWorker:
         before it is routed here (an email waits on its parsing child, not on this
         thread); when the worker is told to stop, those whose parsing had not begun
         are left out."""
-        reading = [self._parsing.submit(self.parsed, claimed) for claimed in claims]
+        reading = [self._parsing.submit(self._parsed_unless_stopping, claimed) for claimed in claims]
         try:
             for future in reading:
-                if self._stop.is_set() and future.cancel():
+                read = future.result()
+                if read is None:
                     return
-                yield future.result()
+                yield read
         finally:
             for future in reading:
-                future.cancel()  # those not begun, when stopping
+                future.cancel()  # those not begun, when routing ended early
+
+    def _parsed_unless_stopping(self, claimed: Claimed) -> tuple[Claimed, Read] | None:
+        """parsed(), on the parsing thread; None once the worker is told to stop."""
+        return None if self._stop.is_set() else self.parsed(claimed)
 
     def parsed(self, claimed: Claimed) -> tuple[Claimed, Read]:
         """The row read by its channel's reader, or raw only past MAX_ATTEMPTS (outside any
@@ -212,7 +217,6 @@ class InboxWorker:
         self._work.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=60)
-        self._parsing.shutdown(wait=False, cancel_futures=True)
 
     def run(self) -> None:
         """Work until stop(); errors are logged and the loop goes on (the database may come back)."""
@@ -228,3 +232,4 @@ class InboxWorker:
             if not busy:
                 self._work.wait(IDLE_SECONDS)
                 self._work.clear()
+        self._parsing.shutdown(wait=False, cancel_futures=True)

@@ -164,7 +164,7 @@ def test_a_copy_arriving_after_its_original_is_answered_cannot_become_a_follow_u
     assert (_count(runtime, Item), _count(runtime, Message)) == (2, 0)
 
 
-def test_a_key_taken_with_no_item_is_an_outage_to_look_into_not_a_second_item(runtime: Runtime) -> None:
+def test_a_key_taken_with_no_item_is_refused_not_made_a_second_item(runtime: Runtime) -> None:
     # Keys and items are erased together; a key left alone (a hand edit of the database)
     # must not let its message through as new, nor be read as stored.
     message = parse_email(email_bytes(message_id="<orphan@client.example>"))

@@ -8,17 +8,17 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select
 
 from intake.cli.runtime import Runtime
-from intake.email.parser import EmailLimits, Envelope
+from intake.email.parser import EmailLimits, Envelope, parse_email
 from intake.email.storing import EmailReader, parse_here
 from intake.jobs.inbox import MAX_ATTEMPTS, InboxWorker
 from routing.message import InboundMessage
 from routing.store import inbox
 from routing.store.database import StorageUnavailable, transaction
 from routing.store.inbox import Arrival, InboxWriter
-from routing.store.models import Item, Message
+from routing.store.models import DeliveryKey, Item, Message
 from tests.intake.email.test_storing import only_on_postgresql, refusing_values
 from tests.support.mail import email_bytes
 from tests.support.smtp import stored_item
@@ -142,6 +142,20 @@ def test_a_row_taken_over_in_a_batch_leaves_the_batch_s_other_rows_stored(runtim
     assert counts(runtime) == (1, 2, 0)
     finish(runtime, current)
     assert counts(runtime) == (0, 3, 0)
+
+
+def test_a_row_whose_key_is_taken_without_an_item_is_kept_raw_and_its_batch_goes_on(runtime: Runtime) -> None:
+    # A key left behind by a hand edit of the database: the message is refused as read,
+    # so it is kept as its raw bytes under a key of its own, marked, and the others go on.
+    queue(runtime, arrival(1), arrival(2), arrival(3))
+    with transaction(runtime.sessions) as session:
+        session.execute(insert(DeliveryKey), [{"key": parse_email(arrival(2).raw).idempotency_key}])
+    assert worker(runtime).run_once() == 3
+    assert counts(runtime) == (0, 3, 0)
+    with transaction(runtime.sessions, write=False) as session:
+        kept = session.scalars(select(Item).where(Item.subject == "")).one()
+        assert "is taken but no item or follow-up has it" in kept.parse_defects[0]
+        assert stored_item(runtime, kept.id).raw.content == arrival(2).raw
 
 
 def test_a_batch_where_nothing_fails_is_stored_without_a_savepoint_per_message(runtime: Runtime) -> None:
