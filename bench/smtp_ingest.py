@@ -192,7 +192,7 @@ def intake_door(url: str) -> Iterator[tuple[Runtime, SMTPServer]]:
     smtp = dataclasses.replace(settings.smtp, listen=ListenAddress("127.0.0.1", 0))
     writer = InboxWriter(runtime.sessions)
     writer.start()
-    server = SMTPServer(dataclasses.replace(settings, smtp=smtp), writer.accept)
+    server = SMTPServer(dataclasses.replace(settings, smtp=smtp), writer.submit)
     server.start()
     try:
         yield runtime, server

@@ -52,7 +52,7 @@ def serve(url: str, ready: Connection) -> None:
     )
     writer = InboxWriter(runtime.sessions)
     writer.start()
-    server = SMTPServer(dataclasses.replace(settings, smtp=smtp), writer.accept)
+    server = SMTPServer(dataclasses.replace(settings, smtp=smtp), writer.submit)
     server.start()
     ready.send(server.public.port)
     with contextlib.suppress(EOFError):  # the parent is gone: stop all the same

@@ -194,7 +194,7 @@ def run_services(
                 f"Inbox workers: {workers} processes" if worker_processes else "Inbox worker: in this process"
             )
         if smtp:
-            smtp_server = SMTPServer(runtime.settings, writer.accept)
+            smtp_server = SMTPServer(runtime.settings, writer.submit)
             smtp_server.start()
             started.append(smtp_server)
             say(f"SMTP listening on {runtime.settings.smtp.listen}")

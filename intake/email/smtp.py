@@ -1,8 +1,8 @@
 """The SMTP door: aiosmtpd accepts mail for the office's domains and hands it on.
 
-The handler checks recipients and commits the bytes and the envelope to the inbox
-(routing.store.inbox) from a worker thread, so a slow database never blocks the other
-connections; parsing and routing come later, in the inbox workers. It answers 250 only
+The handler checks recipients and hands the bytes and the envelope to the inbox's writer
+(routing.store.inbox), awaiting its commit on the event loop, so a slow database never
+blocks the other connections; parsing and routing come later, in the inbox workers. It answers 250 only
 after the commit and 451 when storage fails, so a sender never loses a message.
 The bytes stored are the bytes sent, less only SMTP's dot-stuffing. No client can
 hold the door down: connections are counted, command lines are short, and a
@@ -12,11 +12,12 @@ message's DATA is read in pieces with a pause allowed between them (smtp_data).
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from intake.email.smtp_data import DataLimits, Spool, receive_data
 from intake.email.smtp_recipients import RecipientPolicy
 from intake.email.smtp_submission import CheckedAuth, PasswordCheck, tls_context
 from routing.store.database import UnstorableMessage
-from routing.store.inbox import Arrival
+from routing.store.inbox import ACCEPT_TIMEOUT_SECONDS, Arrival, Submit
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +65,12 @@ def peer_host(session: Session) -> str:
 class IntakeHandler:
     """aiosmtpd handler: recipient checks at RCPT, the inbox's commit at DATA."""
 
-    def __init__(self, settings: Settings, accept: Callable[[Arrival], None], workers: int = 8):
+    def __init__(self, settings: Settings, submit: Submit, workers: int = 8):
         self.recipients = RecipientPolicy(settings)
         self.max_recipients = settings.smtp.max_recipients
-        self.accept = accept
+        self.in_memory = settings.smtp.max_memory_per_connection
+        self.submit = submit
+        # Reads the messages spooled to disk, so that the event loop never waits on a file.
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-deliver")
         self._in_flight = 0
         self._idle = threading.Condition()
@@ -97,7 +100,14 @@ class IntakeHandler:
         loop = asyncio.get_running_loop()
         with self._tracked(loop):
             try:
-                await loop.run_in_executor(self.executor, self._store, spool, envelope)
+                if spool.seek(0, io.SEEK_END) <= self.in_memory:  # still in memory: read at once
+                    arrival = self._arrival(spool, envelope)
+                else:
+                    arrival = await loop.run_in_executor(self.executor, self._arrival, spool, envelope)
+                # Awaited here rather than on a thread: a hand-off less for each message.
+                # Shielded, since a timeout must not cancel the writer's future.
+                committed = asyncio.wrap_future(self.submit(arrival))
+                await asyncio.wait_for(asyncio.shield(committed), ACCEPT_TIMEOUT_SECONDS)
             except UnstorableMessage:
                 # Even its raw bytes alone were refused: a retry would fail the same way.
                 log.exception("a message from %s cannot be stored", session.peer)
@@ -114,11 +124,13 @@ class IntakeHandler:
         log.error("SMTP session error: %r", error)
         return SERVER_ERROR
 
-    def _store(self, spool: Spool, envelope: Envelope) -> None:
-        # Read here, on a worker thread: only the messages being stored are whole in memory.
+    @staticmethod
+    def _arrival(spool: Spool, envelope: Envelope) -> Arrival:
+        # Read only now: only the messages being stored are whole in memory.
         with spool:
+            spool.seek(0)
             raw = spool.read()
-        self.accept(Arrival("email", envelope.mail_from, tuple(envelope.rcpt_tos), raw, datetime.now(UTC)))
+        return Arrival("email", envelope.mail_from, tuple(envelope.rcpt_tos), raw, datetime.now(UTC))
 
     @contextmanager
     def _tracked(self, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
@@ -244,8 +256,8 @@ class Listener(Controller):
 class SMTPServer:
     """The public SMTP listener and, when configured, the submission listener."""
 
-    def __init__(self, settings: Settings, accept: Callable[[Arrival], None]) -> None:
-        self.handler = IntakeHandler(settings, accept)
+    def __init__(self, settings: Settings, submit: Submit) -> None:
+        self.handler = IntakeHandler(settings, submit)
         smtp = settings.smtp
         common: dict[str, Any] = {
             "server_hostname": smtp.hostname,

@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Integer,
     and_,
     bindparam,
@@ -44,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from routing.store.database import StorageUnavailable, UnstorableMessage, transaction
+from routing.store.database import KeptConnection, StorageUnavailable, UnstorableMessage, transaction
 from routing.store.models import InboxEntry
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,9 @@ class Arrival:
 # A door's way in: returns once the arrival is committed, else raises StorageUnavailable
 # (retry later) or UnstorableMessage (refused for good).
 Accept = Callable[[Arrival], None]
+# The same for a door that waits on an event loop: the future of the arrival's commit,
+# settled as accept() returns or raises. Its caller must not cancel it.
+Submit = Callable[[Arrival], Future[None]]
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class InboxWriter:
 
     def __init__(self, sessions: sessionmaker[Session], gather_seconds: float = GATHER_SECONDS) -> None:
         self.sessions = sessions
+        self._connection = KeptConnection(sessions)
         self.gather_seconds = gather_seconds
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -130,22 +135,29 @@ class InboxWriter:
 
     def accept(self, arrival: Arrival) -> None:
         """Commit `arrival`; raises StorageUnavailable (retry later) or UnstorableMessage."""
-        if not self.running:
-            raise StorageUnavailable("the inbox is not taking messages (stopping)")
-        waiting = _Waiting(arrival, Future())
-        self._queue.put(waiting)
         try:
-            waiting.committed.result(timeout=ACCEPT_TIMEOUT_SECONDS)
+            self.submit(arrival).result(timeout=ACCEPT_TIMEOUT_SECONDS)
         except TimeoutError:
             # Should the group commit after all, the sender's retry is deduplicated by deliver().
             raise StorageUnavailable("the inbox's commit did not finish in time") from None
 
+    def submit(self, arrival: Arrival) -> Future[None]:
+        """Queue `arrival` for the next group's commit: accept() without waiting for it."""
+        if not self.running:
+            raise StorageUnavailable("the inbox is not taking messages (stopping)")
+        waiting = _Waiting(arrival, Future())
+        self._queue.put(waiting)
+        return waiting.committed
+
     def _loop(self) -> None:
-        while (first := self._queue.get()) is not None:
-            group, stopping = self._gather(first)
-            self._commit(group)
-            if stopping:
-                return
+        try:
+            while (first := self._queue.get()) is not None:
+                group, stopping = self._gather(first)
+                self._commit(group)
+                if stopping:
+                    return
+        finally:
+            self._connection.close()
 
     def _gather(self, first: _Waiting) -> tuple[list[_Waiting], bool]:
         """`first` and what arrives within the gathering time; True when told to stop."""
@@ -163,8 +175,7 @@ class InboxWriter:
 
     def _commit(self, group: list[_Waiting]) -> None:
         try:
-            with transaction(self.sessions) as session:
-                add(session, [waiting.arrival for waiting in group])
+            self._connection.write(lambda connection: add(connection, [waiting.arrival for waiting in group]))
         except DataError as error:
             if len(group) > 1:
                 # One arrival's values were refused: the others must not share its fate.
@@ -204,25 +215,27 @@ _INSERT_ZEROS = (
 )
 
 
-def add(session: Session, arrivals: list[Arrival]) -> None:
+def add(session: Session | Connection, arrivals: list[Arrival]) -> None:
     """Queue arrivals in the inbox, in the caller's transaction."""
-    on_sqlite = session.get_bind().dialect.name == "sqlite"
+    connection = session.connection() if isinstance(session, Session) else session
+    on_sqlite = connection.dialect.name == "sqlite"
     bound: list[Arrival] = []
     big: list[Arrival] = []
     for arrival in arrivals:
         (big if on_sqlite and len(arrival.raw) > IN_PLACE_BYTES else bound).append(arrival)
     if bound:
-        session.execute(_INSERT, [{**_envelope(arrival), "raw": arrival.raw} for arrival in bound])
+        connection.execute(_INSERT, [{**_envelope(arrival), "raw": arrival.raw} for arrival in bound])
     for arrival in big:
-        _write_in_place(session, arrival)
+        _write_in_place(connection, arrival)
 
 
-def _write_in_place(session: Session, arrival: Arrival) -> None:
+def _write_in_place(connection: Connection, arrival: Arrival) -> None:
     """A row of zeros the message's size, then the message written into it a piece at a
     time (SQLite's incremental blob I/O): bound whole, SQLite would copy it, then build
     the row with it, two more copies at once."""
-    entry_id = session.execute(_INSERT_ZEROS, {**_envelope(arrival), "size": len(arrival.raw)}).scalar_one()
-    driver = session.connection().connection.driver_connection
+    size = {**_envelope(arrival), "size": len(arrival.raw)}
+    entry_id = connection.execute(_INSERT_ZEROS, size).scalar_one()
+    driver = connection.connection.driver_connection
     assert isinstance(driver, sqlite3.Connection)  # add() writes in place on SQLite only
     whole = memoryview(arrival.raw)
     with driver.blobopen(_ENTRIES.name, _ENTRIES.c.raw.name, entry_id) as blob:

@@ -7,7 +7,9 @@ import smtplib
 import socket
 import sqlite3
 import subprocess
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from types import TracebackType
 
@@ -20,6 +22,7 @@ from intake.cli.runtime import Runtime, start_inbox
 from intake.email.smtp import SMTPServer
 from intake.email.storing import parse_here
 from routing.store.database import transaction
+from routing.store.inbox import Accept, Arrival, Submit
 from routing.store.models import Item
 from tests.conftest import require_program
 from tests.support.inbox import wait_until_drained
@@ -27,6 +30,27 @@ from tests.support.inbox import wait_until_drained
 LOOPBACK = ListenAddress("127.0.0.1", 0)
 # The text of the 250 answer to a stored message, as smtplib gives it: it names no item.
 ACCEPTED = "2.0.0 OK: message accepted"
+
+
+def on_a_thread(accept: Accept) -> Submit:
+    """The door's way in for a test's own accept(), run on a thread of its own as the
+    inbox's writer commits on its own: its future settles as accept() returns or raises."""
+
+    def submit(arrival: Arrival) -> Future[None]:
+        committed: Future[None] = Future()
+
+        def run() -> None:
+            try:
+                accept(arrival)
+            except BaseException as error:  # settled either way, as the writer's futures are
+                committed.set_exception(error)
+            else:
+                committed.set_result(None)
+
+        threading.Thread(target=run, name="test-accept", daemon=True).start()
+        return committed
+
+    return submit
 
 
 def on_free_ports(settings: Settings) -> Settings:
@@ -42,7 +66,7 @@ def running(runtime: Runtime, settings: Settings | None = None) -> Iterator[SMTP
     """The SMTP door on `settings` (the runtime's by default) on free ports, with the inbox
     and an in-process worker making its items, as `intake serve --workers 0` runs them."""
     writer, worker = start_inbox(runtime, 0, parse_here)
-    server = SMTPServer(on_free_ports(settings or runtime.settings), writer.accept)
+    server = SMTPServer(on_free_ports(settings or runtime.settings), writer.submit)
     server.start()
     try:
         yield server

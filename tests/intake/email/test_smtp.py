@@ -21,6 +21,7 @@ from tests.support.smtp import (
     client,
     item_count,
     item_with_message_id,
+    on_a_thread,
     on_free_ports,
     running,
     send,
@@ -191,7 +192,7 @@ def test_an_unexpected_failure_is_451_and_tells_the_client_nothing_of_it(office:
     def broken(arrival: Arrival) -> None:
         raise RuntimeError("table secret_things exploded")
 
-    server = SMTPServer(on_free_ports(office.settings), broken)
+    server = SMTPServer(on_free_ports(office.settings), on_a_thread(broken))
     server.start()
     try:
         with client(server) as connection:
@@ -203,7 +204,7 @@ def test_an_unexpected_failure_is_451_and_tells_the_client_nothing_of_it(office:
 
 
 def test_an_error_outside_data_gets_an_explicit_451_without_its_text(office: Runtime) -> None:
-    handler = IntakeHandler(office.settings, lambda arrival: None, workers=1)
+    handler = IntakeHandler(office.settings, on_a_thread(lambda arrival: None), workers=1)
     reply = asyncio.run(handler.handle_exception(ValueError("private detail")))
     handler.executor.shutdown()
     assert reply.startswith("451 4.3.0 ") and "private" not in reply

@@ -15,6 +15,7 @@ from routing.store.inbox import Arrival
 from tests.conftest import OFFICE
 from tests.support.mail import email_bytes
 from tests.support.serving import free_port
+from tests.support.smtp import on_a_thread
 
 
 class HeldDeliveries:
@@ -42,7 +43,7 @@ def office() -> Settings:
 @pytest.fixture
 def held(office: Settings) -> Iterator[tuple[SMTPServer, HeldDeliveries]]:
     deliveries = HeldDeliveries()
-    server = SMTPServer(office, deliveries)
+    server = SMTPServer(office, on_a_thread(deliveries))
     server.start()
     yield server, deliveries
     deliveries.release.set()

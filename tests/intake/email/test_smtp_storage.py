@@ -20,6 +20,7 @@ from tests.support.smtp import (
     database_locked,
     item_count,
     item_with_message_id,
+    on_a_thread,
     on_free_ports,
     running,
     send,
@@ -84,7 +85,7 @@ def test_a_message_being_stored_when_stop_is_called_still_gets_its_250(runtime: 
         release.wait(30)
         writer.accept(arrival)
 
-    server = SMTPServer(on_free_ports(runtime.settings), slow_accept)
+    server = SMTPServer(on_free_ports(runtime.settings), on_a_thread(slow_accept))
     server.start()
     replies: list[tuple[int, str]] = []
     sender = threading.Thread(target=lambda: replies.append(_send_and_leave(server)))

@@ -30,7 +30,15 @@ from intake.email.smtp import SMTPServer
 from routing.store.inbox import Arrival
 from tests.conftest import OFFICE
 from tests.support.mail import email_bytes
-from tests.support.smtp import ACCEPTED, item_with_message_id, on_free_ports, running, send, swaks
+from tests.support.smtp import (
+    ACCEPTED,
+    item_with_message_id,
+    on_a_thread,
+    on_free_ports,
+    running,
+    send,
+    swaks,
+)
 
 PASSWORD = "correct horse battery staple"
 
@@ -185,7 +193,7 @@ def refuse_everything(arrival: Arrival) -> None:
 
 
 def test_a_password_check_does_not_stop_other_sessions(office: Runtime) -> None:
-    server = SMTPServer(on_free_ports(office.settings), refuse_everything)
+    server = SMTPServer(on_free_ports(office.settings), on_a_thread(refuse_everything))
     assert server.submission
     gate = GatedCheck(server.submission.SMTP_kwargs["authenticator"])
     server.submission.SMTP_kwargs["authenticator"] = gate

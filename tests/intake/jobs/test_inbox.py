@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, func, insert, select, text
 
 from intake.cli.runtime import Runtime
 from intake.email.parser import EmailLimits, Envelope, parse_email
@@ -221,3 +221,23 @@ def test_the_backlog_counts_rows_and_knows_the_oldest(runtime: Runtime) -> None:
     queue(runtime, arrival(1), older)
     with transaction(runtime.sessions, write=False) as session:
         assert inbox.backlog(session) == inbox.Backlog(2, NOW - timedelta(minutes=5))
+
+
+def test_the_writer_replaces_its_connection_when_the_server_ended_it(
+    runtime: Runtime, writer: InboxWriter
+) -> None:
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("a SQLite connection is a file, which no server ends")
+    writer.accept(arrival(1))
+    # The server ends every other connection, the writer's kept one among them, as a
+    # restart or an administrator would (the pool replaces its own on their next use).
+    with runtime.engine.connect() as other:
+        ended = other.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).all()
+    assert (True,) in ended
+    writer.accept(arrival(2))  # run again on a new connection, not refused
+    assert counts(runtime)[0] == 2
