@@ -14,7 +14,7 @@ from typing import Any
 from config.settings import Settings
 from routing.message import InboundMessage
 from routing.message_text import MessageText, read_message
-from routing.normalize import normalizer_for
+from routing.normalize import normalizer_for, phrase_term
 from routing.senders import sender_features
 
 MAX_TERM_LENGTH = 64
@@ -22,6 +22,8 @@ MAX_TERM_LENGTH = 64
 OLD_SUBJECT_WEIGHT = 0.3
 # A word of a sentence that thanks or wishes well, beside one that asks (routing.message_text).
 COURTESY_WEIGHT = 0.3
+# The longest writer phrase, in terms, that the opening and the signature are read for.
+WRITER_PHRASE_TERMS = 4
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,20 @@ def lesson_of(
     if signature is not None:
         for term, word in zip(signature.terms, signature.words, strict=True):
             words.setdefault(term, word)
-    signed = text.opening.union(signature.terms if signature is not None else ())
+    signed = _with_phrases(text.opening) | _with_phrases(signature.terms if signature is not None else ())
     return Lesson(terms, sender.lower(), senders, words, signed)
+
+
+def _with_phrases(terms: tuple[str, ...]) -> frozenset[str]:
+    """The terms, and each run of up to WRITER_PHRASE_TERMS of them as one phrase term: a
+    writer phrase ("I own") says who writes only with its words together, not an "I" in
+    one sentence and "my own" in the next."""
+    runs = (
+        terms[start : start + size]
+        for size in range(2, WRITER_PHRASE_TERMS + 1)
+        for start in range(len(terms) - size + 1)
+    )
+    return frozenset((*terms, *map(phrase_term, runs)))
 
 
 def legacy_lesson(channel: str, sender: str, subject: str, text: str) -> Lesson:
