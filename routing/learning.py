@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from routing.lessons import Lesson
-from routing.normalize import normalizer_for, phrase_term
+from routing.normalize import normalizer_for
 from routing.seeds import ConfigSeeds
 from routing.senders import UNKNOWN, SenderEvidence, judge
 from routing.store.models import Base, LearnedDepartment, LearnedWord
@@ -188,7 +188,7 @@ class Classifier:
         sentences or its signature have (its terms together, in any form), with that word as
         written; None when the writer says nothing of who they are."""
         for department_id, terms in self.writers:
-            if phrase_term(terms) in lesson.signed:
+            if lesson.signs_as(terms):
                 return department_id, " ".join(lesson.words.get(term, term) for term in terms)
         return None
 

@@ -14,7 +14,7 @@ from typing import Any
 from config.settings import Settings
 from routing.message import InboundMessage
 from routing.message_text import MessageText, read_message
-from routing.normalize import normalizer_for, phrase_term
+from routing.normalize import normalizer_for
 from routing.senders import sender_features
 
 MAX_TERM_LENGTH = 64
@@ -22,8 +22,6 @@ MAX_TERM_LENGTH = 64
 OLD_SUBJECT_WEIGHT = 0.3
 # A word of a sentence that thanks or wishes well, beside one that asks (routing.message_text).
 COURTESY_WEIGHT = 0.3
-# The longest writer phrase, in terms, that the opening and the signature are read for.
-WRITER_PHRASE_TERMS = 4
 
 
 @dataclass(frozen=True)
@@ -38,6 +36,21 @@ class Lesson:
     words: dict[str, str] = field(default_factory=dict, compare=False)
     # The signature's terms and the opening sentences', read only for who is writing; not stored.
     signed: frozenset[str] = field(default_factory=frozenset, compare=False)
+    # The same, the opening's and the signature's terms in order; not stored.
+    signed_in_order: tuple[tuple[str, ...], ...] = field(default=(), compare=False)
+
+    def signs_as(self, phrase: tuple[str, ...]) -> bool:
+        """Whether the opening or the signature has the phrase's terms together: a writer
+        phrase ("I own") says who writes only so, not an "I" in one sentence and "my own"
+        in the next."""
+        if not all(term in self.signed for term in phrase):  # most messages: decided here
+            return False
+        size = len(phrase)
+        return size == 1 or any(
+            terms[start : start + size] == phrase
+            for terms in self.signed_in_order
+            for start in range(len(terms))
+        )
 
     def stored(self) -> dict[str, Any]:
         return {"terms": self.terms, "sender": self.sender, "senders": list(self.senders)}
@@ -77,20 +90,10 @@ def lesson_of(
     if signature is not None:
         for term, word in zip(signature.terms, signature.words, strict=True):
             words.setdefault(term, word)
-    signed = _with_phrases(text.opening) | _with_phrases(signature.terms if signature is not None else ())
-    return Lesson(terms, sender.lower(), senders, words, signed)
-
-
-def _with_phrases(terms: tuple[str, ...]) -> frozenset[str]:
-    """The terms, and each run of up to WRITER_PHRASE_TERMS of them as one phrase term: a
-    writer phrase ("I own") says who writes only with its words together, not an "I" in
-    one sentence and "my own" in the next."""
-    runs = (
-        terms[start : start + size]
-        for size in range(2, WRITER_PHRASE_TERMS + 1)
-        for start in range(len(terms) - size + 1)
+    read_for_writers = (text.opening, signature.terms if signature is not None else ())
+    return Lesson(
+        terms, sender.lower(), senders, words, frozenset().union(*read_for_writers), read_for_writers
     )
-    return frozenset((*terms, *map(phrase_term, runs)))
 
 
 def legacy_lesson(channel: str, sender: str, subject: str, text: str) -> Lesson:
