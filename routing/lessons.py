@@ -36,6 +36,21 @@ class Lesson:
     words: dict[str, str] = field(default_factory=dict, compare=False)
     # The signature's terms and the opening sentences', read only for who is writing; not stored.
     signed: frozenset[str] = field(default_factory=frozenset, compare=False)
+    # The same, the opening's and the signature's terms in order; not stored.
+    signed_in_order: tuple[tuple[str, ...], ...] = field(default=(), compare=False)
+
+    def signs_as(self, phrase: tuple[str, ...]) -> bool:
+        """Whether the opening or the signature has the phrase's terms together: a writer
+        phrase ("I own") says who writes only so, not an "I" in one sentence and "my own"
+        in the next."""
+        if not all(term in self.signed for term in phrase):  # most messages: decided here
+            return False
+        size = len(phrase)
+        return size == 1 or any(
+            terms[start : start + size] == phrase
+            for terms in self.signed_in_order
+            for start in range(len(terms))
+        )
 
     def stored(self) -> dict[str, Any]:
         return {"terms": self.terms, "sender": self.sender, "senders": list(self.senders)}
@@ -75,8 +90,10 @@ def lesson_of(
     if signature is not None:
         for term, word in zip(signature.terms, signature.words, strict=True):
             words.setdefault(term, word)
-    signed = text.opening.union(signature.terms if signature is not None else ())
-    return Lesson(terms, sender.lower(), senders, words, signed)
+    read_for_writers = (text.opening, signature.terms if signature is not None else ())
+    return Lesson(
+        terms, sender.lower(), senders, words, frozenset().union(*read_for_writers), read_for_writers
+    )
 
 
 def legacy_lesson(channel: str, sender: str, subject: str, text: str) -> Lesson:

@@ -32,6 +32,17 @@ def _header_lines(*names: str) -> str:
     return rf"((?:(?:^|\n|\n{_Q})[* ]*(?:{'|'.join(names)}):[ *]*(?:\s{{,2}}).*){{2,}}(?:\n.*){{,1}})"
 
 
+# A thanks on a line of its own closes the new text as a sign-off does ("Mulțumesc,",
+# then the name and "proprietar ap. 3"): what follows is the signature, read for who
+# writes. Only alone on its line, since a sentence may begin with thanks and go on.
+_ALONE = r"[,!.]?[ \t]*$"
+_THANKS_ALONE = {
+    "ro": [rf"(?:V[aă] )?mul[tțţ]umesc(?: frumos| mult)?{_ALONE}", rf"Mersi(?: frumos| mult)?{_ALONE}"],
+    "hu": [rf"K[oö]sz[oö]n[oö]m(?: sz[eé]pen)?{_ALONE}", rf"K[oö]szi{_ALONE}"],
+    "en": [rf"(?:Many )?Thanks(?: again| a lot)?{_ALONE}", rf"Thank you(?: very much)?{_ALONE}"],
+    "de": [rf"(?:Vielen )?Dank(?:e)?(?: schön| sehr)?{_ALONE}"],
+}
+
 EXTRA_LANGUAGES: dict[str, dict[str, object]] = {
     "ro": {
         # Gmail "În lun., 3 nov. 2025 la 10:12, Ana <a@b> a scris:"; Apple Mail and
@@ -41,7 +52,12 @@ EXTRA_LANGUAGES: dict[str, dict[str, object]] = {
             "De la", "Trimis", "Către", "Catre", "Subiect", "Data", "Dată", "Cc", "Date", "Subject", "To"
         ),
         "disclaimers": [r"Notă de confidențialitate:", r"Confidențialitate:"],
-        "signatures": [r"Cu (?:stimă|stima|respect|drag|bine)", r"Toate cele bune", r"O zi bună"],
+        "signatures": [
+            r"Cu (?:stimă|stima|respect|drag|bine)",
+            r"Toate cele bune",
+            r"O zi bună",
+            *_THANKS_ALONE["ro"],
+        ],
         "sent_from": r"Trimis de pe|Trimis din|Obțineți Outlook pentru",
     },
     "hu": {
@@ -51,11 +67,22 @@ EXTRA_LANGUAGES: dict[str, dict[str, object]] = {
         "wrote_header": rf"^({_Q}(?:.+?\s)?(?:ezt )?írta(?:\s\(időpont:.+?\))?:)$",
         "from_header": _header_lines("Feladó", "Elküldve", "Küldve", "Címzett", "Tárgy", "Dátum", "Másolat"),
         "disclaimers": [r"Jogi nyilatkozat:", r"Titoktartási nyilatkozat:"],
-        "signatures": [r"Üdvözlettel", r"Tisztelettel", r"Köszönettel", r"Szép napot", r"Üdv,"],
+        "signatures": [
+            r"Üdvözlettel",
+            r"Tisztelettel",
+            r"Köszönettel",
+            r"Szép napot",
+            r"Üdv,",
+            *_THANKS_ALONE["hu"],
+        ],
         "sent_from": r"iPhone-ról küldve|Elküldve az iPhone|Küldve",
     },
     # The library's German knows "Gesendet von ..." but not Apple Mail's word order.
-    "de": {"sent_from": r"Gesendet von|Von meinem"},
+    "de": {
+        "sent_from": r"Gesendet von|Von meinem",
+        "signatures": [*MAIL_LANGUAGES["de"]["signatures"], *_THANKS_ALONE["de"]],
+    },
+    "en": {"signatures": [*MAIL_LANGUAGES["en"]["signatures"], *_THANKS_ALONE["en"]]},
 }
 FORWARDED = re.compile(
     r"^-{5,} ?(?:Forwarded message|Original Message|Mesaj redirecționat|Mesajul original|"
@@ -162,8 +189,8 @@ class MessageText:
     signature: NormalizedText | None = None
     # Terms found only in sentences that thank or wish well, beside others that do not.
     courtesy: frozenset[str] = frozenset()
-    # The terms of the new text's opening sentences, where writers say who they are.
-    opening: frozenset[str] = frozenset()
+    # The terms of the new text's opening sentences, in order, where writers say who they are.
+    opening: tuple[str, ...] = ()
 
     @property
     def empty(self) -> NormalizedText:
@@ -193,7 +220,7 @@ def read_message(message: InboundMessage, normalizer: Normalizer) -> MessageText
     )
 
 
-def opening_terms(text: str, read: NormalizedText) -> frozenset[str]:
+def opening_terms(text: str, read: NormalizedText) -> tuple[str, ...]:
     """The terms of the text's first OPENING_SENTENCES sentences (a greeting line is one):
     where writers say who they are ("Buna ziua, sunt Muresan, proprietarul de la B4"),
     rather than whom they speak of further on (a tenant asking that the keys be handed
@@ -203,9 +230,9 @@ def opening_terms(text: str, read: NormalizedText) -> frozenset[str]:
     for end in _SENTENCE_END.finditer(text):
         found += bool(text[start : end.start()].strip())
         if found == OPENING_SENTENCES:
-            return frozenset(read.terms[: word_count(text[: end.start()])])
+            return read.terms[: word_count(text[: end.start()])]
         start = end.end()
-    return frozenset(read.terms)
+    return read.terms
 
 
 def courtesy_terms(text: str, read: NormalizedText, normalizer: Normalizer) -> frozenset[str]:

@@ -386,6 +386,18 @@ def test_a_writer_who_says_who_they_are_outweighs_what_they_mention(tmp_path: Pa
     assert not spoken_of.writer_agrees
 
 
+def test_a_writer_phrase_says_who_writes_only_with_its_words_together(tmp_path: Path) -> None:
+    path = tmp_path / "office.toml"
+    path.write_text(
+        OFFICE.replace('description = "The building."', 'description = "The building."\nwriters = ["I fix"]')
+    )
+    settings = load_settings(path)
+    said = suggest(settings, None, "I fix your lifts. About the invoice we sent last week.")
+    assert said is not None and said.department_id == "facilities" and said.writer_agrees, said
+    apart = suggest(settings, None, "I wrote last week. Who will fix the invoice we got?")
+    assert apart is not None and not apart.writer_agrees, apart
+
+
 def _written(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "plain.toml"
     path.write_text(text)

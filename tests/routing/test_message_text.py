@@ -103,6 +103,26 @@ def test_a_signature_after_the_dash_line_goes_and_a_list_stays() -> None:
     assert new_text(listed, LANGUAGES).words == listed
 
 
+@pytest.mark.parametrize(
+    ("thanks", "asked"),
+    [
+        ("Mulțumesc,", "Vă rog să-mi trimiteți decontul."),
+        ("Multumesc!", "Va rog sa-mi trimiteti decontul."),
+        ("Köszönöm!", "Kérem, küldjék el a kimutatást."),
+        ("Thank you!", "Please send me the statement."),
+        ("Vielen Dank!", "Bitte schicken Sie mir die Abrechnung."),
+    ],
+)
+def test_a_thanks_on_a_line_of_its_own_begins_the_signature(thanks: str, asked: str) -> None:
+    # What follows a closing thanks is who writes ("proprietar ap. 3"), not what is asked.
+    read = new_text(f"Bună ziua,\n\n{asked}\n\n{thanks}\nLiviu Coroian\nproprietar ap. 3\n", LANGUAGES)
+    assert read.words == f"Bună ziua,\n\n{asked}"
+    assert "proprietar ap. 3" in read.signature
+    # A sentence that begins with thanks and goes on is part of the new words.
+    going_on = f"Bună ziua,\n\n{thanks} Am primit factura.\n{asked}"
+    assert new_text(going_on, LANGUAGES).words == going_on
+
+
 def test_a_forward_keeps_its_note_or_what_it_forwards() -> None:
     forwarded = "---------- Forwarded message ---------\nFrom: Ann <ann@client.example>\nDate: Mon, 2 Nov 2026\nSubject: Leak\nTo: <hello@office.test>\n\nWater is coming through the ceiling.\n"
     assert (
