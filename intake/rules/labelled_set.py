@@ -29,7 +29,7 @@ from intake.rules.rule_tests import FIXTURE_TIME
 from routing.message import InboundMessage
 
 COLUMNS = ("id", "split", "language", "channel", "source", "sender", "recipient", "department", "note")
-SPLITS = ("dev", "test", "fresh", "blind", "sealed")
+SPLITS = ("dev", "test", "fresh", "blind", "sealed", "locked")
 CHANNELS = ("email", "sms", "voicemail")
 _ESCAPE = re.compile(r"\\(.)")
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}

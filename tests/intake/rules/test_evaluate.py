@@ -192,7 +192,7 @@ def _replace(rows: list[str], index: int, column: int, value: str) -> list[str]:
     [
         (_replace(TINY_ROWS, 1, 7, "plumbing"), HEADER, ":3: unknown department 'plumbing' (known: front-desk, repairs, accounts)"),
         (_replace(TINY_ROWS, 2, 3, "fax"), HEADER, ":4: channel 'fax' is not one of email, sms, voicemail"),
-        (_replace(TINY_ROWS, 0, 1, "train"), HEADER, ":2: split 'train' is not one of dev, test, fresh, blind, sealed"),
+        (_replace(TINY_ROWS, 0, 1, "train"), HEADER, ":2: split 'train' is not one of dev, test, fresh, blind, sealed, locked"),
         (_replace(TINY_ROWS, 0, 4, "missing.eml"), HEADER, ":2: "),
         (_replace(TINY_ROWS, 3, 0, "e1"), HEADER, ":5: id 'e1' is already used above"),
         (_replace(TINY_ROWS, 2, 5, ""), HEADER, ":4: the sender is empty"),
@@ -279,13 +279,13 @@ def test_the_project_set_runs_through_and_adds_up() -> None:
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     taught = figures["taught"]
-    assert taught["messages"] == 32 == len(taught["ids"])
-    assert taught["rerouted"] + taught["confirmed"] + taught["already right"] + taught["joined"] == 32
+    assert taught["messages"] == 38 == len(taught["ids"])
+    assert taught["rerouted"] + taught["confirmed"] + taught["already right"] + taught["joined"] == 38
     for name in ("before teaching", "after teaching"):
         tally = figures[name]
-        assert tally["messages"] == 320 - 32 == tally["right"] + tally["wrong"] + tally["front desk"]
+        assert tally["messages"] == 380 - 38 == tally["right"] + tally["wrong"] + tally["front desk"]
     for group in ("by language", "by channel"):
-        assert sum(t["messages"] for t in figures[group].values()) == 288
-    assert sum(sum(got.values()) for got in figures["confusion"].values()) == 288
-    assert sum(row["messages"] for row in figures["confidence"]) == 288
+        assert sum(t["messages"] for t in figures[group].values()) == 342
+    assert sum(sum(got.values()) for got in figures["confusion"].values()) == 342
+    assert sum(row["messages"] for row in figures["confidence"]) == 342
     assert not set(taught["ids"]) & {m["id"] for m in figures["messages"]}
