@@ -24,22 +24,18 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.queue_fill import fill
-from bench.smtp_ingest import mail
+from bench.smtp_ingest import mail, wait_for_items
 from config.loading import DEFAULT_CONFIG, load_settings
 from config.settings import ListenAddress
-from intake.cli.runtime import open_runtime
+from intake.cli.runtime import open_runtime, start_inbox
 from intake.email.parse_workers import ParseWorkers, WorkerLimits
 from intake.email.smtp import SMTPServer
 from intake.jobs.retention import RetentionWorker
 from routing.contacts.retention import purge
 from routing.normalize import normalizer_for
-from routing.store.database import transaction
-from routing.store.models import Item
 
 # The filler spreads two years evenly and resolves nearly all: about this share of its
 # items were resolved more than a year ago.
@@ -85,9 +81,10 @@ def main() -> int:
         )
         smtp = dataclasses.replace(settings.smtp, listen=ListenAddress("127.0.0.1", 0))
         with ParseWorkers(WorkerLimits.from_settings(settings.email)) as workers:
-            server = SMTPServer(
-                dataclasses.replace(settings, smtp=smtp), runtime.deliverer.deliver, workers.parse
-            )
+            # As `intake serve --workers 0` runs them: the door commits to the inbox, a
+            # thread of this process makes the items.
+            writer, processing = start_inbox(runtime, 0, workers.parse)
+            server = SMTPServer(dataclasses.replace(settings, smtp=smtp), writer.submit)
             server.start()
             try:
                 before = send(server.public.port, args.baseline, None, 0)
@@ -109,10 +106,9 @@ def main() -> int:
                 thread.join()
             finally:
                 server.stop()
-        with transaction(runtime.sessions, write=False) as session:
-            stored = session.scalar(
-                select(func.count()).where(Item.idempotency_key.like("email:retention.%"))
-            )
+                writer.stop()
+            stored = len(wait_for_items(runtime, "retention", len(before) + len(during)))
+            processing.stop()
         runtime.engine.dispose()
     purged, seconds = report
     assert stored == len(before) + len(during), f"{stored} stored of {len(before) + len(during)} answered 250"

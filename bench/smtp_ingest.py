@@ -7,7 +7,8 @@ so the ratio says how much Intake's door takes away. Then, per database, three k
 of run:
 
 - acknowledgements: the door and the inbox alone, no worker (target: at least 0.7 of
-  the do-nothing server, p99 under 50 ms);
+  the do-nothing server, p99 under 50 ms); beside them the same door without Intake
+  (aiosmtpd and a group commit of the bytes through the database's driver, bench/bare_door.py);
 - end to end with 1, 2 and 4 inbox worker processes, started and warmed up (two batches
   each made items) before the clock: from the first mail sent until every item is
   listed, and the time from each 250 to its item (p50, p99); the default, one worker per
@@ -51,6 +52,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.bare_door import BareDoor
 from config.loading import DEFAULT_CONFIG, load_settings
 from config.settings import ListenAddress
 from intake.cli.runtime import Runtime, default_workers, open_runtime
@@ -60,7 +64,7 @@ from intake.email.storing import parse_here
 from intake.jobs.inbox import BATCH
 from routing.store import inbox
 from routing.store.database import transaction
-from routing.store.inbox import Arrival, InboxWriter
+from routing.store.inbox import GATHER_SECONDS, Arrival, InboxWriter
 from routing.store.models import Item
 
 TARGET_RATIO = 0.7
@@ -163,6 +167,21 @@ def baseline(messages: int, connections: int) -> Result:
         return load("do-nothing aiosmtpd", controller.port, messages, connections, "baseline")
     finally:
         controller.stop()
+
+
+def bare_door(url: str, gather_seconds: float, messages: int, connections: int) -> Result:
+    """The door without Intake: aiosmtpd and a group commit of each mail's bytes through
+    the database's own driver, gathering for `gather_seconds` as Intake's inbox does."""
+    with bare_database(url) as (connection, insert):
+        handler = BareDoor(connection, insert, gather_seconds)
+        controller = Controller(handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=True)
+        controller.start()
+        try:
+            name = f"  door without Intake, {gather_seconds * 1000:.0f} ms"
+            return load(name, controller.port, messages, connections, uuid.uuid4().hex)
+        finally:
+            controller.stop()
+            handler.stop()
 
 
 @dataclass
@@ -282,10 +301,10 @@ def bare_database(url: str) -> Iterator[tuple[Any, str]]:
     with synchronous=FULL as Intake's; PostgreSQL in the bench's fresh database)."""
     columns = "(sender TEXT, subject TEXT, body TEXT, raw {blob})"
     if make_url(url).get_backend_name() == "sqlite":
-        connection = sqlite3.connect(f"{make_url(url).database}.bare")
+        connection = sqlite3.connect(f"{make_url(url).database}.bare", check_same_thread=False)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=FULL")
-        connection.execute(f"CREATE TABLE bare {columns.format(blob='BLOB')}")
+        connection.execute(f"CREATE TABLE IF NOT EXISTS bare {columns.format(blob='BLOB')}")
         try:
             yield connection, "INSERT INTO bare VALUES (?, ?, ?, ?)"
         finally:
@@ -293,7 +312,7 @@ def bare_database(url: str) -> Iterator[tuple[Any, str]]:
         return
     libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(libpq) as connection:
-        connection.execute(f"CREATE TABLE bare {columns.format(blob='BYTEA')}")
+        connection.execute(f"CREATE TABLE IF NOT EXISTS bare {columns.format(blob='BYTEA')}")
         connection.commit()
         yield connection, "INSERT INTO bare VALUES (%s, %s, %s, %s)"
 
@@ -360,6 +379,10 @@ def measure(name: str, url: str, base: Result, args: argparse.Namespace) -> bool
     """Acknowledgements, then end to end with each number of workers, on one database."""
     acks = acknowledgements(f"Intake acks, {name}", url, args.messages, args.connections)
     ok = report(base, acks)
+    # What a durable 250 costs here without Intake, with Intake's gathering time and none.
+    for gather in (GATHER_SECONDS, 0.0):
+        bare = bare_door(url, gather, args.messages, args.connections)
+        print(f"{bare}   ratio {bare.rate / base.rate:.2f}")
     worker_ms = processing_cpu(url, args.messages)
     cores = default_workers()
     bound = cores * 1000 / (worker_ms + acks.cpu_ms)
