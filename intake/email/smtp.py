@@ -105,9 +105,8 @@ class IntakeHandler:
                 else:
                     arrival = await loop.run_in_executor(self.executor, self._arrival, spool, envelope)
                 # Awaited here rather than on a thread: a hand-off less for each message.
-                # Shielded, since a timeout must not cancel the writer's future.
-                committed = asyncio.wrap_future(self.submit(arrival))
-                await asyncio.wait_for(asyncio.shield(committed), ACCEPT_TIMEOUT_SECONDS)
+                async with asyncio.timeout(ACCEPT_TIMEOUT_SECONDS):
+                    await asyncio.wrap_future(self.submit(arrival))
             except UnstorableMessage:
                 # Even its raw bytes alone were refused: a retry would fail the same way.
                 log.exception("a message from %s cannot be stored", session.peer)

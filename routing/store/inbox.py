@@ -79,7 +79,8 @@ class Arrival:
 # (retry later) or UnstorableMessage (refused for good).
 Accept = Callable[[Arrival], None]
 # The same for a door that waits on an event loop: the future of the arrival's commit,
-# settled as accept() returns or raises. Its caller must not cancel it.
+# settled as accept() returns or raises. Cancelled before the writer takes it, the
+# arrival is not committed; once taken, it can no longer be cancelled.
 Submit = Callable[[Arrival], Future[None]]
 
 
@@ -155,7 +156,10 @@ class InboxWriter:
         try:
             while (first := self._queue.get()) is not None:
                 group, stopping = self._gather(first)
-                self._commit(group)
+                # A door that gave up waiting (and answered 451) cancelled its arrival.
+                taken = [waiting for waiting in group if waiting.committed.set_running_or_notify_cancel()]
+                if taken:
+                    self._commit(taken)
                 if stopping:
                     return
         finally:

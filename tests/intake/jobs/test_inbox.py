@@ -241,3 +241,16 @@ def test_the_writer_replaces_its_connection_when_the_server_ended_it(
     assert (True,) in ended
     writer.accept(arrival(2))  # run again on a new connection, not refused
     assert counts(runtime)[0] == 2
+
+
+def test_an_arrival_its_door_gave_up_on_before_the_commit_is_not_committed(runtime: Runtime) -> None:
+    slow = InboxWriter(runtime.sessions, gather_seconds=0.5)
+    slow.start()
+    try:
+        kept = slow.submit(arrival(1))
+        given_up = slow.submit(arrival(2))  # gathered with the first, for half a second
+        assert given_up.cancel()  # as a door's timeout does, before the writer takes it
+        kept.result(timeout=30)
+    finally:
+        slow.stop()
+    assert counts(runtime)[0] == 1
