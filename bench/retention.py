@@ -104,11 +104,11 @@ def main() -> int:
                 thread.start()
                 during = send(server.public.port, None, done, args.baseline)
                 thread.join()
+                stored = len(wait_for_items(runtime, "retention", len(before) + len(during)))
             finally:
                 server.stop()
                 writer.stop()
-            stored = len(wait_for_items(runtime, "retention", len(before) + len(during)))
-            processing.stop()
+                processing.stop()
         runtime.engine.dispose()
     purged, seconds = report
     assert stored == len(before) + len(during), f"{stored} stored of {len(before) + len(during)} answered 250"
