@@ -28,7 +28,6 @@ import email
 import email.message
 import email.policy
 import multiprocessing
-import multiprocessing.synchronize
 import os
 import resource
 import smtplib
@@ -37,6 +36,7 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -86,7 +86,7 @@ def mail(number: int, run: str) -> bytes:
 
 
 def client(
-    port: int, first: int, count: int, run: str, start: multiprocessing.synchronize.Event
+    port: int, first: int, count: int, run: str, start: threading.Barrier
 ) -> tuple[float, float, list[float], dict[int, float], float]:
     """One connection sending `count` mails: start, end, latencies (perf counter, seconds),
     the wall-clock time of each 250 by mail number, and the CPU time the sending took."""
@@ -94,7 +94,7 @@ def client(
     latencies, answered = [], {}
     with smtplib.SMTP("127.0.0.1", port, timeout=60) as connection:
         connection.ehlo("bench.client.example")
-        start.wait()
+        start.wait(timeout=120)
         began, cpu = time.perf_counter(), time.process_time()
         for number, message in messages:
             sent = time.perf_counter()
@@ -133,16 +133,17 @@ def load(name: str, port: int, messages: int, connections: int, run: str) -> Res
     """Send `messages` over `connections` client processes at once."""
     per_connection = messages // connections
     context = multiprocessing.get_context("spawn")
-    start = context.Manager().Event()
+    # The clock starts once every client has started (a spawned interpreter's imports
+    # take seconds on a busy machine) and connected: this process is the last to arrive.
+    start = context.Manager().Barrier(connections + 1)
     cpu_before = time.process_time()
     with context.Pool(connections) as pool:
         jobs = [
             pool.apply_async(client, (port, n * per_connection, per_connection, run, start))
             for n in range(connections)
         ]
-        time.sleep(1.0)  # let every client connect before the clock starts
+        start.wait(timeout=120)
         began_at = time.time()
-        start.set()
         results = [job.get(timeout=600) for job in jobs]
     cpu, clients = time.process_time() - cpu_before, sum(r[4] for r in results)
     began = min(r[0] for r in results)
