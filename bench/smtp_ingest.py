@@ -70,19 +70,64 @@ from routing.store.models import Item
 TARGET_RATIO = 0.7
 TARGET_P99_MS = 50.0
 TARGET_END_TO_END = 0.3
-BODY_LINE = "The quick brown fox jumps over the lazy dog, and then asks about the invoice.\r\n"
+# A customer's reply as a mail program sends it: a few new lines with dates, amounts and a
+# question, a signature with a phone number, and the office's message quoted under its
+# header. Routing reads all of it (quote, signature, numbers), as it does real mail.
+NEW_TEXT = """Hello,
+
+Thank you for the quick answer. I looked at the invoice again this morning and the
+heating is still much higher than in September: 412.50 lei instead of 268.00 lei. Could
+you tell me how it was calculated, and whether the meter was read on 30 October or only
+estimated? The radiator in the bedroom was switched off for most of the month.
+
+I can send a photo of the meter if that helps. I am at home after 17:30 on weekdays,
+or you can call me at the number below.
+
+Best regards,
+Ann Example
+Apartment 12, 4 Horea Street
+Tel: +40 722 123 456
+"""
+QUOTED = """Dear Ms Example,
+
+Thank you for your message. The invoice for October is attached again; it covers the
+rent, the building's monthly fee and the heating, as every month. The heating is shared
+between the flats by the meters on each radiator, read by the heating company at the end
+of the month. Where a meter could not be read, the company estimates from the flat's
+last three months.
+
+If you think a reading is wrong, please send us a photo of each meter with its number
+and the date, and we will ask the company to check it. A correction, if any, appears on
+the next month's invoice. Payment is due by the 15th; a payment made on time is not
+charged a late fee even while a reading is being checked.
+
+Kind regards,
+Maria Pop
+Accounting, Office Example
+"""
 
 
 def mail(number: int, run: str) -> bytes:
-    """A plain 3 KB email with its own Message-ID."""
+    """A 3 KB reply with its own Message-ID: new text, a signature, a quoted message."""
     head = (
         "From: Ann Example <ann@client.example>\r\nTo: sales@office.example\r\n"
-        f"Subject: Bench message {number}\r\nDate: Mon, 02 Nov 2026 10:15:00 -0500\r\n"
-        f"Message-ID: <{run}.{number}@client.example>\r\nMIME-Version: 1.0\r\n"
+        f"Subject: Re: Your invoice for October, bench message {number}\r\n"
+        f"Date: Mon, 02 Nov 2026 10:15:00 -0500\r\nMessage-ID: <{run}.{number}@client.example>\r\n"
+        f"In-Reply-To: <{run}.{number}.invoice@office.example>\r\nMIME-Version: 1.0\r\n"
         "Content-Type: text/plain; charset=utf-8\r\n\r\n"
     )
-    body = BODY_LINE * ((3072 - len(head)) // len(BODY_LINE))
-    return (head + body).encode()
+    header = "On Mon, 2 Nov 2026 at 09:02, Office Example <sales@office.example> wrote:\n"
+    lines = [f"> {line}".rstrip() for line in (QUOTED * 3).splitlines()]
+    body = f"{NEW_TEXT}\n{header}".splitlines() + lines
+    # Whole lines, as many as fit in 3 KB with CRLF line ends.
+    room = 3072 - len(head)
+    kept = []
+    for line in body:
+        room -= len(line.encode()) + 2
+        if room < 0:
+            break
+        kept.append(line)
+    return (head + "\r\n".join(kept) + "\r\n").encode()
 
 
 def client(
