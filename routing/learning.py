@@ -271,7 +271,9 @@ class Learned:
         """What was learned of the lesson's terms (each from its third text) and senders."""
         learned = cls()
         wanted = sorted({*lesson.terms, *lesson.senders})
-        for department_id, word, weight, documents in session.execute(_LEARNED, {"words": wanted}):
+        # All rows at once: read one by one, each is a call into the driver (with a hundred
+        # rows a message, a tenth of the time or more).
+        for department_id, word, weight, documents in session.execute(_LEARNED, {"words": wanted}).all():
             if word is None:  # the department's own row: how many corrections it had
                 learned.documents[department_id] = float(documents)
             elif word.startswith(("from:", DOMAIN)):
