@@ -167,7 +167,7 @@ class Router:
         With `explain`, every rule is checked and recorded, not only those the index
         picks out; the decision is the same.
         """
-        facts = Facts(message, self.settings, self.rules.shapes)
+        facts = Facts(message, self.settings, self.rules.text_keys)
         lesson = lesson_of(facts.read, message.sender, self.settings, self.classifier.seed_vocabulary)
         draft = _Draft(lesson=lesson)
         learned = self.classifier.read(lesson, session)

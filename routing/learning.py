@@ -21,7 +21,21 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, delete, null, or_, select, union_all, update
+from sqlalchemy import (
+    JSON,
+    String,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -271,7 +285,10 @@ class Learned:
         """What was learned of the lesson's terms (each from its third text) and senders."""
         learned = cls()
         wanted = sorted({*lesson.terms, *lesson.senders})
-        for department_id, word, weight, documents in session.execute(_LEARNED, {"words": wanted}):
+        statement = _LEARNED[session.get_bind().dialect.name]
+        # All rows at once: read one by one, each is a call into the driver (with a hundred
+        # rows a message, a tenth of the time or more).
+        for department_id, word, weight, documents in session.execute(statement, {"words": wanted}).all():
             if word is None:  # the department's own row: how many corrections it had
                 learned.documents[department_id] = float(documents)
             elif word.startswith(("from:", DOMAIN)):
@@ -283,24 +300,36 @@ class Learned:
 
 # What Learned.load reads, built once over the tables, as plain rows in one statement
 # (this runs for every message): each department's corrections, as rows with no word,
-# then the learned words the message has.
+# then the learned words the message has. The message's words are one value, a JSON
+# array on SQLite and an array on PostgreSQL, rather than one value each: the statement
+# is then the same for every message, and is neither written out anew for each (which
+# took a sixth of the time on SQLite) nor planned anew by PostgreSQL, which prepares it.
 _DEPARTMENTS = LearnedDepartment.__table__
 _WORDS = LearnedWord.__table__
-_LEARNED = union_all(
-    select(
-        _DEPARTMENTS.c.department_id,
-        null().label("word"),
-        null().label("weight"),
-        _DEPARTMENTS.c.documents,
+_WANTED = {
+    "sqlite": _WORDS.c.word.in_(
+        select(literal_column("value")).select_from(func.json_each(bindparam("words", type_=JSON)))
     ),
-    select(_WORDS.c.department_id, _WORDS.c.word, _WORDS.c.weight, _WORDS.c.documents).where(
-        or_(
-            _WORDS.c.word.in_(bindparam("words", expanding=True)),
-            # Every learned domain, for the lookalike check: a range the word index answers.
-            and_(_WORDS.c.word >= DOMAIN, _WORDS.c.word < DOMAIN[:-1] + ";"),
-        )
-    ),
-)
+    "postgresql": _WORDS.c.word == any_(bindparam("words", type_=postgresql.ARRAY(String))),
+}
+_LEARNED = {
+    dialect: union_all(
+        select(
+            _DEPARTMENTS.c.department_id,
+            null().label("word"),
+            null().label("weight"),
+            _DEPARTMENTS.c.documents,
+        ),
+        select(_WORDS.c.department_id, _WORDS.c.word, _WORDS.c.weight, _WORDS.c.documents).where(
+            or_(
+                wanted,
+                # Every learned domain, for the lookalike check: a range the word index answers.
+                and_(_WORDS.c.word >= DOMAIN, _WORDS.c.word < DOMAIN[:-1] + ";"),
+            )
+        ),
+    )
+    for dialect, wanted in _WANTED.items()
+}
 
 
 def learn(session: Session, lesson: Lesson, department_id: str) -> None:

@@ -221,16 +221,24 @@ class Normalizer:
             return list(read.terms), list(read.words)
         terms: list[str] = []
         words: list[str] = []
-        start = 0
-        while start < len(read.terms):
+        done = 0  # the terms before this one are in `terms`
+        # Only where a phrase may start is looked at; the terms between are copied whole.
+        for start in itertools.compress(range(len(read.terms)), map(phrases.__contains__, read.terms)):
+            if start < done:  # within a phrase already found
+                continue
             found = next(
-                (p for p in phrases.get(read.terms[start], ()) if read.terms[start : start + len(p)] == p),
+                (p for p in phrases[read.terms[start]] if read.terms[start : start + len(p)] == p),
                 None,
             )
-            size = len(found) if found else 1
-            terms.append(phrase_term(found) if found else read.terms[start])
-            words.append(" ".join(read.words[start : start + size]))
-            start += size
+            if found is None:
+                continue
+            terms += read.terms[done:start]
+            words += read.words[done:start]
+            terms.append(phrase_term(found))
+            words.append(" ".join(read.words[start : start + len(found)]))
+            done = start + len(found)
+        terms += read.terms[done:]
+        words += read.words[done:]
         return terms, words
 
     def _last_part(self, word: str, language: str, vocabulary: frozenset[str]) -> str | None:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from config.settings import ConditionSettings, RuleSettings, Settings
-from routing.conditions.base import Atom, Condition, Facts, Registry, shape
+from routing.conditions.base import Atom, Condition, Facts, Registry, Shape, shape
 from routing.conditions.logic import AllOf, AnyOf, Not
 
 
@@ -50,7 +50,13 @@ class RuleSet:
         # The index's atoms as a set: a message's atoms are met with them in one set
         # intersection, which walks the smaller of the two, rather than one look-up each.
         self.indexed = frozenset(self.index)
-        self.shapes = frozenset(shape(atom) for atom in self.index if atom[0] in ("word", "term"))
+        # The words and terms the index's text atoms begin with, by shape: a message's text
+        # atoms are made only from those.
+        keys: dict[Shape, set[str]] = defaultdict(set)
+        for atom in self.index:
+            if atom[0] in ("word", "term"):
+                keys[shape(atom)].add(atom[2])
+        self.text_keys = {text_shape: frozenset(values) for text_shape, values in keys.items()}
 
     def candidates(self, facts: Facts) -> list[CompiledRule]:
         """The rules that could match, in config order."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,6 +23,8 @@ from routing.normalize import PHRASE_GAP, NormalizedText, normalizer_for
 Atom = tuple[str, ...]
 # A text atom's kind, field and length (routing.conditions.base.shape).
 Shape = tuple[str, str, int]
+# For each shape of text atom an index holds, the words or terms its atoms begin with.
+TextKeys = Mapping[Shape, frozenset[str]]
 _WORD = re.compile(r"\w+")
 
 
@@ -37,18 +39,16 @@ class Facts:
     `normalized` the new words only, as terms (routing.message_text), for keywords and the learner.
     """
 
-    def __init__(
-        self, message: InboundMessage, settings: Settings, shapes: frozenset[Shape] | None = None
-    ) -> None:
-        """`shapes` are the shapes of the text atoms an index holds (RuleSet.shapes): the
-        message's words and pairs are made only for those; None makes them all."""
+    def __init__(self, message: InboundMessage, settings: Settings, keys: TextKeys) -> None:
+        """`keys` say which text atoms an index holds (RuleSet.text_keys): of the message's
+        words and terms and their pairs, only those that begin one of them are made."""
         self.message = message
         self.settings = settings
         text_field = "transcript" if message.channel in SPOKEN_CHANNELS else "body"
         self.fields = {"subject": message.subject, text_field: message.text}
         self.read = read_message(message, normalizer_for(settings.languages))
         self.normalized = {"subject": self.read.subject, text_field: self.read.body}
-        self.atoms = _atoms(message, self.fields, self.normalized, shapes)
+        self.atoms = _atoms(message, self.fields, self.normalized, keys)
 
     def field(self, name: str) -> str:
         return self.fields.get(name, "")
@@ -71,7 +71,7 @@ def _atoms(
     message: InboundMessage,
     fields: dict[str, str],
     normalized: dict[str, NormalizedText],
-    shapes: frozenset[Shape] | None,
+    keys: TextKeys,
 ) -> set[Atom]:
     atoms: set[Atom] = {("channel", message.channel), ("attachments", str(bool(message.attachments)))}
     atoms.update(("recipient", r.lower()) for r in message.recipients)
@@ -83,29 +83,33 @@ def _atoms(
         domain = domain.partition(".")[2]
     if message.machine_kind:
         atoms.update({("machine", message.machine_kind), ("machine", "*")})
-
-    # A long mail has thousands of words, and each of its pairs is an atom too: only the
-    # shapes some rule indexes are made (an office without exact keywords needs no words).
-    def wanted(kind: str, name: str, length: int) -> bool:
-        return shapes is None or (kind, name, length) in shapes
-
+    # A long mail has thousands of words, and each of its pairs is an atom too: only those
+    # some rule indexes could begin with are made (an office without exact keywords needs no words).
     for name, text in fields.items():
-        if wanted("word", name, 3) or wanted("word", name, 4):
-            split = words(text)
-            if wanted("word", name, 3):
-                atoms.update(_tagged("word", name, split))
-            if wanted("word", name, 4):
-                atoms.update(_tagged("word", name, split, split[1:]))
+        if ("word", name, 3) in keys or ("word", name, 4) in keys:
+            atoms.update(_text_atoms("word", name, words(text), keys, 1))
     for name, read in normalized.items():
-        terms = read.terms
-        if wanted("term", name, 3):
-            atoms.update(_tagged("term", name, terms))
-        if wanted("term", name, 4):
-            # A term with each of the next PHRASE_GAP + 1, as a keyword phrase's first two
-            # terms may stand with a word between them (routing.normalize).
-            for step in range(1, PHRASE_GAP + 2):
-                atoms.update(_tagged("term", name, terms, terms[step:]))
+        # A term with each of the next PHRASE_GAP + 1, as a keyword phrase's first two
+        # terms may stand with a word between them (routing.normalize).
+        atoms.update(_text_atoms("term", name, read.terms, keys, PHRASE_GAP + 1))
     return atoms
+
+
+def _text_atoms(kind: str, name: str, values: Sequence[str], keys: TextKeys, reach: int) -> Iterable[Atom]:
+    """The atoms of a field's words or terms that the index has, and of its pairs of one
+    with each of the next `reach` where the first begins a pair the index has."""
+    indexed = keys.get((kind, name, 3))
+    found = _tagged(kind, name, indexed.intersection(values)) if indexed else iter(())
+    firsts = keys.get((kind, name, 4))
+    if not firsts or firsts.isdisjoint(values):  # no indexed pair begins in this text
+        return found
+    # Where a pair begins, so that compress keeps the same places of both its words.
+    begins = list(map(firsts.__contains__, values))
+    pairs = (
+        _tagged(kind, name, itertools.compress(values, begins), itertools.compress(values[step:], begins))
+        for step in range(1, reach + 1)
+    )
+    return itertools.chain(found, *pairs)
 
 
 # A long mail has thousands of words and pairs: zip makes their atoms without a loop of

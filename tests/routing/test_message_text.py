@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterable
+from pathlib import Path
+from re import _constants as sre  # the parser of `re` itself, to read the library's patterns
+from re import _parser
+from typing import Any
 
-from routing.message_text import new_text, read_message
+import pytest
+from mailparser_reply.constants import NOLIST_SIGNATURE_REGEX, OUTLOOK_MAIL_SEPARATOR, QUOTED_MATCH_INCLUDE
+
+from config.languages import readable_languages
+from config.loading import load_settings
+from intake.rules.labelled_set import read_labels
+from routing.message_text import (
+    _DISCLAIMER_MARK,
+    _HEADER_MARKS,
+    FORWARDED,
+    NewText,
+    _OfficeMail,
+    _patterns,
+    known,
+    new_text,
+    read_message,
+)
 from routing.normalize import normalizer_for
 from tests.support.routers import email, rfc5322, sms
 
@@ -164,3 +184,92 @@ def test_a_text_message_has_no_quotes_and_its_made_up_subject_is_not_read() -> N
     read = read_message(message, normalizer_for(LANGUAGES))
     assert read.subject.terms == () and not read.old_subject
     assert "boiler" in read.body.terms and "ann" in read.body.terms
+
+
+def _holds(parsed: Iterable[tuple[Any, Any]], marks: tuple[str, ...]) -> bool:
+    """Whether every match of a parsed pattern has one of `marks` in it: a sequence has one
+    when its letters in a row spell it or one of its parts always has one."""
+    run = ""
+    for op, value in parsed:
+        run = run + chr(value) if op is sre.LITERAL else ""
+        if any(mark in run for mark in marks) or _part_holds(op, value, marks):
+            return True
+    return False
+
+
+def _part_holds(op: Any, value: Any, marks: tuple[str, ...]) -> bool:
+    if op is sre.SUBPATTERN:
+        return _holds(value[-1], marks)
+    if op is sre.BRANCH:
+        return all(_holds(branch, marks) for branch in value[1])
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+        least, _, repeated = value
+        return _holds(list(repeated) * min(least, 8), marks)  # as many in a row as it must
+    return False  # anchors, lookarounds, classes: nothing that must be in the text
+
+
+def test_every_quote_header_and_disclaimer_has_what_new_text_looks_for_first() -> None:
+    # new_text spares a text the header pattern when it has no colon and no five dashes, and
+    # the disclaimer pattern when it lacks "mail": in every language an office may name,
+    # each match of them has those.
+    patterns = _patterns(tuple(sorted(code for code in readable_languages() if known(code))))
+    assert _holds(_parser.parse(patterns.header.pattern, patterns.header.flags), _HEADER_MARKS)
+    assert _holds(_parser.parse(patterns.disclaimers.pattern, patterns.disclaimers.flags), ("mail",))
+    # "mail" is looked for ignoring case as the pattern does: `re` takes the Turkish dotted and dotless i for an i.
+    assert _DISCLAIMER_MARK.search("MA\u0130L") and _DISCLAIMER_MARK.search("ma\u0131l")
+
+
+def test_the_signature_pattern_starts_only_where_new_text_looks_first() -> None:
+    # new_text spares a text with no quote header the signature pattern when no line starts
+    # as the sign-off pattern does and no line of dashes or underscores is there: the
+    # library builds the signature pattern so, around the same sign-offs.
+    mail = _OfficeMail(text="", languages=list(LANGUAGES), keep_hyphen_lists=True)
+    said = {
+        key: "|".join(filter(None, (mail._get_language_regex(code, key) for code in mail.languages)))
+        for key in ("sent_from", "signatures")
+    }
+    quoted = QUOTED_MATCH_INCLUDE
+    assert _patterns(LANGUAGES).sign_off.pattern == rf"^{quoted}(?:{said['sent_from']}|{said['signatures']})"
+    # (sic: "(1, 3)" is what the library's f-string makes of its "{1,3}")
+    assert mail.SIGNATURE_REGEX.pattern == (
+        rf"(({NOLIST_SIGNATURE_REGEX}|{OUTLOOK_MAIL_SEPARATOR}|"
+        rf"\s*^{quoted}(?:{said['sent_from']}) ?(?:(?:[\w.<>:// ]+)|(?:\w+ )(1, 3))$|"
+        rf"(?<!\A)^{quoted}(?:{said['signatures']}))(.|\s)*)"
+    )
+
+
+def _as_the_library_reads(text: str, languages: tuple[str, ...]) -> NewText:
+    """new_text with every pattern of the library run over the whole text."""
+    cut = FORWARDED.search(text)
+    codes = [code for code in languages if known(code)]
+    mail = _OfficeMail(text=text[: cut.start()] if cut else text, languages=codes, keep_hyphen_lists=True)
+    replies = mail.read().replies
+    if not replies or not replies[0].body.strip():
+        return NewText(text)
+    return NewText(replies[0].body, replies[0].signatures)
+
+
+SPARED = [
+    "Can I pay by card?\nSent from my iPhone",
+    "Can I pay by card?\r\n\r\nBest regards,\r\nAnn",
+    "Can I pay by card?\n\n" + "_" * 40 + "\nAnn Smith",
+    "Can I pay by card?\n--\nAnn Smith",
+    "Can I pay by card?\n\n  Kind Regards  \nAnn",
+    "Important Notice: this e-MAİL is for its addressee only.\n\nCan I pay by card?",
+    "Pot plăti cu cardul?\n\nCu stima\nIon",
+    "Can I pay by card?",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", SPARED)
+def test_new_text_reads_as_the_library_alone_does(text: str) -> None:
+    assert new_text(text, LANGUAGES) == _as_the_library_reads(text, LANGUAGES)
+
+
+def test_new_text_reads_the_labelled_set_as_the_library_alone_does() -> None:
+    routing_set = Path(__file__).parents[1] / "data" / "routing_set"
+    settings = load_settings(routing_set / "office.toml", {})
+    for row in read_labels(routing_set / "LABELS.tsv", settings):
+        text = row.message.text
+        assert new_text(text, settings.languages) == _as_the_library_reads(text, settings.languages), row.id
