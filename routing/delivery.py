@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from routing.contacts.directory import contact_at_arrival
+from routing.contacts.directory import ContactsAtArrival
 from routing.contacts.suggestions import suggest_at_arrival
 from routing.conversation import Thread, match
 from routing.engine import Routes, RoutingDecision, RuleOutcome
@@ -74,6 +74,16 @@ class Routed:
     terms: str
 
 
+@dataclass(frozen=True)
+class Delivering:
+    """A message handed to deliver_all(): what is stored with its item (`also`), and its
+    route_ahead() when that was worked out before the storing transaction."""
+
+    message: InboundMessage
+    also: AlsoStore | None = None
+    routed: Routed | None = None
+
+
 class Deliverer:
     """Stores messages: the router decides the queue, the session factory the database."""
 
@@ -91,7 +101,7 @@ class Deliverer:
 
         def attempt() -> Delivery:
             with transaction(self.sessions) as session:
-                return self._find_or_store(session, message, also)
+                return self.deliver_all(session, [Delivering(message, also)])[0]
 
         return _twice(message, attempt)
 
@@ -108,57 +118,69 @@ class Deliverer:
         message: InboundMessage,
         also: AlsoStore | None = None,
         routed: Routed | None = None,
-        *,
-        apart: bool = True,
     ) -> Delivery:
         """deliver() within the caller's transaction, in a savepoint of its own: a message
         that fails leaves the others of the transaction as they were. `routed`, when
-        given, is the message's route_ahead().
-
-        With `apart=False` there is no savepoint and no second attempt: whatever fails
-        is raised as the database said it, and the caller's transaction is spoiled (a
-        caller that rolls back and stores the batch again apart when anything fails)."""
-        if not apart:
-            return self._find_or_store(session, message, also, routed)
+        given, is the message's route_ahead()."""
 
         def attempt() -> Delivery:
             with session.begin_nested():
-                return self._find_or_store(session, message, also, routed)
+                return self.deliver_all(session, [Delivering(message, also, routed)])[0]
 
         return _twice(message, attempt)
 
-    def _find_or_store(
-        self, session: Session, message: InboundMessage, also: AlsoStore | None, routed: Routed | None = None
-    ) -> Delivery:
-        # The key is claimed before anything is looked up: most messages are new, and for
-        # them the claim spares the two look-ups that would find nothing. A copy being
-        # delivered at the same moment waits on the claim, then finds what this one stored.
-        claim = _CLAIM_KEY[session.get_bind().dialect.name]
-        if session.execute(claim, {"key": message.idempotency_key}).first() is not None:
-            delivery = self._store(session, message, routed)
-        else:
-            delivery = _find(session, message.idempotency_key)
-        if also is not None:
-            also(session, delivery)
-        return delivery
+    def deliver_all(self, session: Session, batch: Sequence[Delivering]) -> list[Delivery]:
+        """Deliver each message of `batch` in order, within the caller's transaction,
+        without a savepoint or a second attempt: whatever fails is raised as the database
+        said it, and the transaction is spoiled (a caller of many messages rolls back and
+        stores them again apart, with deliver_in).
 
-    def _store(self, session: Session, message: InboundMessage, routed: Routed | None = None) -> Delivery:
+        What every message would ask alike is asked once for the batch: its keys claimed,
+        its raw bytes stored and its senders' contacts read before the items; its audit
+        events and search rows written after them, and then what each message's `also`
+        stores, in the batch's order (_Batch)."""
+        stores = _claim_keys(session, [delivering.message.idempotency_key for delivering in batch])
+        stored = [delivering.message for delivering, new in zip(batch, stores, strict=True) if new]
+        raw_blob_ids = iter(_insert_blobs(session, [message.raw for message in stored]))
+        region = self.router.settings.region
+        rows = _Batch(ContactsAtArrival(session, [message.sender for message in stored], region))
+        deliveries = []
+        for delivering, new in zip(batch, stores, strict=True):
+            if new:
+                delivery = self._store(
+                    session, delivering.message, next(raw_blob_ids), rows, delivering.routed
+                )
+            else:
+                delivery = _find(session, delivering.message.idempotency_key)
+            deliveries.append(delivery)
+            if delivering.also is not None:
+                rows.alsos.append((delivering.also, delivery))
+        rows.write(session)
+        return deliveries
+
+    def _store(
+        self, session: Session, message: InboundMessage, raw_blob_id: int, rows: _Batch, routed: Routed | None
+    ) -> Delivery:
         """Join the conversation the message continues, or make a routed item (routed
-        here unless `routed` was worked out ahead); the message's key is claimed."""
+        here unless `routed` was worked out ahead); the message's key is claimed and its
+        raw bytes stored as `raw_blob_id`."""
         matching = match(session, message, self.router.settings.routing)
         if matching.thread is not None:
-            _join(session, message, matching.thread, matching.outcomes)
-            search_index.add_terms(
-                session, matching.thread.item_id, routed.terms if routed else self._terms(message)
-            )
+            if matching.thread.item_id in rows.items:
+                rows.write(session)  # its item's history so far comes first, as if stored alone
+            _join(session, message, raw_blob_id, matching.thread, matching.outcomes, rows)
+            terms = routed.terms if routed else self._terms(message)
+            rows.more_terms.append({"item_id": matching.thread.item_id, "more": terms})
+            rows.items.add(matching.thread.item_id)
             log.info("a %s message joined item %s", message.channel, matching.thread.item_id)
             return Delivery(matching.thread.item_id, matching.thread.department_id, created=True, joined=True)
         routed = routed or self.route_ahead(session, message)
         decision = routed.decision
         settings = self.router.settings
-        contact_id = contact_at_arrival(session, message, settings.region)
-        item_id = _insert_item(session, message, decision, matching.outcomes, contact_id)
-        search_index.write(session, [{"item_id": item_id, "terms": routed.terms}], new=True)
+        contact_id = rows.contacts.of(session, message)
+        item_id = _insert_item(session, message, raw_blob_id, decision, matching.outcomes, contact_id, rows)
+        rows.search_rows.append({"item_id": item_id, "terms": routed.terms})
+        rows.items.add(item_id)
         if contact_id is not None:
             suggest_at_arrival(session, item_id, contact_id, message, settings)
         log.info("item %s from %s routed to %s", item_id, message.channel, decision.department_id)
@@ -173,6 +195,44 @@ class Deliverer:
         return search_index.terms(
             normalizer, message.sender, message.sender_name, message.subject, message.text
         )
+
+
+@dataclass
+class _Batch:
+    """What the messages of a batch share while they are stored: their senders' contacts,
+    read at once, and what they store that nothing else in the batch reads back, written
+    after the items, one statement per table, in the messages' order: the audit events,
+    the new items' search rows, then the terms follow-ups add to their items' rows; last,
+    what each message's `also` stores (an acknowledgement, downloads to make).
+
+    A follow-up that joins an item of the batch has what was gathered written first, so
+    that its item's history reads as if each message had been stored alone (received,
+    acknowledged, reply received)."""
+
+    contacts: ContactsAtArrival
+    events: list[dict[str, Any]] = field(default_factory=list)
+    search_rows: list[dict[str, Any]] = field(default_factory=list)
+    more_terms: list[dict[str, Any]] = field(default_factory=list)
+    alsos: list[tuple[AlsoStore, Delivery]] = field(default_factory=list)
+    # The items whose rows (or a follow-up's) are gathered here, not yet written.
+    items: set[int] = field(default_factory=set)
+
+    def event(self, item_id: int, action: str, detail: dict[str, Any]) -> None:
+        """An audit event by the system, at the time it happened rather than written."""
+        self.events.append(
+            {"item_id": item_id, "at": utcnow(), "actor": SYSTEM_ACTOR, "action": action, "detail": detail}
+        )
+
+    def write(self, session: Session) -> None:
+        """Write what was gathered, and gather anew."""
+        if self.events:
+            session.execute(_INSERT_EVENT, self.events)
+        search_index.write(session, self.search_rows, new=True)
+        search_index.add_terms(session, self.more_terms)
+        for also, delivery in self.alsos:
+            also(session, delivery)
+        self.events, self.search_rows, self.more_terms, self.alsos = [], [], [], []
+        self.items = set()
 
 
 def _twice(message: InboundMessage, attempt: Callable[[], Delivery]) -> Delivery:
@@ -248,12 +308,15 @@ def apply_decision(item: Item, decision: RoutingDecision) -> None:
 # Plain INSERTs, compiled once, not the ORM's unit of work: this runs for every message
 # that reaches the office, and the unit of work cost more than the database itself.
 _TABLES = Base.metadata.tables
-_INSERT_BLOB = insert(_TABLES[Blob.__tablename__]).returning(_TABLES[Blob.__tablename__].c.id)
+# The ids come back in the order of the rows given, however many rows share the INSERT.
+_INSERT_BLOB = insert(_TABLES[Blob.__tablename__]).returning(
+    _TABLES[Blob.__tablename__].c.id, sort_by_parameter_order=True
+)
 _INSERT_ITEM = insert(_TABLES[Item.__tablename__]).returning(_TABLES[Item.__tablename__].c.id)
 _INSERT_MESSAGE = insert(_TABLES[Message.__tablename__]).returning(_TABLES[Message.__tablename__].c.id)
 _INSERT_ATTACHMENT = insert(_TABLES[Attachment.__tablename__])
 _KEYS = _TABLES[DeliveryKey.__tablename__]
-# Each database's INSERT ... ON CONFLICT DO NOTHING, which returns the key when it was free.
+# Each database's INSERT ... ON CONFLICT DO NOTHING, which returns the keys that were free.
 _CLAIM_KEY = {
     "sqlite": sqlite.insert(_KEYS).on_conflict_do_nothing().returning(_KEYS.c.key),
     "postgresql": postgresql.insert(_KEYS).on_conflict_do_nothing().returning(_KEYS.c.key),
@@ -269,10 +332,29 @@ _ITEM_OF_FOLLOW_UP_KEY = (
     .join(_MESSAGES, _MESSAGES.c.item_id == _ITEMS.c.id)
     .where(_MESSAGES.c.idempotency_key == bindparam("key"))
 )
+# Raw messages share an INSERT up to this many bytes together: big ones are stored one
+# by one, so that no statement holds many of them at once beside the messages themselves.
+BLOB_BYTES_PER_STATEMENT = 1024 * 1024
 
 
-def _message_fields(session: Session, message: InboundMessage) -> dict[str, Any]:
-    """The columns an item's first message and a follow-up share; stores the raw bytes."""
+def _claim_keys(session: Session, keys: list[str]) -> list[bool]:
+    """Claim the keys in one statement; for each, whether its message is to be stored.
+
+    A key is claimed before anything is looked up: most messages are new, and for them
+    the claim spares the two look-ups that would find nothing. A copy being delivered
+    at the same moment waits on the claim, then finds what this one stored; so does a
+    copy later in the same batch, once the first has been stored."""
+    claim = _CLAIM_KEY[session.get_bind().dialect.name]
+    free = set(session.execute(claim, [{"key": key} for key in keys]).scalars())
+    stores = []
+    for key in keys:
+        stores.append(key in free)
+        free.discard(key)
+    return stores
+
+
+def _message_fields(message: InboundMessage, raw_blob_id: int) -> dict[str, Any]:
+    """The columns an item's first message and a follow-up share."""
     return {
         "idempotency_key": message.idempotency_key,
         "channel": message.channel,
@@ -287,7 +369,7 @@ def _message_fields(session: Session, message: InboundMessage) -> dict[str, Any]
         "parse_defects": list(message.parse_defects),
         "machine_kind": message.machine_kind,
         "received_at": message.received_at,
-        "raw_blob_id": _insert_blob(session, message.raw),
+        "raw_blob_id": raw_blob_id,
         "raw_content_type": message.raw_content_type,
     }
 
@@ -295,16 +377,18 @@ def _message_fields(session: Session, message: InboundMessage) -> dict[str, Any]
 def _insert_item(
     session: Session,
     message: InboundMessage,
+    raw_blob_id: int,
     decision: RoutingDecision,
     conversation: tuple[RuleOutcome, ...],
     contact_id: int | None,
+    batch: _Batch,
 ) -> int:
-    """Store the raw bytes, the item, its attachments and its first audit event.
+    """Store the item and its attachments; its first audit event goes with the batch's.
 
     `conversation` is what the conversation matchers said: misses, recorded first.
     """
     item = {
-        **_message_fields(session, message),
+        **_message_fields(message, raw_blob_id),
         "status": "new",
         "contact_id": contact_id,
         "recipients": list(message.recipients),
@@ -320,17 +404,20 @@ def _insert_item(
         "reason": decision.reason,
         "other_departments": list(decision.other_departments),
     }
-    session.execute(
-        _INSERT_EVENT, {"item_id": item_id, "actor": SYSTEM_ACTOR, "action": "received", "detail": detail}
-    )
+    batch.event(item_id, "received", detail)
     return item_id
 
 
 def _join(
-    session: Session, message: InboundMessage, thread: Thread, outcomes: tuple[RuleOutcome, ...]
+    session: Session,
+    message: InboundMessage,
+    raw_blob_id: int,
+    thread: Thread,
+    outcomes: tuple[RuleOutcome, ...],
+    batch: _Batch,
 ) -> None:
     """Store a follow-up on its item, with its attachments; reopen a resolved item."""
-    row = {**_message_fields(session, message), "item_id": thread.item_id}
+    row = {**_message_fields(message, raw_blob_id), "item_id": thread.item_id}
     message_row_id: int = session.execute(_INSERT_MESSAGE, row).scalar_one()
     _insert_attachments(session, thread.item_id, message)
     detail = {
@@ -340,20 +427,16 @@ def _join(
         "reason": thread.reason,
         "outcomes": [outcome.stored() for outcome in outcomes],
     }
-    events = [
-        {"item_id": thread.item_id, "actor": SYSTEM_ACTOR, "action": "reply received", "detail": detail}
-    ]
+    batch.event(thread.item_id, "reply received", detail)
     if thread.reopens:
         session.execute(update(Item).where(Item.id == thread.item_id).values(status="new"))
         reopened = {"department": thread.department_id, "reason": f"a reply arrived ({thread.matcher})"}
-        events.append(
-            {"item_id": thread.item_id, "actor": SYSTEM_ACTOR, "action": "reopened", "detail": reopened}
-        )
-    session.execute(_INSERT_EVENT, events)
+        batch.event(thread.item_id, "reopened", reopened)
 
 
 def _insert_attachments(session: Session, item_id: int, message: InboundMessage) -> None:
-    for attachment in message.attachments:
+    blob_ids = _insert_blobs(session, [attachment.content for attachment in message.attachments])
+    for attachment, blob_id in zip(message.attachments, blob_ids, strict=True):
         session.execute(
             _INSERT_ATTACHMENT,
             {
@@ -363,14 +446,32 @@ def _insert_attachments(session: Session, item_id: int, message: InboundMessage)
                 "size": attachment.size,
                 "content_id": attachment.content_id,
                 "inline": attachment.inline,
-                "blob_id": _insert_blob(session, attachment.content),
+                "blob_id": blob_id,
             },
         )
 
 
-def _insert_blob(session: Session, content: bytes) -> int:
-    digest = hashlib.sha256(content).hexdigest()
-    blob_id: int = session.execute(
-        _INSERT_BLOB, {"sha256": digest, "size": len(content), "content": content}
-    ).scalar_one()
-    return blob_id
+def _insert_blobs(session: Session, contents: list[bytes]) -> list[int]:
+    """Store each content as a blob; their ids, in the same order."""
+    blob_ids: list[int] = []
+    for group in _by_size(contents, BLOB_BYTES_PER_STATEMENT):
+        rows = [
+            {"sha256": hashlib.sha256(content).hexdigest(), "size": len(content), "content": content}
+            for content in group
+        ]
+        blob_ids += session.execute(_INSERT_BLOB, rows).scalars()
+    return blob_ids
+
+
+def _by_size(contents: list[bytes], most: int) -> Iterator[list[bytes]]:
+    """The contents in order, in groups of at most `most` bytes (or one bigger content)."""
+    group: list[bytes] = []
+    size = 0
+    for content in contents:
+        if group and size + len(content) > most:
+            yield group
+            group, size = [], 0
+        group.append(content)
+        size += len(content)
+    if group:
+        yield group

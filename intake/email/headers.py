@@ -14,7 +14,7 @@ from collections.abc import Callable
 from email.message import Message
 from email.policy import EmailPolicy, compat32, default
 from email.utils import getaddresses, unquote
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TypeVar
 
 from intake.email.text import (
@@ -153,7 +153,16 @@ class HeaderReader:
         return values[0] if values else None
 
     def _raw_values(self, name: str) -> list[str]:
-        return [str(value) for key, value in self.part.raw_items() if key.lower() == name.lower()]
+        return self._by_name.get(name.lower(), [])
+
+    @cached_property
+    def _by_name(self) -> dict[str, list[str]]:
+        """The part's raw header values by lower-case name, in order: a message's headers
+        are read a dozen times over (the parser, machine mail), each once here."""
+        found: dict[str, list[str]] = {}
+        for key, value in self.part.raw_items():
+            found.setdefault(key.lower(), []).append(str(value))
+        return found
 
     def _pairs(self, name: str, raw: str) -> list[tuple[str, str]]:
         what = f"header {name}"

@@ -7,6 +7,7 @@ signature is the number "+447700900123" that texted the office.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import phonenumbers
@@ -17,6 +18,8 @@ PHONE = "phone"
 # only so many numbers are looked up, however long the text.
 SCANNED_CHARACTERS = 20_000
 NUMBERS_LOOKED_UP = 5
+# A digit of any script, as the phone number matcher's pattern reads one.
+_DIGIT = re.compile(r"\d")
 MAX_ADDRESS = 320
 
 
@@ -56,9 +59,10 @@ def parse_address(text: str, region: str) -> Address:
 def numbers_in(text: str, region: str) -> list[str]:
     """The phone numbers written in a text (its signature, most often), in E.164."""
     found: list[str] = []
-    matcher = phonenumbers.PhoneNumberMatcher(
-        text[-SCANNED_CHARACTERS:], region, leniency=phonenumbers.Leniency.POSSIBLE
-    )
+    scanned = text[-SCANNED_CHARACTERS:]
+    if _DIGIT.search(scanned) is None:
+        return found  # the matcher's every candidate holds a digit; its search costs far more
+    matcher = phonenumbers.PhoneNumberMatcher(scanned, region, leniency=phonenumbers.Leniency.POSSIBLE)
     for match in matcher:
         number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
         if number not in found:

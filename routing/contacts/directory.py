@@ -8,6 +8,8 @@ a number, so that erasing a person leaves nothing of them in anyone else's histo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -37,25 +39,42 @@ class NoSuchContact(ContactError):
 _TABLES = Base.metadata.tables
 _INSERT_CONTACT = insert(_TABLES[Contact.__tablename__]).returning(_TABLES[Contact.__tablename__].c.id)
 _INSERT_ADDRESS = insert(_TABLES[ContactAddress.__tablename__])
-# Built once over the table: it runs for every message that arrives.
+# Built once over the table: it runs for every batch of messages that arrives.
 _ADDRESSES = _TABLES[ContactAddress.__tablename__]
-_CONTACT_OF_VALUE = select(_ADDRESSES.c.contact_id).where(_ADDRESSES.c.value == bindparam("value"))
+_CONTACTS_OF_VALUES = select(_ADDRESSES.c.value, _ADDRESSES.c.contact_id).where(
+    _ADDRESSES.c.value.in_(bindparam("values", expanding=True))
+)
 
 
-def contact_at_arrival(session: Session, message: InboundMessage, region: str) -> int | None:
-    """The contact of the message's sender, made on first sight; None for a sender that is
-    neither an address nor a number. Two first messages of one sender at once: the
-    second fails on the address's unique value, and deliver() tries it again."""
-    address = address_of(message.sender, region)
-    if address is None:
-        return None
-    found: int | None = session.execute(_CONTACT_OF_VALUE, {"value": address.value}).scalar()
-    if found is not None:
-        return found
-    name = (message.sender_name or "").strip() or None
-    contact_id: int = session.execute(_INSERT_CONTACT, {"name": name}).scalar_one()
-    session.execute(_INSERT_ADDRESS, {"contact_id": contact_id, "kind": address.kind, "value": address.value})
-    return contact_id
+class ContactsAtArrival:
+    """The contacts of the senders of messages being delivered together: read in one
+    statement, made on first sight (a sender's second message of the batch finds the
+    contact its first made)."""
+
+    def __init__(self, session: Session, senders: Iterable[str], region: str) -> None:
+        self._addresses = {sender: address_of(sender, region) for sender in senders}
+        values = sorted({address.value for address in self._addresses.values() if address is not None})
+        found = session.execute(_CONTACTS_OF_VALUES, {"values": values}).all() if values else []
+        self._contacts: dict[str, int] = dict(found)
+
+    def of(self, session: Session, message: InboundMessage) -> int | None:
+        """The contact of the message's sender (one of `senders`), made on first sight;
+        None for a sender that is neither an address nor a number. Two first messages of
+        one sender in two transactions at once: the second fails on the address's unique
+        value, and deliver() tries it again."""
+        address = self._addresses[message.sender]
+        if address is None:
+            return None
+        found = self._contacts.get(address.value)
+        if found is not None:
+            return found
+        name = (message.sender_name or "").strip() or None
+        contact_id: int = session.execute(_INSERT_CONTACT, {"name": name}).scalar_one()
+        session.execute(
+            _INSERT_ADDRESS, {"contact_id": contact_id, "kind": address.kind, "value": address.value}
+        )
+        self._contacts[address.value] = contact_id
+        return contact_id
 
 
 def find_contact(session: Session, text: str, region: str) -> Contact:

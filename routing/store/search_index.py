@@ -12,6 +12,7 @@ PostgreSQL), so no code that deletes items has to know of the index.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -91,7 +92,7 @@ def terms(normalizer: Normalizer, sender: str, sender_name: str | None, subject:
     # Part by part, which gives the terms of the parts joined by spaces: the text's
     # reading is then the one routing made of it already (Normalizer.read keeps it).
     parts = (sender, sender_name or "", subject, body)
-    return " ".join(term for part in parts for term in normalizer.terms(part, language))
+    return " ".join(chain.from_iterable(normalizer.terms(part, language) for part in parts))
 
 
 def write(session: Session | Connection, rows: Sequence[dict[str, Any]], *, new: bool = False) -> None:
@@ -113,15 +114,18 @@ def write(session: Session | Connection, rows: Sequence[dict[str, Any]], *, new:
     )
 
 
-def add_terms(session: Session, item_id: int, more: str) -> None:
-    """Add a follow-up's terms to its item's row, after those already there."""
+def add_terms(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Add follow-ups' terms {"item_id": ..., "more": ...} to their items' rows, after
+    those already there, in the order given."""
+    if not rows:
+        return
     if _on_sqlite(session):
         statement = f"UPDATE {TABLE} SET terms = terms || ' ' || :more WHERE rowid = :item_id"
     else:
         statement = (
             f"UPDATE {TABLE} SET terms = terms || to_tsvector('simple', :more) WHERE item_id = :item_id"
         )
-    session.execute(text(statement), {"item_id": item_id, "more": more})
+    session.execute(text(statement), rows)
 
 
 def fill(connection: Connection, normalizer: Normalizer) -> int:

@@ -13,7 +13,7 @@ from intake.cli.runtime import Runtime
 from intake.email.parser import parse_email
 from routing.conditions.base import Atom, ConditionKind, Facts
 from routing.conditions.registry import standard_registry
-from routing.delivery import Deliverer, KeyWithoutItem
+from routing.delivery import Deliverer, Delivering, KeyWithoutItem
 from routing.engine import Router
 from routing.store.database import transaction
 from routing.store.models import AuditEvent, Blob, DeliveryKey, Item, Message
@@ -159,7 +159,7 @@ def test_a_copy_arriving_after_its_original_is_answered_cannot_become_a_follow_u
     first = runtime.deliverer.deliver(reply)
     runtime.deliverer.deliver(parse_email(email_bytes(message_id="<original@client.example>")))
     with transaction(runtime.sessions) as session:
-        again = runtime.deliverer._find_or_store(session, reply, None)
+        [again] = runtime.deliverer.deliver_all(session, [Delivering(reply)])
     assert (again.item_id, again.created, again.joined) == (first.item_id, False, False)
     assert (_count(runtime, Item), _count(runtime, Message)) == (2, 0)
 

@@ -10,14 +10,19 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from config.settings import Settings
 from intake.email.parser import parse_email
 from intake.email.reply_mail import email_addressing
+from intake.email.storing import parse_here
+from routing.queues import reading
 from routing.queues.acknowledgements import acknowledge
+from routing.queues.filters import Filters
+from routing.store import inbox
 from routing.store.database import transaction
-from routing.store.models import AcknowledgedSender, AuditEvent, Item
+from routing.store.inbox import Arrival
+from routing.store.models import AcknowledgedSender, AuditEvent, Contact, Item
 from tests.support.mail import email_bytes
 from tests.support.replies import ANSWERING, Office, Relay, open_office, relay, replying_office
 
@@ -87,6 +92,43 @@ def test_a_persons_mail_is_acknowledged_once_by_the_relay_marked_as_automatic(
     )
     [shown] = office.client.get(f"/api/v1/items/{item_id}/replies").get_json()["replies"]
     assert (shown["kind"], shown["status"], shown["author"]) == ("acknowledgement", "sent", "intake")
+
+
+def test_a_batch_holding_mail_its_copy_and_its_reply_stores_them_as_one_at_a_time_would(
+    office: Office,
+) -> None:
+    """The inbox worker stores a batch together (the rows its messages store alike, in a
+    statement per table): a copy still finds the first's item, a reply joins it, the
+    sender is one contact, and the item's history and search read as if each had been
+    stored alone."""
+    first = email_bytes(**TO_BILLING, sender="Cy New <cy@client.example>", message_id="<b1@client.example>")
+    reply = email_bytes(
+        **TO_BILLING,
+        sender="Cy New <cy@client.example>",
+        message_id="<b2@client.example>",
+        subject="Re: A question about prices",
+        body="And the zanzibar model?\r\n",
+    ).replace(b"MIME-Version", b"In-Reply-To: <b1@client.example>\r\nMIME-Version")
+    now = datetime.now(UTC)
+    arrivals = [
+        Arrival("email", "cy@client.example", ("billing@office.test",), raw, now)
+        for raw in (first, first, reply)
+    ]
+    with transaction(office.runtime.sessions) as session:
+        inbox.add(session, arrivals)
+    assert office.runtime.inbox_worker(parse_here).run_once() == 3
+    with transaction(office.runtime.sessions, write=False) as session:
+        [item] = session.scalars(select(Item))
+        assert [event.action for event in item.events] == ["received", "acknowledged", "reply received"]
+        assert [message.message_id for message in item.messages] == ["<b2@client.example>"]
+        assert session.scalar(select(func.count(Contact.id))) == 1
+        assert item.contact_id is not None
+        filters = Filters.parse(
+            {"q": "zanzibar", "status": "all"}, languages=office.runtime.settings.languages
+        )
+        assert [found.id for found in reading.list_items(session, limit=5, filters=filters).items] == [
+            item.id
+        ]
 
 
 def test_the_acknowledgement_is_in_the_senders_language_else_the_offices_first(
