@@ -9,14 +9,12 @@ follow-up, returns the item it belongs to and stores nothing new.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,17 +24,11 @@ from routing.conversation import Thread, match
 from routing.engine import Routes, RoutingDecision, RuleOutcome
 from routing.message import InboundMessage
 from routing.normalize import normalizer_for
-from routing.store import search_index
+from routing.store import item_rows, search_index
 from routing.store.database import StorageUnavailable, UnstorableMessage, transaction
 from routing.store.models import (
     SYSTEM_ACTOR,
-    Attachment,
-    AuditEvent,
-    Base,
-    Blob,
-    DeliveryKey,
     Item,
-    Message,
     utcnow,
 )
 from routing.store.notifications import enqueue
@@ -139,9 +131,9 @@ class Deliverer:
         its raw bytes stored and its senders' contacts read before the items; its audit
         events and search rows written after them, and then what each message's `also`
         stores, in the batch's order (_Batch)."""
-        stores = _claim_keys(session, [delivering.message.idempotency_key for delivering in batch])
+        stores = item_rows.claim_keys(session, [delivering.message.idempotency_key for delivering in batch])
         stored = [delivering.message for delivering, new in zip(batch, stores, strict=True) if new]
-        raw_blob_ids = iter(_insert_blobs(session, [message.raw for message in stored]))
+        raw_blob_ids = iter(item_rows.insert_blobs(session, [message.raw for message in stored]))
         region = self.router.settings.region
         rows = _Batch(ContactsAtArrival(session, [message.sender for message in stored], region))
         deliveries = []
@@ -225,8 +217,7 @@ class _Batch:
 
     def write(self, session: Session) -> None:
         """Write what was gathered, and gather anew."""
-        if self.events:
-            session.execute(_INSERT_EVENT, self.events)
+        item_rows.insert_events(session, self.events)
         search_index.write(session, self.search_rows, new=True)
         search_index.add_terms(session, self.more_terms)
         for also, delivery in self.alsos:
@@ -268,17 +259,13 @@ class KeyWithoutItem(UnstorableMessage):
 
 def _find(session: Session, key: str) -> Delivery:
     """The item a key is stored as, or that a follow-up with that key belongs to."""
-    row = session.execute(_ITEM_OF_KEY, {"key": key}).one_or_none()
-    if row is not None:
-        return Delivery(row.id, row.department_id, created=False)
-    row = session.execute(_ITEM_OF_FOLLOW_UP_KEY, {"key": key}).one_or_none()
-    if row is None:
+    found = item_rows.item_of_key(session, key)
+    if found is not None:
+        return Delivery(*found, created=False)
+    found = item_rows.item_of_follow_up_key(session, key)
+    if found is None:
         raise KeyWithoutItem(f"the key {key} is taken but no item or follow-up has it")
-    return Delivery(row.id, row.department_id, created=False, joined=True)
-
-
-def new_blob(content: bytes) -> Blob:
-    return Blob(sha256=hashlib.sha256(content).hexdigest(), size=len(content), content=content)
+    return Delivery(*found, created=False, joined=True)
 
 
 def decision_fields(decision: RoutingDecision) -> dict[str, Any]:
@@ -305,75 +292,6 @@ def apply_decision(item: Item, decision: RoutingDecision) -> None:
         setattr(item, name, value)
 
 
-# Plain INSERTs, compiled once, not the ORM's unit of work: this runs for every message
-# that reaches the office, and the unit of work cost more than the database itself.
-_TABLES = Base.metadata.tables
-# The ids come back in the order of the rows given, however many rows share the INSERT.
-_INSERT_BLOB = insert(_TABLES[Blob.__tablename__]).returning(
-    _TABLES[Blob.__tablename__].c.id, sort_by_parameter_order=True
-)
-_INSERT_ITEM = insert(_TABLES[Item.__tablename__]).returning(_TABLES[Item.__tablename__].c.id)
-_INSERT_MESSAGE = insert(_TABLES[Message.__tablename__]).returning(_TABLES[Message.__tablename__].c.id)
-_INSERT_ATTACHMENT = insert(_TABLES[Attachment.__tablename__])
-_KEYS = _TABLES[DeliveryKey.__tablename__]
-# Each database's INSERT ... ON CONFLICT DO NOTHING, which returns the keys that were free.
-_CLAIM_KEY = {
-    "sqlite": sqlite.insert(_KEYS).on_conflict_do_nothing().returning(_KEYS.c.key),
-    "postgresql": postgresql.insert(_KEYS).on_conflict_do_nothing().returning(_KEYS.c.key),
-}
-_INSERT_EVENT = insert(_TABLES[AuditEvent.__tablename__])
-# The look-ups of a key, built once over the tables too: building a query costs as much
-# as running it, and the ORM's execution more than both.
-_ITEMS = _TABLES[Item.__tablename__]
-_MESSAGES = _TABLES[Message.__tablename__]
-_ITEM_OF_KEY = select(_ITEMS.c.id, _ITEMS.c.department_id).where(_ITEMS.c.idempotency_key == bindparam("key"))
-_ITEM_OF_FOLLOW_UP_KEY = (
-    select(_ITEMS.c.id, _ITEMS.c.department_id)
-    .join(_MESSAGES, _MESSAGES.c.item_id == _ITEMS.c.id)
-    .where(_MESSAGES.c.idempotency_key == bindparam("key"))
-)
-# Raw messages share an INSERT up to this many bytes together: big ones are stored one
-# by one, so that no statement holds many of them at once beside the messages themselves.
-BLOB_BYTES_PER_STATEMENT = 1024 * 1024
-
-
-def _claim_keys(session: Session, keys: list[str]) -> list[bool]:
-    """Claim the keys in one statement; for each, whether its message is to be stored.
-
-    A key is claimed before anything is looked up: most messages are new, and for them
-    the claim spares the two look-ups that would find nothing. A copy being delivered
-    at the same moment waits on the claim, then finds what this one stored; so does a
-    copy later in the same batch, once the first has been stored."""
-    claim = _CLAIM_KEY[session.get_bind().dialect.name]
-    free = set(session.execute(claim, [{"key": key} for key in keys]).scalars())
-    stores = []
-    for key in keys:
-        stores.append(key in free)
-        free.discard(key)
-    return stores
-
-
-def _message_fields(message: InboundMessage, raw_blob_id: int) -> dict[str, Any]:
-    """The columns an item's first message and a follow-up share."""
-    return {
-        "idempotency_key": message.idempotency_key,
-        "channel": message.channel,
-        "sender": message.sender,
-        "sender_name": message.sender_name,
-        "subject": message.subject,
-        "text": message.text,
-        "html": message.html,
-        "message_id": message.message_id,
-        "in_reply_to": message.in_reply_to,
-        "references": list(message.references),
-        "parse_defects": list(message.parse_defects),
-        "machine_kind": message.machine_kind,
-        "received_at": message.received_at,
-        "raw_blob_id": raw_blob_id,
-        "raw_content_type": message.raw_content_type,
-    }
-
-
 def _insert_item(
     session: Session,
     message: InboundMessage,
@@ -388,7 +306,7 @@ def _insert_item(
     `conversation` is what the conversation matchers said: misses, recorded first.
     """
     item = {
-        **_message_fields(message, raw_blob_id),
+        **item_rows.message_fields(message, raw_blob_id),
         "status": "new",
         "contact_id": contact_id,
         "recipients": list(message.recipients),
@@ -396,8 +314,8 @@ def _insert_item(
         "machine_kind": message.machine_kind or (MARKED_MACHINE if decision.machine else None),
     }
     item["routing_hits"] = [outcome.stored() for outcome in conversation] + item["routing_hits"]
-    item_id: int = session.execute(_INSERT_ITEM, item).scalar_one()
-    _insert_attachments(session, item_id, message)
+    item_id = item_rows.insert_item(session, item)
+    item_rows.insert_attachments(session, item_id, message)
     detail = {
         "channel": message.channel,
         "department": decision.department_id,
@@ -417,9 +335,9 @@ def _join(
     batch: _Batch,
 ) -> None:
     """Store a follow-up on its item, with its attachments; reopen a resolved item."""
-    row = {**_message_fields(message, raw_blob_id), "item_id": thread.item_id}
-    message_row_id: int = session.execute(_INSERT_MESSAGE, row).scalar_one()
-    _insert_attachments(session, thread.item_id, message)
+    row = {**item_rows.message_fields(message, raw_blob_id), "item_id": thread.item_id}
+    message_row_id = item_rows.insert_follow_up(session, row)
+    item_rows.insert_attachments(session, thread.item_id, message)
     detail = {
         "channel": message.channel,
         "message": message_row_id,
@@ -432,46 +350,3 @@ def _join(
         session.execute(update(Item).where(Item.id == thread.item_id).values(status="new"))
         reopened = {"department": thread.department_id, "reason": f"a reply arrived ({thread.matcher})"}
         batch.event(thread.item_id, "reopened", reopened)
-
-
-def _insert_attachments(session: Session, item_id: int, message: InboundMessage) -> None:
-    blob_ids = _insert_blobs(session, [attachment.content for attachment in message.attachments])
-    for attachment, blob_id in zip(message.attachments, blob_ids, strict=True):
-        session.execute(
-            _INSERT_ATTACHMENT,
-            {
-                "item_id": item_id,
-                "filename": attachment.filename,
-                "content_type": attachment.content_type,
-                "size": attachment.size,
-                "content_id": attachment.content_id,
-                "inline": attachment.inline,
-                "blob_id": blob_id,
-            },
-        )
-
-
-def _insert_blobs(session: Session, contents: list[bytes]) -> list[int]:
-    """Store each content as a blob; their ids, in the same order."""
-    blob_ids: list[int] = []
-    for group in _by_size(contents, BLOB_BYTES_PER_STATEMENT):
-        rows = [
-            {"sha256": hashlib.sha256(content).hexdigest(), "size": len(content), "content": content}
-            for content in group
-        ]
-        blob_ids += session.execute(_INSERT_BLOB, rows).scalars()
-    return blob_ids
-
-
-def _by_size(contents: list[bytes], most: int) -> Iterator[list[bytes]]:
-    """The contents in order, in groups of at most `most` bytes (or one bigger content)."""
-    group: list[bytes] = []
-    size = 0
-    for content in contents:
-        if group and size + len(content) > most:
-            yield group
-            group, size = [], 0
-        group.append(content)
-        size += len(content)
-    if group:
-        yield group

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake.jobs.worker import Finish, JobFailed, JobWorker, Retries
 from intake.phone.fetch import Fetched, FetchFailed, FetchRefused, TwilioFetcher
-from routing.delivery import new_blob
 from routing.store import jobs
+from routing.store.item_rows import new_blob
 from routing.store.jobs import Claim
 from routing.store.models import SYSTEM_ACTOR, Attachment, AuditEvent, Job
 

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from routing.delivery import Deliverer, Delivery, apply_decision, new_blob
+from routing.delivery import Deliverer, Delivery, apply_decision
 from routing.engine import Routes
 from routing.message import InboundMessage
 from routing.normalize import normalizer_for
 from routing.store import search_index
 from routing.store.downloads import enqueue
+from routing.store.item_rows import new_blob
 from routing.store.models import SYSTEM_ACTOR, Attachment, AuditEvent, Blob, Item, VoiceCall
 from routing.store.stored_message import message_of
 

@@ -16,10 +16,11 @@ from sqlalchemy import Engine, select
 from config.settings import Settings
 from intake.email.parser import parse_email
 from intake.rules.rule_tests import build_router
-from routing.delivery import Deliverer, new_blob
+from routing.delivery import Deliverer
 from routing.engine import RouterHolder
 from routing.store import jobs
 from routing.store.database import make_engine, make_session_factory, transaction
+from routing.store.item_rows import new_blob
 from routing.store.models import Attachment, Job
 from routing.store.schema import MIGRATIONS, sync_departments
 from tests.support.mail import email_bytes
