@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from mailparser_reply.constants import MAIL_LANGUAGES, QUOTED_MATCH_INCLUDE
-from mailparser_reply.parser import EmailMessage
+from mailparser_reply.parser import EmailMessage, EmailReply
 
 from routing.message import InboundMessage
 from routing.normalize import NormalizedText, Normalizer, word_count
@@ -99,6 +99,27 @@ class _OfficeMail(EmailMessage):  # type: ignore[misc]  # the library ships no t
         if value is None:
             return str(super()._get_language_regex(language, regex_key))
         return "|".join(value) if isinstance(value, list) else str(value)
+
+    def first_reply(self) -> EmailReply:
+        """The reply read() puts first: the first part before, between or after the quote
+        headers that has words, else the part after the last header. read() goes on
+        through every quoted message for its header, signature and disclaimers, which
+        routing does not read: on a reply that quotes a long mail, most of its time."""
+        start, header = 0, ""
+        headers = (
+            found for match in self.HEADER_REGEX.finditer(self.text) for found in match.groups() if found
+        )
+        for following in headers:
+            # As read() does: the header is looked for again as text, from where it stands.
+            end = self.text.find(following, start + 1 if start > 0 else start)
+            if self.text[start:end].strip():
+                return self._reply(header, self.text[start:end])
+            start, header = (end if end >= 0 else 0), following
+        return self._reply(header, self.text[start:])
+
+    def _reply(self, header: str, content: str) -> EmailReply:
+        disclaimers, signature = self._process_signatures_disclaimers(content)
+        return EmailReply(headers=header, content=content, signatures=signature, disclaimers=disclaimers)
 
 
 # A pattern that fails at once, read with in place of one of the library's where the text
@@ -184,10 +205,10 @@ def new_text(text: str, languages: tuple[str, ...]) -> NewText:
     mail = _OfficeMail(text=head, languages=list(codes), keep_hyphen_lists=True)
     patterns = _patterns(codes).for_text(mail.text)
     mail._header_regex, mail._signature_regex, mail._disclaimers_regex = patterns
-    replies = mail.read().replies
-    if not replies or not replies[0].body.strip():
+    reply = mail.first_reply()
+    if not reply.body.strip():
         return NewText(text)
-    return NewText(replies[0].body, replies[0].signatures)
+    return NewText(reply.body, reply.signatures)
 
 
 # Re:, Fwd: and their spellings in the office languages' mail programs, stacked or not.

@@ -267,6 +267,25 @@ def test_new_text_reads_as_the_library_alone_does(text: str) -> None:
     assert new_text(text, LANGUAGES) == _as_the_library_reads(text, LANGUAGES)
 
 
+# Replies under one quote header or more, or none before them: new_text reads up to the
+# first reply with words, the library on through every one.
+QUOTING = [
+    *(NEW[language] + reply for (_, language), reply in sorted(REPLIES.items())),
+    NEW["en"] + REPLIES["gmail", "en"] + "> \n" + REPLIES["outlook", "de"].replace("\n", "\n> "),
+    REPLIES["gmail", "en"].lstrip() + "\n" + NEW["en"],
+    REPLIES["gmail", "en"] + REPLIES["thunderbird", "ro"] + "\n\n" + NEW["ro"],
+    "\n\n" + REPLIES["outlook", "en"] + REPLIES["outlook", "hu"],
+    "Can I pay by card?\n\nBest regards,\nAnn\nTel: +40 722 123 456\n" + REPLIES["apple", "en"],
+    "Can I pay by card?\n\nImportant Notice: this e-mail is for its addressee only.\n"
+    + REPLIES["thunderbird", "en"],
+]
+
+
+@pytest.mark.parametrize("text", QUOTING)
+def test_new_text_reads_a_reply_as_the_library_alone_does(text: str) -> None:
+    assert new_text(text, LANGUAGES) == _as_the_library_reads(text, LANGUAGES)
+
+
 def test_new_text_reads_the_labelled_set_as_the_library_alone_does() -> None:
     routing_set = Path(__file__).parents[1] / "data" / "routing_set"
     settings = load_settings(routing_set / "office.toml", {})
