@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from mailparser_reply.constants import NOLIST_SIGNATURE_REGEX, OUTLOOK_MAIL_SEPARATOR, QUOTED_MATCH_INCLUDE
+from mailparser_reply.parser import EmailMessage
 
 from config.languages import readable_languages
 from config.loading import load_settings
@@ -267,6 +268,16 @@ def test_new_text_reads_as_the_library_alone_does(text: str) -> None:
     assert new_text(text, LANGUAGES) == _as_the_library_reads(text, LANGUAGES)
 
 
+# Outlook's separator line after the new words, with the line ends and spaces mail has.
+SEPARATED = [
+    "Can I pay by card?\n\n" + "_" * 32 + "\nFrom: Front desk",
+    "Can I pay by card?\r\n  \r\n  " + "-_" * 20 + "  \r\nFrom: Front desk\r\n",
+    "Can I pay by card?\n\n\n " + "-" * 40 + "\n> quoted\n\n" + "_" * 33 + "\n",
+    "".join(f"Line {n}\n\n{'_' * 32}\n" for n in range(12)),  # more than the library changes
+    "Can I pay by card?\n\n- by card\n- in cash\n",
+]
+
+
 # Replies under one quote header or more, or none before them: new_text reads up to the
 # first reply with words, the library on through every one.
 QUOTING = [
@@ -281,9 +292,17 @@ QUOTING = [
 ]
 
 
-@pytest.mark.parametrize("text", QUOTING)
+@pytest.mark.parametrize("text", [*QUOTING, *SEPARATED])
 def test_new_text_reads_a_reply_as_the_library_alone_does(text: str) -> None:
     assert new_text(text, LANGUAGES) == _as_the_library_reads(text, LANGUAGES)
+
+
+@pytest.mark.parametrize("text", [*SPARED, *QUOTING, *SEPARATED])
+def test_the_text_is_normalized_as_the_library_does(text: str) -> None:
+    languages = list(LANGUAGES)
+    assert (
+        _OfficeMail(text=text, languages=languages).text == EmailMessage(text=text, languages=languages).text
+    )
 
 
 def test_new_text_reads_the_labelled_set_as_the_library_alone_does() -> None:
