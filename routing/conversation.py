@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, literal_column, select, union_all
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -203,17 +203,30 @@ def _message_ids(text: str) -> list[str]:
 def _item_with_message_id(session: Session, message_id: str) -> int | None:
     """The item of the first message stored with this Message-ID: one that came in, or a
     reply the office sent (the customer answers those)."""
-    first = session.scalar(select(Item.id).where(Item.message_id == message_id).order_by(Item.id).limit(1))
-    if first is not None:
-        return first
-    follow_up = session.scalar(
-        select(Message.item_id).where(Message.message_id == message_id).order_by(Message.id).limit(1)
+    first = session.execute(_FIRST_WITH_MESSAGE_ID, {"message_id": message_id}).first()
+    return None if first is None else first.item_id
+
+
+# What _item_with_message_id reads, in one statement built once: most Message-IDs a reply
+# names are no stored message, and asking the three tables in turn took three statements
+# for each of them. The first of the items with the Message-ID wins, then the first of
+# the follow-ups, then the first of the office's replies.
+_ITEMS, _MESSAGES, _REPLIES = Item.__table__, Message.__table__, Reply.__table__
+_FIRST_WITH_MESSAGE_ID = (
+    union_all(
+        select(
+            literal_column("1").label("preference"), _ITEMS.c.id.label("row_id"), _ITEMS.c.id.label("item_id")
+        ).where(_ITEMS.c.message_id == bindparam("message_id")),
+        select(literal_column("2"), _MESSAGES.c.id, _MESSAGES.c.item_id).where(
+            _MESSAGES.c.message_id == bindparam("message_id")
+        ),
+        select(literal_column("3"), _REPLIES.c.id, _REPLIES.c.item_id).where(
+            _REPLIES.c.message_id == bindparam("message_id")
+        ),
     )
-    if follow_up is not None:
-        return follow_up
-    return session.scalar(
-        select(Reply.item_id).where(Reply.message_id == message_id).order_by(Reply.id).limit(1)
-    )
+    .order_by("preference", "row_id")
+    .limit(1)
+)
 
 
 def _participant(session: Session, item_id: int, sender: str) -> bool:

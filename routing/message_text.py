@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from mailparser_reply.constants import MAIL_LANGUAGES, QUOTED_MATCH_INCLUDE
-from mailparser_reply.parser import EmailMessage
+from mailparser_reply.parser import EmailMessage, EmailReply
 
 from routing.message import InboundMessage
 from routing.normalize import NormalizedText, Normalizer, word_count
@@ -94,11 +94,51 @@ FORWARDED = re.compile(
 class _OfficeMail(EmailMessage):  # type: ignore[misc]  # the library ships no type hints
     """The library's message, reading its language table with Romanian and Hungarian added."""
 
+    text: str  # the library's field, declared for the type checker
+
     def _get_language_regex(self, language: str, regex_key: str) -> str:
         value = EXTRA_LANGUAGES.get(language, {}).get(regex_key)
         if value is None:
             return str(super()._get_language_regex(language, regex_key))
         return "|".join(value) if isinstance(value, list) else str(value)
+
+    def _normalize_text(self) -> None:
+        """The library's: line ends made one, each line stripped, then Outlook's separator
+        line after an empty line made a line break, looked for through the whole text,
+        quotes and all. That search is made only in a text with an empty line before dashes
+        or underscores; the first two steps, done here, change nothing when done again."""
+        self.text = "\n".join(line.strip() for line in self.text.replace("\r\n", "\n").split("\n"))
+        if any(mark in self.text for mark in _SEPARATOR_MARKS):
+            super()._normalize_text()
+
+    def first_reply(self) -> EmailReply:
+        """The reply read() puts first: the first part before, between or after the quote
+        headers that has words, else the part after the last header. read() goes on
+        through every quoted message for its header, signature and disclaimers, which
+        routing does not read: on a reply that quotes a long mail, most of its time."""
+        start, header = 0, ""
+        headers = (
+            found for match in self.HEADER_REGEX.finditer(self.text) for found in match.groups() if found
+        )
+        for following in headers:
+            # As read() does: the header is looked for again as text, from where it stands.
+            end = self.text.find(following, start + 1 if start > 0 else start)
+            if self.text[start:end].strip():
+                return self._reply(header, self.text[start:end])
+            start, header = (end if end >= 0 else 0), following
+        return self._reply(header, self.text[start:])
+
+    def _reply(self, header: str, content: str) -> EmailReply:
+        """The reply of this part, its signature and disclaimers found as the library finds
+        them, the disclaimers only in a part that has "mail" (the rest of the text is not read)."""
+        disclaimers = self.DISCLAIMERS_REGEX.findall(content) if _DISCLAIMER_MARK.search(content) else []
+        signature = self.SIGNATURE_REGEX.search(content)
+        return EmailReply(
+            headers=header,
+            content=content,
+            signatures=signature.group() if signature else "",
+            disclaimers=disclaimers,
+        )
 
 
 # A pattern that fails at once, read with in place of one of the library's where the text
@@ -109,14 +149,16 @@ _NOTHING = re.compile(r"\A(?!)")
 _HEADER_MARKS = (":", "\uff1a", "-----")
 # The library takes a disclaimer for one only with the word "mail" after it.
 _DISCLAIMER_MARK = re.compile("mail", re.IGNORECASE)
+# Outlook's separator line (32 dashes or underscores) after an empty line starts so.
+_SEPARATOR_MARKS = ("\n\n-", "\n\n_", "\n\n ")
 # Its signature may start at a line of two dashes or underscores, or at Outlook's line of
 # 32 of them after an empty line: a text holds one of these if it has either.
-_SIGNATURE_MARKS = ("-\n", "_\n", "\n\n-", "\n\n_", "\n\n ")
+_SIGNATURE_MARKS = ("-\n", "_\n", *_SEPARATOR_MARKS)
 
 
 @dataclass(frozen=True)
 class _Patterns:
-    """The library's three patterns for a set of languages, and what each needs to find anything."""
+    """The library's three patterns for a set of languages, and what the first two need to find anything."""
 
     header: re.Pattern[str]
     signature: re.Pattern[str]
@@ -125,9 +167,9 @@ class _Patterns:
     # ("Best regards") or a mail program's "Sent from my iPhone", in these languages.
     sign_off: re.Pattern[str]
 
-    def for_text(self, text: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-        """The header, signature and disclaimer patterns to read `text` with (as the library
-        has normalized it): in place of each that cannot match in it, one that fails at once.
+    def for_text(self, text: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+        """The header and signature patterns to read `text` with (as the library has
+        normalized it): in place of each that cannot match in it, one that fails at once.
         The library runs them over the whole text, most of routing's time on a long mail,
         though most texts hold nothing they look for."""
         quoted = any(mark in text for mark in _HEADER_MARKS)
@@ -137,11 +179,7 @@ class _Patterns:
         signed = (
             quoted or any(mark in text for mark in _SIGNATURE_MARKS) or self.sign_off.search(text) is not None
         )
-        return (
-            self.header if quoted else _NOTHING,
-            self.signature if signed else _NOTHING,
-            self.disclaimers if _DISCLAIMER_MARK.search(text) else _NOTHING,
-        )
+        return self.header if quoted else _NOTHING, self.signature if signed else _NOTHING
 
 
 @functools.lru_cache(maxsize=16)
@@ -178,16 +216,18 @@ def new_text(text: str, languages: tuple[str, ...]) -> NewText:
     a German patient answers a Romanian receptionist's mail under a Romanian header.
     A forward with no note of its own keeps what it forwards: that is the message.
     """
-    cut = FORWARDED.search(text)
+    # A forward's line starts with five dashes: a text without them is spared the search.
+    cut = FORWARDED.search(text) if "-----" in text else None
     head = text[: cut.start()] if cut else text
     codes = tuple(code for code in languages if known(code))
     mail = _OfficeMail(text=head, languages=list(codes), keep_hyphen_lists=True)
-    patterns = _patterns(codes).for_text(mail.text)
-    mail._header_regex, mail._signature_regex, mail._disclaimers_regex = patterns
-    replies = mail.read().replies
-    if not replies or not replies[0].body.strip():
+    patterns = _patterns(codes)
+    mail._header_regex, mail._signature_regex = patterns.for_text(mail.text)
+    mail._disclaimers_regex = patterns.disclaimers
+    reply = mail.first_reply()
+    if not reply.body.strip():
         return NewText(text)
-    return NewText(replies[0].body, replies[0].signatures)
+    return NewText(reply.body, reply.signatures)
 
 
 # Re:, Fwd: and their spellings in the office languages' mail programs, stacked or not.

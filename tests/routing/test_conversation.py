@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import BuiltInStep, RoutingSettings, Settings
@@ -23,7 +23,7 @@ from routing.engine import Router
 from routing.message import InboundMessage
 from routing.queues.triage import reroute
 from routing.store.database import transaction
-from routing.store.models import AuditEvent, Blob, Item, Message
+from routing.store.models import AuditEvent, Blob, Item, Message, Reply
 from tests.support.mail import email_bytes, raw_message
 from tests.support.people import new_person
 from tests.support.smtp import client, running, send
@@ -164,6 +164,45 @@ def test_a_reply_to_a_follow_up_joins_the_same_item(runtime: Runtime) -> None:
     )
     assert second.joined and second.item_id == first.item_id
     assert counts(runtime)[:2] == (1, 2)
+
+
+def test_a_message_id_names_the_first_item_with_it_then_follow_up_then_reply(runtime: Runtime) -> None:
+    first = first_email(runtime)
+    other = runtime.deliverer.deliver(
+        parse_email(email_bytes(message_id="<other@client.example>", subject="Other"), received_at=MONDAY)
+    )
+    deliver_reply(
+        runtime, reply_bytes(message_id="<r1@client.example>", in_reply_to="<other@client.example>")
+    )
+    shared = "<shared@client.example>"
+
+    def named() -> int | None:
+        with runtime.sessions() as session:
+            return conversation._item_with_message_id(session, shared)
+
+    assert named() is None
+    with transaction(runtime.sessions) as session:
+        session.add(
+            Reply(
+                item_id=first.item_id,
+                channel="email",
+                author="Bob",
+                sender="sales@office.test",
+                sender_name="Sales",
+                recipient="ann@client.example",
+                subject="Re: prices",
+                text="Hello",
+                message_id=shared,
+                references=[],
+            )
+        )
+    assert named() == first.item_id
+    with transaction(runtime.sessions) as session:
+        session.execute(update(Message).values(message_id=shared))
+    assert named() == other.item_id  # a follow-up before a reply
+    with transaction(runtime.sessions) as session:
+        session.execute(update(Item).values(message_id=shared))
+    assert named() == first.item_id  # an item before a follow-up, the first of them
 
 
 def test_a_subject_token_joins_for_a_participant_and_not_for_a_stranger(runtime: Runtime) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from mailparser_reply.constants import NOLIST_SIGNATURE_REGEX, OUTLOOK_MAIL_SEPARATOR, QUOTED_MATCH_INCLUDE
+from mailparser_reply.parser import EmailMessage
 
 from config.languages import readable_languages
 from config.loading import load_settings
@@ -265,6 +266,43 @@ SPARED = [
 @pytest.mark.parametrize("text", SPARED)
 def test_new_text_reads_as_the_library_alone_does(text: str) -> None:
     assert new_text(text, LANGUAGES) == _as_the_library_reads(text, LANGUAGES)
+
+
+# Outlook's separator line after the new words, with the line ends and spaces mail has.
+SEPARATED = [
+    "Can I pay by card?\n\n" + "_" * 32 + "\nFrom: Front desk",
+    "Can I pay by card?\r\n  \r\n  " + "-_" * 20 + "  \r\nFrom: Front desk\r\n",
+    "Can I pay by card?\n\n\n " + "-" * 40 + "\n> quoted\n\n" + "_" * 33 + "\n",
+    "".join(f"Line {n}\n\n{'_' * 32}\n" for n in range(12)),  # more than the library changes
+    "Can I pay by card?\n\n- by card\n- in cash\n",
+]
+
+
+# Replies under one quote header or more, or none before them: new_text reads up to the
+# first reply with words, the library on through every one.
+QUOTING = [
+    *(NEW[language] + reply for (_, language), reply in sorted(REPLIES.items())),
+    NEW["en"] + REPLIES["gmail", "en"] + "> \n" + REPLIES["outlook", "de"].replace("\n", "\n> "),
+    REPLIES["gmail", "en"].lstrip() + "\n" + NEW["en"],
+    REPLIES["gmail", "en"] + REPLIES["thunderbird", "ro"] + "\n\n" + NEW["ro"],
+    "\n\n" + REPLIES["outlook", "en"] + REPLIES["outlook", "hu"],
+    "Can I pay by card?\n\nBest regards,\nAnn\nTel: +40 722 123 456\n" + REPLIES["apple", "en"],
+    "Can I pay by card?\n\nImportant Notice: this e-mail is for its addressee only.\n"
+    + REPLIES["thunderbird", "en"],
+]
+
+
+@pytest.mark.parametrize("text", [*QUOTING, *SEPARATED])
+def test_new_text_reads_a_reply_as_the_library_alone_does(text: str) -> None:
+    assert new_text(text, LANGUAGES) == _as_the_library_reads(text, LANGUAGES)
+
+
+@pytest.mark.parametrize("text", [*SPARED, *QUOTING, *SEPARATED])
+def test_the_text_is_normalized_as_the_library_does(text: str) -> None:
+    languages = list(LANGUAGES)
+    assert (
+        _OfficeMail(text=text, languages=languages).text == EmailMessage(text=text, languages=languages).text
+    )
 
 
 def test_new_text_reads_the_labelled_set_as_the_library_alone_does() -> None:
