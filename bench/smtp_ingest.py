@@ -1,8 +1,9 @@
 """SMTP ingest end to end: Intake against a do-nothing aiosmtpd server, in one run.
 
-Eight client processes each hold one connection and send 3 KB mails one after
-another; a mail counts when its 250 arrives, which for Intake means it is committed
-to the inbox. The do-nothing server measures what SMTP itself costs on this machine,
+Eight client processes each hold one connection and send 3 KB mails (a customer's
+reply: new lines, a signature, the office's message quoted) one after another; the clock
+starts once all have connected, and a mail counts when its 250 arrives, which for Intake
+means it is committed to the inbox. The do-nothing server measures what SMTP itself costs on this machine,
 so the ratio says how much Intake's door takes away. Then, per database, three kinds
 of run:
 
