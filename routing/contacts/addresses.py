@@ -7,10 +7,12 @@ signature is the number "+447700900123" that texted the office.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 import phonenumbers
+from phonenumbers.phonemetadata import PhoneMetadata
 
 EMAIL = "email"
 PHONE = "phone"
@@ -18,9 +20,12 @@ PHONE = "phone"
 # only so many numbers are looked up, however long the text.
 SCANNED_CHARACTERS = 20_000
 NUMBERS_LOOKED_UP = 5
-# A digit of any script, as the phone number matcher's pattern reads one.
-_DIGIT = re.compile(r"\d")
+# Marks people put between a number's digits: spaces, dashes, dots, slashes, brackets.
+# Digits with more of them between are not read as one number, nor across lines.
+_BETWEEN_DIGITS = r"[\s()\[\].\-/\u2010-\u2015\u2212]{0,3}"
 MAX_ADDRESS = 320
+# E.164's longest number: the bound of a region the phone numbers library does not know.
+_LONGEST_NUMBER = 15
 
 
 class BadAddress(ValueError):
@@ -57,11 +62,17 @@ def parse_address(text: str, region: str) -> Address:
 
 
 def numbers_in(text: str, region: str) -> list[str]:
-    """The phone numbers written in a text (its signature, most often), in E.164."""
+    """The phone numbers written in a text (its signature, most often), in E.164.
+
+    Only the lines holding as many digits together as the shortest number could have
+    are searched: the matcher tries every run of digits it finds (a date, an amount, a
+    quoted message's times), which costs far more than telling the lines apart."""
     found: list[str] = []
-    scanned = text[-SCANNED_CHARACTERS:]
-    if _DIGIT.search(scanned) is None:
-        return found  # the matcher's every candidate holds a digit; its search costs far more
+    has_number = _digit_run(region)
+    lines = [line for line in text[-SCANNED_CHARACTERS:].splitlines() if has_number.search(line)]
+    if not lines:
+        return found
+    scanned = "\n".join(lines)
     matcher = phonenumbers.PhoneNumberMatcher(scanned, region, leniency=phonenumbers.Leniency.POSSIBLE)
     for match in matcher:
         number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
@@ -70,6 +81,25 @@ def numbers_in(text: str, region: str) -> list[str]:
         if len(found) == NUMBERS_LOOKED_UP:
             break
     return found
+
+
+@functools.lru_cache(maxsize=8)
+def _digit_run(region: str) -> re.Pattern[str]:
+    """A run of digits as long as the shortest number written in `region`: its own
+    numbers as dialled there, or any country's with its calling code (+43 1234)."""
+    shortest = min(
+        _shortest(code) + len(str(phonenumbers.country_code_for_region(code)))
+        for code in phonenumbers.SUPPORTED_REGIONS
+    )
+    shortest = min(shortest, _shortest(region.upper()))
+    return re.compile(rf"\d(?:{_BETWEEN_DIGITS}\d){{{shortest - 1}}}")
+
+
+def _shortest(region: str) -> int:
+    """How many digits the shortest number of `region` has, dialled there."""
+    metadata = PhoneMetadata.metadata_for_region(region)
+    lengths = metadata.general_desc.possible_length if metadata and metadata.general_desc else ()
+    return min(lengths, default=_LONGEST_NUMBER)
 
 
 def _number(text: str, region: str) -> str | None:

@@ -47,6 +47,12 @@ _OLDEST_OPEN_ELSEWHERE = (
     .order_by(_ITEMS.c.received_at, _ITEMS.c.id)
     .limit(1)
 )
+# The known-number look-up, built once too: it runs for every email with a number in it.
+_ADDRESSES = Base.metadata.tables[ContactAddress.__tablename__]
+_OTHERS_WITH_NUMBER = select(_ADDRESSES.c.value, _ADDRESSES.c.contact_id).where(
+    _ADDRESSES.c.value.in_(bindparam("numbers", expanding=True)),
+    _ADDRESSES.c.contact_id != bindparam("contact_id"),
+)
 
 
 def suggest_at_arrival(
@@ -86,11 +92,7 @@ def known_number(session: Session, item_id: int, contact_id: int, text: str, reg
     numbers = numbers_in(text, region)
     if not numbers:
         return
-    rows = session.execute(
-        select(ContactAddress.value, ContactAddress.contact_id).where(
-            ContactAddress.value.in_(numbers), ContactAddress.contact_id != contact_id
-        )
-    ).all()
+    rows = session.execute(_OTHERS_WITH_NUMBER, {"numbers": numbers, "contact_id": contact_id}).all()
     for number, other in rows[:1]:
         session.execute(
             _INSERT_SUGGESTION,
