@@ -10,7 +10,7 @@ follow-up, returns the item it belongs to and stores nothing new.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,7 +102,19 @@ class Deliverer:
         the one that stores it: on SQLite that one holds the only write lock, which the
         doors wait for. What was learned meanwhile is what it would have missed had the
         message come a moment earlier."""
-        return Routed(self.router.route(message, session), self._terms(message))
+        return self.route_all_ahead(session, [message])[0]
+
+    def route_all_ahead(self, session: Session, messages: Iterable[InboundMessage]) -> list[Routed]:
+        """route_ahead() for each message, as `messages` yields it (Router.route_all)."""
+        terms: list[str] = []
+
+        def with_terms() -> Iterator[InboundMessage]:
+            for message in messages:
+                terms.append(self._terms(message))
+                yield message
+
+        decisions = self.router.route_all(with_terms(), session)
+        return [Routed(decision, found) for decision, found in zip(decisions, terms, strict=True)]
 
     def deliver_in(
         self,

@@ -11,9 +11,10 @@ or a miss, and a rule that fails is recorded and skipped: a message is never los
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -144,6 +145,14 @@ class _Draft:
         )
 
 
+class _Reading(NamedTuple):
+    """A message as routing reads it: its facts for the rules, its lesson for the learner."""
+
+    message: InboundMessage
+    facts: Facts
+    lesson: Lesson
+
+
 class Router:
     """The routing of one config: rules compiled once, then any number of messages."""
 
@@ -167,10 +176,27 @@ class Router:
         With `explain`, every rule is checked and recorded, not only those the index
         picks out; the decision is the same.
         """
+        reading = self._read(message)
+        return self._decide(reading, self.classifier.read(reading.lesson, session), explain)
+
+    def route_all(
+        self, messages: Iterable[InboundMessage], session: Session | None = None
+    ) -> list[RoutingDecision]:
+        """route() for each message, with what was learned of all their words read at once
+        (one statement for a batch rather than one a message). Each message is read as
+        `messages` yields it, so that a worker reads one while the next is parsed."""
+        readings = [self._read(message) for message in messages]
+        learned = self.classifier.read_all([reading.lesson for reading in readings], session)
+        return [self._decide(reading, known, False) for reading, known in zip(readings, learned, strict=True)]
+
+    def _read(self, message: InboundMessage) -> _Reading:
         facts = Facts(message, self.settings, self.rules.text_keys)
         lesson = lesson_of(facts.read, message.sender, self.settings, self.classifier.seed_vocabulary)
+        return _Reading(message, facts, lesson)
+
+    def _decide(self, reading: _Reading, learned: Learned, explain: bool) -> RoutingDecision:
+        message, facts, lesson = reading
         draft = _Draft(lesson=lesson)
-        learned = self.classifier.read(lesson, session)
         self._by_placement(message, draft)
         candidates = self.rules.rules if explain else self.rules.candidates(facts)
         self._run_rules(candidates, facts, draft)
@@ -346,6 +372,10 @@ class Routes(Protocol):
 
     def route(self, message: InboundMessage, session: Session | None = None) -> RoutingDecision: ...
 
+    def route_all(
+        self, messages: Iterable[InboundMessage], session: Session | None = None
+    ) -> list[RoutingDecision]: ...
+
 
 class RouterHolder:
     """The router in use, replaced whole when the config is reloaded.
@@ -366,3 +396,8 @@ class RouterHolder:
 
     def route(self, message: InboundMessage, session: Session | None = None) -> RoutingDecision:
         return self.current.route(message, session)
+
+    def route_all(
+        self, messages: Iterable[InboundMessage], session: Session | None = None
+    ) -> list[RoutingDecision]:
+        return self.current.route_all(messages, session)

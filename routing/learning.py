@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import (
     JSON,
@@ -133,9 +133,15 @@ class Classifier:
 
     def read(self, lesson: Lesson, session: Session | None) -> Learned:
         """What the database knows of the lesson's terms and sender (nothing without a session)."""
-        learned = Learned.load(session, lesson) if session is not None else Learned()
-        learned.sender = judge(lesson.sender, self.settings, learned.senders)
-        return learned
+        return self.read_all([lesson], session)[0]
+
+    def read_all(self, lessons: Sequence[Lesson], session: Session | None) -> list[Learned]:
+        """read() for each lesson, from one look-up of all their terms and senders: what
+        one lesson is told of another's words is never asked of it."""
+        known = Learned.load(session, lessons) if session is not None else Learned()
+        return [
+            replace(known, sender=judge(lesson.sender, self.settings, known.senders)) for lesson in lessons
+        ]
 
     def suggest(
         self, lesson: Lesson, learned: Learned, addressed: str | None = None, *, reply: bool = False
@@ -281,10 +287,10 @@ class Learned:
     sender: SenderEvidence = UNKNOWN
 
     @classmethod
-    def load(cls, session: Session, lesson: Lesson) -> Learned:
-        """What was learned of the lesson's terms (each from its third text) and senders."""
+    def load(cls, session: Session, lessons: Sequence[Lesson]) -> Learned:
+        """What was learned of the lessons' terms (each from its third text) and senders."""
         learned = cls()
-        wanted = sorted({*lesson.terms, *lesson.senders})
+        wanted = sorted({word for lesson in lessons for word in (*lesson.terms, *lesson.senders)})
         statement = _LEARNED[session.get_bind().dialect.name]
         # All rows at once: read one by one, each is a call into the driver (with a hundred
         # rows a message, a tenth of the time or more).

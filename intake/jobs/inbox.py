@@ -184,12 +184,15 @@ class InboxWorker:
         """Route the batch in a reading transaction, so that the writing one, which on
         SQLite holds the door's write lock, is spent on the writes alone."""
         parsed: list[tuple[Claimed, Read]] = []
-        routed: list[Routed] = []
+
+        def messages() -> Iterator[InboundMessage]:
+            for claimed, read in reads:
+                parsed.append((claimed, read))
+                yield read.message
+
         try:
             with transaction(self.sessions, write=False) as session:
-                for claimed, read in reads:
-                    routed.append(self.deliverer.route_ahead(session, read.message))
-                    parsed.append((claimed, read))
+                routed = self.deliverer.route_all_ahead(session, messages())
         except SQLAlchemyError as error:
             raise StorageUnavailable("the database could not be read for routing") from error
         return parsed, routed

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import DatabaseSettings, Settings
 from intake.rules.labelled_set import Labelled
 from routing.delivery import Deliverer
-from routing.engine import Router
+from routing.engine import Router, RoutingDecision
 from routing.people.accounts import Person, add_user, person_of
 from routing.queues import triage
 from routing.store.database import make_engine, make_session_factory, transaction
@@ -133,12 +133,13 @@ def _fresh_database(settings: Settings) -> Iterator[sessionmaker[Session]]:
 def _route_all(
     sessions: sessionmaker[Session], router: Router, rows: Sequence[Labelled]
 ) -> tuple[Routed, ...]:
+    # All at once, as a worker routes its batch: what was learned is read once for them.
     with transaction(sessions, write=False) as session:
-        return tuple(_routed(row, router, session) for row in rows)
+        decisions = router.route_all([row.message for row in rows], session)
+    return tuple(_routed(row, decision) for row, decision in zip(rows, decisions, strict=True))
 
 
-def _routed(row: Labelled, router: Router, session: Session) -> Routed:
-    decision = router.route(row.message, session)
+def _routed(row: Labelled, decision: RoutingDecision) -> Routed:
     suggestion = decision.suggestion
     return Routed(
         labelled=row,

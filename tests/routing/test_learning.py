@@ -129,6 +129,29 @@ def test_corrections_teach_a_class_the_rules_do_not_cover(office: Runtime) -> No
         assert learned.documents == corrections
 
 
+def test_a_batch_is_routed_as_each_of_its_messages_would_be_alone(office: Runtime) -> None:
+    rng = random.Random(7)
+    with transaction(office.sessions) as session:
+        for n in range(6):  # learned words, a learned sender and a learned domain
+            taught = " ".join(rng.sample(FACILITIES, 4))
+            learn(session, lesson(office.settings, taught, f"t{n}@tenants.example"), "facilities")
+        learn(session, lesson(office.settings, "the invoice again", "ap@supplier.example"), "billing")
+    senders = ["t1@tenants.example", "ap@supplier.example", "ap@supp1ier.example", "new@client.example"]
+    batch = [
+        dataclasses.replace(_message(rng, vocabulary, n), sender=sender)
+        for n, (vocabulary, sender) in enumerate(
+            (vocabulary, sender) for vocabulary in (FACILITIES, BILLING) for sender in senders
+        )
+    ]
+    router = office.routers.current
+    with transaction(office.sessions, write=False) as session:
+        alone = [router.route(message, session) for message in batch]
+        together = router.route_all(batch, session)
+    assert together == alone
+    assert {decision.department_id for decision in alone} > {"facilities"}
+    assert any("imitates" in outcome.reason for d in alone for outcome in d.outcomes)
+
+
 def test_a_suggestion_below_the_threshold_leaves_the_item_at_the_front_desk(office: Runtime) -> None:
     message = email(
         rfc5322(
