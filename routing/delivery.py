@@ -147,7 +147,7 @@ class Deliverer:
         stored = [delivering.message for delivering, new in zip(batch, stores, strict=True) if new]
         raw_blob_ids = iter(item_rows.insert_blobs(session, [message.raw for message in stored]))
         region = self.router.settings.region
-        rows = _Batch(ContactsAtArrival(session, [message.sender for message in stored], region))
+        rows = _Batch(ContactsAtArrival(session, stored, region))
         deliveries = []
         for delivering, new in zip(batch, stores, strict=True):
             if new:
@@ -186,7 +186,7 @@ class Deliverer:
         rows.search_rows.append({"item_id": item_id, "terms": routed.terms})
         rows.items.add(item_id)
         if contact_id is not None:
-            suggest_at_arrival(session, item_id, contact_id, message, settings)
+            suggest_at_arrival(session, item_id, contact_id, message, settings, rows.contacts)
         log.info("item %s from %s routed to %s", item_id, message.channel, decision.department_id)
         quiet = decision.machine or decision.spam
         if not quiet and message.machine_kind is None:  # nobody is told of machine mail or spam

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from routing.contacts.addresses import Address, BadAddress, address_of, parse_address
+from routing.contacts.addresses import Address, BadAddress, address_of, numbers_in, parse_address
 from routing.message import InboundMessage
 from routing.people.accounts import Person
 from routing.queues.triage import TriageError
@@ -47,15 +47,29 @@ _CONTACTS_OF_VALUES = select(_ADDRESSES.c.value, _ADDRESSES.c.contact_id).where(
 
 
 class ContactsAtArrival:
-    """The contacts of the senders of messages being delivered together: read in one
-    statement, made on first sight (a sender's second message of the batch finds the
-    contact its first made)."""
+    """The contacts of the senders of messages being delivered together, and of the
+    numbers written in their emails: read in one statement, made on first sight (a
+    sender's second message of the batch finds the contact its first made, and an email
+    the contact a text of the batch made of the number in its signature)."""
 
-    def __init__(self, session: Session, senders: Iterable[str], region: str) -> None:
-        self._addresses = {sender: address_of(sender, region) for sender in senders}
-        values = sorted({address.value for address in self._addresses.values() if address is not None})
-        found = session.execute(_CONTACTS_OF_VALUES, {"values": values}).all() if values else []
+    def __init__(self, session: Session, messages: Iterable[InboundMessage], region: str) -> None:
+        self._addresses: dict[str, Address | None] = {}
+        self._numbers: dict[str, list[str]] = {}
+        for message in messages:
+            self._addresses[message.sender] = address_of(message.sender, region)
+            if message.channel == "email":
+                self._numbers[message.idempotency_key] = numbers_in(message.text, region)
+        values = {address.value for address in self._addresses.values() if address is not None}
+        values.update(number for numbers in self._numbers.values() for number in numbers)
+        found = session.execute(_CONTACTS_OF_VALUES, {"values": sorted(values)}).all() if values else []
         self._contacts: dict[str, int] = dict(found)
+
+    def others_by_number(self, message: InboundMessage, contact_id: int) -> list[tuple[str, int]]:
+        """(number, contact) for each number written in the message (an email of the
+        batch) that is another contact's than `contact_id`, in the order written."""
+        numbers = self._numbers.get(message.idempotency_key, [])
+        owners = ((number, self._contacts.get(number)) for number in numbers)
+        return [(number, owner) for number, owner in owners if owner is not None and owner != contact_id]
 
     def of(self, session: Session, message: InboundMessage) -> int | None:
         """The contact of the message's sender (one of `senders`), made on first sight;

@@ -16,12 +16,11 @@ from sqlalchemy import bindparam, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from routing.contacts.addresses import numbers_in
-from routing.contacts.directory import ContactError
+from routing.contacts.directory import ContactError, ContactsAtArrival
 from routing.message import InboundMessage
 from routing.people.accounts import Person
 from routing.queues.filters import OPEN_STATUSES
-from routing.store.models import AuditEvent, Base, ContactAddress, ContactSuggestion, Item
+from routing.store.models import AuditEvent, Base, ContactSuggestion, Item
 
 SAME_REQUEST = "same-request"
 KNOWN_NUMBER = "known-number"
@@ -47,21 +46,20 @@ _OLDEST_OPEN_ELSEWHERE = (
     .order_by(_ITEMS.c.received_at, _ITEMS.c.id)
     .limit(1)
 )
-# The known-number look-up, built once too: it runs for every email with a number in it.
-_ADDRESSES = Base.metadata.tables[ContactAddress.__tablename__]
-_OTHERS_WITH_NUMBER = select(_ADDRESSES.c.value, _ADDRESSES.c.contact_id).where(
-    _ADDRESSES.c.value.in_(bindparam("numbers", expanding=True)),
-    _ADDRESSES.c.contact_id != bindparam("contact_id"),
-)
 
 
 def suggest_at_arrival(
-    session: Session, item_id: int, contact_id: int, message: InboundMessage, settings: Settings
+    session: Session,
+    item_id: int,
+    contact_id: int,
+    message: InboundMessage,
+    settings: Settings,
+    contacts: ContactsAtArrival,
 ) -> None:
     """Look for what a person should know about a new item of a known contact."""
     same_request(session, item_id, contact_id, message.channel, message.received_at, settings)
-    if message.channel == "email":
-        known_number(session, item_id, contact_id, message.text, settings.region)
+    for number, other in contacts.others_by_number(message, contact_id)[:1]:
+        known_number(session, item_id, number, other)
 
 
 def same_request(
@@ -87,23 +85,18 @@ def same_request(
     return other
 
 
-def known_number(session: Session, item_id: int, contact_id: int, text: str, region: str) -> None:
-    """Suggest the contact that already wrote or called from a number in the text."""
-    numbers = numbers_in(text, region)
-    if not numbers:
-        return
-    rows = session.execute(_OTHERS_WITH_NUMBER, {"numbers": numbers, "contact_id": contact_id}).all()
-    for number, other in rows[:1]:
-        session.execute(
-            _INSERT_SUGGESTION,
-            {
-                "item_id": item_id,
-                "kind": KNOWN_NUMBER,
-                "contact_id": other,
-                "number": number,
-                "status": "open",
-            },
-        )
+def known_number(session: Session, item_id: int, number: str, contact_id: int) -> None:
+    """Suggest the contact that already wrote or called from a number in the item's text."""
+    session.execute(
+        _INSERT_SUGGESTION,
+        {
+            "item_id": item_id,
+            "kind": KNOWN_NUMBER,
+            "contact_id": contact_id,
+            "number": number,
+            "status": "open",
+        },
+    )
 
 
 def open_suggestion(session: Session, item_id: int, kind: str) -> ContactSuggestion | None:
