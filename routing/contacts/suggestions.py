@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -29,23 +29,32 @@ MERGED = "merged"
 _INSERT_SUGGESTION = insert(Base.metadata.tables[ContactSuggestion.__tablename__])
 # The same-request look-up, built once over the table: it runs for every message of a known contact.
 _ITEMS = Base.metadata.tables[Item.__tablename__]
-_OLDEST_OPEN_ELSEWHERE = (
-    select(_ITEMS.c.id)
-    .where(
+
+
+def _open_in_window(other_channels: ColumnElement[bool]) -> Select[tuple[int, datetime]]:
+    """The contact's open items of the window on the channels `other_channels` picks: one
+    range of ix_items_contact_channel, so that the contact's items on this message's own
+    channel, however many, are never read."""
+    return select(_ITEMS.c.id, _ITEMS.c.received_at).where(
         _ITEMS.c.contact_id == bindparam("contact_id"),
+        other_channels,
         _ITEMS.c.received_at >= bindparam("since"),
         _ITEMS.c.received_at <= bindparam("until"),
         _ITEMS.c.id != bindparam("item_id"),
-        # Another channel as two ranges of ix_items_contact_channel, which `!=` is not:
-        # the contact's items on this message's own channel are never read.
-        or_(_ITEMS.c.channel < bindparam("channel"), _ITEMS.c.channel > bindparam("channel")),
         # Each status a bound value of its own: a list given to `in_` is rendered anew
         # at every execution, which cost more than the rest of the statement's overhead.
         _ITEMS.c.status.in_([literal(status) for status in OPEN_STATUSES]),
     )
-    .order_by(_ITEMS.c.received_at, _ITEMS.c.id)
-    .limit(1)
-)
+
+
+# Another channel is two ranges, the channels before this one and those after it, asked
+# apart: PostgreSQL reads `channel < x OR channel > x` (or `!=`) as a filter over all of
+# the contact's items in the window, thousands for a sender that writes all day.
+_ELSEWHERE = union_all(
+    _open_in_window(_ITEMS.c.channel < bindparam("channel")),
+    _open_in_window(_ITEMS.c.channel > bindparam("channel")),
+).subquery()
+_OLDEST_OPEN_ELSEWHERE = select(_ELSEWHERE.c.id).order_by(_ELSEWHERE.c.received_at, _ELSEWHERE.c.id).limit(1)
 
 
 def suggest_at_arrival(
