@@ -81,8 +81,18 @@ def by_references(session: Session, message: InboundMessage, settings: RoutingSe
     wanted = _message_ids(" ".join(message.references))
     if not wanted:
         return None, "no References"
-    found = _thread_of_participant(session, message.sender, wanted[::-1], _references_reason)
-    return found or (None, f"none of the {len(wanted)} References is a stored message")
+    # The In-Reply-To, tried before, is most often the last of the References too: it
+    # named no item the sender took part in, and would name none again.
+    tried = set(_message_ids(message.in_reply_to or ""))
+    others = [message_id for message_id in wanted if message_id not in tried]
+    if not others:
+        return None, "the References name only the In-Reply-To"
+    found = _thread_of_participant(session, message.sender, others[::-1], _references_reason)
+    if found:
+        return found
+    if len(others) < len(wanted):
+        return None, f"none of the {len(others)} References besides the In-Reply-To is a stored message"
+    return None, f"none of the {len(wanted)} References is a stored message"
 
 
 def _in_reply_to_reason(message_id: str, item_id: int) -> str:

@@ -89,3 +89,50 @@ def test_references_join_the_latest_item_the_sender_took_part_in(runtime: Runtim
     references = "<q1@client.example> <m1@elsewhere.example>"
     reply = deliver_reply(runtime, reply_bytes(message_id="<r1@client.example>", references=references))
     assert (reply.item_id, reply.joined) == (ann.item_id, True) and mallory.item_id != ann.item_id
+
+
+def test_the_in_reply_to_is_not_asked_again_among_the_references(runtime: Runtime) -> None:
+    ann = first_email(runtime)
+    stranger = deliver_reply(
+        runtime,
+        reply_bytes(
+            message_id="<m2@elsewhere.example>",
+            in_reply_to="<q1@client.example>",
+            references="<q1@client.example>",
+            sender=MALLORY,
+        ),
+    )
+    assert not stranger.joined and stranger.item_id != ann.item_id
+    assert [(hit["rule"], hit["reason"]) for hit in hits(runtime, stranger.item_id)[:2]] == [
+        (
+            "in-reply-to",
+            f"In-Reply-To <q1@client.example> is a message of item {ann.item_id}, "
+            "but mallory@elsewhere.example took no part in it",
+        ),
+        ("references", "the References name only the In-Reply-To"),
+    ]
+
+
+def test_references_besides_the_in_reply_to_are_still_read(runtime: Runtime) -> None:
+    ann = first_email(runtime)
+    reply = deliver_reply(
+        runtime,
+        reply_bytes(
+            message_id="<r3@client.example>",
+            in_reply_to="<unknown@elsewhere.example>",
+            references="<q1@client.example> <unknown@elsewhere.example>",
+        ),
+    )
+    assert (reply.item_id, reply.joined) == (ann.item_id, True)
+    other = deliver_reply(
+        runtime,
+        reply_bytes(
+            message_id="<r4@elsewhere.example>",
+            in_reply_to="<unknown@elsewhere.example>",
+            references="<lost@elsewhere.example> <unknown@elsewhere.example>",
+            sender=MALLORY,
+        ),
+    )
+    assert hits(runtime, other.item_id)[1]["reason"] == (
+        "none of the 1 References besides the In-Reply-To is a stored message"
+    )
