@@ -64,15 +64,17 @@ class ContactsAtArrival:
         found = session.execute(_CONTACTS_OF_VALUES, {"values": sorted(values)}).all() if values else []
         self._contacts: dict[str, int] = dict(found)
 
-    def others_by_number(self, message: InboundMessage, contact_id: int) -> list[tuple[str, int]]:
-        """(number, contact) for each number written in the message (an email of the
-        batch) that is another contact's than `contact_id`, in the order written."""
-        numbers = self._numbers.get(message.idempotency_key, [])
-        owners = ((number, self._contacts.get(number)) for number in numbers)
-        return [(number, owner) for number, owner in owners if owner is not None and owner != contact_id]
+    def other_by_number(self, message: InboundMessage, contact_id: int) -> tuple[str, int] | None:
+        """(number, contact) for the first number written in the message (an email of the
+        batch) that is another contact's than `contact_id`; None if none is."""
+        for number in self._numbers.get(message.idempotency_key, []):
+            owner = self._contacts.get(number)
+            if owner is not None and owner != contact_id:
+                return number, owner
+        return None
 
     def of(self, session: Session, message: InboundMessage) -> int | None:
-        """The contact of the message's sender (one of `senders`), made on first sight;
+        """The contact of the sender of a message of the batch, made on first sight;
         None for a sender that is neither an address nor a number. Two first messages of
         one sender in two transactions at once: the second fails on the address's unique
         value, and deliver() tries it again."""

@@ -67,8 +67,9 @@ def suggest_at_arrival(
 ) -> None:
     """Look for what a person should know about a new item of a known contact."""
     same_request(session, item_id, contact_id, message.channel, message.received_at, settings)
-    for number, other in contacts.others_by_number(message, contact_id)[:1]:
-        known_number(session, item_id, number, other)
+    other = contacts.other_by_number(message, contact_id)
+    if other is not None:
+        known_number(session, item_id, *other)
 
 
 def same_request(
