@@ -76,6 +76,7 @@ class InboxWorker:
         self.lease = lease
         self.clock = clock or (lambda: datetime.now(UTC))
         self._stop = threading.Event()
+        self._full = False  # the last batch claimed was a whole one: more are waiting
         # One thread parses ahead of the routing: one message at a time, as the worker
         # process has one parsing child.
         self._parsing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox-parsing")
@@ -96,7 +97,10 @@ class InboxWorker:
 
     def run_once(self) -> int:
         """Claim a batch and make its items; how many rows were claimed."""
-        claims = inbox.claim(self.sessions, self.clock(), self.lease, BATCH, channels=tuple(self.readers))
+        claims = inbox.claim(
+            self.sessions, self.clock(), self.lease, BATCH, tuple(self.readers), look_first=not self._full
+        )
+        self._full = len(claims) == BATCH
         try:
             stored = self.store(self._parsed_ahead(claims))
         except StorageUnavailable as error:

@@ -265,9 +265,31 @@ def _envelope(arrival: Arrival) -> dict[str, Any]:
     }
 
 
-def _claimable(now: datetime, channels: Collection[str] | None) -> ColumnElement[bool]:
-    free = or_(_ENTRIES.c.lease_until.is_(None), _ENTRIES.c.lease_until <= now)
-    return free if channels is None else and_(free, _ENTRIES.c.channel.in_(channels))
+def _claimable(of_channels: bool) -> ColumnElement[bool]:
+    """Rows free at `now` (a bound value), of the bound `channels` if `of_channels`."""
+    free = or_(_ENTRIES.c.lease_until.is_(None), _ENTRIES.c.lease_until <= bindparam("now", type_=_LEASE))
+    return and_(free, _ENTRIES.c.channel.in_(bindparam("channels", expanding=True))) if of_channels else free
+
+
+# The claim's two statements, built once, with the channels' list or without: a worker
+# claims a batch every few milliseconds, and building them took as long as running them.
+_LEASE = _ENTRIES.c.lease_until.type
+_ANY_CLAIMABLE = {of: select(_ENTRIES.c.id).where(_claimable(of)).limit(1) for of in (False, True)}
+_CLAIM = {
+    of: update(_ENTRIES)
+    .where(
+        _ENTRIES.c.id.in_(
+            select(_ENTRIES.c.id)
+            .where(_claimable(of))
+            .order_by(_ENTRIES.c.id)
+            .limit(bindparam("limit"))
+            .with_for_update(skip_locked=True)
+        )
+    )
+    .values(attempts=_ENTRIES.c.attempts + 1, lease_until=bindparam("until", type_=_LEASE))
+    .returning(*_CLAIMED_COLUMNS)
+    for of in (False, True)
+}
 
 
 def claim(
@@ -276,27 +298,28 @@ def claim(
     lease: timedelta,
     limit: int,
     channels: Collection[str] | None = None,
+    *,
+    look_first: bool = True,
 ) -> list[Claimed]:
     """Claim up to `limit` rows, the oldest first, until `now + lease`; only rows of
     `channels` when given (a worker leaves alone what it cannot read).
 
-    Looks first without the write lock, so that an idle worker polling often never
-    takes SQLite's one write lock from a door that is committing. Then one statement
-    claims the rows and returns them, through the table rather than the ORM, whose
-    loading and flush of the rows cost more than the statements.
+    With `look_first`, looks first without the write lock, so that an idle worker polling
+    often never takes SQLite's one write lock from a door that is committing (a worker
+    whose last batch was full skips the look: there is more). Then one statement claims
+    the rows and returns them, through the table rather than the ORM, whose loading and
+    flush of the rows cost more than the statements.
     """
-    claimable = _claimable(now, channels)
-    with transaction(sessions, write=False) as session:
-        if session.scalar(select(_ENTRIES.c.id).where(claimable).limit(1)) is None:
-            return []
-    oldest = select(_ENTRIES.c.id).where(claimable).order_by(_ENTRIES.c.id).limit(limit)
+    of_channels = channels is not None
+    values: dict[str, Any] = {"now": now, "until": now + lease, "limit": limit}
+    if of_channels:
+        values["channels"] = list(channels or ())
+    if look_first:
+        with transaction(sessions, write=False) as session:
+            if session.scalar(_ANY_CLAIMABLE[of_channels], values) is None:
+                return []
     with transaction(sessions) as session:
-        rows = session.execute(
-            update(_ENTRIES)
-            .where(_ENTRIES.c.id.in_(oldest.with_for_update(skip_locked=True)))
-            .values(attempts=_ENTRIES.c.attempts + 1, lease_until=now + lease)
-            .returning(*_CLAIMED_COLUMNS)
-        ).all()
+        rows = session.execute(_CLAIM[of_channels], values).all()
     return [
         Claimed(
             row.id,

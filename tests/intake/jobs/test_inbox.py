@@ -107,6 +107,21 @@ def test_a_worker_makes_each_row_an_item_and_empties_the_inbox(runtime: Runtime)
     assert counts(runtime) == (0, 20, 0)
 
 
+def test_a_claim_takes_the_oldest_free_rows_of_its_channels_with_or_without_a_first_look(
+    runtime: Runtime,
+) -> None:
+    text = Arrival("sms", "+447700900123", ("+441632960001",), b"Body=Hello", NOW)
+    queue(runtime, arrival(1), text, arrival(2), arrival(3))
+    [first] = inbox.claim(runtime.sessions, NOW, LEASE, 1, ("email",))
+    leased = inbox.claim(runtime.sessions, NOW, LEASE, 16, ("email",), look_first=False)
+    assert [c.arrival.raw for c in (first, *leased)] == [arrival(n).raw for n in (1, 2, 3)]
+    assert inbox.claim(runtime.sessions, NOW, LEASE, 16, ("email",), look_first=False) == []
+    [texted] = inbox.claim(runtime.sessions, NOW, LEASE, 16, ("sms", "email"))
+    assert (texted.arrival.channel, texted.attempts) == ("sms", 1)
+    again = inbox.claim(runtime.sessions, NOW + LEASE, LEASE, 16, look_first=False)
+    assert sorted(c.attempts for c in again) == [2, 2, 2, 2]
+
+
 def test_the_same_message_twice_in_the_inbox_is_one_item(runtime: Runtime) -> None:
     # A sender that lost the 250 sends again: the copy is in the inbox beside the first.
     queue(runtime, arrival(1), arrival(1))
