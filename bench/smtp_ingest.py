@@ -30,7 +30,6 @@ import email.message
 import email.policy
 import multiprocessing
 import os
-import resource
 import smtplib
 import socket
 import sqlite3
@@ -239,7 +238,8 @@ class EndToEnd:
     rate: float
     p50_ms: float
     p99_ms: float
-    # CPU time of the worker processes and their parsing children per message.
+    # CPU time of the worker processes and their parsing children per message, from the
+    # clock's start until every item is listed (their start-up and warm-up left out).
     cpu_ms: float
 
     def __str__(self) -> str:
@@ -284,12 +284,15 @@ def end_to_end(url: str, workers: int, messages: int, connections: int) -> tuple
         processes.start()
         try:
             warm_up(runtime, workers)
+            # The workers and their parsing children, before the clients are started: their
+            # CPU while the mail is taken and made items, without their start-up.
+            working = descendants()
+            before = tree_cpu(working)
             acks = load(f"  acks with {workers} workers", server.public.port, messages, connections, run)
             made = wait_for_items(runtime, run, len(acks.answered))
+            workers_cpu = tree_cpu(working) - before
         finally:
-            reaped = children_cpu()  # the clients' processes are gone; the workers are next
             processes.stop()
-        workers_cpu = children_cpu() - reaped
     last = max(made.values())
     delays = sorted((made[number] - acks.answered[number]) * 1000 for number in acks.answered)
     cut = statistics.quantiles(delays, n=100)
@@ -312,25 +315,37 @@ def warm_up(runtime: Runtime, workers: int) -> None:
     wait_for_items(runtime, run, count)
 
 
-def children_cpu() -> float:
-    """CPU time of the child processes reaped so far, theirs included."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def live_children_cpu() -> float:
-    """CPU seconds of this process's live children so far (their /proc entries): a
-    parsing child's work between two points, without its start-up."""
-    ticks, total = os.sysconf("SC_CLK_TCK"), 0
+def process_table() -> dict[int, tuple[int, float]]:
+    """Each live process's parent and CPU seconds so far (theirs, not their children's),
+    from /proc."""
+    ticks, table = os.sysconf("SC_CLK_TCK"), {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             # After the command's closing parenthesis: state, ppid, ... utime (12th), stime (13th).
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # gone meanwhile
-        if int(fields[1]) == os.getpid():
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
+        table[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    return table
+
+
+def live_children_cpu() -> float:
+    """CPU seconds of this process's live children so far: a parsing child's work
+    between two points, without its start-up."""
+    return sum(cpu for parent, cpu in process_table().values() if parent == os.getpid())
+
+
+def descendants() -> set[int]:
+    """This process's live children, theirs, and so on."""
+    table, found = process_table(), {os.getpid()}
+    while grown := {pid for pid, (parent, _) in table.items() if parent in found} - found:
+        found |= grown
+    return found - {os.getpid()}
+
+
+def tree_cpu(pids: set[int]) -> float:
+    """CPU seconds so far of those of `pids` still alive."""
+    return sum(cpu for pid, (_, cpu) in process_table().items() if pid in pids)
 
 
 def processing_cpu(url: str, messages: int) -> float:
