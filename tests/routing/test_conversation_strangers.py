@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from intake.cli.runtime import Runtime
+from routing.delivery import Delivery
 from routing.store.models import Item
 from tests.routing.test_conversation import counts, deliver_reply, first_email, reply_bytes
 
@@ -91,16 +92,18 @@ def test_references_join_the_latest_item_the_sender_took_part_in(runtime: Runtim
     assert (reply.item_id, reply.joined) == (ann.item_id, True) and mallory.item_id != ann.item_id
 
 
+def _threaded(
+    runtime: Runtime, message_id: str, in_reply_to: str, references: str, **sender: str
+) -> Delivery:
+    """A reply naming its In-Reply-To and References, from Ann unless `sender` says."""
+    raw = reply_bytes(message_id=message_id, in_reply_to=in_reply_to, references=references, **sender)
+    return deliver_reply(runtime, raw)
+
+
 def test_the_in_reply_to_is_not_asked_again_among_the_references(runtime: Runtime) -> None:
     ann = first_email(runtime)
-    stranger = deliver_reply(
-        runtime,
-        reply_bytes(
-            message_id="<m2@elsewhere.example>",
-            in_reply_to="<q1@client.example>",
-            references="<q1@client.example>",
-            sender=MALLORY,
-        ),
+    stranger = _threaded(
+        runtime, "<m2@elsewhere.example>", "<q1@client.example>", "<q1@client.example>", sender=MALLORY
     )
     assert not stranger.joined and stranger.item_id != ann.item_id
     assert [(hit["rule"], hit["reason"]) for hit in hits(runtime, stranger.item_id)[:2]] == [
@@ -115,23 +118,11 @@ def test_the_in_reply_to_is_not_asked_again_among_the_references(runtime: Runtim
 
 def test_references_besides_the_in_reply_to_are_still_read(runtime: Runtime) -> None:
     ann = first_email(runtime)
-    reply = deliver_reply(
-        runtime,
-        reply_bytes(
-            message_id="<r3@client.example>",
-            in_reply_to="<unknown@elsewhere.example>",
-            references="<q1@client.example> <unknown@elsewhere.example>",
-        ),
-    )
+    unknown = "<unknown@elsewhere.example>"
+    reply = _threaded(runtime, "<r3@client.example>", unknown, f"<q1@client.example> {unknown}")
     assert (reply.item_id, reply.joined) == (ann.item_id, True)
-    other = deliver_reply(
-        runtime,
-        reply_bytes(
-            message_id="<r4@elsewhere.example>",
-            in_reply_to="<unknown@elsewhere.example>",
-            references="<lost@elsewhere.example> <unknown@elsewhere.example>",
-            sender=MALLORY,
-        ),
+    other = _threaded(
+        runtime, "<r4@elsewhere.example>", unknown, f"<lost@elsewhere.example> {unknown}", sender=MALLORY
     )
     assert hits(runtime, other.item_id)[1]["reason"] == (
         "none of the 1 References besides the In-Reply-To is a stored message"
