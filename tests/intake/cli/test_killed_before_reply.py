@@ -177,12 +177,15 @@ def test_a_worker_killed_mid_batch_leaves_its_rows_to_the_next_and_nothing_is_lo
     config = tmp_path / "office.toml"
     config.write_text(OFFICE.read_text().replace("[database]\n", "[database]\ninbox_lease_seconds = 2\n"))
     now = datetime.now(UTC)
+    # The batches after the first are long mails, each read for a while: the worker holds
+    # their claim long enough to be seen holding it (short ones are all made in a blink).
+    long_body = "A line of a long mail, read for a while.\r\n" * 50_000
     arrivals = [
         Arrival(
             "email",
             "ann@client.example",
             ("sales@office.test",),
-            email_bytes(message_id=f"<b{n}@c.example>"),
+            email_bytes(message_id=f"<b{n}@c.example>", **({"body": long_body} if n >= BATCH else {})),
             now,
         )
         for n in range(BATCHES)
