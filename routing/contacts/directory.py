@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from routing.contacts.addresses import Address, BadAddress, address_of, numbers_in, parse_address
@@ -38,9 +39,20 @@ class NoSuchContact(ContactError):
 
 _TABLES = Base.metadata.tables
 _INSERT_CONTACT = insert(_TABLES[Contact.__tablename__]).returning(_TABLES[Contact.__tablename__].c.id)
-_INSERT_ADDRESS = insert(_TABLES[ContactAddress.__tablename__])
 # Built once over the table: it runs for every batch of messages that arrives.
 _ADDRESSES = _TABLES[ContactAddress.__tablename__]
+# A new sender's address, unless another transaction has just given it to a contact: on
+# PostgreSQL this waits for that one to end, and inserts nothing if it committed.
+_INSERT_ADDRESS = {
+    dialect.__name__.rpartition(".")[2]: dialect.insert(_ADDRESSES)
+    .on_conflict_do_nothing(index_elements=[_ADDRESSES.c.value])
+    .returning(_ADDRESSES.c.contact_id)
+    for dialect in (postgresql, sqlite)
+}
+_DELETE_CONTACT = delete(_TABLES[Contact.__tablename__]).where(
+    _TABLES[Contact.__tablename__].c.id == bindparam("id")
+)
+_CONTACT_OF_VALUE = select(_ADDRESSES.c.contact_id).where(_ADDRESSES.c.value == bindparam("value"))
 _CONTACTS_OF_VALUES = select(_ADDRESSES.c.value, _ADDRESSES.c.contact_id).where(
     _ADDRESSES.c.value.in_(bindparam("values", expanding=True))
 )
@@ -76,8 +88,8 @@ class ContactsAtArrival:
     def of(self, session: Session, message: InboundMessage) -> int | None:
         """The contact of the sender of a message of the batch, made on first sight;
         None for a sender that is neither an address nor a number. Two first messages of
-        one sender in two transactions at once: the second fails on the address's unique
-        value, and deliver() tries it again."""
+        one sender in two transactions at once (two workers on PostgreSQL): the second
+        finds the contact the first made once that one commits, and drops its own."""
         address = self._addresses[message.sender]
         if address is None:
             return None
@@ -86,9 +98,10 @@ class ContactsAtArrival:
             return found
         name = (message.sender_name or "").strip() or None
         contact_id: int = session.execute(_INSERT_CONTACT, {"name": name}).scalar_one()
-        session.execute(
-            _INSERT_ADDRESS, {"contact_id": contact_id, "kind": address.kind, "value": address.value}
-        )
+        row = {"contact_id": contact_id, "kind": address.kind, "value": address.value}
+        if session.execute(_INSERT_ADDRESS[session.get_bind().dialect.name], row).scalar() is None:
+            session.execute(_DELETE_CONTACT, {"id": contact_id})
+            contact_id = session.execute(_CONTACT_OF_VALUE, {"value": address.value}).scalar_one()
         self._contacts[address.value] = contact_id
         return contact_id
 
