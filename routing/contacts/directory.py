@@ -44,10 +44,10 @@ _ADDRESSES = _TABLES[ContactAddress.__tablename__]
 # A new sender's address, unless another transaction has just given it to a contact: on
 # PostgreSQL this waits for that one to end, and inserts nothing if it committed.
 _INSERT_ADDRESS = {
-    dialect.__name__.rpartition(".")[2]: dialect.insert(_ADDRESSES)
+    name: dialect.insert(_ADDRESSES)
     .on_conflict_do_nothing(index_elements=[_ADDRESSES.c.value])
     .returning(_ADDRESSES.c.contact_id)
-    for dialect in (postgresql, sqlite)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 _DELETE_CONTACT = delete(_TABLES[Contact.__tablename__]).where(
     _TABLES[Contact.__tablename__].c.id == bindparam("id")
