@@ -168,6 +168,8 @@ class IntakeSMTP(CheckedAuth):
     ) -> None:
         self.connections, self.data_limits = connections, data_limits
         self.counted_as: str | None = None
+        # While DATA comes: when bytes were last heard, for the idle timer.
+        self._heard_at: float | None = None
         super().__init__(handler, **kwargs)
 
     async def _handle_client(self) -> None:
@@ -194,6 +196,17 @@ class IntakeSMTP(CheckedAuth):
             self.counted_as = None
         super().connection_lost(error)
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # During DATA a pause is timed from the last bytes heard, so a slow sender of a
+        # big message is not cut off and a silent one is. The timer is re-armed at most
+        # ten times per idle period (re-arming it for every read would cost more than
+        # the read), so a silence of between 0.9 and 1 idle period ends the transfer.
+        idle = self.data_limits.idle_seconds
+        if self._heard_at is not None and (now := self.loop.time()) - self._heard_at > idle / 10:
+            self._reset_timeout(idle)
+            self._heard_at = now
+
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
         # aiosmtpd's own reader would need a buffer the size of the longest line
@@ -201,8 +214,12 @@ class IntakeSMTP(CheckedAuth):
         if not await self._data_may_start(arg):
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
-        idle = self.data_limits.idle_seconds
-        spool = await receive_data(self._reader, self.data_limits, lambda: self._reset_timeout(idle))
+        self._reset_timeout(self.data_limits.idle_seconds)
+        self._heard_at = self.loop.time()
+        try:
+            spool = await receive_data(self._reader, self.data_limits)
+        finally:
+            self._heard_at = None
         # Storing may well take longer than a pause between two pieces.
         self._reset_timeout()
         status = TOO_MUCH_DATA if spool is None else await self._call_handler_hook("DATA", spool)

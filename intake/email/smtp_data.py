@@ -2,23 +2,25 @@
 
 aiosmtpd reads DATA a line at a time through the buffer it reads commands with, so
 a long line would need a buffer as large as the whole message; it keeps the message
-in memory, and it gives the whole transfer one timeout. Here a line of any length is
-read in pieces no larger than that buffer, the bytes go to a spool that moves to a
-temporary file past the memory limit, and the idle timer starts again with each
-piece: a slow sender of a big message is not cut off, a silent one is.
+in memory. Here the message is read up to each `.` that ends a line (the end of
+data is one standing alone), or in pieces no larger than that buffer where there is
+none, and never past the end of data, so a client's next command stays in the
+reader. The bytes go to a spool that moves to a temporary file past the memory limit.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from tempfile import SpooledTemporaryFile
 
 Spool = SpooledTemporaryFile[bytes]
 
 CRLF = b"\r\n"
-END_OF_DATA = b".\r\n"
+DOT_LINE_END = b".\r\n"
+END_OF_DATA = b"\r\n.\r\n"
+# RFC 5321 4.5.2: a line's leading dot is dropped (the sender doubled it).
+LINE_START_DOT = b"\r\n."
 
 
 @dataclass(frozen=True)
@@ -30,40 +32,37 @@ class DataLimits:
     idle_seconds: float
 
 
-async def receive_data(
-    reader: asyncio.StreamReader, limits: DataLimits, heard_from: Callable[[], None]
-) -> Spool | None:
+async def receive_data(reader: asyncio.StreamReader, limits: DataLimits) -> Spool | None:
     """The message up to the lone dot, dot-unstuffed, or None when it is over `max_size`.
 
-    `heard_from` restarts the idle timer: at once, then as pieces arrive, at most ten
-    times per idle period (a timer re-armed for every line would cost more than the
-    line), so a silence of between 0.9 and 1 idle period ends the transfer. Past the
-    size limit the rest is read and dropped: the sender hears 552 at the end (RFC 5321
-    4.2.5).
+    Past the size limit the rest is read and dropped: the sender hears 552 at the end
+    (RFC 5321 4.2.5).
     """
-    loop = asyncio.get_running_loop()
-    heard_from()
-    heard_at = loop.time()
     # Closed here on failure, else by whoever stores the message.
     spool: Spool | None = SpooledTemporaryFile(max_size=limits.in_memory)  # noqa: SIM115
-    size, at_line_start = 0, True
+    # The bytes read but not yet written: the end of a piece that may begin a line
+    # whose dot is still to come. The data begins at a line's start, as if after a CRLF.
+    held, size = CRLF, -len(CRLF)
     try:
         while True:
-            piece = await _next_piece(reader)
-            if loop.time() - heard_at > limits.idle_seconds / 10:
-                heard_from()
-                heard_at = loop.time()
-            if at_line_start and piece == END_OF_DATA:
-                break
-            if at_line_start and piece.startswith(b"."):
-                piece = piece[1:]  # RFC 5321 4.5.2: the sender doubled a leading dot
-            at_line_start = piece.endswith(CRLF)
-            size += len(piece)
+            piece, whole = await _next_piece(reader)
+            text = held + piece
+            ended = whole and text.endswith(END_OF_DATA)
+            if ended:
+                text, held = text[: -len(DOT_LINE_END)], b""
+            else:
+                text, held = _split_held(text)
+            text = text.replace(LINE_START_DOT, CRLF)
+            if size < 0:  # the CRLF put before the data
+                text, size = text[len(CRLF) :], 0
+            size += len(text)
             if spool is not None and size > limits.max_size:
                 spool.close()
                 spool = None
             if spool is not None:
-                spool.write(piece)
+                spool.write(text)
+            if ended:
+                break
     except BaseException:
         if spool is not None:
             spool.close()
@@ -73,14 +72,19 @@ async def receive_data(
     return spool
 
 
-async def _next_piece(reader: asyncio.StreamReader) -> bytes:
-    """The rest of a line with its CRLF, or as much of a longer line as the buffer holds.
+def _split_held(text: bytes) -> tuple[bytes, bytes]:
+    """`text` less its end when that end may be the CRLF before a line's dot, and that end."""
+    for length in (2, 1):
+        if text.endswith(LINE_START_DOT[:length]):
+            return text[:-length], text[-length:]
+    return text, b""
 
-    When no CRLF fits in the buffer, the reader counts as `consumed` all of it but a
-    last byte that may be the CR of a CRLF, so a CRLF split between two reads is
-    still seen whole, and a lone dot is only ever recognised at a line's start.
-    """
+
+async def _next_piece(reader: asyncio.StreamReader) -> tuple[bytes, bool]:
+    """The bytes up to the next `.` ending a line, and True; or, when no such dot fits
+    in the buffer, as much as the buffer holds but the last bytes that may begin one,
+    and False. Nothing past the end of data is read."""
     try:
-        return await reader.readuntil(CRLF)
+        return await reader.readuntil(DOT_LINE_END), True
     except asyncio.LimitOverrunError as overrun:
-        return await reader.read(overrun.consumed)
+        return await reader.read(overrun.consumed), False
