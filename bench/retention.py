@@ -83,7 +83,7 @@ def main() -> int:
         with ParseWorkers(WorkerLimits.from_settings(settings.email)) as workers:
             # As `intake serve --workers 0` runs them: the door commits to the inbox, a
             # thread of this process makes the items.
-            writer, processing = start_inbox(runtime, 0, workers.parse)
+            writer, processing = start_inbox(runtime, 0, workers.parse_all)
             server = SMTPServer(dataclasses.replace(settings, smtp=smtp), writer.submit)
             server.start()
             try:

@@ -356,7 +356,7 @@ def processing_cpu(url: str, messages: int) -> float:
     # As `intake worker` parses: one child, under the configured limits.
     limits = dataclasses.replace(WorkerLimits.from_settings(runtime.settings.email), workers=1)
     with ParseWorkers(limits) as parsers:
-        worker = runtime.inbox_worker(parsers.parse)
+        worker = runtime.inbox_worker(parsers.parse_all)
         # A first batch untimed: it loads what a worker loads once (the lemmatizer's
         # dictionary, compiled statements and patterns, the parsing child), a start-up cost.
         for count in (BATCH, messages):

@@ -34,7 +34,7 @@ from intake.email.imap_lease import MailboxLease
 from intake.email.parse_workers import ParseWorkers, WorkerLimits
 from intake.email.parser import EmailLimits
 from intake.email.smtp import SMTPServer
-from intake.email.storing import EmailReader, Parse
+from intake.email.storing import EmailReader, Parse, ParseAll
 from intake.jobs.downloads import DownloadWorker
 from intake.jobs.inbox import InboxWorker, Reader
 from intake.jobs.notifications import NotificationWorker
@@ -99,14 +99,14 @@ class Runtime:
         """The web app, on this process's settings holder, Deliverer and inbox."""
         return create_app(self.holder, self.engine, self.sessions, self.deliverer, self.inbox.accept)
 
-    def inbox_worker(self, parse: Parse) -> InboxWorker:
+    def inbox_worker(self, parse_all: ParseAll) -> InboxWorker:
         """A worker making items of the inbox's rows (mail and texts) through this
-        process's Deliverer; `parse` parses mail."""
+        process's Deliverer; `parse_all` parses mail."""
         lease = timedelta(seconds=self.settings.database.inbox_lease_seconds)
         current = lambda: self.holder.current  # noqa: E731  # a reload applies to the next message
         texts = TextReader(current)
         readers: dict[str, Reader] = {
-            "email": EmailReader(parse, EmailLimits.from_settings(self.settings), current),
+            "email": EmailReader(parse_all, EmailLimits.from_settings(self.settings), current),
             **{channel: texts for channel in TEXT_CHANNELS},
         }
         return InboxWorker(self.sessions, self.deliverer, readers, lease)
@@ -188,7 +188,7 @@ def run_services(
             for mailbox in runtime.settings.imap:
                 say(f"IMAP reading {mailbox.name} ({mailbox.username}@{mailbox.host}, {mailbox.folder})")
         if smtp or web:
-            writer, processing = start_inbox(runtime, workers, parsers.parse)
+            writer, processing = start_inbox(runtime, workers, parsers.parse_all)
             started.extend([processing, writer])
             say(
                 f"Inbox workers: {workers} processes" if worker_processes else "Inbox worker: in this process"
@@ -221,7 +221,7 @@ def run_services(
 
 
 def start_inbox(
-    runtime: Runtime, workers: int, parse: Parse
+    runtime: Runtime, workers: int, parse_all: ParseAll
 ) -> tuple[InboxWriter, InboxWorker | WorkerProcesses]:
     """The inbox's writer for the doors (the runtime's, started), and what makes its
     items: `workers` processes, or with 0 a thread of this process that each commit wakes."""
@@ -230,7 +230,7 @@ def start_inbox(
     if workers:
         processing = WorkerProcesses(runtime.settings.source, workers)
     else:
-        processing = runtime.inbox_worker(parse)
+        processing = runtime.inbox_worker(parse_all)
         writer.on_commit(processing.wake)
     processing.start()
     writer.start()
@@ -247,7 +247,7 @@ def run_worker(runtime: Runtime, parent: int | None) -> None:
     # One message at a time here: one parsing child is enough.
     limits = dataclasses.replace(WorkerLimits.from_settings(runtime.settings.email), workers=1)
     with ParseWorkers(limits) as parsers:
-        worker = runtime.inbox_worker(parsers.parse)
+        worker = runtime.inbox_worker(parsers.parse_all)
         worker.start()
         started: list[Service] = [worker, *start_jobs(runtime)]
         log.info("worker %s is making items of accepted messages and doing the queued jobs", os.getpid())

@@ -80,6 +80,16 @@ class EmailLimits:
         )
 
 
+@dataclass(frozen=True)
+class ParseJob:
+    """One message to parse: its bytes, its envelope, when it came, and the limits."""
+
+    raw: bytes
+    envelope: Envelope
+    received_at: datetime
+    limits: EmailLimits
+
+
 def parse_email(
     raw: bytes,
     *,

@@ -11,7 +11,8 @@ is how the inbox worker reads the mail the SMTP door accepted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterable
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import TypeAlias
 
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from intake.email.acknowledgements import acknowledge_new
-from intake.email.parser import EmailLimits, Envelope, parse_email, raw_only
+from intake.email.parser import EmailLimits, Envelope, ParseJob, parse_email, raw_only
 from intake.jobs.inbox import Read
 from routing.delivery import Delivery
 from routing.message import InboundMessage
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 # Raw bytes, envelope, arrival and limits -> the message; never raises on bad mail.
 Parse: TypeAlias = Callable[[bytes, Envelope, datetime, EmailLimits], InboundMessage]
+# The same for many, each message given as soon as it is parsed (the parser may work
+# ahead of the caller); closed early, it drops the rest.
+ParseAll: TypeAlias = Callable[[Iterable[ParseJob]], Generator[InboundMessage, None, None]]
 
 
 def parse_here(raw: bytes, envelope: Envelope, received_at: datetime, limits: EmailLimits) -> InboundMessage:
@@ -45,6 +49,12 @@ def parse_here(raw: bytes, envelope: Envelope, received_at: datetime, limits: Em
         )
     except MemoryError:
         return raw_only(raw, envelope, received_at, "over limit: parsing ran out of memory")
+
+
+def parse_all_here(jobs: Iterable[ParseJob]) -> Generator[InboundMessage, None, None]:
+    """parse_here for each job, in turn."""
+    for job in jobs:
+        yield parse_here(job.raw, job.envelope, job.received_at, job.limits)
 
 
 def store_email(
@@ -86,12 +96,17 @@ class EmailReader:
     `settings` is called for each message, so a reloaded config's acknowledgements apply.
     """
 
-    def __init__(self, parse: Parse, limits: EmailLimits, settings: Callable[[], Settings]) -> None:
-        self.parse, self.limits, self.settings = parse, limits, settings
+    def __init__(self, parse_all: ParseAll, limits: EmailLimits, settings: Callable[[], Settings]) -> None:
+        self.parse_all, self.limits, self.settings = parse_all, limits, settings
 
-    def read(self, arrival: Arrival) -> Read:
-        message = self.parse(arrival.raw, _envelope(arrival), arrival.received_at, self.limits)
-        return self._acknowledged(message)
+    def read_all(self, arrivals: Iterable[Arrival]) -> Generator[Read, None, None]:
+        jobs = [
+            ParseJob(arrival.raw, _envelope(arrival), arrival.received_at, self.limits)
+            for arrival in arrivals
+        ]
+        with closing(self.parse_all(jobs)) as messages:
+            for message in messages:
+                yield self._acknowledged(message)
 
     def raw_only(self, arrival: Arrival, why: str) -> Read:
         return self._acknowledged(raw_only(arrival.raw, _envelope(arrival), arrival.received_at, why))

@@ -4,7 +4,7 @@ stores its item in the transaction that deletes its inbox row (routing.store.inb
 It runs as a process of its own (`intake worker`, several started by `intake serve`)
 or as a thread of the serving process (`--workers 0`). Each channel's rows are read by
 that channel's Reader (an email parsed, a text's form read again) on a parsing thread,
-outside any transaction, one message ahead of the routing; each is routed as it is read,
+outside any transaction, ahead of the routing; each is routed as it is read,
 in the batch's reading transaction, so that the writing one (on SQLite, the write lock
 the doors wait for) holds the writes alone. A message whose
 processing failed (its worker died, the parse broke) is tried again under a new claim;
@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -54,7 +56,9 @@ class Read:
 class Reader(Protocol):
     """How one channel's inbox rows become messages; neither may raise on bad input."""
 
-    def read(self, arrival: Arrival) -> Read: ...
+    def read_all(self, arrivals: Iterable[Arrival]) -> Generator[Read, None, None]:
+        """Each arrival read, in turn, as soon as it is."""
+        ...
 
     def raw_only(self, arrival: Arrival, why: str) -> Read:
         """The arrival kept as its raw bytes alone, marked with `why`."""
@@ -112,33 +116,58 @@ class InboxWorker:
         return len(claims)
 
     def _parsed_ahead(self, claims: list[Claimed]) -> Iterator[tuple[Claimed, Read]]:
-        """The claims read in order, each parsed on the parsing thread while the one
-        before it is routed here (an email waits on its parsing child, not on this
-        thread); when the worker is told to stop, those whose parsing had not begun
-        are left out."""
-        reading = [self._parsing.submit(self._parsed_unless_stopping, claimed) for claimed in claims]
+        """The claims read in order on the parsing thread, each handed over as soon as it
+        is read, while those before it are routed here (an email waits on its parsing
+        child, not on this thread); when the worker is told to stop, or the routing ends
+        early, those not yet read are left out."""
+        reads: list[Future[tuple[Claimed, Read] | None]] = [Future() for _ in claims]
+        abandoned = threading.Event()
+        self._parsing.submit(self._read_into, claims, reads, abandoned)
         try:
-            for future in reading:
+            for future in reads:
                 read = future.result()
                 if read is None:
                     return
                 yield read
         finally:
-            for future in reading:
-                future.cancel()  # those not begun, when routing ended early
+            abandoned.set()
 
-    def _parsed_unless_stopping(self, claimed: Claimed) -> tuple[Claimed, Read] | None:
-        """parsed(), on the parsing thread; None once the worker is told to stop."""
-        return None if self._stop.is_set() else self.parsed(claimed)
+    def _read_into(
+        self,
+        claims: list[Claimed],
+        reads: list[Future[tuple[Claimed, Read] | None]],
+        abandoned: threading.Event,
+    ) -> None:
+        """On the parsing thread: each claim's read into its future, in order; None into
+        the rest once the worker stops or the routing has ended."""
+        try:
+            with closing(self.read_all(claims)) as each:
+                for future in reads:
+                    if self._stop.is_set() or abandoned.is_set():
+                        break
+                    future.set_result(next(each))
+        except Exception as error:  # the routing thread raises it as the reads' failure
+            for future in reads:
+                if not future.done():
+                    future.set_exception(error)
+        for future in reads:
+            if not future.done():
+                future.set_result(None)
 
-    def parsed(self, claimed: Claimed) -> tuple[Claimed, Read]:
-        """The row read by its channel's reader, or raw only past MAX_ATTEMPTS (outside any
-        transaction: on SQLite, parsing must not hold the door's write lock)."""
-        reader = self.readers[claimed.arrival.channel]
-        if claimed.attempts > MAX_ATTEMPTS:
-            why = f"processing failed {MAX_ATTEMPTS} times (a worker died or broke on it)"
-            return claimed, reader.raw_only(claimed.arrival, why)
-        return claimed, reader.read(claimed.arrival)
+    def read_all(self, claims: Iterable[Claimed]) -> Generator[tuple[Claimed, Read], None, None]:
+        """Each row read by its channel's reader, a run of one channel's rows at once (an
+        email's parsing child works through the run), or raw only past MAX_ATTEMPTS;
+        outside any transaction: on SQLite, parsing must not hold the door's write lock."""
+        for (channel, given_up), run in groupby(
+            claims, key=lambda c: (c.arrival.channel, c.attempts > MAX_ATTEMPTS)
+        ):
+            reader, rows = self.readers[channel], list(run)
+            if given_up:
+                why = f"processing failed {MAX_ATTEMPTS} times (a worker died or broke on it)"
+                yield from ((claimed, reader.raw_only(claimed.arrival, why)) for claimed in rows)
+                continue
+            with closing(reader.read_all(claimed.arrival for claimed in rows)) as read:
+                yield from zip(rows, read, strict=True)
 
     def store(self, reads: Iterable[tuple[Claimed, Read]]) -> int:
         """Route each message as it comes, in a reading transaction, then store each and

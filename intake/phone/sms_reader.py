@@ -4,7 +4,7 @@ MMS media to fetch, and the department's acknowledgement by text."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterable
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,10 @@ class TextReader:
 
     def __init__(self, settings: Callable[[], Settings]) -> None:
         self.settings = settings
+
+    def read_all(self, arrivals: Iterable[Arrival]) -> Generator[Read, None, None]:
+        for arrival in arrivals:
+            yield self.read(arrival)
 
     def read(self, arrival: Arrival) -> Read:
         try:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from config.settings import ListenAddress, Settings
 from intake.cli.runtime import Runtime, start_inbox
 from intake.email.smtp import SMTPServer
-from intake.email.storing import parse_here
+from intake.email.storing import parse_all_here
 from routing.store.database import transaction
 from routing.store.inbox import Accept, Arrival, Submit
 from routing.store.models import Item
@@ -65,7 +65,7 @@ def on_free_ports(settings: Settings) -> Settings:
 def running(runtime: Runtime, settings: Settings | None = None) -> Iterator[SMTPServer]:
     """The SMTP door on `settings` (the runtime's by default) on free ports, with the inbox
     and an in-process worker making its items, as `intake serve --workers 0` runs them."""
-    writer, worker = start_inbox(runtime, 0, parse_here)
+    writer, worker = start_inbox(runtime, 0, parse_all_here)
     server = SMTPServer(on_free_ports(settings or runtime.settings), writer.submit)
     server.start()
     try:

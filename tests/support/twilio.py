@@ -29,7 +29,7 @@ from werkzeug.test import TestResponse
 from config.loading import load_settings
 from config.settings import Settings
 from intake.cli.runtime import Runtime, open_runtime
-from intake.email.storing import parse_here
+from intake.email.storing import parse_all_here
 from intake.jobs.downloads import DownloadWorker
 from intake.jobs.inbox import InboxWorker
 from intake.phone.fetch import TwilioFetcher
@@ -431,5 +431,5 @@ def open_phone_office(
     )
     client = office_client(app, runtime.sessions)
     runtime.inbox.start()
-    inbox_worker = runtime.inbox_worker(parse_here)
+    inbox_worker = runtime.inbox_worker(parse_all_here)
     return PhoneOffice(settings, runtime, client, hooks, worker, clock, fake, inbox_worker)

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 from config.settings import Settings
 from intake.email.parser import parse_email
 from intake.email.reply_mail import email_addressing
-from intake.email.storing import parse_here
+from intake.email.storing import parse_all_here
 from routing.queues import reading
 from routing.queues.acknowledgements import acknowledge
 from routing.queues.filters import Filters
@@ -116,7 +116,7 @@ def test_a_batch_holding_mail_its_copy_and_its_reply_stores_them_as_one_at_a_tim
     ]
     with transaction(office.runtime.sessions) as session:
         inbox.add(session, arrivals)
-    assert office.runtime.inbox_worker(parse_here).run_once() == 3
+    assert office.runtime.inbox_worker(parse_all_here).run_once() == 3
     with transaction(office.runtime.sessions, write=False) as session:
         [item] = session.scalars(select(Item))
         assert [event.action for event in item.events] == ["received", "acknowledged", "reply received"]

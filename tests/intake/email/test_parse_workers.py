@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta, tzinfo
 
 import pytest
 
 from intake.email.budgets import HeaderBudgets
-from intake.email.parse_workers import ParseWorkers, WorkerLimits
-from intake.email.parser import EmailLimits, Envelope
+from intake.email.parse_workers import AHEAD_BYTES, ParseWorkers, WorkerLimits
+from intake.email.parser import EmailLimits, Envelope, ParseJob, parse_email
 from tests.support.mail import email_bytes, raw_message
 
 ENVELOPE = Envelope("ann@client.example", (), ("sales@office.test",))
@@ -20,6 +21,14 @@ UNBOUNDED = EmailLimits(max_message_size=2**30, headers=HeaderBudgets(max_parame
 def slow_to_parse() -> bytes:
     """Thousands of RFC 2231 parameters: seconds of the modern parser's time."""
     parameters = "".join(f";\r\n name*{n}*=utf-8''abc%C3%A9" for n in range(8000))
+    return raw_message(
+        "From: ann@client.example", "Subject: slow", f"Content-Type: text/plain{parameters}", "", "x"
+    )
+
+
+def slow_and_small() -> bytes:
+    """Thousands of short RFC 2231 parameters: seconds to parse, in less than AHEAD_BYTES."""
+    parameters = "".join(f";n*{n}*=''%C3" for n in range(4000))
     return raw_message(
         "From: ann@client.example", "Subject: slow", f"Content-Type: text/plain{parameters}", "", "x"
     )
@@ -86,3 +95,48 @@ def test_closing_stops_every_child() -> None:
     children = [child.process for child in pool._children]
     pool.close()
     assert children and not any(process.is_alive() for process in children)
+
+
+def parse_all(workers: ParseWorkers, raws: list[bytes]) -> list[tuple[str, tuple[str, ...]]]:
+    jobs = [ParseJob(raw, ENVELOPE, datetime.now(UTC), UNBOUNDED) for raw in raws]
+    messages = list(workers.parse_all(jobs))
+    assert [message.raw for message in messages] == raws
+    return [(message.subject, message.parse_defects) for message in messages]
+
+
+def test_many_mails_come_back_in_order_though_sent_ahead(workers: ParseWorkers) -> None:
+    # Past AHEAD_BYTES in all, one of them alone past it: sent in several rounds.
+    big = email_bytes(subject="Big", body="x" * (AHEAD_BYTES + 1000))
+    raws = [email_bytes(subject=f"Mail {n}", body="y" * 5000) for n in range(30)]
+    raws.insert(12, big)
+    assert sum(map(len, raws)) > 2 * AHEAD_BYTES
+    assert parse_all(workers, raws) == [(parse_email(raw).subject, ()) for raw in raws]
+
+
+def test_a_mail_past_the_time_limit_among_others_takes_only_itself_along() -> None:
+    defects = ("over limit: parsing took longer than 1 s; stored raw only",)
+    raws = [
+        email_bytes(subject="Before"),
+        slow_and_small(),
+        email_bytes(subject="After"),
+        email_bytes(subject="Last"),
+    ]
+    assert sum(map(len, raws)) < AHEAD_BYTES  # all sent at once: the two after it go to the next child
+    with ParseWorkers(WorkerLimits(workers=1, seconds=1, memory_mb=1024)) as workers:
+        assert parse_all(workers, raws) == [("Before", ()), ("", defects), ("After", ()), ("Last", ())]
+
+
+def test_a_mail_past_the_memory_limit_among_others_takes_only_itself_along(workers: ParseWorkers) -> None:
+    defects = ("over limit: parsing needed more than 100 MB; stored raw only",)
+    raws = [email_bytes(subject="Before"), large_to_parse(), email_bytes(subject="After")]
+    assert parse_all(workers, raws) == [("Before", ()), ("", defects), ("After", ())]
+
+
+def test_mails_left_unread_when_the_caller_stops_are_never_answered_to_another(workers: ParseWorkers) -> None:
+    jobs = [
+        ParseJob(email_bytes(subject=f"Left {n}"), ENVELOPE, datetime.now(UTC), UNBOUNDED) for n in range(5)
+    ]
+    with closing(workers.parse_all(jobs)) as parsed:
+        assert next(parsed).subject == "Left 0"
+    assert parse(workers, email_bytes(subject="Next")) == ("Next", ())
+    assert parse_all(workers, [email_bytes(subject="Then")] * 3) == [("Then", ())] * 3

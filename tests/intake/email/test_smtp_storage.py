@@ -12,7 +12,7 @@ from pathlib import Path
 
 from intake.cli.runtime import Runtime, start_inbox
 from intake.email.smtp import SMTPServer
-from intake.email.storing import parse_here
+from intake.email.storing import parse_all_here
 from routing.store.inbox import Arrival
 from tests.support.mail import email_bytes
 from tests.support.smtp import (
@@ -78,7 +78,7 @@ def test_a_message_sent_again_is_the_same_item_keyed_on_message_id_or_the_raw_by
 def test_a_message_being_stored_when_stop_is_called_still_gets_its_250(runtime: Runtime) -> None:
     storing, release = threading.Event(), threading.Event()
 
-    writer, worker = start_inbox(runtime, 0, parse_here)
+    writer, worker = start_inbox(runtime, 0, parse_all_here)
 
     def slow_accept(arrival: Arrival) -> None:
         storing.set()

@@ -3,7 +3,7 @@ batches under a lease and make each row one item, never two, whatever comes in b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import event, func, insert, select, text
 
 from intake.cli.runtime import Runtime
-from intake.email.parser import EmailLimits, Envelope, parse_email
-from intake.email.storing import EmailReader, parse_here
+from intake.email.parser import ParseJob, parse_email
+from intake.email.storing import EmailReader, parse_all_here
 from intake.jobs.inbox import MAX_ATTEMPTS, InboxWorker
 from routing.message import InboundMessage
 from routing.store import inbox
@@ -41,7 +41,7 @@ def queue(runtime: Runtime, *arrivals: Arrival) -> None:
 
 def worker(runtime: Runtime, at: datetime = NOW) -> InboxWorker:
     """The test office's inbox worker, its clock stopped at `at`."""
-    made = runtime.inbox_worker(parse_here)
+    made = runtime.inbox_worker(parse_all_here)
     made.clock = lambda: at
     return made
 
@@ -49,7 +49,7 @@ def worker(runtime: Runtime, at: datetime = NOW) -> InboxWorker:
 def finish(runtime: Runtime, claimed: inbox.Claimed) -> None:
     """What a worker does with a row it claimed: parse it, store its item, delete the row."""
     made = worker(runtime)
-    made.store([made.parsed(claimed)])
+    made.store(made.read_all([claimed]))
 
 
 def counts(runtime: Runtime) -> tuple[int, int, int]:
@@ -153,7 +153,7 @@ def test_a_row_taken_over_in_a_batch_leaves_the_batch_s_other_rows_stored(runtim
     late = inbox.claim(runtime.sessions, NOW, LEASE, 16)
     [current] = inbox.claim(runtime.sessions, NOW + LEASE, LEASE, 1)
     made = worker(runtime)
-    made.store([made.parsed(claimed) for claimed in late])  # the late worker wakes up
+    made.store(made.read_all(late))  # the late worker wakes up
     assert counts(runtime) == (1, 2, 0)
     finish(runtime, current)
     assert counts(runtime) == (0, 3, 0)
@@ -215,15 +215,14 @@ def test_a_worker_stopped_mid_batch_gives_the_rest_back_at_once(runtime: Runtime
     made = worker(runtime)
     reader = made.readers["email"]
     assert isinstance(reader, EmailReader)
-    parse = reader.parse
+    parse_all = reader.parse_all
 
-    def stop_after_the_first(
-        raw: bytes, envelope: Envelope, at: datetime, limits: EmailLimits
-    ) -> InboundMessage:
-        made.stop()
-        return parse(raw, envelope, at, limits)
+    def stop_after_the_first(jobs: Iterable[ParseJob]) -> Generator[InboundMessage, None, None]:
+        for message in parse_all(jobs):
+            made.stop()
+            yield message
 
-    reader.parse = stop_after_the_first
+    reader.parse_all = stop_after_the_first
     assert made.run_once() == 3
     assert counts(runtime) == (2, 1, 0)
     # Given back, not leased: another worker takes them now, not a lease later.
