@@ -18,7 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from routing.contacts.directory import ContactsAtArrival
+from routing.contacts.directory import ContactsAtArrival, written_numbers
 from routing.contacts.suggestions import suggest_at_arrival
 from routing.conversation import Thread, match
 from routing.engine import Routes, RoutingDecision, RuleOutcome
@@ -60,10 +60,13 @@ AlsoStore = Callable[[Session, Delivery], None]
 
 @dataclass(frozen=True)
 class Routed:
-    """A message routed ahead of the transaction that stores it (Deliverer.route_ahead)."""
+    """A message routed ahead of the transaction that stores it (Deliverer.route_ahead),
+    with what else is read of its text there: its search terms, and for an email the
+    phone numbers written in it (routing.contacts)."""
 
     decision: RoutingDecision
     terms: str
+    numbers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,15 +109,16 @@ class Deliverer:
 
     def route_all_ahead(self, session: Session, messages: Iterable[InboundMessage]) -> list[Routed]:
         """route_ahead() for each message, as `messages` yields it (Router.route_all)."""
-        terms: list[str] = []
+        read: list[tuple[str, tuple[str, ...]]] = []
+        region = self.router.settings.region
 
-        def with_terms() -> Iterator[InboundMessage]:
+        def reading() -> Iterator[InboundMessage]:
             for message in messages:
-                terms.append(self._terms(message))
+                read.append((self._terms(message), written_numbers(message, region)))
                 yield message
 
-        decisions = self.router.route_all(with_terms(), session)
-        return [Routed(decision, found) for decision, found in zip(decisions, terms, strict=True)]
+        decisions = self.router.route_all(reading(), session)
+        return [Routed(decision, *found) for decision, found in zip(decisions, read, strict=True)]
 
     def deliver_in(
         self,
@@ -147,7 +151,12 @@ class Deliverer:
         stored = [delivering.message for delivering, new in zip(batch, stores, strict=True) if new]
         raw_blob_ids = iter(item_rows.insert_blobs(session, [message.raw for message in stored]))
         region = self.router.settings.region
-        rows = _Batch(ContactsAtArrival(session, stored, region))
+        written = {
+            delivering.message.idempotency_key: delivering.routed.numbers
+            for delivering in batch
+            if delivering.routed is not None
+        }
+        rows = _Batch(ContactsAtArrival(session, stored, region, written))
         deliveries = []
         for delivering, new in zip(batch, stores, strict=True):
             if new:

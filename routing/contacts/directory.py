@@ -8,7 +8,7 @@ a number, so that erasing a person leaves nothing of them in anyone else's histo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -58,19 +58,36 @@ _CONTACTS_OF_VALUES = select(_ADDRESSES.c.value, _ADDRESSES.c.contact_id).where(
 )
 
 
+def written_numbers(message: InboundMessage, region: str) -> tuple[str, ...]:
+    """The phone numbers written in an email's text (none for other channels), in order."""
+    return tuple(numbers_in(message.text, region)) if message.channel == "email" else ()
+
+
 class ContactsAtArrival:
     """The contacts of the senders of messages being delivered together, and of the
     numbers written in their emails: read in one statement, made on first sight (a
     sender's second message of the batch finds the contact its first made, and an email
-    the contact a text of the batch made of the number in its signature)."""
+    the contact a text of the batch made of the number in its signature).
 
-    def __init__(self, session: Session, messages: Iterable[InboundMessage], region: str) -> None:
+    `written` holds the numbers of messages whose text was read ahead (keyed by their
+    idempotency key), so that the matcher does not run in the storing transaction,
+    which on SQLite holds the only write lock; the others' are read here."""
+
+    def __init__(
+        self,
+        session: Session,
+        messages: Iterable[InboundMessage],
+        region: str,
+        written: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self._addresses: dict[str, Address | None] = {}
-        self._numbers: dict[str, list[str]] = {}
+        self._numbers: dict[str, tuple[str, ...]] = {}
         for message in messages:
             self._addresses[message.sender] = address_of(message.sender, region)
-            if message.channel == "email":
-                self._numbers[message.idempotency_key] = numbers_in(message.text, region)
+            known = (written or {}).get(message.idempotency_key)
+            self._numbers[message.idempotency_key] = (
+                known if known is not None else written_numbers(message, region)
+            )
         values = {address.value for address in self._addresses.values() if address is not None}
         values.update(number for numbers in self._numbers.values() for number in numbers)
         found = session.execute(_CONTACTS_OF_VALUES, {"values": sorted(values)}).all() if values else []
@@ -79,7 +96,7 @@ class ContactsAtArrival:
     def other_by_number(self, message: InboundMessage, contact_id: int) -> tuple[str, int] | None:
         """(number, contact) for the first number written in the message (an email of the
         batch) that is another contact's than `contact_id`; None if none is."""
-        for number in self._numbers.get(message.idempotency_key, []):
+        for number in self._numbers.get(message.idempotency_key, ()):
             owner = self._contacts.get(number)
             if owner is not None and owner != contact_id:
                 return number, owner
