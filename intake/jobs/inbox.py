@@ -81,6 +81,8 @@ class InboxWorker:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._stop = threading.Event()
         self._full = False  # the last batch claimed was a whole one: more are waiting
+        # The next batch, claimed in the transaction that stored a whole one.
+        self._next: list[Claimed] = []
         # One thread parses ahead of the routing: one message at a time, as the worker
         # process has one parsing child.
         self._parsing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox-parsing")
@@ -100,13 +102,16 @@ class InboxWorker:
         return store
 
     def run_once(self) -> int:
-        """Claim a batch and make its items; how many rows were claimed."""
-        claims = inbox.claim(
-            self.sessions, self.clock(), self.lease, BATCH, tuple(self.readers), look_first=not self._full
-        )
+        """Claim a batch (unless the last one's transaction did) and make its items; how
+        many rows were claimed."""
+        claims, self._next = self._next, []
+        if not claims:
+            claims = inbox.claim(
+                self.sessions, self.clock(), self.lease, BATCH, tuple(self.readers), look_first=not self._full
+            )
         self._full = len(claims) == BATCH
         try:
-            stored = self.store(self._parsed_ahead(claims))
+            stored = self.store(self._parsed_ahead(claims), claim_next=self._full)
         except StorageUnavailable as error:
             log.warning("the inbox worker paused: %s", error)
             inbox.release(self.sessions, claims)
@@ -169,10 +174,12 @@ class InboxWorker:
             with closing(reader.read_all(claimed.arrival for claimed in rows)) as read:
                 yield from zip(rows, read, strict=True)
 
-    def store(self, reads: Iterable[tuple[Claimed, Read]]) -> int:
+    def store(self, reads: Iterable[tuple[Claimed, Read]], claim_next: bool = False) -> int:
         """Route each message as it comes, in a reading transaction, then store each and
         delete its row, all in one transaction (one commit, one disk flush, for the
-        batch); returns how many were taken from `reads`. Stored first together
+        batch); returns how many were taken from `reads`. With `claim_next` (the batch
+        was a whole one: more are waiting), the next batch is claimed in that
+        transaction too, a turn at SQLite's write lock fewer. Stored first together
         (Deliverer.deliver_all: no savepoint per message, which cost two statements
         each, and a statement per table for what the messages store alike); when
         anything fails, the batch is rolled back and stored again with each message in a
@@ -184,14 +191,20 @@ class InboxWorker:
             Delivering(read.message, read.also, ahead)
             for (_, read), ahead in zip(parsed, routed, strict=True)
         ]
+        claimed_next: list[Claimed] = []
         try:
             with transaction(self.sessions) as session:
                 deliveries = self.deliverer.deliver_all(session, batch)
                 inbox.finish_all(session, [claimed for claimed, _ in parsed])
+                if claim_next and not self._stop.is_set():
+                    claimed_next = inbox.claim_in(
+                        session, self.clock(), self.lease, BATCH, tuple(self.readers)
+                    )
         except (SQLAlchemyError, LeaseLost, StorageUnavailable, UnstorableMessage) as error:
             log.info("a batch of %d was rolled back (%s); storing its messages apart", len(parsed), error)
             self._store_apart(parsed, routed)
             return len(parsed)
+        self._next = claimed_next
         for (claimed, _), delivery in zip(parsed, deliveries, strict=True):
             log.info("inbox row %s is item %s", claimed.id, delivery.item_id)
         return len(parsed)
@@ -270,4 +283,9 @@ class InboxWorker:
             if not busy:
                 self._work.wait(IDLE_SECONDS)
                 self._work.clear()
+        if self._next:
+            try:
+                inbox.release(self.sessions, self._next)  # another worker takes them now
+            except (SQLAlchemyError, StorageUnavailable) as error:
+                log.warning("the next batch stays claimed until its lease ends: %s", error)
         self._parsing.shutdown(wait=False, cancel_futures=True)

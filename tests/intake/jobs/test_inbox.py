@@ -13,12 +13,12 @@ from sqlalchemy import event, func, insert, select, text
 from intake.cli.runtime import Runtime
 from intake.email.parser import ParseJob, parse_email
 from intake.email.storing import EmailReader, parse_all_here
-from intake.jobs.inbox import MAX_ATTEMPTS, InboxWorker
+from intake.jobs.inbox import BATCH, MAX_ATTEMPTS, InboxWorker
 from routing.message import InboundMessage
 from routing.store import inbox
 from routing.store.database import StorageUnavailable, transaction
 from routing.store.inbox import Arrival, InboxWriter
-from routing.store.models import DeliveryKey, Item, Message
+from routing.store.models import DeliveryKey, InboxEntry, Item, Message
 from tests.intake.email.test_storing import only_on_postgresql, refusing_values
 from tests.support.mail import email_bytes
 from tests.support.smtp import stored_item
@@ -268,3 +268,31 @@ def test_an_arrival_its_door_gave_up_on_before_the_commit_is_not_committed(runti
     finally:
         slow.stop()
     assert counts(runtime)[0] == 1
+
+
+def leased(runtime: Runtime) -> int:
+    """How many inbox rows are claimed at NOW."""
+    with transaction(runtime.sessions, write=False) as session:
+        return session.scalar(select(func.count(InboxEntry.id)).where(InboxEntry.lease_until > NOW)) or 0
+
+
+def test_a_whole_batch_claims_the_next_in_the_transaction_that_stores_it(runtime: Runtime) -> None:
+    queue(runtime, *(arrival(n) for n in range(BATCH + 3)))
+    made = worker(runtime)
+    assert made.run_once() == BATCH
+    assert counts(runtime) == (3, BATCH, 0)
+    assert leased(runtime) == 3  # claimed with the first batch's commit
+    assert made.run_once() == 3
+    assert counts(runtime) == (0, BATCH + 3, 0)
+    assert made.run_once() == 0
+
+
+def test_a_worker_stopping_gives_back_the_batch_it_claimed_ahead_at_once(runtime: Runtime) -> None:
+    queue(runtime, *(arrival(n) for n in range(BATCH + 3)))
+    made = worker(runtime)
+    assert made.run_once() == BATCH
+    made.stop()  # its thread never started: run() only gives back what it holds
+    made.run()
+    assert leased(runtime) == 0
+    assert worker(runtime).run_once() == 3  # at once, not a lease later
+    assert counts(runtime) == (0, BATCH + 3, 0)
