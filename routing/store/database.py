@@ -42,8 +42,6 @@ def make_engine(settings: DatabaseSettings) -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args=postgresql_connect_args(settings))
 
 
-# How often a writer waiting for another process's write tries again (SQLite).
-WRITER_POLL_SECONDS = 0.0005
 # No statement of Intake's takes near this long; one that does is stuck, not slow.
 STATEMENT_TIMEOUT_SECONDS = 60
 # A connection silent this long is probed, and given up after a few unanswered probes.
@@ -151,9 +149,9 @@ class KeptConnection:
 class _WriterTurn:
     """SQLite takes one writer at a time. Intake's writers queue here, in turn: those of
     this process on a lock, and those of every process on a lock file beside the
-    database, tried every half millisecond. Left to SQLite's own busy timeout, a waiting
-    writer polls with sleeps of up to 100 ms: a burst's waits add up to seconds, and a
-    writer that commits often (the door) keeps the lock from one that waits (a worker)."""
+    database (flock). Left to SQLite's own busy timeout, a waiting writer polls with
+    sleeps of up to 100 ms: a burst's waits add up to seconds, and a writer that commits
+    often (the door) keeps the lock from one that waits (a worker)."""
 
     def __init__(self, timeout: float, database: str | None) -> None:
         self.lock = threading.RLock()
@@ -161,6 +159,8 @@ class _WriterTurn:
         # A file database only: an in-memory one lives in one process.
         self.path = f"{database}-writer" if database and database != ":memory:" else None
         self._file: BinaryIO | None = None
+        # What holds the file's lock during this process's turn: _file, or a _TurnWait's own.
+        self._held: BinaryIO | None = None
         self._depth = 0
 
     @contextmanager
@@ -171,32 +171,78 @@ class _WriterTurn:
         outermost = self._depth == 0 and self.path is not None
         try:
             if outermost:
-                self._take_the_file(deadline)
+                self._held = self._take_the_file(deadline)
             self._depth += 1
             try:
                 yield
             finally:
                 self._depth -= 1
-                if outermost and self._file is not None:
-                    fcntl.flock(self._file, fcntl.LOCK_UN)
+                if outermost:
+                    self._let_go()
         finally:
             self.lock.release()
 
-    def _take_the_file(self, deadline: float) -> None:
+    def _take_the_file(self, deadline: float) -> BinaryIO:
+        """The open file whose lock is this process's turn: at once when no other process
+        writes, else once it has finished, waited for until `deadline`."""
         if self._file is None:
-            assert self.path is not None
-            try:
-                self._file = open(self.path, "ab")  # noqa: SIM115 (held for the process's life)
-            except OSError as error:
-                raise StorageUnavailable(f"the writers' lock file {self.path}: {error.strerror}") from error
-        while True:
-            try:
-                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._file = _open_lock_file(self.path)
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return self._file
+        except BlockingIOError:
+            pass
+        waiting = _TurnWait(_open_lock_file(self.path))
+        if not waiting.came(deadline - time.monotonic()):
+            raise StorageUnavailable("the database is busy with other writes")
+        return waiting.file
+
+    def _let_go(self) -> None:
+        held, self._held = self._held, None
+        if held is self._file and held is not None:
+            fcntl.flock(held, fcntl.LOCK_UN)
+        elif held is not None:
+            held.close()  # a _TurnWait's own file: closing it ends its lock
+
+
+def _open_lock_file(path: str | None) -> BinaryIO:
+    assert path is not None
+    try:
+        # Closed by its holder: the process's own at its end, a _TurnWait's with its turn.
+        return open(path, "ab")
+    except OSError as error:
+        raise StorageUnavailable(f"the writers' lock file {path}: {error.strerror}") from error
+
+
+class _TurnWait:
+    """A turn waited for in a blocking flock on a thread of its own: the wait costs no CPU
+    and ends the moment the other process lets go (polling for it cost either CPU or the
+    time between two tries). The file is opened for this wait alone, so that a turn which
+    comes after its waiter gave up is handed back by closing that file, which holds no
+    other turn of the process."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self._guard = threading.Lock()
+        self._wanted = True
+        self._taken = threading.Event()
+        threading.Thread(target=self._take, name="sqlite-writer-turn", daemon=True).start()
+
+    def came(self, timeout: float) -> bool:
+        """Whether the turn came within `timeout`; if not, it is handed back when it comes."""
+        if self._taken.wait(max(0.0, timeout)):
+            return True
+        with self._guard:
+            self._wanted = self._taken.is_set()
+            return self._wanted
+
+    def _take(self) -> None:
+        fcntl.flock(self.file, fcntl.LOCK_EX)
+        with self._guard:
+            if self._wanted:
+                self._taken.set()
                 return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise StorageUnavailable("the database is busy with other writes") from None
-                time.sleep(WRITER_POLL_SECONDS)
+        self.file.close()
 
 
 _writer_turns: WeakKeyDictionary[Engine, _WriterTurn] = WeakKeyDictionary()

@@ -1,6 +1,7 @@
 """SQLite's writers take turns across processes through a lock file beside the database:
 a writer waits while another process writes, and gives up with StorageUnavailable
-(the sender retries) when that write outlasts the lock timeout."""
+(the sender retries) when that write outlasts the lock timeout; the turn it gave up on
+is handed back when it comes."""
 
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ def test_a_writer_gives_up_when_another_process_writes_too_long(url: str) -> Non
             pass
     with transaction(ours) as session:  # their write is over: ours goes in
         session.execute(text("INSERT INTO turns VALUES ('ours')"))
+    # The turn ours gave up on came later, and was handed back: theirs goes in again.
+    with transaction(writer(url, timeout=1)) as session:
+        session.execute(text("INSERT INTO turns VALUES ('theirs again')"))
 
 
 def test_a_lock_file_that_cannot_be_opened_is_a_storage_error_naming_it(url: str) -> None:
