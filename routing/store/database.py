@@ -161,6 +161,9 @@ class _WriterTurn:
         self._file: BinaryIO | None = None
         # What holds the file's lock during this process's turn: _file, or a _TurnWait's own.
         self._held: BinaryIO | None = None
+        # A wait given up on that may still be waiting: the next writer waits on it rather
+        # than start another, so that a holder stuck for long leaves one thread waiting.
+        self._waiting: _TurnWait | None = None
         self._depth = 0
 
     @contextmanager
@@ -192,10 +195,12 @@ class _WriterTurn:
             return self._file
         except BlockingIOError:
             pass
-        waiting = _TurnWait(_open_lock_file(self.path))
-        if not waiting.came(deadline - time.monotonic()):
+        if self._waiting is None or not self._waiting.wanted_again():
+            self._waiting = _TurnWait(_open_lock_file(self.path))
+        if not self._waiting.came(deadline - time.monotonic()):
             raise StorageUnavailable("the database is busy with other writes")
-        return waiting.file
+        file, self._waiting = self._waiting.file, None
+        return file
 
     def _let_go(self) -> None:
         held, self._held = self._held, None
@@ -225,15 +230,23 @@ class _TurnWait:
         self.file = file
         self._guard = threading.Lock()
         self._wanted = True
+        self._handed_back = False
         self._taken = threading.Event()
         threading.Thread(target=self._take, name="sqlite-writer-turn", daemon=True).start()
 
     def came(self, timeout: float) -> bool:
-        """Whether the turn came within `timeout`; if not, it is handed back when it comes."""
+        """Whether the turn came within `timeout`; if not, it is handed back when it comes,
+        unless wanted_again() first."""
         if self._taken.wait(max(0.0, timeout)):
             return True
         with self._guard:
             self._wanted = self._taken.is_set()
+            return self._wanted
+
+    def wanted_again(self) -> bool:
+        """Wait on for another writer of the process; False once the turn came and went back."""
+        with self._guard:
+            self._wanted = not self._handed_back
             return self._wanted
 
     def _take(self) -> None:
@@ -242,6 +255,7 @@ class _TurnWait:
             if self._wanted:
                 self._taken.set()
                 return
+            self._handed_back = True
         self.file.close()
 
 

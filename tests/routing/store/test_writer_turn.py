@@ -72,3 +72,20 @@ def test_a_lock_file_that_cannot_be_opened_is_a_storage_error_naming_it(url: str
         transaction(sessions),
     ):
         pass
+
+
+def waiting_threads() -> int:
+    return sum(thread.name == "sqlite-writer-turn" for thread in threading.enumerate())
+
+
+def test_writers_that_give_up_one_after_another_leave_one_wait_behind(url: str) -> None:
+    ours, theirs = writer(url, timeout=0.1), writer(url, timeout=10)
+    before = waiting_threads()
+    with transaction(theirs) as session:
+        session.execute(text("CREATE TABLE turns (who TEXT)"))
+        for _ in range(3):
+            with pytest.raises(StorageUnavailable, match="busy with other writes"), transaction(ours):
+                pass
+        assert waiting_threads() - before <= 1
+    with transaction(ours) as session:  # the wait left behind brings ours its turn
+        session.execute(text("INSERT INTO turns VALUES ('ours')"))
