@@ -66,7 +66,7 @@ class Routed:
 
     decision: RoutingDecision
     terms: str
-    numbers: tuple[str, ...] = ()
+    numbers: tuple[str, ...]
 
 
 @dataclass(frozen=True)

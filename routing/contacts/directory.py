@@ -82,9 +82,10 @@ class ContactsAtArrival:
     ) -> None:
         self._addresses: dict[str, Address | None] = {}
         self._numbers: dict[str, tuple[str, ...]] = {}
+        written = written or {}
         for message in messages:
             self._addresses[message.sender] = address_of(message.sender, region)
-            known = (written or {}).get(message.idempotency_key)
+            known = written.get(message.idempotency_key)
             self._numbers[message.idempotency_key] = (
                 known if known is not None else written_numbers(message, region)
             )

@@ -204,9 +204,11 @@ class _WriterTurn:
 
     def _let_go(self) -> None:
         held, self._held = self._held, None
-        if held is self._file and held is not None:
+        if held is None:
+            return
+        if held is self._file:
             fcntl.flock(held, fcntl.LOCK_UN)
-        elif held is not None:
+        else:
             held.close()  # a _TurnWait's own file: closing it ends its lock
 
 

@@ -311,13 +311,9 @@ def claim(
     flush of the rows cost more than the statements.
     """
     if look_first:
+        values = _claim_values(now, lease, limit, channels)
         with transaction(sessions, write=False) as session:
-            if (
-                session.scalar(
-                    _ANY_CLAIMABLE[channels is not None], _claim_values(now, lease, limit, channels)
-                )
-                is None
-            ):
+            if session.scalar(_ANY_CLAIMABLE[channels is not None], values) is None:
                 return []
     with transaction(sessions) as session:
         return claim_in(session, now, lease, limit, channels)
