@@ -3,17 +3,21 @@ batches under a lease and make each row one item, never two, whatever comes in b
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator
+import threading
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, func, insert, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from intake.cli.runtime import Runtime
 from intake.email.parser import ParseJob, parse_email
 from intake.email.storing import EmailReader, parse_all_here
 from intake.jobs.inbox import BATCH, MAX_ATTEMPTS, InboxWorker
+from routing.delivery import Delivering, Delivery
 from routing.message import InboundMessage
 from routing.store import inbox
 from routing.store.database import StorageUnavailable, transaction
@@ -295,4 +299,50 @@ def test_a_worker_stopping_gives_back_the_batch_it_claimed_ahead_at_once(runtime
     made.run()
     assert leased(runtime) == 0
     assert worker(runtime).run_once() == 3  # at once, not a lease later
+    assert counts(runtime) == (0, BATCH + 3, 0)
+
+
+def test_the_next_batch_is_read_while_a_whole_one_is_stored(runtime: Runtime) -> None:
+    queue(runtime, *(arrival(n) for n in range(BATCH + 3)))
+    made = worker(runtime)
+    reader = made.readers["email"]
+    assert isinstance(reader, EmailReader)
+    parse_all, deliver_all = reader.parse_all, made.deliverer.deliver_all
+    next_read = threading.Event()
+
+    def parse_noting_the_next(jobs: Iterable[ParseJob]) -> Generator[InboundMessage, None, None]:
+        for job in jobs:
+            if f"Number {BATCH}".encode() in job.raw:  # the first of the next batch
+                next_read.set()
+            yield from parse_all([job])
+
+    def store_waiting_for_the_next(session: Session, batch: Sequence[Delivering]) -> list[Delivery]:
+        if len(batch) == BATCH:
+            assert next_read.wait(timeout=30), "the next batch was not read while this one was stored"
+        return deliver_all(session, batch)
+
+    reader.parse_all = parse_noting_the_next
+    made.deliverer.deliver_all = store_waiting_for_the_next  # type: ignore[method-assign]
+    assert made.run_once() == BATCH
+    assert made.run_once() == 3
+    assert counts(runtime) == (0, BATCH + 3, 0)
+
+
+def test_a_batch_rolled_back_voids_the_claim_of_the_next_and_stops_its_reading(runtime: Runtime) -> None:
+    queue(runtime, *(arrival(n) for n in range(BATCH + 3)))
+    made = worker(runtime)
+    deliver_all = made.deliverer.deliver_all
+    tries: list[int] = []
+
+    def fail_once(session: Session, batch: Sequence[Delivering]) -> list[Delivery]:
+        tries.append(len(batch))
+        if len(tries) == 1:
+            raise OperationalError("INSERT", {}, Exception("the disk is full"))
+        return deliver_all(session, batch)
+
+    made.deliverer.deliver_all = fail_once  # type: ignore[method-assign]
+    assert made.run_once() == BATCH  # stored again apart, each message on its own
+    assert counts(runtime) == (3, BATCH, 0)
+    assert leased(runtime) == 0  # the next batch's claim went with the rollback
+    assert made.run_once() == 3
     assert counts(runtime) == (0, BATCH + 3, 0)
