@@ -32,6 +32,10 @@ class Lesson:
     sender: str
     # What is learned of the sender (routing.senders.sender_features).
     senders: tuple[str, ...]
+    # The terms' weights before they were scaled to sum to 1 (1 a word, less for an old
+    # subject or a thanks): what is stored, as `1.0` is shorter to write and read than
+    # `0.01730103806228374`, on every item (a JSON encoder's time is mostly its floats').
+    weights: dict[str, float] = field(default_factory=dict, compare=False)
     # A word as written for each term, for explanations; not stored.
     words: dict[str, str] = field(default_factory=dict, compare=False)
     # The signature's terms and the opening sentences', read only for who is writing; not stored.
@@ -53,11 +57,25 @@ class Lesson:
         )
 
     def stored(self) -> dict[str, Any]:
-        return {"terms": self.terms, "sender": self.sender, "senders": list(self.senders)}
+        return {"weights": self.weights, "sender": self.sender, "senders": list(self.senders)}
 
     @classmethod
     def from_stored(cls, data: dict[str, Any]) -> Lesson:
-        return cls(dict(data["terms"]), str(data["sender"]), tuple(data["senders"]))
+        """The lesson as stored: its weights scaled as when it was read, so that what a
+        correction taught is exactly what an erasure takes back; a lesson stored scaled
+        (before weights were kept) as it is."""
+        sender, senders = str(data["sender"]), tuple(data["senders"])
+        if "terms" in data:
+            terms = dict(data["terms"])
+            return cls(terms, sender, senders, terms)
+        weights = dict(data["weights"])
+        return cls(_scaled(weights), sender, senders, weights)
+
+
+def _scaled(weights: dict[str, float]) -> dict[str, float]:
+    """The weights scaled to sum to one."""
+    total = sum(weights.values()) or 1.0
+    return {term: weight / total for term, weight in weights.items()}
 
 
 def lesson_of(
@@ -83,8 +101,6 @@ def lesson_of(
                 continue
             raw[term] = said
             words.setdefault(term, word)
-    total = sum(raw.values()) or 1.0
-    terms = {t: w / total for t, w in raw.items()}
     senders = sender_features(sender, settings) if settings else ()
     signature = text.signature
     if signature is not None:
@@ -92,7 +108,13 @@ def lesson_of(
             words.setdefault(term, word)
     read_for_writers = (text.opening, signature.terms if signature is not None else ())
     return Lesson(
-        terms, sender.lower(), senders, words, frozenset().union(*read_for_writers), read_for_writers
+        _scaled(raw),
+        sender.lower(),
+        senders,
+        raw,
+        words,
+        frozenset().union(*read_for_writers),
+        read_for_writers,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import random
 from collections.abc import Iterator
@@ -433,3 +434,19 @@ def test_a_word_of_a_keyword_phrase_weighs_as_a_description_word_not_as_a_keywor
     path.write_text(OFFICE.replace('keywords = ["quote",', 'keywords = ["price list", "quote",'))
     seeds = Classifier(load_settings(path)).seeds["sales"]
     assert seeds["list"] == pytest.approx(seeds["quot"] / KEYWORD_WEIGHT)
+
+
+def test_a_lesson_is_stored_unscaled_and_read_back_as_it_was_read(office: Runtime) -> None:
+    read = lesson(office.settings, "Thanks for the invoice. The radiator by the window leaks.")
+    stored = json.loads(json.dumps(read.stored()))  # as the database's JSON column keeps it
+    assert set(stored["weights"].values()) <= {1.0, 0.3}  # a word, or a word of a thanks
+    again = Lesson.from_stored(stored)
+    assert again == read and again.terms == read.terms  # the same floats, to the last bit
+    assert math.isclose(sum(again.terms.values()), 1.0)
+
+
+def test_a_lesson_stored_scaled_by_an_earlier_version_is_read_as_it_was_learned(office: Runtime) -> None:
+    scaled = {"terms": {"radiator": 0.6, "leak": 0.4}, "sender": "ann@client.example", "senders": []}
+    read = Lesson.from_stored(scaled)
+    assert read.terms == {"radiator": 0.6, "leak": 0.4}
+    assert Lesson.from_stored(read.stored()).terms == read.terms
