@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Protocol
@@ -43,6 +43,9 @@ MAX_ATTEMPTS = 3
 # How often an idle worker looks for work; a thread in the serving process is also woken
 # by each of the inbox's commits.
 IDLE_SECONDS = 0.05
+# The next batch is parsed while one is stored when its mail is no larger than this:
+# parsed, a batch of big mail would be held twice over, its raw bytes and its parts.
+READ_AHEAD_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -54,14 +57,18 @@ class Read:
     also: AlsoStore | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class _ReadAhead:
-    """A batch's claims being read on the parsing thread (InboxWorker._read_into), each
-    into its future; once `abandoned` is set, those not yet read are left out."""
+    """A batch's claims read on the parsing thread once started (InboxWorker._read_into),
+    each into its future; once `abandoned` is set, those not yet read are left out."""
 
     claims: list[Claimed]
-    reads: list[Future[tuple[Claimed, Read] | None]]
-    abandoned: threading.Event
+    reads: list[Future[tuple[Claimed, Read] | None]] = field(init=False)
+    abandoned: threading.Event = field(default_factory=threading.Event)
+    started: bool = False
+
+    def __post_init__(self) -> None:
+        self.reads = [Future() for _ in self.claims]
 
     def each(self) -> Iterator[tuple[Claimed, Read]]:
         """Each claim with its read, as soon as it is read; when the worker is told to
@@ -135,7 +142,8 @@ class InboxWorker:
             if not claims:
                 self._full = False
                 return 0
-            ahead = self._read_ahead(claims)
+            ahead = _ReadAhead(claims)
+        self._start_reading(ahead)
         claims = ahead.claims
         self._full = len(claims) == BATCH
         try:
@@ -148,13 +156,14 @@ class InboxWorker:
             inbox.release(self.sessions, claims[stored:])  # stopping: another worker takes them now
         return len(claims)
 
-    def _read_ahead(self, claims: list[Claimed]) -> _ReadAhead:
-        """Start reading the claims, in order, on the parsing thread: an email waits on its
-        parsing child, not on this thread, which routes each as soon as it is read, or
-        stores the batch before (the next batch is read while one is stored)."""
-        ahead = _ReadAhead(claims, [Future() for _ in claims], threading.Event())
-        self._parsing.submit(self._read_into, claims, ahead.reads, ahead.abandoned)
-        return ahead
+    def _start_reading(self, ahead: _ReadAhead) -> None:
+        """Start reading the claims, in order, on the parsing thread, unless started: an
+        email waits on its parsing child, not on this thread, which routes each as soon
+        as it is read, or stores the batch before (the next batch is read while one is
+        stored)."""
+        if not ahead.started:
+            ahead.started = True
+            self._parsing.submit(self._read_into, ahead.claims, ahead.reads, ahead.abandoned)
 
     def _read_into(
         self,
@@ -216,8 +225,11 @@ class InboxWorker:
             with transaction(self.sessions) as session:
                 if claim_next and not self._stop.is_set():
                     # First, so that the next batch is read while this one is stored.
-                    claimed = inbox.claim_in(session, self.clock(), self.lease, BATCH, tuple(self.readers))
-                    next_batch = self._read_ahead(claimed) if claimed else None
+                    following = inbox.claim_in(session, self.clock(), self.lease, BATCH, tuple(self.readers))
+                    if following:
+                        next_batch = _ReadAhead(following)
+                        if sum(len(c.arrival.raw) for c in following) <= READ_AHEAD_BYTES:
+                            self._start_reading(next_batch)
                 deliveries = self.deliverer.deliver_all(session, batch)
                 inbox.finish_all(session, [claimed for claimed, _ in parsed])
         except (SQLAlchemyError, LeaseLost, StorageUnavailable, UnstorableMessage) as error:
