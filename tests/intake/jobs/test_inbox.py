@@ -353,7 +353,7 @@ def test_a_next_batch_of_big_mail_is_read_only_in_its_turn(
     assert counts(runtime) == (0, BATCH + 3, 0)
 
 
-def test_a_batch_rolled_back_voids_the_claim_of_the_next_and_stops_its_reading(runtime: Runtime) -> None:
+def test_a_batch_rolled_back_voids_the_claim_of_the_next(runtime: Runtime) -> None:
     queue(runtime, *(arrival(n) for n in range(BATCH + 3)))
     made = worker(runtime)
     deliver_all = made.deliverer.deliver_all
