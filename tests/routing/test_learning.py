@@ -14,7 +14,7 @@ import pytest
 from config.loading import load_settings
 from intake.cli.runtime import Runtime, open_runtime
 from routing.engine import Router
-from routing.learning import Classifier, learn
+from routing.learning import MIN_SIGHTINGS, Classifier, learn
 from routing.lessons import Lesson
 from routing.message import InboundMessage
 from routing.seeds import KEYWORD_WEIGHT
@@ -133,7 +133,7 @@ def test_corrections_teach_a_class_the_rules_do_not_cover(office: Runtime) -> No
 def test_a_batch_is_routed_as_each_of_its_messages_would_be_alone(office: Runtime) -> None:
     rng = random.Random(7)
     with transaction(office.sessions) as session:
-        for n in range(6):  # learned words, a learned sender and a learned domain
+        for n in range(3 * MIN_SIGHTINGS):  # learned words, a learned sender and a learned domain
             taught = " ".join(rng.sample(FACILITIES, 4))
             learn(session, lesson(office.settings, taught, f"t{n}@tenants.example"), "facilities")
         learn(session, lesson(office.settings, "the invoice again", "ap@supplier.example"), "billing")
@@ -208,41 +208,45 @@ def _suggest(runtime: Runtime, text: str) -> tuple[str, float] | None:
 
 def test_corrections_move_a_keyword_yet_the_seeds_keep_their_say(office: Runtime) -> None:
     # "refund" is a billing keyword; the office now handles refunds in sales, and the
-    # receptionist moves each refund mail there: the suggestion follows within a few.
+    # receptionist moves each refund mail there: the suggestion follows, once enough
+    # corrections have said so for a word to count.
     said = _suggest(office, "refund")
     assert said is not None and said[0] == "billing"
     followed = []
-    for _ in range(8):
+    for _ in range(MIN_SIGHTINGS + 3):
         with transaction(office.sessions) as session:
             learn(session, lesson(office.settings, "A refund"), "sales")
         said = _suggest(office, "refund")
         assert said is not None
         followed.append(said[0])
-    # A few corrections do not overturn a keyword of the config (it takes six, one per
-    # working day or so); from then on every one keeps it in sales.
-    assert followed[:5] == ["billing"] * 5 and followed[-3:] == ["sales"] * 3
+    # Fewer corrections than a word needs do not overturn a keyword of the config; from
+    # then on every one keeps it in sales.
+    assert followed[: MIN_SIGHTINGS - 1] == ["billing"] * (MIN_SIGHTINGS - 1)
+    assert followed[-3:] == ["sales"] * 3
     assert followed == sorted(followed)  # billing, ..., then sales for good
     # Billing's other keywords are still billing's, however many refunds sales learned.
     said = _suggest(office, "the invoice is overdue")
     assert said is not None and said[0] == "billing"
 
 
-def test_every_word_of_the_new_text_counts_from_its_third_text_on(office: Runtime) -> None:
+def test_a_word_counts_once_enough_corrected_texts_had_it(office: Runtime) -> None:
     # Words no seed knows, in mails the receptionist files under facilities. A word seen
-    # in one or two texts may be their writers' street, name or greeting: it counts from the third.
-    # A word of the config too (counted earlier, it made corrections worse on unseen messages).
+    # in a few texts may be their writers' street, name or greeting, or the talk of the
+    # few messages corrected so far: it counts from its MIN_SIGHTINGS-th text there. A
+    # word of the config too (counted earlier, it made corrections worse on unseen messages).
     text = (
         "The lift is stuck between floors again; "
         "the engineer found the radiator leaking: a ceiling stain, a carpet soaked."
     )
     words = ["lift", "stuck", "floors", "engineer", "radiator", "leaking", "ceiling", "stain", "carpet", "soaked"]  # fmt: skip
     assert [_suggest(office, word) for word in words] == [None] * len(words)
-    for writer, written in (("ann@tenant.example", text), ("bob@tenant-two.example", text.upper())):
+    for n in range(MIN_SIGHTINGS - 1):
+        written = text.upper() if n % 2 else text
         with transaction(office.sessions) as session:
-            learn(session, lesson(office.settings, written, writer), "facilities")
+            learn(session, lesson(office.settings, written, f"t{n}@tenant-{n}.example"), "facilities")
         assert [_suggest(office, word) for word in words] == [None] * len(words)
     with transaction(office.sessions) as session:
-        learn(session, lesson(office.settings, text.lower(), "cy@tenant-three.example"), "facilities")
+        learn(session, lesson(office.settings, text.lower(), "last@tenant-last.example"), "facilities")
     learned = [_suggest(office, word) for word in words]
     assert [said[0] if said else None for said in learned] == ["facilities"] * len(words)
 

@@ -48,15 +48,21 @@ def test_a_tenth_taught_the_rest_goes_right(office: Settings, labelled: list[Lab
     assert figures["wrong %"] <= 2.0, figures
 
 
-def test_corrections_never_make_routing_worse(office: Settings, labelled: list[Labelled]) -> None:
-    worse: dict[int, str] = {}
-    for seed in SEEDS:
-        evaluation = evaluate(office, labelled, parse_share("10%", len(labelled)), seed=seed)
-        before = sum(routed.right for routed in evaluation.before)
-        after = sum(routed.right for routed in evaluation.after)
-        if after < before:
-            worse[seed] = f"{before} right before the corrections, {after} after"
-    assert not worse, worse
+# A tenth at every seed, as the target is measured; and more, as an office that has been
+# correcting for months has taught (a learned word once counted from its third text, and
+# a third of the set taught made the routing worse at two seeds of three, 70% by six points).
+TAUGHT = [("10%", seed) for seed in SEEDS] + [(share, seed) for share in ("30%", "60%") for seed in SEEDS[:3]]
+
+
+@pytest.mark.parametrize(("share", "seed"), TAUGHT)
+def test_corrections_never_make_routing_worse(
+    office: Settings, labelled: list[Labelled], share: str, seed: int
+) -> None:
+    evaluation = evaluate(office, labelled, parse_share(share, len(labelled)), seed=seed)
+    before = tally(evaluation.before, office.default_department)
+    after = tally(evaluation.after, office.default_department)
+    assert after["right"] >= before["right"], (before, after)
+    assert after["wrong"] <= before["wrong"], (before, after)
 
 
 def test_corrections_do_not_make_routing_worse_at_the_default_seed(

@@ -15,6 +15,7 @@ from config.loading import load_settings
 from intake.cli.main import main
 from intake.rules.evaluate import BadShare, choose_taught, parse_share
 from intake.rules.labelled_set import read_labels
+from routing.learning import MIN_SIGHTINGS
 
 ROOT = Path(__file__).parents[3]
 ROUTING_SET = ROOT / "tests" / "data" / "routing_set"
@@ -147,26 +148,33 @@ def test_the_split_chooses_the_rows(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_corrections_teach_the_suggestion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    texts = [
+        "the gutter above the door is blocked",
+        "gutter blocked again, water over the wall",
+        "our gutter is blocked with leaves",
+        "blocked gutter at number 4",
+        "the gutter is blocked, can you send someone",
+        "the gutter on the garage side is blocked",
+        "blocked gutter, the rain runs down the window",
+        "is anyone coming about the blocked gutter",
+        "gutter still blocked after the storm",
+        "the gutter over flat 2 is blocked",
+        "a bird's nest has blocked the gutter",
+    ]
     gutters = [
-        f"g{n}\tdev\ten\tsms\t{text}\t+1555555030{n}\t+15555550100\trepairs\tgutters"
-        for n, text in enumerate(
-            [
-                "the gutter above the door is blocked",
-                "gutter blocked again, water over the wall",
-                "our gutter is blocked with leaves",
-                "blocked gutter at number 4",
-                "the gutter is blocked, can you send someone",
-            ]
-        )
+        f"g{n:02}\tdev\ten\tsms\t{text}\t+155555503{n:02}\t+15555550100\trepairs\tgutters"
+        for n, text in enumerate(texts)
     ]
     labels, config = _set(tmp_path, gutters)
-    figures = _figures(capsys, str(labels), "--config", str(config), "--teach", "3")
-    assert figures["taught"]["messages"] == 3
-    # All are rerouted from the front desk: a word learned from one or two texts may be a
-    # name or a street, so it counts from its third text on; then it sends the rest right.
-    assert (figures["taught"]["rerouted"], figures["taught"]["already right"]) == (3, 0)
-    assert figures["before teaching"]["front desk"] == 2
-    assert figures["after teaching"]["right"] == 2
+    figures = _figures(capsys, str(labels), "--config", str(config), "--teach", str(MIN_SIGHTINGS))
+    assert figures["taught"]["messages"] == MIN_SIGHTINGS
+    # All are rerouted from the front desk: a word learned from a few texts may be a name,
+    # a street or the talk of those few, so it counts from its MIN_SIGHTINGS-th text on;
+    # then it sends the rest right.
+    assert (figures["taught"]["rerouted"], figures["taught"]["already right"]) == (MIN_SIGHTINGS, 0)
+    held_out = len(texts) - MIN_SIGHTINGS
+    assert figures["before teaching"]["front desk"] == held_out
+    assert figures["after teaching"]["right"] == held_out
     assert all(m["suggested"] == "repairs" for m in figures["messages"])
 
 
