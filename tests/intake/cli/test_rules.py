@@ -11,7 +11,7 @@ from sqlalchemy import select
 from config.loading import load_settings
 from intake.cli.runtime import open_runtime
 from intake.email.parser import parse_email
-from routing.learning import learn
+from routing.learning import MIN_SIGHTINGS, learn
 from routing.store.database import transaction
 from routing.store.models import Item
 from tests.conftest import OFFICE
@@ -68,7 +68,7 @@ def test_route_reads_what_was_learned_from_the_database(tmp_path: Path, database
     config = _office(tmp_path, "office.toml", FACILITIES)
     runtime = open_runtime(load_settings(config, {"INTAKE_DATABASE_URL": database_url}))
     with transaction(runtime.sessions) as session:
-        for _ in range(3):
+        for _ in range(MIN_SIGHTINGS):
             learn(session, lesson(runtime.settings, "parking permit for the car park barrier"), "facilities")
     runtime.engine.dispose()
     command = (
