@@ -12,8 +12,9 @@ of run:
   (aiosmtpd and a group commit of the bytes through the database's driver, bench/bare_door.py);
 - end to end with 1, 2 and 4 inbox worker processes, started and warmed up (two batches
   each made items) before the clock: from the first mail sent until every item is
-  listed, and the time from each 250 to its item (p50, p99); the default, one worker per
-  core, must reach 0.3 of the do-nothing server.
+  listed, and the time from each 250 to its item (p50, p99); the default (as `intake
+  serve` starts them: one worker on SQLite, one per core on PostgreSQL) must reach 0.3
+  of the do-nothing server. On PostgreSQL the database server's CPU is shown too.
 
     .venv/bin/python bench/smtp_ingest.py [--messages 2000] [--connections 8] [--workers 1,2,4]
 
@@ -56,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bare_door import BareDoor
 from config.loading import DEFAULT_CONFIG, load_settings
-from config.settings import ListenAddress
+from config.settings import DatabaseSettings, ListenAddress
 from intake.cli.runtime import Runtime, default_workers, open_runtime
 from intake.cli.worker_processes import WorkerProcesses
 from intake.email.parse_workers import ParseWorkers, WorkerLimits
@@ -241,12 +242,18 @@ class EndToEnd:
     # CPU time of the worker processes and their parsing children per message, from the
     # clock's start until every item is listed (their start-up and warm-up left out).
     cpu_ms: float
+    # The same for the PostgreSQL server's processes, when they run on this machine: their
+    # work for the door and the workers shares the same cores (None on SQLite, or elsewhere).
+    database_ms: float | None = None
 
     def __str__(self) -> str:
+        server = (
+            "" if self.database_ms is None else f"   database server's CPU {self.database_ms:5.2f} ms/msg"
+        )
         return (
             f"  end to end, {self.workers} worker{'s' if self.workers > 1 else ' '}   {self.rate:6.0f} msgs/s   "
             f"250 to item listed: p50 {self.p50_ms:7.1f} ms   p99 {self.p99_ms:7.1f} ms   "
-            f"workers' CPU {self.cpu_ms:5.2f} ms/msg"
+            f"workers' CPU {self.cpu_ms:5.2f} ms/msg{server}"
         )
 
 
@@ -287,17 +294,21 @@ def end_to_end(url: str, workers: int, messages: int, connections: int) -> tuple
             # The workers and their parsing children, before the clients are started: their
             # CPU while the mail is taken and made items, without their start-up.
             working = descendants()
-            before = tree_cpu(working)
+            before, database_before = tree_cpu(working), database_server_cpu(url)
             acks = load(f"  acks with {workers} workers", server.public.port, messages, connections, run)
             made = wait_for_items(runtime, run, len(acks.answered))
             workers_cpu = tree_cpu(working) - before
+            database_after = database_server_cpu(url)
         finally:
             processes.stop()
     last = max(made.values())
     delays = sorted((made[number] - acks.answered[number]) * 1000 for number in acks.answered)
     cut = statistics.quantiles(delays, n=100)
     cpu_ms = workers_cpu / len(made) * 1000
-    return acks, EndToEnd(workers, len(made) / (last - acks.began_at), cut[49], cut[98], cpu_ms)
+    database_ms = None
+    if database_before is not None and database_after is not None:
+        database_ms = (database_after - database_before) / len(made) * 1000
+    return acks, EndToEnd(workers, len(made) / (last - acks.began_at), cut[49], cut[98], cpu_ms, database_ms)
 
 
 def warm_up(runtime: Runtime, workers: int) -> None:
@@ -341,6 +352,23 @@ def descendants() -> set[int]:
     while grown := {pid for pid, (parent, _) in table.items() if parent in found} - found:
         found |= grown
     return found - {os.getpid()}
+
+
+def database_server_cpu(url: str) -> float | None:
+    """CPU seconds so far of the PostgreSQL server's processes, when `url` is PostgreSQL
+    and its server runs on this machine (its processes are named `postgres`); else None.
+    Connections that close meanwhile take their CPU with them: the pools keep theirs."""
+    if make_url(url).get_backend_name() != "postgresql":
+        return None
+    found = []
+    for pid, (_, cpu) in process_table().items():
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue  # gone meanwhile
+        if name == "postgres":
+            found.append(cpu)
+    return sum(found) if found else None
 
 
 def tree_cpu(pids: set[int]) -> float:
@@ -468,7 +496,7 @@ def measure(name: str, url: str, base: Result, args: argparse.Namespace) -> bool
         bare = bare_door(url, gather, args.messages, args.connections)
         print(f"{bare}   ratio {bare.rate / base.rate:.2f}")
     worker_ms = processing_cpu(url, args.messages)
-    cores = default_workers()
+    cores = os.cpu_count() or 1
     bound = cores * 1000 / (worker_ms + acks.cpu_ms)
     print(
         f"  a worker's steady CPU {worker_ms:5.2f} ms/msg: on {cores} cores, end to end is at most "
@@ -491,7 +519,7 @@ def measure(name: str, url: str, base: Result, args: argparse.Namespace) -> bool
         acks, whole = end_to_end(url, workers, args.messages, args.connections)
         print(acks)
         ratio = whole.rate / base.rate
-        default = workers == default_workers()
+        default = workers == default_workers(DatabaseSettings(url))
         verdict = f"  ({'meets' if ratio >= TARGET_END_TO_END else 'MISSES'} the target)" if default else ""
         print(f"{whole}   ratio {ratio:.2f}{verdict}")
         if default:
@@ -508,7 +536,8 @@ def main() -> int:
     print(
         f"{args.messages} mails of 3 KB over {args.connections} connections; targets: acks >= "
         f"{TARGET_RATIO} of the do-nothing server with p99 < {TARGET_P99_MS:.0f} ms; end to end with "
-        f"the default {default_workers()} workers >= {TARGET_END_TO_END} of it"
+        f"the default workers (SQLite {default_workers(DatabaseSettings('sqlite://'))}, PostgreSQL "
+        f"{default_workers(DatabaseSettings('postgresql://'))}) >= {TARGET_END_TO_END} of it"
     )
     base = baseline(args.messages, args.connections)
     print(base)

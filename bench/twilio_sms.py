@@ -183,7 +183,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument(
+        "--workers", type=int, help="worker processes (default: as `intake serve` starts them)"
+    )
     parser.add_argument(
         "--threads", type=int, default=WebSettings.threads, help="each server's (web.threads)"
     )
@@ -200,6 +202,8 @@ def main() -> None:
             INTAKE_PUBLIC_URL=PUBLIC_URL,
         )
         settings = load_settings(OFFICE, os.environ)
+        if args.workers is None:
+            args.workers = default_workers(settings.database)
         runtime = open_runtime(settings)
         runtime.inbox.start()
         intake_server = _serve(runtime.web_app(), 18571, args.threads)

@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
             type=_worker_count,
             metavar="N",
             help="worker processes making items of accepted mail and texts and doing the queued jobs "
-            "(default: one per core; 0: threads of this process)",
+            "(default: one per core on PostgreSQL, one on SQLite; 0: threads of this process)",
         )
         command.set_defaults(run=run)
 
@@ -122,18 +122,18 @@ def _worker_count(text: str) -> int:
     return int(text)
 
 
-def _workers(args: argparse.Namespace) -> int:
+def _workers(settings: Settings, args: argparse.Namespace) -> int:
     from intake.cli.runtime import default_workers
 
-    return default_workers() if args.workers is None else int(args.workers)
+    return default_workers(settings.database) if args.workers is None else int(args.workers)
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
-    _run(settings, smtp=True, web=True, imap=True, workers=_workers(args))
+    _run(settings, smtp=True, web=True, imap=True, workers=_workers(settings, args))
 
 
 def _smtp(settings: Settings, args: argparse.Namespace) -> None:
-    _run(settings, smtp=True, web=False, workers=_workers(args))
+    _run(settings, smtp=True, web=False, workers=_workers(settings, args))
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> None:
@@ -143,7 +143,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _web(settings: Settings, args: argparse.Namespace) -> None:
-    _run(settings, smtp=False, web=True, workers=_workers(args))
+    _run(settings, smtp=False, web=True, workers=_workers(settings, args))
 
 
 def _imap(settings: Settings, args: argparse.Namespace) -> None:

@@ -20,12 +20,13 @@ from typing import Protocol
 
 from flask import Flask
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.holder import SettingsHolder, reloadable
 from config.loading import ConfigError, load_settings
-from config.settings import Settings
+from config.settings import DatabaseSettings, Settings
 from intake.cli.web_server import WebServer
 from intake.cli.worker_processes import WorkerProcesses
 from intake.email.acknowledgements import acknowledge_new
@@ -146,8 +147,14 @@ def reload_config(runtime: Runtime) -> bool:
     return True
 
 
-def default_workers() -> int:
-    """As many worker processes as the machine has cores."""
+def default_workers(database: DatabaseSettings) -> int:
+    """On PostgreSQL, as many worker processes as the machine has cores. On SQLite one
+    (with its parsing child, two processes): SQLite takes one writer at a time, and a
+    worker holds the write lock for most of its time, so a second queues behind the first
+    and the door behind both; two were slower end to end than one in every pair measured
+    (docs/benchmarks.md)."""
+    if make_url(database.url).get_backend_name() == "sqlite":
+        return 1
     return os.cpu_count() or 1
 
 

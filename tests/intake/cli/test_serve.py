@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import smtplib
 import sqlite3
 import subprocess
@@ -26,6 +27,15 @@ def serve(database_url: str) -> Iterator[ServeProcess]:
         yield process
     finally:
         process.stop()
+
+
+def test_serve_starts_one_worker_on_sqlite_and_one_per_core_on_postgresql(
+    serve: ServeProcess, database_url: str
+) -> None:
+    # SQLite takes one writer at a time: a second worker would queue behind the first.
+    sqlite = make_url(database_url).get_backend_name() == "sqlite"
+    expected = 1 if sqlite else (os.cpu_count() or 1)
+    assert f"Inbox workers: {expected} processes" in "".join(serve.output)
 
 
 def _send(serve: ServeProcess, raw: bytes, to: str = "sales@office.test") -> None:
