@@ -1,4 +1,4 @@
-"""The learned suggestion: naive Bayes over the new words' terms, better with every correction.
+"""The learned suggestion: naive Bayes over the new words' terms, which corrections never make worse.
 
 A message's lesson (routing.lessons) is its new words as terms, each text weighing
 one in all however long it is, what it thanks for or wishes less than what it asks, and
