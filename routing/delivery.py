@@ -54,6 +54,12 @@ class Delivery:
     joined: bool = False
     quiet: bool = False
 
+    def __str__(self) -> str:
+        """How a log line names it: "item 12 (in billing)", "item 9 (joined support)"."""
+        done = "joined" if self.joined else "in"
+        new = "" if self.created else ", stored before"
+        return f"item {self.item_id} ({done} {self.department_id}{new})"
+
 
 AlsoStore = Callable[[Session, Delivery], None]
 
@@ -98,7 +104,9 @@ class Deliverer:
             with transaction(self.sessions) as session:
                 return self.deliver_all(session, [Delivering(message, also)])[0]
 
-        return _twice(message, attempt)
+        delivery = _twice(message, attempt)
+        log.info("a %s message is %s", message.channel, delivery)
+        return delivery
 
     def route_ahead(self, session: Session, message: InboundMessage) -> Routed:
         """Route `message` and work out its search terms in a reading transaction, before
@@ -146,7 +154,8 @@ class Deliverer:
         What every message would ask alike is asked once for the batch: its keys claimed,
         its raw bytes stored and its senders' contacts read before the items; its audit
         events and search rows written after them, and then what each message's `also`
-        stores, in the batch's order (_Batch)."""
+        stores, in the batch's order (_Batch). Its caller logs what became of each message,
+        after the commit: on SQLite the door waits while this runs."""
         stores = item_rows.claim_keys(session, [delivering.message.idempotency_key for delivering in batch])
         stored = [delivering.message for delivering, new in zip(batch, stores, strict=True) if new]
         raw_blob_ids = iter(item_rows.insert_blobs(session, [message.raw for message in stored]))
@@ -185,7 +194,6 @@ class Deliverer:
             terms = routed.terms if routed else self._terms(message)
             rows.more_terms.append({"item_id": matching.thread.item_id, "more": terms})
             rows.items.add(matching.thread.item_id)
-            log.info("a %s message joined item %s", message.channel, matching.thread.item_id)
             return Delivery(matching.thread.item_id, matching.thread.department_id, created=True, joined=True)
         routed = routed or self.route_ahead(session, message)
         decision = routed.decision
@@ -196,7 +204,6 @@ class Deliverer:
         rows.items.add(item_id)
         if contact_id is not None:
             suggest_at_arrival(session, item_id, contact_id, message, settings, rows.contacts)
-        log.info("item %s from %s routed to %s", item_id, message.channel, decision.department_id)
         quiet = decision.machine or decision.spam
         if not quiet and message.machine_kind is None:  # nobody is told of machine mail or spam
             enqueue(session, item_id, decision.department_id, settings, utcnow())

@@ -240,9 +240,7 @@ class InboxWorker:
             return len(parsed)
         self._next = next_batch
         # One line for the batch, not one a row: a line costs a worker about 25 us of CPU.
-        pairs = ", ".join(
-            f"{claimed.id}->{d.item_id}" for (claimed, _), d in zip(parsed, deliveries, strict=True)
-        )
+        pairs = ", ".join(f"{claimed.id}->{d}" for (claimed, _), d in zip(parsed, deliveries, strict=True))
         log.info("inbox rows stored as items: %s", pairs)
         return len(parsed)
 
@@ -259,7 +257,7 @@ class InboxWorker:
                     # oldest age) for a person to look at, claimed again after each lease.
                     log.exception("inbox row %s cannot be stored as an item", claimed.id)
                 else:
-                    log.info("inbox row %s is item %s", claimed.id, delivery.item_id)
+                    log.info("inbox row %s is %s", claimed.id, delivery)
 
     def _route_ahead(
         self, reads: Iterable[tuple[Claimed, Read]]

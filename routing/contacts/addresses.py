@@ -20,6 +20,10 @@ PHONE = "phone"
 # only so many numbers are looked up, however long the text.
 SCANNED_CHARACTERS = 20_000
 NUMBERS_LOOKED_UP = 5
+# A sender's signature comes back in each of their mails, and the matcher costs far more
+# than a look-up: what was found in lines this short is kept, for so many of them.
+CACHED_LINES_MAX = 1024
+CACHED_LINES = 1024
 # Marks people put between a number's digits: spaces, dashes, dots, slashes, brackets.
 # Digits with more of them between are not read as one number, nor across lines.
 _BETWEEN_DIGITS = r"[\s()\[\].\-/\u2010-\u2015\u2212]{0,3}"
@@ -67,20 +71,32 @@ def numbers_in(text: str, region: str) -> list[str]:
     Only the lines holding as many digits together as the shortest number could have
     are searched: the matcher tries every run of digits it finds (a date, an amount, a
     quoted message's times), which costs far more than telling the lines apart."""
-    found: list[str] = []
     has_number = _digit_run(region)
     lines = [line for line in text[-SCANNED_CHARACTERS:].splitlines() if has_number.search(line)]
     if not lines:
-        return found
+        return []
     scanned = "\n".join(lines)
-    matcher = phonenumbers.PhoneNumberMatcher(scanned, region, leniency=phonenumbers.Leniency.POSSIBLE)
+    if len(scanned) <= CACHED_LINES_MAX:
+        return list(_matched_once(scanned, region))
+    return list(_matched(scanned, region))
+
+
+@functools.lru_cache(maxsize=CACHED_LINES)
+def _matched_once(lines: str, region: str) -> tuple[str, ...]:
+    return _matched(lines, region)
+
+
+def _matched(lines: str, region: str) -> tuple[str, ...]:
+    """The distinct numbers the phone numbers library finds in `lines`, in E.164."""
+    found: list[str] = []
+    matcher = phonenumbers.PhoneNumberMatcher(lines, region, leniency=phonenumbers.Leniency.POSSIBLE)
     for match in matcher:
         number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
         if number not in found:
             found.append(number)
         if len(found) == NUMBERS_LOOKED_UP:
             break
-    return found
+    return tuple(found)
 
 
 @functools.lru_cache(maxsize=8)

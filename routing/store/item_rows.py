@@ -8,6 +8,7 @@ and the unit of work cost more than the database itself.
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,10 +20,10 @@ from routing.message import InboundMessage
 from routing.store.models import Attachment, AuditEvent, Base, Blob, DeliveryKey, Item, Message
 
 _TABLES = Base.metadata.tables
-# The ids come back in the order of the rows given, however many rows share the INSERT.
-_INSERT_BLOB = insert(_TABLES[Blob.__tablename__]).returning(
-    _TABLES[Blob.__tablename__].c.id, sort_by_parameter_order=True
-)
+# The ids come back with their hashes, to be told apart: asked to keep the order of the
+# rows given, SQLAlchemy sends SQLite one INSERT a row (its RETURNING has no set order).
+_BLOBS = _TABLES[Blob.__tablename__]
+_INSERT_BLOB = insert(_BLOBS).returning(_BLOBS.c.id, _BLOBS.c.sha256)
 _INSERT_ITEM = insert(_TABLES[Item.__tablename__]).returning(_TABLES[Item.__tablename__].c.id)
 _INSERT_MESSAGE = insert(_TABLES[Message.__tablename__]).returning(_TABLES[Message.__tablename__].c.id)
 _INSERT_ATTACHMENT = insert(_TABLES[Attachment.__tablename__])
@@ -138,14 +139,18 @@ def insert_attachments(session: Session, item_id: int, message: InboundMessage) 
 
 
 def insert_blobs(session: Session, contents: list[bytes]) -> list[int]:
-    """Store each content as a blob; their ids, in the same order."""
+    """Store each content as a blob; their ids, in the same order. Two equal contents
+    have the same hash: either of their ids serves either."""
     blob_ids: list[int] = []
     for group in _by_size(contents, BLOB_BYTES_PER_STATEMENT):
         rows = [
             {"sha256": hashlib.sha256(content).hexdigest(), "size": len(content), "content": content}
             for content in group
         ]
-        blob_ids += session.execute(_INSERT_BLOB, rows).scalars()
+        ids_of: dict[str, list[int]] = defaultdict(list)
+        for blob_id, sha256 in session.execute(_INSERT_BLOB, rows):
+            ids_of[sha256].append(blob_id)
+        blob_ids += [ids_of[row["sha256"]].pop() for row in rows]
     return blob_ids
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from routing.contacts.addresses import NUMBERS_LOOKED_UP, numbers_in
+from routing.contacts.addresses import CACHED_LINES_MAX, NUMBERS_LOOKED_UP, numbers_in
 
 REPLY = """Hello,
 
@@ -69,3 +69,16 @@ def test_each_number_once_and_only_so_many() -> None:
 def test_a_long_text_is_read_at_its_end_where_the_signature_is() -> None:
     text = "Tel: 0722 123 456\n" + "x " * 20_000 + "\nTel: 0722 123 999"
     assert numbers_in(text, "RO") == ["+40722123999"]
+
+
+def test_a_signature_read_again_gives_its_numbers_again_whatever_the_first_caller_did() -> None:
+    text = REPLY.format(signature="Tel: +40 722 123 456")
+    first = numbers_in(text, "RO")
+    first.append("+40700000000")
+    assert numbers_in(text, "RO") == ["+40722123456"]
+
+
+def test_many_lines_with_numbers_are_read_as_a_few_are() -> None:
+    lines = [f"Tel: 0722 123 {n % 3:03}" for n in range(100)]
+    assert len("\n".join(lines)) > CACHED_LINES_MAX  # past what is kept: read each time
+    assert numbers_in("\n".join(lines), "RO") == ["+40722123000", "+40722123001", "+40722123002"]
