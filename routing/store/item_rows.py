@@ -143,14 +143,15 @@ def insert_blobs(session: Session, contents: list[bytes]) -> list[int]:
     have the same hash: either of their ids serves either."""
     blob_ids: list[int] = []
     for group in _by_size(contents, BLOB_BYTES_PER_STATEMENT):
+        hashes = [hashlib.sha256(content).hexdigest() for content in group]
         rows = [
-            {"sha256": hashlib.sha256(content).hexdigest(), "size": len(content), "content": content}
-            for content in group
+            {"sha256": sha256, "size": len(content), "content": content}
+            for sha256, content in zip(hashes, group, strict=True)
         ]
         ids_of: dict[str, list[int]] = defaultdict(list)
         for blob_id, sha256 in session.execute(_INSERT_BLOB, rows):
             ids_of[sha256].append(blob_id)
-        blob_ids += [ids_of[row["sha256"]].pop() for row in rows]
+        blob_ids += [ids_of[sha256].pop() for sha256 in hashes]
     return blob_ids
 
 
