@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import bindparam, func, literal_column, select, union_all
+from sqlalchemy import BindParameter, bindparam, func, literal_column, select, union_all
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -47,7 +47,7 @@ class Matcher:
 
     name: BuiltInStep
     channels: frozenset[str]
-    find: Callable[[Session, InboundMessage, RoutingSettings], Found]
+    find: Callable[[Session, InboundMessage, RoutingSettings, KnownMessageIds], Found]
 
 
 @dataclass(frozen=True)
@@ -67,16 +67,20 @@ class Matching:
     outcomes: tuple[RuleOutcome, ...]
 
 
-def by_in_reply_to(session: Session, message: InboundMessage, settings: RoutingSettings) -> Found:
+def by_in_reply_to(
+    session: Session, message: InboundMessage, settings: RoutingSettings, known: KnownMessageIds
+) -> Found:
     """The item whose first message or a follow-up has the Message-ID this one replies to."""
     wanted = _message_ids(message.in_reply_to or "")
     if not wanted:
         return None, "no In-Reply-To"
-    found = _thread_of_participant(session, message.sender, wanted, _in_reply_to_reason)
+    found = _thread_of_participant(session, known, message.sender, wanted, _in_reply_to_reason)
     return found or (None, f"In-Reply-To {', '.join(wanted)} is no stored message")
 
 
-def by_references(session: Session, message: InboundMessage, settings: RoutingSettings) -> Found:
+def by_references(
+    session: Session, message: InboundMessage, settings: RoutingSettings, known: KnownMessageIds
+) -> Found:
     """The item of the latest stored message the References name (read last to first)."""
     wanted = _message_ids(" ".join(message.references))
     if not wanted:
@@ -87,7 +91,7 @@ def by_references(session: Session, message: InboundMessage, settings: RoutingSe
     others = [message_id for message_id in wanted if message_id not in tried]
     if not others:
         return None, "the References name only the In-Reply-To"
-    found = _thread_of_participant(session, message.sender, others[::-1], _references_reason)
+    found = _thread_of_participant(session, known, message.sender, others[::-1], _references_reason)
     if found:
         return found
     if len(others) < len(wanted):
@@ -104,7 +108,11 @@ def _references_reason(message_id: str, item_id: int) -> str:
 
 
 def _thread_of_participant(
-    session: Session, sender: str, message_ids: list[str], reason: Callable[[str, int], str]
+    session: Session,
+    known: KnownMessageIds,
+    sender: str,
+    message_ids: list[str],
+    reason: Callable[[str, int], str],
 ) -> Found | None:
     """The first item the Message-IDs name in which `sender` took part; None if they name none.
 
@@ -113,7 +121,7 @@ def _thread_of_participant(
     """
     refused: tuple[str, int] | None = None
     for message_id in message_ids:
-        item_id = _item_with_message_id(session, message_id)
+        item_id = known.item_of(session, message_id)
         if item_id is None:
             continue
         if _participant(session, item_id, sender):
@@ -124,7 +132,9 @@ def _thread_of_participant(
     return None, f"{reason(*refused)}, but {sender} took no part in it"
 
 
-def by_subject_token(session: Session, message: InboundMessage, settings: RoutingSettings) -> Found:
+def by_subject_token(
+    session: Session, message: InboundMessage, settings: RoutingSettings, known: KnownMessageIds
+) -> Found:
     """The item named by a `[#123]` token in the subject, if the sender took part in it.
 
     Anyone can type a token; only the item's sender or the sender of one of its
@@ -141,7 +151,9 @@ def by_subject_token(session: Session, message: InboundMessage, settings: Routin
     return item_id, f"the subject names item {item_id} and {message.sender} wrote in it"
 
 
-def by_number(session: Session, message: InboundMessage, settings: RoutingSettings) -> Found:
+def by_number(
+    session: Session, message: InboundMessage, settings: RoutingSettings, known: KnownMessageIds
+) -> Found:
     """The newest open item from the same number to the same office number, if young enough."""
     window = timedelta(hours=settings.conversation_window_hours)
     rows = session.execute(
@@ -171,14 +183,18 @@ MATCHERS = (
 )
 
 
-def match(session: Session, message: InboundMessage, settings: RoutingSettings) -> Matching:
-    """Try each matcher for the message's channel in order; the first that finds an item wins."""
+def match(
+    session: Session, message: InboundMessage, settings: RoutingSettings, known: KnownMessageIds | None = None
+) -> Matching:
+    """Try each matcher for the message's channel in order; the first that finds an item
+    wins. `known` holds the Message-IDs of the message's batch looked up already."""
+    known = known or KnownMessageIds(session, ())
     outcomes: list[RuleOutcome] = []
     for matcher in MATCHERS:
         if message.channel not in matcher.channels:
             continue
         try:
-            item_id, reason = matcher.find(session, message, settings)
+            item_id, reason = matcher.find(session, message, settings, known)
         except SQLAlchemyError:
             raise  # the database failed: the whole delivery is retried
         except Exception as error:  # a broken matcher must not keep a message out
@@ -210,6 +226,49 @@ def _message_ids(text: str) -> list[str]:
     return _MESSAGE_ID.findall(text)
 
 
+class KnownMessageIds:
+    """The Message-IDs that the emails of a batch reply to or reference, looked up at once
+    in the batch's storing transaction (one statement for the batch, not one a reply),
+    each with the item its first stored message belongs to. What the batch stores with
+    such a Message-ID is added as it is stored, so that a reply later in the batch finds
+    it as if each message had been stored alone. A Message-ID not looked up is asked of
+    the database when needed."""
+
+    def __init__(self, session: Session, messages: Iterable[InboundMessage]) -> None:
+        self._asked = {
+            message_id
+            for message in messages
+            if message.channel in EMAIL_CHANNELS
+            for message_id in _message_ids(f"{message.in_reply_to or ''} {' '.join(message.references)}")
+        }
+        # Each Message-ID's first message: (preference, row id, item id), as _FIRST_WITH_MESSAGE_ID orders them.
+        self._first: dict[str, tuple[int, int, int]] = {}
+        asked = sorted(self._asked)
+        for start in range(0, len(asked), _IDS_PER_STATEMENT):
+            ids = asked[start : start + _IDS_PER_STATEMENT]
+            for row in session.execute(_WITH_MESSAGE_IDS, {"message_ids": ids}):
+                self._keep(row.message_id, (row.preference, row.row_id, row.item_id))
+
+    def item_of(self, session: Session, message_id: str) -> int | None:
+        """The item of the first message stored with this Message-ID, if any."""
+        if message_id not in self._asked:
+            return _item_with_message_id(session, message_id)
+        first = self._first.get(message_id)
+        return None if first is None else first[2]
+
+    def stored(self, message_id: str | None, item_id: int, follow_up_id: int | None = None) -> None:
+        """A message of the batch was stored with `message_id`: as the item `item_id`, or
+        as its follow-up `follow_up_id`."""
+        if message_id is not None and message_id in self._asked:
+            self._keep(
+                message_id, (1, item_id, item_id) if follow_up_id is None else (2, follow_up_id, item_id)
+            )
+
+    def _keep(self, message_id: str, found: tuple[int, int, int]) -> None:
+        if message_id not in self._first or found < self._first[message_id]:
+            self._first[message_id] = found
+
+
 def _item_with_message_id(session: Session, message_id: str) -> int | None:
     """The item of the first message stored with this Message-ID: one that came in, or a
     reply the office sent (the customer answers those)."""
@@ -236,6 +295,24 @@ _FIRST_WITH_MESSAGE_ID = (
     )
     .order_by("preference", "row_id")
     .limit(1)
+)
+# The same for many Message-IDs at once: every message stored with one of them, with
+# its preference, for KnownMessageIds to keep the first of each.
+_IDS_PER_STATEMENT = 200
+_NAMED: BindParameter[list[str]] = bindparam("message_ids", expanding=True)
+_WITH_MESSAGE_IDS = union_all(
+    select(
+        _ITEMS.c.message_id,
+        literal_column("1").label("preference"),
+        _ITEMS.c.id.label("row_id"),
+        _ITEMS.c.id.label("item_id"),
+    ).where(_ITEMS.c.message_id.in_(_NAMED)),
+    select(_MESSAGES.c.message_id, literal_column("2"), _MESSAGES.c.id, _MESSAGES.c.item_id).where(
+        _MESSAGES.c.message_id.in_(_NAMED)
+    ),
+    select(_REPLIES.c.message_id, literal_column("3"), _REPLIES.c.id, _REPLIES.c.item_id).where(
+        _REPLIES.c.message_id.in_(_NAMED)
+    ),
 )
 
 

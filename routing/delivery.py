@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from routing.contacts.directory import ContactsAtArrival, written_numbers
 from routing.contacts.suggestions import suggest_at_arrival
-from routing.conversation import Thread, match
+from routing.conversation import KnownMessageIds, Thread, match
 from routing.engine import Routes, RoutingDecision, RuleOutcome
 from routing.message import InboundMessage
 from routing.normalize import normalizer_for
@@ -165,7 +165,7 @@ class Deliverer:
             for delivering in batch
             if delivering.routed is not None
         }
-        rows = _Batch(ContactsAtArrival(session, stored, region, written))
+        rows = _Batch(ContactsAtArrival(session, stored, region, written), KnownMessageIds(session, stored))
         deliveries = []
         for delivering, new in zip(batch, stores, strict=True):
             if new:
@@ -186,7 +186,7 @@ class Deliverer:
         """Join the conversation the message continues, or make a routed item (routed
         here unless `routed` was worked out ahead); the message's key is claimed and its
         raw bytes stored as `raw_blob_id`."""
-        matching = match(session, message, self.router.settings.routing)
+        matching = match(session, message, self.router.settings.routing, rows.message_ids)
         if matching.thread is not None:
             if matching.thread.item_id in rows.items:
                 rows.write(session)  # its item's history so far comes first, as if stored alone
@@ -219,8 +219,8 @@ class Deliverer:
 
 @dataclass
 class _Batch:
-    """What the messages of a batch share while they are stored: their senders' contacts,
-    read at once, and what they store that nothing else in the batch reads back, written
+    """What the messages of a batch share while they are stored: their senders' contacts
+    and the Message-IDs they answer, read at once, and what they store that nothing else in the batch reads back, written
     after the items, one statement per table, in the messages' order: the audit events,
     the new items' search rows, then the terms follow-ups add to their items' rows; last,
     what each message's `also` stores (an acknowledgement, downloads to make).
@@ -230,6 +230,7 @@ class _Batch:
     acknowledged, reply received)."""
 
     contacts: ContactsAtArrival
+    message_ids: KnownMessageIds
     events: list[dict[str, Any]] = field(default_factory=list)
     search_rows: list[dict[str, Any]] = field(default_factory=list)
     more_terms: list[dict[str, Any]] = field(default_factory=list)
@@ -343,6 +344,7 @@ def _insert_item(
     }
     item["routing_hits"] = [outcome.stored() for outcome in conversation] + item["routing_hits"]
     item_id = item_rows.insert_item(session, item)
+    batch.message_ids.stored(message.message_id, item_id)
     item_rows.insert_attachments(session, item_id, message)
     detail = {
         "channel": message.channel,
@@ -365,6 +367,7 @@ def _join(
     """Store a follow-up on its item, with its attachments; reopen a resolved item."""
     row = {**item_rows.message_fields(message, raw_blob_id), "item_id": thread.item_id}
     message_row_id = item_rows.insert_follow_up(session, row)
+    batch.message_ids.stored(message.message_id, thread.item_id, message_row_id)
     item_rows.insert_attachments(session, thread.item_id, message)
     detail = {
         "channel": message.channel,

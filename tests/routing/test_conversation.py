@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import BuiltInStep, RoutingSettings, Settings
@@ -17,8 +17,8 @@ from intake.cli.runtime import Runtime
 from intake.email.parser import parse_email
 from intake.phone.sms import parse_message
 from routing import conversation
-from routing.conversation import EMAIL_CHANNELS, MATCHERS, Found, Matcher
-from routing.delivery import Deliverer, Delivery
+from routing.conversation import EMAIL_CHANNELS, MATCHERS, Found, KnownMessageIds, Matcher
+from routing.delivery import Deliverer, Delivering, Delivery
 from routing.engine import Router
 from routing.message import InboundMessage
 from routing.queues.triage import reroute
@@ -397,7 +397,9 @@ def test_the_same_reply_from_many_threads_at_once_is_stored_once(runtime: Runtim
 def test_a_broken_matcher_is_recorded_and_the_message_still_stored(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(session: Session, message: InboundMessage, settings: RoutingSettings) -> Found:
+    def broken(
+        session: Session, message: InboundMessage, settings: RoutingSettings, known: KnownMessageIds
+    ) -> Found:
         raise RuntimeError("matcher bug")
 
     first = first_email(runtime)
@@ -415,3 +417,76 @@ def test_a_broken_matcher_is_recorded_and_the_message_still_stored(
             "reason": "matcher failed: RuntimeError('matcher bug')",
             "kind": "step",
         }
+
+
+def deliver_together(runtime: Runtime, raws: list[bytes]) -> list[Delivery]:
+    """Deliver the mails as the inbox worker does a batch: in one transaction, together."""
+    messages = [parse_email(raw, received_at=MONDAY + timedelta(days=1)) for raw in raws]
+    with transaction(runtime.sessions) as session:
+        return runtime.deliverer.deliver_all(session, [Delivering(message) for message in messages])
+
+
+def test_a_reply_finds_the_mail_it_answers_stored_earlier_in_its_own_batch(runtime: Runtime) -> None:
+    first, reply, again = deliver_together(
+        runtime,
+        [
+            email_bytes(),
+            reply_bytes(message_id="<r1@client.example>", in_reply_to="<q1@client.example>"),
+            reply_bytes(
+                message_id="<r2@client.example>",
+                in_reply_to="<r1@client.example>",
+                references="<q1@client.example> <r1@client.example>",
+            ),
+        ],
+    )
+    assert (first.created, first.joined) == (True, False)
+    assert {(reply.item_id, reply.joined), (again.item_id, again.joined)} == {(first.item_id, True)}
+    assert actions(runtime, first.item_id) == ["received", "reply received", "reply received"]
+    with runtime.sessions() as session:
+        last = session.get_one(Item, first.item_id).events[-1]
+        assert (
+            last.detail["reason"] == f"In-Reply-To <r1@client.example> is a message of item {first.item_id}"
+        )
+
+
+def test_in_a_batch_as_alone_an_item_with_the_message_id_comes_before_a_follow_up(runtime: Runtime) -> None:
+    # A follow-up stored earlier carries <shared@...>; a new mail reusing that Message-ID
+    # (a broken mail program) makes an item of its own, and a reply to <shared@...> in the
+    # same batch joins that item, as a Message-ID names items before follow-ups.
+    first = first_email(runtime)
+    deliver_reply(
+        runtime, reply_bytes(message_id="<shared@client.example>", in_reply_to="<q1@client.example>")
+    )
+    reused, reply = deliver_together(
+        runtime,
+        [
+            email_bytes(message_id="<shared@client.example>", subject="Another matter"),
+            reply_bytes(message_id="<r9@client.example>", in_reply_to="<shared@client.example>"),
+        ],
+    )
+    assert reused.item_id != first.item_id and not reused.joined
+    assert (reply.item_id, reply.joined) == (reused.item_id, True)
+
+
+def test_a_batch_s_unknown_message_ids_are_looked_up_in_one_statement(runtime: Runtime) -> None:
+    raws = [
+        reply_bytes(message_id=f"<n{n}@client.example>", in_reply_to=f"<unknown{n}@office.test>")
+        for n in range(5)
+    ]
+    statements: list[str] = []
+    with runtime.sessions() as session:
+        session.execute(select(1))  # the connection opened before listening
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", seen)
+    try:
+        deliveries = deliver_together(runtime, raws)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", seen)
+    assert [d.joined for d in deliveries] == [False] * 5
+    assert sum("message_id IN" in statement for statement in statements) == 1
+    with runtime.sessions() as session:
+        misses = [item.routing_hits[0] for item in session.scalars(select(Item).order_by(Item.id))]
+    assert misses[0]["reason"] == "In-Reply-To <unknown0@office.test> is no stored message"
