@@ -105,7 +105,7 @@ class Deliverer:
                 return self.deliver_all(session, [Delivering(message, also)])[0]
 
         delivery = _twice(message, attempt)
-        log.info("a %s message is %s", message.channel, delivery)
+        log.info("%s message stored: %s", message.channel, delivery)
         return delivery
 
     def route_ahead(self, session: Session, message: InboundMessage) -> Routed:
@@ -220,10 +220,11 @@ class Deliverer:
 @dataclass
 class _Batch:
     """What the messages of a batch share while they are stored: their senders' contacts
-    and the Message-IDs they answer, read at once, and what they store that nothing else in the batch reads back, written
-    after the items, one statement per table, in the messages' order: the audit events,
-    the new items' search rows, then the terms follow-ups add to their items' rows; last,
-    what each message's `also` stores (an acknowledgement, downloads to make).
+    and the Message-IDs they answer, read at once, and what they store that nothing else
+    in the batch reads back, written after the items, one statement per table, in the
+    messages' order: the audit events, the new items' search rows, then the terms
+    follow-ups add to their items' rows; last, what each message's `also` stores (an
+    acknowledgement, downloads to make).
 
     A follow-up that joins an item of the batch has what was gathered written first, so
     that its item's history reads as if each message had been stored alone (received,
