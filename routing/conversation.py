@@ -231,30 +231,36 @@ class KnownMessageIds:
     in the batch's storing transaction (one statement for the batch, not one a reply),
     each with the item its first stored message belongs to. What the batch stores with
     such a Message-ID is added as it is stored, so that a reply later in the batch finds
-    it as if each message had been stored alone. A Message-ID not looked up is asked of
-    the database when needed."""
+    it as if each message had been stored alone. A Message-ID not looked up yet is looked
+    up when asked for."""
 
     def __init__(self, session: Session, messages: Iterable[InboundMessage]) -> None:
-        self._asked = {
+        # Each Message-ID's first message: (preference, row id, item id), as _WITH_MESSAGE_IDS
+        # ranks them: an item before a follow-up before the office's reply, the oldest first.
+        self._first: dict[str, tuple[int, int, int]] = {}
+        self._asked: set[str] = set()
+        named = {
             message_id
             for message in messages
             if message.channel in EMAIL_CHANNELS
             for message_id in _message_ids(f"{message.in_reply_to or ''} {' '.join(message.references)}")
         }
-        # Each Message-ID's first message: (preference, row id, item id), as _FIRST_WITH_MESSAGE_ID orders them.
-        self._first: dict[str, tuple[int, int, int]] = {}
-        asked = sorted(self._asked)
-        for start in range(0, len(asked), _IDS_PER_STATEMENT):
-            ids = asked[start : start + _IDS_PER_STATEMENT]
-            for row in session.execute(_WITH_MESSAGE_IDS, {"message_ids": ids}):
-                self._keep(row.message_id, (row.preference, row.row_id, row.item_id))
+        self._look_up(session, sorted(named))
 
     def item_of(self, session: Session, message_id: str) -> int | None:
-        """The item of the first message stored with this Message-ID, if any."""
+        """The item of the first message stored with this Message-ID, if any: one that came
+        in, or a reply the office sent (the customer answers those)."""
         if message_id not in self._asked:
-            return _item_with_message_id(session, message_id)
+            self._look_up(session, [message_id])
         first = self._first.get(message_id)
         return None if first is None else first[2]
+
+    def _look_up(self, session: Session, message_ids: list[str]) -> None:
+        self._asked.update(message_ids)
+        for start in range(0, len(message_ids), _IDS_PER_STATEMENT):
+            named = message_ids[start : start + _IDS_PER_STATEMENT]
+            for row in session.execute(_WITH_MESSAGE_IDS, {"message_ids": named}):
+                self._keep(row.message_id, (row.preference, row.row_id, row.item_id))
 
     def stored(self, message_id: str | None, item_id: int, follow_up_id: int | None = None) -> None:
         """A message of the batch was stored with `message_id`: as the item `item_id`, or
@@ -269,35 +275,10 @@ class KnownMessageIds:
             self._first[message_id] = found
 
 
-def _item_with_message_id(session: Session, message_id: str) -> int | None:
-    """The item of the first message stored with this Message-ID: one that came in, or a
-    reply the office sent (the customer answers those)."""
-    first = session.execute(_FIRST_WITH_MESSAGE_ID, {"message_id": message_id}).first()
-    return None if first is None else first.item_id
-
-
-# What _item_with_message_id reads, in one statement built once: most Message-IDs a reply
-# names are no stored message, and asking the three tables in turn took three statements
-# for each of them. The first of the items with the Message-ID wins, then the first of
-# the follow-ups, then the first of the office's replies.
 _ITEMS, _MESSAGES, _REPLIES = Item.__table__, Message.__table__, Reply.__table__
-_FIRST_WITH_MESSAGE_ID = (
-    union_all(
-        select(
-            literal_column("1").label("preference"), _ITEMS.c.id.label("row_id"), _ITEMS.c.id.label("item_id")
-        ).where(_ITEMS.c.message_id == bindparam("message_id")),
-        select(literal_column("2"), _MESSAGES.c.id, _MESSAGES.c.item_id).where(
-            _MESSAGES.c.message_id == bindparam("message_id")
-        ),
-        select(literal_column("3"), _REPLIES.c.id, _REPLIES.c.item_id).where(
-            _REPLIES.c.message_id == bindparam("message_id")
-        ),
-    )
-    .order_by("preference", "row_id")
-    .limit(1)
-)
-# The same for many Message-IDs at once: every message stored with one of them, with
-# its preference, for KnownMessageIds to keep the first of each.
+# Every message stored with one of the Message-IDs, items', follow-ups' and the office's
+# replies alike, in one statement built once (asking the three tables in turn took three
+# statements a Message-ID), with its preference, for KnownMessageIds to keep the first of each.
 _IDS_PER_STATEMENT = 200
 _NAMED: BindParameter[list[str]] = bindparam("message_ids", expanding=True)
 _WITH_MESSAGE_IDS = union_all(

@@ -178,7 +178,7 @@ def test_a_message_id_names_the_first_item_with_it_then_follow_up_then_reply(run
 
     def named() -> int | None:
         with runtime.sessions() as session:
-            return conversation._item_with_message_id(session, shared)
+            return KnownMessageIds(session, ()).item_of(session, shared)
 
     assert named() is None
     with transaction(runtime.sessions) as session:
