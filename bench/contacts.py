@@ -41,7 +41,7 @@ from bench.queue_pages import (
 from config.holder import SettingsHolder
 from config.loading import DEFAULT_CONFIG, load_settings
 from config.settings import Settings
-from routing.contacts.suggestions import same_request
+from routing.contacts.suggestions import Arrived, same_request
 from routing.delivery import Deliverer
 from routing.engine import Router
 from routing.normalize import normalizer_for
@@ -74,7 +74,8 @@ def arrival_check(sessions: sessionmaker[Session], settings: Settings, contacts:
 
     def run() -> None:
         with sessions() as session, session.begin():
-            same_request(session, 1, rng.randrange(1, contacts + 1), "sms", datetime.now(UTC), settings)
+            arrived = Arrived(1, rng.randrange(1, contacts + 1), "sms", datetime.now(UTC))
+            same_request(session, arrived, settings)
             session.rollback()
 
     return run

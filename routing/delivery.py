@@ -19,7 +19,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from routing.contacts.directory import ContactsAtArrival, written_numbers
-from routing.contacts.suggestions import suggest_at_arrival
+from routing.contacts.suggestions import SuggestionsAtArrival
 from routing.conversation import KnownMessageIds, Thread, match
 from routing.engine import Routes, RoutingDecision, RuleOutcome
 from routing.message import InboundMessage
@@ -165,7 +165,11 @@ class Deliverer:
             for delivering in batch
             if delivering.routed is not None
         }
-        rows = _Batch(ContactsAtArrival(session, stored, region, written), KnownMessageIds(session, stored))
+        rows = _Batch(
+            ContactsAtArrival(session, stored, region, written),
+            KnownMessageIds(session, stored),
+            SuggestionsAtArrival(self.router.settings),
+        )
         deliveries = []
         for delivering, new in zip(batch, stores, strict=True):
             if new:
@@ -203,7 +207,7 @@ class Deliverer:
         rows.search_rows.append({"item_id": item_id, "terms": routed.terms})
         rows.items.add(item_id)
         if contact_id is not None:
-            suggest_at_arrival(session, item_id, contact_id, message, settings, rows.contacts)
+            rows.suggestions.add(item_id, contact_id, message, rows.contacts)
         quiet = decision.machine or decision.spam
         if not quiet and message.machine_kind is None:  # nobody is told of machine mail or spam
             enqueue(session, item_id, decision.department_id, settings, utcnow())
@@ -222,9 +226,10 @@ class _Batch:
     """What the messages of a batch share while they are stored: their senders' contacts
     and the Message-IDs they answer, read at once, and what they store that nothing else
     in the batch reads back, written after the items, one statement per table, in the
-    messages' order: the audit events, the new items' search rows, then the terms
-    follow-ups add to their items' rows; last, what each message's `also` stores (an
-    acknowledgement, downloads to make).
+    messages' order: the audit events, the new items' search rows, the terms
+    follow-ups add to their items' rows, and the suggestions for the new items of known
+    contacts (looked for as if each item had been stored alone, in turn); last, what
+    each message's `also` stores (an acknowledgement, downloads to make).
 
     A follow-up that joins an item of the batch has what was gathered written first, so
     that its item's history reads as if each message had been stored alone (received,
@@ -232,6 +237,7 @@ class _Batch:
 
     contacts: ContactsAtArrival
     message_ids: KnownMessageIds
+    suggestions: SuggestionsAtArrival
     events: list[dict[str, Any]] = field(default_factory=list)
     search_rows: list[dict[str, Any]] = field(default_factory=list)
     more_terms: list[dict[str, Any]] = field(default_factory=list)
@@ -250,6 +256,7 @@ class _Batch:
         item_rows.insert_events(session, self.events)
         search_index.write(session, self.search_rows, new=True)
         search_index.add_terms(session, self.more_terms)
+        self.suggestions.write(session)
         for also, delivery in self.alsos:
             also(session, delivery)
         self.events, self.search_rows, self.more_terms, self.alsos = [], [], [], []

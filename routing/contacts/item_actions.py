@@ -35,7 +35,8 @@ def link(session: Session, item_id: int, who: Person, contact: str | None, setti
         item.status in OPEN_STATUSES
         and suggestions.open_suggestion(session, item_id, suggestions.SAME_REQUEST) is None
     ):
-        suggestions.same_request(session, item_id, target.id, item.channel, item.received_at, settings)
+        arrived = suggestions.Arrived(item_id, target.id, item.channel, item.received_at)
+        suggestions.same_request(session, arrived, settings)
     return item
 
 

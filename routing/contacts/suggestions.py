@@ -9,104 +9,192 @@ status "merged", inside the item it joined, whose page shows both conversations 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import functools
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, insert, literal, select, union_all, update
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    Select,
+    String,
+    bindparam,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 from config.settings import Settings
 from routing.contacts.directory import ContactError, ContactsAtArrival
 from routing.message import InboundMessage
 from routing.people.accounts import Person
 from routing.queues.filters import OPEN_STATUSES
-from routing.store.models import AuditEvent, Base, ContactSuggestion, Item
+from routing.store.models import AuditEvent, Base, ContactSuggestion, Item, UTCDateTime
 
 SAME_REQUEST = "same-request"
 KNOWN_NUMBER = "known-number"
 MERGED = "merged"
 
 _INSERT_SUGGESTION = insert(Base.metadata.tables[ContactSuggestion.__tablename__])
-# The same-request look-up, built once over the table: it runs for every message of a known contact.
 _ITEMS = Base.metadata.tables[Item.__tablename__]
+_PICKED = _ITEMS.alias("picked")
+# The columns of the same-request check's rows, one row an item.
+_WANTED: tuple[tuple[str, TypeEngine[Any]], ...] = (
+    ("place", Integer()),
+    ("contact_id", Integer()),
+    ("channel", String()),
+    ("since", UTCDateTime()),
+    ("until", UTCDateTime()),
+    ("item_id", Integer()),
+)
 
 
-def _open_in_window(other_channels: ColumnElement[bool]) -> Select[tuple[int, datetime]]:
-    """The contact's open items of the window on the channels `other_channels` picks: one
-    range of ix_items_contact_channel, so that the contact's items on this message's own
-    channel, however many, are never read."""
-    return select(_ITEMS.c.id, _ITEMS.c.received_at).where(
-        _ITEMS.c.contact_id == bindparam("contact_id"),
+@dataclass(frozen=True)
+class Arrived:
+    """An item of a known contact, as the same-request check reads it."""
+
+    item_id: int
+    contact_id: int
+    channel: str
+    received_at: datetime
+
+
+def _oldest_open_in(
+    wanted: CTE, other_channels: ColumnElement[bool], earlier_only: bool
+) -> ScalarSelect[int]:
+    """The oldest of the contact's open items of the window on the channels `other_channels`
+    picks: one range of ix_items_contact_channel, so that the contact's items on this
+    message's own channel, however many, are never read."""
+    conditions = [
+        _ITEMS.c.contact_id == wanted.c.contact_id,
         other_channels,
-        _ITEMS.c.received_at >= bindparam("since"),
-        _ITEMS.c.received_at <= bindparam("until"),
-        _ITEMS.c.id != bindparam("item_id"),
+        _ITEMS.c.received_at >= wanted.c.since,
+        _ITEMS.c.received_at <= wanted.c.until,
         # Each status a bound value of its own: a list given to `in_` is rendered anew
         # at every execution, which cost more than the rest of the statement's overhead.
         _ITEMS.c.status.in_([literal(status) for status in OPEN_STATUSES]),
+    ]
+    if earlier_only:
+        conditions.append(_ITEMS.c.id < wanted.c.item_id)
+    oldest = select(_ITEMS.c.id).where(*conditions).order_by(_ITEMS.c.received_at, _ITEMS.c.id).limit(1)
+    return oldest.correlate(wanted).scalar_subquery()
+
+
+@functools.lru_cache(maxsize=2 * 64)
+def _same_request_statement(size: int, earlier_only: bool) -> Select[int, int | None]:
+    """For each of `size` rows of bound values (place_N, contact_id_N, channel_N, since_N,
+    until_N, item_id_N), the oldest open item of the contact's on another channel. Built
+    once for each size: a statement of literal rows (VALUES) is compiled anew at every
+    execution, which cost more than the statements it spares.
+
+    Another channel is two ranges, the channels before this one and those after it,
+    asked apart: PostgreSQL reads `channel < x OR channel > x` (or `!=`) as a filter over
+    all of the contact's items in the window, thousands for a sender that writes all day."""
+    wanted = union_all(
+        *(
+            select(*(bindparam(f"{name}_{row}", type_=kind).label(name) for name, kind in _WANTED))
+            for row in range(size)
+        )
+    ).cte("wanted")
+    before = _oldest_open_in(wanted, _ITEMS.c.channel < wanted.c.channel, earlier_only)
+    after = _oldest_open_in(wanted, _ITEMS.c.channel > wanted.c.channel, earlier_only)
+    oldest = (
+        select(_PICKED.c.id)
+        .where(_PICKED.c.id.in_([before, after]))
+        .order_by(_PICKED.c.received_at, _PICKED.c.id)
+        .limit(1)
+        .correlate(wanted)
+        .scalar_subquery()
     )
+    return select(wanted.c.place, oldest)
 
 
-# Another channel is two ranges, the channels before this one and those after it, asked
-# apart: PostgreSQL reads `channel < x OR channel > x` (or `!=`) as a filter over all of
-# the contact's items in the window, thousands for a sender that writes all day.
-_ELSEWHERE = union_all(
-    _open_in_window(_ITEMS.c.channel < bindparam("channel")),
-    _open_in_window(_ITEMS.c.channel > bindparam("channel")),
-).subquery()
-_OLDEST_OPEN_ELSEWHERE = select(_ELSEWHERE.c.id).order_by(_ELSEWHERE.c.received_at, _ELSEWHERE.c.id).limit(1)
-
-
-def suggest_at_arrival(
-    session: Session,
-    item_id: int,
-    contact_id: int,
-    message: InboundMessage,
-    settings: Settings,
-    contacts: ContactsAtArrival,
-) -> None:
-    """Look for what a person should know about a new item of a known contact."""
-    same_request(session, item_id, contact_id, message.channel, message.received_at, settings)
-    other = contacts.other_by_number(message, contact_id)
-    if other is not None:
-        known_number(session, item_id, *other)
-
-
-def same_request(
-    session: Session, item_id: int, contact_id: int, channel: str, received_at: datetime, settings: Settings
-) -> int | None:
-    """Suggest the contact's oldest open item of the window on another channel, if any.
+def same_requests(
+    session: Session, arrived: Sequence[Arrived], settings: Settings, *, earlier_only: bool = False
+) -> list[int | None]:
+    """For each item, the contact's oldest open item of the window on another channel, if
+    any, in one statement; with `earlier_only`, only among items stored before it (a batch
+    being stored asks as if each item had been stored alone, in turn).
 
     The oldest, so that a text, a voicemail and an email about one boiler all point at
     the first of them. Read from ix_items_contact_channel: the contact's items of the
     window on the other channels.
     """
     hours = settings.contacts.same_request_hours
-    if hours <= 0:
-        return None
-    window = {"since": received_at - timedelta(hours=hours), "until": received_at}
-    found = {"contact_id": contact_id, "item_id": item_id, "channel": channel, **window}
-    other = session.execute(_OLDEST_OPEN_ELSEWHERE, found).scalar()
+    if hours <= 0 or not arrived:
+        return [None] * len(arrived)
+    window = timedelta(hours=hours)
+    bound: dict[str, Any] = {}
+    for place, new in enumerate(arrived):
+        row = (place, new.contact_id, new.channel, new.received_at - window, new.received_at, new.item_id)
+        bound.update((f"{name}_{place}", value) for (name, _), value in zip(_WANTED, row, strict=True))
+    statement = _same_request_statement(len(arrived), earlier_only)
+    found: dict[int, int | None] = {place: other for place, other in session.execute(statement, bound)}
+    return [found.get(place) for place in range(len(arrived))]
+
+
+def same_request(session: Session, arrived: Arrived, settings: Settings) -> int | None:
+    """Suggest the contact's oldest open item of the window on another channel, if any
+    (same_requests); its id."""
+    other = same_requests(session, [arrived], settings)[0]
     if other is not None:
-        session.execute(
-            _INSERT_SUGGESTION,
-            {"item_id": item_id, "kind": SAME_REQUEST, "other_item_id": other, "status": "open"},
-        )
+        session.execute(_INSERT_SUGGESTION, _same_request_row(arrived.item_id, other))
     return other
 
 
-def known_number(session: Session, item_id: int, number: str, contact_id: int) -> None:
-    """Suggest the contact that already wrote or called from a number in the item's text."""
-    session.execute(
-        _INSERT_SUGGESTION,
-        {
-            "item_id": item_id,
-            "kind": KNOWN_NUMBER,
-            "contact_id": contact_id,
-            "number": number,
-            "status": "open",
-        },
-    )
+def _same_request_row(item_id: int, other: int) -> dict[str, Any]:
+    return {"item_id": item_id, "kind": SAME_REQUEST, "other_item_id": other, "status": "open"}
+
+
+@dataclass
+class SuggestionsAtArrival:
+    """What a person should know about the new items of a batch of known contacts,
+    gathered while the batch is stored and looked for at once when it is written: the
+    same-request check in one statement, the suggestions in another."""
+
+    settings: Settings
+    arrived: list[Arrived] = field(default_factory=list)
+    # (item, number, contact): the number written in the item's email is that contact's.
+    numbers: list[tuple[int, str, int]] = field(default_factory=list)
+
+    def add(
+        self, item_id: int, contact_id: int, message: InboundMessage, contacts: ContactsAtArrival
+    ) -> None:
+        """A new item of a known contact: looked at when the batch is written."""
+        self.arrived.append(Arrived(item_id, contact_id, message.channel, message.received_at))
+        other = contacts.other_by_number(message, contact_id)
+        if other is not None:
+            self.numbers.append((item_id, *other))
+
+    def write(self, session: Session) -> None:
+        """Look for what was gathered, store the suggestions found, and gather anew."""
+        others = same_requests(session, self.arrived, self.settings, earlier_only=True)
+        rows = [
+            _same_request_row(new.item_id, other)
+            for new, other in zip(self.arrived, others, strict=True)
+            if other is not None
+        ]
+        rows += [
+            {
+                "item_id": item_id,
+                "kind": KNOWN_NUMBER,
+                "contact_id": contact_id,
+                "number": number,
+                "status": "open",
+            }
+            for item_id, number, contact_id in self.numbers
+        ]
+        if rows:
+            session.execute(_INSERT_SUGGESTION, rows)
+        self.arrived, self.numbers = [], []
 
 
 def open_suggestion(session: Session, item_id: int, kind: str) -> ContactSuggestion | None:
