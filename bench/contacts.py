@@ -4,9 +4,9 @@ hundred thousand contacts, against the bare SQL behind them.
 Fills a fresh SQLite file (and a PostgreSQL database, as bench/queue_pages.py does) with
 the queue bench's filler, each item one of the contacts' (bench/queue_fill.py), then times
 in the same run: a contact's page (`/contacts/ID`) and the API's (`/api/v1/contacts/ID`)
-through the real Flask app, and the same-request check a new message makes on arrival
-(routing.contacts.suggestions.same_request, rolled back); each beside the SQL it issued,
-replayed on a raw connection (x bare). Run from the project root:
+through the real Flask app, and the same-request check a worker makes for a batch of new
+messages (routing.contacts.suggestions.same_requests, rolled back); each beside the SQL
+it issued, replayed on a raw connection (x bare). Run from the project root:
 
     .venv/bin/python bench/contacts.py [--items N] [--contacts N] [--repeats N] [--postgresql URL|none] [--no-sqlite]
 """
@@ -41,7 +41,8 @@ from bench.queue_pages import (
 from config.holder import SettingsHolder
 from config.loading import DEFAULT_CONFIG, load_settings
 from config.settings import Settings
-from routing.contacts.suggestions import Arrived, same_request
+from intake.jobs.inbox import BATCH
+from routing.contacts.suggestions import Arrived, same_requests
 from routing.delivery import Deliverer
 from routing.engine import Router
 from routing.normalize import normalizer_for
@@ -68,14 +69,15 @@ def measure(label: str, engine: Engine, log: StatementLog, run: Callable[[], obj
 
 
 def arrival_check(sessions: sessionmaker[Session], settings: Settings, contacts: int) -> Callable[[], None]:
-    """The same-request check of a text arriving now from a random contact, rolled back
-    (the suggestion it may write names item 1, which the filler made)."""
+    """The same-request check of a worker's batch of texts arriving now, each from a
+    random contact, in one statement as a batch is stored, rolled back."""
     rng = random.Random(3)
 
     def run() -> None:
+        now = datetime.now(UTC)
+        arrived = [Arrived(BATCH + n, rng.randrange(1, contacts + 1), "sms", now) for n in range(BATCH)]
         with sessions() as session, session.begin():
-            arrived = Arrived(1, rng.randrange(1, contacts + 1), "sms", datetime.now(UTC))
-            same_request(session, arrived, settings)
+            same_requests(session, arrived, settings, earlier_only=True)
             session.rollback()
 
     return run
@@ -124,7 +126,7 @@ def run_database(url: str, name: str, items: int, contacts: int, repeats: int) -
             measure("GET /contacts/ID (a random contact)", engine, log, page, repeats),
             measure("GET /api/v1/contacts/ID", engine, log, api, repeats),
             measure(
-                "same-request check on arrival",
+                f"same-request check of {BATCH} arrivals",
                 engine,
                 log,
                 arrival_check(sessions, settings, contacts),

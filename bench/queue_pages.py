@@ -81,14 +81,19 @@ class Figure:
 
 
 class StatementLog:
-    """The SELECTs an engine sends while capturing, exactly as the driver gets them."""
+    """The SELECTs (with a WITH clause or without) an engine sends while capturing,
+    exactly as the driver gets them."""
 
     def __init__(self, engine: Engine) -> None:
         self.capturing: list[tuple[str, Any]] | None = None
         event.listen(engine, "before_cursor_execute", self._seen)
 
     def _seen(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, many: bool) -> None:
-        if self.capturing is not None and not many and statement.lstrip().upper().startswith("SELECT"):
+        if (
+            self.capturing is not None
+            and not many
+            and statement.lstrip().upper().startswith(("SELECT", "WITH"))
+        ):
             self.capturing.append((statement, parameters))
 
     @contextmanager

@@ -222,6 +222,27 @@ def _thread(
     return Thread(item_id, item.department_id, matcher, reason, reopens)
 
 
+def may_continue_any(message: InboundMessage, earlier: Iterable[InboundMessage]) -> bool:
+    """Whether the matchers may find the item of one of the `earlier` messages for
+    `message`: a text from its number on its channel, an email answering its Message-ID,
+    or an email naming an item by a subject token (any item may be named)."""
+    if message.channel in TEXT_CHANNELS:
+        return any(e.channel == message.channel and e.sender == message.sender for e in earlier)
+    if message.channel not in EMAIL_CHANNELS:
+        return False
+    if _TOKEN.search(message.subject) is not None:
+        return True
+    answered = answered_message_ids(message)
+    return any(e.message_id in answered for e in earlier)
+
+
+def answered_message_ids(message: InboundMessage) -> frozenset[str]:
+    """The Message-IDs an email answers or references (none for other channels)."""
+    if message.channel not in EMAIL_CHANNELS:
+        return frozenset()
+    return frozenset(_message_ids(f"{message.in_reply_to or ''} {' '.join(message.references)}"))
+
+
 def _message_ids(text: str) -> list[str]:
     return _MESSAGE_ID.findall(text)
 
@@ -239,12 +260,7 @@ class KnownMessageIds:
         # ranks them: an item before a follow-up before the office's reply, the oldest first.
         self._first: dict[str, tuple[int, int, int]] = {}
         self._asked: set[str] = set()
-        named = {
-            message_id
-            for message in messages
-            if message.channel in EMAIL_CHANNELS
-            for message_id in _message_ids(f"{message.in_reply_to or ''} {' '.join(message.references)}")
-        }
+        named = {message_id for message in messages for message_id in answered_message_ids(message)}
         self._look_up(session, sorted(named))
 
     def item_of(self, session: Session, message_id: str) -> int | None:

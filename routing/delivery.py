@@ -18,9 +18,10 @@ from sqlalchemy import update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from config.settings import Settings
 from routing.contacts.directory import ContactsAtArrival, written_numbers
 from routing.contacts.suggestions import SuggestionsAtArrival
-from routing.conversation import KnownMessageIds, Thread, match
+from routing.conversation import KnownMessageIds, Thread, match, may_continue_any
 from routing.engine import Routes, RoutingDecision, RuleOutcome
 from routing.message import InboundMessage
 from routing.normalize import normalizer_for
@@ -166,30 +167,34 @@ class Deliverer:
             if delivering.routed is not None
         }
         rows = _Batch(
+            self.router.settings,
             ContactsAtArrival(session, stored, region, written),
             KnownMessageIds(session, stored),
             SuggestionsAtArrival(self.router.settings),
         )
-        deliveries = []
+        deliveries: list[Delivery | _NewItem] = []
         for delivering, new in zip(batch, stores, strict=True):
             if new:
                 delivery = self._store(
                     session, delivering.message, next(raw_blob_ids), rows, delivering.routed
                 )
             else:
+                rows.insert_items(session)  # the first copy, if it is of this batch
                 delivery = _find(session, delivering.message.idempotency_key)
             deliveries.append(delivery)
             if delivering.also is not None:
                 rows.alsos.append((delivering.also, delivery))
         rows.write(session)
-        return deliveries
+        return [delivery.stored() if isinstance(delivery, _NewItem) else delivery for delivery in deliveries]
 
     def _store(
         self, session: Session, message: InboundMessage, raw_blob_id: int, rows: _Batch, routed: Routed | None
-    ) -> Delivery:
+    ) -> Delivery | _NewItem:
         """Join the conversation the message continues, or make a routed item (routed
-        here unless `routed` was worked out ahead); the message's key is claimed and its
-        raw bytes stored as `raw_blob_id`."""
+        here unless `routed` was worked out ahead), inserted with the batch's others; the
+        message's key is claimed and its raw bytes stored as `raw_blob_id`."""
+        if rows.continued_by(message):
+            rows.insert_items(session)  # the conversation matchers read the items stored so far
         matching = match(session, message, self.router.settings.routing, rows.message_ids)
         if matching.thread is not None:
             if matching.thread.item_id in rows.items:
@@ -200,18 +205,11 @@ class Deliverer:
             rows.items.add(matching.thread.item_id)
             return Delivery(matching.thread.item_id, matching.thread.department_id, created=True, joined=True)
         routed = routed or self.route_ahead(session, message)
-        decision = routed.decision
-        settings = self.router.settings
         contact_id = rows.contacts.of(session, message)
-        item_id = _insert_item(session, message, raw_blob_id, decision, matching.outcomes, contact_id, rows)
-        rows.search_rows.append({"item_id": item_id, "terms": routed.terms})
-        rows.items.add(item_id)
-        if contact_id is not None:
-            rows.suggestions.add(item_id, contact_id, message, rows.contacts)
-        quiet = decision.machine or decision.spam
-        if not quiet and message.machine_kind is None:  # nobody is told of machine mail or spam
-            enqueue(session, item_id, decision.department_id, settings, utcnow())
-        return Delivery(item_id, decision.department_id, created=True, quiet=quiet)
+        row = _item_row(message, raw_blob_id, routed.decision, matching.outcomes, contact_id)
+        new = _NewItem(message, routed.decision, row, routed.terms)
+        rows.new_items.append(new)
+        return new
 
     def _terms(self, message: InboundMessage) -> str:
         """What the search index holds of the message (routing.store.search_index)."""
@@ -222,28 +220,82 @@ class Deliverer:
 
 
 @dataclass
+class _NewItem:
+    """A new item's row, inserted with the batch's others (_Batch.insert_items), and
+    where it ended up once it is."""
+
+    message: InboundMessage
+    decision: RoutingDecision
+    row: dict[str, Any]
+    terms: str
+    delivery: Delivery | None = None
+
+    def stored(self) -> Delivery:
+        if self.delivery is None:
+            raise RuntimeError("a batch's new items are inserted before it is written")
+        return self.delivery
+
+
+@dataclass
 class _Batch:
     """What the messages of a batch share while they are stored: their senders' contacts
-    and the Message-IDs they answer, read at once, and what they store that nothing else
+    and the Message-IDs they answer, read at once; the new items, inserted together
+    once nothing in the batch needs them sooner; and what they store that nothing else
     in the batch reads back, written after the items, one statement per table, in the
     messages' order: the audit events, the new items' search rows, the terms
     follow-ups add to their items' rows, and the suggestions for the new items of known
     contacts (looked for as if each item had been stored alone, in turn); last, what
     each message's `also` stores (an acknowledgement, downloads to make).
 
-    A follow-up that joins an item of the batch has what was gathered written first, so
-    that its item's history reads as if each message had been stored alone (received,
-    acknowledged, reply received)."""
+    The new items gathered are inserted before a message that may continue one of them
+    is matched to its conversation, and before a repeated key is looked up, so that each
+    finds them as if each message had been stored alone. A follow-up that joins an item
+    of the batch has what was gathered written first, so that its item's history reads
+    the same way (received, acknowledged, reply received)."""
 
+    settings: Settings
     contacts: ContactsAtArrival
     message_ids: KnownMessageIds
     suggestions: SuggestionsAtArrival
+    new_items: list[_NewItem] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     search_rows: list[dict[str, Any]] = field(default_factory=list)
     more_terms: list[dict[str, Any]] = field(default_factory=list)
-    alsos: list[tuple[AlsoStore, Delivery]] = field(default_factory=list)
+    alsos: list[tuple[AlsoStore, Delivery | _NewItem]] = field(default_factory=list)
     # The items whose rows (or a follow-up's) are gathered here, not yet written.
     items: set[int] = field(default_factory=set)
+
+    def continued_by(self, message: InboundMessage) -> bool:
+        """Whether a new item not inserted yet may be one that `message` continues."""
+        return may_continue_any(message, (new.message for new in self.new_items))
+
+    def insert_items(self, session: Session) -> None:
+        """Insert the new items gathered, in one statement, with their attachments and
+        notifications, and gather what else goes with each."""
+        if not self.new_items:
+            return
+        item_ids = item_rows.insert_items(session, [new.row for new in self.new_items])
+        for new, item_id in zip(self.new_items, item_ids, strict=True):
+            message, decision = new.message, new.decision
+            self.message_ids.stored(message.message_id, item_id)
+            item_rows.insert_attachments(session, item_id, message)
+            detail = {
+                "channel": message.channel,
+                "department": decision.department_id,
+                "reason": decision.reason,
+                "other_departments": list(decision.other_departments),
+            }
+            self.event(item_id, "received", detail)
+            self.search_rows.append({"item_id": item_id, "terms": new.terms})
+            self.items.add(item_id)
+            contact_id = new.row["contact_id"]
+            if contact_id is not None:
+                self.suggestions.add(item_id, contact_id, message, self.contacts)
+            quiet = decision.machine or decision.spam
+            if not quiet and message.machine_kind is None:  # nobody is told of machine mail or spam
+                enqueue(session, item_id, decision.department_id, self.settings, utcnow())
+            new.delivery = Delivery(item_id, decision.department_id, created=True, quiet=quiet)
+        self.new_items = []
 
     def event(self, item_id: int, action: str, detail: dict[str, Any]) -> None:
         """An audit event by the system, at the time it happened rather than written."""
@@ -252,13 +304,14 @@ class _Batch:
         )
 
     def write(self, session: Session) -> None:
-        """Write what was gathered, and gather anew."""
+        """Insert the new items, write what was gathered, and gather anew."""
+        self.insert_items(session)
         item_rows.insert_events(session, self.events)
         search_index.write(session, self.search_rows, new=True)
         search_index.add_terms(session, self.more_terms)
         self.suggestions.write(session)
         for also, delivery in self.alsos:
-            also(session, delivery)
+            also(session, delivery.stored() if isinstance(delivery, _NewItem) else delivery)
         self.events, self.search_rows, self.more_terms, self.alsos = [], [], [], []
         self.items = set()
 
@@ -329,19 +382,15 @@ def apply_decision(item: Item, decision: RoutingDecision) -> None:
         setattr(item, name, value)
 
 
-def _insert_item(
-    session: Session,
+def _item_row(
     message: InboundMessage,
     raw_blob_id: int,
     decision: RoutingDecision,
     conversation: tuple[RuleOutcome, ...],
     contact_id: int | None,
-    batch: _Batch,
-) -> int:
-    """Store the item and its attachments; its first audit event goes with the batch's.
-
-    `conversation` is what the conversation matchers said: misses, recorded first.
-    """
+) -> dict[str, Any]:
+    """The item's row. `conversation` is what the conversation matchers said: misses,
+    recorded first."""
     item = {
         **item_rows.message_fields(message, raw_blob_id),
         "status": "new",
@@ -351,17 +400,7 @@ def _insert_item(
         "machine_kind": message.machine_kind or (MARKED_MACHINE if decision.machine else None),
     }
     item["routing_hits"] = [outcome.stored() for outcome in conversation] + item["routing_hits"]
-    item_id = item_rows.insert_item(session, item)
-    batch.message_ids.stored(message.message_id, item_id)
-    item_rows.insert_attachments(session, item_id, message)
-    detail = {
-        "channel": message.channel,
-        "department": decision.department_id,
-        "reason": decision.reason,
-        "other_departments": list(decision.other_departments),
-    }
-    batch.event(item_id, "received", detail)
-    return item_id
+    return item
 
 
 def _join(

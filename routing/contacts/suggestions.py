@@ -19,7 +19,6 @@ from sqlalchemy import (
     CTE,
     ColumnElement,
     Integer,
-    ScalarSelect,
     Select,
     String,
     bindparam,
@@ -45,7 +44,6 @@ MERGED = "merged"
 
 _INSERT_SUGGESTION = insert(Base.metadata.tables[ContactSuggestion.__tablename__])
 _ITEMS = Base.metadata.tables[Item.__tablename__]
-_PICKED = _ITEMS.alias("picked")
 # The columns of the same-request check's rows, one row an item.
 _WANTED: tuple[tuple[str, TypeEngine[Any]], ...] = (
     ("place", Integer()),
@@ -67,12 +65,10 @@ class Arrived:
     received_at: datetime
 
 
-def _oldest_open_in(
-    wanted: CTE, other_channels: ColumnElement[bool], earlier_only: bool
-) -> ScalarSelect[int]:
-    """The oldest of the contact's open items of the window on the channels `other_channels`
-    picks: one range of ix_items_contact_channel, so that the contact's items on this
-    message's own channel, however many, are never read."""
+def _open_in(wanted: CTE, other_channels: ColumnElement[bool], earlier_only: bool) -> Select[int, datetime]:
+    """The contact's open items of the window on the channels `other_channels` picks: one
+    range of ix_items_contact_channel, so that the contact's items on this message's own
+    channel, however many, are never read."""
     conditions = [
         _ITEMS.c.contact_id == wanted.c.contact_id,
         other_channels,
@@ -84,8 +80,7 @@ def _oldest_open_in(
     ]
     if earlier_only:
         conditions.append(_ITEMS.c.id < wanted.c.item_id)
-    oldest = select(_ITEMS.c.id).where(*conditions).order_by(_ITEMS.c.received_at, _ITEMS.c.id).limit(1)
-    return oldest.correlate(wanted).scalar_subquery()
+    return select(_ITEMS.c.id, _ITEMS.c.received_at).where(*conditions).correlate(wanted)
 
 
 @functools.lru_cache(maxsize=2 * 64)
@@ -104,12 +99,13 @@ def _same_request_statement(size: int, earlier_only: bool) -> Select[int, int | 
             for row in range(size)
         )
     ).cte("wanted")
-    before = _oldest_open_in(wanted, _ITEMS.c.channel < wanted.c.channel, earlier_only)
-    after = _oldest_open_in(wanted, _ITEMS.c.channel > wanted.c.channel, earlier_only)
+    elsewhere = union_all(
+        _open_in(wanted, _ITEMS.c.channel < wanted.c.channel, earlier_only),
+        _open_in(wanted, _ITEMS.c.channel > wanted.c.channel, earlier_only),
+    ).subquery("elsewhere")
     oldest = (
-        select(_PICKED.c.id)
-        .where(_PICKED.c.id.in_([before, after]))
-        .order_by(_PICKED.c.received_at, _PICKED.c.id)
+        select(elsewhere.c.id)
+        .order_by(elsewhere.c.received_at, elsewhere.c.id)
         .limit(1)
         .correlate(wanted)
         .scalar_subquery()

@@ -24,7 +24,10 @@ _TABLES = Base.metadata.tables
 # rows given, SQLAlchemy sends SQLite one INSERT a row (its RETURNING has no set order).
 _BLOBS = _TABLES[Blob.__tablename__]
 _INSERT_BLOB = insert(_BLOBS).returning(_BLOBS.c.id, _BLOBS.c.sha256)
-_INSERT_ITEM = insert(_TABLES[Item.__tablename__]).returning(_TABLES[Item.__tablename__].c.id)
+# The ids come back with the items' keys, as the blobs' with their hashes.
+_INSERT_ITEMS = insert(_TABLES[Item.__tablename__]).returning(
+    _TABLES[Item.__tablename__].c.id, _TABLES[Item.__tablename__].c.idempotency_key
+)
 _INSERT_MESSAGE = insert(_TABLES[Message.__tablename__]).returning(_TABLES[Message.__tablename__].c.id)
 _INSERT_ATTACHMENT = insert(_TABLES[Attachment.__tablename__])
 _KEYS = _TABLES[DeliveryKey.__tablename__]
@@ -102,10 +105,10 @@ def message_fields(message: InboundMessage, raw_blob_id: int) -> dict[str, Any]:
     }
 
 
-def insert_item(session: Session, row: dict[str, Any]) -> int:
-    """Insert an item's row; its id."""
-    item_id: int = session.execute(_INSERT_ITEM, row).scalar_one()
-    return item_id
+def insert_items(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert items' rows (each with its own key), in one statement; their ids, in order."""
+    ids: dict[str, int] = {key: item_id for item_id, key in session.execute(_INSERT_ITEMS, rows)}
+    return [ids[row["idempotency_key"]] for row in rows]
 
 
 def insert_follow_up(session: Session, row: dict[str, Any]) -> int:

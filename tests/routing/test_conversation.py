@@ -490,3 +490,36 @@ def test_a_batch_s_unknown_message_ids_are_looked_up_in_one_statement(runtime: R
     with runtime.sessions() as session:
         misses = [item.routing_hits[0] for item in session.scalars(select(Item).order_by(Item.id))]
     assert misses[0]["reason"] == "In-Reply-To <unknown0@office.test> is no stored message"
+
+
+def test_a_text_joins_the_item_of_a_text_stored_earlier_in_its_own_batch(runtime: Runtime) -> None:
+    with transaction(runtime.sessions) as session:
+        first, later = runtime.deliverer.deliver_all(
+            session,
+            [
+                Delivering(text_message("SM1", "Do you deliver?")),
+                Delivering(text_message("SM2", "To Boston, I mean", at=MONDAY + timedelta(minutes=2))),
+            ],
+        )
+    assert (first.created, first.joined) == (True, False)
+    assert (later.item_id, later.joined) == (first.item_id, True)
+    assert actions(runtime, first.item_id) == ["received", "reply received"]
+
+
+def test_a_batch_s_new_items_are_inserted_in_one_statement(runtime: Runtime) -> None:
+    raws = [email_bytes(message_id=f"<new{n}@client.example>", subject=f"Question {n}") for n in range(5)]
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", seen)
+    try:
+        deliveries = deliver_together(runtime, raws)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", seen)
+    assert sum(statement.startswith("INSERT INTO items ") for statement in statements) == 1
+    with runtime.sessions() as session:
+        stored = session.execute(select(Item.id, Item.subject).order_by(Item.id)).tuples().all()
+    assert stored == [(d.item_id, f"Question {n}") for n, d in enumerate(deliveries)]
+    assert [actions(runtime, d.item_id) for d in deliveries] == [["received"]] * 5

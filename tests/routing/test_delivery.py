@@ -164,6 +164,20 @@ def test_a_copy_arriving_after_its_original_is_answered_cannot_become_a_follow_u
     assert (_count(runtime, Item), _count(runtime, Message)) == (2, 0)
 
 
+def test_two_copies_in_one_batch_make_one_item_and_the_copy_finds_it(runtime: Runtime) -> None:
+    """The first copy's item is inserted with the batch's others; the copy, claimed
+    already, finds it as if the first had been stored alone."""
+    message = parse_email(email_bytes(message_id="<copies@client.example>"))
+    other = parse_email(email_bytes(message_id="<other@client.example>"))
+    with transaction(runtime.sessions) as session:
+        first, between, again = runtime.deliverer.deliver_all(
+            session, [Delivering(message), Delivering(other), Delivering(message)]
+        )
+    assert (again.item_id, again.created) == (first.item_id, False) and first.created
+    assert between.item_id != first.item_id
+    assert (_count(runtime, Item), _count(runtime, AuditEvent)) == (2, 2)
+
+
 def test_a_key_taken_with_no_item_is_refused_not_made_a_second_item(runtime: Runtime) -> None:
     # Keys and items are erased together; a key left alone (a hand edit of the database)
     # must not let its message through as new, nor be read as stored.
