@@ -426,6 +426,20 @@ def deliver_together(runtime: Runtime, raws: list[bytes]) -> list[Delivery]:
         return runtime.deliverer.deliver_all(session, [Delivering(message) for message in messages])
 
 
+def deliver_together_seen(runtime: Runtime, raws: list[bytes]) -> tuple[list[Delivery], list[str]]:
+    """deliver_together(), with the statements it sent."""
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", seen)
+    try:
+        return deliver_together(runtime, raws), statements
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", seen)
+
+
 def test_a_reply_finds_the_mail_it_answers_stored_earlier_in_its_own_batch(runtime: Runtime) -> None:
     first, reply, again = deliver_together(
         runtime,
@@ -473,18 +487,9 @@ def test_a_batch_s_unknown_message_ids_are_looked_up_in_one_statement(runtime: R
         reply_bytes(message_id=f"<n{n}@client.example>", in_reply_to=f"<unknown{n}@office.test>")
         for n in range(5)
     ]
-    statements: list[str] = []
     with runtime.sessions() as session:
         session.execute(select(1))  # the connection opened before listening
-
-    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    event.listen(runtime.engine, "before_cursor_execute", seen)
-    try:
-        deliveries = deliver_together(runtime, raws)
-    finally:
-        event.remove(runtime.engine, "before_cursor_execute", seen)
+    deliveries, statements = deliver_together_seen(runtime, raws)
     assert [d.joined for d in deliveries] == [False] * 5
     assert sum("message_id IN" in statement for statement in statements) == 1
     with runtime.sessions() as session:
@@ -508,16 +513,7 @@ def test_a_text_joins_the_item_of_a_text_stored_earlier_in_its_own_batch(runtime
 
 def test_a_batch_s_new_items_are_inserted_in_one_statement(runtime: Runtime) -> None:
     raws = [email_bytes(message_id=f"<new{n}@client.example>", subject=f"Question {n}") for n in range(5)]
-    statements: list[str] = []
-
-    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    event.listen(runtime.engine, "before_cursor_execute", seen)
-    try:
-        deliveries = deliver_together(runtime, raws)
-    finally:
-        event.remove(runtime.engine, "before_cursor_execute", seen)
+    deliveries, statements = deliver_together_seen(runtime, raws)
     assert sum(statement.startswith("INSERT INTO items ") for statement in statements) == 1
     with runtime.sessions() as session:
         stored = session.execute(select(Item.id, Item.subject).order_by(Item.id)).tuples().all()
