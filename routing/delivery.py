@@ -170,7 +170,6 @@ class Deliverer:
             self.router.settings,
             ContactsAtArrival(session, stored, region, written),
             KnownMessageIds(session, stored),
-            SuggestionsAtArrival(self.router.settings),
         )
         deliveries: list[Delivery | _NewItem] = []
         for delivering, new in zip(batch, stores, strict=True):
@@ -256,7 +255,7 @@ class _Batch:
     settings: Settings
     contacts: ContactsAtArrival
     message_ids: KnownMessageIds
-    suggestions: SuggestionsAtArrival
+    suggestions: SuggestionsAtArrival = field(init=False)
     new_items: list[_NewItem] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     search_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -264,6 +263,9 @@ class _Batch:
     alsos: list[tuple[AlsoStore, Delivery | _NewItem]] = field(default_factory=list)
     # The items whose rows (or a follow-up's) are gathered here, not yet written.
     items: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.suggestions = SuggestionsAtArrival(self.settings)
 
     def continued_by(self, message: InboundMessage) -> bool:
         """Whether a new item not inserted yet may be one that `message` continues."""
