@@ -68,14 +68,17 @@ def measure(label: str, engine: Engine, log: StatementLog, run: Callable[[], obj
     return within
 
 
-def arrival_check(sessions: sessionmaker[Session], settings: Settings, contacts: int) -> Callable[[], None]:
+def arrival_check(
+    sessions: sessionmaker[Session], settings: Settings, items: int, contacts: int
+) -> Callable[[], None]:
     """The same-request check of a worker's batch of texts arriving now, each from a
-    random contact, in one statement as a batch is stored, rolled back."""
+    random contact, in one statement as a batch is stored (each a new item, after every
+    item the filler made), rolled back."""
     rng = random.Random(3)
 
     def run() -> None:
         now = datetime.now(UTC)
-        arrived = [Arrived(BATCH + n, rng.randrange(1, contacts + 1), "sms", now) for n in range(BATCH)]
+        arrived = [Arrived(items + 1 + n, rng.randrange(1, contacts + 1), "sms", now) for n in range(BATCH)]
         with sessions() as session, session.begin():
             same_requests(session, arrived, settings, earlier_only=True)
             session.rollback()
@@ -129,7 +132,7 @@ def run_database(url: str, name: str, items: int, contacts: int, repeats: int) -
                 f"same-request check of {BATCH} arrivals",
                 engine,
                 log,
-                arrival_check(sessions, settings, contacts),
+                arrival_check(sessions, settings, items, contacts),
                 repeats,
             ),
         ]

@@ -44,6 +44,9 @@ MERGED = "merged"
 
 _INSERT_SUGGESTION = insert(Base.metadata.tables[ContactSuggestion.__tablename__])
 _ITEMS = Base.metadata.tables[Item.__tablename__]
+# Items checked in one statement at most: a worker's batch is 16, and SQLite takes at
+# most 500 SELECTs joined into one.
+SAME_REQUESTS_PER_STATEMENT = 64
 # The columns of the same-request check's rows, one row an item.
 _WANTED: tuple[tuple[str, TypeEngine[Any]], ...] = (
     ("place", Integer()),
@@ -83,7 +86,7 @@ def _open_in(wanted: CTE, other_channels: ColumnElement[bool], earlier_only: boo
     return select(_ITEMS.c.id, _ITEMS.c.received_at).where(*conditions).correlate(wanted)
 
 
-@functools.lru_cache(maxsize=2 * 64)
+@functools.lru_cache(maxsize=2 * SAME_REQUESTS_PER_STATEMENT)
 def _same_request_statement(size: int, earlier_only: bool) -> Select[int, int | None]:
     """For each of `size` rows of bound values (place_N, contact_id_N, channel_N, since_N,
     until_N, item_id_N), the oldest open item of the contact's on another channel. Built
@@ -128,13 +131,17 @@ def same_requests(
     if hours <= 0 or not arrived:
         return [None] * len(arrived)
     window = timedelta(hours=hours)
-    bound: dict[str, Any] = {}
-    for place, new in enumerate(arrived):
-        row = (place, new.contact_id, new.channel, new.received_at - window, new.received_at, new.item_id)
-        bound.update((f"{name}_{place}", value) for (name, _), value in zip(_WANTED, row, strict=True))
-    statement = _same_request_statement(len(arrived), earlier_only)
-    found: dict[int, int | None] = {place: other for place, other in session.execute(statement, bound)}
-    return [found.get(place) for place in range(len(arrived))]
+    found: list[int | None] = []
+    for start in range(0, len(arrived), SAME_REQUESTS_PER_STATEMENT):
+        part = arrived[start : start + SAME_REQUESTS_PER_STATEMENT]
+        bound: dict[str, Any] = {}
+        for place, new in enumerate(part):
+            row = (place, new.contact_id, new.channel, new.received_at - window, new.received_at, new.item_id)
+            bound.update((f"{name}_{place}", value) for (name, _), value in zip(_WANTED, row, strict=True))
+        statement = _same_request_statement(len(part), earlier_only)
+        others: dict[int, int | None] = dict(session.execute(statement, bound).tuples().all())
+        found += [others.get(place) for place in range(len(part))]
+    return found
 
 
 def same_request(session: Session, arrived: Arrived, settings: Settings) -> int | None:

@@ -10,11 +10,11 @@ from datetime import timedelta
 from sqlalchemy import event, select
 
 from intake.cli.runtime import Runtime
-from routing.contacts.suggestions import SAME_REQUEST
+from routing.contacts.suggestions import SAME_REQUEST, SAME_REQUESTS_PER_STATEMENT, Arrived, same_requests
 from routing.delivery import Delivering
 from routing.message import InboundMessage
 from routing.store.database import transaction
-from routing.store.models import ContactSuggestion
+from routing.store.models import ContactSuggestion, Item
 from tests.support.contacts import ARRIVED
 
 NUMBER = "+447700900456"
@@ -85,3 +85,16 @@ def test_a_batch_of_one_channel_suggests_nothing_and_a_later_batch_finds_the_ope
     assert _suggested(runtime) == {}
     [voicemail] = _deliver_together(runtime, [_from_the_number("voicemail", "voice:3", 30)])
     assert _suggested(runtime) == {voicemail: text}
+
+
+def test_more_items_than_one_statement_holds_are_each_checked(runtime: Runtime) -> None:
+    [text] = _deliver_together(runtime, [_from_the_number("sms", "sms:4", 0)])
+    with transaction(runtime.sessions, write=False) as session:
+        contact = session.get_one(Item, text).contact_id
+        assert contact is not None
+        later = ARRIVED + timedelta(minutes=1)
+        arrived = [
+            Arrived(text + 1 + n, contact, "voicemail", later) for n in range(SAME_REQUESTS_PER_STATEMENT + 6)
+        ]
+        found = same_requests(session, arrived, runtime.settings, earlier_only=True)
+    assert found == [text] * len(arrived)
