@@ -5,7 +5,7 @@ desk and support, about 95% resolved, the open ones mostly recent. Each item nee
 raw bytes (a Blob); a bench shares one blob per channel instead of storing a million.
 Rows go in with plain batched INSERTs (SQLite, synchronous=OFF while filling) or COPY
 (PostgreSQL), not through deliver(): the bench reads queues, it does not measure storing.
-Each item's search terms are made by routing.reading.search_terms, as deliver() makes them,
+Each item's search terms are made by routing.store.search_index, as deliver() makes them,
 and go in with the same batch; on PostgreSQL the GIN index is built once at the end.
 """
 
@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from routing.normalize import Normalizer
 from routing.people import accounts
-from routing.reading import search_terms
 from routing.store import search_index
 from routing.store.database import transaction
 from routing.store.models import Blob, Contact, ContactAddress, Item
@@ -218,7 +217,7 @@ def _with_terms(items: list[dict[str, Any]], normalizer: Normalizer) -> Batch:
     terms = [
         {
             "item_id": item["id"],
-            "terms": search_terms(
+            "terms": search_index.terms(
                 normalizer, item["sender"], item["sender_name"], item["subject"], item["text"]
             ),
         }

@@ -19,14 +19,12 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from routing.contacts.directory import ContactsAtArrival
+from routing.contacts.directory import ContactsAtArrival, written_numbers
 from routing.contacts.suggestions import SuggestionsAtArrival
 from routing.conversation import KnownMessageIds, Thread, match, may_continue_any
 from routing.engine import Routes, RoutingDecision, RuleOutcome
 from routing.message import InboundMessage
-from routing.message_text import MessageText
 from routing.normalize import normalizer_for
-from routing.reading import Reading, ReadingSettings, read, search_terms
 from routing.store import item_rows, search_index
 from routing.store.database import StorageUnavailable, UnstorableMessage, transaction
 from routing.store.models import (
@@ -116,29 +114,20 @@ class Deliverer:
         the one that stores it: on SQLite that one holds the only write lock, which the
         doors wait for. What was learned meanwhile is what it would have missed had the
         message come a moment earlier."""
-        return self.route_all_ahead(session, [(message, None)])[0]
+        return self.route_all_ahead(session, [message])[0]
 
-    def route_all_ahead(
-        self, session: Session, messages: Iterable[tuple[InboundMessage, Reading | None]]
-    ) -> list[Routed]:
-        """route_ahead() for each message, as `messages` yields it (Router.route_all_read),
-        with its reading where it was read already (routing.reading: a worker's parsing
-        child reads mail); one read under other settings (a config reloaded since) is
-        read again here, as is a message without one."""
-        wanted = ReadingSettings.of(self.router.settings)
-        readings: list[Reading] = []
+    def route_all_ahead(self, session: Session, messages: Iterable[InboundMessage]) -> list[Routed]:
+        """route_ahead() for each message, as `messages` yields it (Router.route_all)."""
+        read: list[tuple[str, tuple[str, ...]]] = []
+        region = self.router.settings.region
 
-        def read_each() -> Iterator[tuple[InboundMessage, MessageText]]:
-            for message, ready in messages:
-                found = ready if ready is not None and ready.settings == wanted else read(message, wanted)
-                readings.append(found)
-                yield message, found.text
+        def reading() -> Iterator[InboundMessage]:
+            for message in messages:
+                read.append((self._terms(message), written_numbers(message, region)))
+                yield message
 
-        decisions = self.router.route_all_read(read_each(), session)
-        return [
-            Routed(decision, found.search_terms, found.numbers)
-            for decision, found in zip(decisions, readings, strict=True)
-        ]
+        decisions = self.router.route_all(reading(), session)
+        return [Routed(decision, *found) for decision, found in zip(decisions, read, strict=True)]
 
     def deliver_in(
         self,
@@ -224,7 +213,9 @@ class Deliverer:
     def _terms(self, message: InboundMessage) -> str:
         """What the search index holds of the message (routing.store.search_index)."""
         normalizer = normalizer_for(self.router.settings.languages)
-        return search_terms(normalizer, message.sender, message.sender_name, message.subject, message.text)
+        return search_index.terms(
+            normalizer, message.sender, message.sender_name, message.subject, message.text
+        )
 
 
 @dataclass

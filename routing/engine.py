@@ -24,7 +24,6 @@ from routing.conditions.registry import standard_registry
 from routing.learning import Classifier, Learned, Suggestion
 from routing.lessons import Lesson, lesson_of
 from routing.message import InboundMessage
-from routing.message_text import MessageText
 from routing.rules import CompiledRule, RuleSet
 from routing.senders import LOOKALIKE_TAG
 
@@ -186,20 +185,12 @@ class Router:
         """route() for each message, with what was learned of all their words read at once
         (one statement for a batch rather than one a message). Each message is read as
         `messages` yields it, so that a worker reads one while the next is parsed."""
-        return self.route_all_read(((message, None) for message in messages), session)
-
-    def route_all_read(
-        self, messages: Iterable[tuple[InboundMessage, MessageText | None]], session: Session | None = None
-    ) -> list[RoutingDecision]:
-        """route_all() for messages each with its new text as read already in the office's
-        languages (routing.reading: a worker's parsing child reads mail), or None where it
-        is to be read here."""
-        readings = [self._read(message, read) for message, read in messages]
+        readings = [self._read(message) for message in messages]
         learned = self.classifier.read_all([reading.lesson for reading in readings], session)
         return [self._decide(reading, known, False) for reading, known in zip(readings, learned, strict=True)]
 
-    def _read(self, message: InboundMessage, read: MessageText | None = None) -> _Reading:
-        facts = Facts(message, self.settings, self.rules.text_keys, read)
+    def _read(self, message: InboundMessage) -> _Reading:
+        facts = Facts(message, self.settings, self.rules.text_keys)
         lesson = lesson_of(facts.read, message.sender, self.settings, self.classifier.seed_vocabulary)
         return _Reading(message, facts, lesson)
 
@@ -381,8 +372,8 @@ class Routes(Protocol):
 
     def route(self, message: InboundMessage, session: Session | None = None) -> RoutingDecision: ...
 
-    def route_all_read(
-        self, messages: Iterable[tuple[InboundMessage, MessageText | None]], session: Session | None = None
+    def route_all(
+        self, messages: Iterable[InboundMessage], session: Session | None = None
     ) -> list[RoutingDecision]: ...
 
 
@@ -406,7 +397,7 @@ class RouterHolder:
     def route(self, message: InboundMessage, session: Session | None = None) -> RoutingDecision:
         return self.current.route(message, session)
 
-    def route_all_read(
-        self, messages: Iterable[tuple[InboundMessage, MessageText | None]], session: Session | None = None
+    def route_all(
+        self, messages: Iterable[InboundMessage], session: Session | None = None
     ) -> list[RoutingDecision]:
-        return self.current.route_all_read(messages, session)
+        return self.current.route_all(messages, session)

@@ -26,21 +26,14 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 
 from config.settings import EmailSettings
-from intake.email.parser import EmailLimits, Envelope, Parsed, ParseJob, parse_email, raw_only
+from intake.email.parser import EmailLimits, Envelope, ParseJob, parse_email, raw_only
 from routing.message import InboundMessage
-from routing.normalize import normalizer_for
-from routing.reading import Reading, ReadingSettings, read
 
 log = logging.getLogger(__name__)
 
 # How long close() waits for a child to leave of its own accord before killing it.
 _CLOSE_SECONDS = 5.0
 _MB = 1024 * 1024
-# What a child says before and after it loads what reading words needs for a job's
-# settings (a normalizer's dictionaries: seconds for some languages), and how long that
-# may take: that time is not the parse's, which the parse limit bounds.
-_LOADING, _LOADED = "loading", "loaded"
-LOAD_SECONDS = 300
 # How much mail a child is sent ahead of the message it is parsing: well within the
 # buffer of the socket between them (208 KiB on Linux).
 AHEAD_BYTES = 64 * 1024
@@ -83,11 +76,11 @@ class ParseWorkers:
     ) -> InboundMessage:
         """`raw` parsed in a child; raw only, marked, when the child crossed a limit."""
         with contextlib.closing(self.parse_all([ParseJob(raw, envelope, received_at, limits)])) as parsed:
-            return next(parsed).message
+            return next(parsed)
 
-    def parse_all(self, jobs: Iterable[ParseJob]) -> Generator[Parsed, None, None]:
-        """Each job parsed by one child, in turn, and its words read there when it asks
-        (ParseJob.reading); raw only, marked, where the child crossed a limit.
+    def parse_all(self, jobs: Iterable[ParseJob]) -> Generator[InboundMessage, None, None]:
+        """Each job parsed by one child, in turn; raw only, marked, where the child
+        crossed a limit.
 
         The jobs go to the child ahead of their turn, up to AHEAD_BYTES of mail, so that
         it parses them back to back: woken for each message, it spent half as much
@@ -104,7 +97,7 @@ class ParseWorkers:
                 _send_ahead(child, queued, sent)
                 job = sent.popleft()
                 try:
-                    parsed = child.receive(self.limits)
+                    message = child.receive(self.limits)
                 except _Stopped as stopped:
                     log.warning(
                         "parsing a message of %d bytes: %s; storing it raw only", len(job.raw), stopped
@@ -113,11 +106,10 @@ class ParseWorkers:
                     child = None  # a new child takes the slot when next needed
                     queued.extendleft(reversed(sent))
                     sent.clear()
-                    yield Parsed(raw_only(job.raw, job.envelope, job.received_at, str(stopped)))
+                    yield raw_only(job.raw, job.envelope, job.received_at, str(stopped))
                     continue
                 # The raw bytes stay here rather than travel back.
-                message = dataclasses.replace(parsed.message, raw=job.raw, received_at=job.received_at)
-                yield Parsed(message, parsed.reading)
+                yield dataclasses.replace(message, raw=job.raw, received_at=job.received_at)
         finally:
             if sent and child is not None:
                 child.kill()
@@ -169,33 +161,24 @@ class _Child:
         with contextlib.suppress(OSError):
             self.connection.send(wire)
 
-    def receive(self, limits: WorkerLimits) -> Parsed:
-        """What the child made of the oldest job sent; raises _Stopped, the child gone,
-        past a limit or dead. The time the child spends loading what reading words needs
-        is not the parse's (_LOADING)."""
+    def receive(self, limits: WorkerLimits) -> InboundMessage:
+        """The parsed message of the oldest job sent; raises _Stopped, the child gone,
+        past a limit or dead."""
         try:
-            answer = self._answer(limits.seconds, f"over limit: parsing took longer than {limits.seconds} s")
-            if answer == _LOADING:
-                self._answer(LOAD_SECONDS, f"loading the words' dictionaries took longer than {LOAD_SECONDS} s")
-                answer = self._answer(limits.seconds, f"over limit: parsing took longer than {limits.seconds} s")
+            if not self.connection.poll(limits.seconds):
+                self.kill()
+                raise _Stopped(f"over limit: parsing took longer than {limits.seconds} s")
+            message: InboundMessage | None = self.connection.recv()
         except (EOFError, OSError):
             self.kill()
             code = self.process.exitcode
             raise _Stopped(
                 f"parsing process died (exit code {code}), perhaps past {limits.memory_mb} MB"
             ) from None
-        if not isinstance(answer, Parsed):  # it ran out of memory and said so
+        if message is None:  # it ran out of memory and said so
             self.kill()
             raise _Stopped(f"over limit: parsing needed more than {limits.memory_mb} MB")
-        return answer
-
-    def _answer(self, seconds: float, over: str) -> Parsed | str | None:
-        """The child's next answer within `seconds`; killed past them, raising _Stopped(over)."""
-        if not self.connection.poll(seconds):
-            self.kill()
-            raise _Stopped(over)
-        answer: Parsed | str | None = self.connection.recv()
-        return answer
+        return message
 
     def kill(self) -> None:
         self.process.kill()
@@ -225,13 +208,10 @@ def _send_ahead(child: _Child, queued: deque[ParseJob], sent: deque[ParseJob]) -
 
 
 def _serve(connection: Connection, memory_bytes: int) -> None:
-    """The child's loop: parse each job sent, and read its words where it asks, until
-    told to stop (None) or orphaned."""
+    """The child's loop: parse each job sent until told to stop (None) or orphaned."""
     # Ctrl-C reaches the whole process group; the parent stops its children itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # The reading settings last loaded for (their jobs are read), or that could not be (not read).
-    tried: ReadingSettings | None = None
-    usable: ReadingSettings | None = None
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     while True:
         try:
             job: ParseJob | None = connection.recv()
@@ -240,12 +220,6 @@ def _serve(connection: Connection, memory_bytes: int) -> None:
         if job is None:
             return
         try:
-            if job.reading is not None and job.reading != tried:
-                connection.send(_LOADING)
-                tried, usable = job.reading, _load(job.reading)
-                connection.send(_LOADED)
-            reading = usable if job.reading is not None else None
-            _limit_address_space(memory_bytes)
             message = parse_email(
                 job.raw,
                 envelope_sender=job.envelope.sender,
@@ -254,45 +228,8 @@ def _serve(connection: Connection, memory_bytes: int) -> None:
                 received_at=job.received_at,
                 limits=job.limits,
             )
-            read_words = _read(message, reading)
         except MemoryError:
             # What memory is left is too fragmented to trust: say so, then make way for a fresh child.
             connection.send(None)
             return
-        connection.send(Parsed(dataclasses.replace(message, raw=b""), read_words))
-
-
-def _limit_address_space(memory_bytes: int) -> None:
-    """Allow the next parse `memory_bytes` of address space beyond what the child holds."""
-    with open("/proc/self/statm") as statm:
-        held = int(statm.read().split()[0]) * resource.getpagesize()
-    resource.setrlimit(resource.RLIMIT_AS, (held + memory_bytes, resource.RLIM_INFINITY))
-
-
-def _load(settings: ReadingSettings) -> ReadingSettings | None:
-    """`settings`, what reading words under them needs loaded, with no memory limit: a
-    normalizer's dictionaries take from 20 MB (English) to over 300 MB (Hungarian and
-    German together), which are not a parse's to pay for. None where they cannot be
-    loaded: the routing reads the words then."""
-    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-    normalizer_for.cache_clear()  # those of settings used before: a config reloaded since
-    try:
-        normalizer_for(settings.languages)
-    except Exception:
-        log.exception("loading the normalizer of %s; the routing reads the words", settings.languages)
-        return None
-    return settings
-
-
-def _read(message: InboundMessage, settings: ReadingSettings | None) -> Reading | None:
-    """The message's reading under `settings`, when asked; None, left to the routing,
-    where reading it failed: a fault of the reading must not cost the message its parse."""
-    if settings is None:
-        return None
-    try:
-        return read(message, settings)
-    except MemoryError:
-        raise
-    except Exception:
-        log.exception("reading the words of message %s; the routing reads them", message.idempotency_key)
-        return None
+        connection.send(dataclasses.replace(message, raw=b""))

@@ -28,7 +28,6 @@ from intake.email.machine_mail import machine_kind
 from intake.email.parts import Body, PartLimits, read_body
 from intake.email.text import clean
 from routing.message import InboundMessage, content_hash
-from routing.reading import Reading, ReadingSettings
 
 log = logging.getLogger(__name__)
 
@@ -83,23 +82,12 @@ class EmailLimits:
 
 @dataclass(frozen=True)
 class ParseJob:
-    """One message to parse: its bytes, its envelope, when it came, and the limits; with
-    `reading`, its words are read too, under those settings (routing.reading)."""
+    """One message to parse: its bytes, its envelope, when it came, and the limits."""
 
     raw: bytes
     envelope: Envelope
     received_at: datetime
     limits: EmailLimits
-    reading: ReadingSettings | None = None
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """A job's message, and its words' reading where the job asked for one and it was
-    made; without it, the routing reads the message."""
-
-    message: InboundMessage
-    reading: Reading | None = None
 
 
 def parse_email(

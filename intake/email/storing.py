@@ -20,11 +20,10 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from intake.email.acknowledgements import acknowledge_new
-from intake.email.parser import EmailLimits, Envelope, Parsed, ParseJob, parse_email, raw_only
+from intake.email.parser import EmailLimits, Envelope, ParseJob, parse_email, raw_only
 from intake.jobs.inbox import Read
 from routing.delivery import Delivery
 from routing.message import InboundMessage
-from routing.reading import Reading, ReadingSettings
 from routing.store.database import UnstorableMessage
 from routing.store.inbox import Arrival
 
@@ -33,9 +32,8 @@ log = logging.getLogger(__name__)
 # Raw bytes, envelope, arrival and limits -> the message; never raises on bad mail.
 Parse: TypeAlias = Callable[[bytes, Envelope, datetime, EmailLimits], InboundMessage]
 # The same for many, each message given as soon as it is parsed (the parser may work
-# ahead of the caller), with its reading where the parser made one; closed early, it
-# drops the rest.
-ParseAll: TypeAlias = Callable[[Iterable[ParseJob]], Generator[Parsed, None, None]]
+# ahead of the caller); closed early, it drops the rest.
+ParseAll: TypeAlias = Callable[[Iterable[ParseJob]], Generator[InboundMessage, None, None]]
 
 
 def parse_here(raw: bytes, envelope: Envelope, received_at: datetime, limits: EmailLimits) -> InboundMessage:
@@ -53,11 +51,10 @@ def parse_here(raw: bytes, envelope: Envelope, received_at: datetime, limits: Em
         return raw_only(raw, envelope, received_at, "over limit: parsing ran out of memory")
 
 
-def parse_all_here(jobs: Iterable[ParseJob]) -> Generator[Parsed, None, None]:
-    """parse_here for each job, in turn; their words are left for the routing to read,
-    in this process as well."""
+def parse_all_here(jobs: Iterable[ParseJob]) -> Generator[InboundMessage, None, None]:
+    """parse_here for each job, in turn."""
     for job in jobs:
-        yield Parsed(parse_here(job.raw, job.envelope, job.received_at, job.limits))
+        yield parse_here(job.raw, job.envelope, job.received_at, job.limits)
 
 
 def store_email(
@@ -103,25 +100,22 @@ class EmailReader:
         self.parse_all, self.limits, self.settings = parse_all, limits, settings
 
     def read_all(self, arrivals: Iterable[Arrival]) -> Generator[Read, None, None]:
-        """Each arrival parsed, its words read by the parser too (routing.reading): in a
-        parsing child, beside the worker's main thread, which routes and stores."""
-        reading = ReadingSettings.of(self.settings())
         jobs = [
-            ParseJob(arrival.raw, _envelope(arrival), arrival.received_at, self.limits, reading)
+            ParseJob(arrival.raw, _envelope(arrival), arrival.received_at, self.limits)
             for arrival in arrivals
         ]
-        with closing(self.parse_all(jobs)) as each:
-            for parsed in each:
-                yield self._acknowledged(parsed.message, parsed.reading)
+        with closing(self.parse_all(jobs)) as messages:
+            for message in messages:
+                yield self._acknowledged(message)
 
     def raw_only(self, arrival: Arrival, why: str) -> Read:
         return self._acknowledged(raw_only(arrival.raw, _envelope(arrival), arrival.received_at, why))
 
-    def _acknowledged(self, message: InboundMessage, reading: Reading | None = None) -> Read:
+    def _acknowledged(self, message: InboundMessage) -> Read:
         def acknowledge(session: Session, delivery: Delivery) -> None:
             acknowledge_new(session, delivery, message, self.settings())
 
-        return Read(message, acknowledge, reading)
+        return Read(message, acknowledge)
 
 
 def _envelope(arrival: Arrival) -> Envelope:

@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from routing.delivery import AlsoStore, Deliverer, Delivering, Delivery, Routed
 from routing.message import InboundMessage
-from routing.reading import Reading
 from routing.store import inbox
 from routing.store.database import StorageUnavailable, UnstorableMessage, transaction
 from routing.store.inbox import Arrival, Claimed, LeaseLost
@@ -51,13 +50,11 @@ READ_AHEAD_BYTES = 16 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Read:
-    """An inbox row made ready for deliver(): its message, what else is stored with its
-    item in the same transaction (an acknowledgement, downloads to make), and its words'
-    reading where the reader made it (routing.reading), else the routing makes it."""
+    """An inbox row made ready for deliver(): its message, and what else is stored with
+    its item in the same transaction (an acknowledgement, downloads to make)."""
 
     message: InboundMessage
     also: AlsoStore | None = None
-    reading: Reading | None = None
 
 
 @dataclass
@@ -269,10 +266,10 @@ class InboxWorker:
         SQLite holds the door's write lock, is spent on the writes alone."""
         parsed: list[tuple[Claimed, Read]] = []
 
-        def messages() -> Iterator[tuple[InboundMessage, Reading | None]]:
+        def messages() -> Iterator[InboundMessage]:
             for claimed, read in reads:
                 parsed.append((claimed, read))
-                yield read.message, read.reading
+                yield read.message
 
         try:
             with transaction(self.sessions, write=False) as session:

@@ -16,7 +16,7 @@ from typing import Protocol
 from config.loading import ConfigError
 from config.settings import ConditionSettings, Settings
 from routing.message import InboundMessage
-from routing.message_text import SPOKEN_CHANNELS, MessageText, read_message
+from routing.message_text import SPOKEN_CHANNELS, read_message
 from routing.normalize import PHRASE_GAP, NormalizedText, normalizer_for
 
 # An index key: if a condition can match a message, the message has one of its atoms.
@@ -39,18 +39,14 @@ class Facts:
     `normalized` the new words only, as terms (routing.message_text), for keywords and the learner.
     """
 
-    def __init__(
-        self, message: InboundMessage, settings: Settings, keys: TextKeys, read: MessageText | None = None
-    ) -> None:
+    def __init__(self, message: InboundMessage, settings: Settings, keys: TextKeys) -> None:
         """`keys` say which text atoms an index holds (RuleSet.text_keys): of the message's
-        words and terms and their pairs, only those that begin one of them are made.
-        `read` is the message's new text as read already in the office's languages
-        (routing.reading), else it is read here."""
+        words and terms and their pairs, only those that begin one of them are made."""
         self.message = message
         self.settings = settings
         text_field = "transcript" if message.channel in SPOKEN_CHANNELS else "body"
         self.fields = {"subject": message.subject, text_field: message.text}
-        self.read = read or read_message(message, normalizer_for(settings.languages))
+        self.read = read_message(message, normalizer_for(settings.languages))
         self.normalized = {"subject": self.read.subject, text_field: self.read.body}
         self.atoms = _atoms(message, self.fields, self.normalized, keys)
 

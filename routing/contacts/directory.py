@@ -14,11 +14,10 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from routing.contacts.addresses import Address, BadAddress, address_of, parse_address
+from routing.contacts.addresses import Address, BadAddress, address_of, numbers_in, parse_address
 from routing.message import InboundMessage
 from routing.people.accounts import Person
 from routing.queues.triage import TriageError
-from routing.reading import written_numbers
 from routing.store.models import (
     AuditEvent,
     Base,
@@ -57,6 +56,11 @@ _CONTACT_OF_VALUE = select(_ADDRESSES.c.contact_id).where(_ADDRESSES.c.value == 
 _CONTACTS_OF_VALUES = select(_ADDRESSES.c.value, _ADDRESSES.c.contact_id).where(
     _ADDRESSES.c.value.in_(bindparam("values", expanding=True))
 )
+
+
+def written_numbers(message: InboundMessage, region: str) -> tuple[str, ...]:
+    """The phone numbers written in an email's text (none for other channels), in order."""
+    return tuple(numbers_in(message.text, region)) if message.channel == "email" else ()
 
 
 class ContactsAtArrival:

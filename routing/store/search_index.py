@@ -1,7 +1,7 @@
 """The search index: each item's words as terms, kept in step with the item.
 
-One row per item holds the normalized terms (routing.reading.search_terms) of its
-sender, the sender's name, its subject and its text, in the language the text is written in:
+One row per item holds the normalized terms (routing.normalize) of its sender, the
+sender's name, its subject and its text, in the language the text is written in:
 an SQLite FTS5 table keyed by the item's id, a PostgreSQL `tsvector` (the `simple`
 configuration over terms that are already folded and stemmed, so both databases match
 alike) under a GIN index. Rows are written in the transaction that writes or changes
@@ -12,13 +12,13 @@ PostgreSQL), so no code that deletes items has to know of the index.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from routing.normalize import Normalizer
-from routing.reading import search_terms
 
 TABLE = "item_search"
 # The unicode61 tokenizer without its own diacritics folding: the terms come folded.
@@ -80,6 +80,19 @@ def compact(connection: Connection) -> None:
     The cost grows with the index (it is rewritten whole); PostgreSQL needs nothing."""
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql(f"INSERT INTO {TABLE} ({TABLE}) VALUES ('optimize')")
+
+
+def terms(normalizer: Normalizer, sender: str, sender_name: str | None, subject: str, body: str) -> str:
+    """What the index holds of one message: its terms, space-separated.
+
+    The language is told from the subject and text (a sender's address says nothing of
+    it); the address and name are read in that language too, so `ana.popescu@firma.ro`
+    is found by `popescu` and by `firma`."""
+    language = normalizer.language(f"{subject}\n{body}")
+    # Part by part, which gives the terms of the parts joined by spaces: the text's
+    # reading is then the one routing made of it already (Normalizer.read keeps it).
+    parts = (sender, sender_name or "", subject, body)
+    return " ".join(chain.from_iterable(normalizer.terms(part, language) for part in parts))
 
 
 def write(session: Session | Connection, rows: Sequence[dict[str, Any]], *, new: bool = False) -> None:
@@ -166,6 +179,6 @@ def _on_sqlite(database: Session | Connection) -> bool:
 
 
 def _item_terms(normalizer: Normalizer, row: Any, follow_ups: Iterable[Any]) -> str:
-    found = [search_terms(normalizer, row.sender, row.sender_name, row.subject, row.text)]
-    found += [search_terms(normalizer, m.sender, m.sender_name, m.subject, m.text) for m in follow_ups]
+    found = [terms(normalizer, row.sender, row.sender_name, row.subject, row.text)]
+    found += [terms(normalizer, m.sender, m.sender_name, m.subject, m.text) for m in follow_ups]
     return " ".join(found)

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from intake.cli.runtime import Runtime
 from routing.engine import RoutingDecision
 from routing.message import InboundMessage
-from routing.message_text import MessageText
 from tests.intake.jobs.test_inbox import arrival, counts, queue, worker
 from tests.support.databases import SqliteTemplate
 
@@ -28,12 +27,12 @@ def database_url(tmp_path: Path, sqlite_template: SqliteTemplate) -> str:
 def test_a_batch_is_routed_while_the_door_can_still_write(runtime: Runtime) -> None:
     door = sqlite3.connect(make_url(runtime.engine.url).database, timeout=0, isolation_level=None)
     free_while_routing: list[bool] = []
-    route_all = runtime.deliverer.router.route_all_read
+    route_all = runtime.deliverer.router.route_all
 
     def route_and_look(
-        messages: Iterable[tuple[InboundMessage, MessageText | None]], session: Session | None = None
+        messages: Iterable[InboundMessage], session: Session | None = None
     ) -> list[RoutingDecision]:
-        def looked() -> Iterator[tuple[InboundMessage, MessageText | None]]:
+        def looked() -> Iterator[InboundMessage]:
             for message in messages:
                 # What the door does to commit arrivals; it fails at once if a worker holds the lock.
                 try:
@@ -47,7 +46,7 @@ def test_a_batch_is_routed_while_the_door_can_still_write(runtime: Runtime) -> N
 
         return route_all(looked(), session)
 
-    runtime.deliverer.router.route_all_read = route_and_look  # type: ignore[method-assign]
+    runtime.deliverer.router.route_all = route_and_look  # type: ignore[method-assign]
     queue(runtime, *(arrival(n) for n in range(5)))
     assert worker(runtime).run_once() == 5
     assert counts(runtime) == (0, 5, 0)

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from intake.cli.runtime import Runtime
-from routing import reading
+from routing.contacts import directory
 from routing.delivery import Delivering, Routed
 from routing.message import InboundMessage
 from routing.store.database import transaction
@@ -30,7 +30,7 @@ def _stored_together(runtime: Runtime, *messages: InboundMessage, ahead: bool = 
     routed: list[Routed | None] = [None] * len(messages)
     if ahead:
         with transaction(runtime.sessions, write=False) as session:
-            routed = runtime.deliverer.route_all_ahead(session, [(message, None) for message in messages])
+            routed = list(runtime.deliverer.route_all_ahead(session, messages))
     batch = [Delivering(message, routed=found) for message, found in zip(messages, routed, strict=True)]
     with transaction(runtime.sessions) as session:
         deliveries = runtime.deliverer.deliver_all(session, batch)
@@ -86,12 +86,12 @@ def test_numbers_read_ahead_are_not_read_again_while_the_batch_holds_the_write_l
 ) -> None:
     mail = _signed("ana@home.example", "a4", "07700 900123")
     with transaction(runtime.sessions, write=False) as session:
-        [routed] = runtime.deliverer.route_all_ahead(session, [(mail, None)])
+        [routed] = runtime.deliverer.route_all_ahead(session, [mail])
     assert routed.numbers == (NUMBER,)
 
     def not_here(text: str, region: str) -> list[str]:
         raise AssertionError("the numbers were read again in the storing transaction")
 
-    monkeypatch.setattr(reading, "numbers_in", not_here)
+    monkeypatch.setattr(directory, "numbers_in", not_here)
     with transaction(runtime.sessions) as session:
         runtime.deliverer.deliver_all(session, [Delivering(mail, routed=routed)])
