@@ -237,6 +237,12 @@ def test_the_signature_pattern_starts_only_where_new_text_looks_first() -> None:
         rf"\s*^{quoted}(?:{said['sent_from']}) ?(?:(?:[\w.<>:// ]+)|(?:\w+ )(1, 3))$|"
         rf"(?<!\A)^{quoted}(?:{said['signatures']}))(.|\s)*)"
     )
+    # new_text takes the rest of the text after a signature starts by a character class,
+    # which matches the same (the tests below: as the library alone reads).
+    assert (
+        _patterns(LANGUAGES).signature.pattern
+        == mail.SIGNATURE_REGEX.pattern[: -len(r"(.|\s)*)")] + r"[\s\S]*)"
+    )
 
 
 def _as_the_library_reads(text: str, languages: tuple[str, ...]) -> NewText:
