@@ -49,6 +49,7 @@ _ORIGINATOR_HEADERS = (
     b"content-transfer-encoding",
     b"resent-message-id",
 )
+_ORIGINATORS = frozenset(_ORIGINATOR_HEADERS)
 
 
 @dataclass(frozen=True)
@@ -259,20 +260,30 @@ def _fingerprint(raw: bytes) -> str:
     change from hop to hop, so they are left out.
     """
     lines = re.split(rb"\r\n|\r|\n", raw)
-    end = lines.index(b"") if b"" in lines else len(lines)
-    kept = [_unfolded(lines[:end], name) for name in _ORIGINATOR_HEADERS]
+    try:
+        end = lines.index(b"")
+    except ValueError:
+        end = len(lines)
+    values = _originator_values(lines[:end])
+    kept = [b" ".join(b" ".join(values.get(name, ())).split()) for name in _ORIGINATOR_HEADERS]
     digest = hashlib.sha256(b"\n".join([*kept, *lines[end + 1 :]]).rstrip())
     return digest.hexdigest()[:16]
 
 
-def _unfolded(header_lines: list[bytes], name: bytes) -> bytes:
-    """The whitespace-normalized value of the first header called `name`."""
-    value: list[bytes] = []
+def _originator_values(header_lines: list[bytes]) -> dict[bytes, list[bytes]]:
+    """The lines of the first header of each originator name, its own line's value and
+    its continuation lines, read in one pass over the header."""
+    found: dict[bytes, list[bytes]] = {}
+    value: list[bytes] | None = None
     for line in header_lines:
-        if value and line[:1] in (b" ", b"\t"):
-            value.append(line)
-        elif value:
-            break
-        elif line.lower().startswith(name + b":"):
-            value.append(line[len(name) + 1 :])
-    return b" ".join(b" ".join(value).split())
+        if line[:1] in (b" ", b"\t"):
+            if value is not None:
+                value.append(line)
+            continue
+        name, colon, rest = line.partition(b":")
+        name = name.lower()
+        if colon and name in _ORIGINATORS and name not in found:
+            value = found[name] = [rest]
+        else:
+            value = None
+    return found

@@ -113,6 +113,37 @@ def test_copies_of_one_message_share_a_key_whatever_their_trace_headers() -> Non
     assert parse_email(direct).idempotency_key == parse_email(relayed).idempotency_key
 
 
+# A mail as relays pass it on: a trace header, names in other cases, folded values, and
+# a second From further down, which the key leaves out (the first of each name counts).
+FOLDED = (
+    b"Received: from relay.example by mx.office.test; Mon, 2 Nov 2026 10:15:00 +0000\r\n"
+    b"FROM: Ann Example\r\n <ann@client.example>\r\n"
+    b"To: sales@office.test\r\n"
+    b"Subject: Invoice 12,\r\n\tfolded once\r\n"
+    b"From: someone.else@client.example\r\n"
+    b"Date: Mon, 02 Nov 2026 10:15:00 +0000\r\n"
+    b"Message-ID: <golden@client.example>\r\n"
+    b"\r\n"
+    b"Can I pay by card?\r\n"
+)
+
+
+def test_a_message_keeps_the_key_it_was_stored_under() -> None:
+    # Stored keys are compared with the keys of copies that come later, after an upgrade
+    # too: the key of this mail must never change.
+    assert parse_email(FOLDED).idempotency_key == "email:golden@client.example:bb5e2334c1bef00e"
+
+
+def test_a_copy_folded_otherwise_shares_the_key_and_a_changed_value_does_not() -> None:
+    refolded = FOLDED.replace(b"Example\r\n <ann", b"Example <ann").replace(b"\r\n", b"\n")
+    second_from = FOLDED.replace(b"someone.else", b"another")
+    continued = FOLDED.replace(b"\tfolded once", b"\tfolded twice")
+    key = parse_email(FOLDED).idempotency_key
+    assert parse_email(refolded).idempotency_key == key
+    assert parse_email(second_from).idempotency_key == key
+    assert parse_email(continued).idempotency_key != key
+
+
 def test_different_messages_reusing_a_message_id_keep_different_keys() -> None:
     first = parse_email(email_bytes(body="first\r\n"))
     second = parse_email(email_bytes(body="second\r\n"))
