@@ -197,7 +197,7 @@ def _patterns(languages: tuple[str, ...]) -> _Patterns:
 
 
 # How the library's signature pattern takes the rest of the text after a signature starts:
-# one character a step through a group, half the time of a search over a long mail.
+# one character a step through a group, which is half the time of its search over a long mail.
 _REST_BY_GROUP = r"(.|\s)*)"
 
 
