@@ -184,7 +184,7 @@ class Deliverer:
             if delivering.also is not None:
                 rows.alsos.append((delivering.also, delivery))
         rows.write(session)
-        return [delivery.stored() if isinstance(delivery, _NewItem) else delivery for delivery in deliveries]
+        return [_settled(delivery) for delivery in deliveries]
 
     def _store(
         self, session: Session, message: InboundMessage, raw_blob_id: int, rows: _Batch, routed: Routed | None
@@ -233,6 +233,11 @@ class _NewItem:
         if self.delivery is None:
             raise RuntimeError("a batch's new items are inserted before it is written")
         return self.delivery
+
+
+def _settled(delivery: Delivery | _NewItem) -> Delivery:
+    """Where a message of the batch ended up, its new item inserted by now."""
+    return delivery.stored() if isinstance(delivery, _NewItem) else delivery
 
 
 @dataclass
@@ -313,7 +318,7 @@ class _Batch:
         search_index.add_terms(session, self.more_terms)
         self.suggestions.write(session)
         for also, delivery in self.alsos:
-            also(session, delivery.stored() if isinstance(delivery, _NewItem) else delivery)
+            also(session, _settled(delivery))
         self.events, self.search_rows, self.more_terms, self.alsos = [], [], [], []
         self.items = set()
 

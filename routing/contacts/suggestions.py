@@ -139,7 +139,7 @@ def same_requests(
             row = (place, new.contact_id, new.channel, new.received_at - window, new.received_at, new.item_id)
             bound.update((f"{name}_{place}", value) for (name, _), value in zip(_WANTED, row, strict=True))
         statement = _same_request_statement(len(part), earlier_only)
-        others: dict[int, int | None] = dict(session.execute(statement, bound).tuples().all())
+        others: dict[int, int | None] = {place: other for place, other in session.execute(statement, bound)}
         found += [others.get(place) for place in range(len(part))]
     return found
 

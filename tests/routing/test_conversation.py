@@ -516,6 +516,6 @@ def test_a_batch_s_new_items_are_inserted_in_one_statement(runtime: Runtime) -> 
     deliveries, statements = deliver_together_seen(runtime, raws)
     assert sum(statement.startswith("INSERT INTO items ") for statement in statements) == 1
     with runtime.sessions() as session:
-        stored = session.execute(select(Item.id, Item.subject).order_by(Item.id)).tuples().all()
+        stored = [tuple(row) for row in session.execute(select(Item.id, Item.subject).order_by(Item.id))]
     assert stored == [(d.item_id, f"Question {n}") for n, d in enumerate(deliveries)]
     assert [actions(runtime, d.item_id) for d in deliveries] == [["received"]] * 5

@@ -56,7 +56,7 @@ def _suggested(runtime: Runtime) -> dict[int, int | None]:
                 ContactSuggestion.kind == SAME_REQUEST
             )
         )
-        return dict(rows.tuples().all())
+        return {item_id: other for item_id, other in rows}
 
 
 def test_a_text_after_a_voicemail_in_one_batch_is_suggested_as_its_request(runtime: Runtime) -> None:
