@@ -9,6 +9,7 @@ skip would hide a gap and so fails instead.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 from collections.abc import Iterator
@@ -126,6 +127,17 @@ def client(app: Flask, runtime: Runtime) -> Iterator[FlaskClient]:
 def runtime(settings: Settings) -> Iterator[Runtime]:
     """The test office on a prepared database, as `intake serve` would open it."""
     opened = open_runtime(settings)
+    yield opened
+    opened.engine.dispose()
+
+
+@pytest.fixture
+def patient_runtime(settings: Settings) -> Iterator[Runtime]:
+    """The test office with writes that wait 30 s for their turn, not the office's 1 s
+    (kept short so that the outage tests end quickly): for the tests where many threads
+    write at once and queue for SQLite's one writer, longer on a busy machine."""
+    database = dataclasses.replace(settings.database, lock_timeout_seconds=30)
+    opened = open_runtime(dataclasses.replace(settings, database=database))
     yield opened
     opened.engine.dispose()
 

@@ -383,15 +383,15 @@ def test_a_reply_over_smtp_is_stored_as_the_item_it_joins(runtime: Runtime) -> N
         assert session.scalars(select(Message)).one().raw.content == raw
 
 
-def test_the_same_reply_from_many_threads_at_once_is_stored_once(runtime: Runtime) -> None:
-    first = first_email(runtime)
+def test_the_same_reply_from_many_threads_at_once_is_stored_once(patient_runtime: Runtime) -> None:
+    first = first_email(patient_runtime)
     message = parse_email(reply_bytes(message_id="<race@client.example>", in_reply_to="<q1@client.example>"))
     with ThreadPoolExecutor(max_workers=6) as pool:
-        deliveries = list(pool.map(lambda _: runtime.deliverer.deliver(message), range(12)))
+        deliveries = list(pool.map(lambda _: patient_runtime.deliverer.deliver(message), range(12)))
     assert {(d.item_id, d.joined) for d in deliveries} == {(first.item_id, True)}
     assert sum(d.created for d in deliveries) == 1
-    assert counts(runtime)[:2] == (1, 1)
-    assert actions(runtime, first.item_id) == ["received", "reply received"]
+    assert counts(patient_runtime)[:2] == (1, 1)
+    assert actions(patient_runtime, first.item_id) == ["received", "reply received"]
 
 
 def test_a_broken_matcher_is_recorded_and_the_message_still_stored(

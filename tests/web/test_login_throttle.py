@@ -3,9 +3,7 @@ counted in the database, on SQLite and PostgreSQL. The clock is the test's."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from intake.cli.runtime import Runtime, open_runtime
+from intake.cli.runtime import Runtime
 from routing.people import accounts as people
 from routing.store.database import transaction
 from routing.store.models import LoginAttempt
@@ -117,14 +115,11 @@ def test_the_refusal_ends_when_the_window_passes(app: Flask, runtime: Runtime, c
 
 
 @pytest.fixture
-def patient_app(runtime: Runtime) -> Iterator[Flask]:
-    """The app on a runtime whose writes wait 30 s for their turn, not the test office's
-    1 s: 40 sign-ins at once queue for SQLite's one writer, longer on a busy machine."""
-    database = dataclasses.replace(runtime.settings.database, lock_timeout_seconds=30)
-    patient = open_runtime(dataclasses.replace(runtime.settings, database=database))
-    add_person(patient.sessions, "rita")
-    yield patient.web_app()
-    patient.engine.dispose()
+def patient_app(patient_runtime: Runtime) -> Flask:
+    """The app on a runtime whose writes wait 30 s for their turn: 40 sign-ins at once
+    queue for SQLite's one writer."""
+    add_person(patient_runtime.sessions, "rita")
+    return patient_runtime.web_app()
 
 
 def test_40_wrong_passwords_at_once_get_5_password_checks(
