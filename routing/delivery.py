@@ -23,6 +23,7 @@ from routing.contacts.directory import ContactsAtArrival, written_numbers
 from routing.contacts.suggestions import SuggestionsAtArrival
 from routing.conversation import KnownMessageIds, Thread, match, may_continue_any
 from routing.engine import Routes, RoutingDecision, RuleOutcome
+from routing.item_fields import new_item_row
 from routing.message import InboundMessage
 from routing.normalize import normalizer_for
 from routing.store import item_rows, search_index
@@ -35,9 +36,6 @@ from routing.store.models import (
 from routing.store.notifications import enqueue
 
 log = logging.getLogger(__name__)
-
-# The machine kind of mail a rule marked as machine-written (no notifications).
-MARKED_MACHINE = "marked-by-rule"
 
 
 @dataclass(frozen=True)
@@ -205,7 +203,7 @@ class Deliverer:
             return Delivery(matching.thread.item_id, matching.thread.department_id, created=True, joined=True)
         routed = routed or self.route_ahead(session, message)
         contact_id = rows.contacts.of(session, message)
-        row = _item_row(message, raw_blob_id, routed.decision, matching.outcomes, contact_id)
+        row = new_item_row(message, raw_blob_id, routed.decision, matching.outcomes, contact_id)
         new = _NewItem(message, routed.decision, row, routed.terms)
         rows.new_items.append(new)
         return new
@@ -363,51 +361,6 @@ def _find(session: Session, key: str) -> Delivery:
     if found is None:
         raise KeyWithoutItem(f"the key {key} is taken but no item or follow-up has it")
     return Delivery(*found, created=False, joined=True)
-
-
-def decision_fields(decision: RoutingDecision) -> dict[str, Any]:
-    """The item's columns that a routing decision sets: where, why, priority and tags."""
-    suggestion = decision.suggestion
-    return {
-        "department_id": decision.department_id,
-        "routing_reason": decision.reason,
-        "routing_hits": [outcome.stored() for outcome in decision.outcomes],
-        "other_departments": list(decision.other_departments),
-        "priority": decision.priority,
-        "tags": list(decision.tags),
-        "spam": decision.spam,
-        "suggested_department_id": suggestion.department_id if suggestion else None,
-        "suggestion_confidence": suggestion.confidence if suggestion else None,
-        "decision_needed": decision.decision_needed,
-        "routing_lesson": decision.lesson.stored() if decision.lesson else None,
-    }
-
-
-def apply_decision(item: Item, decision: RoutingDecision) -> None:
-    """Put a stored item where the decision says, with its reasons, priority and tags."""
-    for name, value in decision_fields(decision).items():
-        setattr(item, name, value)
-
-
-def _item_row(
-    message: InboundMessage,
-    raw_blob_id: int,
-    decision: RoutingDecision,
-    conversation: tuple[RuleOutcome, ...],
-    contact_id: int | None,
-) -> dict[str, Any]:
-    """The item's row. `conversation` is what the conversation matchers said: misses,
-    recorded first."""
-    item = {
-        **item_rows.message_fields(message, raw_blob_id),
-        "status": "new",
-        "contact_id": contact_id,
-        "recipients": list(message.recipients),
-        **decision_fields(decision),
-        "machine_kind": message.machine_kind or (MARKED_MACHINE if decision.machine else None),
-    }
-    item["routing_hits"] = [outcome.stored() for outcome in conversation] + item["routing_hits"]
-    return item
 
 
 def _join(

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from routing.delivery import Deliverer, Delivery, apply_decision
+from routing.delivery import Deliverer, Delivery
 from routing.engine import Routes
+from routing.item_fields import apply_decision
 from routing.message import InboundMessage
 from routing.normalize import normalizer_for
 from routing.store import search_index

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from intake.cli.runtime import Runtime, open_runtime
-from routing.delivery import MARKED_MACHINE
+from routing.item_fields import MARKED_MACHINE
 from routing.store.database import transaction
 from routing.store.models import Item
 from tests.support.people import office_client
