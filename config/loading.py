@@ -14,6 +14,9 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from config.answers_section import read_acknowledgement, read_forward_to, read_templates
 from config.contacts_section import read_contacts, read_region, read_retention
 from config.imap_section import read_imap
@@ -295,8 +298,12 @@ def _web(table: Table, env: Mapping[str, str]) -> WebSettings:
 def _database(table: Table, env: Mapping[str, str]) -> DatabaseSettings:
     table.only("url", "lock_timeout_seconds", "inbox_lease_seconds")
     url = env.get("INTAKE_DATABASE_URL") or table.text("url", DEFAULT_DATABASE_URL)
-    if not url.startswith(("sqlite:", "postgresql")):
-        raise table.fail("url", f"{url!r} is neither a sqlite: nor a postgresql URL")
+    given = " (from INTAKE_DATABASE_URL)" if env.get("INTAKE_DATABASE_URL") else ""
+    if not url.startswith(("sqlite:", "postgresql")):  # not repeated: it may hold a password
+        raise table.fail("url", f"is neither a sqlite: nor a postgresql URL{given}")
+    problem = _url_problem(url)
+    if problem:
+        raise table.fail("url", f"is not a database URL{given}: {problem}")
     timeout = table.get("lock_timeout_seconds", float, DatabaseSettings.lock_timeout_seconds)
     if timeout <= 0:
         raise table.fail("lock_timeout_seconds", "must be greater than 0")
@@ -304,6 +311,17 @@ def _database(table: Table, env: Mapping[str, str]) -> DatabaseSettings:
     if not 1 <= lease <= 3600:
         raise table.fail("inbox_lease_seconds", "must be from 1 to 3600")
     return DatabaseSettings(url=url, lock_timeout_seconds=timeout, inbox_lease_seconds=lease)
+
+
+def _url_problem(url: str) -> str:
+    """Why SQLAlchemy cannot use `url` (never repeating it: it may hold a password), or ""."""
+    try:
+        make_url(url).get_dialect()
+    except ArgumentError as error:  # unparsable, or a driver SQLAlchemy does not know
+        return str(error)
+    except ValueError:
+        return "its port is not a number"
+    return ""
 
 
 def _schedules(table: Table) -> tuple[tuple[str, OpeningHours], ...]:

@@ -26,6 +26,7 @@ from web.storage import reading, storage, writing
 blueprint = Blueprint("api", __name__)
 
 MAX_LIMIT = 500
+API_PATH = "/api/"  # every error under it is JSON
 
 
 @blueprint.get("/items")
@@ -185,7 +186,12 @@ def _limit(text: str | None) -> int:
     return limit
 
 
-@blueprint.errorhandler(HTTPException)
-def json_error(error: HTTPException) -> tuple[Response, int]:
+@blueprint.app_errorhandler(HTTPException)
+def json_error(error: HTTPException) -> HTTPException | tuple[Response, int]:
+    """Every error under /api/ as JSON, also for a path that matches no view (an id no
+    row can have, a method the view does not take): a blueprint's own handler sees
+    only its views' errors. Elsewhere the error is left to the pages' default."""
+    if not request.path.startswith(API_PATH):
+        return error
     status = error.code or 500
     return jsonify(error={"status": status, "message": error.description}), status

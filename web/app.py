@@ -12,21 +12,21 @@ language), and in a burst of texts that would cost as much as the webhook itself
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 from config.holder import SettingsHolder
 from routing.delivery import Deliverer
-from routing.queues.filters import MAX_ID
 from routing.store.inbox import Accept
-from routing.store.models import utcnow
+from routing.store.models import MAX_ID, utcnow
 from web import (
     actions,
     admin,
@@ -108,6 +108,7 @@ def create_app(
     app.register_blueprint(favicon.blueprint)
     hand_taken.init_app(app, deliverer)
     auth.init_app(app, settings.current)
+    app.before_request(refuse_unstorable_text)  # after the guard: nobody signed in is sent to sign in
     display.init_app(app)
 
     @app.template_filter("local_input")
@@ -139,6 +140,53 @@ def _flask(import_name: str, storage: WebStorage, static_folder: str | None = "s
     storage.init_app(app)
     app.after_request(security_headers)
     return app
+
+
+def refuse_unstorable_text() -> None:
+    """400 for a request with text no database stores: a NUL character in its path, query
+    or form, or a JSON body with one or a lone surrogate (JSON's escapes reach both), or
+    nested past what the parser reads. No name, id or words a person types hold them;
+    PostgreSQL refuses NUL in any text (a lookup would fail as a 500, a write be refused
+    there but kept on SQLite), and a surrogate stored fails every page that shows it."""
+    if "\x00" in request.path:
+        raise BadRequest("the address has a NUL character")
+    for fields in (request.args, request.form):
+        for name, value in fields.items(multi=True):
+            if "\x00" in name:
+                raise BadRequest("a field's name has a NUL character")
+            if "\x00" in value:
+                raise BadRequest(f"{name} has a NUL character")
+    if not request.is_json:
+        return
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        raise BadRequest("the JSON body is nested too deeply") from None
+    if any(not _storable(text) for text in _json_strings(body)):
+        raise BadRequest("the JSON body holds a NUL character or a lone surrogate, which no text may")
+
+
+def _storable(text: str) -> bool:
+    """Whether `text` is UTF-8 text without NUL, as every database stores it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def _json_strings(body: object) -> Iterator[str]:
+    """Every string in a parsed JSON body, keys too, without recursion (JSON nests deep)."""
+    waiting = [body]
+    while waiting:
+        value = waiting.pop()
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            waiting.extend(value.keys())
+            waiting.extend(value.values())
+        elif isinstance(value, list):
+            waiting.extend(value)
 
 
 SECURITY_HEADERS = {

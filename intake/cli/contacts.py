@@ -61,7 +61,11 @@ def _export(settings: Settings, args: argparse.Namespace) -> None:
     with _opened(settings) as runtime, transaction(runtime.sessions, write=False) as session:
         contact = directory.find_contact(session, args.who, settings.region)
         path = args.output or Path(f"contact-{contact.id}.zip")
-        with path.open("wb") as into:
+        try:
+            into = path.open("wb")
+        except OSError as error:
+            raise UsageError(f"{path}: {error.strerror}") from None
+        with into:
             count = export_contact(session, contact, into)
     print(f"Wrote {path}: contact {contact.id}, {count} items.")
 

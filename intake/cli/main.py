@@ -10,13 +10,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
 from config.loading import ConfigError, load_settings
 from config.settings import Settings
 from config.table import parse_listen
 from intake.cli import contacts, people, rules, twilio
 from intake.cli.usage import UsageError
 from intake.rules.rule_tests import build_router
-from routing.store.database import make_engine
+from routing.store.database import StorageUnavailable, make_engine
 from routing.store.schema import SchemaOutOfDate, upgrade
 
 
@@ -28,11 +31,26 @@ def main(argv: list[str] | None = None) -> int:
     # Alembic says at INFO which database it talks to, on every command; `db upgrade` says what it did.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        settings = _settings(args)
-        return int(args.run(settings, args) or 0)
+        return _carry_out(_settings(args), args)
     except (ConfigError, SchemaOutOfDate, UsageError) as error:
         print(f"intake: {error}", file=sys.stderr)
         return 2
+
+
+def _carry_out(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the command; a database it cannot use ends it with one line, not a traceback."""
+    try:
+        return int(args.run(settings, args) or 0)
+    except (OperationalError, StorageUnavailable) as error:
+        url = make_url(settings.database.url).render_as_string(hide_password=True)
+        print(f"intake: the database {url}: {_first_line(error)}", file=sys.stderr)
+        return 1
+
+
+def _first_line(error: OperationalError | StorageUnavailable) -> str:
+    """The driver's own words, without SQLAlchemy's statement and link, on one line."""
+    cause = error.orig if isinstance(error, OperationalError) else error
+    return next(iter(str(cause).strip().splitlines()), type(cause).__name__)
 
 
 CONFIG_HELP = (
@@ -117,7 +135,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _worker_count(text: str) -> int:
-    if not text.isdigit() or int(text) > 256:
+    if not text.isdecimal() or int(text) > 256:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number from 0 to 256")
     return int(text)
 

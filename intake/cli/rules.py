@@ -84,8 +84,8 @@ def _add_evaluate(actions: Any) -> None:
 
 
 def _route(settings: Settings, args: argparse.Namespace) -> int:
-    """Route each message and print its decision; one that cannot be read is named and
-    skipped, and makes the exit status 1."""
+    """Route each message and print its decision; one that cannot be read, or is empty, is
+    named and skipped, and makes the exit status 1."""
     if bool(args.files) == (args.sms is not None):
         raise UsageError("route: give either FILE.eml (one or more, or folders of them) or --sms TEXT")
     router = Router(settings)
@@ -111,6 +111,10 @@ def _route_files(
             raw = path.read_bytes()
         except OSError as error:
             print(f"intake: {path}: {error.strerror}", file=sys.stderr)
+            failed += 1
+            continue
+        if not raw.strip():
+            print(f"intake: {path}: empty, not an email", file=sys.stderr)
             failed += 1
             continue
         if len(files) > 1:

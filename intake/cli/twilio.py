@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from config.settings import Settings
 from config.table import parse_listen
@@ -31,7 +33,9 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     voicemail.add_argument(
         "--transcript", default="This is a test voicemail left with intake twilio simulate.", help="its words"
     )
-    voicemail.add_argument("--wait", type=float, default=30.0, help="seconds to wait for Intake to fetch it")
+    voicemail.add_argument(
+        "--wait", type=_seconds, default=30.0, help="seconds to wait for Intake to fetch it (at most 3600)"
+    )
     voicemail.set_defaults(run=_simulate_voicemail)
     for kind in (sms, voicemail):
         kind.add_argument("--from", dest="sender", default="+15555550199", help="the caller's number")
@@ -43,8 +47,31 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
             help="the address `intake serve --web` listens on (default: the config's)",
         )
         where.add_argument(
-            "--url", help="where to send instead (default: twilio.public_url, else the web address)"
+            "--url",
+            type=_base_url,
+            help="where to send instead (default: twilio.public_url, else the web address)",
         )
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= 3600:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to 3600")
+    return seconds
+
+
+def _base_url(text: str) -> str:
+    try:
+        parts = urlsplit(text)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is no number or past 65535, a broken IPv6 address
+        usable = False
+    if not usable:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a URL such as http://127.0.0.1:8080")
+    return text
 
 
 def _twilio_target(settings: Settings, args: argparse.Namespace) -> Target:

@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -24,17 +24,34 @@ from routing.store.stored_message import message_of
 
 _SPAN = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# The earliest --since: a day after the first that datetime holds, so that it is a date in
+# every time zone the office may show it in.
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 
 
 class BadSpan(ValueError):
-    """A --since value that is neither a span such as 30d nor an ISO date."""
+    """A --since value that is neither a span such as 30d nor an ISO date, or is before
+    the year 1 or after now."""
 
 
 def parse_since(text: str, now: datetime) -> datetime:
-    """`30d`, `12h`, `2w`, `90m` before `now`, or an ISO date/time (in UTC if it has no zone)."""
+    """`30d`, `12h`, `2w`, `90m` before `now`, or an ISO date/time (in UTC if it has no zone),
+    from the year 1 to `now`."""
+    moment = _moment(text, now)
+    if moment < _EARLIEST:
+        raise BadSpan(f"--since {text!r} is too far back (before {_EARLIEST.date().isoformat()})")
+    if moment > now:
+        raise BadSpan(f"--since {text!r} is in the future")
+    return moment
+
+
+def _moment(text: str, now: datetime) -> datetime:
     match = _SPAN.match(text.strip())
     if match:
-        return now - timedelta(**{_UNITS[match[2]]: int(match[1])})
+        try:
+            return now - timedelta(**{_UNITS[match[2]]: int(match[1])})
+        except (OverflowError, ValueError):  # before the year 1, or more digits than int() reads
+            return datetime.min.replace(tzinfo=now.tzinfo)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

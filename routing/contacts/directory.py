@@ -19,6 +19,7 @@ from routing.message import InboundMessage
 from routing.people.accounts import Person
 from routing.queues.triage import TriageError
 from routing.store.models import (
+    MAX_ID,
     AuditEvent,
     Base,
     Contact,
@@ -127,8 +128,9 @@ class ContactsAtArrival:
 def find_contact(session: Session, text: str, region: str) -> Contact:
     """A contact by its id ("12" or "#12"), or by any of its addresses or numbers."""
     wanted = text.strip()
-    if wanted.lstrip("#").isdigit():
-        contact = session.get(Contact, int(wanted.lstrip("#")))
+    if wanted.lstrip("#").isdecimal():
+        number = int(wanted.lstrip("#"))
+        contact = session.get(Contact, number) if number <= MAX_ID else None
         if contact is None:
             raise NoSuchContact(f"there is no contact {wanted}")
         return contact

@@ -19,7 +19,16 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from config.languages import PAGE_LANGUAGES
 from routing.store.database import transaction
-from routing.store.models import AdminEvent, ApiToken, Department, Membership, User, WebSecret, utcnow
+from routing.store.models import (
+    MAX_ID,
+    AdminEvent,
+    ApiToken,
+    Department,
+    Membership,
+    User,
+    WebSecret,
+    utcnow,
+)
 
 ROLES = ("admin", "receptionist", "staff")
 EVERY_QUEUE = ("admin", "receptionist")
@@ -172,7 +181,7 @@ def list_tokens(session: Session) -> list[ApiToken]:
 
 
 def revoke_token(session: Session, token_id: int) -> None:
-    token = session.get(ApiToken, token_id)
+    token = session.get(ApiToken, token_id) if 0 < token_id <= MAX_ID else None
     if token is None:
         raise PeopleError(f"there is no token {token_id}")
     token.revoked_at = token.revoked_at or utcnow()

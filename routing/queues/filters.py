@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from config.settings import PRIORITIES, Settings
 from routing.normalize import normalizer_for
 from routing.queues.search import SearchQuery, UnsearchableQuery
+from routing.store.models import MAX_ID
 
 STATUSES = ("new", "claimed", "resolved")
 OPEN_STATUSES = ("new", "claimed")
@@ -28,9 +29,6 @@ DUE_VIEWS = ("overdue",)  # the due filter: only items whose due time has passed
 # The assignee filter takes a user name or one of these.
 ME, NOBODY = "me", "nobody"
 MAX_TEXT = 200
-# The largest id a row can have: ids are INTEGER columns, 32 bits on PostgreSQL. A
-# larger number in a URL or a form names no row, and the database would refuse it.
-MAX_ID = 2**31 - 1
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Where an item without a due time sorts among due times: after all of them.
 NEVER_DUE = datetime(9999, 12, 31, tzinfo=UTC)

@@ -50,6 +50,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# The largest id a row can have: ids are INTEGER columns, 32 bits on PostgreSQL. A
+# larger number in a URL, a form or a command names no row, and the database (or
+# SQLite's driver, past 64 bits) would refuse it.
+MAX_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
