@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from config.loading import load_settings
 from config.settings import RuleTest, Settings
@@ -89,7 +89,14 @@ def _route(settings: Settings, args: argparse.Namespace) -> int:
     if bool(args.files) == (args.sms is not None):
         raise UsageError("route: give either FILE.eml (one or more, or folders of them) or --sms TEXT")
     router = Router(settings)
-    engine = _current_database(settings)
+    try:
+        engine = _current_database(settings)
+    except OperationalError:
+        print(
+            "intake: the database cannot be reached: the config's seeds stand in for what was learned",
+            file=sys.stderr,
+        )
+        engine = None
     try:
         if args.sms is not None:
             _print_decision(
@@ -146,7 +153,8 @@ def _decide(router: Router, engine: Engine | None, message: InboundMessage, expl
 
 
 def _current_database(settings: Settings) -> Engine | None:
-    """The database, if there is one at the current schema; None, creating nothing, if not."""
+    """The database, if there is one at the current schema; None, creating nothing, if not.
+    OperationalError when its server cannot be reached: that is not a missing database."""
     url = make_url(settings.database.url)
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
         return None  # connecting would create an empty file
@@ -154,6 +162,9 @@ def _current_database(settings: Settings) -> Engine | None:
     try:
         if current_revision(engine) == head_revision():
             return engine
+    except OperationalError:
+        engine.dispose()
+        raise
     except SQLAlchemyError:
         pass
     engine.dispose()
