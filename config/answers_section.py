@@ -68,7 +68,7 @@ def read_templates(tables: list[Table]) -> tuple[Template, ...]:
 
 def checked_text(table: Table, key: str, fields: tuple[str, ...]) -> str:
     """The text at `key`, refused unless every {field} it names is one of `fields`."""
-    text = table.text(key)
+    text = table.text(key, lines=True)
     if len(text) > MAX_TEXT:
         raise table.fail(key, f"is at most {MAX_TEXT:,} characters")
     allowed = ", ".join("{" + name + "}" for name in fields)

@@ -22,6 +22,9 @@ _SECURITY_PORTS = {"ssl": 993, "starttls": 143, "none": 143}
 _IDLE_RENEW_LIMIT = 29 * 60
 # Renewed every third of it: shorter loads the database for nothing, longer delays a takeover.
 _LEASE_RANGE = (1.0, 3600.0)
+# The other waits: an hour at most (a longer one is a typo, and past some size a wait
+# no longer fits a socket's timeout at all).
+_WAIT_LIMIT = 3600.0
 
 
 def read_imap(
@@ -67,10 +70,12 @@ def _imap_mailbox(table: Table, departments: tuple[Department, ...], env: Mappin
         idle_renew_seconds=seconds(
             table, "idle_renew_seconds", ImapMailbox.idle_renew_seconds, _IDLE_RENEW_LIMIT
         ),
-        poll_seconds=seconds(table, "poll_seconds", ImapMailbox.poll_seconds),
-        timeout_seconds=seconds(table, "timeout_seconds", ImapMailbox.timeout_seconds),
-        backoff_seconds=seconds(table, "backoff_seconds", ImapMailbox.backoff_seconds),
-        backoff_max_seconds=seconds(table, "backoff_max_seconds", ImapMailbox.backoff_max_seconds),
+        poll_seconds=seconds(table, "poll_seconds", ImapMailbox.poll_seconds, _WAIT_LIMIT),
+        timeout_seconds=seconds(table, "timeout_seconds", ImapMailbox.timeout_seconds, _WAIT_LIMIT),
+        backoff_seconds=seconds(table, "backoff_seconds", ImapMailbox.backoff_seconds, _WAIT_LIMIT),
+        backoff_max_seconds=seconds(
+            table, "backoff_max_seconds", ImapMailbox.backoff_max_seconds, _WAIT_LIMIT
+        ),
         lease_seconds=bounded(table, "lease_seconds", ImapMailbox.lease_seconds, *_LEASE_RANGE),
     )
 

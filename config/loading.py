@@ -34,7 +34,17 @@ from config.settings import (
     Settings,
     WebSettings,
 )
-from config.table import ADDRESS, PHONE, ConfigError, Table, bounded, read_listen
+from config.table import (
+    ADDRESS,
+    CONTROL,
+    LINE_BREAK,
+    PHONE,
+    ConfigError,
+    Table,
+    bounded,
+    read_listen,
+    seconds,
+)
 from config.twilio_section import read_twilio
 
 # ConfigError is raised from the section readers; callers catch it from here.
@@ -42,14 +52,14 @@ __all__ = ["DEFAULT_CONFIG", "ConfigError", "load_settings"]
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 DEFAULT_DATABASE_URL = "sqlite:///intake.db"
-_DEPARTMENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_PUBLIC_URL = re.compile(r"^https?://[^/?#@\s]+(/[^?#\s]*)?$")
+_DEPARTMENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*\Z")
+_PUBLIC_URL = re.compile(r"^https?://[^/?#@\s]+(/[^?#\s]*)?\Z")
 _WEB_KEYS = (
     *("listen", "page_size", "secure_cookies", "public_url"),
     *("connection_limit", "idle_timeout_seconds", "max_request_bytes", "threads"),
 )
-_DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9-]{2,}$")
-_SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+_DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9-]{2,}\Z")
+_SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})\Z")
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,7 +73,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         text = source.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, ValueError) as error:  # not UTF-8, or a NUL in the path
         raise ConfigError(source, "", f"cannot be read ({error})") from None
     return settings_from_text(text, source, env)
 
@@ -299,14 +309,14 @@ def _database(table: Table, env: Mapping[str, str]) -> DatabaseSettings:
     table.only("url", "lock_timeout_seconds", "inbox_lease_seconds")
     url = env.get("INTAKE_DATABASE_URL") or table.text("url", DEFAULT_DATABASE_URL)
     given = " (from INTAKE_DATABASE_URL)" if env.get("INTAKE_DATABASE_URL") else ""
+    if LINE_BREAK.search(url) or CONTROL.search(url):  # SQLite would make a file of that name
+        raise table.fail("url", f"holds a line break or a control character{given}")
     if not url.startswith(("sqlite:", "postgresql")):  # not repeated: it may hold a password
         raise table.fail("url", f"is neither a sqlite: nor a postgresql URL{given}")
     problem = _url_problem(url)
     if problem:
         raise table.fail("url", f"is not a database URL{given}: {problem}")
-    timeout = table.get("lock_timeout_seconds", float, DatabaseSettings.lock_timeout_seconds)
-    if timeout <= 0:
-        raise table.fail("lock_timeout_seconds", "must be greater than 0")
+    timeout = seconds(table, "lock_timeout_seconds", DatabaseSettings.lock_timeout_seconds, 3600)
     lease = table.get("inbox_lease_seconds", float, DatabaseSettings.inbox_lease_seconds)
     if not 1 <= lease <= 3600:
         raise table.fail("inbox_lease_seconds", "must be from 1 to 3600")

@@ -16,7 +16,7 @@ from config.settings import (
 from config.table import Table, bounded, read_listen, seconds
 
 # A werkzeug password hash: "scrypt:..." or "pbkdf2:...", then "$salt$hash".
-_PASSWORD_HASH = re.compile(r"^(scrypt|pbkdf2):[^$\s]*\$[^$\s]+\$[0-9a-f]+$")
+_PASSWORD_HASH = re.compile(r"^(scrypt|pbkdf2):[^$\s]*\$[^$\s]+\$[0-9a-f]+\Z")
 
 
 def read_smtp(

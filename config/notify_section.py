@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from config.settings import Department, DepartmentNotify, NotificationSettings
 from config.table import ADDRESS, Table, bounded, seconds
 
-_WEBHOOK_URL = re.compile(r"^https?://[^/?#@\s]+(/\S*)?$")
+_WEBHOOK_URL = re.compile(r"^https?://[^/?#@\s]+(/\S*)?\Z")
 _SECURITY_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 # A digest at most once a day: a longer wait is no longer a notification.
 MAX_DIGEST_MINUTES = 24 * 60
@@ -67,11 +67,11 @@ def read_notifications(
     if from_address and not ADDRESS.match(from_address):
         raise table.fail("from_address", f"{from_address!r} is not an email address")
     mailing = [d.id for d in departments if d.notify.email]
-    smtp_host = table.get("smtp_host", str, "").strip()
+    smtp_host = table.line("smtp_host").strip()
     for key, value in (("smtp_host", smtp_host), ("from_address", from_address)):
         if mailing and not value:
             raise table.fail(key, f"is required: department {mailing[0]!r} has email notifications")
-    username = table.get("username", str, "")
+    username = table.line("username")
     if username and security == "none":
         raise table.fail(
             "username", 'would send the password unencrypted: use security = "starttls" or "ssl"'

@@ -21,7 +21,7 @@ def read_outbound(table: Table, env: Mapping[str, str]) -> OutboundSettings:
     security = table.text("security", "starttls")
     if security not in SECURITIES:
         raise table.fail("security", f"{security!r} must be one of {', '.join(SECURITIES)}")
-    username = table.get("username", str, "")
+    username = table.line("username")
     if username and security == "none":
         raise table.fail(
             "username", 'would send the password unencrypted: use security = "starttls" or "ssl"'

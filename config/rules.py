@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from config.settings import PRIORITIES, BuiltInStep, ConditionSettings, Department, RuleSettings, RuleTest
@@ -118,6 +119,13 @@ def _check_regex(table: Table, what: str) -> None:
         ) from None
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for the file system
+        return False
+
+
 def rule_tests(root: Table, departments: tuple[Department, ...]) -> tuple[RuleTest, ...]:
     tests: list[RuleTest] = []
     for table in root.tables("rule_tests"):
@@ -127,7 +135,7 @@ def rule_tests(root: Table, departments: tuple[Department, ...]) -> tuple[RuleTe
         _known_department(table, "expect", expect, departments, f"rule test {name!r}")
         file = table.get("file", str, None)
         path = (table.source.parent / file) if file is not None else None
-        if path is not None and not path.is_file():
+        if path is not None and not _is_file(path):
             raise table.fail("file", f"rule test {name!r}: no such file {str(path)!r}")
         received_at = table.get("received_at", datetime, None)
         if received_at is not None and received_at.tzinfo is None:

@@ -9,9 +9,15 @@ from typing import Any
 
 from config.settings import ListenAddress
 
-PHONE = re.compile(r"^\+[1-9][0-9]{5,14}$")
-ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+PHONE = re.compile(r"^\+[1-9][0-9]{5,14}\Z")
+ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*\Z")
+# Never in a value: NUL cannot be stored, and the others are no text anyone means. Tabs
+# may be anywhere; line breaks only in texts of several lines (`Table.text(lines=True)`).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+LINE_BREAK = re.compile(r"[\n\r]")
+_HOST = re.compile(r"^[^\s\x00-\x1f\x7f]+\Z")
+_PORT = re.compile(r"^[0-9]{1,5}\Z")
 
 
 class ConfigError(Exception):
@@ -51,13 +57,26 @@ class Table:
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise self.fail(name, f"must be {kind.__name__}, not {type(value).__name__}")
+        if isinstance(value, str) and CONTROL.search(value):
+            # Not repeated: it may be a secret.
+            raise self.fail(name, "holds a control character (such as NUL)")
         return value
 
-    def text(self, name: str, default: Any = ...) -> str:
+    def text(self, name: str, default: Any = ..., lines: bool = False) -> str:
+        """A string that is not blank, on one line unless `lines`."""
         value = self.get(name, str, default)
         if isinstance(value, str) and not value.strip():
             raise self.fail(name, "must not be empty")
+        if isinstance(value, str) and not lines and LINE_BREAK.search(value):
+            raise self.fail(name, "must be on one line")
         return value  # type: ignore[no-any-return]
+
+    def line(self, name: str) -> str:
+        """An optional string on one line, "" when left out."""
+        value: str = self.get(name, str, "")
+        if LINE_BREAK.search(value):
+            raise self.fail(name, "must be on one line")
+        return value
 
     def from_env(self, name: str, env: Mapping[str, str], example: str) -> str:
         """The secret in the environment variable that key `name` names (a password,
@@ -74,6 +93,10 @@ class Table:
         values = self.get(name, list, [])
         if not all(isinstance(v, str) for v in values):
             raise self.fail(name, "must be a list of strings")
+        if any(CONTROL.search(v) for v in values):
+            raise self.fail(name, "holds a control character (such as NUL)")
+        if any(LINE_BREAK.search(v) for v in values):
+            raise self.fail(name, "must hold entries of one line each")
         return tuple(values)
 
     def table(self, name: str) -> Table:
@@ -95,16 +118,16 @@ def parse_listen(text: str, error: Any = ValueError) -> ListenAddress:
     """Parse "HOST:PORT" (an IPv6 host in brackets), raising error(problem) when bad."""
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not _HOST.match(host) or not _PORT.match(port) or not 0 < int(port) < 65536:
         raise error(f"{text!r} is not HOST:PORT with a port from 1 to 65535")
     return ListenAddress(host, int(port))
 
 
-def seconds(table: Table, name: str, default: float, limit: float | None = None) -> float:
+def seconds(table: Table, name: str, default: float, limit: float) -> float:
     value: float = table.get(name, float, default)
-    if value <= 0:
+    if not value > 0:  # nan is neither greater nor smaller
         raise table.fail(name, "must be greater than 0")
-    if limit is not None and value > limit:
+    if value > limit:
         raise table.fail(name, f"must be at most {limit:g}")
     return value
 

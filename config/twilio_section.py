@@ -13,8 +13,8 @@ from config.settings import (
 )
 from config.table import PHONE, Table, bounded
 
-_ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
-_BASE_URL = re.compile(r"^https?://[^/?#@\s]+$")
+_ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}\Z")
+_BASE_URL = re.compile(r"^https?://[^/?#@\s]+\Z")
 # Well inside the download worker's five-minute claim, so no other worker takes over a
 # download still running (one slow read may add one more timeout past the deadline).
 MAX_DOWNLOAD_SECONDS = 120.0
@@ -69,7 +69,7 @@ def _auth_token(table: Table, env: Mapping[str, str]) -> str:
         return env["TWILIO_AUTH_TOKEN"]
     if "auth_token_env" in table.data:
         return table.from_env("auth_token_env", env, "TWILIO_AUTH_TOKEN")
-    return str(table.get("auth_token", str, ""))
+    return table.line("auth_token")
 
 
 def _texts(table: Table, known: Any) -> tuple[tuple[str, OpenClosedText], ...]:
