@@ -12,8 +12,7 @@ from email.utils import make_msgid
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from config.table import ADDRESS
-from intake.email.reply_mail import reply_subject, sending_department
+from intake.email.reply_mail import mailbox, reply_subject, sending_department
 from routing.queues import replies
 from routing.queues.replies import Addressing, ReplyRefused
 from routing.store.models import Item
@@ -47,8 +46,11 @@ def _recipient(settings: Settings, to: str) -> str:
         if not department.forward_to:
             raise ReplyRefused(f"department {to!r} has no outside address to forward to (forward_to)")
         return department.forward_to
-    if not ADDRESS.match(to):
-        raise ReplyRefused(f"{to!r} is not an email address")
     if settings.owns_domain(to.rpartition("@")[2]):
         raise ReplyRefused(f"{to} is the office's own address: reroute the item instead")
-    return to
+    found = mailbox(to)
+    if found is None:
+        raise ReplyRefused(f"{to!r} is not an email address")
+    if settings.owns_domain(found.rpartition("@")[2]):  # its domain written in xn-- form
+        raise ReplyRefused(f"{to} is the office's own address: reroute the item instead")
+    return found

@@ -19,18 +19,27 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32, default
 from email.utils import formataddr, make_msgid
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from config.table import ADDRESS
 from routing.queues import replies
 from routing.queues.replies import Addressing, ReplyRefused
 from routing.store.models import ArrivedMessage, Blob, Item, Reply
 
 # "Re:", and its German, Nordic, Dutch and Polish forms, however often repeated.
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|odp)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
-_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+# A Message-ID to thread on: printable ASCII in angle brackets, short enough that
+# In-Reply-To fits on a mail line (RFC 5322 2.1.1: 998 characters); a longer or
+# non-ASCII one would go out folded into encoded words, or as a line relays refuse.
+_MESSAGE_ID = re.compile(r"<[!-;=?-~]{1,250}>")
+# RFC 5322 2.1.1: a line of a message is at most 998 characters, CRLF excluded.
+MAX_LINE = 998
+# The headers Intake writes are folded as the default policy folds them; those of an
+# attached original go out as they came: folded again, each would be parsed and decoded
+# first, and a hostile one (an encoded CR LF in a name) raises.
+_OUTGOING = default.clone(refold_source="none")
 # References keep the first and the latest ones: enough to thread, bounded in size.
 MAX_REFERENCES = 20
 # The Reply-To header is read from the raw message's first bytes, the header's budget.
@@ -43,9 +52,9 @@ def email_addressing(settings: Settings) -> replies.Address:
     def address(session: Session, item: Item) -> Addressing:
         sender, sender_name = sending_department(settings, item)
         answered: ArrivedMessage = item.messages[-1] if item.messages else item
-        recipient = _reply_to(session, answered) or answered.sender
-        if not ADDRESS.match(recipient):
-            raise ReplyRefused(f"the sender's address {recipient!r} cannot be answered")
+        recipient = _reply_to(session, answered) or mailbox(answered.sender)
+        if recipient is None:
+            raise ReplyRefused(f"the sender's address {answered.sender!r} cannot be answered")
         return Addressing(
             sender=sender,
             sender_name=sender_name,
@@ -70,6 +79,25 @@ def sending_department(settings: Settings, item: Item) -> tuple[str, str]:
     return department.reply_address, department.name
 
 
+def mailbox(address: str) -> str | None:
+    """`address` as the one mailbox an email from the office may go to, in lower case and
+    in ASCII (an international domain in its xn-- form, so that no relay needs SMTPUTF8);
+    None unless it is a single plain address that mail can reach: no quoted local part
+    ("a,b"@x is one mailbox to SMTP but a list to a careless program on its way), no
+    display name or brackets, no IP address, no name reserved from the internet."""
+    try:
+        valid = validate_email(
+            address,
+            check_deliverability=False,  # no DNS: nothing may reach out while a reply is written
+            allow_smtputf8=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+        )
+    except EmailNotValidError:
+        return None
+    return valid.ascii_email.lower() if valid.ascii_email else None
+
+
 def reply_subject(subject: str, item_id: int) -> str:
     """`Re: <subject> [#ID]`, with no second "Re:" and no second token."""
     token = f"[#{item_id}]"
@@ -81,7 +109,7 @@ def reply_email(reply: Reply, original: bytes | None = None) -> EmailMessage:
     """The reply as an email: the text signed by its author and department, and as HTML;
     an acknowledgement signed by the department alone and marked as written by a program;
     a forward with the `original` message attached."""
-    message = EmailMessage()
+    message = EmailMessage(policy=_OUTGOING)
     message["From"] = formataddr((reply.sender_name, reply.sender))
     message["To"] = reply.recipient
     message["Subject"] = reply.subject
@@ -105,9 +133,19 @@ def reply_email(reply: Reply, original: bytes | None = None) -> EmailMessage:
         f"<!DOCTYPE html><html><body>{body}<p>-- <br>{sign}</p></body></html>", subtype="html"
     )
     if original is not None:
-        # compat32 reads without decoding a header: the original goes out as it came.
-        message.add_attachment(message_from_bytes(original, policy=compat32), filename="original.eml")
+        _attach(message, original)
     return message
+
+
+def _attach(message: EmailMessage, original: bytes) -> None:
+    """Attach the original as it came (read by compat32, which decodes no header). RFC 2046
+    allows message/rfc822 no encoding, so an original a relay would refuse as it is (a
+    line past 998 characters, a NUL) goes as a file in base64 instead."""
+    lines = original.split(b"\n")
+    if b"\x00" in original or any(len(line.rstrip(b"\r")) > MAX_LINE for line in lines):
+        message.add_attachment(original, "application", "octet-stream", filename="original.eml")
+    else:
+        message.add_attachment(message_from_bytes(original, policy=compat32), filename="original.eml")
 
 
 def _html_lines(text: str) -> str:
@@ -126,8 +164,8 @@ def _reply_to(session: Session, message: ArrivedMessage) -> str | None:
         addresses: tuple[Address, ...] = header.addresses if header is not None else ()
     except (ValueError, TypeError, AttributeError, IndexError):  # a malformed header answers the sender
         return None
-    found = [a.addr_spec.lower() for a in addresses if ADDRESS.match(a.addr_spec)]
-    return found[0] if found else None
+    found = [mailbox(a.addr_spec) for a in addresses]
+    return next((address for address in found if address is not None), None)
 
 
 def _first_id(text: str) -> str | None:
