@@ -38,6 +38,13 @@ class Placement:
     by: str
 
 
+# Every channel a message can come by: the adapters', then the messages taken by hand
+# (intake.desk.hand_taken.KINDS, named here because routing imports nothing from intake).
+CHANNELS = ("email", "sms", "whatsapp", "voicemail", "phone-note", "visit", "post")
+# The kinds of mail written by a machine, as intake.email.machine_mail tells them.
+MACHINE_KINDS = ("bounce", "read-receipt", "complaint", "auto-reply", "auto-generated", "list", "bulk")
+
+
 @dataclass(frozen=True)
 class InboundMessage:
     """One message from outside the office, whatever channel it came over.

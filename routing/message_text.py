@@ -257,7 +257,7 @@ PASSING_ON_WORDS = 20
 # Intake's own ("Text message from ..."), which say nothing of the department.
 CHANNELS_WITH_QUOTES = frozenset({"email"})
 # Channels whose text is a machine's hearing of speech, with its mishearings.
-SPOKEN_CHANNELS = frozenset({"voice", "voicemail"})
+SPOKEN_CHANNELS = frozenset({"voicemail"})
 # Thanks and season's greetings in the office languages, in lower case with or without
 # diacritics: a sentence that thanks for something says what was done ("thanks for the
 # invoice, that's paid"), and one that wishes a merry Christmas asks nothing, whatever the

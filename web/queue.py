@@ -18,9 +18,10 @@ from werkzeug.exceptions import BadRequest, NotFound
 from config.settings import PRIORITIES
 from routing.contacts.reading import item_person
 from routing.contacts.suggestions import desk_suggestions
+from routing.message import CHANNELS
 from routing.people import accounts
 from routing.queues import reading as queues
-from routing.queues.filters import CHANNELS, FILTER_NAMES, SORTS, STATUS_VIEWS, Filters, row_id
+from routing.queues.filters import FILTER_NAMES, SORTS, STATUS_VIEWS, Filters, row_id
 from routing.queues.replies import reply_channels
 from routing.queues.templates import filled_templates
 from routing.store.models import Department, Item

@@ -6,7 +6,8 @@ channel = "sms"                    or    channel = ["sms", "whatsapp"]
 from __future__ import annotations
 
 from config.settings import Settings
-from routing.conditions.base import Atom, ConditionKind, Facts, strings
+from routing.conditions.base import Atom, BadArgument, ConditionKind, Facts, strings
+from routing.message import CHANNELS
 
 
 class Channel:
@@ -25,7 +26,11 @@ class Channel:
 
 
 def _build(argument: object, settings: Settings) -> Channel:
-    return Channel(strings(argument, "channel"))
+    channels = strings(argument, "channel")
+    for channel in channels:
+        if channel.lower() not in CHANNELS:  # a typo would match nothing, silently
+            raise BadArgument(f"channel: unknown channel {channel!r} (channels: {', '.join(CHANNELS)})")
+    return Channel(channels)
 
 
 KINDS = (ConditionKind("channel", "the channel the message came over", _build),)

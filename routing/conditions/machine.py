@@ -8,7 +8,8 @@ machine = false                     (written by a person)
 from __future__ import annotations
 
 from config.settings import Settings
-from routing.conditions.base import Atom, ConditionKind, Facts, shown, strings
+from routing.conditions.base import Atom, BadArgument, ConditionKind, Facts, shown, strings
+from routing.message import MACHINE_KINDS
 
 
 class Machine:
@@ -36,7 +37,13 @@ class Machine:
 def _build(argument: object, settings: Settings) -> Machine:
     if isinstance(argument, bool):
         return Machine(None, argument)
-    return Machine(frozenset(k.lower() for k in strings(argument, "machine")))
+    kinds = frozenset(k.lower() for k in strings(argument, "machine"))
+    unknown = sorted(kinds - set(MACHINE_KINDS))
+    if unknown:  # "yes" would match nothing, silently
+        raise BadArgument(
+            f"machine: unknown kind {unknown[0]!r} (true, false, or kinds: {', '.join(MACHINE_KINDS)})"
+        )
+    return Machine(kinds)
 
 
 KINDS = (ConditionKind("machine", "mail written by a machine: bounces, auto-replies", _build),)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from config.settings import PRIORITIES, Settings
+from routing.message import CHANNELS
 from routing.normalize import normalizer_for
 from routing.queues.search import SearchQuery, UnsearchableQuery
 from routing.store.models import MAX_ID
@@ -20,9 +21,6 @@ STATUSES = ("new", "claimed", "resolved")
 OPEN_STATUSES = ("new", "claimed")
 # What the status filter takes: a status, "open" (new and claimed) or "all".
 STATUS_VIEWS = ("open", *STATUSES, "all")
-# Every channel an item can come by: the adapters', then the messages taken by hand
-# (intake.desk.hand_taken.KINDS, named here because routing imports nothing from intake).
-CHANNELS = ("email", "sms", "whatsapp", "voicemail", "phone-note", "visit", "post")
 SORTS = ("newest", "urgent")
 FILTER_NAMES = ("status", "channel", "priority", "tag", "assignee", "due", "q", "sort")
 DUE_VIEWS = ("overdue",)  # the due filter: only items whose due time has passed

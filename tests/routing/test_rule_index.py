@@ -26,7 +26,7 @@ WORDS = [
     "#vip",
 ]
 MACHINE = ["true", "false", '["bounce"]']
-CHANNELS = ["email", "sms", "whatsapp", "voice"]
+CHANNELS = ["email", "sms", "whatsapp", "voicemail"]
 SENDERS = ["ann@client.example", "bob@eu.client.example", "+15555550123", "carl@other.example"]
 RECIPIENTS = ["hello@office.test", "sales@office.test", "billing@office.test", "+15555550101"]
 

@@ -66,7 +66,11 @@ def email(raw: bytes, received_at: datetime = OPEN_TIME, machine_kind: str | Non
 def twilio_message(form: dict[str, str], received_at: datetime = OPEN_TIME) -> InboundMessage:
     """A Twilio webhook form as the SMS/WhatsApp or voicemail adapter turns it into a message."""
     channel = (
-        "voice" if "RecordingSid" in form else "whatsapp" if form["From"].startswith("whatsapp:") else "sms"
+        "voicemail"
+        if "RecordingSid" in form
+        else "whatsapp"
+        if form["From"].startswith("whatsapp:")
+        else "sms"
     )
     sid = form.get("RecordingSid") or form["MessageSid"]
     return InboundMessage(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from intake.email.parser import parse_email
+from routing.message import MACHINE_KINDS
 from tests.support.mail import email_bytes, raw_message
 
 
@@ -93,29 +94,29 @@ def test_a_bounce_forwarded_by_a_person_is_the_persons_mail() -> None:
     assert parse_email(raw).machine_kind is None
 
 
-@pytest.mark.parametrize(
-    ("header", "kind"),
-    [
-        ("Auto-Submitted: auto-replied", "auto-reply"),
-        ("Auto-Submitted: auto-replied; owner-email=ann@client.example", "auto-reply"),
-        ("X-Autoreply: yes", "auto-reply"),
-        ("X-Autorespond: Out of office", "auto-reply"),
-        ("Precedence: auto_reply", "auto-reply"),
-        ("X-MS-Exchange-Inbox-Rules-Loop: ann@client.example", "auto-reply"),
-        ("X-Apple-Action: VACATION", "auto-reply"),
-        ("X-Auto-Response-Suppress: All", None),
-        ("Auto-Submitted: auto-generated", "auto-generated"),
-        ("Auto-Submitted: auto-notified", "auto-generated"),
-        ("Auto-Submitted: no", None),
-        ("List-Id: Client news <news.client.example>", "list"),
-        ("Precedence: list", "list"),
-        ("Precedence: bulk", "bulk"),
-        ("Precedence: junk", "bulk"),
-        ("X-Failed-Recipients: gone@client.example", "bounce"),
-        ("Return-Path: <>", "bounce"),
-        ("X-Mailer: Thunderbird", None),
-    ],
-)
+HEADER_KINDS = [
+    ("Auto-Submitted: auto-replied", "auto-reply"),
+    ("Auto-Submitted: auto-replied; owner-email=ann@client.example", "auto-reply"),
+    ("X-Autoreply: yes", "auto-reply"),
+    ("X-Autorespond: Out of office", "auto-reply"),
+    ("Precedence: auto_reply", "auto-reply"),
+    ("X-MS-Exchange-Inbox-Rules-Loop: ann@client.example", "auto-reply"),
+    ("X-Apple-Action: VACATION", "auto-reply"),
+    ("X-Auto-Response-Suppress: All", None),
+    ("Auto-Submitted: auto-generated", "auto-generated"),
+    ("Auto-Submitted: auto-notified", "auto-generated"),
+    ("Auto-Submitted: no", None),
+    ("List-Id: Client news <news.client.example>", "list"),
+    ("Precedence: list", "list"),
+    ("Precedence: bulk", "bulk"),
+    ("Precedence: junk", "bulk"),
+    ("X-Failed-Recipients: gone@client.example", "bounce"),
+    ("Return-Path: <>", "bounce"),
+    ("X-Mailer: Thunderbird", None),
+]
+
+
+@pytest.mark.parametrize(("header", "kind"), HEADER_KINDS)
 def test_headers_that_mark_machine_mail(header: str, kind: str | None) -> None:
     raw = raw_message(
         "From: Ann <ann@client.example>", "To: sales@office.test", header, "Subject: hi", "", "x"
@@ -147,3 +148,9 @@ def test_plain_text_bounces_from_mail_daemons_are_bounces(
     sender: str, subject: str, kind: str | None
 ) -> None:
     assert parse_email(email_bytes(sender=sender, subject=subject)).machine_kind == kind
+
+
+def test_a_rule_may_name_every_kind_the_parser_tells() -> None:
+    """The `machine` condition refuses a kind it does not know (routing.message.MACHINE_KINDS)."""
+    told = {kind for _, kind in HEADER_KINDS if kind} | {"read-receipt", "complaint"}
+    assert told == set(MACHINE_KINDS)

@@ -31,9 +31,9 @@ def test_one_channel(tmp_path: Path) -> None:
 
 
 def test_a_list_of_channels(tmp_path: Path) -> None:
-    when = 'channel = ["email", "voice"]'
+    when = 'channel = ["email", "voicemail"]'
     assert match(tmp_path, when, email(MAIL)) == "came by email"
-    assert match(tmp_path, when, voicemail("call me back")) == "came by voice"
+    assert match(tmp_path, when, voicemail("call me back")) == "came by voicemail"
     assert match(tmp_path, when, sms("hello")) is None
 
 
@@ -50,4 +50,12 @@ def test_whatsapp_is_its_own_channel(tmp_path: Path) -> None:
 @pytest.mark.parametrize("argument", ["[]", "3", '[""]'])
 def test_a_bad_argument_is_refused_naming_the_rule(tmp_path: Path, argument: str) -> None:
     with pytest.raises(ConfigError, match=r"rules\[0\]\.when\.channel: rule 'under-test': channel must be"):
+        Router(office_with(tmp_path, rule_under_test(f"channel = {argument}")))
+
+
+@pytest.mark.parametrize("argument", ['"fax"', '["sms", "voice"]'])
+def test_a_channel_that_does_not_exist_is_refused(tmp_path: Path, argument: str) -> None:
+    with pytest.raises(
+        ConfigError, match=r"rule 'under-test': channel: unknown channel '(fax|voice)' \(channels: email"
+    ):
         Router(office_with(tmp_path, rule_under_test(f"channel = {argument}")))

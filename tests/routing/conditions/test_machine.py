@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.routers import email, match, rfc5322, sms
+import pytest
+
+from config.loading import ConfigError
+from routing.engine import Router
+from tests.support.routers import email, match, office_with, rfc5322, rule_under_test, sms
 
 BOUNCE = rfc5322(
     "From: MAILER-DAEMON@mx.client.example",
@@ -31,3 +35,9 @@ def test_named_kinds(tmp_path: Path) -> None:
 def test_written_by_a_person(tmp_path: Path) -> None:
     assert match(tmp_path, "machine = false", email(PERSON)) == "written by a person"
     assert match(tmp_path, "machine = false", email(BOUNCE, machine_kind="bounce")) is None
+
+
+@pytest.mark.parametrize("argument", ['"yes"', '["bounce", "out-of-office"]'])
+def test_a_kind_that_does_not_exist_is_refused(tmp_path: Path, argument: str) -> None:
+    with pytest.raises(ConfigError, match=r"rule 'under-test': machine: unknown kind '(yes|out-of-office)'"):
+        Router(office_with(tmp_path, rule_under_test(f"machine = {argument}")))
