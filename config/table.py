@@ -87,7 +87,17 @@ class Table:
             raise self.fail(name, f"is not an environment variable name such as {example}")
         if not env.get(variable):
             raise self.fail(name, f"the environment variable {variable} is not set")
-        return env[variable]
+        return self.secret(name, variable, env[variable])
+
+    def secret(self, name: str, variable: str, value: str) -> str:
+        """`value`, read from the environment variable `variable` for key `name`, unless it
+        holds a line break or a control character: a secret pasted with its file's last
+        newline would fail every login or signature, far from its cause."""
+        if LINE_BREAK.search(value) or CONTROL.search(value):
+            raise self.fail(
+                name, f"the environment variable {variable} holds a line break or a control character"
+            )
+        return value
 
     def strings(self, name: str) -> tuple[str, ...]:
         values = self.get(name, list, [])

@@ -66,7 +66,7 @@ def _auth_token(table: Table, env: Mapping[str, str]) -> str:
     if "auth_token" in table.data and "auth_token_env" in table.data:
         raise table.fail("auth_token_env", "set either auth_token or auth_token_env, not both")
     if env.get("TWILIO_AUTH_TOKEN"):
-        return env["TWILIO_AUTH_TOKEN"]
+        return table.secret("auth_token", "TWILIO_AUTH_TOKEN", env["TWILIO_AUTH_TOKEN"])
     if "auth_token_env" in table.data:
         return table.from_env("auth_token_env", env, "TWILIO_AUTH_TOKEN")
     return table.line("auth_token")

@@ -516,6 +516,7 @@ BAD_ENVIRONMENT = [
     ("INTAKE_PUBLIC_URL", "https://intake.office.example\n", "web.public_url"),
     ("TWILIO_ACCOUNT_SID", "AC" + "0" * 32 + "\n", "twilio.account_sid"),
     ("TWILIO_ACCOUNT_SID", "SK" + "0" * 32, "twilio.account_sid"),
+    ("TWILIO_AUTH_TOKEN", "hunter22" + "0" * 24 + "\n", "twilio.auth_token"),  # a secret's file, newline kept
 ]
 
 
