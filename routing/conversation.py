@@ -215,7 +215,10 @@ def match(
 def _thread(
     session: Session, item_id: int, matcher: str, reason: str, settings: RoutingSettings
 ) -> Thread | None:
-    item = session.get_one(Item, item_id)
+    # Locked until the message is stored (on PostgreSQL), as a person's action locks it
+    # (routing.queues.triage.item_for): a resolve committed between this check and the
+    # commit would leave the item resolved with an unseen reply in it.
+    item = session.get_one(Item, item_id, with_for_update={"key_share": True}, populate_existing=True)
     reopens = item.status == RESOLVED
     if reopens and not settings.reopen_on_reply:
         return None

@@ -42,12 +42,16 @@ def link(session: Session, item_id: int, who: Person, contact: str | None, setti
 
 def merge(session: Session, item_id: int, who: Person, into: int | None) -> Item:
     """Merge the item into item `into`, or into the one it is suggested to be the same request as."""
-    item = open_item(session, item_id, who)
     if into is None:
         suggestion = suggestions.open_suggestion(session, item_id, suggestions.SAME_REQUEST)
-        if suggestion is None or suggestion.other_item_id is None:
-            raise TriageError(f"item {item_id} has no suggestion to merge; name the item to merge it into")
-        into = suggestion.other_item_id
+        into = suggestion.other_item_id if suggestion is not None else None
+    if into is not None and into < item_id:
+        # Both rows are locked (triage.item_for) in id order, as a bulk action locks its
+        # items: two merges of the same two items at once then queue, not deadlock.
+        item_for(session, into, who)
+    item = open_item(session, item_id, who)
+    if into is None:
+        raise TriageError(f"item {item_id} has no suggestion to merge; name the item to merge it into")
     return suggestions.merge_items(session, item, item_for(session, into, who), who)
 
 

@@ -195,9 +195,11 @@ def bulk(item_ids: Iterable[int], act: Callable[[int], Item]) -> BulkResult:
     """Do `act` to each item; an item it is refused for is reported, not fatal.
 
     Every action checks before it changes anything, so a refused item is untouched.
+    The items are taken in id order, the order any unit of work locks several items in
+    (item_for), so that two bulk actions on the same items at once queue, not deadlock.
     """
     result = BulkResult()
-    for item_id in dict.fromkeys(item_ids):
+    for item_id in sorted(set(item_ids)):
         try:
             act(item_id)
         except TriageError as error:
@@ -208,8 +210,16 @@ def bulk(item_ids: Iterable[int], act: Callable[[int], Item]) -> BulkResult:
 
 
 def item_for(session: Session, item_id: int, who: Person) -> Item:
-    """The item, if `who` may see it; another department's item is as unknown as a missing one."""
-    item = session.get(Item, item_id)
+    """The item, if `who` may see it; another department's item is as unknown as a missing one.
+
+    Its row is locked until the unit of work ends (on PostgreSQL; SQLite's one writer
+    holds the whole database): every action checks the item, then changes it and writes
+    its event, and two people acting at once must not both check the item as it was, or
+    the later write undoes the earlier (two claims each "from nobody", a move from a
+    department the item had already left). FOR NO KEY UPDATE, as an UPDATE itself
+    takes, so that an event or a follow-up inserted for the item does not wait on it.
+    """
+    item = session.get(Item, item_id, with_for_update={"key_share": True}, populate_existing=True)
     if item is None or not who.may_see(item.department_id):
         raise NoSuchItem(f"there is no item {item_id}")
     return item
