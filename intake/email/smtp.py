@@ -17,11 +17,11 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, AnyStr
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.proxy_protocol import ProxyData
@@ -42,6 +42,7 @@ SERVER_ERROR = "451 4.3.0 Temporary server error, please try again later"
 REFUSED_FOR_GOOD = "554 5.6.0 The message cannot be stored as sent; please send it in another form"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 TOO_MUCH_DATA = "552 5.3.4 Message too big"
+STARTTLS_NOT_OFFERED = "502 5.5.1 STARTTLS is not offered on this port"
 # The answer names no item: item numbers are the office's business, not the sender's.
 ACCEPTED = "250 2.0.0 OK: message accepted"
 # The buffer commands are read through. aiosmtpd refuses command lines longer than
@@ -57,6 +58,10 @@ _SOURCE_ROUTE = re.compile(r"^\s*<\s*(@[^:>]*):")
 # (RFC 5322 3.2.3), then perhaps blanks and parameters, but no comment.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_PATH = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*)>[ \t]*(?![ \t(])(.*)")
+# What no address may hold: control characters (NUL, a bare CR, ESC, DEL) and the lone
+# surrogates that stand for bytes that are not UTF-8 (aiosmtpd decodes arguments with
+# surrogateescape). Neither database can store them, so they are refused at once.
+_NOT_IN_AN_ADDRESS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def peer_host(session: Session) -> str:
@@ -162,7 +167,8 @@ class IntakeHandler:
 
 class IntakeSMTP(CheckedAuth):
     """aiosmtpd's protocol, with connections counted, DATA read in pieces, source
-    routes left visible, and passwords checked off the event loop."""
+    routes left visible, passwords checked off the event loop, and the bad input
+    aiosmtpd would fail on refused with a reply."""
 
     # SMTP.__init__ sizes its stream buffer with this.
     line_length_limit = COMMAND_BUFFER
@@ -243,6 +249,30 @@ class IntakeSMTP(CheckedAuth):
             return False
         return True
 
+    def _getparams(self, params: Sequence[str]) -> dict[str, str | bool] | None:
+        # aiosmtpd checks SIZE with str.isdigit(), which also takes a superscript two,
+        # on which its int() then fails: a syntax error, not a server error.
+        result = super()._getparams(params)
+        size = (result or {}).get("SIZE")
+        if isinstance(size, str) and not (size.isascii() and size.isdigit()):
+            return None
+        return result
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        # aiosmtpd answers 454, "try again later", where it has no certificate; on
+        # this listener STARTTLS will never work, which is what 502 says.
+        if not self.tls_context and not arg:
+            await self.push(STARTTLS_NOT_OFFERED)
+            return
+        await super().smtp_STARTTLS(arg)
+
+    async def push(self, status: AnyStr) -> None:
+        # aiosmtpd echoes some arguments (VRFY's, in its 502); where they were not
+        # UTF-8 they hold lone surrogates, which it would fail to encode: they are sent
+        # back as the bytes that came.
+        await super().push(status.encode("utf-8", "surrogateescape") if isinstance(status, str) else status)
+
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         # A plain path reads as aiosmtpd's parser would read it, at a twentieth of
         # its cost (a tenth of the door's work per mail went to it); any other
@@ -253,6 +283,8 @@ class IntakeSMTP(CheckedAuth):
         # aiosmtpd drops a source route silently; keep it so that the recipient
         # check sees the relay attempt and refuses it.
         address, rest = super()._getaddr(arg)
+        if address and _NOT_IN_AN_ADDRESS.search(address):
+            return None, None  # "553 5.1.3 malformed address", rather than a failure to store it
         route = _SOURCE_ROUTE.match(arg or "")
         if address and route:
             return f"{route[1]}:{address}", rest
