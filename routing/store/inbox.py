@@ -180,9 +180,11 @@ class InboxWriter:
         return group, False
 
     def _commit(self, group: list[_Waiting]) -> None:
+        """Commit the group and answer each arrival; nothing raised here may end the
+        thread, or every door would wait on it for good."""
         try:
             self._connection.write(lambda connection: add(connection, [waiting.arrival for waiting in group]))
-        except DataError as error:
+        except (DataError, UnicodeEncodeError) as error:  # a value no database holds: text no codec writes
             if len(group) > 1:
                 # One arrival's values were refused: the others must not share its fate.
                 for waiting in group:
@@ -195,6 +197,11 @@ class InboxWriter:
             log.warning("the inbox did not commit %d messages: %s", len(group), error)
             for waiting in group:
                 waiting.committed.set_exception(StorageUnavailable("the database is not accepting writes"))
+            return
+        except Exception:  # a bug: its senders retry later, and the next group is tried
+            log.exception("the inbox did not commit %d messages", len(group))
+            for waiting in group:
+                waiting.committed.set_exception(StorageUnavailable("the inbox could not store the message"))
             return
         for waiting in group:
             waiting.committed.set_result(None)

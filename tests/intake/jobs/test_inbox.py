@@ -20,7 +20,7 @@ from intake.jobs.inbox import BATCH, MAX_ATTEMPTS, InboxWorker
 from routing.delivery import Delivering, Delivery
 from routing.message import InboundMessage
 from routing.store import inbox
-from routing.store.database import StorageUnavailable, transaction
+from routing.store.database import StorageUnavailable, UnstorableMessage, transaction
 from routing.store.inbox import Arrival, InboxWriter
 from routing.store.models import DeliveryKey, InboxEntry, Item, Message
 from tests.intake.email.test_storing import only_on_postgresql, refusing_values
@@ -89,6 +89,21 @@ def test_an_arrival_after_stop_is_refused_for_a_retry(runtime: Runtime, writer: 
     writer.stop()
     with pytest.raises(StorageUnavailable):
         writer.accept(arrival(1))
+
+
+def test_an_arrival_no_database_can_hold_is_refused_alone_and_the_writer_goes_on(
+    runtime: Runtime, writer: InboxWriter
+) -> None:
+    # A sender read with surrogate escapes (bytes that are not UTF-8) encodes in no codec.
+    unreadable = Arrival("email", "\udce9ric@client.example", ("sales@office.test",), email_bytes(), NOW)
+    with ThreadPoolExecutor(4) as pool:
+        refused = pool.submit(writer.accept, unreadable)
+        accepted = list(pool.map(lambda n: writer.accept(arrival(n)), range(3)))
+        with pytest.raises(UnstorableMessage):
+            refused.result()
+    assert accepted == [None, None, None]
+    writer.accept(arrival(3))
+    assert counts(runtime)[0] == 4
 
 
 def test_a_big_message_among_small_ones_is_kept_byte_for_byte(runtime: Runtime) -> None:
