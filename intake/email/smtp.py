@@ -43,6 +43,7 @@ REFUSED_FOR_GOOD = "554 5.6.0 The message cannot be stored as sent; please send 
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 TOO_MUCH_DATA = "552 5.3.4 Message too big"
 STARTTLS_NOT_OFFERED = "502 5.5.1 STARTTLS is not offered on this port"
+NO_SENDER_DOMAIN = "553 5.1.7 The sender's address has no domain: give a mailbox (local@domain), or <>"
 # The answer names no item: item numbers are the office's business, not the sender's.
 ACCEPTED = "250 2.0.0 OK: message accepted"
 # The buffer commands are read through. aiosmtpd refuses command lines longer than
@@ -91,6 +92,19 @@ class IntakeHandler:
         # balancer's own check ("PROXY UNKNOWN") names no client: count the balancer.
         log.info("connection from %s via proxy %s", proxy.src_addr, session.peer)
         return await server.admit(str(proxy.src_addr or peer_host(session)))
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        # aiosmtpd takes whatever path it can read: "<not an address>" as a quoted local
+        # part with no domain. A reverse-path is null or a mailbox (RFC 5321 4.1.2); one
+        # without a domain names nobody to answer or to bounce to.
+        local, at, domain = address.rpartition("@")
+        if address != "<>" and not (local and at and domain):
+            return NO_SENDER_DOMAIN
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]

@@ -139,6 +139,9 @@ CASES = {
     "mail-bare-cr-in-address": (AFTER_EHLO, b"MAIL FROM:<a\rnn@client.example>", b"5"),
     "mail-control-in-address": (AFTER_EHLO, b"MAIL FROM:<a\x1bnn@client.example>", b"5"),
     "mail-not-utf8-address": (AFTER_EHLO, b"MAIL FROM:<\xe9ric@client.example>", b"5"),
+    "mail-no-domain": (AFTER_EHLO, b"MAIL FROM:<not an address>", b"553"),
+    "mail-postmaster-alone": (AFTER_EHLO, b"MAIL FROM:<postmaster>", b"553"),
+    "mail-quoted-no-domain": (AFTER_EHLO, b'MAIL FROM:<"ann"@>', b"553"),
     "mail-nested": (AFTER_MAIL, GOOD_MAIL, b"503"),
     # RCPT TO
     "rcpt-before-mail": (AFTER_EHLO, GOOD_RCPT, b"503"),
