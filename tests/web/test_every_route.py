@@ -4,8 +4,9 @@ For each rule and each of its methods, requests with ids that do not exist or th
 can have, query strings and forms and JSON bodies that are missing, mistyped, huge, hold
 NUL bytes or are not UTF-8, and the same requests from someone not signed in. The rule is
 the project's: no answer is a 5xx; a refusal is JSON under /api/ and a page elsewhere;
-a refused request stores nothing; nobody who is not signed in is served a page that needs
-a person. Forms carry a valid CSRF token, so that the bad input reaches the view.
+a refused request (a 4xx, or a form's redirect back with its error flashed) stores
+nothing; nobody who is not signed in is served a page that needs a person. Forms carry
+a valid CSRF token, so that the bad input reaches the view.
 """
 
 from __future__ import annotations
@@ -225,10 +226,20 @@ def post(office: Office, client: FlaskClient, what: str, path: str, **kwargs: An
         office, what, response, asked_json="application/json" in kwargs.get("headers", {}).get("Accept", "")
     )
     office.stored = None  # what an accepted request changed is read again before the next
-    if response.status_code >= 400:
+    if response.status_code >= 400 or flashed_an_error(client):
         office.stored = snapshot(office.engine)
         if office.stored != before:
             office.problems.append(f"{what}: refused with {response.status_code}, and yet stored a change")
+
+
+def flashed_an_error(client: FlaskClient) -> bool:
+    """Whether the page redirected to will show an error: a form's refusal is a 303 to the
+    page it came from, with the reason flashed. The flashes are taken, as that page would."""
+    if client.application.secret_key is None:
+        return False  # the webhooks' app: it keeps no session, and answers Twilio alone
+    with client.session_transaction() as session:
+        flashes = session.pop("_flashes", [])
+    return any(category == "error" for category, _ in flashes)
 
 
 def bodies(token: str) -> Iterator[tuple[str, dict[str, Any]]]:
