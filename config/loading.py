@@ -26,6 +26,7 @@ from config.notify_section import read_department_notify, read_notifications
 from config.outbound_section import read_outbound
 from config.rules import rule_tests, rules
 from config.settings import (
+    END_OF_DAY,
     WEEKDAYS,
     DatabaseSettings,
     Department,
@@ -271,10 +272,14 @@ def _hours(table: Table) -> OpeningHours:
                 raise table.fail(day, f'{text!r} is not a span such as "09:00-17:30"')
             try:
                 start = time(int(match[1]), int(match[2]))
-                end = time(int(match[3]), int(match[4]))
+                end = (
+                    END_OF_DAY
+                    if match[3] == "24" and match[4] == "00"
+                    else time(int(match[3]), int(match[4]))
+                )
             except ValueError:
                 raise table.fail(day, f"{text!r} is not a real time of day") from None
-            if end <= start:
+            if end <= start and end != END_OF_DAY:
                 raise table.fail(day, f"{text!r} ends before it starts")
             day_spans.append((start, end))
         spans.append(tuple(day_spans))

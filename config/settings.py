@@ -69,16 +69,24 @@ class Department:
         return self.reply_from or (self.addresses[0] if self.addresses else "")
 
 
+# A span's end written "24:00": the day's last minute is open too, up to midnight, which
+# "23:59" would leave closed (a schedule round the clock would shut a minute each night).
+END_OF_DAY = time(0)
+
+
 @dataclass(frozen=True)
 class OpeningHours:
-    """Per weekday (0 = Monday), the spans of time the office is open."""
+    """Per weekday (0 = Monday), the spans of time the office is open, in local wall-clock
+    time: an hour the clocks show twice is open or closed both times alike."""
 
     spans: tuple[tuple[tuple[time, time], ...], ...]
 
     def is_open(self, at: datetime, zone: ZoneInfo) -> bool:
         local = at.astimezone(zone)
         now = local.time()
-        return any(start <= now < end for start, end in self.spans[local.weekday()])
+        return any(
+            start <= now and (now < end or end == END_OF_DAY) for start, end in self.spans[local.weekday()]
+        )
 
 
 @dataclass(frozen=True)

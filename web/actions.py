@@ -61,7 +61,7 @@ def _due(fields: Fields) -> datetime | None:
         due = datetime.fromisoformat(value)
     except ValueError:
         raise BadField(f"due {value!r} is not a date and time, like 2026-11-30T14:00") from None
-    return due if due.tzinfo else due.replace(tzinfo=storage().settings.timezone)
+    return due if due.tzinfo else triage.local_moment(due, storage().settings.timezone)
 
 
 def _optional(fields: Fields, name: str) -> str | None:

@@ -61,7 +61,7 @@ def replay() -> Page:
     if request.method == "GET":
         return _page(since_text, None, None, 200)
     try:
-        since = parse_since(since_text, utcnow())
+        since = parse_since(since_text, utcnow(), storage().settings.timezone)
         candidate = _candidate()
     except (BadSpan, BadCandidate) as error:
         return _page(since_text, None, str(error), 400)

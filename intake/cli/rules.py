@@ -221,7 +221,7 @@ def _rules_test(settings: Settings, args: argparse.Namespace) -> int:
 
 def _rules_replay(settings: Settings, args: argparse.Namespace) -> None:
     try:
-        since = parse_since(args.since, datetime.now(UTC))
+        since = parse_since(args.since, datetime.now(UTC), settings.timezone)
     except BadSpan as error:
         raise UsageError(str(error)) from None
     candidate = load_settings(args.new_config) if args.new_config else settings

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from intake.email.text import clean
 from routing.message import Attachment, InboundMessage, Placement
-from routing.queues.triage import OUT_OF_RANGE, due_in_range
+from routing.queues.triage import OUT_OF_RANGE, SkippedTime, due_in_range, local_moment
 
 # The channel of each kind, and how the item's subject names it.
 KINDS = {"phone-note": "Phone message", "visit": "Visit", "post": "Letter"}
@@ -79,15 +79,20 @@ def new_key() -> str:
 
 
 def parse_callback(text: str, zone: ZoneInfo) -> datetime | None:
-    """A browser's datetime-local value ("2026-11-03T14:30"), meant in the office's zone."""
+    """A browser's datetime-local value ("2026-11-03T14:30"), meant in the office's zone
+    (read as routing.queues.triage.local_moment reads it)."""
     text = text.strip()
     if not text:
         return None
     for pattern in _CALLBACK_FORMATS:
         try:
-            callback_by = datetime.strptime(text, pattern).replace(tzinfo=zone)
+            wall = datetime.strptime(text, pattern)
         except ValueError:
             continue
+        try:
+            callback_by = local_moment(wall, zone)
+        except SkippedTime as error:
+            raise BadForm({"callback_by": str(error)}) from None
         if not due_in_range(callback_by):
             raise BadForm({"callback_by": f"{text!r}: the time {OUT_OF_RANGE}"})
         return callback_by

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -18,6 +19,7 @@ from intake.desk import hand_taken
 from intake.email.parser import parse_email
 from routing.engine import Router
 from routing.message import InboundMessage
+from routing.queues.triage import SkippedTime, local_moment
 from routing.store.database import transaction
 from routing.store.models import Item
 from routing.store.stored_message import message_of
@@ -34,10 +36,10 @@ class BadSpan(ValueError):
     the year 1 or after now."""
 
 
-def parse_since(text: str, now: datetime) -> datetime:
-    """`30d`, `12h`, `2w`, `90m` before `now`, or an ISO date/time (in UTC if it has no zone),
-    from the year 1 to `now`."""
-    moment = _moment(text, now)
+def parse_since(text: str, now: datetime, zone: ZoneInfo) -> datetime:
+    """`30d`, `12h`, `2w`, `90m` before `now`, or an ISO date/time (in the office's `zone` if
+    it has no zone of its own, as the report shows it), from the year 1 to `now`."""
+    moment = _moment(text, now, zone)
     if moment < _EARLIEST:
         raise BadSpan(f"--since {text!r} is too far back (before {_EARLIEST.date().isoformat()})")
     if moment > now:
@@ -45,7 +47,7 @@ def parse_since(text: str, now: datetime) -> datetime:
     return moment
 
 
-def _moment(text: str, now: datetime) -> datetime:
+def _moment(text: str, now: datetime, zone: ZoneInfo) -> datetime:
     match = _SPAN.match(text.strip())
     if match:
         try:
@@ -58,7 +60,12 @@ def _moment(text: str, now: datetime) -> datetime:
         raise BadSpan(
             f"--since {text!r} is neither a span such as 30d, 12h, 2w nor a date such as 2026-11-01"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
+    if moment.tzinfo:
+        return moment
+    try:
+        return local_moment(moment, zone)
+    except SkippedTime as error:
+        raise BadSpan(f"--since {text!r}: {error}") from None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +34,10 @@ OUT_OF_RANGE = f"must lie between {EARLIEST_DUE.date().isoformat()} and {LATEST_
 
 class TriageError(ValueError):
     """An action that cannot be done; the message says why."""
+
+
+class SkippedTime(TriageError):
+    """A local time that the office's clocks skip at a daylight-saving change."""
 
 
 class NoSuchItem(TriageError):
@@ -129,6 +134,26 @@ def due_in_range(due: datetime) -> bool:
         return False
 
 
+def local_moment(wall: datetime, zone: ZoneInfo) -> datetime:
+    """`wall`, a time without a zone as a person reads it on the office's clocks, as a moment.
+
+    A time the clocks skip when they go forward (02:30 where 02:00 becomes 03:00) is refused:
+    no such moment exists, and taking it would move it silently by an hour. A time the
+    clocks show twice when they go back is the first of the two, the earlier deadline."""
+    moment = wall.replace(tzinfo=zone, fold=0)
+    try:
+        shown = moment.astimezone(UTC).astimezone(zone)
+    except OverflowError:  # past the calendar's end in UTC: due_in_range refuses it
+        return moment
+    if shown.replace(tzinfo=None) != wall:
+        skipped = (shown.utcoffset() or timedelta(0)) - (moment.utcoffset() or timedelta(0))
+        raise SkippedTime(
+            f"{wall:%Y-%m-%d %H:%M} does not exist in {zone.key}: the clocks skip it, "
+            f"going forward {skipped // timedelta(minutes=1)} minutes"
+        )
+    return moment
+
+
 def set_due(session: Session, item_id: int, who: Person, due: datetime | None) -> Item:
     """Set when the sender wants an answer or a callback; None clears it."""
     item = item_for(session, item_id, who)
@@ -136,7 +161,9 @@ def set_due(session: Session, item_id: int, who: Person, due: datetime | None) -
         raise TriageError("a due time needs a time zone")
     if due is not None and not due_in_range(due):
         raise TriageError(f"a due time {OUT_OF_RANGE}")
-    if due == item.due_at:
+    # Compared in UTC: a time of an hour the clocks show twice equals no time of another
+    # zone (PEP 495), so the same due time given again would be recorded again.
+    if (due.astimezone(UTC) if due else None) == item.due_at:
         raise TriageError(f"item {item_id} is already due then")
     _record(session, item, who, "due", {"at": due.isoformat() if due else None})
     item.due_at = due
