@@ -38,14 +38,25 @@ _MEDIA_TYPES = (
 INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _UNSAFE_IN_NAME = re.compile(r'[\x00-\x1f\x7f"\\/;:<>|?*%]')
 _MAX_NAME = 200
+_MAX_EXTENSION = 16
 
 
 def download_name(filename: str) -> tuple[str, str]:
     """The attachment's name for Content-Disposition: a plain-ASCII one, and the full UTF-8 one."""
-    cleaned = _UNSAFE_IN_NAME.sub("_", unicodedata.normalize("NFC", filename))
-    # Format characters (bidi overrides) would make "exe.pdf" show as ".pdf" in a save dialog.
-    cleaned = "".join(c for c in cleaned if unicodedata.category(c) != "Cf").strip(" .")[:_MAX_NAME]
-    cleaned = cleaned or "attachment"
+    # The name after its last folder: a browser saves no folders, and "../" in a name misleads.
+    base = re.split(r"[\\/]", filename)[-1]
+    cleaned = _UNSAFE_IN_NAME.sub("_", unicodedata.normalize("NFC", base))
+    # Format characters (bidi overrides) would make "exe.pdf" show as ".pdf" in a save dialog,
+    # and a run of spaces push the real extension out of sight.
+    cleaned = "".join(c for c in cleaned if unicodedata.category(c) != "Cf")
+    cleaned = " ".join(cleaned.split()).strip(" .")
+    stem, dot, extension = cleaned.rpartition(".")
+    if dot and stem:
+        # Only the last extension is the file's: Windows hides it, and "invoice.pdf.exe" would
+        # be saved as what reads "invoice.pdf". Cut, the name keeps it rather than an inner one.
+        extension = extension[:_MAX_EXTENSION]
+        cleaned = stem.replace(".", "_")[: _MAX_NAME - len(extension) - 1] + "." + extension
+    cleaned = cleaned[:_MAX_NAME] or "attachment"
     ascii_name = unicodedata.normalize("NFKD", cleaned).encode("ascii", "ignore").decode().strip()
     if not ascii_name.strip("."):
         ascii_name = "attachment"

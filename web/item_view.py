@@ -14,6 +14,7 @@ from markupsafe import Markup
 from config.settings import BuiltInStep
 from routing.engine import OutcomeKind
 from routing.store.models import SYSTEM_ACTOR, ArrivedMessage, AuditEvent, Item, Reply
+from web.display import outside
 from web.files import inline_images
 from web.mail_html import safe_html
 
@@ -42,7 +43,7 @@ _DEPARTMENT_KEYS = frozenset({"from", "to", "department", "other_departments"})
 class ShownMessage:
     """One message of the conversation: who, when, and its body as safe HTML or as text."""
 
-    sender: str
+    sender: Markup  # the names and addresses in it as web.display.outside shows them
     received_at: datetime
     channel: str
     text: str
@@ -89,25 +90,34 @@ def conversation(item: Item, *, remote_images: bool) -> Conversation:
 
 
 def _shown_reply(reply: Reply) -> ShownMessage:
+    # The words are the catalog's; the names in them are escaped, the recipient's address shown as `outside`.
+    names = {
+        "author": reply.author,
+        "office": reply.sender_name,
+        "recipient": outside(reply.recipient, strict=True),
+    }
     if reply.author == SYSTEM_ACTOR:
-        sender = gettext("%(office)s, to %(recipient)s", office=reply.sender_name, recipient=reply.recipient)
+        sender = Markup(gettext("%(office)s, to %(recipient)s")) % names
     else:
-        sender = gettext(
-            "%(author)s for %(office)s, to %(recipient)s",
-            author=reply.author,
-            office=reply.sender_name,
-            recipient=reply.recipient,
-        )
+        sender = Markup(gettext("%(author)s for %(office)s, to %(recipient)s")) % names
     return ShownMessage(
         sender, reply.created_at, reply.channel, reply.text, None, reply.status, reply.last_error, reply.kind
     )
 
 
 def _shown(message: ArrivedMessage, html: Markup | None) -> ShownMessage:
-    sender = f"{message.sender_name} <{message.sender}>" if message.sender_name else message.sender
-    return ShownMessage(
-        sender or gettext("(unknown sender)"), message.received_at, message.channel, message.text, html
-    )
+    if message.sender_name:
+        sender = Markup("%s &lt;%s&gt;") % (
+            outside(message.sender_name),
+            outside(message.sender, strict=True),
+        )
+    else:
+        sender = (
+            outside(message.sender, strict=True)
+            if message.sender
+            else Markup.escape(gettext("(unknown sender)"))
+        )
+    return ShownMessage(sender, message.received_at, message.channel, message.text, html)
 
 
 @dataclass(frozen=True)

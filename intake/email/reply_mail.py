@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from routing.queues import replies
 from routing.queues.replies import Addressing, ReplyRefused
+from routing.shown_text import unhidden
 from routing.store.models import ArrivedMessage, Blob, Item, Reply
 
 # "Re:", and its German, Nordic, Dutch and Polish forms, however often repeated.
@@ -99,9 +100,10 @@ def mailbox(address: str) -> str | None:
 
 
 def reply_subject(subject: str, item_id: int) -> str:
-    """`Re: <subject> [#ID]`, with no second "Re:" and no second token."""
+    """`Re: <subject> [#ID]`, with no second "Re:" and no second token; the sender's subject
+    unhidden, so that a bidi override in it cannot reverse the token after it."""
     token = f"[#{item_id}]"
-    base = _REPLY_PREFIX.sub("", " ".join(subject.replace(token, " ").split()))
+    base = _REPLY_PREFIX.sub("", unhidden(" ".join(subject.replace(token, " ").split())))
     return f"Re: {base or 'your message'} {token}"
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from config.settings import NotificationSettings
 from intake.jobs.mail_server import SendFailed
+from routing.shown_text import unhidden
 
 # Read at most this much of a webhook's answer: its body means nothing to us.
 _MAX_ANSWER_BYTES = 64 * 1024
@@ -46,16 +47,18 @@ class NewItem:
 
 
 def excerpt(text: str) -> str:
-    """The first lines of an item's text, enough to know what it is about."""
+    """The first lines of an item's text, enough to know what it is about, as unhidden
+    text: a person reads it in an email or a chat tool."""
     lines = text.strip().splitlines()[:_EXCERPT_LINES]
     short = "\n".join(line.rstrip() for line in lines)
-    return short if len(short) <= _EXCERPT_CHARS else short[:_EXCERPT_CHARS].rstrip() + "..."
+    short = short if len(short) <= _EXCERPT_CHARS else short[:_EXCERPT_CHARS].rstrip() + "..."
+    return unhidden(short)
 
 
 def title(item: NewItem) -> str:
     """A one-line name for an item: its subject, or the start of a text that has none."""
     first = " ".join(item.subject.split()) or " ".join((item.text.strip().splitlines() or [""])[0].split())
-    return (first[:80] + "...") if len(first) > 80 else first or "(nothing written)"
+    return unhidden(first[:80] + "..." if len(first) > 80 else first) or "(nothing written)"
 
 
 def webhook_body(item: NewItem, department_name: str, url: str) -> bytes:

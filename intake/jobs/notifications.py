@@ -28,12 +28,17 @@ from intake.jobs.notification_send import (
     webhook_body,
 )
 from intake.jobs.worker import ConfiguredJobWorker, Retries
+from routing.shown_text import one_line
 from routing.store import jobs
 from routing.store.database import transaction
 from routing.store.jobs import Claim
 from routing.store.models import Item
 
 log = logging.getLogger(__name__)
+
+# The sender's name and the subject in a notification: enough to know them, no more.
+_NAME_CHARS = 100
+_SUBJECT_CHARS = 300
 
 
 class NotificationWorker(ConfiguredJobWorker):
@@ -119,11 +124,14 @@ def _digest(settings: Settings, department: Department, items: list[NewItem]) ->
 
 
 def _describe(settings: Settings, item: NewItem) -> str:
-    sender = f"{item.sender_name} <{item.sender}>" if item.sender_name else item.sender
+    # What the sender wrote is shown as a page shows it (routing.shown_text.unhidden), one line
+    # each: a bidi override in a name would otherwise reverse the rest of its line.
+    address = one_line(item.sender, strict=True)
+    sender = f"{one_line(item.sender_name, _NAME_CHARS)} <{address}>" if item.sender_name else address
     received = item.received_at.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M %Z")
     lines = [f"From: {sender}", f"Channel: {item.channel}", f"Received: {received}"]
     if item.subject:
-        lines.append(f"Subject: {item.subject}")
+        lines.append(f"Subject: {one_line(item.subject, _SUBJECT_CHARS)}")
     lines += ["", excerpt(item.text) or "(no text)"]
     link = _link(settings, item)
     if link:

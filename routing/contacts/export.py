@@ -8,12 +8,15 @@ else is named by its number, never included.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 import zipfile
 from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from routing.shown_text import HIDDEN
 from routing.store.models import ArrivedMessage, Contact, Item
 
 _EXTENSIONS = {"message/rfc822": "eml", "application/x-www-form-urlencoded": "form"}
@@ -36,11 +39,33 @@ def export_contact(session: Session, contact: Contact, into: IO[bytes]) -> int:
             for message in item.messages:
                 archive.writestr(f"{folder}/messages/{message.id}.{_extension(message)}", message.raw.content)
             for attachment in item.attachments:
-                name = attachment.filename.replace("/", "_").replace("\\", "_") or "file"
+                name = _file_name(attachment.filename)
                 archive.writestr(f"{folder}/attachments/{attachment.id}-{name}", attachment.blob.content)
         document = {"contact": _contact(contact), "items": [_item(item) for item in items]}
-        archive.writestr("contact.json", json.dumps(document, indent=2, ensure_ascii=False))
+        archive.writestr(
+            "contact.json", _escape_invisible(json.dumps(document, indent=2, ensure_ascii=False))
+        )
     return len(items)
+
+
+def _file_name(filename: str) -> str:
+    """The attachment's name as a file in the zip: no folders, control or format characters."""
+    name = "".join(
+        "_" if c in "/\\" else c for c in filename if unicodedata.category(c) not in ("Cc", "Cf")
+    ).strip()
+    return name or "file"
+
+
+def _escape_invisible(document: str) -> str:
+    """The JSON with its invisible characters as \\u escapes: the same strings to a program,
+    while a person reading the file sees them instead of text they reorder or hide. JSON's
+    own syntax is ASCII, so each can only be inside a string."""
+
+    def escaped(found: re.Match[str]) -> str:
+        encoded = found[0].encode("utf-16-be")
+        return "".join(f"\\u{encoded[i]:02x}{encoded[i + 1]:02x}" for i in range(0, len(encoded), 2))
+
+    return HIDDEN.sub(escaped, document)
 
 
 def _extension(message: ArrivedMessage) -> str:

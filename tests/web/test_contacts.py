@@ -28,7 +28,10 @@ def test_a_contacts_page_and_api_list_every_item_newest_first(runtime: Runtime, 
     item = client.get(f"/api/v1/items/{email}").get_json()
     assert item["contact"] == {"id": people.ana_contact, "name": "Ana Lima"}
     item_page = client.get(f"/items/{email}").get_data(as_text=True)
-    assert f"/contacts/{people.ana_contact}" in item_page and f"#{photo} Photos of the boiler" in item_page
+    assert (
+        f"/contacts/{people.ana_contact}" in item_page
+        and f"#{photo} <bdi>Photos of the boiler</bdi>" in item_page
+    )
 
 
 def test_search_finds_people_by_name_address_and_number_as_the_office_writes_it(

@@ -133,7 +133,7 @@ def test_the_page_form_answers_without_javascript_and_shows_the_reply_queued(off
     shown = office.client.get(f"/items/{item_id}").get_data(as_text=True)
     assert "stored; it is being sent to ann@client.example" in shown
     assert 'class="message reply reply-queued"' in shown
-    assert "Reply by reception for Sales, to ann@client.example" in shown
+    assert "Reply by reception for Sales, to <bdi>ann@client.example</bdi>" in shown
     assert "It is 40 euros." in shown
     listed = office.client.get(f"/api/v1/items/{item_id}/replies").get_json()["replies"]
     assert [(r["status"], r["to"], r["text"]) for r in listed] == [

@@ -206,7 +206,12 @@ def test_a_queue_page_draws_what_the_keyboard_and_the_bulk_bar_need(
     assert row.attrs["id"] == f"item-{item_id}"
     assert row.attrs["data-href"] == f"/items/{item_id}"
     assert (row.attrs["data-department"], row.attrs["data-status"]) == ("sales", "new")
-    assert (row.cells["sender"], row.cells["priority"], row.cells["status"]) == ("Ann Example", "high", "new")
+    # The name the sender gives, then the address it came from.
+    assert (row.cells["sender"], row.cells["priority"], row.cells["status"]) == (
+        "Ann Example ann@client.example",
+        "high",
+        "new",
+    )
     assert row.cells["subject"] == "Message 1 vip"
     assert 'aria-label="voicemail"' in page
     assert 'name="csrf-token" content="' in page

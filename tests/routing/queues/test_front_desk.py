@@ -84,7 +84,10 @@ def test_needs_a_decision_lists_open_undecided_items_newest_first(
         "machine mail (bounce) that no rule recognised",
         "no rule or address chose a department",
     ]
-    assert (found[2].cells["queue"], found[2].cells["sender"]) == ("Front desk", "Ann Example")
+    assert (found[2].cells["queue"], found[2].cells["sender"]) == (
+        "Front desk",
+        "Ann Example ann@client.example",
+    )
     assert f'href="/items/{unrouted}"' in page
 
 

@@ -1,0 +1,65 @@
+"""Text from outside (a sender's name, a subject, a file name, a message) as a person may
+read it without being misled: the characters that show nothing or reorder what is around
+them written out, as pages, notifications, replies and exports show it."""
+
+from __future__ import annotations
+
+import re
+
+# Characters that show nothing, or reorder the text around them, and so let a name,
+# a subject or a file name read as something else: "invoice\u202egpj.exe" shows as
+# "invoiceexe.jpg", "ann\u200b@x" looks like "ann@x", tag characters hide whole words.
+# They are the invisible format characters (category Cf: bidi embeddings, overrides,
+# isolates and marks, zero-width ones, the soft hyphen, tags) and the Hangul fillers,
+# letters that draw nothing.
+HIDDEN = re.compile(
+    "[\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
+    "\u3164\ufeff\uffa0\ufff9-\ufffb\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e007f]"
+)
+# Marks that right-to-left writers place punctuation with; they cannot reverse a word.
+_BIDI_MARKS = frozenset("\u200e\u200f\u061c")
+# Joiners that Persian, the Indic scripts and emoji need between their characters.
+_JOINERS = frozenset("\u200c\u200d")
+# Diacritics no script stacks more than a few of: a longer run draws over the lines
+# above and below ("Zalgo" text). Hebrew points and Arabic vowels are other blocks.
+_STACKED_MARKS = re.compile(
+    "([\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]{3})"
+    "[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+"
+)
+_SPACES = re.compile(r"[\s\x00-\x1f\x7f]+")
+
+
+def unhidden(text: str, strict: bool = False) -> str:
+    """`text` from outside as a person may read it without being misled: each character
+    that shows nothing or reorders its neighbours written out as "[U+202E]", and stacks
+    of diacritics cut to three.
+
+    `strict` is for what names a thing rather than says something (an address, a
+    number, a file name): there every such character is written out. In words (a name,
+    a subject, a message) the bidi marks stay, and a joiner between two non-ASCII
+    characters, so that Arabic, Hebrew, Persian and emoji still read right.
+    """
+
+    def written_out(found: re.Match[str]) -> str:
+        char = found[0]
+        if not strict:
+            if char in _BIDI_MARKS:
+                return char
+            start, end = found.span()
+            if char in _JOINERS and start > 0 and end < len(text):
+                before, after = text[start - 1], text[end]
+                if before > "\x7f" and after > "\x7f" and not (HIDDEN.match(before) or HIDDEN.match(after)):
+                    return char
+        return f"[U+{ord(char):04X}]"
+
+    return _STACKED_MARKS.sub(r"\1", HIDDEN.sub(written_out, text))
+
+
+def one_line(text: str, limit: int | None = None, strict: bool = False) -> str:
+    """`unhidden` text on one line, as a list, a header or a line of a notification shows a
+    field: line breaks and control characters as single spaces, cut to `limit` characters
+    with "…" (a 10,000-character subject would push everything else off the line)."""
+    line = _STACKED_MARKS.sub(r"\1", _SPACES.sub(" ", text)).strip()
+    if limit is not None and len(line) > limit:
+        line = line[:limit].rstrip() + "…"
+    return unhidden(line, strict)
