@@ -12,10 +12,11 @@ import dataclasses
 import logging
 import os
 import signal
-import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from types import FrameType
 from typing import Protocol
 
 from flask import Flask
@@ -57,6 +58,10 @@ from routing.store.schema import prepare, sync_departments
 from web.app import create_app
 
 log = logging.getLogger(__name__)
+
+# How often the main thread looks whether SIGINT or SIGTERM came (StopSignals): the
+# longest a stop waits to begin.
+STOP_POLL_SECONDS = 0.1
 
 
 class Service(Protocol):
@@ -147,6 +152,35 @@ def reload_config(runtime: Runtime) -> bool:
     return True
 
 
+class StopSignals:
+    """SIGINT and SIGTERM, noted by their handler for the main thread to wait for.
+
+    A flag the main thread looks at every STOP_POLL_SECONDS, not a threading.Event it
+    waits on: Python runs a handler on the main thread only once that thread runs again.
+    A signal that came just before the thread blocked in Event.wait(), or that the
+    kernel gave another thread, left it blocked for good, and the process never
+    stopped; one handled inside Event.wait() deadlocked, set() waiting for the lock
+    its own thread held there.
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._receive)
+
+    def _receive(self, signum: int, frame: FrameType | None) -> None:
+        self.received = True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Return once a stop signal came (True) or `timeout` seconds passed (False)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.received:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(STOP_POLL_SECONDS)
+        return True
+
+
 def default_workers(database: DatabaseSettings) -> int:
     """On PostgreSQL, as many worker processes as the machine has cores. On SQLite one
     (with its parsing child, two processes): SQLite takes one writer at a time, and a
@@ -175,9 +209,7 @@ def run_services(
     on threads of this process instead.
     """
     worker_processes = (smtp or web) and workers > 0
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = StopSignals()
     started: list[Service] = []
 
     def reload(*_: object) -> None:
@@ -247,9 +279,7 @@ def start_inbox(
 def run_worker(runtime: Runtime, parent: int | None) -> None:
     """Make items of the inbox's rows and do the queued jobs until SIGINT or SIGTERM, or
     until `parent` is gone."""
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = StopSignals()
     signal.signal(signal.SIGHUP, lambda *_: reload_config(runtime))
     # One message at a time here: one parsing child is enough.
     limits = dataclasses.replace(WorkerLimits.from_settings(runtime.settings.email), workers=1)
