@@ -5,24 +5,27 @@ WhatsApp sender, both with their `whatsapp:` prefix) to the person who wrote; a
 voicemail's caller is texted from the number they called, when the office lists that
 number as one that can send texts ("text back").
 
-Each reply carries one idempotency token, made when it is stored and sent with every
-try in Twilio's `I-Twilio-Idempotency-Token` header: a process that dies between
-Twilio's answer and the record of it tries again with the same token, and Twilio answers
-with the message it already has instead of sending a second one. Each send names a
-status callback URL that carries the reply's id, so Twilio's reports find their reply
-even before its Message SID is recorded.
+Twilio's Messages API takes no idempotency key: every request to create a message makes
+one. A try whose answer was lost (Twilio took the text, then the connection timed out or
+broke, or its answer could not be read) would text the person twice, so each later try
+first looks among the latest messages from the same sender to the same number for one
+with the reply's text made since the reply was stored, and sends only when there is
+none. Each send names a status callback URL that carries the reply's id, so Twilio's
+reports find their reply even before its Message SID is recorded.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -34,8 +37,11 @@ from routing.queues.replies import Addressing, ReplyRefused, reachable_number
 from routing.store.models import Item, Reply, VoiceCall
 
 WHATSAPP = "whatsapp:"
-IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 STATUS_CALLBACK_PATH = "/twilio/replies/{reply_id}/status"
+# How many of the latest messages to a number a retry looks through for its own.
+LOOKUP_LIMIT = 20
+# How far Twilio's clock may be behind ours when a message is told by the time it was made.
+CLOCK_SKEW = timedelta(minutes=1)
 
 
 class TextFailed(JobFailed):
@@ -73,7 +79,7 @@ def text_addressing(settings: Settings, channel: str) -> replies.Address:
             sender_name=department or item.department_id,
             recipient=prefix + person,
             subject=item.subject,
-            message_id=f"intake-text-{uuid.uuid4().hex}",  # the idempotency token of every try
+            message_id=f"intake-text-{uuid.uuid4().hex}",  # the reply's name in logs; Twilio takes none
         )
 
     return address
@@ -97,41 +103,68 @@ def _numbers(session: Session, item: Item, twilio: TwilioSettings) -> tuple[str,
 
 def send_text(twilio: TwilioSettings, reply: Reply, timeout_seconds: float) -> SentText:
     """Hand the reply to Twilio's Messages API; raise TextFailed when Twilio does not take it."""
-    client = Client(
-        twilio.account_sid,
-        twilio.auth_token,
-        http_client=_TokenHttpClient(reply.message_id, timeout_seconds),
-    )
-    client.api.base_url = twilio.api_base_url  # Twilio itself, or a stand-in on loopback in tests
     callback: Any = twilio.public_url + STATUS_CALLBACK_PATH.format(reply_id=reply.id)
     try:
-        message = client.messages.create(
+        message = _client(twilio, timeout_seconds).messages.create(
             to=reply.recipient,
             from_=reply.sender,
             body=reply.text,
             status_callback=callback if twilio.public_url else None,
         )
-    except TwilioRestException as error:
-        retry = error.status == 429 or error.status >= 500  # too many requests, or Twilio's own fault
-        raise TextFailed(f"Twilio answered {error.status}: {error.msg}", retry=retry) from None
-    except requests.RequestException as error:
-        raise TextFailed(f"Twilio could not be reached: {error}", retry=True) from None
+    except (TwilioException, requests.RequestException, ValueError) as error:
+        raise _failed(error, timeout_seconds) from None
     if not message.sid:
         raise TextFailed("Twilio's answer named no message SID", retry=True)
     return SentText(message.sid, str(message.status or "queued"))
 
 
-class _TokenHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints
-    """Twilio's own HTTP client, adding the reply's idempotency token to its request: the
-    generated `create` takes no headers of its own."""
-
-    def __init__(self, token: str, timeout_seconds: float) -> None:
-        super().__init__(pool_connections=False, timeout=timeout_seconds)
-        self.token = token
-
-    def request(
-        self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs: Any
-    ) -> Response:
-        return super().request(
-            method, url, headers={**(headers or {}), IDEMPOTENCY_HEADER: self.token}, **kwargs
+def find_sent(
+    twilio: TwilioSettings, reply: Reply, timeout_seconds: float, others: Collection[str]
+) -> SentText | None:
+    """The message an earlier try of `reply` made at Twilio, if it made one: among the
+    latest from the reply's sender to its recipient, one with its text, made since the
+    reply was stored, and not one of `others` (the SIDs other replies have)."""
+    try:
+        latest = _client(twilio, timeout_seconds).messages.list(
+            to=reply.recipient, from_=reply.sender, limit=LOOKUP_LIMIT
         )
+    except (TwilioException, requests.RequestException, ValueError) as error:
+        # Sending blind could text the person twice: the send waits for a look-up that works.
+        raise _failed(error, timeout_seconds, "looking for an earlier try") from None
+    since = reply.created_at - CLOCK_SKEW
+    for message in latest:
+        made = message.date_created
+        if message.sid not in others and message.body == reply.text and made is not None and made >= since:
+            return SentText(message.sid, str(message.status or "queued"))
+    return None
+
+
+def _client(twilio: TwilioSettings, timeout_seconds: float) -> Client:
+    http_client = TwilioHttpClient(pool_connections=False, timeout=timeout_seconds)
+    client = Client(twilio.account_sid, twilio.auth_token, http_client=http_client)
+    client.api.base_url = twilio.api_base_url  # Twilio itself, or a stand-in on loopback in tests
+    return client
+
+
+def _failed(error: Exception, timeout_seconds: float, doing: str = "") -> TextFailed:
+    """What a person reads of Twilio's refusal or silence, and whether to try again."""
+    during = f" ({doing})" if doing else ""
+    if isinstance(error, TwilioRestException):
+        return TextFailed(
+            f"Twilio answered {error.status}{during}: {error.msg}", retry=_passing(error.status)
+        )
+    page = error.args[1] if isinstance(error, TwilioException) and len(error.args) > 1 else None
+    if isinstance(page, Response):  # a list's page refused: twilio raises it with the bare response
+        return TextFailed(f"Twilio answered {page.status_code}{during}", retry=_passing(page.status_code))
+    if isinstance(error, requests.ReadTimeout):  # it may have taken the text: the next try looks
+        return TextFailed(f"Twilio did not answer within {timeout_seconds:g} s{during}", retry=True)
+    if isinstance(error, requests.RequestException):
+        return TextFailed(f"Twilio could not be reached{during}: {error}", retry=True)
+    # A 2xx whose body is not JSON (ValueError) or not a message (TwilioException): Twilio
+    # may have made the message all the same, which the next try looks for.
+    return TextFailed(f"Twilio's answer could not be read{during}: {error}", retry=True)
+
+
+def _passing(status: int) -> bool:
+    """Whether Twilio's refusal may pass: too many requests, or Twilio's own fault."""
+    return status == 429 or status >= 500

@@ -4,10 +4,13 @@ driven by a clock the test moves on."""
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
@@ -20,6 +23,7 @@ from intake.jobs.replies import ReplyWorker
 from routing.store.database import transaction
 from routing.store.models import Job, Reply
 from tests.conftest import OFFICE
+from tests.support.loopback import serve_each
 from tests.support.notifications import Clock, _SinkHandler
 from tests.support.people import office_client
 from tests.support.serving import free_port
@@ -137,3 +141,84 @@ def open_office(settings: Settings, person: str = "reception") -> Iterator[Offic
         yield Office(runtime, client, ReplyWorker(runtime.sessions, lambda: settings, clock=clock), clock)
     finally:
         runtime.engine.dispose()
+
+
+# What a ScriptedRelay does at a step instead of answering: close the connection, or say
+# nothing until the client gives up.
+DROP = "drop"
+SILENT = "silent"
+
+
+class ScriptedRelay:
+    """A relay on loopback speaking SMTP by hand, for the answers aiosmtpd will not give (a
+    421 greeting, a drop after the data, silence, a QUIT refused): each step answers as
+    `answers` says ("greeting", "ehlo", "starttls", "mail", "rcpt", "data", "end", "quit"),
+    else as a relay that takes everything does. `taken` holds each message whose end of data
+    the relay read, answered 2xx or dropped or silent: delivered, as far as the sender can tell
+    only from the final reply."""
+
+    _DEFAULTS: ClassVar[dict[str, str]] = {
+        "greeting": "220 relay.test ESMTP",
+        "ehlo": "250-relay.test\r\n250 8BITMIME",
+        "starttls": "454 4.7.0 TLS not available",
+        "mail": "250 2.1.0 OK",
+        "rcpt": "250 2.1.5 OK",
+        "data": "354 go ahead",
+        "end": "250 2.0.0 queued",
+        "quit": "221 2.0.0 bye",
+    }
+
+    def __init__(self, offers_starttls: bool = False, **answers: str) -> None:
+        self.answers = {**self._DEFAULTS, **answers}
+        if offers_starttls:
+            self.answers["ehlo"] = "250-relay.test\r\n250 STARTTLS"
+        self.taken: list[bytes] = []
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        threading.Thread(target=serve_each, args=(self.listener, self._session), daemon=True).start()
+
+    def close(self) -> None:
+        self.listener.close()
+
+    def _session(self, connection: socket.socket) -> None:
+        self.connections += 1
+        with connection, suppress(OSError), connection.makefile("rb") as lines:
+            if not self._say(connection, "greeting"):
+                return
+            while line := lines.readline():
+                verb = line[:8].split(b" ")[0].strip().upper().decode(errors="replace")
+                step = {"EHLO": "ehlo", "HELO": "ehlo", "MAIL": "mail", "RCPT": "rcpt", "DATA": "data"}
+                step |= {"QUIT": "quit", "STARTTLS": "starttls"}
+                if verb not in step:
+                    connection.sendall(b"250 2.0.0 OK\r\n")  # RSET, NOOP
+                    continue
+                if not self._say(connection, step[verb]) or verb == "QUIT":
+                    return
+                if verb == "DATA" and self.answers["data"].startswith("354"):
+                    content = b"".join(iter(lines.readline, b".\r\n"))
+                    if self.answers["end"][:1] not in ("4", "5"):
+                        self.taken.append(content)
+                    if not self._say(connection, "end"):
+                        return
+
+    def _say(self, connection: socket.socket, step: str) -> bool:
+        """Answer `step`; False when the connection is to end instead."""
+        answer = self.answers[step]
+        if answer == SILENT:
+            while connection.recv(4096):  # until the client gives up and closes
+                pass
+            return False
+        if answer == DROP:
+            return False
+        connection.sendall(answer.encode() + b"\r\n")
+        return True
+
+
+@contextmanager
+def scripted_relay(offers_starttls: bool = False, **answers: str) -> Iterator[ScriptedRelay]:
+    found = ScriptedRelay(offers_starttls, **answers)
+    try:
+        yield found
+    finally:
+        found.close()

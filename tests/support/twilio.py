@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ from routing.store import inbox, jobs
 from routing.store.database import transaction
 from routing.store.downloads import Download, downloads_of
 from routing.store.models import Item, Job, Reply, VoiceCall
+from tests.support.loopback import serve_each
 from tests.support.people import office_client
 from web.twilio import TwilioHooks
 
@@ -130,9 +133,12 @@ def office_with_twilio(tmp_path: Path, twilio_toml: str) -> Path:
 
 @dataclass
 class Answer:
-    status: int
+    status: int  # 0: no answer at all, the connection closed
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # The Messages API's: make the message first, as Twilio does before an answer that is lost.
+    makes: bool = False
+    delay: float = 0.0  # seconds before the answer: past the client's timeout, it is lost
 
 
 @dataclass
@@ -148,16 +154,16 @@ class Posted:
 
     path: str
     form: dict[str, str]
-    token: str | None  # the I-Twilio-Idempotency-Token header
     authorization: str | None
 
 
 class FakeTwilio:
     """A small Twilio API on loopback: answers per path, in order, and a log of requests.
 
-    Its Messages API keeps, as Twilio does, the message made for each idempotency token,
-    and answers a repeat of the token with that message instead of sending another:
-    `texts` holds the messages it sent, `posted` every request it was asked.
+    Its Messages API makes a message of every request to create one, as Twilio does (it
+    takes no idempotency key): `texts` holds the messages it made, `posted` every request
+    it was asked, `sent` what it answers of each message, as its list (GET Messages.json,
+    filtered by To and From) answers too, newest first; `lookups` counts those lists.
     """
 
     def __init__(self) -> None:
@@ -165,8 +171,10 @@ class FakeTwilio:
         self.seen: list[Seen] = []
         self.posted: list[Posted] = []
         self.texts: list[dict[str, str]] = []
+        self.sent: list[dict[str, Any]] = []
+        self.lookups = 0
         self.next_answers: list[Answer] = []  # the Messages API's next answers instead of taking one
-        self.by_token: dict[str, dict[str, str]] = {}
+        self.list_answers: list[Answer] = []  # the list's next answers instead of the messages
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -174,6 +182,11 @@ class FakeTwilio:
                 fake.seen.append(
                     Seen(self.path, self.headers.get("Host", ""), self.headers.get("Authorization"))
                 )
+                path, _, query = self.path.partition("?")
+                if path == api_path("Messages.json"):
+                    fake.lookups += 1
+                    self._send(fake.list_answers.pop(0) if fake.list_answers else fake.listed(query))
+                    return
                 queue = fake.answers.get(self.path) or [Answer(404, b"not found")]
                 answer = queue.pop(0) if len(queue) > 1 else queue[0]
                 self.send_response(answer.status)
@@ -186,18 +199,27 @@ class FakeTwilio:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 form = dict(parse_qsl(body.decode()))
-                token = self.headers.get("I-Twilio-Idempotency-Token")
-                fake.posted.append(Posted(self.path, form, token, self.headers.get("Authorization")))
+                fake.posted.append(Posted(self.path, form, self.headers.get("Authorization")))
                 if fake.next_answers:
-                    self._send(fake.next_answers.pop(0))
+                    answer = fake.next_answers.pop(0)
+                    if answer.makes:
+                        fake.message(form)
+                    self._send(answer)
                 elif self.path != api_path("Messages.json"):
                     self._send(Answer(404, b'{"status": 404, "message": "not found"}'))
                 else:
-                    self._send(Answer(201, json.dumps(fake.message(form, token)).encode()))
+                    self._send(Answer(201, json.dumps(fake.message(form)).encode()))
 
             def _send(self, answer: Answer) -> None:
+                time.sleep(answer.delay)
+                if answer.status == 0:
+                    self.close_connection = True
+                    return
                 self.send_response(answer.status)
-                self.send_header("Content-Type", "application/json")
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                if "Content-Type" not in answer.headers:
+                    self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer.body)))
                 self.end_headers()
                 self.wfile.write(answer.body)
@@ -213,15 +235,32 @@ class FakeTwilio:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def message(self, form: dict[str, str], token: str | None) -> dict[str, str]:
-        """The message a request makes: a new one, or the one its token already made."""
-        if token is not None and token in self.by_token:
-            return self.by_token[token]
-        made = {"sid": f"SM{len(self.texts) + 1:032x}", "status": "queued", "to": form.get("To", "")}
+    def message(self, form: dict[str, str]) -> dict[str, Any]:
+        """The message a request makes, as Twilio answers it."""
+        made = {
+            "sid": f"SM{len(self.texts) + 1:032x}",
+            "status": "queued",
+            "to": form.get("To", ""),
+            "from": form.get("From", ""),
+            "body": form.get("Body", ""),
+            "direction": "outbound-api",
+            "date_created": format_datetime(datetime.now(UTC), usegmt=True),
+            "date_sent": None,
+        }
         self.texts.append(form)
-        if token is not None:
-            self.by_token[token] = made
+        self.sent.insert(0, made)
         return made
+
+    def listed(self, query: str) -> Answer:
+        """The list of messages a GET asks for, as Twilio pages it."""
+        wanted = dict(parse_qsl(query))
+        found = [
+            m
+            for m in self.sent
+            if wanted.get("To", m["to"]) == m["to"] and wanted.get("From", m["from"]) == m["from"]
+        ]
+        page = {"messages": found, "next_page_uri": None, "page": 0, "page_size": 50, "uri": ""}
+        return Answer(200, json.dumps(page).encode())
 
     def serve(self, path: str, *answers: Answer) -> None:
         self.answers[path] = list(answers)
@@ -231,8 +270,10 @@ class FakeTwilio:
         self.seen.clear()
         self.posted.clear()
         self.texts.clear()
+        self.sent.clear()
+        self.lookups = 0
         self.next_answers.clear()
-        self.by_token.clear()
+        self.list_answers.clear()
 
     def close(self) -> None:
         self.server.shutdown()
@@ -255,15 +296,7 @@ class RawServer:
         self.reply = reply
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.base = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+        threading.Thread(target=serve_each, args=(self.listener, self._answer), daemon=True).start()
 
     def _answer(self, connection: socket.socket) -> None:
         # OSError: the client gave up first.
