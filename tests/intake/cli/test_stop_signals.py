@@ -15,6 +15,9 @@ from intake.cli.runtime import Runtime, run_services
 SETTLE_SECONDS = 0.5
 # When the test gives up on the first signal and wakes the main thread with a second.
 GIVE_UP_SECONDS = 10.0
+# A stop that began at once ends well within this, even on a loaded machine (it took up to
+# 3.2 s there); one that waited for the fallback signal takes GIVE_UP_SECONDS.
+STOPPED_WITHIN_SECONDS = GIVE_UP_SECONDS / 2
 
 
 @pytest.fixture
@@ -48,4 +51,4 @@ def test_serving_stops_at_a_sigterm_another_thread_took(runtime: Runtime, own_ha
         run_services(runtime, smtp=False, web=False, say=say)
     finally:
         rescue.cancel()
-    assert time.monotonic() - sent[0] < 2.0
+    assert time.monotonic() - sent[0] < STOPPED_WITHIN_SECONDS
