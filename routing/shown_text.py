@@ -5,6 +5,7 @@ them written out, as pages, notifications, replies and exports show it."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # Characters that show nothing, or reorder the text around them, and so let a name,
 # a subject or a file name read as something else: "invoice\u202egpj.exe" shows as
@@ -27,6 +28,11 @@ _STACKED_MARKS = re.compile(
     "[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+"
 )
 _SPACES = re.compile(r"[\s\x00-\x1f\x7f]+")
+# What no file name may hold: control characters, and what file systems or a header's
+# quoted name refuse.
+_UNSAFE_IN_NAME = re.compile(r'[\x00-\x1f\x7f"\\/;:<>|?*%]')
+_MAX_NAME = 200
+_MAX_EXTENSION = 16
 
 
 def unhidden(text: str, strict: bool = False) -> str:
@@ -39,6 +45,41 @@ def unhidden(text: str, strict: bool = False) -> str:
     a subject, a message) the bidi marks stay, and a joiner between two non-ASCII
     characters, so that Arabic, Hebrew, Persian and emoji still read right.
     """
+    return _written_out(_STACKED_MARKS.sub(r"\1", text), strict)
+
+
+def one_line(text: str, limit: int | None = None, strict: bool = False) -> str:
+    """`unhidden` text on one line, as a list, a header or a line of a notification shows a
+    field: line breaks and control characters as single spaces, cut to `limit` characters
+    with "…" (a 10,000-character subject would push everything else off the line)."""
+    # Cut before writing out, so that the limit counts what is written and no "[U+...]" is cut in two.
+    line = _STACKED_MARKS.sub(r"\1", _SPACES.sub(" ", text)).strip()
+    if limit is not None and len(line) > limit:
+        line = line[:limit].rstrip() + "…"
+    return _written_out(line, strict)
+
+
+def file_name(name: str) -> str:
+    """An attachment's name as it may be saved: the part after its last folder (a saved
+    file has none, and "../" misleads), without control and format characters (a bidi
+    override makes "exe.pdf" read ".pdf"), the characters file systems and headers refuse
+    as "_", runs of spaces as one (they push the real extension out of sight), and only
+    its last extension ("invoice.pdf.exe", whose ".exe" Windows hides, becomes
+    "invoice_pdf.exe"); "" when nothing is left."""
+    base = re.split(r"[\\/]", name)[-1]
+    cleaned = _UNSAFE_IN_NAME.sub("_", unicodedata.normalize("NFC", base))
+    cleaned = "".join(c for c in cleaned if unicodedata.category(c) != "Cf")
+    cleaned = " ".join(cleaned.split()).strip(" .")
+    stem, dot, extension = cleaned.rpartition(".")
+    if dot and stem:
+        # Cut, the name keeps its last extension rather than an inner one.
+        extension = extension[:_MAX_EXTENSION]
+        cleaned = stem.replace(".", "_")[: _MAX_NAME - len(extension) - 1] + "." + extension
+    return cleaned[:_MAX_NAME]
+
+
+def _written_out(text: str, strict: bool) -> str:
+    """`text` with each hidden character written out, but those `unhidden` keeps in words."""
 
     def written_out(found: re.Match[str]) -> str:
         char = found[0]
@@ -52,14 +93,4 @@ def unhidden(text: str, strict: bool = False) -> str:
                     return char
         return f"[U+{ord(char):04X}]"
 
-    return _STACKED_MARKS.sub(r"\1", HIDDEN.sub(written_out, text))
-
-
-def one_line(text: str, limit: int | None = None, strict: bool = False) -> str:
-    """`unhidden` text on one line, as a list, a header or a line of a notification shows a
-    field: line breaks and control characters as single spaces, cut to `limit` characters
-    with "…" (a 10,000-character subject would push everything else off the line)."""
-    line = _STACKED_MARKS.sub(r"\1", _SPACES.sub(" ", text)).strip()
-    if limit is not None and len(line) > limit:
-        line = line[:limit].rstrip() + "…"
-    return unhidden(line, strict)
+    return HIDDEN.sub(written_out, text)

@@ -8,7 +8,6 @@ itself, in case a browser opens it anyway.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from urllib.parse import quote
 
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 
+from routing.shown_text import file_name
 from routing.store.models import Attachment, Item
 from web.access import visible_item
 from web.storage import reading
@@ -36,27 +36,12 @@ _MEDIA_TYPES = (
 )
 # No SVG: it is a document that can run script, not a picture.
 INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
-_UNSAFE_IN_NAME = re.compile(r'[\x00-\x1f\x7f"\\/;:<>|?*%]')
-_MAX_NAME = 200
-_MAX_EXTENSION = 16
 
 
 def download_name(filename: str) -> tuple[str, str]:
-    """The attachment's name for Content-Disposition: a plain-ASCII one, and the full UTF-8 one."""
-    # The name after its last folder: a browser saves no folders, and "../" in a name misleads.
-    base = re.split(r"[\\/]", filename)[-1]
-    cleaned = _UNSAFE_IN_NAME.sub("_", unicodedata.normalize("NFC", base))
-    # Format characters (bidi overrides) would make "exe.pdf" show as ".pdf" in a save dialog,
-    # and a run of spaces push the real extension out of sight.
-    cleaned = "".join(c for c in cleaned if unicodedata.category(c) != "Cf")
-    cleaned = " ".join(cleaned.split()).strip(" .")
-    stem, dot, extension = cleaned.rpartition(".")
-    if dot and stem:
-        # Only the last extension is the file's: Windows hides it, and "invoice.pdf.exe" would
-        # be saved as what reads "invoice.pdf". Cut, the name keeps it rather than an inner one.
-        extension = extension[:_MAX_EXTENSION]
-        cleaned = stem.replace(".", "_")[: _MAX_NAME - len(extension) - 1] + "." + extension
-    cleaned = cleaned[:_MAX_NAME] or "attachment"
+    """The attachment's name for Content-Disposition: a plain-ASCII one, and the full UTF-8
+    one (routing.shown_text.file_name)."""
+    cleaned = file_name(filename) or "attachment"
     ascii_name = unicodedata.normalize("NFKD", cleaned).encode("ascii", "ignore").decode().strip()
     if not ascii_name.strip("."):
         ascii_name = "attachment"

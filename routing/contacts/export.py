@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 import zipfile
 from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from routing.shown_text import HIDDEN
+from routing.shown_text import HIDDEN, file_name
 from routing.store.models import ArrivedMessage, Contact, Item
 
 _EXTENSIONS = {"message/rfc822": "eml", "application/x-www-form-urlencoded": "form"}
@@ -39,21 +38,13 @@ def export_contact(session: Session, contact: Contact, into: IO[bytes]) -> int:
             for message in item.messages:
                 archive.writestr(f"{folder}/messages/{message.id}.{_extension(message)}", message.raw.content)
             for attachment in item.attachments:
-                name = _file_name(attachment.filename)
+                name = file_name(attachment.filename) or "file"
                 archive.writestr(f"{folder}/attachments/{attachment.id}-{name}", attachment.blob.content)
         document = {"contact": _contact(contact), "items": [_item(item) for item in items]}
         archive.writestr(
             "contact.json", _escape_invisible(json.dumps(document, indent=2, ensure_ascii=False))
         )
     return len(items)
-
-
-def _file_name(filename: str) -> str:
-    """The attachment's name as a file in the zip: no folders, control or format characters."""
-    name = "".join(
-        "_" if c in "/\\" else c for c in filename if unicodedata.category(c) not in ("Cc", "Cf")
-    ).strip()
-    return name or "file"
 
 
 def _escape_invisible(document: str) -> str:
