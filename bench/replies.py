@@ -281,6 +281,8 @@ def main() -> int:
     parser.add_argument("--replies", type=int, default=400, help="replies per phase, over all people")
     parser.add_argument("--postgresql", help="also on a fresh database on this server (a SQLAlchemy URL)")
     args = parser.parse_args()
+    # The workers' line for each batch they store would bury the figures (INTAKE_LOG_LEVEL=info shows them).
+    os.environ.setdefault("INTAKE_LOG_LEVEL", "warning")
     load = ", ".join(f"{figure:.1f}" for figure in os.getloadavg())
     print(f"{PEOPLE} people replying at once, {args.replies} replies per phase; load average {load}")
     ok = True

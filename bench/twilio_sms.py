@@ -192,6 +192,8 @@ def main() -> None:
         "--threads", type=int, default=WebSettings.threads, help="each server's (web.threads)"
     )
     args = parser.parse_args()
+    # The workers' line for each batch they store would bury the figures (INTAKE_LOG_LEVEL=info shows them).
+    os.environ.setdefault("INTAKE_LOG_LEVEL", "warning")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a queue is the point of a load test
     with tempfile.TemporaryDirectory() as folder:
         database = os.environ.get("INTAKE_BENCH_DATABASE_URL") or f"sqlite:///{folder}/bench.db"

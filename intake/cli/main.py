@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,19 +23,40 @@ from intake.rules.rule_tests import build_router
 from routing.store.database import StorageUnavailable, make_engine
 from routing.store.schema import SchemaOutOfDate, upgrade
 
+# What INTAKE_LOG_LEVEL may say. At "info" a busy office's workers write a line for each
+# batch of mail they store; "warning" keeps only what an operator must look at.
+LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # aiosmtpd logs every SMTP command at INFO; its warnings are what an operator needs.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    # Alembic says at INFO which database it talks to, on every command; `db upgrade` says what it did.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
+        _start_logging(os.environ.get("INTAKE_LOG_LEVEL", ""))
         return _carry_out(_settings(args), args)
     except (ConfigError, SchemaOutOfDate, UsageError) as error:
         print(f"intake: {error}", file=sys.stderr)
         return 2
+
+
+def _start_logging(named: str) -> None:
+    """Log to stderr at the level INTAKE_LOG_LEVEL names ("info" when unset or empty);
+    the worker processes a command starts inherit the variable, and so the level."""
+    level = LOG_LEVELS.get(named.strip().lower() or "info")
+    if level is None:
+        choices = ", ".join(LOG_LEVELS)
+        raise UsageError(f"INTAKE_LOG_LEVEL is {named!r}; it may be one of {choices}")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiosmtpd logs every SMTP command at INFO, and Alembic which database it talks to on
+    # every command (`db upgrade` says what it did): below "debug", their warnings are what
+    # an operator needs.
+    if level > logging.DEBUG:
+        for chatty in ("mail.log", "alembic"):
+            logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
 
 
 def _carry_out(settings: Settings, args: argparse.Namespace) -> int:

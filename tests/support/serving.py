@@ -35,11 +35,17 @@ def free_port() -> int:
 class ServeProcess:
     """`intake serve` in a subprocess; its output is collected line by line."""
 
-    def __init__(self, config: Path, database_url: str, *args: str) -> None:
+    def __init__(self, config: Path, database_url: str, *args: str, log_level: str = "info") -> None:
         self.database_url = database_url
         self._user: HttpUser | None = None
         self.smtp_port, self.web_port = free_port(), free_port()
-        env = {**os.environ, "INTAKE_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+        # "info" whatever the shell says: wait_until_running() reads the workers' INFO lines.
+        env = {
+            **os.environ,
+            "INTAKE_DATABASE_URL": database_url,
+            "INTAKE_LOG_LEVEL": log_level,
+            "PYTHONUNBUFFERED": "1",
+        }
         command = [
             sys.executable,
             "-m",
