@@ -1,6 +1,7 @@
 """Text from outside (a sender's name, a subject, a file name, a message) as a person may
 read it without being misled: the characters that show nothing or reorder what is around
-them written out, as pages, notifications, replies and exports show it."""
+them written out, as pages, notifications and exports show it, or left out of what the
+office sends back outside (a reply's subject)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,14 @@ def one_line(text: str, limit: int | None = None, strict: bool = False) -> str:
     return _written_out(line, strict)
 
 
+def without_hidden(text: str) -> str:
+    """`text` as the office sends it back outside (the subject of a reply or a forward): the
+    characters `unhidden` writes out left out instead, as its reader's mail program shows
+    nothing of them, and stacks of diacritics cut to three. What words need stays as in
+    `unhidden`, so Arabic, Hebrew, Persian and emoji read as written."""
+    return _written_out(_STACKED_MARKS.sub(r"\1", text), strict=False, left_out=True)
+
+
 def file_name(name: str) -> str:
     """An attachment's name as it may be saved: the part after its last folder (a saved
     file has none, and "../" misleads), without control and format characters (a bidi
@@ -78,8 +87,9 @@ def file_name(name: str) -> str:
     return cleaned[:_MAX_NAME]
 
 
-def _written_out(text: str, strict: bool) -> str:
-    """`text` with each hidden character written out, but those `unhidden` keeps in words."""
+def _written_out(text: str, strict: bool, left_out: bool = False) -> str:
+    """`text` with each hidden character written out (or `left_out`), but those `unhidden`
+    keeps in words."""
 
     def written_out(found: re.Match[str]) -> str:
         char = found[0]
@@ -91,6 +101,6 @@ def _written_out(text: str, strict: bool) -> str:
                 before, after = text[start - 1], text[end]
                 if before > "\x7f" and after > "\x7f" and not (HIDDEN.match(before) or HIDDEN.match(after)):
                     return char
-        return f"[U+{ord(char):04X}]"
+        return "" if left_out else f"[U+{ord(char):04X}]"
 
     return HIDDEN.sub(written_out, text)

@@ -5,7 +5,9 @@ lists, tables, links and images. Scripts, styles, event handlers, forms, frames,
 SVG, <base> and <meta> go; links keep only web, mail and phone addresses and open
 in a new tab without a referrer. Remote images are tracking pixels as often as
 pictures, so they are dropped unless the person asked for them; `cid:` images
-point at the item's own inline attachments.
+point at the item's own inline attachments. What would reorder or hide the text (in
+its words, titles, alt texts and link addresses) is written out, as a plain mail's text
+is (routing.shown_text.unhidden).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from urllib.parse import unquote, urlsplit
 
 import nh3
 from markupsafe import Markup
+
+from routing.shown_text import unhidden
 
 _TAGS = frozenset(
     {
@@ -69,7 +73,10 @@ def safe_html(html: str, inline_image: InlineImage, *, remote_images: bool = Fal
         set_tag_attribute_values={"a": {"target": "_blank"}},
         url_schemes=set(_URL_SCHEMES),
     )
-    return SafeHtml(Markup(cleaned), urls.blocked)
+    # Tag and attribute names are nh3's allowed ones: only text and attribute values (links
+    # included: an address hiding a character must not pass for another) can hold such a
+    # character, and its written-out form holds nothing that markup reads.
+    return SafeHtml(Markup(unhidden(cleaned)), urls.blocked)
 
 
 class _UrlFilter:

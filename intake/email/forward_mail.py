@@ -29,6 +29,9 @@ def forward_addressing(settings: Settings, to: str) -> replies.Address:
             sender=sender,
             sender_name=sender_name,
             recipient=recipient,
+            # The reply's subject, the sender's hidden characters left out: the partner reads
+            # it as the office's, so nothing in it may read as something else (kept) or as
+            # noise (written out). The original goes attached as it came, for its exact text.
             subject="Fwd: " + reply_subject(item.subject, item.id).removeprefix("Re: "),
             message_id=make_msgid("intake-forward", domain=sender.rpartition("@")[2]),
         )

@@ -26,11 +26,13 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from routing.queues import replies
 from routing.queues.replies import Addressing, ReplyRefused
-from routing.shown_text import unhidden
+from routing.shown_text import without_hidden
 from routing.store.models import ArrivedMessage, Blob, Item, Reply
 
 # "Re:", and its German, Nordic, Dutch and Polish forms, however often repeated.
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|odp)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+# C0 and C1 control characters: in a header, CR and LF would start another one.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # A Message-ID to thread on: printable ASCII in angle brackets, short enough that
 # In-Reply-To fits on a mail line (RFC 5322 2.1.1: 998 characters); a longer or
 # non-ASCII one would go out folded into encoded words, or as a line relays refuse.
@@ -100,10 +102,17 @@ def mailbox(address: str) -> str | None:
 
 
 def reply_subject(subject: str, item_id: int) -> str:
-    """`Re: <subject> [#ID]`, with no second "Re:" and no second token; the sender's subject
-    unhidden, so that a bidi override in it cannot reverse the token after it."""
+    """`Re: <subject> [#ID]` on one line, with no second "Re:" and no second token.
+
+    The characters pages write out as "[U+202E]" are left out (shown_text.without_hidden):
+    written out they are noise to a customer who never saw them; kept, an override left
+    open reverses the rest of the line in the reader's mail program, the token with it.
+    Control characters become spaces: none reaches a header.
+    """
     token = f"[#{item_id}]"
-    base = _REPLY_PREFIX.sub("", unhidden(" ".join(subject.replace(token, " ").split())))
+    # Left out before the token is looked for, so that "[#\u200b42]" is no second token.
+    line = _CONTROLS.sub(" ", without_hidden(subject)).replace(token, " ")
+    base = _REPLY_PREFIX.sub("", " ".join(line.split()))
     return f"Re: {base or 'your message'} {token}"
 
 

@@ -1,6 +1,7 @@
-"""The item page: HTML mail shown safely, remote images on request, inline images, downloads,
-the conversation and the history. Mail arrives through the parser and deliver(), on SQLite
-and PostgreSQL; the page is read through Flask's test client, signed in as a person."""
+"""The item page: HTML mail shown safely, what would reorder or hide its text written out
+as in a plain mail, remote images on request, inline images, downloads, the conversation
+and the history. Mail arrives through the parser and deliver(), on SQLite and PostgreSQL;
+the page is read through Flask's test client, signed in as a person."""
 
 from __future__ import annotations
 
@@ -96,6 +97,55 @@ def test_html_mail_is_shown_with_only_harmless_markup(runtime: Runtime, client: 
     assert '<a target="_blank" rel="noopener noreferrer nofollow">click</a>' in shown
     assert '<a href="https://shop.example/track" target="_blank" rel="noopener noreferrer nofollow">' in shown
     assert 'href="/logout"' not in shown and "data:image" not in shown
+
+
+def _html_mail(body: str) -> bytes:
+    """A mail whose one part is the HTML `body`."""
+    return raw_message(
+        "From: Mallory <mallory@client.example>",
+        "To: sales@office.test",
+        "Subject: Your invoice",
+        "Message-ID: <html-only@client.example>",
+        "MIME-Version: 1.0",
+        "Content-Type: text/html; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+        "",
+        body,
+    )
+
+
+def test_html_mail_writes_out_what_would_reorder_or_hide_its_text(
+    runtime: Runtime, client: FlaskClient
+) -> None:
+    item = _deliver(
+        runtime,
+        _html_mail(
+            "<p>pay\u202e0001 EUR</p>"
+            '<p><a href="https://shop.example/pay" title="x\u202ey">t\u200bext</a> &amp; 1 &lt; <b>2\u2066</b></p>'
+            '<img src="cid:scan@client.example" alt="scan\u202efdp.exe">'
+            '<p><a href="https://pay\u200bpal.example/">pay here</a></p>'
+        ),
+    )
+    page = client.get(f"/items/{item.id}").get_data(as_text=True)
+    shown = _mail_html(page)
+    assert "<p>pay[U+202E]0001 EUR</p>" in shown
+    link = '<a href="https://shop.example/pay" title="x[U+202E]y" target="_blank" rel="noopener noreferrer nofollow">'
+    assert f"<p>{link}t[U+200B]ext</a> &amp; 1 &lt; <b>2[U+2066]</b></p>" in shown
+    assert '<img alt="scan[U+202E]fdp.exe">' in shown
+    # A link's address hiding a character shows it, and leads to no look-alike host.
+    assert '<a href="https://pay[U+200B]pal.example/"' in shown
+    for char in ("\u202e", "\u200b", "\u2066"):
+        assert char not in page, f"U+{ord(char):04X}"
+
+
+def test_right_to_left_html_mail_reads_as_written(runtime: Runtime, client: FlaskClient) -> None:
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # the joiner keeps its two halves apart
+    hebrew = "\u05e9\u05dc\u05d5\u05dd!\u200f"  # the mark keeps the "!" at the end of the word
+    rtl = f'<p dir="rtl" title="{hebrew}">{persian}</p><p lang="he">{hebrew}</p>'
+    item = _deliver(runtime, _html_mail(f"{rtl}<p>{persian}\u202e</p>"))
+    shown = _mail_html(client.get(f"/items/{item.id}").get_data(as_text=True))
+    assert rtl in shown
+    assert f"<p>{persian}[U+202E]</p>" in shown  # an override beside them is still written out
 
 
 def test_remote_images_wait_until_asked_for(runtime: Runtime, client: FlaskClient) -> None:

@@ -17,6 +17,9 @@ from intake.email.reply_mail import reply_subject
         ("  Prices\r\n  for chairs ", "Re: Prices for chairs [#7]"),
         ("", "Re: your message [#7]"),
         ("Regarding prices", "Re: Regarding prices [#7]"),
+        ("Prices [#\u200b7]", "Re: Prices [#7]"),
+        ("\u202eRe: Prices", "Re: Prices [#7]"),
+        ("Prices\x00for\x1bchairs\x7f\x9b", "Re: Prices for chairs [#7]"),
     ],
 )
 def test_a_reply_subject_has_one_re_and_one_token(subject: str, expected: str) -> None:
