@@ -2,19 +2,29 @@
 
 It runs on a thread of `intake serve`; any number of processes may run one against
 the same database, since each download is claimed before it is fetched. The fetch
-itself (the account's API only, redirects checked, a byte cap) is intake.phone.fetch.
+itself (the account's API only, redirects checked, a byte cap, the kind of file
+expected) is intake.phone.fetch.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.jobs.worker import Finish, JobFailed, JobWorker, Retries
-from intake.phone.fetch import Fetched, FetchFailed, FetchRefused, TwilioFetcher
+from intake.phone.fetch import (
+    RECORDING,
+    Expected,
+    Fetched,
+    FetchFailed,
+    FetchRefused,
+    TwilioFetcher,
+    media_named,
+)
 from routing.store import jobs
 from routing.store.item_rows import new_blob
 from routing.store.jobs import Claim
@@ -49,7 +59,7 @@ class DownloadWorker(JobWorker):
 
     def do(self, claim: Claim) -> Finish:
         try:
-            fetched = self.fetcher.fetch(claim.payload["url"])
+            fetched = self.fetcher.fetch(claim.payload["url"], expected_of(claim.payload))
         except FetchRefused as error:
             raise JobFailed(str(error), retry=False) from None
         except FetchFailed as error:
@@ -58,6 +68,11 @@ class DownloadWorker(JobWorker):
             "download %s for item %s fetched (%s bytes)", claim.id, claim.item_ids[0], len(fetched.content)
         )
         return lambda session, row: store(session, row, fetched)
+
+
+def expected_of(payload: Mapping[str, Any]) -> Expected:
+    """What a download must be: a recording any audio, MMS media the type its text announced."""
+    return RECORDING if payload["purpose"] == "recording" else media_named(payload["filename"])
 
 
 def store(session: Session, row: Job, fetched: Fetched) -> None:

@@ -6,7 +6,8 @@ content hosts; that redirect is followed once, without credentials, and only to 
 named in `twilio.redirect_hosts` (by default Twilio's own CDN hosts) whose addresses are
 all public: link-local (cloud metadata such as 169.254.169.254), private, unspecified and
 loopback addresses are refused even when configured (loopback only while the API itself
-is on loopback, as in tests).
+is on loopback, as in tests). An answer is kept only when its Content-Type is the kind
+of file asked for (`Expected`): an error page served with 200 is not a recording.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import base64
 import http.client
 import ipaddress
 import logging
+import mimetypes
 import re
 import socket
 import time
@@ -22,6 +24,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from email.message import Message
+from pathlib import PurePosixPath
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 from urllib.response import addinfourl
 
@@ -34,6 +37,19 @@ MAX_REDIRECTS = 2
 _PLAIN_URL = re.compile(r"^[\x21-\x7e]+$")  # http.client refuses anything else, every time
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _RETRY_STATUSES = {404, 408, 429}  # plus every 5xx: Twilio may not have the file ready yet
+UNKNOWN_TYPE = "application/octet-stream"  # what a missing or unannounced type is taken as
+# What a server, a proxy or a CDN answers instead of a file: an error, a login, a notice.
+PAGE_TYPES = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "application/json",
+        "application/problem+json",
+        "application/xml",
+        "text/xml",
+        "text/plain",
+    }
+)
 
 
 class FetchRefused(Exception):
@@ -52,6 +68,44 @@ class FetchFailed(Exception):
 class Fetched:
     content: bytes
     content_type: str
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The kind of file a download must be, judged by its answer's media type (lowercase,
+    without parameters) before the body is read.
+
+    `kind` accepts a whole top-level type ("audio"); `extension` the types of which it
+    is a usual file extension (".vcf": text/vcard, and text/x-vcard as some phones send
+    it); with neither, any file but a page.
+    """
+
+    described: str  # as a failure names it: "a recording (audio)"
+    kind: str | None = None
+    extension: str | None = None
+
+    def accepts(self, content_type: str) -> bool:
+        if self.kind is not None:
+            return content_type.partition("/")[0] == self.kind
+        if self.extension is not None:
+            return self.extension in mimetypes.guess_all_extensions(content_type)
+        return content_type not in PAGE_TYPES
+
+
+# Twilio labels every recording with its audio type (WAV, or MP3 for a ".mp3" URL), so
+# plain bytes (application/octet-stream, or no type at all) are something else answering
+# for it; kept, they would be a "recording" that does not play, so they are not accepted.
+RECORDING = Expected("a recording (audio)", kind="audio")
+
+
+def media_named(filename: str) -> Expected:
+    """The MMS media stored as `filename`: its extension was made from the type the
+    webhook announced (`.bin` for none, or one the system's table does not know)."""
+    # The download keeps only the filename: its extension is what is left of the type.
+    announced = mimetypes.guess_type(filename)[0] or UNKNOWN_TYPE
+    if announced == UNKNOWN_TYPE:
+        return Expected("a media file (not a page)")
+    return Expected(f"a file of type {announced}", extension=PurePosixPath(filename).suffix.lower())
 
 
 def check_api_url(settings: TwilioSettings, url: str) -> None:
@@ -115,7 +169,8 @@ class TwilioFetcher:
         # No proxies from the environment and no automatic redirects: each hop is checked here.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
 
-    def fetch(self, url: str) -> Fetched:
+    def fetch(self, url: str, expected: Expected) -> Fetched:
+        """The file at `url`; FetchRefused or FetchFailed when it is not `expected` or not there."""
         check_api_url(self.settings, url)
         deadline = time.monotonic() + self.settings.download_timeout_seconds
         headers = {"Authorization": self._authorization}
@@ -124,7 +179,9 @@ class TwilioFetcher:
             with self._open(request) as response:
                 status = response.status or 200
                 if not 300 <= status < 400:
-                    return Fetched(self._read(response, deadline), _content_type(response.headers))
+                    content_type = _content_type(response.headers)
+                    check_type(content_type, expected)
+                    return Fetched(self._read(response, deadline), content_type)
                 location = response.headers.get("Location")
             if location is None:
                 raise FetchFailed(f"HTTP {status} without a Location from {_shown(url)}", retry=False)
@@ -171,6 +228,19 @@ class TwilioFetcher:
         return b"".join(chunks)
 
 
+def check_type(content_type: str, expected: Expected) -> None:
+    """Raise FetchFailed unless `content_type` (lowercase, without parameters) is `expected`.
+
+    Retried, whatever came instead: a page served with 200 is mostly a passing fault (a
+    proxy's or the CDN's error page, a file not ready yet), and a wrong answer that lasts
+    costs only the attempts left before the download is marked failed with this reason.
+    """
+    if not expected.accepts(content_type):
+        raise FetchFailed(
+            f"Twilio answered {content_type} where {expected.described} was expected", retry=True
+        )
+
+
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: object, **kwargs: object) -> None:
         return None  # hand the 3xx back to TwilioFetcher, which checks where it points
@@ -204,7 +274,8 @@ def _unmapped(
 
 
 def _content_type(headers: Message) -> str:
-    return headers.get_content_type() if headers.get("Content-Type") else "application/octet-stream"
+    # get_content_type() lowercases and drops parameters ("Audio/X-WAV; charset=binary").
+    return headers.get_content_type() if headers.get("Content-Type") else UNKNOWN_TYPE
 
 
 def _shown(url: str) -> str:

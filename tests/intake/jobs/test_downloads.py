@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from intake.jobs.downloads import DownloadWorker
-from intake.phone.fetch import Fetched, TwilioFetcher
+from intake.phone.fetch import Expected, Fetched, TwilioFetcher
 from routing.store import jobs
 from routing.store.database import transaction
 from routing.store.models import AuditEvent
@@ -47,7 +47,7 @@ def test_a_cut_off_download_is_not_stored_and_is_retried(phone: PhoneOffice) -> 
 class _BrokenFetcher(TwilioFetcher):
     """A fetcher with a fault of ours in it, which the worker must survive."""
 
-    def fetch(self, url: str) -> Fetched:
+    def fetch(self, url: str, expected: Expected) -> Fetched:
         raise KeyError("a bug")
 
 

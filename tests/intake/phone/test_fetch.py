@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from config.settings import TwilioSettings
-from intake.phone.fetch import FetchFailed, FetchRefused, TwilioFetcher, check_addresses
+from intake.phone.fetch import RECORDING, FetchFailed, FetchRefused, TwilioFetcher, check_addresses
 from tests.support.twilio import ACCOUNT_SID, api_path, raw_server
 
 HEADERS = b"HTTP/1.1 200 OK\r\nContent-Type: audio/x-wav\r\n"
@@ -19,7 +19,7 @@ def _fetch(base: str, path: str = api_path("Recordings/RE1"), timeout: float = 5
     settings = TwilioSettings(
         account_sid=ACCOUNT_SID, auth_token="t", api_base_url=base, download_timeout_seconds=timeout
     )
-    TwilioFetcher(settings).fetch(base + path)
+    TwilioFetcher(settings).fetch(base + path, RECORDING)
 
 
 def _failure(reply: object, *, timeout: float = 5.0) -> FetchFailed:
