@@ -7,9 +7,9 @@ email's Message-ID stays the same on every try: a relay that read it and gave no
 or a process that dies between sending and recording, sends it once more, and the
 receiver can tell the copy. Twilio takes no such key, so a text's later tries first look
 for the message an earlier one made (intake.phone.texting.find_sent). The relay's 4xx or
-silence, Twilio's 429, 5xx or silence, are tried again with the job queue's backoff; a
-5xx from the relay or a 4xx from Twilio fails the reply for good, which the item page
-and /healthz then show.
+silence, Twilio's 429, 5xx or silence, are tried again with the job queue's backoff (and
+no sooner than Twilio's Retry-After asks, up to an hour); a 5xx from the relay or a 4xx
+from Twilio fails the reply for good, which the item page and /healthz then show.
 """
 
 from __future__ import annotations

@@ -34,11 +34,13 @@ Finish = Callable[[Session, Job], None]
 
 
 class JobFailed(Exception):
-    """A job was not done; `retry` says whether trying again may help."""
+    """A job was not done; `retry` says whether trying again may help, and `wait`, when
+    the other side asked for one (an HTTP Retry-After), how long to wait at least."""
 
-    def __init__(self, problem: str, *, retry: bool) -> None:
+    def __init__(self, problem: str, *, retry: bool, wait: timedelta | None = None) -> None:
         super().__init__(problem)
         self.retry = retry
+        self.wait = wait
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ class JobWorker(ABC):
         try:
             finish = self.do(claim)
         except JobFailed as error:
-            retry_at = self._retry_at(claim, retries) if error.retry else None
+            retry_at = self._retry_at(claim, retries, error.wait) if error.retry else None
             log.warning(
                 "%s job %s for item %s failed (attempt %s%s): %s",
                 claim.kind, claim.id, claim.item_ids[0], claim.attempts, "" if retry_at else ", given up", error,
@@ -107,10 +109,16 @@ class JobWorker(ABC):
         self._stop.set()
         self._thread.join(timeout=30)
 
-    def _retry_at(self, claim: Claim, retries: Retries) -> datetime | None:
+    def _retry_at(self, claim: Claim, retries: Retries, asked: timedelta | None = None) -> datetime | None:
+        """When to try again: after the backoff, and no sooner than the failure `asked`,
+        though never later than the longest backoff (a broken or hostile Retry-After must
+        not park a job for days); None when the attempts are used up."""
         if claim.attempts >= retries.max_attempts:
             return None
-        return self.clock() + backoff(claim.attempts, retries.base)
+        wait = backoff(claim.attempts, retries.base)
+        if asked is not None:
+            wait = max(wait, min(asked, MAX_BACKOFF))
+        return self.clock() + wait
 
     def _loop(self) -> None:
         while not self._stop.is_set():

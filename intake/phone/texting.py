@@ -9,9 +9,11 @@ Twilio's Messages API takes no idempotency key: every request to create a messag
 one. A try whose answer was lost (Twilio took the text, then the connection timed out or
 broke, or its answer could not be read) would text the person twice, so each later try
 first looks among the latest messages from the same sender to the same number for one
-with the reply's text made since the reply was stored, and sends only when there is
-none. Each send names a status callback URL that carries the reply's id, so Twilio's
-reports find their reply even before its Message SID is recorded.
+with the reply's text made since the reply was stored (on a trial account, after the
+words Twilio puts before every text), and sends only when there is none. Each send names
+a status callback URL that carries the reply's id, so Twilio's reports find their reply
+even before its Message SID is recorded. A refusal that may pass (429, 5xx) is tried
+again by the job queue, no sooner than the answer's Retry-After asks.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from config.settings import Settings, TwilioSettings
-from intake.jobs.worker import JobFailed
+from intake.jobs.worker import MAX_BACKOFF, JobFailed
 from routing.queues import replies
 from routing.queues.replies import Addressing, ReplyRefused, reachable_number
 from routing.store.models import Item, Reply, VoiceCall
@@ -42,10 +44,17 @@ STATUS_CALLBACK_PATH = "/twilio/replies/{reply_id}/status"
 LOOKUP_LIMIT = 20
 # How far Twilio's clock may be behind ours when a message is told by the time it was made.
 CLOCK_SKEW = timedelta(minutes=1)
+# What Twilio puts before the body of every message a trial account sends; the message's
+# body keeps it as Twilio's API answers and lists it, "Sent from your Twilio trial account
+# - Hello" for "Hello" (Twilio's trial limits: https://help.twilio.com/articles/360036052753).
+# Only these words may come before the text, so that no other reply's message is taken for
+# this one.
+TRIAL_PREFIX = "Sent from your Twilio trial account - "
 
 
 class TextFailed(JobFailed):
-    """Twilio did not take the text; `retry` says whether trying again may help."""
+    """Twilio did not take the text; `retry` says whether trying again may help, `wait`
+    how long Twilio asked to wait before it (its Retry-After), if it did."""
 
 
 @dataclass(frozen=True)
@@ -104,15 +113,16 @@ def _numbers(session: Session, item: Item, twilio: TwilioSettings) -> tuple[str,
 def send_text(twilio: TwilioSettings, reply: Reply, timeout_seconds: float) -> SentText:
     """Hand the reply to Twilio's Messages API; raise TextFailed when Twilio does not take it."""
     callback: Any = twilio.public_url + STATUS_CALLBACK_PATH.format(reply_id=reply.id)
+    http = _AnswerKeepingClient(pool_connections=False, timeout=timeout_seconds)
     try:
-        message = _client(twilio, timeout_seconds).messages.create(
+        message = _client(twilio, http).messages.create(
             to=reply.recipient,
             from_=reply.sender,
             body=reply.text,
             status_callback=callback if twilio.public_url else None,
         )
     except (TwilioException, requests.RequestException, ValueError) as error:
-        raise _failed(error, timeout_seconds) from None
+        raise _failed(error, timeout_seconds, http.last_answer) from None
     if not message.sid:
         raise TextFailed("Twilio's answer named no message SID", retry=True)
     return SentText(message.sid, str(message.status or "queued"))
@@ -124,38 +134,66 @@ def find_sent(
     """The message an earlier try of `reply` made at Twilio, if it made one: among the
     latest from the reply's sender to its recipient, one with its text, made since the
     reply was stored, and not one of `others` (the SIDs other replies have)."""
+    http = _AnswerKeepingClient(pool_connections=False, timeout=timeout_seconds)
     try:
-        latest = _client(twilio, timeout_seconds).messages.list(
+        latest = _client(twilio, http).messages.list(
             to=reply.recipient, from_=reply.sender, limit=LOOKUP_LIMIT
         )
     except (TwilioException, requests.RequestException, ValueError) as error:
         # Sending blind could text the person twice: the send waits for a look-up that works.
-        raise _failed(error, timeout_seconds, "looking for an earlier try") from None
+        raise _failed(error, timeout_seconds, http.last_answer, "looking for an earlier try") from None
     since = reply.created_at - CLOCK_SKEW
     for message in latest:
         made = message.date_created
-        if message.sid not in others and message.body == reply.text and made is not None and made >= since:
+        if (
+            message.sid not in others
+            and _same_text(message.body, reply.text)
+            and made is not None
+            and made >= since
+        ):
             return SentText(message.sid, str(message.status or "queued"))
     return None
 
 
-def _client(twilio: TwilioSettings, timeout_seconds: float) -> Client:
-    http_client = TwilioHttpClient(pool_connections=False, timeout=timeout_seconds)
-    client = Client(twilio.account_sid, twilio.auth_token, http_client=http_client)
+def _same_text(body: str | None, text: str) -> bool:
+    """Whether a listed message's body is `text` as Twilio keeps it: the same, or after a
+    trial account's prefix. Twilio is not known to change a body otherwise (it does not
+    trim spaces or line ends), so nothing looser passes: two replies may differ by no more."""
+    return body in (text, TRIAL_PREFIX + text)
+
+
+class _AnswerKeepingClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints
+    """twilio's HTTP client, keeping Twilio's last answer: the TwilioRestException twilio
+    raises for a refusal carries no headers, and a 429's Retry-After is one of them."""
+
+    last_answer: Response | None = None
+
+    def request(self, *args: Any, **kwargs: Any) -> Response:
+        self.last_answer = None  # a request that gets no answer leaves none from before
+        self.last_answer = super().request(*args, **kwargs)
+        return self.last_answer
+
+
+def _client(twilio: TwilioSettings, http: TwilioHttpClient) -> Client:
+    client = Client(twilio.account_sid, twilio.auth_token, http_client=http)
     client.api.base_url = twilio.api_base_url  # Twilio itself, or a stand-in on loopback in tests
     return client
 
 
-def _failed(error: Exception, timeout_seconds: float, doing: str = "") -> TextFailed:
-    """What a person reads of Twilio's refusal or silence, and whether to try again."""
+def _failed(error: Exception, timeout_seconds: float, answer: Response | None, doing: str = "") -> TextFailed:
+    """What a person reads of Twilio's refusal or silence (its `answer`, if it gave one),
+    whether to try again, and how long Twilio asked to wait before it."""
     during = f" ({doing})" if doing else ""
+    wait = _asked_wait(answer)
     if isinstance(error, TwilioRestException):
         return TextFailed(
-            f"Twilio answered {error.status}{during}: {error.msg}", retry=_passing(error.status)
+            f"Twilio answered {error.status}{during}: {error.msg}", retry=_passing(error.status), wait=wait
         )
     page = error.args[1] if isinstance(error, TwilioException) and len(error.args) > 1 else None
     if isinstance(page, Response):  # a list's page refused: twilio raises it with the bare response
-        return TextFailed(f"Twilio answered {page.status_code}{during}", retry=_passing(page.status_code))
+        return TextFailed(
+            f"Twilio answered {page.status_code}{during}", retry=_passing(page.status_code), wait=wait
+        )
     if isinstance(error, requests.ReadTimeout):  # it may have taken the text: the next try looks
         return TextFailed(f"Twilio did not answer within {timeout_seconds:g} s{during}", retry=True)
     if isinstance(error, requests.RequestException):
@@ -168,3 +206,14 @@ def _failed(error: Exception, timeout_seconds: float, doing: str = "") -> TextFa
 def _passing(status: int) -> bool:
     """Whether Twilio's refusal may pass: too many requests, or Twilio's own fault."""
     return status == 429 or status >= 500
+
+
+def _asked_wait(answer: Response | None) -> timedelta | None:
+    """The wait Twilio's answer asks for before the next try: its Retry-After, when that
+    is a number of seconds (not a date, a fraction or a negative number, which are ignored)."""
+    value = str((answer.headers or {}).get("Retry-After", "")).strip() if answer is not None else ""
+    if not (value.isascii() and value.isdigit()):
+        return None
+    # A float takes any number of digits (too many make it inf), a timedelta does not: the
+    # job queue waits an hour at most, so no more is kept.
+    return timedelta(seconds=min(float(value), MAX_BACKOFF.total_seconds()))

@@ -1,7 +1,9 @@
 """Twilio's Messages API answering a text reply badly, on SQLite and PostgreSQL: each status
 class and the common statuses, answers that are no message, and a Twilio that took the
 text before its answer was lost (a timeout, a closed connection, a body that cannot be
-read), which must not text the person twice. Twilio is the fake API on loopback."""
+read), which must not text the person twice, on a trial account too (Twilio lists the
+message with its words before the text), and a 429's Retry-After, waited for up to an
+hour. Twilio is the fake API on loopback."""
 
 from __future__ import annotations
 
@@ -25,6 +27,14 @@ def office(database_url: str, tmp_path: Path, fake_twilio: FakeTwilio) -> Iterat
         settings = opened.phone.settings
         quick = replace(settings, outbound=replace(settings.outbound, timeout_seconds=TIMEOUT))
         opened.worker.settings = lambda: quick
+        yield opened
+
+
+@pytest.fixture
+def patient_office(database_url: str, tmp_path: Path, fake_twilio: FakeTwilio) -> Iterator[TextOffice]:
+    """The office waiting for Twilio as long as its settings say (20 s): for tests that
+    lose no answer to time, which a loaded machine must not make them do."""
+    with open_text_office(database_url, tmp_path, fake_twilio) as opened:
         yield opened
 
 
@@ -163,3 +173,80 @@ def test_the_same_words_sent_by_another_reply_are_not_taken_for_this_ones(office
     first, second = office.replies()
     assert first.external_id != second.external_id
     assert {first.external_id, second.external_id} == {m["sid"] for m in office.fake.sent}
+
+
+def test_a_trial_accounts_text_twilio_took_is_not_sent_again(patient_office: TextOffice) -> None:
+    patient_office.fake.next_answers.append(Answer(0, makes=True))
+    reply_once(patient_office, "Yes, in size 10 too.")
+    [made] = patient_office.fake.sent
+    # A trial account's message, as Twilio lists it: its words before the reply's text.
+    made["body"] = "Sent from your Twilio trial account - Yes, in size 10 too."
+    try_again(patient_office)
+    assert len(patient_office.fake.posted) == 1
+    [reply] = patient_office.replies()
+    assert (reply.external_id, reply.job and reply.job.status) == (made["sid"], "done")
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [
+        "Sent from your Twilio account - Yes, in size 10 too.",
+        "Note: Yes, in size 10 too.",
+        "Sent from your Twilio trial account -Yes, in size 10 too.",
+        "Sent from your Twilio trial account - Yes, in size 12 too.",
+        "Yes, in size 12 too.",
+        "Yes, in size 10 too. ",
+    ],
+)
+def test_a_listed_text_that_is_not_the_replys_own_or_a_trial_accounts_is_not_taken_for_it(
+    patient_office: TextOffice, listed: str
+) -> None:
+    patient_office.fake.next_answers.append(Answer(0, makes=True))
+    reply_once(patient_office, "Yes, in size 10 too.")
+    [made] = patient_office.fake.sent
+    made["body"] = listed
+    try_again(patient_office)
+    assert [form["Body"] for form in patient_office.fake.texts] == ["Yes, in size 10 too."] * 2
+    [reply] = patient_office.replies()
+    assert reply.external_id == patient_office.fake.sent[0]["sid"] != made["sid"]
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "wait"),
+    [
+        ("120", 120),
+        (str(10 * 24 * 3600), 3600),  # ten days: no longer than the job queue ever waits
+        # Not a number of seconds: the usual backoff, the first wait of [outbound] retry_seconds.
+        ("soon", 10),
+        ("-120", 10),
+        ("120.5", 10),
+        ("Wed, 04 Nov 2026 07:28:00 GMT", 10),
+    ],
+)
+def test_twilios_retry_after_holds_the_next_try_back_for_at_most_an_hour(
+    patient_office: TextOffice, retry_after: str, wait: int
+) -> None:
+    patient_office.fake.next_answers.append(
+        Answer(429, error(429, "Too Many Requests", 20429), {"Retry-After": retry_after})
+    )
+    reply_once(patient_office)
+    patient_office.clock.advance(timedelta(seconds=wait - 1))
+    assert patient_office.drain() == 0
+    patient_office.clock.advance(timedelta(seconds=1))
+    assert patient_office.drain() == 1
+    assert len(patient_office.fake.texts) == 1
+
+
+def test_a_look_up_answered_429_waits_as_long_as_twilio_asks(patient_office: TextOffice) -> None:
+    patient_office.fake.next_answers.append(Answer(0))
+    patient_office.fake.list_answers.append(
+        Answer(429, error(429, "Too Many Requests", 20429), {"Retry-After": "120"})
+    )
+    reply_once(patient_office)
+    try_again(patient_office)  # its look-up is answered 429
+    assert patient_office.fake.texts == []
+    patient_office.clock.advance(timedelta(seconds=119))  # past the usual backoff's 20 s
+    assert patient_office.drain() == 0
+    patient_office.clock.advance(timedelta(seconds=1))
+    assert patient_office.drain() == 1
+    assert len(patient_office.fake.texts) == 1
