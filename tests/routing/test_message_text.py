@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from re import _constants as sre  # the parser of `re` itself, to read the library's patterns
@@ -18,6 +19,7 @@ from intake.rules.labelled_set import read_labels
 from routing.message_text import (
     _DISCLAIMER_MARK,
     _HEADER_MARKS,
+    _SENTENCE_END,
     FORWARDED,
     NewText,
     _OfficeMail,
@@ -209,6 +211,25 @@ def _part_holds(op: Any, value: Any, marks: tuple[str, ...]) -> bool:
     return False  # anchors, lookarounds, classes: nothing that must be in the text
 
 
+# Sentences end after their stop or at an empty line, whatever whitespace is around.
+SENTENCES = [
+    "Thanks for the invoice. Can I pay by card?\n\nAnn",
+    "Paid.\u00a0Thank you!\tWhen?\r\n\r\nAnn",
+    "No stop here\n \n\nnext line\nsame sentence",
+    "Done. \n\n Next!  \n",
+    "Mulțumesc! Pot plăti cu cardul?\u2028Da.",
+    "...\n\n\n?",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", SENTENCES)
+def test_sentences_end_where_their_plain_pattern_says(text: str) -> None:
+    plain = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
+    ends = [end.span() for end in _SENTENCE_END.finditer(text)]
+    assert ends == [end.span() for end in plain.finditer(text)]
+
+
 def test_every_quote_header_and_disclaimer_has_what_new_text_looks_for_first() -> None:
     # new_text spares a text the header pattern when it has no colon and no five dashes, and
     # the disclaimer pattern when it lacks "mail": in every language an office may name,
@@ -220,9 +241,48 @@ def test_every_quote_header_and_disclaimer_has_what_new_text_looks_for_first() -
     assert _DISCLAIMER_MARK.search("MA\u0130L") and _DISCLAIMER_MARK.search("ma\u0131l")
 
 
+def _starts_at(parsed: Iterable[tuple[Any, Any]], firsts: str) -> bool | None:
+    """Whether every match of a parsed pattern starts at a line's start or with one of
+    `firsts`; None when it may match nothing there (then what follows decides)."""
+    for op, value in parsed:
+        if op is sre.AT:
+            return value in (sre.AT_BEGINNING, sre.AT_BEGINNING_STRING)
+        if op is sre.LITERAL:
+            return chr(value) in firsts
+        if op in (sre.ASSERT, sre.ASSERT_NOT):  # takes no character
+            continue
+        if op is sre.SUBPATTERN:
+            found = _starts_at(value[-1], firsts)
+        elif op is sre.BRANCH:
+            each = [_starts_at(branch, firsts) for branch in value[1]]
+            found = False if False in each else None if None in each else True
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            least, _, repeated = value
+            found = _starts_at(repeated, firsts)
+            found = None if found and least == 0 else found
+        else:
+            return False  # a class, any character: it may start anywhere
+        if found is not None:
+            return found
+    return None
+
+
+def test_every_quote_header_starts_where_new_text_tries_it() -> None:
+    # new_text tries the header pattern only at a line's start, at its line break and at
+    # dashes: in every language an office may name, each header starts at one of them.
+    codes = sorted(code for code in readable_languages() if known(code))
+    header = _OfficeMail(text="", languages=codes, keep_hyphen_lists=True).HEADER_REGEX
+    assert _starts_at(_parser.parse(header.pattern, header.flags), "\n-") is True
+    assert _patterns(tuple(codes)).header.pattern.endswith(header.pattern + ")")
+    # The check itself: a header that may start elsewhere is told apart.
+    for anywhere in (r"(?:> )?From:", r"^From:|Sent:", r"(?:^|\s)From:", r"(?:-----)?From:"):
+        assert _starts_at(_parser.parse(anywhere, header.flags), "\n-") is not True
+
+
 def test_the_signature_pattern_starts_only_where_new_text_looks_first() -> None:
-    # new_text spares a text with no quote header the signature pattern when no line starts
-    # as the sign-off pattern does and no line of dashes or underscores is there: the
+    # new_text reads a part of the text with the signature pattern from the first line that
+    # starts as the sign-off pattern does (or the blank lines above it) on, and spares it
+    # the pattern when no line does, unless a line of dashes or underscores is there: the
     # library builds the signature pattern so, around the same sign-offs.
     mail = _OfficeMail(text="", languages=list(LANGUAGES), keep_hyphen_lists=True)
     said = {
@@ -271,6 +331,25 @@ SPARED = [
 
 @pytest.mark.parametrize("text", SPARED)
 def test_new_text_reads_as_the_library_alone_does(text: str) -> None:
+    assert new_text(text, LANGUAGES) == _as_the_library_reads(text, LANGUAGES)
+
+
+# new_text looks for a signature from the first line that opens with a sign-off, or the
+# blank lines above it, on: after words that are none, or a sign-off that ends none.
+SIGNED_LATER = [
+    "Can I pay by card?\n\n\n\nSent from my iPhone",
+    "Thanks, I will pay by card.\nBest regards,\nAnn",
+    "Best regards from the third floor: can I pay by card?\n\nKind Regards\nAnn",
+    "Can I pay by card?\nSent from my phone, which is broken: call me.\n\nThank you,\nAnn",
+    "Can I pay by card?\n\n> Kind Regards\n> Ann",
+    "Mulțumesc pentru factură. Pot plăti cu cardul?\n\n\nMulțumesc,\nIon",
+    "Can I pay by card?\n\nBest regards,\nAnn" + REPLIES["gmail", "en"] + "\nKind Regards\nBob",
+    REPLIES["gmail", "en"].lstrip() + "\nCan I pay by card?\n\nSent from my iPad",
+]
+
+
+@pytest.mark.parametrize("text", SIGNED_LATER)
+def test_new_text_finds_a_signature_after_the_words_as_the_library_does(text: str) -> None:
     assert new_text(text, LANGUAGES) == _as_the_library_reads(text, LANGUAGES)
 
 
