@@ -23,7 +23,7 @@ from intake.phone.fetch import (
     FetchFailed,
     FetchRefused,
     TwilioFetcher,
-    media_named,
+    announced_media,
 )
 from routing.store import jobs
 from routing.store.item_rows import new_blob
@@ -71,8 +71,14 @@ class DownloadWorker(JobWorker):
 
 
 def expected_of(payload: Mapping[str, Any]) -> Expected:
-    """What a download must be: a recording any audio, MMS media the type its text announced."""
-    return RECORDING if payload["purpose"] == "recording" else media_named(payload["filename"])
+    """What a download must be: a recording any audio, MMS media the type its text announced.
+
+    A job queued before its payload kept that type has none: it is taken as announcing
+    none, so its file is still fetched and kept unless a page answers for it.
+    """
+    if payload["purpose"] == "recording":
+        return RECORDING
+    return announced_media(payload.get("content_type"))
 
 
 def store(session: Session, row: Job, fetched: Fetched) -> None:

@@ -24,7 +24,6 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from email.message import Message
-from pathlib import PurePosixPath
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 from urllib.response import addinfourl
 
@@ -75,21 +74,29 @@ class Expected:
     """The kind of file a download must be, judged by its answer's media type (lowercase,
     without parameters) before the body is read.
 
-    `kind` accepts a whole top-level type ("audio"); `extension` the types of which it
-    is a usual file extension (".vcf": text/vcard, and text/x-vcard as some phones send
-    it); with neither, any file but a page.
+    `kind` accepts a whole top-level type ("audio"); `media_type` that type, even one the
+    system's MIME table does not know, and its aliases, the types sharing a usual file
+    extension with it in that table (text/vcard, and text/x-vcard as some phones send it);
+    with neither, any file but a page.
     """
 
     described: str  # as a failure names it: "a recording (audio)"
     kind: str | None = None
-    extension: str | None = None
+    media_type: str | None = None
 
     def accepts(self, content_type: str) -> bool:
         if self.kind is not None:
             return content_type.partition("/")[0] == self.kind
-        if self.extension is not None:
-            return self.extension in mimetypes.guess_all_extensions(content_type)
+        if self.media_type is not None:
+            return content_type == self.media_type or _aliases(content_type, self.media_type)
         return content_type not in PAGE_TYPES
+
+
+def _aliases(one: str, other: str) -> bool:
+    """Whether two media types name one kind of file, as the MIME table tells: by sharing
+    a usual file extension."""
+    extensions = mimetypes.guess_all_extensions(one)
+    return not set(extensions).isdisjoint(mimetypes.guess_all_extensions(other))
 
 
 # Twilio labels every recording with its audio type (WAV, or MP3 for a ".mp3" URL), so
@@ -98,14 +105,14 @@ class Expected:
 RECORDING = Expected("a recording (audio)", kind="audio")
 
 
-def media_named(filename: str) -> Expected:
-    """The MMS media stored as `filename`: its extension was made from the type the
-    webhook announced (`.bin` for none, or one the system's table does not know)."""
-    # The download keeps only the filename: its extension is what is left of the type.
-    announced = mimetypes.guess_type(filename)[0] or UNKNOWN_TYPE
-    if announced == UNKNOWN_TYPE:
+def announced_media(content_type: str | None) -> Expected:
+    """MMS media whose text announced `content_type` (None when it announced none): of
+    that type; or, announced as plain bytes or not at all, any file but a page, since
+    Twilio then knew no better what the file is."""
+    announced = (content_type or "").partition(";")[0].strip().lower()  # as an answer's is judged
+    if announced in ("", UNKNOWN_TYPE):
         return Expected("a media file (not a page)")
-    return Expected(f"a file of type {announced}", extension=PurePosixPath(filename).suffix.lower())
+    return Expected(f"a file of type {announced}", media_type=announced)
 
 
 def check_api_url(settings: TwilioSettings, url: str) -> None:

@@ -38,8 +38,10 @@ class BadWebhook(ValueError):
 
 @dataclass(frozen=True)
 class MediaRef:
+    """A file an MMS names, by its URL; the download keeps it under `filename`."""
+
     url: str
-    content_type: str
+    content_type: str | None  # as the webhook announced it in MediaContentType{N}; None for none
     filename: str
 
 
@@ -158,9 +160,10 @@ def _media(form: Mapping[str, str], sid: str) -> tuple[tuple[MediaRef, ...], tup
         if not url:
             defects.append(f"MediaUrl{index} is missing")
             continue
-        content_type = form.get(f"MediaContentType{index}", "").strip() or "application/octet-stream"
-        extension = mimetypes.guess_extension(content_type) or ".bin"
-        media.append(MediaRef(url, content_type, f"{sid}-{index}{extension}"))
+        announced = form.get(f"MediaContentType{index}", "").strip()
+        # None announced is named as plain bytes, as ever: the filename is the download's key.
+        extension = mimetypes.guess_extension(announced or "application/octet-stream") or ".bin"
+        media.append(MediaRef(url, announced or None, f"{sid}-{index}{extension}"))
     return tuple(media), tuple(defects)
 
 

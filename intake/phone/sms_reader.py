@@ -49,7 +49,14 @@ class TextReader:
                 refused = refusal(settings.twilio, media.url)
                 due = parsed.message.received_at
                 enqueue(
-                    session, delivery.item_id, media.url, media.filename, "media", due=due, refused=refused
+                    session,
+                    delivery.item_id,
+                    media.url,
+                    media.filename,
+                    "media",
+                    due=due,
+                    content_type=media.content_type,
+                    refused=refused,
                 )
             acknowledge_text(session, delivery, parsed.message, settings)
 

@@ -41,13 +41,18 @@ def enqueue(
     purpose: str,
     *,
     due: datetime,
+    content_type: str | None = None,
     refused: str | None = None,
 ) -> None:
     """Add a file to fetch for an item from `due` on, once per filename; a `refused` URL is
-    recorded as failed and never fetched."""
+    recorded as failed and never fetched.
+
+    `content_type` is the type announced for the file (MMS media), which the download
+    must then be; None for a recording, or when none was announced.
+    """
     # The same file may be named by two spellings of its URL (a recording with and without
     # ".wav"); its filename, made from Twilio's SID, is the same for both: it is the key.
-    payload = {"url": url, "filename": filename, "purpose": purpose}
+    payload = {"url": url, "filename": filename, "purpose": purpose, "content_type": content_type}
     jobs.add(session, jobs.DOWNLOAD, item_id, filename, payload, due=due, refused=refused)
 
 

@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 
 from config.settings import TwilioSettings
+from intake.jobs.downloads import expected_of
 from intake.phone.fetch import RECORDING as RECORDING_FILE
-from intake.phone.fetch import Expected, FetchFailed, FetchRefused, TwilioFetcher, media_named
+from intake.phone.fetch import Expected, FetchFailed, FetchRefused, TwilioFetcher
 from tests.support.twilio import (
     ACCOUNT_SID,
     CALLER,
@@ -25,7 +26,20 @@ from tests.support.twilio import (
 
 RECORDING = api_path("Recordings/RE1")
 MEDIA = api_path("Messages/MM1/Media/ME1")
-UNANNOUNCED = media_named("SM1-0.bin")  # the webhook announced no type
+
+
+def media(filename: str, **announced: str | None) -> Expected:
+    """What a media download queued as `filename` must be, read from its job's payload;
+    `content_type` as the webhook announced it, left out as by a job queued before the
+    payload kept it."""
+    return expected_of({"url": MEDIA, "filename": filename, "purpose": "media", **announced})
+
+
+UNANNOUNCED = media("SM1-0.bin", content_type=None)  # the webhook announced no type
+JPEG_FILE = media("SM1-0.jpg", content_type="image/jpeg")
+# A type no MIME table knows (a real MMS type such as audio/amr may be unknown to one node's
+# table and known to another's): its file is named ".bin", yet the type was announced.
+MADE_UP = media("SM1-0.bin", content_type="audio/x-made-up")
 
 
 def fetcher(fake: FakeTwilio, max_bytes: int = 1000) -> TwilioFetcher:
@@ -110,19 +124,34 @@ def test_the_content_type_is_kept_and_a_missing_one_is_plain_bytes(fake_twilio: 
         (RECORDING_FILE, "application/octet-stream", False),
         (RECORDING_FILE, "text/html; charset=utf-8", False),
         (RECORDING_FILE, "video/mp4", False),
-        (media_named("SM1-0.jpg"), "image/jpeg", True),
-        (media_named("SM1-0.jpg"), "IMAGE/JPEG; charset=binary", True),
-        (media_named("SM1-0.jpg"), "image/png", False),
-        (media_named("SM1-0.jpg"), "application/octet-stream", False),
-        (media_named("SM1-0.jpg"), "application/json", False),
-        (media_named("SM1-0.vcf"), "text/x-vcard", True),
-        (media_named("SM1-0.pdf"), "application/pdf", True),
+        (JPEG_FILE, "image/jpeg", True),
+        (JPEG_FILE, "IMAGE/JPEG; charset=binary", True),
+        (JPEG_FILE, "image/png", False),
+        (JPEG_FILE, "application/octet-stream", False),
+        (JPEG_FILE, "application/json", False),
+        (media("SM1-0.vcf", content_type="text/x-vcard"), "text/x-vcard", True),
+        (media("SM1-0.vcf", content_type="text/x-vcard"), "text/vcard", True),  # an alias
+        (media("SM1-0.vcf", content_type="text/vcard"), "text/x-vcard", True),
+        (media("SM1-0.pdf", content_type="application/pdf"), "application/pdf", True),
+        (media("SM1-0.jpg", content_type="Image/JPEG"), "image/jpeg", True),
+        (MADE_UP, "audio/x-made-up", True),
+        (MADE_UP, "Audio/X-Made-Up; rate=8000", True),
+        (MADE_UP, "application/octet-stream", False),
+        (MADE_UP, "image/jpeg", False),
+        (MADE_UP, "text/html", False),
         (UNANNOUNCED, "application/octet-stream", True),
         (UNANNOUNCED, "video/3gpp", True),
         (UNANNOUNCED, "text/html", False),
         (UNANNOUNCED, "application/json; charset=utf-8", False),
         (UNANNOUNCED, "application/xml", False),
         (UNANNOUNCED, "text/plain", False),
+        # Announced as plain bytes: Twilio knew no better type, so any file but a page.
+        (media("SM1-0.bin", content_type="application/octet-stream"), "image/png", True),
+        (media("SM1-0.bin", content_type="application/octet-stream"), "text/html", False),
+        # Queued before the payload kept the announced type: its file's name is no longer
+        # read for it, so any file but a page.
+        (media("SM1-0.jpg"), "image/png", True),
+        (media("SM1-0.jpg"), "text/html", False),
     ],
 )
 def test_only_the_kind_of_file_expected_is_kept(
@@ -265,6 +294,24 @@ def test_a_photo_answered_as_another_kind_of_file_is_not_kept(phone: PhoneOffice
     [download] = phone.downloads()
     assert download.last_error == "Twilio answered audio/x-wav where a file of type image/jpeg was expected"
     assert phone.items()[0].attachments == []
+
+
+def test_media_of_a_type_no_mime_table_knows_is_kept_only_as_that_type(phone: PhoneOffice) -> None:
+    # Another kind of file first, which is not what the text announced; then the clip.
+    clip = Answer(200, b"#!AMR\n clip", {"Content-Type": "audio/x-made-up"})
+    _mms(phone, "audio/x-made-up", Answer(200, JPEG, {"Content-Type": "image/jpeg"}), clip)
+    assert phone.worker.run_once()
+    [download] = phone.downloads()
+    assert download.last_error == (
+        "Twilio answered image/jpeg where a file of type audio/x-made-up was expected"
+    )
+    phone.clock.advance(timedelta(seconds=11))
+    assert phone.worker.run_once()
+    [item] = phone.items()
+    # Its file's name says nothing of its type: the job kept the type the text announced.
+    assert [(a.filename, a.content_type, a.blob.content) for a in item.attachments] == [
+        (f"{sms_form()['MessageSid']}-0.bin", "audio/x-made-up", b"#!AMR\n clip")
+    ]
 
 
 def test_media_of_no_announced_type_is_kept_as_plain_bytes_but_not_as_a_page(phone: PhoneOffice) -> None:

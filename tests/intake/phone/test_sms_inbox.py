@@ -8,7 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from routing.store import jobs
+from routing.store.database import transaction
+from routing.store.models import Job
 from tests.support.texts import open_text_office
 from tests.support.twilio import (
     ACKNOWLEDGEMENTS_TOML,
@@ -76,6 +80,23 @@ def test_mms_media_are_queued_by_the_worker_with_the_item(phone: PhoneOffice) ->
     phone.drain()
     [download] = phone.downloads()
     assert (download.status, download.filename) == ("pending", f"{form['MessageSid']}-0.png")
+
+
+def test_each_download_keeps_the_type_its_text_announced_or_none(phone: PhoneOffice) -> None:
+    media = phone.fake.base + api_path("Messages/MM1/Media/ME")
+    form = sms_form(NumMedia="3", MediaUrl0=f"{media}0", MediaUrl1=f"{media}1", MediaUrl2=f"{media}2")
+    form.update(MediaContentType0="audio/x-made-up", MediaContentType1=" ", MediaContentType2="image/png")
+    assert phone.send("/twilio/sms", form).status_code == 200
+    phone.drain()
+    with transaction(phone.runtime.sessions, write=False) as session:
+        payloads = session.scalars(select(Job.payload).where(Job.kind == jobs.DOWNLOAD).order_by(Job.id))
+        kept = [(p["filename"], p["content_type"]) for p in payloads]
+    sid = form["MessageSid"]
+    assert kept == [
+        (f"{sid}-0.bin", "audio/x-made-up"),
+        (f"{sid}-1.bin", None),
+        (f"{sid}-2.png", "image/png"),
+    ]
 
 
 @pytest.mark.parametrize("prefix", ["", "whatsapp:"], ids=["sms", "whatsapp"])
