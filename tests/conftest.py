@@ -32,8 +32,9 @@ from tests.support.databases import PostgreSQLServer, SqliteTemplate
 from tests.support.people import office_client
 from tests.support.twilio import FakeTwilio, PhoneOffice, fake_twilio_server, open_phone_office
 
-# Real Chromium for the browser tests: tests/support/browser.py's fixtures.
-pytest_plugins = ("tests.support.browser",)
+# Real Chromium for the browser tests (tests/support/browser.py's fixtures), and the
+# office's relay on loopback (tests/support/replies.py's `smarthost`).
+pytest_plugins = ("tests.support.browser", "tests.support.replies")
 
 TESTS = Path(__file__).parent
 OFFICE = TESTS / "office.toml"

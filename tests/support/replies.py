@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+import pytest
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -96,6 +97,13 @@ def relay(*, running: bool = True) -> Iterator[Relay]:
         yield found
     finally:
         found.stop()
+
+
+@pytest.fixture
+def smarthost() -> Iterator[Relay]:
+    """The office's relay on loopback, taking every message, for one test."""
+    with relay() as running:
+        yield running
 
 
 @dataclass

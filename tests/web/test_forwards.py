@@ -16,17 +16,11 @@ from routing.store.database import transaction
 from routing.store.models import AuditEvent
 from tests.support.mail import email_bytes
 from tests.support.people import csrf_token
-from tests.support.replies import ANSWERING, Office, Relay, open_office, relay, replying_office
+from tests.support.replies import ANSWERING, Office, Relay, open_office, replying_office
 
 ORIGINAL = email_bytes(
     to="billing@office.test", body="Hello,\r\nmy invoice is wrong: caf\u00e9 \u20ac12.\r\n"
 )
-
-
-@pytest.fixture
-def smarthost() -> Iterator[Relay]:
-    with relay() as running:
-        yield running
 
 
 @pytest.fixture

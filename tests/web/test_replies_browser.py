@@ -15,13 +15,7 @@ from intake.email.parser import parse_email
 from intake.jobs.replies import ReplyWorker
 from tests.support.browser import BrowserPage
 from tests.support.mail import email_bytes
-from tests.support.replies import ANSWERING, Relay, relay, replying_office
-
-
-@pytest.fixture
-def smarthost() -> Iterator[Relay]:
-    with relay() as found:
-        yield found
+from tests.support.replies import ANSWERING, Relay, replying_office
 
 
 @pytest.fixture

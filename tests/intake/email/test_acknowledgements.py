@@ -24,15 +24,9 @@ from routing.store.database import transaction
 from routing.store.inbox import Arrival
 from routing.store.models import AcknowledgedSender, AuditEvent, Contact, Item
 from tests.support.mail import email_bytes
-from tests.support.replies import ANSWERING, Office, Relay, open_office, relay, replying_office
+from tests.support.replies import ANSWERING, Office, Relay, open_office, replying_office
 
 TO_BILLING = {"to": "billing@office.test"}
-
-
-@pytest.fixture
-def smarthost() -> Iterator[Relay]:
-    with relay() as running:
-        yield running
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from intake.jobs.notification_send import NewItem
 from intake.jobs.notifications import _single
 from tests.conftest import OFFICE
 from tests.support.mail import email_bytes
-from tests.support.replies import ANSWERING, Office, Relay, open_office, relay, replying_office
+from tests.support.replies import ANSWERING, Office, Relay, open_office, replying_office
 
 BIDI_CONTROLS = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
 INVISIBLE = ["\u200b", "\u2060", "\ufeff", "\u00ad", *map(chr, (0xE0001, 0xE0041, 0xE007F))]
@@ -72,12 +72,6 @@ def test_a_notification_keeps_a_long_subject_to_one_line() -> None:
 @pytest.mark.parametrize("char", HIDDEN, ids=written)
 def test_a_reply_subject_leaves_out_what_would_reorder_or_hide_its_token(char: str) -> None:
     assert reply_subject(f"Pay{char}ment{char}", 12) == "Re: Payment [#12]"
-
-
-@pytest.fixture
-def smarthost() -> Iterator[Relay]:
-    with relay() as running:
-        yield running
 
 
 @pytest.fixture
