@@ -342,7 +342,7 @@ class Router:
             )
             return
         if not suggestion.well_founded:
-            said += ", on one word that is no keyword of it"
+            said += f", on {suggestion.too_little()}"
             draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.SUGGESTION, False, f"suggests {said}"))
             return
         draft.outcomes.append(RuleOutcome.of_step(BuiltInStep.SUGGESTION, True, f"suggests {said}"))
@@ -360,7 +360,7 @@ def _decision_needed(message: InboundMessage, draft: _Draft, threshold: float) -
     if draft.department_id is None and suggestion is not None and suggestion.confidence < threshold:
         return f"weak suggestion: {suggestion.department_id} ({suggestion.confidence:.0%}, below {threshold:.0%})"
     if draft.department_id is None and suggestion is not None and not suggestion.well_founded:
-        return f"weak suggestion: {suggestion.department_id} ({suggestion.confidence:.0%}) on one word that is no keyword of it"
+        return f"weak suggestion: {suggestion.department_id}, on {suggestion.too_little()}"
     if draft.department_id is None:
         return "no rule or address chose a department"
     return None

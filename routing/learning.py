@@ -110,6 +110,15 @@ class Suggestion:
             return True
         return not self.contested and (self.terms >= 2 or self.keywords >= 1)
 
+    def too_little(self) -> str:
+        """What the suggestion rests on when it is not well founded, as a person reads it:
+        its posterior is no measure then (one word known to one department alone reads as
+        100%), so the words are named instead."""
+        words = f" ({', '.join(self.evidence)})" if self.evidence else ""
+        if self.contested:
+            return f"words that say as much for another department{words}"
+        return f"one word that is no keyword of it{words}"
+
     def describe(self) -> str:
         said = f"{self.department_id} ({self.confidence:.2f})"
         return f"learned: {', '.join(self.evidence)} -> {said}" if self.evidence else f"learned: {said}"

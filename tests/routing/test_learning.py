@@ -195,6 +195,7 @@ def test_one_word_against_one_word_is_a_toss_up_however_sure(office: Runtime) ->
             office.settings, session, "the invoice, the refund or the quote", "new@stranger.example"
         )
     assert tossed is not None and tossed.contested and not tossed.well_founded
+    assert tossed.too_little() == f"words that say as much for another department ({tossed.evidence[0]})"
     assert decided is not None and decided.department_id == "billing"
     assert not decided.contested and decided.well_founded
 
@@ -454,3 +455,19 @@ def test_a_lesson_stored_scaled_by_an_earlier_version_is_read_as_it_was_learned(
     read = Lesson.from_stored(scaled)
     assert read.terms == {"radiator": 0.6, "leak": 0.4}
     assert Lesson.from_stored(read.stored()).terms == read.terms
+
+
+def test_a_weak_suggestion_names_the_word_it_rests_on_and_no_percentage(office: Runtime) -> None:
+    # A word of Sales' name, and no keyword of it: a percentage would read 100%, however
+    # little one word says.
+    message = email(
+        rfc5322("From: a@client.example", "To: hello@office.test", "Subject: a question", body="For sales?")
+    )
+    delivery = office.deliverer.deliver(message)
+    assert delivery.department_id == "front-desk"
+    with transaction(office.sessions, write=False) as session:
+        item = session.get_one(Item, delivery.item_id)
+        assert item.decision_needed == "weak suggestion: sales, on one word that is no keyword of it (sales)"
+        assert item.routing_hits[-1]["reason"] == (
+            "suggests learned: sales -> sales (1.00), on one word that is no keyword of it (sales)"
+        )
