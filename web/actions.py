@@ -101,6 +101,10 @@ ACTIONS: dict[str, Action] = {
     "unmerge": lambda s, i, p, f: contact_actions.unmerge(s, i, p),
     "dismiss": lambda s, i, p, f: contact_actions.dismiss(s, i, p),
 }
+# The actions that are not refused for a merged item before they start: an unmerge is the
+# one a merged item takes, and a merge refuses one itself, once it has locked its two
+# items in id order (item_actions.merge), which locking one of them here first would upset.
+MERGE_CHECKED = frozenset({"merge", "unmerge"})
 # What an action did, as the message after it says: "Item 12: claimed."
 DONE = {
     "claim": lazy_gettext("claimed"),
@@ -141,11 +145,15 @@ def choices(session: Session, item: Item) -> Choices:
 
 
 def perform(session: Session, item_id: int, action: str, fields: Fields) -> Item:
-    """Do the named action to one item; raises NotFound for an unknown action."""
+    """Do the named action to one item; raises NotFound for an unknown action, and
+    TriageError for a merged item, which takes no action but an unmerge."""
     act = ACTIONS.get(action)
     if act is None:
         raise NotFound(f"there is no action {action!r}")
-    return act(session, item_id, person(), fields)
+    who = person()
+    if action not in MERGE_CHECKED:
+        contact_actions.unmerged(session, item_id, who)
+    return act(session, item_id, who, fields)
 
 
 @blueprint.post("/items/<int:item_id>/<action>")

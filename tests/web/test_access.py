@@ -226,3 +226,36 @@ def test_staff_lists_page_through_their_departments_only(runtime: Runtime, app: 
 def test_an_unknown_api_path_asks_for_a_token_too(app: Flask) -> None:
     response = app.test_client().get("/api/v1/nothing-here")
     assert response.status_code == 401 and response.json is not None
+
+
+def _sender_item(runtime: Runtime, sender: str, to: str) -> tuple[int, int]:
+    """An email from `sender` to `to`: its item and the sender's contact."""
+    raw = email_bytes(sender=sender, to=to, message_id=f"<{sender.split('@')[0]}@client.example>")
+    item_id = runtime.deliverer.deliver(parse_email(raw)).item_id
+    with transaction(runtime.sessions, write=False) as session:
+        contact_id = session.get_one(Item, item_id).contact_id
+    assert contact_id is not None
+    return item_id, contact_id
+
+
+def test_staff_cannot_link_their_item_to_a_person_only_another_department_sees(
+    runtime: Runtime, app: Flask
+) -> None:
+    _, bob = _sender_item(runtime, "bob@other.example", "billing@office.test")
+    carl_item, carl = _sender_item(runtime, "carl@client.example", "sales@office.test")
+    _, dora = _sender_item(runtime, "dora@client.example", "sales@office.test")
+    sam = office_client(app, runtime.sessions, "sam", "staff", ["sales"])
+    link = f"/api/v1/items/{carl_item}/link"
+    # Bob wrote to billing only: to sales staff he is as unknown as a contact that does not
+    # exist, by number and by address, word for word; linking would have shown them his
+    # name and every address and number of his, and joined him to their sender.
+    for named, missing in ((str(bob), "99999"), ("bob@other.example", "nobody@other.example")):
+        refused, unknown = (sam.post(link, json={"contact": wanted}) for wanted in (named, missing))
+        assert refused.status_code == unknown.status_code == 400
+        assert refused.json["error"]["message"] == unknown.json["error"]["message"].replace(missing, named)  # type: ignore[index]
+    assert sam.get(f"/api/v1/contacts/{bob}").status_code == 404
+    with transaction(runtime.sessions, write=False) as session:
+        assert session.get_one(Item, carl_item).contact_id == carl
+    # A person they do see, through an item of sales, they may link to.
+    linked = sam.post(link, json={"contact": str(dora)})
+    assert linked.status_code == 200 and linked.json["contact"]["id"] == dora  # type: ignore[index]

@@ -204,3 +204,55 @@ def test_the_api_refuses_actions_without_a_token(runtime: Runtime, app: Flask) -
     response = app.test_client().post(f"/api/v1/items/{item_id}/claim")
     assert response.status_code == 401
     assert stored_item(runtime, item_id).status == "new"
+
+
+def merged_pair(runtime: Runtime, client: FlaskClient) -> tuple[int, int]:
+    """Two items of one request, the first merged into the second."""
+    first, second = deliver(runtime, "<m1@client.example>"), deliver(runtime, "<m2@client.example>")
+    merged = client.post(f"/api/v1/items/{first}/merge", json={"into": str(second)})
+    assert merged.status_code == 200 and merged.json["status"] == "merged"  # type: ignore[index]
+    return first, second
+
+
+def item_state(runtime: Runtime, item_id: int) -> tuple[object, ...]:
+    """What an action could change of an item: where it is, its state, its history."""
+    with runtime.sessions() as session:
+        item = session.get_one(Item, item_id)
+        state = (item.department_id, item.status, item.merged_into_id, item.spam, item.priority)
+        return (*state, item.due_at, [(event.action, event.detail) for event in item.events])
+
+
+def test_a_merged_item_takes_no_action_but_an_unmerge(runtime: Runtime, client: FlaskClient) -> None:
+    first, second = merged_pair(runtime, client)
+    before = item_state(runtime, first), item_state(runtime, second)
+    # A reroute or a reopen would have put it back in a queue as new, a spam mark
+    # resolved it, while it still waits inside the other: the request shown twice.
+    for action, body in (
+        ("reroute", {"department": "billing", "reason": "an invoice"}),
+        ("spam", {}),
+        ("reopen", {}),
+        ("priority", {"priority": "urgent"}),
+        ("due", {"due": "2026-11-30T14:00+00:00"}),
+        ("note", {"text": "Called back."}),
+        ("link", {"contact": "ann@client.example"}),
+        ("claim", {}),
+    ):
+        response = client.post(f"/api/v1/items/{first}/{action}", json=body)
+        assert response.status_code == 400, action
+        assert response.json["error"]["message"] == (  # type: ignore[index]
+            f"item {first} is merged into item {second}; unmerge it first"
+        )
+    assert (item_state(runtime, first), item_state(runtime, second)) == before
+    assert [item["id"] for item in client.get("/api/v1/items?status=open").json["items"]] == [second]  # type: ignore[index]
+    assert client.post(f"/api/v1/items/{first}/unmerge").json["status"] == "new"  # type: ignore[index]
+
+
+def test_an_open_item_is_not_merged_into_a_resolved_one(runtime: Runtime, client: FlaskClient) -> None:
+    first, second = deliver(runtime, "<m1@client.example>"), deliver(runtime, "<m2@client.example>")
+    assert client.post(f"/api/v1/items/{second}/resolve").status_code == 200
+    # Merged, the new request would have left every queue inside an item nobody looks at.
+    response = client.post(f"/api/v1/items/{first}/merge", json={"into": str(second)})
+    assert response.status_code == 400
+    assert response.json["error"]["message"] == f"item {second} is resolved; reopen it first"  # type: ignore[index]
+    assert (stored_item(runtime, first).status, stored_item(runtime, first).merged_into_id) == ("new", None)
+    assert [item["id"] for item in client.get("/api/v1/items?status=open").json["items"]] == [first]  # type: ignore[index]
