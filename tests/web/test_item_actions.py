@@ -256,3 +256,16 @@ def test_an_open_item_is_not_merged_into_a_resolved_one(runtime: Runtime, client
     assert response.json["error"]["message"] == f"item {second} is resolved; reopen it first"  # type: ignore[index]
     assert (stored_item(runtime, first).status, stored_item(runtime, first).merged_into_id) == ("new", None)
     assert [item["id"] for item in client.get("/api/v1/items?status=open").json["items"]] == [first]  # type: ignore[index]
+
+
+def test_a_merged_items_page_offers_only_the_unmerge(runtime: Runtime, client: FlaskClient) -> None:
+    first, second = merged_pair(runtime, client)
+    page = client.get(f"/items/{first}").get_data(as_text=True)
+    assert f'Merged into item <a href="/items/{second}">#{second}</a>' in page
+    # Each of these forms would only be refused: the page does not offer them.
+    for action in ("claim", "resolve", "spam", "reroute", "assign", "priority", "due", "note", "link"):
+        assert f'action="/items/{first}/{action}"' not in page, action
+    assert f'action="/items/{first}/unmerge"' in page
+    # The item it joined keeps every action.
+    joined = client.get(f"/items/{second}").get_data(as_text=True)
+    assert f'action="/items/{second}/claim"' in joined and f'action="/items/{second}/link"' in joined
