@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask, current_app
+from flask.typing import ResponseReturnValue
 from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import ServiceUnavailable
 
 from config.holder import SettingsHolder
 from config.settings import Settings
 from routing.store.database import transaction
+
+log = logging.getLogger(__name__)
+
+# What a person or a script is told when the database does not answer a request in time.
+DATABASE_BUSY = "the database did not answer in time; try again in a moment"
+# The database's ways of not answering: a lock held past the lock timeout, the server gone
+# or restarting, no connection free in the pool. Each ends the request's transaction.
+NOT_ANSWERING = (OperationalError, InterfaceError, PoolTimeout)
 
 
 class WebStorage:
@@ -29,6 +42,16 @@ class WebStorage:
 
     def init_app(self, app: Flask) -> None:
         app.extensions["intake"] = self
+        for error in NOT_ANSWERING:
+            app.register_error_handler(error, _not_answering)
+
+
+def _not_answering(error: Exception) -> ResponseReturnValue:
+    """503 with why, as the app answers other errors (JSON under the API), instead of a
+    500 that reads as a fault in Intake: the request's transaction was rolled back, and
+    the same request tried again is done once."""
+    log.warning("the database did not answer a request: %s", error)
+    return current_app.handle_http_exception(ServiceUnavailable(DATABASE_BUSY))
 
 
 def storage() -> WebStorage:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from intake.cli.runtime import Runtime
 from intake.email.parser import parse_email
@@ -14,6 +18,7 @@ from routing.store.models import Item
 from tests.support.mail import email_bytes
 from tests.support.people import add_person, csrf_token, office_client
 from tests.support.smtp import stored_item
+from web.storage import DATABASE_BUSY
 
 MONDAY = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 JSON = {"Accept": "application/json"}
@@ -269,3 +274,38 @@ def test_a_merged_items_page_offers_only_the_unmerge(runtime: Runtime, client: F
     # The item it joined keeps every action.
     joined = client.get(f"/items/{second}").get_data(as_text=True)
     assert f'action="/items/{second}/claim"' in joined and f'action="/items/{second}/link"' in joined
+
+
+@contextmanager
+def item_held(runtime: Runtime, item_id: int) -> Iterator[None]:
+    """Another writer holding the item (a colleague's slow action, a long migration) for
+    longer than the office's lock timeout (1 s): the whole database on SQLite, its row on
+    PostgreSQL."""
+    if runtime.engine.dialect.name == "sqlite":
+        other = sqlite3.connect(str(runtime.engine.url.database), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.close()
+        return
+    with runtime.engine.connect() as held:
+        held.execute(select(Item.id).where(Item.id == item_id).with_for_update())
+        yield
+        held.rollback()
+
+
+def test_an_action_the_database_cannot_take_in_time_answers_503_and_changes_nothing(
+    runtime: Runtime, client: FlaskClient
+) -> None:
+    item_id = deliver(runtime)
+    with item_held(runtime, item_id):
+        api = client.post(f"/api/v1/items/{item_id}/claim")
+        page = client.post(f"/items/{item_id}/claim", data={"csrf_token": csrf_token(client.get("/").text)})
+    assert api.status_code == 503
+    assert api.json["error"]["message"] == DATABASE_BUSY  # type: ignore[index]
+    assert page.status_code == 503 and DATABASE_BUSY in page.text
+    assert stored_item(runtime, item_id).status == "new"
+    # Tried again once the other writer is done, it is done once.
+    assert client.post(f"/api/v1/items/{item_id}/claim").status_code == 200
+    assert stored_item(runtime, item_id).status == "claimed"
