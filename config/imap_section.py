@@ -22,6 +22,10 @@ _SECURITY_PORTS = {"ssl": 993, "starttls": 143, "none": 143}
 _IDLE_RENEW_LIMIT = 29 * 60
 # Renewed every third of it: shorter loads the database for nothing, longer delays a takeover.
 _LEASE_RANGE = (1.0, 3600.0)
+# The flags STORE can set (RFC 3501): a system flag, or a keyword, which is printable
+# ASCII without a space or any of ( ) { % * " \ ].
+_SYSTEM_FLAGS = ("\\seen", "\\answered", "\\flagged", "\\deleted", "\\draft")
+_NOT_IN_KEYWORDS = frozenset('(){%*"\\]')
 # The other waits: an hour at most (a longer one is a typo, and past some size a wait
 # no longer fits a socket's timeout at all).
 _WAIT_LIMIT = 3600.0
@@ -54,6 +58,10 @@ def _imap_mailbox(table: Table, departments: tuple[Department, ...], env: Mappin
     move_to = table.text("move_to", None)
     if (after == "move") != (move_to is not None):
         raise table.fail("move_to", 'is required with after = "move", and only then')
+    folder = table.text("folder", "INBOX")
+    if move_to is not None and _same_folder(move_to, folder):
+        # The message would come back under a new UID, to be read and moved again forever.
+        raise table.fail("move_to", f"must not be the folder read ({folder})")
     return ImapMailbox(
         name=table.text("name"),
         host=table.text("host"),
@@ -62,11 +70,11 @@ def _imap_mailbox(table: Table, departments: tuple[Department, ...], env: Mappin
         username=table.text("username"),
         password=password,
         oauth2_token_file=token_file,
-        folder=table.text("folder", "INBOX"),
+        folder=folder,
         department=_imap_department(table, departments),
         after=after,
         move_to=move_to,
-        flag=table.text("flag", ImapMailbox.flag),
+        flag=_flag(table),
         idle_renew_seconds=seconds(
             table, "idle_renew_seconds", ImapMailbox.idle_renew_seconds, _IDLE_RENEW_LIMIT
         ),
@@ -78,6 +86,22 @@ def _imap_mailbox(table: Table, departments: tuple[Department, ...], env: Mappin
         ),
         lease_seconds=bounded(table, "lease_seconds", ImapMailbox.lease_seconds, *_LEASE_RANGE),
     )
+
+
+def _same_folder(one: str, other: str) -> bool:
+    """Whether two mailbox names name one folder: INBOX in any case, the others exactly."""
+    return one == other or one.upper() == other.upper() == "INBOX"
+
+
+def _flag(table: Table) -> str:
+    """The flag set after storing, checked here: the server would refuse a bad one only
+    after the first message is stored, and the poller would stay on that message."""
+    flag = table.text("flag", ImapMailbox.flag)
+    keyword = all("!" <= char <= "~" and char not in _NOT_IN_KEYWORDS for char in flag)
+    if flag.lower() not in _SYSTEM_FLAGS and not keyword:
+        kinds = '\\Seen, \\Answered, \\Flagged, \\Deleted, \\Draft, or a keyword without spaces or ( ) { % * " \\ ]'
+        raise table.fail("flag", f"{flag} is not a flag IMAP can set ({kinds})")
+    return flag
 
 
 def _imap_credentials(table: Table, env: Mapping[str, str]) -> tuple[str | None, Path | None]:

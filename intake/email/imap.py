@@ -1,10 +1,12 @@
 """The IMAP door: one poller thread per configured mailbox, reading new mail by UID.
 
 A poller selects its folder, stores every message past its saved position through
-deliver(), and only after the commit moves or flags it; then it waits in IDLE (or
-polls) for more. What it has read is its stored position, never the \\Seen flag, so
-mail already opened on a phone is still imported. A failure costs a reconnect with
-capped backoff and a catch-up; it is recorded so /healthz shows a failing mailbox.
+deliver(), and only after the commit moves or flags it; then, unless the server told
+of more mail meanwhile, it waits in IDLE (or polls) for more. What it has read is its
+stored position, never the \\Seen flag, so mail already opened on a phone is still
+imported. A failure costs a reconnect with capped backoff and a catch-up; it is
+recorded so /healthz shows a failing mailbox. A message that keeps failing is stored
+raw, or noted in its place if the server will not give it, so the mail behind it flows.
 A poller logs in only while its process holds the mailbox's lease (imap_lease.py), so
 that among several nodes one alone reads each mailbox.
 """
@@ -17,7 +19,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -36,9 +38,11 @@ log = logging.getLogger(__name__)
 # How often a waiting poller looks whether it has been asked to stop or lost its lease.
 STOP_CHECK_SECONDS = 0.25
 DELETED = b"\\Deleted"
-# Failures of one UID, with the database answering, before it is stored raw only so
-# that the mail behind it flows again.
+# Failures of one UID (its FETCH, or its storing with the database answering) before it
+# is stored raw only, or noted in its place when the server will not give it, so that
+# the mail behind it flows again.
 MAX_ATTEMPTS = 3
+FETCH_ITEMS = ["BODY.PEEK[]", "INTERNALDATE", "FLAGS"]
 
 
 class ConnectionLost(Exception):
@@ -47,6 +51,19 @@ class ConnectionLost(Exception):
 
 class MailboxUnusable(Exception):
     """The mailbox cannot be handled as configured (for example, no way to move)."""
+
+
+class MessageUnreadable(Exception):
+    """The server answered for a message that is there, but without its bytes."""
+
+
+@dataclass(frozen=True)
+class FetchedMail:
+    """One message as fetched: its bytes, when it arrived, and whether it is \\Deleted."""
+
+    raw: bytes
+    received_at: datetime | None
+    deleted: bool
 
 
 def mailbox_recipients(settings: Settings, mailbox: ImapMailbox) -> tuple[str, ...]:
@@ -66,6 +83,40 @@ def fetched_message(data: dict[bytes, Any], recipients: tuple[str, ...]) -> Inbo
     mailbox's mapping wins over the addresses the mail names.
     """
     return parse_email(data[b"BODY[]"], delivered_to=recipients, received_at=_arrived(data))
+
+
+def fetch_mail(client: IMAPClient, uid: int) -> FetchedMail | None:
+    """Message `uid` of the selected folder; None when it was expunged since the search.
+
+    For a message expunged meanwhile a server answers nothing, or (Dovecot, as RFC 2180
+    allows) the message with its body NIL; a UID SEARCH tells that one from a message
+    that is still there and yet came without its bytes, which raises MessageUnreadable.
+    """
+    data = client.fetch([uid], FETCH_ITEMS).get(uid)
+    if data is None:
+        return None
+    raw = data.get(b"BODY[]")
+    if isinstance(raw, bytes):
+        return FetchedMail(raw, _arrived(data), DELETED in data.get(b"FLAGS", ()))
+    if not client.search(["UID", str(uid)]):
+        return None
+    raise MessageUnreadable(f"the server sent UID {uid} without its body")
+
+
+def unreadable_note(mailbox: str, position: Position, uid: int) -> bytes:
+    """What is stored in place of a message the server would not give, for people to see.
+
+    The same bytes for the same message every time (mailbox, folder, UIDVALIDITY, UID;
+    never the error), so that noting it again makes no second item.
+    """
+    lines = (
+        "Subject: A message the IMAP server would not give",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        f"Mailbox {mailbox}, folder {position.folder} (UIDVALIDITY {position.uidvalidity}):",
+        f"the server would not give message UID {uid}. It is still there; read it in a mail program.",
+    )
+    return ("\r\n".join(lines) + "\r\n").encode()
 
 
 def _arrived(data: dict[bytes, Any]) -> datetime | None:
@@ -90,11 +141,11 @@ class MailboxPoller:
     ) -> None:
         self.mailbox = mailbox
         self.parse = parse
-        self.recipients = recipients
         self.deliver = deliver
         self.store = store
         self.lease = lease
         self.limits = limits or EmailLimits()
+        self._envelope = Envelope(None, recipients, ())  # the mailbox's department, if any
         self._failing = (0, 0)  # (UID, failed attempts) of the message that keeps failing
         self._stopping = threading.Event()
         self._worked = False  # whether the current connection got as far as a catch-up
@@ -140,7 +191,8 @@ class MailboxPoller:
             position = self.store.position(self.mailbox.folder, selected[b"UIDVALIDITY"])
             position = self._catch_up(client, position)
             while not self._stopping.is_set():
-                self._wait(client)
+                if not new_mail_announced(client):
+                    self._wait(client)
                 position = self._catch_up(client, position)
 
     def _connect(self) -> IMAPClient:
@@ -169,33 +221,33 @@ class MailboxPoller:
     def _catch_up(self, client: IMAPClient, position: Position) -> Position:
         """Store every message past `position`, in UID order, and save the new position."""
         self.lease.check()
+        new_mail_announced(client)  # what was announced so far, this search sees
         found = client.search(["UID", f"{position.last_uid + 1}:*"])
         # "n:*" always includes the highest UID, even when it is below n.
         for uid in sorted(uid for uid in found if uid > position.last_uid):
             if self._stopping.is_set():
                 break
             self.lease.check()
-            self._take(client, uid)
+            self._take(client, position, uid)
             position = replace(position, last_uid=uid)
             self.store.save_position(position)
         self.store.record_success()
         self._worked = True
         return position
 
-    def _take(self, client: IMAPClient, uid: int) -> None:
-        data = client.fetch([uid], ["BODY.PEEK[]", "INTERNALDATE", "FLAGS"]).get(uid)
-        if data is None:
-            return  # expunged by someone else since the search
+    def _take(self, client: IMAPClient, position: Position, uid: int) -> None:
         attempts = self._failing[1] if self._failing[0] == uid else 0
         give_up = f"UID {uid} failed {attempts} times" if attempts >= MAX_ATTEMPTS else None
-        envelope = Envelope(None, self.recipients, ())
         try:
+            mail = self._fetch(client, position, uid, give_up)
+            if mail is None:
+                return
             delivery = store_email(
                 self.deliver,
-                data[b"BODY[]"],
-                envelope,
+                mail.raw,
+                self._envelope,
                 limits=self.limits,
-                received_at=_arrived(data),
+                received_at=mail.received_at,
                 give_up=give_up,
                 parse=self.parse,
             )
@@ -205,7 +257,26 @@ class MailboxPoller:
         log.info(
             "%s: UID %s is item %s (new: %s)", self.mailbox.name, uid, delivery.item_id, delivery.created
         )
-        self._after_commit(client, uid, DELETED in data.get(b"FLAGS", ()))
+        self._after_commit(client, uid, mail.deleted)
+
+    def _fetch(
+        self, client: IMAPClient, position: Position, uid: int, give_up: str | None
+    ) -> FetchedMail | None:
+        """Message `uid`, or None when there is nothing to store: it was expunged since the
+        search, or the server still will not give it after MAX_ATTEMPTS and a note is stored
+        in its place. The note lets the mail behind it flow and tells the office that it is
+        there; the message itself is left on the server untouched.
+        """
+        try:
+            return fetch_mail(client, uid)
+        except (MessageUnreadable, IMAPClient.Error) as error:
+            if give_up is None:
+                raise
+            why = f"{give_up} and the server would not give it: {type(error).__name__}: {error}"
+            note = unreadable_note(self.mailbox.name, position, uid)
+            delivery = store_email(self.deliver, note, self._envelope, limits=self.limits, give_up=why)
+            log.error("%s: %s; item %s says so", self.mailbox.name, why, delivery.item_id)
+            return None
 
     def _after_commit(self, client: IMAPClient, uid: int, deleted: bool) -> None:
         if self.mailbox.after == "flag":
@@ -245,7 +316,9 @@ class MailboxPoller:
         client.idle_done()  # a dead socket shows here, as a read timeout
 
     def _note_failure(self, error: Exception) -> None:
-        if isinstance(error, OSError | ConnectionLost | MailboxUnusable | IMAPClient.Error):
+        if isinstance(
+            error, OSError | ConnectionLost | MailboxUnusable | MessageUnreadable | IMAPClient.Error
+        ):
             log.warning("%s: %s: %s", self.mailbox.name, type(error).__name__, error)
         else:
             log.exception("%s: unexpected failure", self.mailbox.name)
@@ -254,6 +327,18 @@ class MailboxPoller:
         except Exception:
             log.exception("%s: the failure could not be recorded", self.mailbox.name)
             self._failing = (0, 0)  # the database is down: no message is to blame
+
+
+def new_mail_announced(client: IMAPClient) -> bool:
+    """Whether the server announced new mail (EXISTS) since the last time this was asked.
+
+    A server tells of new mail once, in its answer to whatever command comes next: a
+    FETCH, a STORE, a MOVE, or the SEARCH itself, whose result may not hold that mail
+    yet. It does not tell again in IDLE, and imapclient files such news away unread
+    (imaplib's untagged responses, which it offers no public way to read). Mail that
+    arrived while a catch-up ran would otherwise wait in IDLE until the renew time.
+    """
+    return client._imap.untagged_responses.pop("EXISTS", None) is not None
 
 
 def idle_responses(client: IMAPClient, responses: list[Any]) -> list[Any]:

@@ -56,6 +56,13 @@ BAD_CASES = [
     ("0", "move_to", None, "imap[0].move_to", 'required with after = "move"'),
     ("1", "move_to", "'Archive'", "imap[1].move_to", 'required with after = "move"'),
     ("0", "after", "'delete'", "imap[0].after", "must be move or flag"),
+    # Moved into the folder it is read from, a message comes back under a new UID, forever.
+    ("0", "move_to", "'INBOX'", "imap[0].move_to", "must not be the folder read (INBOX)"),
+    ("0", "move_to", "'inbox'", "imap[0].move_to", "must not be the folder read (INBOX)"),
+    # Flags the server would refuse (or split in two) only after the first message is stored.
+    ("1", "flag", "'\\Junk'", "imap[1].flag", "not a flag IMAP can set"),
+    ("1", "flag", "'Intake done'", "imap[1].flag", "not a flag IMAP can set"),
+    ("1", "flag", "'(Done'", "imap[1].flag", "not a flag IMAP can set"),
     ("0", "department", "'sales'", "imap[0].department", "unknown department 'sales'"),
     ("0", "department", "'phones'", "imap[0].department", "no email address to route by"),
     ("1", "idle_renew_seconds", "1800", "imap[1].idle_renew_seconds", "at most 1740"),

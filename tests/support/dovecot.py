@@ -25,6 +25,8 @@ from config.settings import ImapMailbox
 from intake.cli.runtime import Runtime
 from intake.email.imap import MailboxPoller, mailbox_recipients
 from intake.email.imap_lease import MailboxLease
+from routing.delivery import Delivery
+from routing.message import InboundMessage
 from routing.store.database import transaction
 from routing.store.leases import process_holder
 from routing.store.mailboxes import MailboxStore
@@ -135,6 +137,11 @@ class Dovecot:
     def save(self, user: str, raw: bytes, folder: str = "INBOX") -> None:
         self.doveadm_run("save", "-u", user, "-m", folder, stdin=raw)
 
+    def message_files(self, user: str) -> list[Path]:
+        """The files of `user`'s messages in INBOX (maildir), as the server keeps them."""
+        maildir = self.folder / "home" / user / "Maildir"
+        return [*(maildir / "cur").iterdir(), *(maildir / "new").iterdir()]
+
     def doveadm_run(self, *args: str, stdin: bytes | None = None) -> None:
         subprocess.run(
             [self.doveadm, "-c", str(self.config), *args], input=stdin, check=True, capture_output=True
@@ -175,13 +182,19 @@ def imap_mailbox(server: Dovecot, user: str, **changes: Any) -> ImapMailbox:
 
 
 @contextmanager
-def running_poller(runtime: Runtime, mailbox: ImapMailbox) -> Iterator[MailboxPoller]:
-    """A poller for `mailbox` on the runtime's database, stopped when the block ends."""
+def running_poller(
+    runtime: Runtime, mailbox: ImapMailbox, deliver: Callable[[InboundMessage], Delivery] | None = None
+) -> Iterator[MailboxPoller]:
+    """A poller for `mailbox` on the runtime's database, stopped when the block ends.
+
+    `deliver`, when given, stands in for the runtime's own: one that calls it and also acts
+    on the mailbox lets a test make something happen while the poller holds a message.
+    """
     settings = dataclasses.replace(runtime.settings, imap=(mailbox,))
     poller = MailboxPoller(
         mailbox,
         mailbox_recipients(settings, mailbox),
-        runtime.deliverer.deliver,
+        deliver or runtime.deliverer.deliver,
         store(runtime, mailbox),
         lease(runtime, mailbox),
     )

@@ -21,6 +21,7 @@ from config.holder import SettingsHolder
 from intake.cli.main import main
 from intake.cli.runtime import Runtime
 from intake.email.imap import fetched_message
+from routing.delivery import Delivery
 from routing.message import InboundMessage
 from routing.store.database import transaction
 from routing.store.mailboxes import MailboxHealth, mailbox_health
@@ -62,6 +63,24 @@ def test_mail_arriving_during_idle_is_stored_then_moved(runtime: Runtime, doveco
     assert folder_flags(dovecot, user, "INBOX") == []
     state = mailbox_state(runtime, user)
     assert state is not None and (state.folder, state.last_uid) == ("INBOX", 1)
+
+
+def test_mail_arriving_while_the_poller_is_busy_is_read_at_once(runtime: Runtime, dovecot: Dovecot) -> None:
+    user = dovecot.new_user()
+    dovecot.save(user, email_bytes(subject="First", message_id="<first@client.example>"))
+    second = email_bytes(subject="Second", message_id="<second@client.example>")
+
+    def deliver_while_more_arrives(message: InboundMessage) -> Delivery:
+        if message.subject == "First":
+            # Dovecot tells of it once, in its answer to the poller's next command (the flag).
+            dovecot.save(user, second)
+        return runtime.deliverer.deliver(message)
+
+    # IDLE renewed only after the test's deadline: just the server's news can bring it in.
+    mailbox = imap_mailbox(dovecot, user, idle_renew_seconds=600.0)
+    with running_poller(runtime, mailbox, deliver_while_more_arrives):
+        wait_for(lambda: len(item_subjects(runtime)) == 2, "the second message stored")
+    assert item_subjects(runtime) == ["First", "Second"]
 
 
 def test_mail_already_read_on_a_phone_is_imported_once(runtime: Runtime, dovecot: Dovecot) -> None:

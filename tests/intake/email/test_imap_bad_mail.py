@@ -10,7 +10,7 @@ from imapclient import IMAPClient
 from sqlalchemy import select
 
 from intake.cli.runtime import Runtime
-from intake.email.imap import MAX_ATTEMPTS, idle_responses, pollers
+from intake.email.imap import MAX_ATTEMPTS, fetch_mail, idle_responses, pollers
 from routing.store.database import transaction
 from routing.store.mailboxes import MailboxStore
 from routing.store.models import Item
@@ -54,6 +54,49 @@ def test_a_message_that_keeps_failing_is_stored_raw_only_and_later_mail_flows(
     state = mailbox_state(runtime, user)
     assert state is not None and state.last_uid == 2
     assert "StorageUnavailable" in (state.last_error or "")
+
+
+def test_a_message_the_server_will_not_give_is_noted_and_later_mail_flows(
+    runtime: Runtime, dovecot: Dovecot
+) -> None:
+    user = dovecot.new_user()
+    dovecot.save(user, email_bytes(subject="Unreadable", message_id="<unreadable@client.example>"))
+    # A file the server cannot open: Dovecot ends the session at every FETCH of it, as a
+    # server does with a message it cannot convert or read.
+    [unreadable] = dovecot.message_files(user)
+    unreadable.chmod(0)
+    dovecot.save(user, email_bytes(subject="Behind it", message_id="<behind@client.example>"))
+    with running_poller(runtime, imap_mailbox(dovecot, user)):
+        wait_for(lambda: len(stored(runtime)) == 2, "a note and the message behind it stored")
+    (_, note, [defect]), (subject, _, _) = stored(runtime)
+    assert subject == "Behind it"
+    assert b"UID 1" in note and b"INBOX" in note
+    assert defect.startswith(f"UID 1 failed {MAX_ATTEMPTS} times and the server would not give it: ")
+    assert defect.endswith("; stored raw only")
+    # Left as it was, for a person to read in a mail program; the one behind it flagged.
+    assert folder_flags(dovecot, user) == [set(), {b"\\Seen"}]
+    state = mailbox_state(runtime, user)
+    assert state is not None and state.last_uid == 2
+
+
+def test_a_message_expunged_between_the_search_and_its_fetch_is_passed_over(dovecot: Dovecot) -> None:
+    user = dovecot.new_user()
+    raw = email_bytes(subject="Deleted on a phone")
+    dovecot.save(user, raw)
+    dovecot.save(user, raw)
+    with IMAPClient("127.0.0.1", dovecot.port, ssl=False, timeout=5) as client:
+        client.login(user, PASSWORD)
+        client.select_folder("INBOX")
+        assert client.search(["UID", "1:*"]) == [1, 2]
+        with IMAPClient("127.0.0.1", dovecot.port, ssl=False, timeout=5) as phone:
+            phone.login(user, PASSWORD)
+            phone.select_folder("INBOX")
+            phone.delete_messages([1])
+            phone.uid_expunge([1])
+        # Dovecot answers for the expunged message with its body NIL.
+        assert fetch_mail(client, 1) is None
+        fetched = fetch_mail(client, 2)
+    assert fetched is not None and fetched.raw == raw and not fetched.deleted
 
 
 def test_in_move_mode_a_message_stays_in_the_inbox_until_it_is_stored_then_moves_once(
