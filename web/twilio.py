@@ -172,7 +172,7 @@ def sms(form: SignedForm) -> Response:
 @signed
 def voice(form: SignedForm) -> Response:
     urls = twilio_voice.CallbackUrls(
-        recording=_public_url(url_for(".recording")),
+        recording=twilio_voice.url_with_call_numbers(_public_url(url_for(".recording")), form.to_dict()),
         transcription=_public_url(url_for(".transcription")),
         done=_public_url(url_for(".voice_done")),
     )
@@ -199,8 +199,10 @@ def voice_done(form: SignedForm) -> Response:
 @blueprint.post("/voice/recording", provide_automatic_options=False)
 @signed
 def recording(form: SignedForm) -> Response:
+    """Twilio's recording status callback; the call's numbers are in its signed query."""
     hooks = _hooks()
-    voicemail = twilio_voice.parse_recording(form.to_dict(), request.get_data(), hooks.clock())
+    fields = twilio_voice.with_call_numbers(form.to_dict(), request.args)
+    voicemail = twilio_voice.parse_recording(fields, request.get_data(), hooks.clock())
     if voicemail is None:
         log.info("call %s left no recording; no item made", form.get("CallSid", "?"))
     else:

@@ -3,6 +3,11 @@
 Pure functions of the form Twilio posts and the office settings: the greeting says
 the number's open or closed message and records a voicemail; a callback that carries a
 recording becomes a Voicemail for routing.channels.voicemail to store.
+
+Twilio's recording status callback names the call and the recording but neither number
+(the greeting, the <Record> action and the transcription callback name both): the
+greeting writes the caller's and the called number into that callback's URL, which
+Twilio signs with the rest, so the callback that comes first makes a whole item.
 """
 
 from __future__ import annotations
@@ -10,17 +15,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode
 
 from sqlalchemy import String
 from twilio.twiml.voice_response import VoiceResponse
 
 from config.settings import Settings
-from intake.phone.sms import FORM_CONTENT_TYPE, required, storable
+from intake.phone.sms import FORM_CONTENT_TYPE, MAX_ADDRESS, required, storable
 from routing.channels.voicemail import CallFacts, Transcription, Voicemail
 from routing.message import InboundMessage
+from routing.queues.replies import WITHHELD_NUMBERS
 from routing.store.models import VoiceCall
 
 GOODBYE = "Thank you for your message. Goodbye."
+# The sender of a voicemail whose caller has no number of their own.
+UNKNOWN_CALLER = "(unknown caller)"
+# The form's names of the call's numbers, carried in the recording callback's URL.
+CALL_NUMBERS = ("From", "To")
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,23 @@ def greeting(settings: Settings, called: str, now: datetime, urls: CallbackUrls)
     return str(response)
 
 
+def url_with_call_numbers(url: str, form: Mapping[str, str]) -> str:
+    """The recording callback's `url` with the caller's and the called number of the
+    greeting's form in its query (Twilio's recording callback names neither)."""
+    numbers = {name: form[name] for name in CALL_NUMBERS if form.get(name, "").strip()}
+    return f"{url}?{urlencode(numbers)}" if numbers else url
+
+
+def with_call_numbers(form: Mapping[str, str], query: Mapping[str, str]) -> dict[str, str]:
+    """A recording callback's form with the numbers its signed URL carries
+    (url_with_call_numbers) where the form names none of its own."""
+    found = dict(form)
+    for name in CALL_NUMBERS:
+        if not found.get(name, "").strip() and query.get(name, "").strip():
+            found[name] = query[name]
+    return found
+
+
 def goodbye() -> str:
     """The TwiML for the end of the recording: thank the caller and hang up."""
     response = VoiceResponse()
@@ -90,34 +118,52 @@ def parse_transcription(
 
 
 def _voicemail(form: Mapping[str, str], raw: bytes, received_at: datetime, duration_text: str) -> Voicemail:
-    duration, defects = _duration(duration_text)
-    caller = form.get("From", "").strip() or "(unknown caller)"
+    duration, duration_defects = _duration(duration_text)
+    caller = form.get("From", "").strip() or UNKNOWN_CALLER
+    sender, sender_defects = _sender(caller)
     call = CallFacts(
         call_sid=required(form, "CallSid"),
         recording_sid=_fit(required(form, "RecordingSid"), "recording_sid"),
         recording_url=required(form, "RecordingUrl"),
-        caller=_fit(caller, "caller"),
+        caller=_fit(caller, "caller"),  # as Twilio said it: a withheld one is neither texted nor called back
         called=_fit(form.get("To", "").strip(), "called"),
         duration_seconds=duration,
     )
     message = InboundMessage(
         channel="voicemail",
-        sender=caller,
+        sender=sender,
         recipients=(call.called,) if call.called else (),
-        subject=f"Voicemail from {caller}",
+        subject=f"Voicemail from {sender}",
         text="",
         idempotency_key=call.call_sid,
         received_at=received_at,
         raw=raw,
         raw_content_type=FORM_CONTENT_TYPE,
-        parse_defects=defects,
+        parse_defects=duration_defects + sender_defects,
     )
     return Voicemail(message, call, f"{call.recording_sid}{_extension(call.recording_url)}")
 
 
+def _sender(caller: str) -> tuple[str, tuple[str, ...]]:
+    """The item's sender for Twilio's From, and why it is not From itself.
+
+    Twilio puts one stand-in number in From for every caller it has no number for
+    (withheld, blocked, unknown, unavailable): as a sender, some of them would be read as
+    one contact's number, making strangers one person; such a caller is UNKNOWN_CALLER.
+    A longer From than any sender (a SIP address) is cut, as the database would refuse
+    it, and marked; the raw form keeps it whole."""
+    if caller.lower() in WITHHELD_NUMBERS:
+        return UNKNOWN_CALLER, ()
+    if len(caller) > MAX_ADDRESS:
+        return caller[:MAX_ADDRESS], (
+            f"From has {len(caller)} characters; the sender keeps the first {MAX_ADDRESS}",
+        )
+    return caller, ()
+
+
 def _fit(value: str, column: str) -> str:
     """`value` cut to the length of the call's `column`: a SIP address as caller is longer
-    than a phone number, and the item keeps it whole (sender and raw form)."""
+    than a phone number, and the item keeps more of it (sender and raw form)."""
     kind = VoiceCall.__table__.c[column].type
     return value[: kind.length] if isinstance(kind, String) and kind.length else value
 

@@ -7,12 +7,12 @@ from urllib.parse import parse_qsl
 from xml.etree import ElementTree
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from config.loading import load_settings
 from routing.engine import Router
 from routing.store.database import transaction
-from routing.store.models import Item
+from routing.store.models import Item, VoiceCall
 from tests.support.twilio import (
     CALLER,
     CLOSED_TIME,
@@ -22,6 +22,7 @@ from tests.support.twilio import (
     Answer,
     PhoneOffice,
     api_path,
+    post_signed,
     recording_form,
     transcription_form,
 )
@@ -43,7 +44,10 @@ def test_the_greeting_in_opening_hours_records_with_callbacks_and_a_polite_end(p
     assert record["action"] == f"{PUBLIC_URL}/twilio/voice/done"  # not the default, which loops
     assert record["maxLength"] == "90"
     assert record["playBeep"] == "true"
-    assert record["recordingStatusCallback"] == f"{PUBLIC_URL}/twilio/voice/recording"
+    # Twilio's recording callback names neither number: its URL carries them, signed with the rest.
+    assert record["recordingStatusCallback"] == (
+        f"{PUBLIC_URL}/twilio/voice/recording?From=%2B15557654321&To=%2B15555550101"
+    )
     assert record["transcribe"] == "true"
     assert record["transcribeCallback"] == f"{PUBLIC_URL}/twilio/voice/transcription"
     assert phone.items() == []  # a call makes no item until there is a recording
@@ -346,3 +350,57 @@ def test_a_recording_whose_duration_is_no_number_of_seconds_is_kept_of_unknown_l
     [item] = phone.items()
     assert item.parse_defects == [f"RecordingDuration {duration!r} is not a number of seconds up to 86400"]
     assert phone.call().duration_seconds is None
+
+
+def _twilios_recording_callback(base: str, **extra: str) -> dict[str, str]:
+    """A recording status callback's form as Twilio posts it: the call's and the recording's
+    SIDs and the recording's facts, but neither the caller's nor the called number."""
+    form = recording_form(base, **extra)
+    del form["From"], form["To"]
+    return form
+
+
+def test_a_recording_callback_first_to_store_the_call_has_its_numbers_from_the_url_the_greeting_named(
+    phone: PhoneOffice,
+) -> None:
+    form = _twilios_recording_callback(phone.fake.base)
+    greeting = phone.post("/twilio/voice", {"CallSid": form["CallSid"], "From": CALLER, "To": SALES_NUMBER})
+    record = _twiml(greeting.data).find("Record")
+    assert record is not None
+    callback = record.attrib["recordingStatusCallback"]
+    path = callback.removeprefix(PUBLIC_URL)
+    # The <Record> action failed (say the database was away): the callback makes the item.
+    assert phone.post(path, form).status_code == 200
+    [item] = phone.items()
+    assert (item.sender, item.recipients, item.department_id) == (CALLER, [SALES_NUMBER], "sales")
+    assert (phone.call().caller, phone.call().called) == (CALLER, SALES_NUMBER)
+    # The numbers are signed with the URL: another caller put in it is refused.
+    forged = post_signed(phone.client, path.replace("7654321", "0000000"), form, signed_url=callback)
+    assert forged.status_code == 403
+
+
+@pytest.mark.parametrize("stand_in", ["+8656696", "+86282452253", "anonymous", "+266696687"])
+def test_callers_twilio_has_no_number_for_are_not_made_one_contact(phone: PhoneOffice, stand_in: str) -> None:
+    # Twilio's stand-ins for an unknown, unavailable or withheld number: the same for every such caller.
+    for n in (1, 2):
+        form = recording_form(phone.fake.base, call=f"CA{n:032d}", recording=f"RE{n:032d}", From=stand_in)
+        assert phone.post("/twilio/voice/recording", form).status_code == 200
+    items = phone.items()
+    assert [(i.sender, i.subject, i.contact_id) for i in items] == [
+        ("(unknown caller)", "Voicemail from (unknown caller)", None)
+    ] * 2
+    with transaction(phone.runtime.sessions, write=False) as session:
+        assert session.scalars(select(VoiceCall.caller)).all() == [stand_in] * 2  # as Twilio said it
+
+
+def test_a_caller_longer_than_any_sender_keeps_the_voicemail_with_the_sender_cut_and_marked(
+    phone: PhoneOffice,
+) -> None:
+    caller = "sip:" + "a" * 330 + "@office.sip.twilio.com"
+    form = recording_form(phone.fake.base, From=caller)
+    assert phone.post("/twilio/voice/recording", form).status_code == 200
+    [item] = phone.items()
+    assert (item.sender, item.department_id) == (caller[:320], "sales")
+    assert item.parse_defects == [f"From has {len(caller)} characters; the sender keeps the first 320"]
+    assert _form(item.raw.content)["From"] == caller
+    assert len(phone.downloads()) == 1
