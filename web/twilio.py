@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import lru_cache, wraps
+from functools import cache, lru_cache, wraps
 from urllib.parse import urlparse
 
+from babel.support import NullTranslations, Translations
 from flask import Blueprint, Flask, Response, current_app, request, url_for
 from twilio.request_validator import RequestValidator, add_port, compare, remove_port
 from werkzeug.datastructures import MultiDict
@@ -34,6 +35,7 @@ from routing.delivery import Deliverer
 from routing.queues import reply_status as reported
 from routing.store.database import StorageUnavailable, UnstorableMessage
 from routing.store.inbox import Accept
+from web.i18n import TRANSLATIONS
 from web.storage import writing
 
 log = logging.getLogger(__name__)
@@ -158,6 +160,19 @@ def _twiml(body: str) -> Response:
     return Response(body, mimetype="text/xml")
 
 
+@cache
+def _catalog(language: str) -> NullTranslations:
+    """The pages' catalog of `language`, read once. A caller is no person with a page
+    language of their own, so the webhooks have no Flask-Babel locale: the office's is
+    taken from its catalog directly (English, the strings' own, has none)."""
+    return Translations.load(str(TRANSLATIONS), [language])
+
+
+def _goodbye_words(settings: Settings) -> str:
+    """What a caller hears when their message is recorded, in the office's language."""
+    return _catalog(settings.language).gettext("Thank you for your message. Goodbye.")
+
+
 @blueprint.post("/sms", provide_automatic_options=False)
 @signed
 def sms(form: SignedForm) -> Response:
@@ -178,7 +193,8 @@ def voice(form: SignedForm) -> Response:
     )
     called = form.get("To", "")
     hooks = _hooks()
-    return _twiml(twilio_voice.greeting(hooks.settings, called, hooks.clock(), urls))
+    settings = hooks.settings
+    return _twiml(twilio_voice.greeting(settings, called, hooks.clock(), urls, _goodbye_words(settings)))
 
 
 @blueprint.post("/voice/done", provide_automatic_options=False)
@@ -193,7 +209,8 @@ def voice_done(form: SignedForm) -> Response:
             hooks.desk.record(voicemail, refused=hooks.refused(voicemail.call.recording_url))
     except (BadWebhook, StorageUnavailable, UnstorableMessage) as error:
         log.warning("the end of call %s was not stored: %s", form.get("CallSid", "?"), error)
-    return _twiml(twilio_voice.goodbye())
+    settings = hooks.settings
+    return _twiml(twilio_voice.goodbye(settings, _goodbye_words(settings)))
 
 
 @blueprint.post("/voice/recording", provide_automatic_options=False)

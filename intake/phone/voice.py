@@ -4,6 +4,10 @@ Pure functions of the form Twilio posts and the office settings: the greeting sa
 the number's open or closed message and records a voicemail; a callback that carries a
 recording becomes a Voicemail for routing.channels.voicemail to store.
 
+A caller hears the office's language (`[office] language`, the pages' language): every
+<Say> names its Twilio language code, so Twilio speaks it with a voice of that language,
+and the goodbye is in its words, which the web side takes from the pages' catalogs.
+
 Twilio's recording status callback names the call and the recording but neither number
 (the greeting, the <Record> action and the transcription callback name both): the
 greeting writes the caller's and the called number into that callback's URL, which
@@ -27,7 +31,9 @@ from routing.message import InboundMessage
 from routing.queues.replies import WITHHELD_NUMBERS
 from routing.store.models import VoiceCall
 
-GOODBYE = "Thank you for your message. Goodbye."
+# Twilio's <Say> language code for each language of the pages (config.languages.PAGE_LANGUAGES,
+# which tests/intake/phone/test_voice.py keeps this in step with).
+SAY_LANGUAGES = {"en": "en-US", "ro": "ro-RO", "hu": "hu-HU"}
 # The sender of a voicemail whose caller has no number of their own.
 UNKNOWN_CALLER = "(unknown caller)"
 # The form's names of the call's numbers, carried in the recording callback's URL.
@@ -43,12 +49,16 @@ class CallbackUrls:
     done: str
 
 
-def greeting(settings: Settings, called: str, now: datetime, urls: CallbackUrls) -> str:
-    """The TwiML that greets a caller and records a voicemail."""
+def greeting(settings: Settings, called: str, now: datetime, urls: CallbackUrls, goodbye_words: str) -> str:
+    """The TwiML that greets a caller and records a voicemail, then says `goodbye_words`.
+
+    The configured greeting is said as written, by a voice of the office's language: it
+    is written in the office's words, as everything else the office shows is."""
+    language = SAY_LANGUAGES[settings.language]
     response = VoiceResponse()
     text = settings.twilio.greeting(called, settings.is_open(now))
     if text:
-        response.say(text)
+        response.say(text, language=language)
     options: dict[str, object] = {}
     if settings.twilio.transcribe:
         options = {"transcribe": True, "transcribe_callback": urls.transcription}
@@ -63,7 +73,7 @@ def greeting(settings: Settings, called: str, now: datetime, urls: CallbackUrls)
         recording_status_callback_event="completed",
         **options,
     )
-    response.say(GOODBYE)
+    response.say(goodbye_words, language=language)
     response.hangup()
     return str(response)
 
@@ -85,10 +95,11 @@ def with_call_numbers(form: Mapping[str, str], query: Mapping[str, str]) -> dict
     return found
 
 
-def goodbye() -> str:
-    """The TwiML for the end of the recording: thank the caller and hang up."""
+def goodbye(settings: Settings, words: str) -> str:
+    """The TwiML for the end of the recording: thank the caller in `words`, said in the
+    office's language, and hang up."""
     response = VoiceResponse()
-    response.say(GOODBYE)
+    response.say(words, language=SAY_LANGUAGES[settings.language])
     response.hangup()
     return str(response)
 

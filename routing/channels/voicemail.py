@@ -4,8 +4,9 @@ The recording callback and the transcription callback may arrive in either order
 more than once; both go through deliver() with the call's key, and what each adds
 (duration, recording download, transcript) is stored once on the same item. The
 first callback's raw form is the item's raw; each later one is kept as an attachment
-(`callback-2.form`, ...), once. A transcript may move an item no one has picked up yet
-to another department.
+(`callback-2.form`, ...), once. A transcript may move an item to another department
+only while no person has said where it belongs; after that its words are stored and
+searchable, and the item stays where the person put it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ from routing.store.downloads import enqueue
 from routing.store.item_rows import new_blob
 from routing.store.models import SYSTEM_ACTOR, Attachment, AuditEvent, Blob, Item, VoiceCall
 from routing.store.stored_message import message_of
+
+# The events of a person saying where an item belongs (routing.queues.triage's actions
+# that settle it, and a merge): after one, the item is theirs to move, not the words'.
+# Its status does not tell: a reroute or a confirm leaves it "new", and so do a release,
+# a reopen and an unmerge after the claim, resolve or merge that placed it.
+PLACED_BY_A_PERSON = ("rerouted", "confirmed", "claimed", "assigned", "resolved", "spam", "merged into")
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,11 @@ class VoicemailDesk:
             if not delivery.created:
                 _keep_raw_form(session, delivery.item_id, voicemail.message)
             if transcription is not None:
-                item = session.get_one(Item, delivery.item_id)
+                # Locked as a person's action locks it (triage.item_for), so that a reroute
+                # committed meanwhile is seen here rather than overwritten.
+                item = session.get_one(
+                    Item, delivery.item_id, with_for_update={"key_share": True}, populate_existing=True
+                )
                 _add_transcript(session, item, call, transcription, self.deliverer.router)
 
         return self.deliverer.deliver(voicemail.message, also=store)
@@ -152,8 +163,16 @@ def _add_transcript(
     call.transcript = item.text = transcription.text
     search_index.reindex(session, normalizer_for(router.settings.languages), item.id)
     _event(session, item, "transcribed", {"characters": len(transcription.text)})
-    if item.status == "new":
+    if not _placed_by_a_person(session, item):
         _reroute(session, item, router)
+
+
+def _placed_by_a_person(session: Session, item: Item) -> bool:
+    """Whether a person has said where the item belongs: the machine's routing then yields."""
+    placed = select(AuditEvent.id).where(
+        AuditEvent.item_id == item.id, AuditEvent.action.in_(PLACED_BY_A_PERSON)
+    )
+    return session.scalar(placed.limit(1)) is not None
 
 
 def _reroute(session: Session, item: Item, router: Routes) -> None:

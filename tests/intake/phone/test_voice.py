@@ -7,9 +7,11 @@ from urllib.parse import parse_qsl
 from xml.etree import ElementTree
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
+from config.languages import PAGE_LANGUAGES
 from config.loading import load_settings
+from intake.phone.voice import SAY_LANGUAGES
 from routing.engine import Router
 from routing.store.database import transaction
 from routing.store.models import Item, VoiceCall
@@ -64,6 +66,46 @@ def test_the_greeting_out_of_hours_is_the_closed_message(phone: PhoneOffice) -> 
 def test_the_record_action_ends_the_call(phone: PhoneOffice) -> None:
     root = _twiml(phone.post("/twilio/voice/done", {"CallSid": "CA1", "RecordingUrl": "x"}).data)
     assert [child.tag for child in root] == ["Say", "Hangup"]
+
+
+# What a caller hears in an office of each language of the pages: Twilio's <Say> language
+# code and the goodbye, from the pages' catalogs.
+SPOKEN = {
+    "en": ("en-US", "Thank you for your message. Goodbye."),
+    "ro": ("ro-RO", "Vă mulțumim pentru mesaj. La revedere."),
+    "hu": ("hu-HU", "Köszönjük az üzenetét. Viszonthallásra."),
+}
+
+
+def test_every_language_of_the_pages_is_one_a_caller_can_hear() -> None:
+    assert sorted(SAY_LANGUAGES) == sorted(SPOKEN) == sorted(PAGE_LANGUAGES)
+
+
+def _office_speaking(phone: PhoneOffice, language: str) -> None:
+    """Reload the office's config with `[office] language` set to `language`."""
+    path = phone.settings.source.with_name(f"office-{language}.toml")
+    path.write_text(
+        phone.settings.source.read_text().replace("[office]\n", f'[office]\nlanguage = "{language}"\n', 1)
+    )
+    phone.hooks.holder.swap(load_settings(path, {"INTAKE_DATABASE_URL": phone.settings.database.url}))
+
+
+@pytest.mark.parametrize("language", SPOKEN)
+def test_a_caller_hears_the_greeting_and_the_goodbye_in_the_offices_language(
+    phone: PhoneOffice, language: str
+) -> None:
+    _office_speaking(phone, language)
+    code, goodbye = SPOKEN[language]
+    greeting = _twiml(
+        phone.post("/twilio/voice", {"CallSid": "CA1", "From": CALLER, "To": SALES_NUMBER}).data
+    )
+    # The configured greeting is said as written, in the office's language's voice.
+    assert [(say.attrib, say.text) for say in greeting.iter("Say")] == [
+        ({"language": code}, "You have reached Sales. Please leave a message."),
+        ({"language": code}, goodbye),
+    ]
+    done = _twiml(phone.post("/twilio/voice/done", {"CallSid": "CA1", "RecordingUrl": "x"}).data)
+    assert [(say.attrib, say.text) for say in done.iter("Say")] == [({"language": code}, goodbye)]
 
 
 def _form(raw: bytes) -> dict[str, str]:
@@ -290,15 +332,69 @@ def test_a_transcript_reroutes_an_item_nobody_has_picked_up(phone: PhoneOffice) 
     assert item.events[-1].detail == {"from": "sales", "to": "billing", "reason": INVOICE_REASON}
 
 
-def test_a_transcript_leaves_a_claimed_item_where_it_is(phone: PhoneOffice) -> None:
+# A number no department has: its voicemail waits at the front desk for a person's decision.
+UNROUTED_NUMBER = "+15555550199"
+FRONT_DESK_NUMBER = "+15555550100"
+# Stands for the item of another voicemail, the one merged into.
+OTHER_ITEM = "the other item"
+Actions = list[tuple[str, dict[str, str]]]
+
+# What a person does that says where a voicemail belongs: the number called, the actions
+# through the API, and the department the voicemail is then in.
+PLACED_BY_A_PERSON: dict[str, tuple[str, Actions, str]] = {
+    "rerouted": (
+        SALES_NUMBER,
+        [("reroute", {"department": "front-desk", "reason": "the caller asked for reception"})],
+        "front-desk",
+    ),
+    "confirmed": (UNROUTED_NUMBER, [("confirm", {})], "front-desk"),
+    "claimed": (SALES_NUMBER, [("claim", {})], "sales"),
+    "claimed and released": (SALES_NUMBER, [("claim", {}), ("release", {})], "sales"),
+    "assigned and released": (SALES_NUMBER, [("assign", {"person": "reception"}), ("release", {})], "sales"),
+    "resolved and reopened": (SALES_NUMBER, [("resolve", {}), ("reopen", {})], "sales"),
+    "marked as spam and reopened": (SALES_NUMBER, [("spam", {}), ("reopen", {})], "sales"),
+    "merged and unmerged": (SALES_NUMBER, [("merge", {"into": OTHER_ITEM}), ("unmerge", {})], "sales"),
+}
+
+
+def _placed_by_the_receptionist(phone: PhoneOffice, called: str, actions: Actions) -> Item:
+    """The voicemail of a call to `called` (beside another's), after the receptionist's `actions`."""
+    phone.post("/twilio/voice/recording", recording_form(phone.fake.base, To=called))
+    other = {"call": "CA" + "5" * 32, "recording": "RE" + "6" * 32, "To": FRONT_DESK_NUMBER}
+    phone.post("/twilio/voice/recording", recording_form(phone.fake.base, **other))
+    [item, other_item] = phone.items()
+    for action, fields in actions:
+        sent = {name: str(other_item.id) if value == OTHER_ITEM else value for name, value in fields.items()}
+        response = phone.client.post(f"/api/v1/items/{item.id}/{action}", json=sent)
+        assert response.status_code == 200, response.get_json()
+    return phone.items()[0]
+
+
+@pytest.mark.parametrize("placing", PLACED_BY_A_PERSON.values(), ids=PLACED_BY_A_PERSON.keys())
+def test_a_transcript_leaves_a_voicemail_where_a_person_placed_it_and_keeps_its_words(
+    phone: PhoneOffice, placing: tuple[str, Actions, str]
+) -> None:
+    called, actions, department = placing
     _word_router(phone)
-    phone.post("/twilio/voice/recording", recording_form(phone.fake.base))
-    with transaction(phone.runtime.sessions) as session:
-        session.execute(update(Item).values(status="claimed"))
-    phone.post("/twilio/voice/transcription", transcription_form(phone.fake.base, text="About my invoice 42"))
-    [item] = phone.items()
-    assert item.department_id == "sales"
-    assert [e.action for e in item.events] == ["received", "transcribed"]
+    placed = _placed_by_the_receptionist(phone, called, actions)
+    assert placed.department_id == department
+
+    transcription = transcription_form(phone.fake.base, text="About my invoice 42", To=called)
+    assert phone.post("/twilio/voice/transcription", transcription).status_code == 200
+    item = phone.items()[0]
+    # Where the person put it, as they put it: the invoice rule's billing is not applied.
+    assert (item.department_id, item.routing_reason, item.status, item.decision_needed) == (
+        placed.department_id,
+        placed.routing_reason,
+        placed.status,
+        None,
+    )
+    assert [e.action for e in item.events][len(placed.events) :] == ["transcribed"]
+    # The words are on the item all the same: shown, and found by a search.
+    assert item.text == "About my invoice 42"
+    assert phone.client.get(f"/api/v1/items/{item.id}").get_json()["transcript"] == "About my invoice 42"
+    found = phone.client.get("/api/v1/items", query_string={"q": "invoice"}).get_json()
+    assert [i["id"] for i in found["items"]] == [item.id]
 
 
 def test_a_recording_of_another_account_is_refused_and_never_fetched(phone: PhoneOffice) -> None:
