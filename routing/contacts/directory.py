@@ -129,21 +129,41 @@ def find_contact(session: Session, text: str, region: str) -> Contact:
     """A contact by its id ("12" or "#12"), or by any of its addresses or numbers."""
     wanted = text.strip()
     if wanted.lstrip("#").isdecimal():
-        number = int(wanted.lstrip("#"))
-        contact = session.get(Contact, number) if number <= MAX_ID else None
-        if contact is None:
-            raise NoSuchContact(f"there is no contact {wanted}")
-        return contact
+        return _by_digits(session, wanted, region)
     try:
         address = parse_address(wanted, region)
     except BadAddress as error:
         raise ContactError(f"{error}, nor a contact's number like 12") from None
-    contact_id = session.scalar(
-        select(ContactAddress.contact_id).where(ContactAddress.value == address.value)
-    )
-    if contact_id is None:
+    contact = _by_address(session, address.value)
+    if contact is None:
         raise NoSuchContact(f"no contact has the address or number {address.value}")
-    return session.get_one(Contact, contact_id)
+    return contact
+
+
+def _by_digits(session: Session, wanted: str, region: str) -> Contact:
+    """The contact that digits name: "#12" is an id; bare digits are an id or a phone
+    number as people write one ("07700900123"), and when they are both, of two different
+    contacts, the choice is refused rather than guessed: an erasure of the wrong one
+    cannot be undone."""
+    number = int(wanted.lstrip("#"))
+    by_id = session.get(Contact, number) if number <= MAX_ID else None
+    written = None if wanted.startswith("#") else address_of(wanted, region)
+    value = written.value if written is not None else None
+    by_number = _by_address(session, value) if value is not None else None
+    if by_id is not None and by_number is not None and by_id.id != by_number.id:
+        raise ContactError(
+            f"{wanted} is contact {by_id.id}, and the number {value} is contact {by_number.id}'s:"
+            f" write #{by_id.id} for the one, {value} for the other"
+        )
+    contact = by_id or by_number
+    if contact is None:
+        raise NoSuchContact(f"there is no contact {wanted}")
+    return contact
+
+
+def _by_address(session: Session, value: str) -> Contact | None:
+    contact_id = session.scalar(select(ContactAddress.contact_id).where(ContactAddress.value == value))
+    return session.get_one(Contact, contact_id) if contact_id is not None else None
 
 
 def sender_contact(session: Session, item: Item, region: str) -> Contact:

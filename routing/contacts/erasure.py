@@ -24,6 +24,7 @@ from routing.learning import unlearn
 from routing.lessons import Lesson, legacy_lesson
 from routing.store import search_index
 from routing.store.models import (
+    SYSTEM_ACTOR,
     Attachment,
     AuditEvent,
     Base,
@@ -153,10 +154,14 @@ def _unused_blob() -> list[ColumnElement[bool]]:
 
 
 def _unteach(session: Session, chunk: list[int]) -> None:
-    """Take back each correction of these items from the learned suggestion."""
+    """Take back each correction of these items from the learned suggestion. Only a
+    person's correction taught it: a reroute Intake made itself (a voicemail's transcript
+    routed again) taught nothing, and taking it back would take what others taught."""
     events = session.execute(
         select(AuditEvent.item_id, AuditEvent.action, AuditEvent.detail).where(
-            AuditEvent.item_id.in_(chunk), AuditEvent.action.in_(list(_TAUGHT))
+            AuditEvent.item_id.in_(chunk),
+            AuditEvent.action.in_(list(_TAUGHT)),
+            AuditEvent.actor != SYSTEM_ACTOR,
         )
     ).all()
     lessons: dict[int, Lesson] = {}

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, Select, insert, select, update
+from sqlalchemy import Engine, Select, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from config.settings import RetentionSettings
 from routing.contacts.erasure import erase_items, forget, tombstone
 from routing.store.database import transaction
-from routing.store.models import SYSTEM_ACTOR, Item, RetentionRun, utcnow
+from routing.store.models import SYSTEM_ACTOR, Item, Message, RetentionRun, utcnow
 
 # Items per transaction: each batch holds the write lock for a few tens of milliseconds,
 # which is what a message arriving during a purge may wait (bench/retention.py).
@@ -97,5 +97,16 @@ def _old_resolved(before: datetime) -> Select[int]:
 
 
 def _old_spam(before: datetime) -> Select[int]:
-    """Spam, marked by a rule or by a person, received before `before`."""
-    return select(Item.id).where(Item.spam.is_(True), Item.received_at < before)
+    """Spam, marked by a rule or by a person, whose conversation has been quiet since
+    `before`. A spam item stays open (a rule's mark) or is opened again by a reply, so
+    its first message's time alone is no measure: a follow-up or an item merged into it
+    since then is a conversation still going. An item merged into another is part of
+    that one's conversation, and goes only with it (erase_items takes it along)."""
+    merged = aliased(Item)
+    return select(Item.id).where(
+        Item.spam.is_(True),
+        Item.received_at < before,
+        Item.merged_into_id.is_(None),
+        ~exists().where(Message.item_id == Item.id, Message.received_at >= before),
+        ~exists().where(merged.merged_into_id == Item.id, merged.received_at >= before),
+    )

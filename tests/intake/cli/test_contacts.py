@@ -13,10 +13,10 @@ from sqlalchemy import make_url, select
 from config.settings import Settings
 from intake.cli.runtime import Runtime
 from routing.store.database import transaction
-from routing.store.models import AuditEvent, Base, Erasure, Item
+from routing.store.models import AuditEvent, Base, Contact, ContactAddress, Erasure, Item
 from tests.conftest import OFFICE
 from tests.support.command import intake
-from tests.support.contacts import ANA_ADDRESS, ANA_NUMBER, ANA_TRACES, two_people
+from tests.support.contacts import ANA_ADDRESS, ANA_NUMBER, ANA_TRACES, ARRIVED, text_message, two_people
 
 
 def _run(settings: Settings, *args: str) -> Any:
@@ -100,3 +100,25 @@ def test_unknown_people_and_an_erase_without_confirmation_are_refused(
     assert unconfirmed.returncode == 2 and "give --yes" in unconfirmed.stderr
     with transaction(runtime.sessions, write=False) as session:
         assert len(session.scalars(select(Item.id)).all()) == 4
+
+
+def test_a_number_written_as_digits_finds_its_person_and_one_that_is_also_an_id_is_refused(
+    runtime: Runtime, settings: Settings, tmp_path: Path
+) -> None:
+    people = two_people(runtime)
+    # Ana's number as people type it, without spaces: not contact 7700900123.
+    exported = _run(settings, "contacts", "export", "07700900123", "--output", str(tmp_path / "ana.zip"))
+    assert exported.returncode == 0, exported.stderr
+    assert f"contact {people.ana_contact}, 3 items" in exported.stdout
+    # A short number that texted the office, whose digits are another contact's id too.
+    text_message(runtime, "61234", "Your parcel is on its way", "SM-short-1", ARRIVED)
+    with transaction(runtime.sessions) as session:
+        dan = ContactAddress(kind="email", value="dan@ode.example")
+        session.add(Contact(id=61234, name="Dan Ode", addresses=[dan]))
+    refused = _run(settings, "contacts", "erase", "61234", "--yes")
+    assert refused.returncode == 2
+    assert "61234 is contact 61234, and the number +4461234 is contact" in refused.stderr
+    with transaction(runtime.sessions, write=False) as session:
+        assert session.get(Contact, 61234) is not None
+        assert session.scalar(select(ContactAddress.id).where(ContactAddress.value == "+4461234")) is not None
+        assert session.scalars(select(Erasure)).all() == []

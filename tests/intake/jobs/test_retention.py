@@ -10,9 +10,12 @@ from intake.cli.runtime import Runtime
 from intake.email.parser import parse_email
 from intake.jobs.retention import RetentionWorker
 from routing.contacts.retention import purge
+from routing.contacts.suggestions import merge_items
+from routing.queues import triage
 from routing.store.database import transaction
 from routing.store.models import Erasure, Item, RetentionRun
-from tests.support.mail import email_bytes
+from tests.support.contacts import RECEPTION
+from tests.support.mail import email_bytes, raw_message
 
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 
@@ -83,3 +86,31 @@ def test_the_worker_purges_once_a_day_and_records_what_it_erased(runtime: Runtim
         assert [run.day for run in runs] == ["2026-12-01", "2026-12-02"]
         assert runs[0].erased == {"erased": {"resolved": 2, "spam": 2}, "batches": 2}
         assert runs[0].finished_at is not None
+
+
+def test_spam_in_a_conversation_still_going_is_kept(runtime: Runtime) -> None:
+    # A rule's spam that a person merged into an open item: it is part of that one now.
+    target = _item(runtime, "target", 40)
+    merged = _item(runtime, "mergedspam", 40, spam=True)
+    # A rule's spam that a newer item was merged into: the same request, asked again.
+    spam_target = _item(runtime, "spamtarget", 40, spam=True)
+    newer = _item(runtime, "newer", 2)
+    # Spam a person marked, that its sender's answer of yesterday opened again.
+    answered = _item(runtime, "answered", 40)
+    with transaction(runtime.sessions) as session:
+        merge_items(session, session.get_one(Item, merged), session.get_one(Item, target), RECEPTION)
+        merge_items(session, session.get_one(Item, newer), session.get_one(Item, spam_target), RECEPTION)
+        triage.mark_spam(session, answered, RECEPTION)
+    reply = raw_message(
+        "From: answered@client.example", "To: sales@office.test", "Subject: Re: A question about prices",
+        "Message-ID: <answer@client.example>", "In-Reply-To: <answered@client.example>", "",
+        "It is not spam: please answer.",
+    )  # fmt: skip
+    joined = runtime.deliverer.deliver(parse_email(reply, received_at=NOW - timedelta(days=1)))
+    assert joined.item_id == answered
+    report = purge(runtime.sessions, runtime.settings.retention, NOW)
+    assert report.erased == {"resolved": 0, "spam": 0}
+    assert _left(runtime) == {target, merged, spam_target, newer, answered}
+    old_spam = _item(runtime, "oldspam", 40, spam=True)
+    assert purge(runtime.sessions, runtime.settings.retention, NOW).erased["spam"] == 1  # quiet spam goes
+    assert old_spam not in _left(runtime)

@@ -3,14 +3,29 @@ goes back to its queue, and the learned words others taught stay."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
+from config.loading import load_settings
 from intake.cli.runtime import Runtime
+from routing.channels.voicemail import CallFacts, Transcription, Voicemail, VoicemailDesk
 from routing.contacts.erasure import erase_contact
 from routing.contacts.suggestions import merge_items
+from routing.engine import Router
 from routing.store.database import transaction
-from routing.store.models import AuditEvent, Contact, Item, LearnedWord
-from tests.support.contacts import RECEPTION, two_people
+from routing.store.models import AuditEvent, Contact, Item, LearnedDepartment, LearnedWord
+from tests.support.contacts import ANA_NUMBER, RECEPTION, two_people
+from tests.support.routers import voicemail
+
+# Sends a voicemail whose transcript speaks of an invoice to billing.
+INVOICE_RULE = """
+[[rules]]
+name = "invoice-words"
+description = "A transcript about an invoice goes to billing."
+when = { transcript = ["invoice"] }
+route = "billing"
+"""
 
 
 def test_another_persons_item_merged_into_theirs_is_unmerged_not_erased(runtime: Runtime) -> None:
@@ -30,3 +45,32 @@ def test_another_persons_item_merged_into_theirs_is_unmerged_not_erased(runtime:
         assert actions[-2:] == ["merged into", "unmerged"]
         words = set(session.scalars(select(LearnedWord.word).where(LearnedWord.department_id == "billing")))
     assert "invoic" in " ".join(words) and "from:bob@other.example" in words
+
+
+def test_a_reroute_intake_made_itself_takes_back_nothing_others_taught(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    people = two_people(runtime)  # Bob's invoice and one email of Ana's were taught to billing
+    office = tmp_path / "office.toml"
+    office.write_text(runtime.settings.source.read_text() + INVOICE_RULE)
+    runtime.deliverer.router = Router(
+        load_settings(office, {"INTAKE_DATABASE_URL": runtime.settings.database.url})
+    )
+    call = CallFacts("CA01", "RE01", "https://api.twilio.com/rec/RE01", ANA_NUMBER, "+15555550100")
+    desk = VoicemailDesk(runtime.deliverer, transcribe=True)
+    desk.record(Voicemail(voicemail("", ANA_NUMBER), call, "RE01.wav"))
+    transcript = Transcription("TR01", "completed", "About the invoice for the chairs")
+    item_id = desk.record(
+        Voicemail(voicemail("", ANA_NUMBER), call, "RE01.wav"), transcription=transcript
+    ).item_id
+    with transaction(runtime.sessions) as session:
+        rerouted = session.scalars(select(AuditEvent).where(AuditEvent.item_id == item_id)).all()[-1]
+        assert (rerouted.actor, rerouted.action, rerouted.detail["to"]) == ("intake", "rerouted", "billing")
+        erase_contact(session, session.get_one(Contact, people.ana_contact), "test")
+    with transaction(runtime.sessions, write=False) as session:
+        words = set(session.scalars(select(LearnedWord.word).where(LearnedWord.department_id == "billing")))
+        taught = session.scalar(
+            select(LearnedDepartment.documents).where(LearnedDepartment.department_id == "billing")
+        )
+    assert taught == 1  # Bob's invoice, which nobody erased
+    assert {"invoic", "chair", "from:bob@other.example"} <= words
