@@ -53,6 +53,9 @@ class ShownMessage:
     error: str | None = None
     # Which email from the item it is: "reply", "acknowledgement" or "forward".
     kind: str | None = None
+    # The message that made the item: a voicemail's page shows it as the recording and
+    # the transcript, and lists only the others (answers, the items merged into it).
+    opening: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def conversation(item: Item, *, remote_images: bool) -> Conversation:
         if message.html:
             cleaned = safe_html(message.html, images.get, remote_images=remote_images)
             html, blocked = cleaned.markup, blocked + cleaned.blocked_images
-        shown.append(_shown(message, html))
+        shown.append(_shown(message, html, opening=message is item))
     shown += [_shown_reply(reply) for one in joined for reply in one.replies]
     return Conversation(sorted(shown, key=lambda message: message.received_at), blocked)
 
@@ -105,7 +108,7 @@ def _shown_reply(reply: Reply) -> ShownMessage:
     )
 
 
-def _shown(message: ArrivedMessage, html: Markup | None) -> ShownMessage:
+def _shown(message: ArrivedMessage, html: Markup | None, *, opening: bool) -> ShownMessage:
     if message.sender_name:
         sender = Markup("%s &lt;%s&gt;") % (
             outside(message.sender_name),
@@ -117,7 +120,7 @@ def _shown(message: ArrivedMessage, html: Markup | None) -> ShownMessage:
             if message.sender
             else Markup.escape(gettext("(unknown sender)"))
         )
-    return ShownMessage(sender, message.received_at, message.channel, message.text, html)
+    return ShownMessage(sender, message.received_at, message.channel, message.text, html, opening=opening)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ an SQLite FTS5 table keyed by the item's id, a PostgreSQL `tsvector` (the `simpl
 configuration over terms that are already folded and stemmed, so both databases match
 alike) under a GIN index. Rows are written in the transaction that writes or changes
 the item; deleting an item deletes its row (a trigger on SQLite, ON DELETE CASCADE on
-PostgreSQL), so no code that deletes items has to know of the index.
+PostgreSQL), so no code that deletes items has to know of the index. A PostgreSQL row
+holds at most TSVECTOR_ROOM: the words of an item past it are stored but not indexed.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ VOCABULARY = f"{TABLE}_vocabulary"
 _VOCABULARY_DDL = f"CREATE VIRTUAL TABLE {VOCABULARY} USING fts5vocab({TABLE}, instance)"
 # Items read and indexed per transaction while filling the index for stored items.
 FILL_BATCH = 2_000
+# PostgreSQL refuses a tsvector past 1 MB of lexemes and positions (MAXSTRPOS), and the
+# item's whole transaction with it: what an item's row may take there, with a margin for
+# a term its parser reads as two (see _fitting()). It keeps 256 positions of a lexeme.
+TSVECTOR_ROOM = 1_000_000
+_POSITIONS_KEPT = 256
 
 
 def outside_models(name: str | None, kind: str, _parents: object = None) -> bool:
@@ -97,7 +103,8 @@ def terms(normalizer: Normalizer, sender: str, sender_name: str | None, subject:
 
 def write(session: Session | Connection, rows: Sequence[dict[str, Any]], *, new: bool = False) -> None:
     """Store or replace the index rows {"item_id": ..., "terms": ...} of these items;
-    `new` says they are items stored just now, which have no row to replace."""
+    `new` says they are items stored just now, which have no row to replace. On
+    PostgreSQL a row holds the terms that fit TSVECTOR_ROOM (_fitting())."""
     if not rows:
         return
     if _on_sqlite(session):
@@ -110,22 +117,60 @@ def write(session: Session | Connection, rows: Sequence[dict[str, Any]], *, new:
             f"INSERT INTO {TABLE} (item_id, terms) VALUES (:item_id, to_tsvector('simple', :terms))"
             " ON CONFLICT (item_id) DO UPDATE SET terms = excluded.terms"
         ),
-        rows,
+        [{**row, "terms": _fitting(row["terms"])[0]} for row in rows],
     )
 
 
 def add_terms(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Add follow-ups' terms {"item_id": ..., "more": ...} to their items' rows, after
-    those already there, in the order given."""
+    those already there, in the order given.
+
+    On PostgreSQL a follow-up whose terms would take the row past TSVECTOR_ROOM adds
+    none: such an item is a megabyte of distinct words already."""
     if not rows:
         return
     if _on_sqlite(session):
         statement = f"UPDATE {TABLE} SET terms = terms || ' ' || :more WHERE rowid = :item_id"
-    else:
-        statement = (
+        session.execute(text(statement), rows)
+        return
+    fitted = []
+    for row in rows:
+        more, size = _fitting(row["more"])
+        fitted.append({**row, "more": more, "size": size})
+    # The row's size counted as _fitting() counts it, from its lexemes and their positions.
+    session.execute(
+        text(
             f"UPDATE {TABLE} SET terms = terms || to_tsvector('simple', :more) WHERE item_id = :item_id"
-        )
-    session.execute(text(statement), rows)
+            " AND (SELECT coalesce(sum(octet_length(lexeme) + 3 + 2 * cardinality(positions)), 0)"
+            f" FROM unnest(terms)) + :size <= {TSVECTOR_ROOM}"
+        ),
+        fitted,
+    )
+
+
+def _fitting(terms: str) -> tuple[str, int]:
+    """The longest start of `terms` whose PostgreSQL tsvector fits TSVECTOR_ROOM, and at
+    most how many bytes it takes: a mail of a megabyte of distinct words (an export
+    pasted into it) is then stored, its words past the room not indexed.
+
+    A lexeme takes its bytes, one to align them, two to count its positions and two for
+    each position, of which 256 are kept: at most three bytes and four for the last term
+    to each byte of text, so that text of up to a third of the room is not counted term
+    by term."""
+    bound = 3 * len(terms.encode()) + 4
+    if bound <= TSVECTOR_ROOM:
+        return terms, bound
+    positions: dict[str, int] = {}
+    size = 0
+    words = terms.split()
+    for index, term in enumerate(words):
+        seen = positions.get(term, 0)
+        cost = len(term.encode()) + 5 if seen == 0 else 2 if seen < _POSITIONS_KEPT else 0
+        if size + cost > TSVECTOR_ROOM:
+            return " ".join(words[:index]), size
+        positions[term] = seen + 1
+        size += cost
+    return terms, size
 
 
 def fill(connection: Connection, normalizer: Normalizer) -> int:

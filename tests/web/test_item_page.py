@@ -14,12 +14,14 @@ from flask.testing import FlaskClient
 
 from intake.cli.runtime import Runtime
 from intake.email.parser import parse_email
+from routing.channels.voicemail import CallFacts, Transcription, Voicemail, VoicemailDesk
 from routing.engine import OutcomeKind
 from routing.queues.triage import add_note, reroute
 from routing.store.database import transaction
 from routing.store.models import Item
 from tests.support.mail import email_bytes, raw_message
 from tests.support.people import new_person, office_client
+from tests.support.routers import sms, voicemail
 from web.files import content_disposition
 from web.item_view import TraceLine, event_details, routing_trace
 
@@ -284,6 +286,24 @@ def test_the_conversation_and_the_history_read_in_order(runtime: Runtime, client
         '<strong class="action">note</strong><span class="detail"> · She wants &lt;b&gt;two&lt;/b&gt; copies'
         in history
     )
+
+
+def test_a_text_merged_into_a_voicemail_is_shown_on_the_voicemails_page(
+    runtime: Runtime, client: FlaskClient
+) -> None:
+    """The voicemail's page shows its own message as the recording and the transcript; the
+    caller's text merged into it as the same request has left the queue, so it is read here."""
+    call = CallFacts("CA01", "RE01", "https://api.twilio.com/rec/RE01", "+15555550123", "+15555550100")
+    transcript = Transcription("TR01", "completed", "The boiler in flat four is leaking.")
+    desk = VoicemailDesk(runtime.deliverer, transcribe=True)
+    called = desk.record(Voicemail(voicemail(""), call, "RE01.wav"), transcription=transcript).item_id
+    texted = runtime.deliverer.deliver(sms("Please call me back after five.")).item_id
+    merged = client.post(f"/api/v1/items/{texted}/merge", json={"into": str(called)})
+    assert merged.get_json()["status"] == "merged"
+    page = client.get(f"/items/{called}").get_data(as_text=True)
+    assert "Please call me back after five." in page
+    assert page.count("The boiler in flat four is leaking.") == 1  # the transcript, not again below it
+    assert "<h3>Conversation</h3>" in page
 
 
 def test_event_details_read_as_words_and_leave_out_nested_records() -> None:

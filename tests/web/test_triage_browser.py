@@ -25,6 +25,7 @@ from routing.store.database import transaction
 from routing.store.models import AuditEvent, Item
 from tests.support.browser import BrowserPage
 from tests.support.mail import email_bytes
+from tests.support.queue_pages import add_item
 from tests.support.twilio import OPEN_TIME, Answer, PhoneOffice, api_path, recording_form, sms_form
 
 EMAILS = 8
@@ -192,4 +193,33 @@ def test_the_front_desk_counts_a_new_item_live_and_in_the_tab_title(
     expect(page).to_have_title(re.compile(r"^\(1\) "))
     page.keyboard.press("j")  # the person is back: the count leaves the title
     expect(page).not_to_have_title(re.compile(r"^\(1\) "))
+    assert tab.console_errors == [] and tab.outside == []
+
+
+def test_the_front_desk_keeps_the_persons_place_when_its_decisions_are_redrawn(
+    phone: PhoneOffice, signed_in_page: BrowserPage
+) -> None:
+    """A new item needing a decision redraws the list: the cursor stays on its item, the
+    keyboard focus on the link it was on, and the page where the person scrolled it."""
+    waiting = [
+        add_item(phone.runtime, n, subject=f"Undecided {n}", decision_needed="weak") for n in (1, 2, 3)
+    ]
+    tab, page = signed_in_page, signed_in_page.page
+    page.set_viewport_size({"width": 1000, "height": 240})
+    tab.goto("/")
+    page.keyboard.press("j")  # from the newest decision to the next
+    second = page.locator(f"#decision-{waiting[1]} a.open-item")
+    second.focus()
+    arrived = add_item(phone.runtime, 4, subject="Undecided 4", decision_needed="weak")
+    page.wait_for_selector(f"#decision-{arrived}")
+    expect(page.locator("tr.cursor")).to_have_id(f"decision-{waiting[1]}")
+    expect(page.locator(f"#decision-{waiting[1]} a.open-item")).to_be_focused()
+
+    last_queue = page.locator("tr.queue-row").last
+    last_queue.scroll_into_view_if_needed()
+    expect(page.locator(f"#decision-{waiting[1]}")).not_to_be_in_viewport()
+    later = add_item(phone.runtime, 5, subject="Undecided 5", decision_needed="weak")
+    page.wait_for_selector(f"#decision-{later}")
+    expect(last_queue).to_be_in_viewport(ratio=1)  # not scrolled back up to the cursor
+    expect(page.locator(f"#decision-{waiting[1]} a.open-item")).to_be_focused()
     assert tab.console_errors == [] and tab.outside == []

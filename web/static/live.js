@@ -140,17 +140,29 @@
       });
   }
 
+  /* Draw the decisions as the server lists them now (at least once a minute, as their
+     ages change), keeping the person's place: the cursor on its item, else on the row
+     that took its place; the keyboard focus on the same item's link; the page scrolled
+     where it was. */
   function redrawDecisions(html) {
     var box = document.getElementById("decisions-box");
     var was = list.current();
     var wasDecision = was && was.classList.contains("decision");
     var at = list.rows().indexOf(was);
+    var focused = box.contains(document.activeElement) ? document.activeElement.closest("tr") : null;
     box.innerHTML = html;
     lastDecisions = html;
     if (wasDecision) {
       var again = document.getElementById(was.id);
       var all = list.rows();
-      list.select(again || all[Math.min(at, all.length - 1)]);
+      list.select(again || all[Math.min(at, all.length - 1)], true);
+    }
+    if (focused) {
+      var row = document.getElementById(focused.id) || list.current();
+      var link = row && box.contains(row) ? row.querySelector("a.open-item") : null;
+      if (link) {
+        link.focus({ preventScroll: true });
+      }
     }
   }
 

@@ -27,7 +27,9 @@
     return cursor && document.body.contains(cursor) ? cursor : null;
   }
 
-  function select(row) {
+  /* Put the cursor on the row and bring it into view; `still` leaves the page where it
+     is scrolled (a list redrawn live puts the cursor back where the person left it). */
+  function select(row, still) {
     if (cursor) {
       cursor.classList.remove("cursor");
       cursor.setAttribute("aria-selected", "false");
@@ -36,7 +38,9 @@
     if (cursor) {
       cursor.classList.add("cursor");
       cursor.setAttribute("aria-selected", "true");
-      cursor.scrollIntoView({ block: "nearest" });
+      if (!still) {
+        cursor.scrollIntoView({ block: "nearest" });
+      }
     }
   }
 

@@ -147,6 +147,35 @@ def test_a_voicemail_is_found_by_its_transcript_once_it_arrives(runtime: Runtime
     assert found(runtime, "boilers leaking") == [item_id]
 
 
+def test_an_item_of_more_distinct_words_than_a_tsvector_holds_is_stored_and_found(runtime: Runtime) -> None:
+    """PostgreSQL holds at most 1 MB in a tsvector: a mail of that many distinct words (a
+    night's export pasted into it) and a reply with the next night's are stored as read,
+    not refused until they are kept raw only."""
+    item_id = add_item(runtime, 1, subject="Nightly export", body=f"The export of the night.\r\n{export(0)}")
+    assert found(runtime, "nightly export") == [item_id]
+    assert found(runtime, "10000005") == [item_id]
+    reply = raw_message(
+        "From: Ann Example <ann@client.example>",
+        "To: sales@office.test",
+        "Subject: Re: Nightly export",
+        "Message-ID: <r1@client.example>",
+        "In-Reply-To: <m1@client.example>",
+        "",
+        f"And the next one.\r\n{export(1)}",
+    )
+    assert (
+        runtime.deliverer.deliver(parse_email(reply, received_at=START + timedelta(minutes=2))).item_id
+        == item_id
+    )
+
+
+def export(night: int) -> str:
+    """90,000 distinct numbers, ten to a line: 1 MB of lexemes and positions in a tsvector."""
+    first = 10_000_000 + night * 100_000
+    lines = (" ".join(str(n) for n in range(start, start + 10)) for start in range(first, first + 90_000, 10))
+    return "\r\n".join(lines) + "\r\n"
+
+
 @pytest.mark.parametrize(
     ("query", "reason"),
     [
