@@ -163,20 +163,20 @@ def _add_transcript(
     call.transcript = item.text = transcription.text
     search_index.reindex(session, normalizer_for(router.settings.languages), item.id)
     _event(session, item, "transcribed", {"characters": len(transcription.text)})
-    if not _placed_by_a_person(session, item):
+    if not _done_by_a_person(session, item, PLACED_BY_A_PERSON):
         _reroute(session, item, router)
 
 
-def _placed_by_a_person(session: Session, item: Item) -> bool:
-    """Whether a person has said where the item belongs: the machine's routing then yields."""
-    placed = select(AuditEvent.id).where(
-        AuditEvent.item_id == item.id, AuditEvent.action.in_(PLACED_BY_A_PERSON)
-    )
-    return session.scalar(placed.limit(1)) is not None
+def _done_by_a_person(session: Session, item: Item, actions: tuple[str, ...]) -> bool:
+    """Whether a person did one of `actions` to the item: the machine's routing then yields."""
+    done = select(AuditEvent.id).where(AuditEvent.item_id == item.id, AuditEvent.action.in_(actions))
+    return session.scalar(done.where(AuditEvent.actor != SYSTEM_ACTOR).limit(1)) is not None
 
 
 def _reroute(session: Session, item: Item, router: Routes) -> None:
-    """Route the item again now that its words are known; record a move to another queue."""
+    """Route the item again now that its words are known; record a move to another queue.
+    A priority a person set stays: they said how urgent the call is, having heard more of
+    it than its first words may tell a rule."""
     decision = router.route(message_of(item), session)
     if decision.department_id != item.department_id:
         _event(
@@ -185,7 +185,10 @@ def _reroute(session: Session, item: Item, router: Routes) -> None:
             "rerouted",
             {"from": item.department_id, "to": decision.department_id, "reason": decision.reason},
         )
+    kept = item.priority if _done_by_a_person(session, item, ("prioritised",)) else None
     apply_decision(item, decision)
+    if kept is not None:
+        item.priority = kept
 
 
 def _event(session: Session, item: Item, action: str, detail: dict[str, object]) -> None:

@@ -397,6 +397,17 @@ def test_a_transcript_leaves_a_voicemail_where_a_person_placed_it_and_keeps_its_
     assert [i["id"] for i in found["items"]] == [item.id]
 
 
+def test_a_transcript_that_moves_a_voicemail_keeps_the_priority_a_person_set(phone: PhoneOffice) -> None:
+    _word_router(phone)
+    placed = _placed_by_the_receptionist(phone, SALES_NUMBER, [("priority", {"priority": "urgent"})])
+    assert (placed.department_id, placed.priority) == ("sales", "urgent")
+    transcription = transcription_form(phone.fake.base, text="About my invoice 42", To=SALES_NUMBER)
+    assert phone.post("/twilio/voice/transcription", transcription).status_code == 200
+    item = phone.items()[0]
+    # A priority says nothing of where it belongs: the words move it, the person's urgency stays.
+    assert (item.department_id, item.priority) == ("billing", "urgent")
+
+
 def test_a_recording_of_another_account_is_refused_and_never_fetched(phone: PhoneOffice) -> None:
     form = recording_form(phone.fake.base)
     form["RecordingUrl"] = phone.fake.base + api_path("Recordings/RE9", account=OTHER_ACCOUNT_SID)
