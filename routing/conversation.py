@@ -6,8 +6,9 @@ joins by In-Reply-To, then References (last to first), then a `[#123]` token in 
 subject, each only for one of the item's participants (its sender, the sender of one of
 its messages, or someone the office replied to in it): a stranger quoting a customer's Message-ID gets an item of its own,
 whose recorded miss names the item it referred to. A text joins the open item of the same
-number to the same office number while that item is young. A reply to a resolved item
-reopens it, or makes a new item when the config says so. Voicemail is not linked here.
+number to the same office number while that item is young. A message for an item merged
+into another joins that other item, where the conversation goes on. A reply to a resolved
+item reopens it, or makes a new item when the config says so. Voicemail is not linked here.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from datetime import timedelta
 
 from sqlalchemy import BindParameter, bindparam, func, literal_column, select, union_all
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from config.settings import BuiltInStep, RoutingSettings
 from routing.engine import RuleOutcome
@@ -154,23 +155,30 @@ def by_subject_token(
 def by_number(
     session: Session, message: InboundMessage, settings: RoutingSettings, known: KnownMessageIds
 ) -> Found:
-    """The newest open item from the same number to the same office number, if young enough."""
+    """The newest open item from the same number to the same office number, if young enough.
+
+    An item merged into another counts while that one is open: the conversation goes on
+    there (_conversation_of)."""
     window = timedelta(hours=settings.conversation_window_hours)
+    merged_into = aliased(Item)
+    conversation_status = func.coalesce(merged_into.status, Item.status)
     rows = session.execute(
-        select(Item.id, Item.recipients)
+        select(Item.id, Item.recipients, Item.merged_into_id)
+        .outerjoin(merged_into, merged_into.id == Item.merged_into_id)
         .where(
             Item.channel == message.channel,
             Item.sender == message.sender,
-            Item.status.in_(OPEN_STATUSES),
+            conversation_status.in_(OPEN_STATUSES),
             Item.received_at >= message.received_at - window,
             Item.received_at <= message.received_at,
         )
         .order_by(Item.received_at.desc(), Item.id.desc())
     )
-    for item_id, recipients in rows:
+    for item_id, recipients, merged in rows:
         if list(recipients) == list(message.recipients):
             office = ", ".join(message.recipients)
-            return item_id, f"item {item_id} is open, from {message.sender} to {office}, within the window"
+            found = "is" if merged else "is open,"  # _conversation_of names a merged one's item
+            return item_id, f"item {item_id} {found} from {message.sender} to {office}, within the window"
     hours = f"{settings.conversation_window_hours:g}"
     return None, f"no open item from {message.sender} to the same number in the last {hours} hours"
 
@@ -204,7 +212,8 @@ def match(
         if item_id is None:
             outcomes.append(RuleOutcome.of_step(matcher.name, False, reason))
             continue
-        thread = _thread(session, item_id, matcher.name, reason, settings)
+        item, reason = _conversation_of(session, item_id, reason)
+        thread = _thread(item, matcher.name, reason, settings)
         if thread is None:
             reason += ", but it is resolved and replies do not reopen items"
         outcomes.append(RuleOutcome.of_step(matcher.name, thread is not None, reason))
@@ -212,17 +221,42 @@ def match(
     return Matching(None, tuple(outcomes))
 
 
-def _thread(
-    session: Session, item_id: int, matcher: str, reason: str, settings: RoutingSettings
-) -> Thread | None:
-    # Locked until the message is stored (on PostgreSQL), as a person's action locks it
-    # (routing.queues.triage.item_for): a resolve committed between this check and the
-    # commit would leave the item resolved with an unseen reply in it.
-    item = session.get_one(Item, item_id, with_for_update={"key_share": True}, populate_existing=True)
+def _conversation_of(session: Session, item_id: int, reason: str) -> tuple[Item, str]:
+    """The item that a message continuing item `item_id` joins, locked, and `reason` saying so.
+
+    That is the item itself, or the item it is merged into: a merged item has left the
+    queues and its conversation goes on in the other one, which a reply reopens as it
+    would a reply to it. Merges are one level deep (routing.contacts.suggestions.merge_items
+    merges nothing into a merged item, nor an item that others are merged into), so one
+    step reaches it.
+    """
+    item = _locked(session, item_id)
+    if item.merged_into_id is None:
+        return item, reason
+    target = _locked(session, item.merged_into_id)
+    return target, f"{reason}; item {item_id} is merged into item {target.id}"
+
+
+def _locked(session: Session, item_id: int) -> Item:
+    """The item, locked until the message is stored (on PostgreSQL) as a person's action
+    locks it (routing.queues.triage.item_for): a resolve committed between this check and
+    the commit would leave the item resolved with an unseen reply in it, and a merge
+    would leave the reply in an item already merged (the merge waits, and the reply goes
+    along with its item).
+
+    A merged item is locked before the item it is merged into, whatever their ids: the
+    one action a merged item takes, unmerge, locks it alone; an action refused for it
+    (named in a bulk action with its target) may wait on it while holding the target,
+    and PostgreSQL then ends one of the two, to be tried again."""
+    return session.get_one(Item, item_id, with_for_update={"key_share": True}, populate_existing=True)
+
+
+def _thread(item: Item, matcher: str, reason: str, settings: RoutingSettings) -> Thread | None:
+    """The item's thread; None if it is resolved and replies do not reopen items."""
     reopens = item.status == RESOLVED
     if reopens and not settings.reopen_on_reply:
         return None
-    return Thread(item_id, item.department_id, matcher, reason, reopens)
+    return Thread(item.id, item.department_id, matcher, reason, reopens)
 
 
 def may_continue_any(message: InboundMessage, earlier: Iterable[InboundMessage]) -> bool:
