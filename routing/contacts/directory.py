@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -164,6 +164,15 @@ def _by_digits(session: Session, wanted: str, region: str) -> Contact:
 def _by_address(session: Session, value: str) -> Contact | None:
     contact_id = session.scalar(select(ContactAddress.contact_id).where(ContactAddress.value == value))
     return session.get_one(Contact, contact_id) if contact_id is not None else None
+
+
+def persons_items(contact: Contact) -> ColumnElement[bool]:
+    """Which items are the person's: their contact's, and any sent from one of their
+    addresses or numbers before contacts were kept (such an item has no contact). An
+    export holds these, and an erasure removes them: the two must agree."""
+    return or_(
+        Item.contact_id == contact.id, Item.sender.in_([address.value for address in contact.addresses])
+    )
 
 
 def sender_contact(session: Session, item: Item, region: str) -> Contact:

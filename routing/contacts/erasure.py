@@ -16,9 +16,10 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Engine, Table, delete, exists, or_, select, text
+from sqlalchemy import Column, ColumnElement, Engine, Table, delete, exists, select, text
 from sqlalchemy.orm import Session
 
+from routing.contacts.directory import persons_items
 from routing.contacts.suggestions import unmerge_item
 from routing.learning import unlearn
 from routing.lessons import Lesson, legacy_lesson
@@ -71,10 +72,7 @@ def erase_items(session: Session, item_ids: Collection[int]) -> int:
 def erase_contact(session: Session, contact: Contact, actor: str) -> Erased:
     """Erase the person: their items (and any item sent from their addresses before
     contacts were kept), their addresses, history and the suggestions naming them."""
-    values = [address.value for address in contact.addresses]
-    items = session.scalars(
-        select(Item.id).where(or_(Item.contact_id == contact.id, Item.sender.in_(values)))
-    ).all()
+    items = session.scalars(select(Item.id).where(persons_items(contact))).all()
     # Someone else's item merged into one of theirs is not theirs: it goes back to its queue.
     for other in session.scalars(
         select(Item).where(Item.merged_into_id.in_(items), Item.contact_id.is_distinct_from(contact.id))

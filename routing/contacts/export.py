@@ -1,8 +1,9 @@
 """A person's data in one zip: a JSON of the contact and their items (each message,
 reply and event), and every raw message, recording and attachment as it arrived.
 
-Only the contact's own items go in: an item merged into one of theirs from someone
-else is named by its number, never included.
+Only the person's own items go in (routing.contacts.directory.persons_items, as an
+erasure takes them): an item merged into one of theirs from someone else is named by its
+number, never included.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from routing.contacts.directory import persons_items
 from routing.shown_text import HIDDEN, file_name
 from routing.store.models import ArrivedMessage, Contact, Item
 
@@ -26,7 +28,7 @@ def export_contact(session: Session, contact: Contact, into: IO[bytes]) -> int:
     items = list(
         session.scalars(
             select(Item)
-            .where(Item.contact_id == contact.id)
+            .where(persons_items(contact))
             .options(selectinload(Item.messages), selectinload(Item.attachments), selectinload(Item.replies))
             .order_by(Item.received_at, Item.id)
         )

@@ -87,6 +87,22 @@ def test_export_holds_every_item_and_file_of_the_person_and_nothing_of_anyone_el
     assert b"bob" not in everything.lower() and b"other.example" not in everything
 
 
+def test_export_holds_the_persons_items_stored_before_contacts_were_kept(
+    runtime: Runtime, settings: Settings, tmp_path: Path
+) -> None:
+    # Items stored before contacts were kept have none: they are the person's by their
+    # sender's address, as an erasure finds them too.
+    people = two_people(runtime)
+    _, email, _ = people.ana_items
+    with transaction(runtime.sessions) as session:
+        session.get_one(Item, email).contact_id = None
+    target = tmp_path / "ana.zip"
+    done = _run(settings, "contacts", "export", ANA_ADDRESS, "--output", str(target))
+    assert done.returncode == 0, done.stderr
+    document = json.loads(zipfile.ZipFile(io.BytesIO(target.read_bytes())).read("contact.json"))
+    assert [item["id"] for item in document["items"]] == list(people.ana_items)
+
+
 def test_unknown_people_and_an_erase_without_confirmation_are_refused(
     runtime: Runtime, settings: Settings
 ) -> None:
