@@ -26,6 +26,9 @@ _LEASE_RANGE = (1.0, 3600.0)
 # ASCII without a space or any of ( ) { % * " \ ].
 _SYSTEM_FLAGS = ("\\seen", "\\answered", "\\flagged", "\\deleted", "\\draft")
 _NOT_IN_KEYWORDS = frozenset('(){%*"\\]')
+# A mailbox's name keys its reading position and its lease (as "imap:NAME"), both columns
+# of 200 characters; a name is a label people read, so a hundred is plenty.
+_NAME_LIMIT = 100
 # The other waits: an hour at most (a longer one is a typo, and past some size a wait
 # no longer fits a socket's timeout at all).
 _WAIT_LIMIT = 3600.0
@@ -62,8 +65,11 @@ def _imap_mailbox(table: Table, departments: tuple[Department, ...], env: Mappin
     if move_to is not None and _same_folder(move_to, folder):
         # The message would come back under a new UID, to be read and moved again forever.
         raise table.fail("move_to", f"must not be the folder read ({folder})")
+    name = table.text("name")
+    if len(name) > _NAME_LIMIT:
+        raise table.fail("name", f"must be at most {_NAME_LIMIT} characters, not {len(name)}")
     return ImapMailbox(
-        name=table.text("name"),
+        name=name,
         host=table.text("host"),
         port=port,
         security=security,

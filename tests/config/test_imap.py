@@ -71,6 +71,7 @@ BAD_CASES = [
     ("1", "lease_seconds", "3601", "imap[1].lease_seconds", "must be from 1.0 to 3600.0"),
     ("1", "lease_seconds", "'30'", "imap[1].lease_seconds", "must be float, not str"),
     ("1", "name", "'billing-inbox'", "imap[1].name", "duplicate mailbox name 'billing-inbox'"),
+    ("1", "name", "'" + "m" * 101 + "'", "imap[1].name", "at most 100 characters, not 101"),
     ("1", "host", "''", "imap[1].host", "must not be empty"),
     ("1", "username", None, "imap[1].username", "is required"),
 ]
