@@ -64,7 +64,7 @@ def front_desk_live() -> Response:
             for c in desk["counts"]
         ]
         decisions = render_template("_decisions.html", decisions=desk["decisions"])
-    return jsonify(counts=counts, decisions=len(desk["decisions"]), decisions_html=decisions)
+    return jsonify(counts=counts, decisions=desk["decisions"].waiting, decisions_html=decisions)
 
 
 @blueprint.get("/departments/<department_id>")

@@ -79,19 +79,32 @@ def department_counts(
     return [DepartmentCount(d, **counts.get(d.id, {})) for d in session.scalars(listed)]
 
 
-def needs_decision(session: Session, departments: Collection[str] | None, limit: int) -> list[Item]:
+@dataclass(frozen=True)
+class Decisions:
+    """The newest open items a person must place, and how many wait in all."""
+
+    shown: list[Item]
+    waiting: int
+
+
+def needs_decision(session: Session, departments: Collection[str] | None, limit: int) -> Decisions:
     """Open items a person must place (weak suggestion, unrouted, unknown machine mail),
-    newest first: the partial index ix_items_decision holds only these."""
-    query = (
+    newest first, at most `limit` of them: the partial index ix_items_decision holds only
+    these, so counting them all stays cheap."""
+    undecided = and_(Item.decision_needed.is_not(None), Item.status.in_(OPEN_STATUSES))
+    if departments is not None:
+        undecided = and_(undecided, Item.department_id.in_(sorted(departments)))
+    newest = (
         select(Item)
         .options(selectinload(Item.department))
-        .where(Item.decision_needed.is_not(None), Item.status.in_(OPEN_STATUSES))
+        .where(undecided)
         .order_by(Item.received_at.desc(), Item.id.desc())
         .limit(limit)
     )
-    if departments is not None:
-        query = query.where(Item.department_id.in_(sorted(departments)))
-    return list(session.scalars(query))
+    shown = list(session.scalars(newest))
+    if len(shown) < limit:
+        return Decisions(shown, len(shown))
+    return Decisions(shown, session.scalar(select(func.count()).select_from(Item).where(undecided)) or 0)
 
 
 def list_items(

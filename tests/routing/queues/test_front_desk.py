@@ -7,10 +7,12 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
+import web.queue
 from intake.cli.runtime import Runtime
 from routing.queues import reading
-from routing.store.models import utcnow
+from routing.store.models import Item, utcnow
 from tests.support.people import office_client
 from tests.support.queue_pages import START, add_item, counts, item_ids, rows
 from web.display import age
@@ -105,6 +107,24 @@ def test_the_live_front_desk_answers_counts_and_the_decisions_list(
     ]
     assert live["decisions"] == 1
     assert item_ids(live["decisions_html"], "decision") == [undecided]
+
+
+def test_the_decisions_list_says_how_many_more_wait_than_it_shows(
+    runtime: Runtime, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web.queue, "DECISIONS_SHOWN", 2)
+    undecided = [add_item(runtime, n, decision_needed="a weak suggestion") for n in range(1, 4)]
+    page = client.get("/").get_data(as_text=True)
+    assert item_ids(page, "decision") == undecided[:0:-1]
+    assert "The 2 newest of 3 are shown" in page
+    live = client.get("/live").json
+    assert live["decisions"] == 3 and "The 2 newest of 3 are shown" in live["decisions_html"]
+    with runtime.sessions() as session:
+        assert reading.needs_decision(session, None, 2).waiting == 3
+        assert reading.needs_decision(session, ["billing"], 2) == reading.Decisions([], 0)
+        session.execute(update(Item).where(Item.id == undecided[2]).values(status="resolved"))
+        session.commit()
+    assert "newest of" not in client.get("/").get_data(as_text=True)
 
 
 def test_the_front_desk_loads_the_keyboard_without_inline_script(client: FlaskClient) -> None:
