@@ -19,6 +19,7 @@ from typing import NamedTuple, Protocol
 from sqlalchemy.orm import Session
 
 from config.settings import PRIORITIES, BuiltInStep, Settings
+from routing import undecided
 from routing.conditions.base import Facts, Registry
 from routing.conditions.registry import standard_registry
 from routing.learning import Classifier, Learned, Suggestion
@@ -353,16 +354,16 @@ def _decision_needed(message: InboundMessage, draft: _Draft, threshold: float) -
     """Why a person should decide where this message belongs, if they should."""
     rule_matched = any(o.matched and o.kind is OutcomeKind.RULE for o in draft.outcomes)
     if message.machine_kind and not draft.machine and not rule_matched:
-        return f"machine mail ({message.machine_kind}) that no rule recognised"
+        return str(undecided.machine_mail(message.machine_kind))
     suggestion = draft.suggestion
     if draft.conflict and suggestion is not None:
-        return f"the address and the words disagree: they read as {suggestion.department_id} ({suggestion.confidence:.0%})"
+        return str(undecided.words_disagree(suggestion.department_id, suggestion.confidence))
     if draft.department_id is None and suggestion is not None and suggestion.confidence < threshold:
-        return f"weak suggestion: {suggestion.department_id} ({suggestion.confidence:.0%}, below {threshold:.0%})"
+        return str(undecided.below_threshold(suggestion.department_id, suggestion.confidence, threshold))
     if draft.department_id is None and suggestion is not None and not suggestion.well_founded:
-        return f"weak suggestion: {suggestion.department_id}, on {suggestion.too_little()}"
+        return str(undecided.too_little(suggestion.department_id, suggestion.contested, suggestion.evidence))
     if draft.department_id is None:
-        return "no rule or address chose a department"
+        return str(undecided.UNROUTED)
     return None
 
 

@@ -45,6 +45,7 @@ from routing.normalize import normalizer_for
 from routing.seeds import ConfigSeeds
 from routing.senders import UNKNOWN, SenderEvidence, judge
 from routing.store.models import Base, LearnedDepartment, LearnedWord
+from routing.undecided import RESTING_ON, named_words, resting_on
 
 # Smoothing of unseen terms, in weight per term (a text weighs 1 in all).
 SMOOTHING = 0.001
@@ -114,10 +115,7 @@ class Suggestion:
         """What the suggestion rests on when it is not well founded, as a person reads it:
         its posterior is no measure then (one word known to one department alone reads as
         100%), so the words are named instead."""
-        words = f" ({', '.join(self.evidence)})" if self.evidence else ""
-        if self.contested:
-            return f"words that say as much for another department{words}"
-        return f"one word that is no keyword of it{words}"
+        return RESTING_ON[resting_on(self.contested)] + named_words(self.evidence)
 
     def describe(self) -> str:
         said = f"{self.department_id} ({self.confidence:.2f})"

@@ -1,5 +1,6 @@
 """The words a page shows for values the database keeps in English: statuses, priorities,
-channels, roles, the actions of an item's history.
+channels, roles, the actions of an item's history, the kinds of machine mail, and why an
+item needs a decision.
 
 The stored value stays what forms send and the API shows; only the page reads it in the
 person's language, through the `label` filter. A value not named here (a rule's tag, a
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_babel import lazy_gettext
+
+from routing import undecided
+from web.storage import storage
 
 _WORDS = {
     # statuses and the status filter's views
@@ -71,10 +75,34 @@ _WORDS = {
     "failed": lazy_gettext("failed"),
     "delivered": lazy_gettext("delivered"),
     "undelivered": lazy_gettext("undelivered"),
+    # the kinds of machine mail (intake.email.machine_mail, intake.phone.sms)
+    "bounce": lazy_gettext("bounce"),
+    "read-receipt": lazy_gettext("read receipt"),
+    "complaint": lazy_gettext("complaint"),
+    "auto-reply": lazy_gettext("auto-reply"),
+    "auto-generated": lazy_gettext("automatic mail"),
+    "list": lazy_gettext("mailing list"),
+    "bulk": lazy_gettext("bulk mail"),
+    "automated": lazy_gettext("automated text"),
     # mailboxes' states
     "ok": lazy_gettext("ok"),
     "failing": lazy_gettext("failing"),
     "waiting": lazy_gettext("waiting"),
+}
+
+
+# Each kind of routing.undecided's reasons, with the same fields.
+_WHY = {
+    "machine": lazy_gettext("machine mail (%(machine)s) that no rule recognised"),
+    "disagree": lazy_gettext(
+        "the address and the words disagree: they read as %(department)s (%(confidence)s)"
+    ),
+    "below": lazy_gettext("weak suggestion: %(department)s (%(confidence)s, below %(threshold)s)"),
+    "unkeyed": lazy_gettext("weak suggestion: %(department)s, on one word that is no keyword of it%(words)s"),
+    "contested": lazy_gettext(
+        "weak suggestion: %(department)s, on words that say as much for another department%(words)s"
+    ),
+    "unrouted": lazy_gettext("no rule or address chose a department"),
 }
 
 
@@ -84,5 +112,27 @@ def label(value: str) -> str:
     return str(word) if word is not None else value
 
 
+def why(reason: str) -> str:
+    """Why an item needs a decision, in the page's language and with the department's
+    name; a reason of no known pattern as it is stored."""
+    found = undecided.read(reason)
+    if found is None:
+        return reason
+    fields = dict(found.fields)
+    if "department" in fields:
+        fields["department"] = _department_name(fields["department"])
+    if "machine" in fields:
+        fields["machine"] = label(fields["machine"])
+    return str(_WHY[found.kind]) % fields
+
+
+def _department_name(department_id: str) -> str:
+    try:
+        return storage().settings.department(department_id).name
+    except KeyError:  # a department the config no longer has
+        return department_id
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(label, "label")
+    app.add_template_filter(why, "why")

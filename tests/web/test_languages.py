@@ -13,10 +13,11 @@ from sqlalchemy import select
 
 from config.settings import Settings
 from intake.cli.runtime import Runtime
+from routing import undecided
 from routing.store.database import transaction
 from routing.store.models import User
 from tests.support.people import csrf_token
-from tests.support.queue_pages import add_item
+from tests.support.queue_pages import add_item, rows
 
 
 @pytest.fixture
@@ -104,3 +105,22 @@ def test_dates_ages_and_words_are_in_the_pages_language(runtime: Runtime, client
     recent = add_item(runtime, 2, received_at=datetime.now(UTC) - timedelta(minutes=5))
     queue = client.get("/departments/sales").get_data(as_text=True)
     assert f'id="item-{recent}"' in queue and ">acum 5 min.</time>" in queue
+
+
+def test_why_an_item_needs_a_decision_is_said_in_the_pages_language(
+    runtime: Runtime, client: FlaskClient
+) -> None:
+    unrouted = add_item(runtime, 1, to="someone@elsewhere.example")
+    weak = add_item(runtime, 2, decision_needed=str(undecided.below_threshold("billing", 0.45, 0.6)))
+    bounce = add_item(runtime, 3, decision_needed=str(undecided.machine_mail("bounce")))
+    older = add_item(runtime, 4, decision_needed="a reason written before its pattern was")
+    desk = rows(client.get("/").get_data(as_text=True), "decision")
+    why = {int(row.attrs["data-item-id"]): row.cells["why"] for row in desk}
+    assert why == {
+        unrouted: "nicio regulă și nicio adresă nu a ales un departament",
+        weak: "sugestie slabă: Billing (45%, sub 60%)",  # the department's name, not its id
+        bounce: "e-mail trimis de un program (mesaj returnat) pe care nicio regulă nu l-a recunoscut",
+        older: "a reason written before its pattern was",
+    }
+    page = client.get(f"/items/{weak}").get_data(as_text=True)
+    assert "sugestie slabă: Billing (45%, sub 60%)" in page
