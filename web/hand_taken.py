@@ -24,7 +24,7 @@ from intake.desk.hand_taken import BadForm, HandForm, Scan
 from routing.channels.hand_taken import NotTheirs, Taking, record_taking
 from routing.delivery import Deliverer, Delivery
 from routing.store.database import StorageUnavailable, UnstorableMessage
-from routing.store.models import Department, User
+from routing.store.models import Department, Item, User
 from web.access import person
 from web.storage import reading, storage
 
@@ -101,6 +101,8 @@ def take() -> Response | tuple[str, int]:
     except StorageUnavailable:
         page.errors = {"form": gettext("the message could not be stored just now; send the form again")}
         return _refuse(page, scan, 503)
+    if not delivery.created and not _made_from(delivery.item_id, message.raw):
+        return _sent_before(page, scan, delivery.item_id)
     flash(_confirmation(delivery), "done")
     return redirect(url_for("queue.item", item_id=delivery.item_id), 303)
 
@@ -158,6 +160,27 @@ def _scan() -> Scan | None:
     # One byte past the limit is enough to know it is too large.
     content = upload.stream.read(hand_taken.MAX_SCAN_BYTES + 1)
     return Scan(upload.filename, upload.mimetype or "application/octet-stream", content)
+
+
+def _made_from(item_id: int, raw: bytes) -> bool:
+    """Whether the item was made from this form as it is sent now: a double click or a
+    browser resending it, not a form brought back (the Back button) and filled in anew."""
+    with reading() as session:
+        return session.get_one(Item, item_id).raw.content == raw
+
+
+def _sent_before(page: Page, scan: Scan | None, item_id: int) -> tuple[str, int]:
+    """A form already sent that holds another message now: shown again under a new key,
+    so that sending it makes an item of its own."""
+    page.key = hand_taken.new_key()
+    page.errors = {
+        "form": gettext(
+            "this form was already sent, as item %(id)s, with other values; nothing new was stored:"
+            " send it again to take this as a new message",
+            id=item_id,
+        )
+    }
+    return _refuse(page, scan, 409)
 
 
 def _refuse(page: Page, scan: Scan | None, status: int = 400) -> tuple[str, int]:
@@ -221,10 +244,10 @@ def _user_id(name: str) -> int | None:
 
 def _confirmation(delivery: Delivery) -> str:
     if delivery.created:
+        with reading() as session:
+            department = session.get_one(Department, delivery.department_id).name
         taken: str = gettext(
-            "Message taken: item %(id)s, in %(department)s.",
-            id=delivery.item_id,
-            department=delivery.department_id,
+            "Message taken: item %(id)s, in %(department)s.", id=delivery.item_id, department=department
         )
         return taken
     again: str = gettext(

@@ -19,7 +19,10 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import phonenumbers
+
 from intake.email.text import clean
+from routing.contacts.addresses import PHONE, address_of
 from routing.message import Attachment, InboundMessage, Placement
 from routing.queues.triage import OUT_OF_RANGE, SkippedTime, due_in_range, local_moment
 
@@ -32,10 +35,9 @@ MAX_TEXT = 20_000
 MAX_NAME = 200
 MAX_CONTACT = 320
 _KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-# E.164, as the office's own numbers are written in the config; spaces, dots, dashes
-# and brackets that people type between the digits are dropped first.
-_PHONE = re.compile(r"^\+[1-9][0-9]{5,14}$")
-_PHONE_SEPARATORS = re.compile(r"[\s.()\-]")
+# A number typed with its country code: "+", then digits and the marks people put
+# between them (spaces, dots, dashes, slashes, brackets: "+44 (0)20 7946 0958").
+_DIALLED = re.compile(r"^\+[0-9\s().\-/\u2010-\u2015\u2212]+$")
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\".]+$")
 _CALLBACK_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
 
@@ -100,11 +102,20 @@ def parse_callback(text: str, zone: ZoneInfo) -> datetime | None:
 
 
 def normal_contact(contact: str) -> str:
-    """A phone number without the separators people type, or the email address as given."""
+    """A phone number in E.164 as its contact stores it (routing.contacts.addresses:
+    "+44 (0)20 7946 0958" is +442079460958), else the text as typed."""
     contact = contact.strip()
-    if "@" in contact:
-        return contact
-    return _PHONE_SEPARATORS.sub("", contact)
+    number = _number(contact)
+    return number if number is not None else contact
+
+
+def _number(contact: str) -> str | None:
+    """The number in E.164 when `contact` is one a phone can have, typed with its country code."""
+    if not _DIALLED.match(contact):
+        return None
+    # With its country code a number reads the same whatever the office's region.
+    address = address_of(contact, phonenumbers.UNKNOWN_REGION)
+    return address.value if address is not None and address.kind == PHONE else None
 
 
 def problems(form: HandForm) -> dict[str, str]:
@@ -115,11 +126,12 @@ def problems(form: HandForm) -> dict[str, str]:
     if form.kind not in KINDS:
         found["kind"] = f"choose one of {', '.join(KINDS)}, not {form.kind!r}"
     found.update(_who_problems(form))
-    if not form.text.strip() and form.scan is None:
+    text = _typed(form.text)
+    if not text and form.scan is None:
         need = "write the message or attach the scan" if form.kind == "post" else "write the message"
         found["text"] = need
-    elif len(form.text) > MAX_TEXT:
-        found["text"] = f"the message has {len(form.text)} characters; at most {MAX_TEXT} fit"
+    elif len(text) > MAX_TEXT:
+        found["text"] = f"the message has {len(text)} characters; at most {MAX_TEXT} fit"
     if form.scan is not None:
         found.update(_scan_problems(form.scan))
     if not form.taken_by.strip():
@@ -134,7 +146,7 @@ def to_message(form: HandForm, received_at: datetime) -> InboundMessage:
         raise BadForm(errors)
     contact = normal_contact(form.contact)
     name = clean(form.name.strip())
-    text = clean(form.text.strip())
+    text = clean(_typed(form.text))
     placement = Placement(form.department, form.taken_by) if form.department else None
     return InboundMessage(
         channel=form.kind,
@@ -183,18 +195,24 @@ def placement_of(raw: bytes) -> Placement | None:
     return Placement(fields["department"], fields["taken_by"]) if fields.get("department") else None
 
 
+def _typed(text: str) -> str:
+    """The message as typed: a browser sends each line break as CRLF, and counts it as one
+    character against the field's maxlength."""
+    return text.replace("\r\n", "\n").strip()
+
+
 def _who_problems(form: HandForm) -> dict[str, str]:
     found: dict[str, str] = {}
-    contact = normal_contact(form.contact)
+    contact = form.contact.strip()
     if len(form.name) > MAX_NAME:
         found["name"] = f"a name of at most {MAX_NAME} characters"
     if not form.name.strip() and not contact:
         found["name"] = "say who the message is from: a name, a number or an email address"
     if len(contact) > MAX_CONTACT:
         found["contact"] = f"at most {MAX_CONTACT} characters"
-    elif contact and not (_PHONE.match(contact) or _EMAIL.match(contact)):
+    elif contact and not (_number(contact) or _EMAIL.match(contact)):
         found["contact"] = (
-            f"{form.contact.strip()!r} is neither a phone number with its country code "
+            f"{contact!r} is neither a phone number with its country code "
             "(such as +1 555 555 0123) nor an email address"
         )
     elif not contact and form.kind == "phone-note":

@@ -110,7 +110,7 @@ def test_each_kind_makes_an_item_of_its_channel_in_the_chosen_department(
     response = send(client, filled(client, kind=kind, contact=contact, text="Please call back\nabout March."))
     item_id = item_of(response)
     page = client.get(f"/items/{item_id}").get_data(as_text=True)
-    assert f"Message taken: item {item_id}, in billing." in page
+    assert f"Message taken: item {item_id}, in Billing." in page  # the department as the office names it
     assert f"<dd>{kind.replace('-', ' ')}</dd>" in page  # the channel in words
     with runtime.sessions() as session:
         item = session.get_one(Item, item_id)
@@ -324,3 +324,52 @@ def test_replaying_the_rules_keeps_a_chosen_department(
         (ruled, "front-desk", "billing")
     ]
     assert chosen not in [move.item_id for move in report.moves]
+
+
+def test_a_number_written_with_its_trunk_zero_is_the_callers_contact(
+    runtime: Runtime, client: FlaskClient
+) -> None:
+    first = item_of(send(client, filled(client, contact="+44 20 7946 0958")))
+    again = item_of(send(client, filled(client, contact="+44 (0)20 7946 0958", name="Ann")))
+    with runtime.sessions() as session:
+        items = [session.get_one(Item, item_id) for item_id in (first, again)]
+        assert [item.sender for item in items] == ["+442079460958", "+442079460958"]
+        assert items[0].contact_id is not None and items[0].contact_id == items[1].contact_id
+
+
+def test_line_breaks_count_as_the_browser_counts_them(runtime: Runtime, client: FlaskClient) -> None:
+    # A browser counts a line break as one character against maxlength, and sends it as two.
+    typed = "\r\n".join(["x" * 99] * 200) + "y"
+    item_id = item_of(send(client, filled(client, text=typed)))
+    with runtime.sessions() as session:
+        item = session.get_one(Item, item_id)
+        assert item.text == typed.replace("\r\n", "\n") and len(item.text) == 20_000
+        assert json.loads(item.raw.content)["text"] == typed  # the raw form keeps what was sent
+
+
+def test_a_form_sent_again_with_other_values_is_not_lost(runtime: Runtime, client: FlaskClient) -> None:
+    # Back from the item page, the browser shows the form as it was sent, key and all.
+    form = filled(client)
+    first = item_of(send(client, form))
+    other = form | {"name": "Bob Jones", "contact": "+1 555 555 0199", "text": "Bob's new order"}
+    response = send(client, other)
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert f"this form was already sent, as item {first}, with other values" in page
+    assert 'value="Bob Jones"' in page and "Bob&#39;s new order</textarea>" in page
+    assert f'name="key" value="{form["key"]}"' not in page
+    assert stored_items(runtime) == 1
+    # Sent again as shown, it is a message of its own.
+    key = _KEY.search(page)
+    assert key is not None
+    second = item_of(send(client, other | {"key": key[1], "csrf_token": csrf_token(page)}))
+    assert second != first
+    with runtime.sessions() as session:
+        assert session.get_one(Item, second).sender_name == "Bob Jones"
+    assert stored_items(runtime) == 2
+
+
+def test_when_no_field_is_at_fault_the_cursor_is_on_the_kind(runtime: Runtime, client: FlaskClient) -> None:
+    page = send(client, filled(client, key="changed")).get_data(as_text=True)
+    assert "this form was not shown by Intake" in page
+    assert 'id="kind-phone-note" value="phone-note" checked autofocus' in page

@@ -93,3 +93,41 @@ def test_a_letter_shows_the_scan_field_and_errors_put_the_cursor_on_the_field(
     assert _focused(page) == "contact:not a number"
     assert page.is_checked("#kind-post") and page.input_value("input[name=name]") == "Ann Smith"
     _fenced_and_quiet(tab)
+
+
+def _send(tab: BrowserPage) -> None:
+    with tab.page.expect_navigation():
+        tab.page.click("form.take button[type=submit]")  # not the header's Sign out
+    tab.settle()
+
+
+def test_a_form_brought_back_and_filled_in_anew_is_not_lost(signed_in_page: BrowserPage, site: Site) -> None:
+    tab = signed_in_page
+    page = _open_the_form(tab)
+    page.fill("input[name=name]", "Ann Smith")
+    page.fill("textarea[name=text]", "Please call back about the March statement.")
+    _send(tab)  # refused: a call needs a number
+    key = page.input_value("input[name=key]")
+    page.fill("input[name=contact]", "+1 555 555 0123")
+    _send(tab)
+    first = int(tab.path.rpartition("/")[2])
+    with page.expect_navigation():
+        page.go_back()  # to take the next message
+    tab.settle()
+    # The browser brings back the refused form as it was sent, key and all.
+    assert page.input_value("input[name=name]") == "Ann Smith"
+    assert page.input_value("input[name=key]") == key
+    page.fill("input[name=name]", "Bob Jones")
+    page.fill("input[name=contact]", "+1 555 555 0199")
+    page.fill("textarea[name=text]", "Bob's new order.")
+    _send(tab)
+    tab.screenshot("sent-before")
+    assert tab.path == "/take"
+    assert f"this form was already sent, as item {first}, with other values" in page.content()
+    assert page.input_value("textarea[name=text]") == "Bob's new order."
+    _send(tab)
+    second = int(tab.path.rpartition("/")[2])
+    assert second != first
+    with site.runtime.sessions() as session:
+        assert session.get_one(Item, second).sender_name == "Bob Jones"
+    _fenced_and_quiet(tab)

@@ -141,3 +141,26 @@ def test_a_department_gone_from_the_config_leaves_the_choice_to_the_rules(tmp_pa
     decision = router.route(to_message(dataclasses.replace(FORM, department="legal"), OPEN_TIME))
     assert decision.department_id == "sales"
     assert decision.outcomes[0].reason == "rita chose legal, which is no department now"
+
+
+@pytest.mark.parametrize(
+    ("contact", "sender"),
+    [
+        ("+44 (0)20 7946 0958", "+442079460958"),  # the trunk 0 a British number is written with
+        ("+40 (0)721 234 567", "+40721234567"),
+        ("+1 555\u2013555\u20130123", "+15555550123"),  # dashes pasted from a document
+        ("+33 1 23 45 67 89", "+33123456789"),
+        ("Ann@Client.example", "Ann@Client.example"),
+    ],
+)
+def test_a_number_is_stored_as_its_contact_reads_it(contact: str, sender: str) -> None:
+    message = to_message(dataclasses.replace(FORM, contact=contact), OPEN_TIME)
+    assert message.sender == sender
+    assert json.loads(message.raw)["contact"] == contact
+
+
+@pytest.mark.parametrize(
+    "contact", ["+1 555 555 01234", "+44 20", "+1 555 555 0123 ext 4", "+44 20 7946 0958 0"]
+)
+def test_a_number_no_phone_can_have_is_refused(contact: str) -> None:
+    assert set(problems(dataclasses.replace(FORM, contact=contact))) == {"contact"}
