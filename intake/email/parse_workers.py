@@ -89,7 +89,7 @@ class ParseWorkers:
         generator kills a child that still holds messages, whose answers nobody would read.
         """
         queued, sent = deque(jobs), deque[ParseJob]()
-        child = self._free.get()
+        child = self._take_slot()
         try:
             while queued or sent:
                 if child is None:
@@ -131,6 +131,21 @@ class ParseWorkers:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.close()
+
+    def _take_slot(self) -> _Child | None:
+        """A free slot's child, or None where one is to be started.
+
+        A child that died while it waited (killed from outside, by the system's
+        out-of-memory killer) is let go here: else the next message would be stored raw
+        as if it had killed the child.
+        """
+        child = self._free.get()
+        if child is not None and not child.process.is_alive():
+            log.warning("a parsing process died while idle (exit code %s)", child.process.exitcode)
+            child.kill()
+            self._forget(child)
+            return None
+        return child
 
     def _start(self) -> _Child:
         child = _Child(self._context, self.limits.memory_mb * _MB)

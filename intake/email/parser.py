@@ -50,6 +50,8 @@ _ORIGINATOR_HEADERS = (
     b"resent-message-id",
 )
 _ORIGINATORS = frozenset(_ORIGINATOR_HEADERS)
+# What an address needs to name a mailbox: a local part (quoted, it may hold spaces) and a domain.
+_MAILBOX = re.compile(r"[^@]+@[^@\s]+")
 
 
 @dataclass(frozen=True)
@@ -219,19 +221,27 @@ def _charset_hint(message: Message) -> str | None:
 
 
 def _sender(headers: HeaderReader, envelope_sender: str | None, defects: list[str]) -> tuple[str | None, str]:
-    for name, address in headers.addresses("From", "Sender"):
-        return (_cut(name, MAX_ADDRESS, "sender name", defects) or None), address.lower()[:MAX_ADDRESS]
+    pairs = headers.addresses("From", "Sender")
+    for name, address in pairs:
+        if _MAILBOX.fullmatch(address):
+            return _sender_name(name, defects), address.lower()[:MAX_ADDRESS]
+    # A From without an address ("Ann", "<>", an empty group) names no one to answer.
+    named = _sender_name(next((name for name, _ in pairs if name), ""), defects)
     if envelope_sender:
         defects.append("no From address; the sender is the SMTP envelope sender")
-        return None, clean(envelope_sender).lower()[:MAX_ADDRESS]
+        return named, clean(envelope_sender).lower()[:MAX_ADDRESS]
     defects.append("no sender address: the message has no usable From header and no envelope sender")
-    return None, ""
+    return named, ""
+
+
+def _sender_name(name: str, defects: list[str]) -> str | None:
+    return _cut(name, MAX_ADDRESS, "sender name", defects) or None
 
 
 def _recipients(headers: HeaderReader, envelope: Envelope) -> tuple[str, ...]:
     listed = [address for _, address in headers.addresses("To", "Cc")]
     given = (*envelope.delivered_to, *listed, *envelope.recipients)
-    ordered = [clean(a).lower() for a in given if re.fullmatch(r"[^@\s]+@[^@\s]+", a)]
+    ordered = [clean(a).lower() for a in given if _MAILBOX.fullmatch(a)]
     return tuple(dict.fromkeys(ordered))
 
 

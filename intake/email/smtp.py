@@ -46,6 +46,8 @@ STARTTLS_NOT_OFFERED = "502 5.5.1 STARTTLS is not offered on this port"
 NO_SENDER_DOMAIN = "553 5.1.7 The sender's address has no domain: give a mailbox (local@domain), or <>"
 # The answer names no item: item numbers are the office's business, not the sender's.
 ACCEPTED = "250 2.0.0 OK: message accepted"
+# The null reverse-path of MAIL FROM:<>, as aiosmtpd gives it.
+NULL_SENDER = "<>"
 # The buffer commands are read through. aiosmtpd refuses command lines longer than
 # RFC 5321's 512 octets plus what the extensions in use add; AUTH answers are read
 # through it too, with room for a long password. DATA has its own reader.
@@ -70,6 +72,12 @@ def peer_host(session: Session) -> str:
     for TCP it is the (host, port) pair of the socket)."""
     peer: Any = session.peer
     return str(peer[0])
+
+
+def reverse_path(mail_from: str | None) -> str | None:
+    """The sender as stored: the null reverse-path, which aiosmtpd keeps as "<>", is ""
+    from the door on, as the parser reads it (a bounce, intake.email.machine_mail)."""
+    return "" if mail_from == NULL_SENDER else mail_from
 
 
 class IntakeHandler:
@@ -100,7 +108,7 @@ class IntakeHandler:
         # part with no domain. A reverse-path is null or a mailbox (RFC 5321 4.1.2); one
         # without a domain names nobody to answer or to bounce to.
         local, at, domain = address.rpartition("@")
-        if address != "<>" and not (local and at and domain):
+        if address != NULL_SENDER and not (local and at and domain):
             return NO_SENDER_DOMAIN
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -152,7 +160,8 @@ class IntakeHandler:
         with spool:
             spool.seek(0)
             raw = spool.read()
-        return Arrival("email", envelope.mail_from, tuple(envelope.rcpt_tos), raw, datetime.now(UTC))
+        sender = reverse_path(envelope.mail_from)
+        return Arrival("email", sender, tuple(envelope.rcpt_tos), raw, datetime.now(UTC))
 
     @contextmanager
     def _tracked(self, loop: asyncio.AbstractEventLoop) -> Iterator[None]:

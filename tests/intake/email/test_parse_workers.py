@@ -140,3 +140,11 @@ def test_mails_left_unread_when_the_caller_stops_are_never_answered_to_another(w
         assert next(parsed).subject == "Left 0"
     assert parse(workers, email_bytes(subject="Next")) == ("Next", ())
     assert parse_all(workers, [email_bytes(subject="Then")] * 3) == [("Then", ())] * 3
+
+
+def test_a_child_gone_while_waiting_is_replaced_and_the_next_mail_parsed(workers: ParseWorkers) -> None:
+    assert parse(workers, email_bytes(subject="First")) == ("First", ())
+    for child in workers._children:  # as the system's out-of-memory killer would
+        child.process.kill()
+        child.process.join()
+    assert parse(workers, email_bytes(subject="Second")) == ("Second", ())

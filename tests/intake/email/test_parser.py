@@ -93,6 +93,32 @@ def test_without_a_from_header_the_envelope_sender_is_used_and_recorded() -> Non
     assert any("envelope sender" in d for d in message.parse_defects)
 
 
+@pytest.mark.parametrize(
+    "sender", ["Ann Example", '"Ann Example" <>', "Ann Example <ann>", "undisclosed-recipients:;", "<@>"]
+)
+def test_a_from_header_without_an_address_gives_way_to_the_envelope_sender(sender: str) -> None:
+    raw = email_bytes(sender=sender)
+    message = parse_email(raw, envelope_sender="ann@client.example")
+    assert message.sender == "ann@client.example"
+    assert any("envelope sender" in d for d in message.parse_defects)
+
+
+def test_the_first_from_or_sender_header_with_an_address_is_the_sender() -> None:
+    raw = raw_message("From: Ann Example", "Sender: Bob <bob@client.example>", "Subject: hi", "", "body")
+    message = parse_email(raw, envelope_sender="bounces@lists.example")
+    assert (message.sender, message.sender_name) == ("bob@client.example", "Bob")
+    quoted = parse_email(
+        email_bytes(sender='Ann <"ann example"@client.example>'), envelope_sender="x@y.example"
+    )
+    assert quoted.sender == '"ann example"@client.example'
+
+
+def test_without_any_address_the_name_in_from_is_kept() -> None:
+    message = parse_email(email_bytes(sender='"Ann Example" <>'))
+    assert (message.sender, message.sender_name) == ("", "Ann Example")
+    assert any("no sender address" in d for d in message.parse_defects)
+
+
 def test_overlong_fields_are_cut_to_fit_their_columns() -> None:
     raw = email_bytes(sender=f"{'n' * 400} <{'a' * 400}@client.example>")
     message = parse_email(raw)

@@ -208,3 +208,17 @@ def test_an_error_outside_data_gets_an_explicit_451_without_its_text(office: Run
     reply = asyncio.run(handler.handle_exception(ValueError("private detail")))
     handler.executor.shutdown()
     assert reply.startswith("451 4.3.0 ") and "private" not in reply
+
+
+def test_mail_from_the_null_sender_is_kept_as_a_bounce(server: SMTPServer, runtime: Runtime) -> None:
+    # Only delivery reports come from MAIL FROM:<> (RFC 5321 4.5.5), whatever their
+    # headers say: this one is marked by nothing else, so the envelope alone tells.
+    raw = email_bytes(
+        sender="Mail System <mail@relay.example>",
+        subject="About your message to sales",
+        message_id="<report@relay.example>",
+    )
+    with client(server) as connection:
+        assert send(connection, raw, sender="<>") == (250, ACCEPTED)
+    item = item_with_message_id(runtime, "<report@relay.example>")
+    assert (item.sender, item.machine_kind) == ("mail@relay.example", "bounce")
