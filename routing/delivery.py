@@ -375,7 +375,7 @@ def _join(
     row = {**item_rows.message_fields(message, raw_blob_id), "item_id": thread.item_id}
     message_row_id = item_rows.insert_follow_up(session, row)
     batch.message_ids.stored(message.message_id, thread.item_id, message_row_id)
-    item_rows.insert_attachments(session, thread.item_id, message)
+    item_rows.insert_attachments(session, thread.item_id, message, message_row_id)
     detail = {
         "channel": message.channel,
         "message": message_row_id,

@@ -62,6 +62,7 @@ _WORDS = {
     "reply delivered": lazy_gettext("reply delivered"),
     "reply undelivered": lazy_gettext("reply undelivered"),
     "reply failed": lazy_gettext("reply failed"),
+    "erased": lazy_gettext("erased"),
     # what admins did (routing.people.accounts.record)
     "user added": lazy_gettext("user added"),
     "role changed": lazy_gettext("role changed"),

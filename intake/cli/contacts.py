@@ -21,6 +21,7 @@ from routing.contacts import directory
 from routing.contacts.erasure import erase_contact, forget
 from routing.contacts.export import export_contact
 from routing.contacts.retention import purge
+from routing.normalize import normalizer_for
 from routing.store.database import transaction
 
 ERASER = "intake contacts erase"
@@ -80,8 +81,8 @@ def _erase(settings: Settings, args: argparse.Namespace) -> int:
             return 1
         with transaction(runtime.sessions) as session:
             found = directory.find_contact(session, args.who, settings.region)
-            erased = erase_contact(session, found, ERASER)
-        forget(runtime.engine)
+            erased = erase_contact(session, found, ERASER, normalizer_for(settings.languages))
+        forget(runtime.sessions)
     print(f"Erased {described}: {erased.items} items. The audit log keeps a tombstone without personal data.")
     return 0
 

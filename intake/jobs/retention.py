@@ -1,6 +1,7 @@
 """The daily retention purge on a thread of `intake serve`: once a day (UTC), the first
 process to claim the day erases what `[retention]` says is old, in batches, and records
-and logs what it erased (routing.contacts.retention)."""
+and logs what it erased (routing.contacts.retention). Each hour, and at start, it also
+compacts the search index when an erasure owes it (routing.contacts.erasure.forget)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from routing.contacts.erasure import forget
 from routing.contacts.retention import RetentionReport, claim_day, purge, record
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,9 @@ class RetentionWorker:
         self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
 
     def run_once(self) -> RetentionReport | None:
-        """Today's purge, if no process has done it yet; None when one has."""
+        """Today's purge, if no process has done it yet; None when one has. First, at
+        start and every hour, the compaction an erasure owes if its process died before."""
+        forget(self.sessions)
         day = claim_day(self.sessions, self.clock())
         if day is None:
             return None

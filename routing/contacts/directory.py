@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import ColumnElement, bindparam, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,8 @@ from routing.store.models import (
     ContactEvent,
     ContactSuggestion,
     Item,
+    Message,
+    Reply,
 )
 
 
@@ -170,9 +172,31 @@ def persons_items(contact: Contact) -> ColumnElement[bool]:
     """Which items are the person's: their contact's, and any sent from one of their
     addresses or numbers before contacts were kept (such an item has no contact). An
     export holds these, and an erasure removes them: the two must agree."""
-    return or_(
-        Item.contact_id == contact.id, Item.sender.in_([address.value for address in contact.addresses])
+    return or_(Item.contact_id == contact.id, Item.sender.in_(_values(contact)))
+
+
+def persons_messages(contact: Contact) -> ColumnElement[bool]:
+    """Which follow-ups the person wrote into items not theirs: as the one the office
+    answered (an item's Reply-To), or as one more writer of the conversation. Exported
+    and erased with the person, as their items are."""
+    return and_(Message.sender.in_(_values(contact)), Message.item_id.not_in(_own_item_ids(contact)))
+
+
+def replies_to_person(contact: Contact) -> ColumnElement[bool]:
+    """Which of the office's replies, acknowledgements and forwards went to the person
+    from items not theirs (those of their own items go with the items)."""
+    return and_(
+        func.lower(Reply.recipient).in_(_values(contact)), Reply.item_id.not_in(_own_item_ids(contact))
     )
+
+
+def _own_item_ids(contact: Contact) -> Select[int]:
+    return select(Item.id).where(persons_items(contact))
+
+
+def _values(contact: Contact) -> list[str]:
+    """The person's addresses and numbers, as stored: lower case, E.164."""
+    return [address.value for address in contact.addresses]
 
 
 def sender_contact(session: Session, item: Item, region: str) -> Contact:

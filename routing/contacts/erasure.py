@@ -6,26 +6,36 @@ to an item through the models' foreign keys, so that a table added later, such a
 search index kept as a model, is cleared with no change here; what the models cannot
 show (the raw bytes' blobs, the delivery keys, the learned word counts) it clears by name.
 
+A person's part in other people's items (the follow-ups they wrote there, the office's
+replies sent to them) goes with them; the others' messages in those items stay.
+
 On SQLite the database runs with `secure_delete` (routing.store.database), so deleted
-rows are overwritten in the file, and `forget` empties the write-ahead log afterwards.
+rows are overwritten in the file. Each erasure owes a compaction of the search index in
+its own transaction; `forget` pays it and empties the write-ahead log afterwards, and is
+run again at each start and every hour (intake.jobs.retention), for a process that died
+before.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Engine, Table, delete, exists, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from routing.contacts.directory import persons_items
+from routing.contacts.directory import persons_items, persons_messages, replies_to_person
 from routing.contacts.suggestions import unmerge_item
 from routing.learning import unlearn
 from routing.lessons import Lesson, legacy_lesson
+from routing.normalize import Normalizer
 from routing.store import search_index
+from routing.store.database import transaction
 from routing.store.models import (
     SYSTEM_ACTOR,
+    AcknowledgedSender,
     Attachment,
     AuditEvent,
     Base,
@@ -37,7 +47,9 @@ from routing.store.models import (
     DeliveryKey,
     Erasure,
     Item,
+    Job,
     Message,
+    Reply,
 )
 
 # Ids per statement: well inside SQLite's and PostgreSQL's limits on bound parameters.
@@ -56,22 +68,22 @@ def erase_items(session: Session, item_ids: Collection[int]) -> int:
     """Delete the items, the items merged into them, and everything that refers to them;
     take back what their texts taught the learned suggestion. Returns how many items went."""
     ids = _with_merged(session, set(item_ids))
+    if ids:
+        search_index.owe_compaction(session)
     for chunk in _chunks(sorted(ids)):
         _unteach(session, chunk)
         blobs, keys = _blobs_and_keys(session, chunk)
         for column in _references():
             session.execute(delete(column.table).where(column.in_(chunk)))
         session.execute(delete(Item).where(Item.id.in_(chunk)))
-        for blob_chunk in _chunks(sorted(blobs)):
-            session.execute(delete(Blob).where(Blob.id.in_(blob_chunk), *_unused_blob()))
-        for key_chunk in _chunks(sorted(keys)):
-            session.execute(delete(DeliveryKey).where(DeliveryKey.key.in_(key_chunk)))
+        _delete_blobs_and_keys(session, blobs, keys)
     return len(ids)
 
 
-def erase_contact(session: Session, contact: Contact, actor: str) -> Erased:
+def erase_contact(session: Session, contact: Contact, actor: str, normalizer: Normalizer) -> Erased:
     """Erase the person: their items (and any item sent from their addresses before
-    contacts were kept), their addresses, history and the suggestions naming them."""
+    contacts were kept), their part in other people's items, their addresses, history
+    and the suggestions naming them."""
     items = session.scalars(select(Item.id).where(persons_items(contact))).all()
     # Someone else's item merged into one of theirs is not theirs: it goes back to its queue.
     for other in session.scalars(
@@ -79,7 +91,10 @@ def erase_contact(session: Session, contact: Contact, actor: str) -> Erased:
     ):
         unmerge_item(session, other, actor)
     session.flush()
+    erase_shared(session, contact, actor, normalizer)
     erased = erase_items(session, items)
+    values = [address.value for address in contact.addresses]
+    session.execute(delete(AcknowledgedSender).where(AcknowledgedSender.address.in_(values)))
     session.execute(delete(ContactSuggestion).where(ContactSuggestion.contact_id == contact.id))
     session.execute(delete(ContactEvent).where(ContactEvent.contact_id == contact.id))
     session.execute(delete(ContactAddress).where(ContactAddress.contact_id == contact.id))
@@ -93,15 +108,47 @@ def tombstone(session: Session, actor: str, reason: str, items: int, contacts: i
     session.add(Erasure(actor=actor, reason=reason, items=items, contacts=contacts))
 
 
-def forget(engine: Engine) -> None:
-    """After an erasure's commit on SQLite: drop the erased terms from the search index's
-    segments, then move the write-ahead log into the database file and empty it, so that
-    no old copy of an erased page stays on disk."""
-    if engine.dialect.name == "sqlite":
-        with engine.begin() as connection:
-            search_index.compact(connection)
-        with engine.connect() as connection:
-            connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+def erase_shared(session: Session, contact: Contact, actor: str, normalizer: Normalizer) -> None:
+    """Erase the person's part in items not theirs: the follow-ups they wrote there, with
+    their files, raw bytes and delivery keys, and the replies the office sent them there,
+    with their jobs, and the events naming either. The others' messages stay; each item
+    records how many were erased, and is indexed again without them."""
+    found = session.execute(select(Message.id, Message.item_id).where(persons_messages(contact)))
+    messages = {message.id: message.item_id for message in found}
+    replies = session.execute(
+        select(Reply.id, Reply.item_id, Reply.job_id).where(replies_to_person(contact))
+    ).all()
+    written, answered = Counter(messages.values()), Counter(reply.item_id for reply in replies)
+    items = sorted({*written, *answered})
+    _forget_events(session, items, set(messages), {reply.id for reply in replies})
+    _delete_follow_ups(session, sorted(messages))
+    _delete_in(session, Reply.id, [reply.id for reply in replies])
+    _delete_in(session, Job.id, [reply.job_id for reply in replies if reply.job_id is not None])
+    for item_id in items:
+        detail = {"messages": written[item_id], "replies": answered[item_id]}
+        session.add(AuditEvent(item_id=item_id, actor=actor, action="erased", detail=detail))
+        search_index.reindex(session, normalizer, item_id)
+    if items:
+        search_index.owe_compaction(session)
+
+
+def forget(sessions: sessionmaker[Session]) -> None:
+    """Pay the compaction that erasures owe, on SQLite: drop the erased terms from the
+    search index's segments, then move the write-ahead log into the database file and
+    empty it, so that no old copy of an erased page stays on disk. The debt is paid only
+    once the log is emptied (a reader may hold it back): until then it is owed, and the
+    next call compacts again. Nothing is done when nothing is owed, as on PostgreSQL."""
+    with transaction(sessions) as session:
+        owed = search_index.compaction_owed(session.connection())
+        if owed is None:
+            return
+        search_index.compact(session.connection())
+    engine: Engine = sessions.kw["bind"]
+    with engine.connect() as connection:
+        busy = connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).scalar()
+    if not busy:
+        with transaction(sessions) as session:
+            search_index.compaction_paid(session.connection(), owed)
 
 
 def _with_merged(session: Session, ids: set[int]) -> set[int]:
@@ -139,6 +186,53 @@ def _blobs_and_keys(session: Session, chunk: list[int]) -> tuple[set[int], set[s
             keys.add(key)
     blobs.update(session.scalars(select(Attachment.blob_id).where(Attachment.item_id.in_(chunk))))
     return blobs, keys
+
+
+def _delete_follow_ups(session: Session, message_ids: list[int]) -> None:
+    """Delete these follow-ups with their files, their raw bytes and delivery keys."""
+    blobs: set[int] = set()
+    keys: set[str] = set()
+    for chunk in _chunks(message_ids):
+        for blob_id, key in session.execute(
+            select(Message.raw_blob_id, Message.idempotency_key).where(Message.id.in_(chunk))
+        ):
+            blobs.add(blob_id)
+            keys.add(key)
+        blobs.update(session.scalars(select(Attachment.blob_id).where(Attachment.message_id.in_(chunk))))
+    _delete_in(session, Attachment.message_id, message_ids)
+    _delete_in(session, Message.id, message_ids)
+    _delete_blobs_and_keys(session, blobs, keys)
+
+
+def _forget_events(
+    session: Session, item_ids: Collection[int], message_ids: set[int], reply_ids: set[int]
+) -> None:
+    """Delete the items' events that name one of the messages (its arrival, with the
+    matchers' reasons, which name the sender) or one of the replies (written, sent,
+    failed: they name its recipient)."""
+    named = []
+    for chunk in _chunks(sorted(item_ids)):
+        for event_id, detail in session.execute(
+            select(AuditEvent.id, AuditEvent.detail).where(AuditEvent.item_id.in_(chunk))
+        ):
+            if detail.get("message") in message_ids or reply_ids & {
+                detail.get("reply"),
+                detail.get("reply_id"),
+            }:
+                named.append(event_id)
+    _delete_in(session, AuditEvent.id, named)
+
+
+def _delete_in(session: Session, column: Column[Any] | InstrumentedAttribute[Any], values: list[Any]) -> None:
+    for chunk in _chunks(values):
+        session.execute(delete(column.table).where(column.in_(chunk)))
+
+
+def _delete_blobs_and_keys(session: Session, blobs: set[int], keys: set[str]) -> None:
+    """Delete the blobs no row refers to any more, and the delivery keys."""
+    for blob_chunk in _chunks(sorted(blobs)):
+        session.execute(delete(Blob).where(Blob.id.in_(blob_chunk), *_unused_blob()))
+    _delete_in(session, DeliveryKey.key, sorted(keys))
 
 
 def _unused_blob() -> list[ColumnElement[bool]]:

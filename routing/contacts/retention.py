@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, Select, exists, insert, select, update
+from sqlalchemy import Select, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -63,9 +63,7 @@ def purge(
             report.batches += 1
             if between is not None:
                 between()
-    engine = sessions.kw.get("bind")
-    if isinstance(engine, Engine) and report.batches:
-        forget(engine)
+    forget(sessions)
     return report
 
 

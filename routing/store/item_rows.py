@@ -123,14 +123,18 @@ def insert_events(session: Session, events: list[dict[str, Any]]) -> None:
         session.execute(_INSERT_EVENT, events)
 
 
-def insert_attachments(session: Session, item_id: int, message: InboundMessage) -> None:
-    """Store the message's attachments on the item, their contents as blobs."""
+def insert_attachments(
+    session: Session, item_id: int, message: InboundMessage, follow_up_id: int | None = None
+) -> None:
+    """Store the message's attachments on the item (naming the follow-up they came with,
+    if the message is one), their contents as blobs."""
     blob_ids = insert_blobs(session, [attachment.content for attachment in message.attachments])
     for attachment, blob_id in zip(message.attachments, blob_ids, strict=True):
         session.execute(
             _INSERT_ATTACHMENT,
             {
                 "item_id": item_id,
+                "message_id": follow_up_id,
                 "filename": attachment.filename,
                 "content_type": attachment.content_type,
                 "size": attachment.size,

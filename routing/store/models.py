@@ -248,6 +248,10 @@ class Attachment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    # The follow-up it came with; None for the item's first message (and for files stored
+    # before migration 0027). No database reference, as for Item.contact_id: SQLite adds
+    # the column in place; routing.contacts.erasure erases a follow-up's files with it.
+    message_id: Mapped[int | None] = mapped_column()
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(255))
     size: Mapped[int]

@@ -42,6 +42,11 @@ _POSTGRESQL_DDL = (
 # the rest; "row" counts each term's items first, reading its whole list of rows.
 VOCABULARY = f"{TABLE}_vocabulary"
 _VOCABULARY_DDL = f"CREATE VIRTUAL TABLE {VOCABULARY} USING fts5vocab({TABLE}, instance)"
+# On SQLite, one row per erasure whose terms may still be in the index's segments,
+# written in the erasure's own transaction and deleted once the index is compacted, so
+# that a process that dies in between leaves the compaction owed (compaction_owed()).
+OWED = f"{TABLE}_owed"
+_OWED_DDL = f"CREATE TABLE {OWED} (id INTEGER PRIMARY KEY)"
 # Items read and indexed per transaction while filling the index for stored items.
 FILL_BATCH = 2_000
 # PostgreSQL refuses a tsvector past 1 MB of lexemes and positions (MAXSTRPOS), and the
@@ -80,10 +85,42 @@ def drop_vocabulary(connection: Connection) -> None:
         connection.exec_driver_sql(f"DROP TABLE IF EXISTS {VOCABULARY}")
 
 
+def create_owed(connection: Connection) -> None:
+    """Make SQLite's table of owed compactions; PostgreSQL needs none."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(_OWED_DDL)
+
+
+def drop_owed(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {OWED}")
+
+
+def owe_compaction(session: Session) -> None:
+    """Record, in the transaction that deletes terms for good (an erasure), that the index
+    must be compacted: FTS5 keeps a deleted row's terms in its older segments until they
+    are merged. Nothing on PostgreSQL, whose rows are gone from the index with the row."""
+    if _on_sqlite(session):
+        session.execute(text(f"INSERT INTO {OWED} DEFAULT VALUES"))
+
+
+def compaction_owed(connection: Connection) -> int | None:
+    """The latest owed compaction's mark, or None when none is owed (always on PostgreSQL)."""
+    if connection.dialect.name != "sqlite":
+        return None
+    owed: int | None = connection.exec_driver_sql(f"SELECT max(id) FROM {OWED}").scalar()
+    return owed
+
+
+def compaction_paid(connection: Connection, mark: int) -> None:
+    """The compaction owed up to `mark` is done; an erasure committed since owes its own."""
+    connection.execute(text(f"DELETE FROM {OWED} WHERE id <= :mark"), {"mark": mark})
+
+
 def compact(connection: Connection) -> None:
-    """On SQLite, merge the index's segments into one: FTS5 keeps a deleted row's terms in
-    its older segments until they are merged, and an erasure must leave none on disk.
-    The cost grows with the index (it is rewritten whole); PostgreSQL needs nothing."""
+    """On SQLite, merge the index's segments into one, so that no deleted row's terms
+    stay on disk. The cost grows with the index (it is rewritten whole): it is run only
+    when an erasure owes it. PostgreSQL needs nothing."""
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql(f"INSERT INTO {TABLE} ({TABLE}) VALUES ('optimize')")
 
