@@ -35,6 +35,23 @@ def office_with(tmp_path: Path, extra: str, database_url: str | None = None, off
     return load_settings(path, {"INTAKE_DATABASE_URL": database_url} if database_url else {})
 
 
+# Sends a voicemail whose transcript mentions an invoice to billing.
+INVOICE_RULE = """
+[[rules]]
+name = "invoice-words"
+description = "A transcript that mentions an invoice goes to billing."
+when = { transcript = ["invoice"] }
+route = "billing"
+"""
+
+
+def invoice_router(settings: Settings, folder: Path) -> Router:
+    """A router for the office of `settings` with INVOICE_RULE added."""
+    path = folder / "office-with-invoice-rule.toml"
+    path.write_text(settings.source.read_text() + INVOICE_RULE)
+    return Router(load_settings(path, {"INTAKE_DATABASE_URL": settings.database.url}))
+
+
 def rule_under_test(when: str) -> str:
     return f'[[rules]]\nname = "under-test"\nwhen = {{ {when} }}\nroute = "billing"\n'
 

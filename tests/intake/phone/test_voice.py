@@ -12,9 +12,9 @@ from sqlalchemy import select
 from config.languages import PAGE_LANGUAGES
 from config.loading import load_settings
 from intake.phone.voice import SAY_LANGUAGES
-from routing.engine import Router
 from routing.store.database import transaction
 from routing.store.models import Item, VoiceCall
+from tests.support.routers import invoice_router
 from tests.support.twilio import (
     CALLER,
     CLOSED_TIME,
@@ -302,23 +302,12 @@ def test_a_failed_transcription_is_recorded_and_the_recording_stays(phone: Phone
     assert b"The transcription failed" in page and b"<audio controls" in page
 
 
-INVOICE_RULE = """
-[[rules]]
-name = "invoice-words"
-description = "Anything that mentions an invoice goes to billing."
-when = { transcript = ["invoice"] }
-route = "billing"
-"""
 INVOICE_REASON = "rule 'invoice-words' routes to billing"
 
 
 def _word_router(phone: PhoneOffice) -> None:
     """Route by the office's config plus a rule that sends invoice talk to billing."""
-    path = phone.settings.source.with_name("office-with-rule.toml")
-    path.write_text(phone.settings.source.read_text() + INVOICE_RULE)
-    phone.hooks.deliverer.router = Router(
-        load_settings(path, {"INTAKE_DATABASE_URL": phone.settings.database.url})
-    )
+    phone.hooks.deliverer.router = invoice_router(phone.settings, phone.settings.source.parent)
 
 
 def test_a_transcript_reroutes_an_item_nobody_has_picked_up(phone: PhoneOffice) -> None:

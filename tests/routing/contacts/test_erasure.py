@@ -9,28 +9,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from config.loading import load_settings
 from intake.cli.runtime import Runtime
 from intake.jobs.retention import RetentionWorker
 from routing.channels.voicemail import CallFacts, Transcription, Voicemail, VoicemailDesk
 from routing.contacts.erasure import erase_contact
 from routing.contacts.suggestions import merge_items
-from routing.engine import Router
 from routing.normalize import normalizer_for
 from routing.store import search_index
 from routing.store.database import transaction
 from routing.store.models import AuditEvent, Contact, Item, LearnedDepartment, LearnedWord
 from tests.support.contacts import ANA_NUMBER, ARRIVED, RECEPTION, text_message, two_people
-from tests.support.routers import voicemail
-
-# Sends a voicemail whose transcript speaks of an invoice to billing.
-INVOICE_RULE = """
-[[rules]]
-name = "invoice-words"
-description = "A transcript about an invoice goes to billing."
-when = { transcript = ["invoice"] }
-route = "billing"
-"""
+from tests.support.routers import invoice_router, voicemail
 
 
 def test_another_persons_item_merged_into_theirs_is_unmerged_not_erased(runtime: Runtime) -> None:
@@ -61,11 +50,7 @@ def test_a_reroute_intake_made_itself_takes_back_nothing_others_taught(
     runtime: Runtime, tmp_path: Path
 ) -> None:
     people = two_people(runtime)  # Bob's invoice and one email of Ana's were taught to billing
-    office = tmp_path / "office.toml"
-    office.write_text(runtime.settings.source.read_text() + INVOICE_RULE)
-    runtime.deliverer.router = Router(
-        load_settings(office, {"INTAKE_DATABASE_URL": runtime.settings.database.url})
-    )
+    runtime.deliverer.router = invoice_router(runtime.settings, tmp_path)
     call = CallFacts("CA01", "RE01", "https://api.twilio.com/rec/RE01", ANA_NUMBER, "+15555550100")
     desk = VoicemailDesk(runtime.deliverer, transcribe=True)
     desk.record(Voicemail(voicemail("", ANA_NUMBER), call, "RE01.wav"))
