@@ -114,7 +114,7 @@ def stacked_bars(title: str, days: Sequence[date], series: Sequence[Series], off
         for n, day in enumerate(days)
         if (last - n) % LABEL_EVERY == 0
     )
-    y_ticks = tuple(Tick(bottom - v * per_item, str(v)) for v in range(0, top_value + 1, step))
+    y_ticks = tuple(Tick(bottom - v * per_item, number(v)) for v in range(0, top_value + 1, step))
     first, final = (day_label(days[0]), day_label(days[-1])) if days else ("", "")
     return BarChart(
         title=title,

@@ -50,7 +50,7 @@ from routing.engine import RouterHolder
 from routing.message import InboundMessage
 from routing.people.accounts import ensure_first_admin
 from routing.queues.replies import TEXT_CHANNELS
-from routing.store.database import make_engine, make_session_factory
+from routing.store.database import StorageUnavailable, make_engine, make_session_factory
 from routing.store.inbox import InboxWriter
 from routing.store.leases import process_holder
 from routing.store.mailboxes import MailboxStore
@@ -143,7 +143,8 @@ def reload_config(runtime: Runtime) -> bool:
         return False
     try:
         sync_departments(runtime.sessions, settings)
-    except SQLAlchemyError as error:
+    # This runs in a signal handler: whatever it raises stops the process's main thread.
+    except (SQLAlchemyError, StorageUnavailable) as error:
         log.error("config reload refused, the departments could not be stored: %s", error)
         return False
     runtime.routers.swap(router)

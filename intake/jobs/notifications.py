@@ -56,10 +56,16 @@ class NotificationWorker(ConfiguredJobWorker):
 
     def do(self, claim: Claim) -> None:
         settings = self.settings()
-        items = new_items(self.sessions, claim.item_ids)
         department = next((d for d in settings.departments if d.id == claim.payload["department_id"]), None)
-        if not items or department is None:
-            raise SendFailed("the item or its department is gone", retry=False)
+        if department is None:
+            raise SendFailed("the department is gone from the config", retry=False)
+        # An item moved (or erased) since it arrived is no news for this department: the
+        # receptionist who moved it knows, and its link would show this department a 404.
+        arrived = new_items(self.sessions, claim.item_ids)
+        items = [item for item in arrived if item.department_id == department.id]
+        if not items:
+            log.info("notification %s: its items have left %s, nothing to send", claim.id, department.id)
+            return
         if claim.payload["via"] == "webhook":
             self._post(claim, settings, department, items[0])
         else:

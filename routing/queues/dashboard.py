@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from routing.queues.filters import OPEN_STATUSES
 from routing.store.models import Department, Item
 
 WINDOW_DAYS = 30
@@ -73,7 +74,7 @@ class PickUp:
     position: int
     median: timedelta | None  # None when none was picked up
     picked_up: int
-    waiting: int  # not picked up yet: not in the median
+    waiting: int  # open and not picked up yet: not in the median
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,8 @@ def _counts(session: Session, window: Window, only: Collection[str] | None) -> l
         Item.department_id,
         Item.channel,
         window.day_index().label("day"),
-        case((Item.claimed_at.is_(None), 1), else_=0).label("waiting"),
+        # Resolved (spam too) or merged before anyone picked it up, an item waits no more.
+        case((and_(Item.claimed_at.is_(None), Item.status.in_(OPEN_STATUSES)), 1), else_=0).label("waiting"),
     ).where(window.received_within())
     if only is not None:
         received = received.where(Item.department_id.in_(only))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from routing.store.database import transaction
@@ -133,21 +133,26 @@ def claim(
 
 
 def _due(kinds: Collection[str], now: datetime) -> Select[Job]:
+    return select(Job).where(Job.kind.in_(kinds), _claimable(now)).order_by(Job.due_at, Job.id).limit(1)
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Due and waiting, or claimed by a worker whose lease ran out."""
     waiting = and_(Job.status == "pending", Job.due_at <= now)
     lapsed = and_(Job.status == "running", Job.lease_until <= now)
-    return select(Job).where(Job.kind.in_(kinds), or_(waiting, lapsed)).order_by(Job.due_at, Job.id).limit(1)
+    return or_(waiting, lapsed)
 
 
 def _batch_mates(session: Session, row: Job, now: datetime, max_attempts: int) -> list[Job]:
-    """The other due rows of the same kind and batch, to be done with `row`."""
+    """The other due rows of the same kind and batch, to be done with `row`; those a dead
+    worker claimed with it too, so that its batch goes again whole, as the same message."""
     return list(
         session.scalars(
             select(Job)
             .where(
                 Job.kind == row.kind,
                 Job.batch == row.batch,
-                Job.status == "pending",
-                Job.due_at <= now,
+                _claimable(now),
                 Job.attempts < max_attempts,
                 Job.id != row.id,
             )

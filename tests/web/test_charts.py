@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from flask import Flask
+from flask_babel import Babel
 
 from routing.queues.dashboard import PickUp, Series
 from web import charts
@@ -68,3 +70,13 @@ def test_the_wait_bars_are_as_long_as_the_median() -> None:
     assert sales is not None and billing is not None and nothing is None
     assert billing.width == pytest.approx(sales.width / 2)
     assert sales.title == "Sales: median 2 h over 3 items picked up"
+
+
+def test_the_axis_writes_its_numbers_as_the_rest_of_the_page() -> None:
+    app = Flask(__name__)
+    Babel(app)  # a page's numbers are written in its language: English here
+    busy = Series("sales", "Sales", (1234, 0, 10), position=0)
+    with app.test_request_context():
+        chart = charts.stacked_bars("Items", DAYS, [busy])
+    assert [t.label for t in chart.y_ticks] == ["0", "500", "1,000", "1,500"]
+    assert chart.description == "1,244 items from Nov 2 to Nov 4, the busiest day 1,234 items."

@@ -11,9 +11,12 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from sqlalchemy import select
 
 from config.loading import load_settings
 from intake.cli.runtime import open_runtime, reload_config
+from routing.store.database import transaction
+from routing.store.models import Department
 from tests.conftest import OFFICE
 from tests.support.mail import email_bytes
 from tests.support.serving import ServeProcess
@@ -167,3 +170,24 @@ def test_a_reload_reaches_email_and_texts_alike(config: Path, database_url: str)
         ("sms", "front-desk"),
         ("sms", "billing"),
     ]
+
+
+def test_a_reload_while_another_process_writes_is_refused_and_the_old_config_kept(
+    config: Path, database_url: str
+) -> None:
+    # Another process stores mail and holds the departments past the office's 1 s lock
+    # timeout (on SQLite, the one writer's turn). The reload, run in a signal handler, must
+    # say so and keep the old config, never raise into the main thread and stop the process.
+    environ = {"INTAKE_DATABASE_URL": database_url}
+    runtime, worker = (open_runtime(load_settings(config, environ)) for _ in range(2))
+    first, settings = runtime.routers.current, runtime.settings
+    config.write_text(config.read_text().replace('name = "Sales"', 'name = "Sales team"') + INVOICES)
+    try:
+        with transaction(worker.sessions) as session:
+            session.scalars(select(Department).with_for_update()).all()
+            assert not reload_config(runtime)
+        assert (runtime.routers.current, runtime.settings) == (first, settings)
+        assert reload_config(runtime)
+    finally:
+        worker.engine.dispose()
+        runtime.engine.dispose()

@@ -17,6 +17,8 @@ from sqlalchemy import select
 from intake.cli.runtime import Runtime, open_runtime
 from intake.email.parser import parse_email
 from intake.jobs.notifications import NotificationWorker
+from routing.people import accounts
+from routing.queues import triage
 from routing.store import jobs
 from routing.store.database import transaction
 from routing.store.models import AuditEvent, Job
@@ -281,6 +283,63 @@ def test_a_digest_gathers_the_period_into_one_email(database_url: str, tmp_path:
             assert message["Message-ID"].startswith("<intake-notification-digest-")
             rows = notification_jobs(runtime, "digest")
             assert [(r.status, r.attempts) for r in rows] == [("done", 1)] * 3
+        finally:
+            runtime.engine.dispose()
+
+
+def test_a_digest_whose_worker_died_goes_again_whole_as_the_same_email(
+    database_url: str, tmp_path: Path
+) -> None:
+    with smtp_sink() as (port, sink), webhook_receiver() as hook:
+        runtime = _open(tmp_path, database_url, port, hook, digest_minutes=15)
+        try:
+            clock = Clock()
+            worker = NotificationWorker(runtime.sessions, lambda: runtime.routers.settings, clock=clock)
+            for number in range(3):
+                runtime.deliverer.deliver(parse_email(email_bytes(message_id=f"<died{number}@x.example>")))
+            clock.catch_up()
+            while worker.run_once():  # the webhooks
+                pass
+            clock.advance(timedelta(minutes=15))
+            # A worker claims the digest, sends it and dies before marking it sent.
+            claim = jobs.claim(runtime.sessions, worker.kinds, clock(), worker.retries().max_attempts)
+            assert claim is not None and len(claim.rows) == 3
+            worker.do(claim)
+            clock.advance(jobs.LEASE + timedelta(seconds=1))
+            assert worker.run_once() and not worker.run_once()
+            [(_, sent), (_, again)] = sink.messages
+            assert again["Subject"] == sent["Subject"] == "[Intake] 3 new items in Sales"
+            assert again["Message-ID"] == sent["Message-ID"]  # the receiver can drop the copy
+            rows = notification_jobs(runtime, "digest")
+            assert [(r.status, r.attempts) for r in rows] == [("done", 2)] * 3
+        finally:
+            runtime.engine.dispose()
+
+
+def test_an_item_moved_away_before_its_digest_is_left_out_of_it(database_url: str, tmp_path: Path) -> None:
+    with smtp_sink() as (port, sink), webhook_receiver() as hook:
+        runtime = _open(tmp_path, database_url, port, hook, digest_minutes=15)
+        try:
+            clock = Clock()
+            worker = NotificationWorker(runtime.sessions, lambda: runtime.routers.settings, clock=clock)
+            moved, alone = (
+                runtime.deliverer.deliver(parse_email(email_bytes(subject=s, message_id=f"<{s}@x.example>")))
+                for s in ("Moved", "Alone")
+            )
+            with transaction(runtime.sessions) as session:  # a receptionist sends one to billing
+                rita = accounts.person_of(accounts.add_user(session, "rita", "receptionist", "x" * 12))
+                triage.reroute(session, moved.item_id, rita, "billing", "an invoice")
+            clock.catch_up()
+            clock.advance(timedelta(minutes=15))
+            while worker.run_once():
+                pass
+            [(_, message)] = sink.messages
+            assert message["Subject"] == "[Intake] 1 new item in Sales"
+            assert "Subject: Alone" in message.get_content() and "Moved" not in message.get_content()
+            assert [r.item_id for r in notification_jobs(runtime, "digest")] == [moved.item_id, alone.item_id]
+            assert {r.status for r in notification_jobs(runtime)} == {"done"}
+            # Nor is it posted: its link would lead Sales to an item they may no longer see.
+            assert [r.json["item"]["id"] for r in hook.requests] == [alone.item_id]
         finally:
             runtime.engine.dispose()
 

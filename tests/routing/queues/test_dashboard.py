@@ -16,6 +16,8 @@ from sqlalchemy import select
 from intake.cli.runtime import Runtime
 from intake.email.parser import parse_email
 from intake.phone.sms import parse_message
+from routing.people import accounts
+from routing.queues import triage
 from routing.queues.dashboard import Dashboard, Series, Window, figures
 from routing.store.database import transaction
 from routing.store.models import Department, Item
@@ -232,3 +234,16 @@ def test_messages_taken_by_hand_have_their_channels_named(runtime: Runtime) -> N
             session.get_one(Item, item_id).channel = channel  # as /take stores them
     labels = [(s.key, s.label) for s in read(runtime).by_channel]
     assert labels == [("phone-note", "Phone note"), ("visit", "Visit"), ("post", "Post")]
+
+
+def test_an_item_dealt_with_before_anyone_picked_it_up_is_not_waiting(runtime: Runtime) -> None:
+    morning = datetime(2026, 11, 16, 14, 0, tzinfo=UTC)
+    resolved, spam, _still_new = (email(runtime, "sales", morning) for _ in range(3))
+    with transaction(runtime.sessions) as session:
+        reception = accounts.person_of(accounts.add_user(session, "reception", "receptionist", "x" * 12))
+        triage.resolve(session, resolved, reception)
+        triage.mark_spam(session, spam, reception)
+
+    [sales] = [p for p in read(runtime).pick_up if p.department_id == "sales"]
+
+    assert (sales.median, sales.picked_up, sales.waiting) == (None, 0, 1)  # the one still new
