@@ -103,6 +103,7 @@ class ItemMaker:
             "parse_defects": [],
             "machine_kind": "auto-reply" if channel == "email" and rng.random() < 0.02 else None,
             "received_at": received_at,
+            "queued_at": received_at,
             "created_at": received_at,
             "raw_blob_id": self.blobs[channel],
             "raw_content_type": "message/rfc822"

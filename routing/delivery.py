@@ -385,6 +385,8 @@ def _join(
     }
     batch.event(thread.item_id, "reply received", detail)
     if thread.reopens:
-        session.execute(update(Item).where(Item.id == thread.item_id).values(status="new"))
+        # Back at the top of its queue, as the reply is what waits now.
+        reopening = update(Item).where(Item.id == thread.item_id)
+        session.execute(reopening.values(status="new", queued_at=message.received_at))
         reopened = {"department": thread.department_id, "reason": f"a reply arrived ({thread.matcher})"}
         batch.event(thread.item_id, "reopened", reopened)

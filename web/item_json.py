@@ -24,6 +24,7 @@ def item_json(item: Item, facts: PhoneFacts | None = None) -> dict[str, Any]:
         "sender": item.sender,
         "subject": item.subject,
         "received_at": item.received_at.isoformat(),
+        "queued_at": item.queued_at.isoformat(),
         "routing_reason": item.routing_reason,
         "machine_kind": item.machine_kind,
         "priority": item.priority,

@@ -131,12 +131,12 @@ def _moment(micros: str) -> datetime:
 class Cursor:
     """Where a page ends: the sort keys of its last item.
 
-    Newest first: (received_at, id). Most urgent first: the priority rank, the due
-    time (NEVER_DUE for none), then (received_at, id); such a cursor starts with "u"
+    Newest first: (queued_at, id). Most urgent first: the priority rank, the due
+    time (NEVER_DUE for none), then (queued_at, id); such a cursor starts with "u"
     so that one handed out for one order is refused for the other.
     """
 
-    received_at: datetime
+    queued_at: datetime
     item_id: int
     rank: int | None = None
     due_at: datetime | None = None
@@ -146,7 +146,7 @@ class Cursor:
         return "newest" if self.rank is None else "urgent"
 
     def __str__(self) -> str:
-        newest = f"{_micros(self.received_at)}-{self.item_id}"
+        newest = f"{_micros(self.queued_at)}-{self.item_id}"
         if self.rank is None or self.due_at is None:
             return newest
         return f"u{self.rank}-{_micros(self.due_at)}-{newest}"

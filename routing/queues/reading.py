@@ -144,14 +144,14 @@ def newer_items(
     """Items of the view that arrived after item `after_id`, newest first: what a
     watching page adds at its top. Cheap: the newest few ids of one queue.
 
-    Also the view's items received in the last LATE_WINDOW, whatever their id: on
+    Also the view's items come into it in the last LATE_WINDOW (a reopened one too), whatever their id: on
     PostgreSQL two processes can take ids 10 and 11 and commit 11 first, and a page
     that saw 11 must still be shown 10. The page skips the rows it has already."""
     view = _view(session, filters, department_id, None, me)
     newer = session.scalars(view.where(Item.id > after_id).order_by(Item.id.desc()).limit(limit))
     recent = session.scalars(
-        view.where(Item.received_at >= utcnow() - LATE_WINDOW, Item.id <= after_id)
-        .order_by(Item.received_at.desc(), Item.id.desc())
+        view.where(Item.queued_at >= utcnow() - LATE_WINDOW, Item.id <= after_id)
+        .order_by(Item.queued_at.desc(), Item.id.desc())
         .limit(limit)
     )
     found = {item.id: item for item in [*newer, *recent]}
@@ -270,13 +270,13 @@ def _due() -> ColumnElement[datetime]:
 def _newest_first(query: Select[T], after: Cursor | None) -> Select[T]:
     if after is not None:
         query = query.where(_older(after))
-    return query.order_by(Item.received_at.desc(), Item.id.desc())
+    return query.order_by(Item.queued_at.desc(), Item.id.desc())
 
 
 def _older(after: Cursor) -> ColumnElement[bool]:
     # A row-value comparison, not `a < x OR (a = x AND id < y)`: both databases then
     # start the index range at the cursor instead of testing every newer row.
-    return tuple_(Item.received_at, Item.id) < tuple_(after.received_at, after.item_id)
+    return tuple_(Item.queued_at, Item.id) < tuple_(after.queued_at, after.item_id)
 
 
 def _most_urgent_first(query: Select[T], after: Cursor | None) -> Select[T]:
@@ -292,10 +292,10 @@ def _most_urgent_first(query: Select[T], after: Cursor | None) -> Select[T]:
                 and_(rank == after.rank, or_(due > after.due_at, and_(due == after.due_at, _older(after)))),
             )
         )
-    return query.order_by(rank, due, Item.received_at.desc(), Item.id.desc())
+    return query.order_by(rank, due, Item.queued_at.desc(), Item.id.desc())
 
 
 def _cursor(item: Item, sort: str) -> Cursor:
     if sort == "urgent":
-        return Cursor(item.received_at, item.id, priority_rank(item.priority), item.due_at or NEVER_DUE)
-    return Cursor(item.received_at, item.id)
+        return Cursor(item.queued_at, item.id, priority_rank(item.priority), item.due_at or NEVER_DUE)
+    return Cursor(item.queued_at, item.id)

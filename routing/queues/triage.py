@@ -190,13 +190,13 @@ def resolve(session: Session, item_id: int, who: Person) -> Item:
 
 
 def reopen(session: Session, item_id: int, who: Person) -> Item:
-    """Bring a resolved item (spam included) back into its queue."""
+    """Bring a resolved item (spam included) back into its queue, at its top."""
     item = item_for(session, item_id, who)
     if item.status != "resolved":
         raise TriageError(f"item {item_id} is open already")
     _record(session, item, who, "reopened")
     item.status = "claimed" if item.assignee_id is not None else "new"
-    item.resolved_at, item.spam = None, False
+    item.resolved_at, item.spam, item.queued_at = None, False, utcnow()
     return item
 
 

@@ -102,6 +102,8 @@ def add_item(
             assignee = columns.pop("assignee", None)
             if assignee is not None:
                 item.assignee_id = session.query(User.id).filter(User.name == assignee).scalar()
+            if "received_at" in columns:  # an arrival moved is when the item came into its queue
+                columns.setdefault("queued_at", columns["received_at"])
             for name, value in columns.items():
                 setattr(item, name, value)
     return item_id

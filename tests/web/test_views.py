@@ -159,6 +159,7 @@ def test_api_lists_a_department_with_a_next_link(runtime: Runtime, client: Flask
         "sender": "ann@client.example",
         "subject": "Message 5",
         "received_at": "2026-11-02T15:05:00+00:00",
+        "queued_at": "2026-11-02T15:05:00+00:00",
         "routing_reason": "sent to sales@office.test, which belongs to sales",
         "machine_kind": None,
         "recording": None,
