@@ -71,6 +71,9 @@ class InboundMessage:
     sender_name: str | None = None
     # Set for mail written by a machine, not a person: "bounce", "auto-reply", ...
     machine_kind: str | None = None
+    # An email's SMTP envelope sender (MAIL FROM): "" for the null sender, None where no
+    # envelope is known (IMAP, an import) and on other channels. Automatic answers go there.
+    envelope_sender: str | None = None
     # Email headers as (name, value) pairs, in the order they came; empty on other channels.
     headers: tuple[tuple[str, str], ...] = ()
     parse_defects: tuple[str, ...] = field(default=())

@@ -2,8 +2,10 @@
 queues its sending (routing.queues.replies); the reply worker sends it later, so no
 request waits on a mail server.
 
-The page's form posts to /items/<id>/reply (text, channel); the API's
-POST /api/v1/items/<id>/reply takes {"text", "channel"} and answers 202 with the reply.
+The page's form posts to /items/<id>/reply (text, channel, and the key it was shown
+with); the API's POST /api/v1/items/<id>/reply takes {"text", "channel", "key"} (the key
+optional) and answers 202 with the reply. The same key and text again answer the reply
+stored the first time: a double click or a request sent again sends one reply.
 """
 
 from __future__ import annotations
@@ -39,16 +41,30 @@ def addresses() -> dict[str, replies.Address]:
 
 def answer(item_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Store the reply the fields describe; raises TriageError (400), NoSuchItem (404)."""
-    text, channel = fields.get("text"), fields.get("channel") or None
+    text, channel, key = fields.get("text"), fields.get("channel") or None, fields.get("key") or None
     if not isinstance(text, str):
         raise BadField("text is required: the words of the reply")
     if channel is not None and not isinstance(channel, str):
         raise BadField(f"channel must be one of {', '.join(replies.CHANNELS)}")
+    if key is not None and not isinstance(key, str):
+        raise BadField(replies.BAD_REQUEST_KEY)
     # The write holds SQLite's one writer: the channels are worked out before it, the JSON after.
     ways = addresses()
     with writing() as session:
-        reply = replies.answer(session, item_id, person(), text, channel, ways, utcnow())
+        reply = replies.answer(session, item_id, person(), text, channel, ways, utcnow(), key)
     return reply_json(reply)
+
+
+@blueprint.app_template_global()
+def reply_limit(channel: str) -> int:
+    """The most characters an answer by `channel` may have: the answer box holds no more."""
+    return replies.MAX_TEXT if channel in replies.TEXT_CHANNELS else replies.MAX_REPLY
+
+
+@blueprint.app_template_global()
+def new_reply_key() -> str:
+    """The answer form's key, new each time the item's page is shown."""
+    return replies.new_request_key()
 
 
 def listed(item_id: int) -> list[dict[str, Any]]:

@@ -2,12 +2,17 @@
 any address outside the office, From the item's department, as `Fwd: <subject> [#ID]`.
 
 The email itself is a reply's (reply_mail.reply_email) with the original message
-attached whole; an answer to it carries the token and joins the item.
+attached whole; an answer to it carries the token and joins the item. A text, a
+voicemail or a message taken by hand came as no email: its raw form (a webhook's, with
+the office's Twilio account in it; the desk's JSON) is no message to a partner, so an
+email is written of it instead: its subject, date and text, with its files.
 """
 
 from __future__ import annotations
 
-from email.utils import make_msgid
+import re
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 
 from sqlalchemy.orm import Session
 
@@ -16,6 +21,9 @@ from intake.email.reply_mail import mailbox, reply_subject, sending_department
 from routing.queues import replies
 from routing.queues.replies import Addressing, ReplyRefused
 from routing.store.models import Item
+
+EMAIL = "message/rfc822"
+_MEDIA_TYPE = re.compile(r"([a-z0-9][a-z0-9.+-]*)/([a-z0-9][a-z0-9.+-]*)")
 
 
 def forward_addressing(settings: Settings, to: str) -> replies.Address:
@@ -57,3 +65,30 @@ def _recipient(settings: Settings, to: str) -> str:
     if settings.owns_domain(found.rpartition("@")[2]):  # its domain written in xn-- form
         raise ReplyRefused(f"{to} is the office's own address: reroute the item instead")
     return found
+
+
+def forwarded_original(item: Item) -> bytes:
+    """The item's first message as an email to attach to its forward: as it came, for mail."""
+    if item.raw_content_type == EMAIL:
+        return item.raw.content
+    written = EmailMessage()
+    written["Subject"] = " ".join(item.subject.split())  # no line break can end the header
+    written["Date"] = format_datetime(item.received_at)
+    sender = mailbox(item.sender)
+    if sender:  # a number is named by the subject
+        written["From"] = sender
+    written.set_content(item.text or "")
+    for file in item.attachments:
+        if file.message_id is None:  # the first message's; a follow-up's came later
+            maintype, subtype = _file_type(file.content_type)
+            written.add_attachment(file.blob.content, maintype, subtype, filename=file.filename)
+    return written.as_bytes()
+
+
+def _file_type(content_type: str) -> tuple[str, str]:
+    """A file's type as a mail part may declare it: a multipart or a message in base64,
+    or a type no program knows (a text's MMS can announce anything), is plain bytes."""
+    found = _MEDIA_TYPE.fullmatch(content_type.strip().lower())
+    if found is None or found[1] in ("multipart", "message"):
+        return "application", "octet-stream"
+    return found[1], found[2]

@@ -153,6 +153,7 @@ def _parse_email(
         raw=raw,
         raw_content_type="message/rfc822",
         machine_kind=machine_kind(message, headers, sender, envelope.sender),
+        envelope_sender=envelope.sender,
         headers=headers.all(),
         parse_defects=tuple(dict.fromkeys(clean(d) for d in defects)),
     )
@@ -176,6 +177,7 @@ def raw_only(raw: bytes, envelope: Envelope, received_at: datetime, reason: str)
         received_at=received_at,
         raw=raw,
         raw_content_type="message/rfc822",
+        envelope_sender=envelope.sender,
         parse_defects=(clean(f"{reason}; stored raw only"),),
     )
 
@@ -221,12 +223,14 @@ def _charset_hint(message: Message) -> str | None:
 
 
 def _sender(headers: HeaderReader, envelope_sender: str | None, defects: list[str]) -> tuple[str | None, str]:
-    pairs = headers.addresses("From", "Sender")
-    for name, address in pairs:
+    # Each header's first mailbox only: a From that names more ("postmaster, victim@...")
+    # is no author to answer past its first.
+    firsts = [pairs[0] for pairs in (headers.addresses("From"), headers.addresses("Sender")) if pairs]
+    for name, address in firsts:
         if _MAILBOX.fullmatch(address):
             return _sender_name(name, defects), address.lower()[:MAX_ADDRESS]
     # A From without an address ("Ann", "<>", an empty group) names no one to answer.
-    named = _sender_name(next((name for name, _ in pairs if name), ""), defects)
+    named = _sender_name(next((name for name, _ in firsts if name), ""), defects)
     if envelope_sender:
         defects.append("no From address; the sender is the SMTP envelope sender")
         return named, clean(envelope_sender).lower()[:MAX_ADDRESS]

@@ -2,7 +2,8 @@
 email itself, plain text with a simple HTML part, built with the standard library.
 
 A reply goes From the department's reply address with the department's name, To the
-sender (or the address their Reply-To names) of the latest message, as
+sender (or the address their Reply-To names) of the latest message (not counting those
+from a partner the item was forwarded to), as
 `Re: <subject> [#ID]`, with In-Reply-To and References from that message and a
 Message-ID in the office's domain: kept on the reply, it is how the customer's answer
 finds its way back to the item (routing.conversation).
@@ -29,8 +30,9 @@ from routing.queues.replies import Addressing, ReplyRefused
 from routing.shown_text import without_hidden
 from routing.store.models import ArrivedMessage, Blob, Item, Reply
 
-# "Re:", and its German, Nordic, Dutch and Polish forms, however often repeated.
-_REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|odp)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+# "Re:", and its German, Nordic, Dutch, Polish, Romanian and Hungarian forms (those the
+# office's languages write, as routing.message_text reads them), however often repeated.
+_REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|vs|antw|odp|r\u0103sp|rasp)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 # C0 and C1 control characters: in a header, CR and LF would start another one.
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # A Message-ID to thread on: printable ASCII in angle brackets, short enough that
@@ -54,8 +56,10 @@ def email_addressing(settings: Settings) -> replies.Address:
 
     def address(session: Session, item: Item) -> Addressing:
         sender, sender_name = sending_department(settings, item)
-        answered: ArrivedMessage = item.messages[-1] if item.messages else item
+        answered = answered_message(session, item)
         recipient = _reply_to(session, answered) or mailbox(answered.sender)
+        if recipient is None and not answered.sender:
+            raise ReplyRefused("the message names no address to answer")
         if recipient is None:
             raise ReplyRefused(f"the sender's address {answered.sender!r} cannot be answered")
         return Addressing(
@@ -69,6 +73,18 @@ def email_addressing(settings: Settings) -> replies.Address:
         )
 
     return address
+
+
+def answered_message(session: Session, item: Item) -> ArrivedMessage:
+    """The message a reply answers: the item's latest, but not one from an address the
+    item was forwarded to. A partner's answer to a forward joins the item, and a reply
+    after it is still meant for the customer."""
+    forwarded = session.scalars(
+        select(Reply.recipient).where(Reply.item_id == item.id, Reply.kind == replies.FORWARD)
+    ).all()
+    others = set(forwarded) - {mailbox(item.sender)}
+    written = [message for message in item.messages if mailbox(message.sender) not in others]
+    return written[-1] if written else item
 
 
 def sending_department(settings: Settings, item: Item) -> tuple[str, str]:

@@ -20,6 +20,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake.email.forward_mail import forwarded_original
 from intake.email.reply_mail import reply_email
 from intake.jobs.mail_server import SendFailed, send_email
 from intake.jobs.worker import ConfiguredJobWorker, Finish, Retries
@@ -55,7 +56,7 @@ class ReplyWorker(ConfiguredJobWorker):
             original = None
             if reply.kind == FORWARD:
                 item = session.get(Item, reply.item_id)
-                original = item.raw.content if item is not None else None
+                original = forwarded_original(item) if item is not None else None
             others: set[str] = set()
             if reply.channel in TEXT_CHANNELS and claim.attempts > 1:
                 others = set(

@@ -1,6 +1,11 @@
 """Answering an item: the checks every channel shares, then the reply stored, its "reply"
 job queued and one event in the item's history, all in the request's transaction.
 
+A reply may come with a key its request was made with (the answer form's, made when the
+page was shown, or a script's own): the same key and text again (a double click, a request
+sent again after its answer was lost) gives back the reply stored the first time. The
+item's row, locked by the check, makes a second request wait for the first one's commit.
+
 Where a reply goes and how it threads (the address, the subject, the Message-ID) is the
 channel's to work out, in intake/, and comes in as an `Address` per channel; a channel
 without one cannot answer yet, and says so. Sending is the job worker's: answering never
@@ -9,18 +14,20 @@ waits on a mail server, and a reply is stored whether or not the server is up.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from routing.people.accounts import Person
 from routing.queues.triage import TriageError, open_item
 from routing.store import jobs
-from routing.store.models import AuditEvent, Item, Reply, VoiceCall
+from routing.store.models import AuditEvent, Item, Job, Reply, VoiceCall
 
 # Every channel a reply may name; those without an Address are refused as not built yet.
 CHANNELS = ("email", "sms", "whatsapp")
@@ -48,6 +55,9 @@ WITHHELD_NUMBERS = frozenset(
     {"anonymous", "+266696687", "+7378742833", "+2562533", "+8656696", "+86282452253"}
 )
 _PHONE_NUMBER = re.compile(r"^\+[1-9][0-9]{7,14}$")
+# A request's key: what secrets.token_urlsafe makes, or a script's own of the same letters.
+_REQUEST_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
+BAD_REQUEST_KEY = "key must be 8 to 64 letters, digits, '-' or '_'"
 
 
 class ReplyRefused(TriageError):
@@ -79,33 +89,65 @@ def answer(
     channel: str | None,
     addresses: Mapping[str, Address],
     now: datetime,
+    key: str | None = None,
 ) -> Reply:
     """Store `who`'s reply to the item by `channel` (the item's own by default) and queue
-    it for sending; raise ReplyRefused, with nothing stored, when it cannot go."""
+    it for sending; raise ReplyRefused, with nothing stored, when it cannot go. The reply
+    stored earlier with the same request `key` and text is answered instead of a new one."""
     item = answerable(session, item_id, who)
     text = written(text, "a reply")
     if not text:
         raise ReplyRefused("a reply needs some text")
+    job_key = request_job_key(key, text)
+    if job_key is not None and (earlier := stored_under(session, item.id, job_key)) is not None:
+        return earlier
     chosen = channel_for(item, channel, addresses)
     if chosen in TEXT_CHANNELS and len(text) > MAX_TEXT:
         raise ReplyRefused(f"a text is at most {MAX_TEXT:,} characters; this one has {len(text):,}")
     where = addresses[chosen](session, item)
-    reply = queue_email(session, item.id, Reply(channel=chosen, author=who.name, text=text), where, now)
+    reply = Reply(channel=chosen, author=who.name, text=text)
+    reply = queue_email(session, item.id, reply, where, now, job_key)
     detail = {"channel": reply.channel, "to": where.recipient, "reply": reply.id, "text": text}
     session.add(AuditEvent(item_id=item.id, actor=who.name, action="replied", detail=detail))
     return reply
 
 
-def queue_email(session: Session, item_id: int, reply: Reply, where: Addressing, now: datetime) -> Reply:
+def queue_email(
+    session: Session, item_id: int, reply: Reply, where: Addressing, now: datetime, job_key: str | None = None
+) -> Reply:
     """Store `reply` (its kind, author and text set) addressed as `where`, and queue its
-    "reply" job; the caller records the event in the item's history."""
+    "reply" job, named `job_key` (a request's) or else the reply's id; the caller records
+    the event in the item's history."""
     for name, value in {**asdict(where), "references": list(where.references)}.items():
         setattr(reply, name, value)
     reply.item_id = item_id
     session.add(reply)
     session.flush()  # the reply's id names its job: a new key, so no job can have it yet
-    reply.job = jobs.new(jobs.REPLY, item_id, str(reply.id), {"reply_id": reply.id}, due=now)
+    key = job_key or str(reply.id)
+    reply.job = jobs.new(jobs.REPLY, item_id, key, {"reply_id": reply.id}, due=now)
     return reply
+
+
+def new_request_key() -> str:
+    """A key for the answer form, made each time the page shows it."""
+    return secrets.token_urlsafe(18)
+
+
+def request_job_key(key: str | None, text: str) -> str | None:
+    """The reply job's name for a request `key` and the reply's text, or None without a
+    key. The text is in it: a form sent again with other words (the browser's Back, then
+    another answer) is another reply."""
+    if key is None:
+        return None
+    if not _REQUEST_KEY.fullmatch(key):
+        raise ReplyRefused(BAD_REQUEST_KEY)
+    return f"request {key} {hashlib.sha256(text.encode()).hexdigest()[:32]}"
+
+
+def stored_under(session: Session, item_id: int, job_key: str) -> Reply | None:
+    """The reply whose job an earlier request queued as `job_key`, if there is one."""
+    found = select(Reply).join(Reply.job).options(contains_eager(Reply.job))  # read after the session
+    return session.scalar(found.where(Job.item_id == item_id, Job.kind == jobs.REPLY, Job.key == job_key))
 
 
 def channel_for(item: Item, channel: str | None, addresses: Mapping[str, Address]) -> str:
@@ -131,6 +173,8 @@ def channel_for(item: Item, channel: str | None, addresses: Mapping[str, Address
 def reply_channels(session: Session, item: Item, addresses: Mapping[str, Address]) -> tuple[str, str]:
     """The channel the page offers for answering the item, or "" and why none can reach it."""
     try:
+        if item.merged_into_id is not None:
+            return "", f"Merged into item {item.merged_into_id}: answer it there."
         if item.spam or item.status == "resolved":
             return "", "Reopen the item to answer it."
         chosen = channel_for(item, None, addresses)

@@ -217,7 +217,7 @@ def test_a_note_and_a_resolve_at_once_both_stay_in_the_history(office: Office) -
 
 
 def test_a_reply_sent_twice_at_once_makes_two_separate_replies(office: Office) -> None:
-    # The API takes no request id for a reply (docs/api.md): a second click is a second reply.
+    # Without a key (docs/api.md), two requests are two replies, whatever their text.
     for round_ in range(RACES):
         item_id = new_item(office, round_)
         text = "Twenty chairs cost 400 EUR."
@@ -235,6 +235,21 @@ def test_a_reply_sent_twice_at_once_makes_two_separate_replies(office: Office) -
             replies = session.scalar(select(func.count()).where(Reply.item_id == item_id))
             jobs = session.scalar(select(func.count()).where(Job.kind == "reply", Job.item_id == item_id))
         assert (replies, jobs) == (2, 2)
+
+
+def test_a_reply_sent_twice_at_once_with_its_key_makes_one_reply(office: Office) -> None:
+    for round_ in range(RACES):
+        item_id = new_item(office, round_)
+        fields = {"text": "Twenty chairs cost 400 EUR.", "key": f"answer-form-{round_}"}
+        answers = at_once(
+            post(office.ann, item_id, "reply", **fields), post(office.ann_again, item_id, "reply", **fields)
+        )
+        assert statuses(answers) == [202, 202]
+        assert len({answer.get_json()["id"] for answer in answers}) == 1
+        assert [(actor, action) for actor, action, _ in history(office, item_id)] == [("ann", "replied")]
+        with transaction(office.runtime.sessions, write=False) as session:
+            jobs = session.scalar(select(func.count()).where(Job.kind == "reply", Job.item_id == item_id))
+        assert jobs == 1
 
 
 def test_an_assign_and_a_release_at_once_end_as_one_then_the_other(office: Office) -> None:

@@ -5,18 +5,24 @@ come filled in from the item, in the API and in the page's reply form."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
 
 from intake.email.parser import parse_email
+from intake.phone.sms import parse_message
+from routing.message import Attachment, InboundMessage, Placement
 from routing.store.database import transaction
 from routing.store.models import AuditEvent
 from tests.support.mail import email_bytes
 from tests.support.people import csrf_token
 from tests.support.replies import ANSWERING, Office, Relay, open_office, replying_office
+from tests.support.twilio import ACCOUNT_SID, sms_form
 
 ORIGINAL = email_bytes(
     to="billing@office.test", body="Hello,\r\nmy invoice is wrong: caf\u00e9 \u20ac12.\r\n"
@@ -74,11 +80,81 @@ def test_a_forward_reaches_the_relay_with_the_original_attached_and_is_in_the_hi
     assert history == [{"to": "lawyer@outside.example", "reply": shown["id"], "note": "Please look at this."}]
 
 
+def forwarded_original(office: Office, smarthost: Relay, message: InboundMessage) -> EmailMessage:
+    """The message attached to the forward of the item `message` makes in Billing."""
+    placed = replace(message, placement=Placement("billing", "reception"))
+    item_id = office.runtime.deliverer.deliver(placed).item_id
+    assert forward(office, item_id, {"to": "lawyer@outside.example", "note": "See below."})[0] == 202
+    office.drain()
+    [(_, sent)] = smarthost.handler.messages
+    [attached] = list(sent.iter_attachments())
+    assert attached.get_content_type() == "message/rfc822"
+    original = attached.get_content()
+    assert isinstance(original, EmailMessage)
+    return original
+
+
+def test_a_forwarded_text_carries_its_words_not_twilios_form(office: Office, smarthost: Relay) -> None:
+    form = sms_form(body="Is the blue one in stock?")
+    text = parse_message(form, urlencode(form).encode(), datetime(2026, 11, 2, 15, 15, tzinfo=UTC)).message
+    original = forwarded_original(office, smarthost, text)
+    assert original["Subject"] == "Text message from +15557654321: Is the blue one in stock?"
+    assert original["Date"] == "Mon, 02 Nov 2026 15:15:00 +0000"
+    assert original.get_content().strip() == "Is the blue one in stock?"
+    assert ACCOUNT_SID not in original.as_string()  # the office's Twilio account is its own
+
+
+def test_a_forwarded_letter_carries_its_scan(office: Office, smarthost: Relay) -> None:
+    scan = Attachment("letter.pdf", "application/pdf", b"%PDF-1.4 the letter")
+    letter = InboundMessage(
+        channel="post",
+        sender="",
+        recipients=(),
+        subject="Letter from Cy Writer",
+        text="Asks for the invoice of May again.",
+        idempotency_key="hand:letter-for-the-forward",
+        received_at=datetime(2026, 11, 2, 9, 0, tzinfo=UTC),
+        raw=b'{"kind": "post", "name": "Cy Writer"}',
+        raw_content_type="application/json",
+        attachments=(scan,),
+    )
+    original = forwarded_original(office, smarthost, letter)
+    body, attached = list(original.iter_parts())
+    assert body.get_content().strip() == "Asks for the invoice of May again."
+    assert (attached.get_filename(), attached.get_content()) == ("letter.pdf", b"%PDF-1.4 the letter")
+
+
 def test_a_department_id_forwards_to_its_outside_address(office: Office, smarthost: Relay) -> None:
     status, shown = forward(office, item(office), {"to": "billing"})
     assert (status, shown["to"], shown["text"]) == (202, "partner@outside.example", "")
     office.drain()
     assert [recipients for recipients, _ in smarthost.handler.messages] == [["partner@outside.example"]]
+
+
+def test_a_forward_sent_twice_with_its_key_goes_once(office: Office, smarthost: Relay) -> None:
+    """A double click, or a request sent again after its answer was lost: the partner gets
+    one forward. Another address or note under the same key is another forward."""
+    item_id = item(office)
+    body = {"to": "lawyer@outside.example", "note": "Please look at this.", "key": "form-key-1234"}
+    first, again = forward(office, item_id, body), forward(office, item_id, body)
+    assert (first[0], again[0], again[1]["id"]) == (202, 202, first[1]["id"])
+    other = forward(office, item_id, {**body, "to": "notary@outside.example"})
+    assert other[1]["id"] != first[1]["id"]
+    assert forward(office, item_id, {**body, "key": 5})[1]["error"]["message"] == (
+        "key must be 8 to 64 letters, digits, '-' or '_'"
+    )
+    page = office.client.get(f"/items/{item_id}").get_data(as_text=True)
+    form = {"csrf_token": csrf_token(page), "to": "partner@outside.example", "note": "FYI"}
+    form["key"] = page.split('name="key" value="')[-1].split('"')[0]  # the forward form's, shown last
+    for _ in range(2):
+        office.client.post(f"/items/{item_id}/forward", data=form)
+    assert office.stored() == (3, 3)
+    office.drain()
+    assert [recipients for recipients, _ in smarthost.handler.messages] == [
+        ["lawyer@outside.example"],
+        ["notary@outside.example"],
+        ["partner@outside.example"],
+    ]
 
 
 @pytest.mark.parametrize(
@@ -128,6 +204,17 @@ def test_without_a_relay_nothing_is_forwarded_and_the_page_offers_no_dialog(
         assert (status, office.stored()) == (400, (0, 0))
         assert answer["error"]["message"].startswith("replies by email are not configured")
         assert 'id="forward-box"' not in office.client.get(f"/items/{item_id}").get_data(as_text=True)
+
+
+def test_a_merged_items_page_offers_no_forward(office: Office) -> None:
+    """Its forward would be refused (unmerge it first): the page does not offer one."""
+    first = item(office)
+    second = office.runtime.deliver_email(
+        parse_email(email_bytes(to="billing@office.test", message_id="<q9@client.example>"))
+    ).item_id
+    assert office.client.post(f"/api/v1/items/{first}/merge", json={"into": str(second)}).status_code == 200
+    assert 'id="forward-box"' not in office.client.get(f"/items/{first}").get_data(as_text=True)
+    assert 'id="forward-box"' in office.client.get(f"/items/{second}").get_data(as_text=True)
 
 
 def test_the_pages_forward_form_works_without_javascript(office: Office) -> None:

@@ -4,21 +4,27 @@ page's form without JavaScript, and the reply shown in the conversation with its
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from intake.email.parser import parse_email
 from routing.message import InboundMessage
-from tests.support.mail import email_bytes
+from routing.store.database import transaction
+from routing.store.models import AuditEvent
+from tests.support.mail import email_bytes, raw_message
 from tests.support.people import csrf_token, office_client
 from tests.support.replies import Office, open_office, replying_office
 from tests.support.routers import sms
 
 # No relay listens here: these tests only store replies, the worker never runs.
 UNUSED_PORT = 9
+# The key the answer form was shown with (the page has other forms, with keys of their own).
+_FORM_KEY = re.compile(r'id="action-reply">.*?name="key" value="([^"]+)"', re.DOTALL)
 
 
 @pytest.fixture
@@ -157,3 +163,76 @@ def test_a_refused_page_form_says_why_on_the_page(office: Office) -> None:
     assert response.status_code == 303
     assert "a reply needs some text" in office.client.get(response.headers["Location"]).get_data(as_text=True)
     assert office.stored() == (0, 0)
+
+
+def answer_form(page: str, text: str) -> dict[str, str]:
+    """The page's answer form filled in, as the browser sends it."""
+    key = _FORM_KEY.search(page)
+    assert key, "the answer form has no key"
+    return {"csrf_token": csrf_token(page), "key": key[1], "channel": "email", "text": text}
+
+
+def test_an_answer_form_sent_twice_stores_and_sends_one_reply(office: Office) -> None:
+    item_id = email_item(office)
+    form = answer_form(office.client.get(f"/items/{item_id}").get_data(as_text=True), "It is 40 euros.")
+    # A double click, or the browser sending the form again after a lost answer.
+    for _ in range(2):
+        response = office.client.post(f"/items/{item_id}/reply", data=form)
+        assert (response.status_code, response.headers["Location"]) == (303, f"/items/{item_id}")
+    assert office.stored() == (1, 1)
+    with transaction(office.runtime.sessions, write=False) as session:
+        replied = session.scalars(select(AuditEvent).where(AuditEvent.action == "replied")).all()
+    assert len(replied) == 1
+    # Back to the page as it was, and another answer written in the same form: that one goes too.
+    assert (
+        office.client.post(f"/items/{item_id}/reply", data={**form, "text": "Or 35 in blue."}).status_code
+        == 303
+    )
+    assert [r.text for r in office.replies()] == ["It is 40 euros.", "Or 35 in blue."]
+    # Each showing of the page has a key of its own.
+    assert (
+        answer_form(office.client.get(f"/items/{item_id}").get_data(as_text=True), "")["key"] != form["key"]
+    )
+
+
+def test_a_script_sending_its_request_again_with_its_key_gets_the_same_reply(office: Office) -> None:
+    item_id = email_item(office)
+    body = {"text": "It is 40 euros.", "key": "order-7-answer-1"}
+    first = office.client.post(f"/api/v1/items/{item_id}/reply", json=body)
+    again = office.client.post(f"/api/v1/items/{item_id}/reply", json=body)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.get_json() == first.get_json()
+    assert office.stored() == (1, 1)
+    assert reply(office.client, item_id, {"text": "Hi", "key": "no spaces please"}) == (
+        400,
+        "key must be 8 to 64 letters, digits, '-' or '_'",
+    )
+    assert reply(office.client, item_id, {"text": "Hi", "key": 7}) == (
+        400,
+        "key must be 8 to 64 letters, digits, '-' or '_'",
+    )
+    assert office.stored() == (1, 1)
+
+
+def test_a_merged_items_page_offers_no_answer_and_says_where_to_answer(office: Office) -> None:
+    first = email_item(office)
+    second = deliver(office, parse_email(email_bytes(message_id="<q9@client.example>")))
+    merged = office.client.post(f"/api/v1/items/{first}/merge", json={"into": str(second)})
+    assert merged.status_code == 200
+    page = office.client.get(f"/items/{first}").get_data(as_text=True)
+    assert 'id="reply-text"' not in page
+    assert f"Merged into item {second}: answer it there." in page
+    assert reply(office.client, first, {"text": "Hi"}) == (
+        400,
+        f"item {first} is merged into item {second}; unmerge it first",
+    )
+    assert 'id="reply-text"' in office.client.get(f"/items/{second}").get_data(as_text=True)
+
+
+def test_a_message_with_no_sender_address_says_so_and_stores_nothing(office: Office) -> None:
+    raw = raw_message("From: Ann", "To: sales@office.test", "Subject: Prices", "", "How much?")
+    item_id = deliver(office, parse_email(raw))
+    assert reply(office.client, item_id, {"text": "Hi"}) == (400, "the message names no address to answer")
+    assert office.stored() == (0, 0)
+    page = office.client.get(f"/items/{item_id}").get_data(as_text=True)
+    assert "The message names no address to answer." in page

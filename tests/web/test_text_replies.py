@@ -131,3 +131,9 @@ def test_called_back_records_who_and_when_in_the_voicemails_history(office: Text
         == f"item {text_item} is not a voicemail: there is no call to return"
     )
     assert "Called back <kbd>b</kbd>" not in page(office, text_item)
+
+
+def test_the_answer_box_of_a_text_takes_no_more_than_a_text_may_hold(office: TextOffice) -> None:
+    # A longer answer would only be refused, and the page shown again without it.
+    assert 'id="reply-text" rows="6" required maxlength="1600"' in page(office, office.text_in())
+    assert 'id="reply-text" rows="6" required maxlength="1600"' in page(office, office.voicemail_in())

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from config.settings import Settings
-from intake.email.parser import parse_email
+from intake.email.parser import Envelope, parse_email, raw_only
 from intake.email.reply_mail import email_addressing
 from intake.email.storing import parse_all_here
 from routing.queues import reading
@@ -130,7 +130,8 @@ def test_the_acknowledgement_is_in_the_senders_language_else_the_offices_first(
 ) -> None:
     german = "Guten Tag,\r\nich habe die Rechnung noch nicht bezahlt, weil der Betrag nicht stimmt.\r\n"
     mail(office, email_bytes(**TO_BILLING, body=german, subject="Rechnung"))
-    mail(office, email_bytes(**TO_BILLING, sender="bo@client.example", message_id="<q2@client.example>"))
+    bo = email_bytes(**TO_BILLING, sender="bo@client.example", message_id="<q2@client.example>")
+    mail(office, bo, "bo@client.example")
     texts = [message.get_body(("plain",)).get_content() for message in sent(office, smarthost)]  # type: ignore[union-attr]
     assert texts[0].startswith("Wir haben Ihre Nachricht #")
     assert texts[1].startswith("We have your message #")
@@ -177,7 +178,9 @@ def test_one_acknowledgement_per_address_and_department_a_day(office: Office, sm
         office, email_bytes(**TO_BILLING, subject="Another thing", message_id="<q2@client.example>")
     )
     other_sender = mail(
-        office, email_bytes(**TO_BILLING, sender="bo@client.example", message_id="<q3@client.example>")
+        office,
+        email_bytes(**TO_BILLING, sender="bo@client.example", message_id="<q3@client.example>"),
+        "bo@client.example",
     )
     to_sales = mail(office, email_bytes(message_id="<q4@client.example>"))  # sales does not acknowledge
     assert [message["To"] for message in sent(office, smarthost)] == [
@@ -238,3 +241,62 @@ def test_an_office_without_a_relay_stores_no_acknowledgement(database_url: str, 
         item_id = mail(office, email_bytes(**TO_BILLING))
         assert office.stored() == (0, 0)
         assert acknowledged(office, item_id) == []
+
+
+def with_headers(raw: bytes, *headers: str) -> bytes:
+    added = "".join(f"{header}\r\n" for header in headers).encode()
+    return raw.replace(b"MIME-Version", added + b"MIME-Version", 1)
+
+
+ADDRESSED = {
+    "the envelope sender, not Reply-To": (
+        ("Reply-To: team@elsewhere.example",),
+        "ann@client.example",
+        "ann@client.example",
+    ),
+    "the envelope sender, not From": (
+        (),
+        "ann+bounces@mail.client.example",
+        "ann+bounces@mail.client.example",
+    ),
+    "Return-Path where no envelope is known (IMAP)": (
+        ("Return-Path: <Ann@Client.example>", "Reply-To: team@elsewhere.example"),
+        None,
+        "ann@client.example",
+    ),
+    "From where neither is known": (("Reply-To: team@elsewhere.example",), None, "ann@client.example"),
+}
+
+
+@pytest.mark.parametrize(("headers", "envelope_sender", "to"), ADDRESSED.values(), ids=ADDRESSED.keys())
+def test_the_acknowledgement_goes_where_delivery_failures_go_never_to_reply_to(
+    office: Office, smarthost: Relay, headers: tuple[str, ...], envelope_sender: str | None, to: str
+) -> None:
+    """RFC 3834 section 4: an automatic response goes to the Return-Path (the SMTP
+    envelope's reverse path); Reply-To is for people's answers, and anyone may write it."""
+    item_id = mail(office, with_headers(email_bytes(**TO_BILLING), *headers), envelope_sender)
+    [ack] = sent(office, smarthost)
+    assert (smarthost.handler.messages[0][0], ack["To"]) == ([to], to)
+    assert acknowledged(office, item_id)[0].detail["to"] == to
+
+
+def test_a_web_form_of_the_offices_own_naming_someone_in_reply_to_is_not_acknowledged(
+    office: Office, smarthost: Relay
+) -> None:
+    """A contact form that mails From the office with the visitor's Reply-To: anyone may
+    type anyone's address into it, and the office would mail them."""
+    raw = email_bytes(**TO_BILLING, sender="Web form <web@office.test>")
+    item_id = mail(office, with_headers(raw, "Reply-To: victim@elsewhere.example"), "web@office.test")
+    assert sent(office, smarthost) == []
+    assert acknowledged(office, item_id) == []
+
+
+def test_mail_stored_raw_only_is_not_acknowledged(office: Office, smarthost: Relay) -> None:
+    """Its headers were not read (over a budget, or the parser failed): nothing tells
+    whether a list, a bulk mailer or an auto-responder wrote it."""
+    raw = with_headers(email_bytes(**TO_BILLING), "List-Id: <news.client.example>")
+    envelope = Envelope("news-bounces@client.example", (), ("billing@office.test",))
+    stored = raw_only(raw, envelope, datetime.now(UTC), "over limit: a header is too long")
+    item_id = office.runtime.deliver_email(stored).item_id
+    assert sent(office, smarthost) == []
+    assert acknowledged(office, item_id) == []

@@ -199,3 +199,10 @@ def test_a_message_over_the_size_limit_keeps_its_headers_and_is_marked() -> None
         "",
     )
     assert any(d.startswith("over limit: message is") for d in message.parse_defects)
+
+
+def test_a_from_naming_several_is_read_by_its_first_mailbox_only() -> None:
+    message = parse_email(
+        email_bytes(sender="postmaster, victim@evil.example"), envelope_sender="ann@client.example"
+    )
+    assert message.sender == "ann@client.example"

@@ -17,6 +17,8 @@ from intake.email.reply_mail import reply_subject
         ("  Prices\r\n  for chairs ", "Re: Prices for chairs [#7]"),
         ("", "Re: your message [#7]"),
         ("Regarding prices", "Re: Regarding prices [#7]"),
+        ("R\u0103sp: Factura 12", "Re: Factura 12 [#7]"),
+        ("RASP: VS: Sz\u00e1mla", "Re: Sz\u00e1mla [#7]"),
         ("Prices [#\u200b7]", "Re: Prices [#7]"),
         ("\u202eRe: Prices", "Re: Prices [#7]"),
         ("Prices\x00for\x1bchairs\x7f\x9b", "Re: Prices for chairs [#7]"),

@@ -171,3 +171,35 @@ def test_a_relay_refusing_with_550_fails_the_reply_for_good_on_the_item_and_in_h
         assert office.client.get("/healthz").get_json()["jobs"]["reply"] == {"pending": 0, "failed": 1}
         with transaction(office.runtime.sessions, write=False) as session:
             assert session.get_one(Item, item_id).status == "new"
+
+
+def test_after_a_forwards_partner_answers_on_the_item_the_next_reply_still_goes_to_the_customer(
+    database_url: str, tmp_path: Path
+) -> None:
+    with relay() as smarthost, open_office(replying_office(tmp_path, database_url, smarthost.port)) as office:
+        item_id = customer_writes(office, email_bytes(to="billing@office.test"))
+        forwarded = office.client.post(
+            f"/api/v1/items/{item_id}/forward", json={"to": "partner@outside.example", "note": "Yours?"}
+        ).get_json()
+        # The partner answers the forward: they took part, so it joins the item.
+        partner = raw_message(
+            "From: Partner <Partner@Outside.example>",
+            "To: accounts@office.test",
+            f"Subject: Re: Fwd: A question about prices [#{item_id}]",
+            "Message-ID: <p1@outside.example>",
+            f"In-Reply-To: {forwarded['message_id']}",
+            "",
+            "We will deliver it on Monday.",
+        )
+        assert customer_writes(office, partner) == item_id
+        reply = answer(office, item_id, "Our partner delivers it on Monday.")
+        assert reply["to"] == "ann@client.example"
+        office.drain()
+        sent = [
+            message
+            for recipients, message in smarthost.handler.messages
+            if recipients == ["ann@client.example"]
+        ]
+        assert [(m["In-Reply-To"], m["References"]) for m in sent] == [
+            ("<q1@client.example>", "<q1@client.example>")
+        ]
