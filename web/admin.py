@@ -56,7 +56,7 @@ def add_user() -> Response | Page:
 def set_role(name: str) -> Response | Page:
     role, departments = request.form.get("role", ""), request.form.getlist("department")
     return _change(
-        lambda session: accounts.set_role(session, name, role, departments),
+        lambda session: accounts.set_role(session, name, role, departments),  # which keeps the last admin
         "role changed",
         {"user": name, "role": role, "departments": departments},
         gettext("%(name)s's role and departments are saved.", name=name),
@@ -66,7 +66,7 @@ def set_role(name: str) -> Response | Page:
 @blueprint.post("/users/<name>/disable")
 def disable(name: str) -> Response | Page:
     return _change(
-        lambda session: accounts.disable_user(session, name),
+        lambda session: accounts.disable_user(session, name),  # which keeps the last admin
         "user disabled",
         {"user": name},
         gettext("%(name)s can no longer sign in, and their tokens stop working.", name=name),

@@ -129,7 +129,8 @@ def _unauthorized() -> Response:
 def login() -> LoginAnswer:
     if request.method == "GET":
         return _login_page(None), 200
-    name, password = request.form.get("name", "").strip(), request.form.get("password", "")
+    # Names are lower-case: "Rita" from a phone's keyboard is rita, also to the throttle.
+    name, password = request.form.get("name", "").strip().lower(), request.form.get("password", "")
     try:
         return _sign_in(name, password)
     except StorageUnavailable as error:  # every try is counted: no count, no password check

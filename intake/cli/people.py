@@ -13,12 +13,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from intake.cli.usage import UsageError
 from routing.people import accounts
 from routing.store.database import transaction
+from routing.store.models import ApiToken
+
+_TOO_SHORT = f"A password needs at least {accounts.MIN_PASSWORD_LENGTH} characters; type another."
 
 
 def add_commands(commands: Any) -> None:
@@ -57,17 +60,22 @@ def add_commands(commands: Any) -> None:
 
 
 @contextmanager
-def _people(settings: Settings) -> Iterator[Session]:
+def _office(settings: Settings) -> Iterator[sessionmaker[Session]]:
     from intake.cli.runtime import open_runtime
 
     runtime = open_runtime(settings)
     try:
-        with transaction(runtime.sessions) as session:
-            yield session
+        yield runtime.sessions
     except accounts.PeopleError as error:
         raise UsageError(str(error)) from None
     finally:
         runtime.engine.dispose()
+
+
+@contextmanager
+def _people(settings: Settings) -> Iterator[Session]:
+    with _office(settings) as sessions, transaction(sessions) as session:
+        yield session
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -77,18 +85,25 @@ def _password(args: argparse.Namespace) -> str:
     try:
         while True:
             password = getpass.getpass("Password: ")
-            if getpass.getpass("Password again: ") == password:
+            if getpass.getpass("Password again: ") != password:
+                print("The two passwords differ; type them again.", file=sys.stderr)
+            elif len(password) < accounts.MIN_PASSWORD_LENGTH:
+                print(_TOO_SHORT, file=sys.stderr)
+            else:
                 return password
-            print("The two passwords differ; type them again.", file=sys.stderr)
     except (EOFError, KeyboardInterrupt):
         raise UsageError("no password given") from None
 
 
 def _users_add(settings: Settings, args: argparse.Namespace) -> None:
-    password = _password(args)
-    with _people(settings) as session:
-        user = accounts.add_user(session, args.name, args.role, password, args.department)
-        print(f"Added {user.role} {user.name}.")
+    with _office(settings) as sessions:
+        # Checked first, so that nobody types a password twice to hear of a typo in the rest.
+        with transaction(sessions, write=False) as session:
+            accounts.check_new_user(session, args.name, args.role, args.department)
+        password = _password(args)
+        with transaction(sessions) as session:
+            user = accounts.add_user(session, args.name, args.role, password, args.department)
+            print(f"Added {user.role} {user.name}.")
 
 
 def _users_list(settings: Settings, args: argparse.Namespace) -> None:
@@ -106,9 +121,12 @@ def _users_disable(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _users_reset(settings: Settings, args: argparse.Namespace) -> None:
-    password = _password(args)
-    with _people(settings) as session:
-        accounts.reset_password(session, args.name, password)
+    with _office(settings) as sessions:
+        with transaction(sessions, write=False) as session:
+            accounts.find_user(session, args.name)  # before the password is typed
+        password = _password(args)
+        with transaction(sessions) as session:
+            accounts.reset_password(session, args.name, password)
     print(f"New password set for {args.name}; their other sessions are signed out.")
 
 
@@ -122,10 +140,17 @@ def _tokens_create(settings: Settings, args: argparse.Namespace) -> None:
 def _tokens_list(settings: Settings, args: argparse.Namespace) -> None:
     with _people(settings) as session:
         for token in accounts.list_tokens(session):
-            revoked = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "active"
             print(
-                f"{token.id:>5}  {token.user.name:<20} created {token.created_at:%Y-%m-%d %H:%M}  {revoked}"
+                f"{token.id:>5}  {token.user.name:<20} created {token.created_at:%Y-%m-%d %H:%M}  "
+                + _token_state(token)
             )
+
+
+def _token_state(token: ApiToken) -> str:
+    """Whether the API takes the token: a disabled user's is refused, though never revoked."""
+    if token.revoked_at:
+        return f"revoked {token.revoked_at:%Y-%m-%d %H:%M}"
+    return "active" if token.user.active else "user disabled"
 
 
 def _tokens_revoke(settings: Settings, args: argparse.Namespace) -> None:

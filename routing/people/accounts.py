@@ -74,20 +74,32 @@ def _person(user: User, departments: Iterable[str]) -> Person:
 
 
 def add_user(session: Session, name: str, role: str, password: str, departments: Iterable[str] = ()) -> User:
-    if not _NAME.match(name):
-        raise PeopleError(f"{name!r} is not a user name: lower-case letters, digits, '.', '_' or '-'")
-    if session.scalar(select(User).where(User.name == name)) is not None:
-        raise PeopleError(f"there is already a user {name!r}")
-    chosen = _role_departments(session, role, departments)
+    chosen = check_new_user(session, name, role, departments)
     user = User(name=name, role=role, password_hash=_hash(password))
     user.memberships = [Membership(department_id=d) for d in chosen]
     session.add(user)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # added elsewhere since the check: the name's unique index says so
+        raise PeopleError(f"there is already a user {name!r}") from None
     return user
 
 
+def check_new_user(session: Session, name: str, role: str, departments: Iterable[str]) -> list[str]:
+    """Refuse a user that could not be added, before anyone types a password for them;
+    the departments they would work in."""
+    if not _NAME.fullmatch(name):  # fullmatch: "$" would let a trailing line break through
+        raise PeopleError(f"{name!r} is not a user name: lower-case letters, digits, '.', '_' or '-'")
+    if session.scalar(select(User).where(User.name == name)) is not None:
+        raise PeopleError(f"there is already a user {name!r}")
+    return _role_departments(session, role, departments)
+
+
 def set_role(session: Session, name: str, role: str, departments: Iterable[str] = ()) -> User:
-    """Give a user another role, or staff other departments; seen from their next request."""
+    """Give a user another role, or staff other departments; seen from their next request.
+    The last active admin keeps the role."""
+    if role != "admin":
+        keep_an_admin(session, name)
     user = find_user(session, name)
     chosen = _role_departments(session, role, departments)
     user.role = role
@@ -109,12 +121,27 @@ def _role_departments(session: Session, role: str, departments: Iterable[str]) -
     return chosen
 
 
+def keep_an_admin(session: Session, name: str) -> None:
+    """Refuse to take the admin role, or the right to sign in, from the last active admin:
+    nobody could then manage people and access on the admin pages."""
+    user = find_user(session, name)
+    if user.role != "admin" or not user.active:
+        return
+    # The active admins' rows stay locked until the change commits: two admins disabling
+    # each other at once would otherwise each see the other active, and leave none.
+    admins = select(User.id).where(User.role == "admin", User.active).order_by(User.id).with_for_update()
+    if list(session.scalars(admins)) == [user.id]:
+        raise PeopleError(f"{name!r} is the last active admin: make another user an admin first")
+
+
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.name)))
 
 
 def disable_user(session: Session, name: str) -> None:
-    """Ends the user's sessions and tokens; their name stays on what they did."""
+    """Ends the user's sessions and tokens; their name stays on what they did. The last
+    active admin is kept, on the admin pages and on the command line alike."""
+    keep_an_admin(session, name)
     find_user(session, name).active = False
 
 
@@ -210,7 +237,7 @@ def ensure_first_admin(sessions: sessionmaker[Session]) -> tuple[str, str] | Non
             if session.scalar(select(User.id).limit(1)) is not None:
                 return None
             add_user(session, FIRST_ADMIN, "admin", password)
-    except IntegrityError:
+    except PeopleError:  # add_user's word for the name's unique index
         return None  # another process made it first and has shown its password
     return FIRST_ADMIN, password
 

@@ -97,6 +97,16 @@ def test_a_wrong_password_or_a_disabled_user_cannot_sign_in(runtime: Runtime, ap
     assert refused.status_code == 401 and "Wrong name or password" in refused.get_data(as_text=True)
 
 
+def test_a_name_typed_with_capitals_signs_in(runtime: Runtime, app: Flask) -> None:
+    # A phone's keyboard capitalises the first letter; names are lower-case.
+    add_person(runtime.sessions, "rita")
+    client = app.test_client()
+    assert sign_in(client, " Rita ").status_code == 302
+    assert client.get("/").status_code == 200
+    page = client.get("/login").get_data(as_text=True)
+    assert 'autocapitalize="none"' in page
+
+
 def test_a_new_password_ends_the_sessions_signed_in_before_it(runtime: Runtime, app: Flask) -> None:
     client = office_client(app, runtime.sessions, "rita")
     assert client.get("/").status_code == 200

@@ -125,6 +125,19 @@ def test_role_disable_and_a_new_password_end_what_they_must(
     assert status == 400 and "there is no user &#39;nobody&#39;" in page
 
 
+def test_the_last_admin_can_neither_be_disabled_nor_lose_the_role(
+    app: Flask, runtime: Runtime, admin: FlaskClient
+) -> None:
+    for path, form in (("/admin/users/ada/disable", {}), ("/admin/users/ada/role", {"role": "receptionist"})):
+        status, page = post(admin, path, **form)
+        assert status == 400 and "&#39;ada&#39; is the last active admin" in page
+    ada = user(runtime, "ada")
+    assert ada is not None and ada.role == "admin" and trail(runtime) == []
+    office_client(app, runtime.sessions, name="bob", role="admin")
+    assert post(admin, "/admin/users/ada/role", role="receptionist")[0] == 303  # bob is admin still
+    assert admin.get("/admin/users").status_code == 403
+
+
 def test_a_token_is_shown_once_and_a_revoked_one_is_refused(runtime: Runtime, admin: FlaskClient) -> None:
     token = csrf_token(admin.get("/admin/tokens").get_data(as_text=True))
     created = admin.post("/admin/tokens", data={"csrf_token": token, "name": "ada"})

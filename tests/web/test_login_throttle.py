@@ -82,6 +82,12 @@ def test_a_name_is_refused_from_every_address_and_an_address_for_every_name(app:
     assert sign_in(_from(app, "198.51.100.9"), "ann").status_code == 302
 
 
+def test_a_name_in_other_capitals_is_the_same_name(app: Flask) -> None:
+    _fail(app, "Rita", "192.0.2.1", 3)
+    _fail(app, "RITA", "192.0.2.2", 2)
+    assert sign_in(_from(app, "192.0.2.3"), "rita").status_code == 429
+
+
 def test_failures_for_many_names_from_one_address_count_together(app: Flask) -> None:
     for name in ("a", "b", "c", "nobody", "rita"):
         _fail(app, name, "192.0.2.1", 1)

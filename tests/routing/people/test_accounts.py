@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import getpass
 import io
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select
@@ -119,7 +122,7 @@ def test_names_are_unique_and_well_formed(intake: Intake) -> None:
 
 
 def test_disable_and_reset_password(intake: Intake, runtime: Runtime) -> None:
-    assert intake("users", "add", "ann", "--role", "admin", "--password-stdin")[0] == 0
+    assert intake("users", "add", "ann", "--role", "receptionist", "--password-stdin")[0] == 0
     new_password = "another password, longer"
     assert intake("users", "reset-password", "ann", "--password-stdin", stdin=new_password)[0] == 0
     assert _sign_in(runtime, "ann") is None and _sign_in(runtime, "ann", new_password) is not None
@@ -152,7 +155,7 @@ def test_a_token_is_shown_once_stored_as_a_hash_and_can_be_revoked(intake: Intak
 def test_bad_token_requests_are_refused(intake: Intake) -> None:
     assert intake("tokens", "create", "nobody") == (2, "", "intake: there is no user 'nobody'\n")
     assert intake("tokens", "revoke", "99") == (2, "", "intake: there is no token 99\n")
-    assert intake("users", "add", "ann", "--role", "admin", "--password-stdin")[0] == 0
+    assert intake("users", "add", "ann", "--role", "receptionist", "--password-stdin")[0] == 0
     assert intake("users", "disable", "ann")[0] == 0
     assert intake("tokens", "create", "ann") == (2, "", "intake: user 'ann' is disabled\n")
 
@@ -192,3 +195,80 @@ def test_intake_serve_shows_the_first_admin_on_its_first_start_only(database_url
         shown.append([line for line in serve.output if "password" in line])
     assert len(shown[0]) == 2 and shown[0][0].startswith("First admin created: name admin, password ")
     assert shown[1] == []
+
+
+def test_a_name_with_a_line_break_is_no_user_name(intake: Intake) -> None:
+    code, out, err = intake("users", "add", "ann\n", "--role", "admin", "--password-stdin")
+    assert (code, out) == (2, "") and "is not a user name" in err
+    assert intake("users", "list")[1] == ""
+
+
+def test_a_disabled_users_token_is_listed_as_not_working(intake: Intake) -> None:
+    assert intake("users", "add", "ann", "--role", "admin", "--password-stdin")[0] == 0
+    assert intake("users", "add", "bob", "--role", "receptionist", "--password-stdin")[0] == 0
+    assert intake("tokens", "create", "bob")[0] == 0
+    assert intake("users", "disable", "bob")[0] == 0
+    listed = intake("tokens", "list")[1]
+    assert "bob" in listed and "user disabled" in listed and "active" not in listed
+
+
+def test_the_name_and_role_are_checked_before_a_password_is_asked(
+    intake: Intake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr(getpass, "getpass", lambda prompt: asked.append(prompt) or PASSWORD)
+    assert intake("users", "add", "ann", "--role", "admin")[0] == 0
+    asked.clear()
+    refusals = {
+        ("users", "add", "ann", "--role", "admin"): "there is already a user 'ann'",
+        ("users", "add", "bob", "--role", "boss"): "unknown role 'boss'",
+        ("users", "add", "bob", "--role", "staff", "--department", "kitchen"): "unknown department 'kitchen'",
+        ("users", "reset-password", "anne"): "there is no user 'anne'",
+    }
+    for argv, message in refusals.items():
+        code, out, err = intake(*argv)
+        assert (code, out, asked) == (2, "", []) and message in err, argv
+
+
+def test_a_short_password_at_the_prompt_is_asked_again(
+    intake: Intake, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = iter(["too short", "too short", PASSWORD, PASSWORD])
+    monkeypatch.setattr(getpass, "getpass", lambda prompt: next(answers))
+    assert intake("users", "add", "ann", "--role", "admin") == (
+        0,
+        "Added admin ann.\n",
+        "A password needs at least 10 characters; type another.\n",
+    )
+    assert _sign_in(runtime, "ann") is not None
+
+
+def _add(runtime: Runtime, name: str, started: threading.Event) -> None:
+    started.set()
+    with transaction(runtime.sessions) as session:
+        accounts.add_user(session, name, "receptionist", PASSWORD)
+
+
+def test_one_name_added_twice_at_once_is_refused_the_second_time(runtime: Runtime) -> None:
+    started = threading.Event()
+    with ThreadPoolExecutor(1) as other, transaction(runtime.sessions) as session:
+        accounts.add_user(session, "ann", "admin", PASSWORD)  # the command line adds ann ...
+        session.flush()
+        second = other.submit(_add, runtime, "ann", started)  # ... as an admin page does
+        started.wait()
+        time.sleep(0.5)  # time for the second to look for ann before the first commits
+    with pytest.raises(accounts.PeopleError, match="there is already a user 'ann'"):
+        second.result(timeout=30)
+    with transaction(runtime.sessions, write=False) as session:
+        assert [(u.name, u.role) for u in accounts.list_users(session)] == [("ann", "admin")]
+
+
+def test_two_processes_starting_at_once_make_one_first_admin(runtime: Runtime) -> None:
+    with ThreadPoolExecutor(1) as other, transaction(runtime.sessions) as session:
+        accounts.add_user(session, "admin", "admin", PASSWORD)  # one process makes it ...
+        session.flush()
+        second = other.submit(accounts.ensure_first_admin, runtime.sessions)  # ... as another starts
+        time.sleep(0.5)
+    assert second.result(timeout=30) is None
+    with transaction(runtime.sessions, write=False) as session:
+        assert [u.name for u in accounts.list_users(session)] == ["admin"]
