@@ -159,11 +159,15 @@ class MailboxPoller:
         return self._thread.is_alive()
 
     def stop(self) -> None:
-        """Ask the poller to stop and wait for it; the message in hand is finished first."""
+        """Ask the poller to stop and wait for it; the message in hand is finished first.
+
+        The lease is given up only once the poller has ended: one still at work (a message
+        stuck in storing) keeps the mailbox until the lease runs out, so that no other node
+        reads beside it, and takes no further message."""
         self._stopping.set()
         # Ending IDLE and logging out may each wait one read timeout on a dying connection.
         self._thread.join(2 * self.mailbox.timeout_seconds + 1)
-        self.lease.stop()
+        self.lease.stop(give_up=not self._thread.is_alive())
 
     def run(self) -> None:
         delay = self.mailbox.backoff_seconds

@@ -48,11 +48,15 @@ class MailboxLease:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop renewing and give the lease up, so that another node takes over at once."""
+    def stop(self, give_up: bool = True) -> None:
+        """Stop renewing and, if `give_up`, give the lease up, so that another node takes
+        over at once; else it is left to expire."""
         self._stopping.set()
         self._thread.join(self.seconds)
         self._held_until = 0.0
+        if not give_up:
+            log.warning("%s: its poller has not ended; the lease is left to expire", self.name)
+            return
         try:
             leases.release(self.sessions, self.name, self.holder)
         except SQLAlchemyError as error:
