@@ -1,5 +1,5 @@
-"""The admin pages for people and access: users (add, role and departments, disable, a new
-password) and API tokens (create, shown once; list; revoke).
+"""The admin pages for people and access: users (add, role and departments, disable, enable,
+a new password) and API tokens (create, shown once; list; revoke).
 
 Admins only (anyone else gets 403); every form carries the CSRF token like any page's,
 and every change is kept in the admins' trail in the same transaction. The work is
@@ -70,6 +70,19 @@ def disable(name: str) -> Response | Page:
         "user disabled",
         {"user": name},
         gettext("%(name)s can no longer sign in, and their tokens stop working.", name=name),
+    )
+
+
+@blueprint.post("/users/<name>/enable")
+def enable(name: str) -> Response | Page:
+    return _change(
+        lambda session: accounts.enable_user(session, name),
+        "user enabled",
+        {"user": name},
+        gettext(
+            "%(name)s can sign in again with their password; their earlier sessions and tokens stay ended.",
+            name=name,
+        ),
     )
 
 

@@ -14,7 +14,7 @@ from flask import session as cookie_session
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import ServiceUnavailable
@@ -31,6 +31,7 @@ from web.throttle import LoginThrottle, throttle
 blueprint = Blueprint("auth", __name__)
 _OPEN_ENDPOINTS = {"health.healthz", "auth.login", "static", "favicon.icon"}
 WRONG_PASSWORD = lazy_gettext("Wrong name or password, or the user is disabled.")
+STALE_FORM = lazy_gettext("The sign-in form was out of date; sign in again.")
 LoginAnswer = BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]]
 
 
@@ -128,13 +129,20 @@ def _unauthorized() -> Response:
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> LoginAnswer:
     if request.method == "GET":
-        return _login_page(None), 200
-    # Names are lower-case: "Rita" from a phone's keyboard is rita, also to the throttle.
-    name, password = request.form.get("name", "").strip().lower(), request.form.get("password", "")
+        return _login_page(None, ""), 200
     try:
-        return _sign_in(name, password)
+        return _sign_in(_typed_name(), request.form.get("password", ""))
     except StorageUnavailable as error:  # every try is counted: no count, no password check
         raise ServiceUnavailable(str(error)) from None
+
+
+@blueprint.errorhandler(CSRFError)
+def _stale_login_form(error: CSRFError) -> CSRFError | tuple[str, int]:
+    """A login form older than the session (signed in or out in another tab since) is
+    refused, as any form without a matching token, but shown again with a token that matches."""
+    if request.endpoint != "auth.login":
+        return error
+    return _login_page(str(STALE_FORM), _typed_name()), 400
 
 
 def _sign_in(name: str, password: str) -> LoginAnswer:
@@ -143,12 +151,12 @@ def _sign_in(name: str, password: str) -> LoginAnswer:
     with writing() as session:
         refusal = throttle().admit(session, name, address)
     if refusal is not None:
-        return _login_page(refusal.message), 429, {"Retry-After": str(refusal.seconds)}
+        return _login_page(refusal.message, name), 429, {"Retry-After": str(refusal.seconds)}
     # The slow password hash runs outside the write, so that the lock is held briefly.
     with reading() as session:
         person = accounts.authenticate(session, name, password)
     if person is None:
-        return _login_page(str(WRONG_PASSWORD)), 401  # counted already, by admit()
+        return _login_page(str(WRONG_PASSWORD), name), 401  # counted already, by admit()
     with writing() as session:
         throttle().succeeded(session, name)
     cookie_session.clear()  # a fresh session at sign-in, so none planted before it carries over
@@ -156,8 +164,16 @@ def _sign_in(name: str, password: str) -> LoginAnswer:
     return redirect(_next())
 
 
-def _login_page(error: str | None) -> str:
-    return render_template("login.html", office=storage().settings.office_name, error=error, next=_next())
+def _typed_name() -> str:
+    # Names are lower-case: "Rita" from a phone's keyboard is rita, also to the throttle.
+    return request.form.get("name", "").strip().lower()
+
+
+def _login_page(error: str | None, name: str) -> str:
+    """The form, with the name tried last still typed in (never the password)."""
+    return render_template(
+        "login.html", office=storage().settings.office_name, error=error, name=name, next=_next()
+    )
 
 
 @blueprint.post("/logout")

@@ -67,6 +67,7 @@ _WORDS = {
     "user added": lazy_gettext("user added"),
     "role changed": lazy_gettext("role changed"),
     "user disabled": lazy_gettext("user disabled"),
+    "user enabled": lazy_gettext("user enabled"),
     "password reset": lazy_gettext("password reset"),
     "token created": lazy_gettext("token created"),
     "token revoked": lazy_gettext("token revoked"),

@@ -4,7 +4,8 @@ After LIMIT failures for one name, or from one address, within WINDOW, the login
 refuses every further try for that name or from that address, without checking the
 password, until enough of those failures have left the window. A refused try is not
 counted, so someone who waits gets in on time. A successful sign-in clears the name's
-failures, from every address; the address's failures for other names still count.
+failures, from every address, and so does a new password set for the name
+(routing.people.accounts.reset_password); the address's failures for other names still count.
 
 The failures are rows in the database (routing.store.models.LoginAttempt), so every web
 process of the office counts the same ones. A try is counted as a failure before its

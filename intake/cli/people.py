@@ -25,7 +25,7 @@ _TOO_SHORT = f"A password needs at least {accounts.MIN_PASSWORD_LENGTH} characte
 
 
 def add_commands(commands: Any) -> None:
-    """`intake users add|list|disable|reset-password` and `intake tokens create|list|revoke`."""
+    """`intake users add|list|disable|enable|reset-password` and `intake tokens create|list|revoke`."""
     users = commands.add_parser("users", help="the people who sign in to the queues")
     actions = users.add_subparsers(required=True, metavar="ACTION")
     add = actions.add_parser("add", help="add a user")
@@ -36,11 +36,17 @@ def add_commands(commands: Any) -> None:
     )
     actions.add_parser("list", help="list the users").set_defaults(run=_users_list)
     disable = actions.add_parser("disable", help="stop a user signing in or using their tokens")
+    enable = actions.add_parser("enable", help="let a disabled user sign in again")
     reset = actions.add_parser("reset-password", help="give a user a new password")
-    for command, run in ((add, _users_add), (disable, _users_disable), (reset, _users_reset)):
+    for command, run in (
+        (add, _users_add),
+        (disable, _users_disable),
+        (enable, _users_enable),
+        (reset, _users_reset),
+    ):
         if command is not add:
             command.add_argument("name")
-        if command is not disable:
+        if command in (add, reset):
             command.add_argument(
                 "--password-stdin", action="store_true", help="read the password from standard input"
             )
@@ -120,14 +126,26 @@ def _users_disable(settings: Settings, args: argparse.Namespace) -> None:
     print(f"Disabled {args.name}: they can no longer sign in, and their tokens stop working.")
 
 
+def _users_enable(settings: Settings, args: argparse.Namespace) -> None:
+    with _people(settings) as session:
+        accounts.enable_user(session, args.name)
+    print(f"Enabled {args.name}: they sign in again with their password; their old tokens stay revoked.")
+
+
 def _users_reset(settings: Settings, args: argparse.Namespace) -> None:
     with _office(settings) as sessions:
         with transaction(sessions, write=False) as session:
             accounts.find_user(session, args.name)  # before the password is typed
         password = _password(args)
         with transaction(sessions) as session:
-            accounts.reset_password(session, args.name, password)
-    print(f"New password set for {args.name}; their other sessions are signed out.")
+            active = accounts.reset_password(session, args.name, password).active
+    if active:
+        print(f"New password set for {args.name}; their other sessions are signed out.")
+    else:  # a new password alone does not let them in
+        print(
+            f"New password set for {args.name}, who is disabled: "
+            f"they cannot sign in until `intake users enable {args.name}`."
+        )
 
 
 def _tokens_create(settings: Settings, args: argparse.Namespace) -> None:
@@ -147,7 +165,8 @@ def _tokens_list(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _token_state(token: ApiToken) -> str:
-    """Whether the API takes the token: a disabled user's is refused, though never revoked."""
+    """Whether the API takes the token: a disabled user's is refused, and revoked when they
+    are enabled again."""
     if token.revoked_at:
         return f"revoked {token.revoked_at:%Y-%m-%d %H:%M}"
     return "active" if token.user.active else "user disabled"

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -24,6 +24,7 @@ from routing.store.models import (
     AdminEvent,
     ApiToken,
     Department,
+    LoginAttempt,
     Membership,
     User,
     WebSecret,
@@ -145,10 +146,31 @@ def disable_user(session: Session, name: str) -> None:
     find_user(session, name).active = False
 
 
-def reset_password(session: Session, name: str, password: str) -> None:
+def enable_user(session: Session, name: str) -> None:
+    """Let a disabled user sign in again with their password. What the disable ended stays
+    ended: the sessions from before it (a new session epoch, so a copy of an old cookie is
+    refused) and their API tokens, revoked now."""
+    user = find_user(session, name)
+    if user.active:  # enabling again would end the sessions and tokens they use
+        raise PeopleError(f"{name!r} is not disabled")
+    user.active = True
+    user.session_epoch = secrets.token_hex(16)
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def reset_password(session: Session, name: str, password: str) -> User:
+    """Set a new password and end the user's sessions. The failed sign-ins counted for the
+    name are forgotten, as a sign-in would: the person locked out by them, and given the
+    new password, signs in at once, and a guesser faces a password none has tried."""
     user = find_user(session, name)
     user.password_hash = _hash(password)
     user.session_epoch = secrets.token_hex(16)
+    session.execute(delete(LoginAttempt).where(LoginAttempt.name == name))
+    return user
 
 
 def end_sessions(session: Session, user_id: int) -> None:

@@ -97,6 +97,36 @@ def test_a_wrong_password_or_a_disabled_user_cannot_sign_in(runtime: Runtime, ap
     assert refused.status_code == 401 and "Wrong name or password" in refused.get_data(as_text=True)
 
 
+def test_after_a_wrong_password_the_name_stays_typed_and_the_password_does_not(
+    runtime: Runtime, app: Flask
+) -> None:
+    add_person(runtime.sessions, "rita")
+    page = sign_in(app.test_client(), "rita", "not the password at all").get_data(as_text=True)
+    assert 'name="name" value="rita"' in page and "not the password at all" not in page
+    assert 'name="password" type="password" autocomplete="current-password" required autofocus' in page
+    page = sign_in(app.test_client(), '"><b>rita').get_data(as_text=True)
+    assert 'value="&#34;&gt;&lt;b&gt;rita"' in page  # escaped, as every value
+
+
+def test_a_login_form_gone_stale_in_another_tab_is_shown_again_to_sign_in(
+    runtime: Runtime, app: Flask
+) -> None:
+    # Tabs share the session: signing in or out in one starts a new session, so the login
+    # form left open in another no longer matches it.
+    add_person(runtime.sessions, "rita")
+    client = app.test_client()
+    stale = {"csrf_token": csrf_token(client.get("/login").get_data(as_text=True)), "name": "rita"}
+    assert sign_in(client, "rita").status_code == 302
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    refused = client.post("/login", data={**stale, "password": "a test password, long enough"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "The sign-in form was out of date; sign in again." in page
+    assert 'name="name" value="rita"' in page and client.get("/").status_code == 302
+    again = {"csrf_token": csrf_token(page), "name": "rita", "password": "a test password, long enough"}
+    assert client.post("/login", data=again).status_code == 302  # the page shown has a token that works
+
+
 def test_a_name_typed_with_capitals_signs_in(runtime: Runtime, app: Flask) -> None:
     # A phone's keyboard capitalises the first letter; names are lower-case.
     add_person(runtime.sessions, "rita")

@@ -125,6 +125,25 @@ def test_role_disable_and_a_new_password_end_what_they_must(
     assert status == 400 and "there is no user &#39;nobody&#39;" in page
 
 
+def test_a_disabled_user_is_enabled_and_signs_in_again_but_old_sessions_and_tokens_stay_ended(
+    app: Flask, runtime: Runtime, admin: FlaskClient
+) -> None:
+    tom = office_client(app, runtime.sessions, name="tom", role="receptionist")
+    assert post(admin, "/admin/users/tom/disable")[0] == 303
+    page = admin.get("/admin/users").get_data(as_text=True)
+    assert 'action="/admin/users/tom/enable"' in page
+    status, page = post(admin, "/admin/users/tom/enable")
+    assert status == 303 and "tom can sign in again with their password" in page
+    assert 'action="/admin/users/tom/disable"' in page and user(runtime, "tom") is not None
+    assert tom.get("/").status_code == 302  # the session from before the disable stays ended
+    assert tom.get("/api/v1/items").status_code == 401  # and so does the token
+    assert sign_in(tom, "tom").status_code == 302 and tom.get("/").status_code == 200
+    assert [action for _, action, _ in trail(runtime)] == ["user disabled", "user enabled"]
+    status, page = post(admin, "/admin/users/tom/enable")
+    assert status == 400 and "&#39;tom&#39; is not disabled" in page
+    assert "user enabled" in page  # the trail's entry, in the page's words
+
+
 def test_the_last_admin_can_neither_be_disabled_nor_lose_the_role(
     app: Flask, runtime: Runtime, admin: FlaskClient
 ) -> None:

@@ -103,6 +103,17 @@ def test_a_sign_in_before_the_limit_clears_the_names_failures(app: Flask, runtim
     assert sign_in(_from(app, "192.0.2.1"), "rita").status_code == 429
 
 
+def test_a_new_password_lifts_the_names_refusal(app: Flask, runtime: Runtime) -> None:
+    _fail(app, "rita", "192.0.2.1", 5)
+    with transaction(runtime.sessions) as session:
+        people.reset_password(session, "rita", "a brand new password")
+    assert sign_in(_from(app, "192.0.2.1"), "rita", "a brand new password").status_code == 302
+    _fail(app, "ann", "192.0.2.2", 5)
+    with transaction(runtime.sessions) as session:
+        people.reset_password(session, "rita", "another new password")
+    assert sign_in(_from(app, "192.0.2.2"), "ann").status_code == 429  # others' failures still count
+
+
 def test_the_refusal_ends_when_the_window_passes(app: Flask, runtime: Runtime, clock: Clock) -> None:
     _fail(app, "rita", "192.0.2.1", 1)
     clock.now += timedelta(minutes=5)

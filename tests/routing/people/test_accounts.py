@@ -133,6 +133,35 @@ def test_disable_and_reset_password(intake: Intake, runtime: Runtime) -> None:
     assert intake("users", "reset-password", "nobody", "--password-stdin")[0] == 2
 
 
+def test_a_disabled_user_is_enabled_again_and_their_old_tokens_stay_dead(
+    intake: Intake, runtime: Runtime
+) -> None:
+    assert intake("users", "add", "ann", "--role", "receptionist", "--password-stdin")[0] == 0
+    token = intake("tokens", "create", "ann")[1].splitlines()[-1]
+    assert intake("users", "disable", "ann")[0] == 0
+    code, out, _ = intake("users", "enable", "ann")
+    assert (code, out) == (
+        0,
+        "Enabled ann: they sign in again with their password; their old tokens stay revoked.\n",
+    )
+    assert _sign_in(runtime, "ann") is not None
+    with transaction(runtime.sessions, write=False) as session:
+        assert accounts.person_for_token(session, token) is None
+    assert "revoked" in intake("tokens", "list")[1] and "(disabled)" not in intake("users", "list")[1]
+    assert intake("users", "enable", "ann") == (2, "", "intake: 'ann' is not disabled\n")
+    assert intake("users", "enable", "nobody") == (2, "", "intake: there is no user 'nobody'\n")
+
+
+def test_a_new_password_for_a_disabled_user_says_they_still_cannot_sign_in(intake: Intake) -> None:
+    assert intake("users", "add", "ann", "--role", "receptionist", "--password-stdin")[0] == 0
+    assert intake("users", "disable", "ann")[0] == 0
+    code, out, _ = intake("users", "reset-password", "ann", "--password-stdin")
+    assert (code, out) == (
+        0,
+        "New password set for ann, who is disabled: they cannot sign in until `intake users enable ann`.\n",
+    )
+
+
 def test_a_token_is_shown_once_stored_as_a_hash_and_can_be_revoked(intake: Intake, runtime: Runtime) -> None:
     assert intake("users", "add", "ann", "--role", "admin", "--password-stdin")[0] == 0
     code, out, _ = intake("tokens", "create", "ann")
