@@ -10,6 +10,7 @@ Long headers skip the modern reading: its cost grows with the square of their le
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from email.headerregistry import HeaderRegistry
 from email.message import Message
@@ -40,6 +41,15 @@ MODERN_HEADER_MAX = 16 * 1024
 # so that hostile mail cannot fill the cache.
 CACHED_HEADER_MAX = 1024
 CACHED_HEADERS = 512
+
+# An RFC 2047 encoded word: "=?charset?B?text?=", no space or "?" inside its parts.
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+_WORDS_SIDE_BY_SIDE = re.compile(_ENCODED_WORD.pattern + r"\s+=\?")
+# What an encoded word is set aside as while an address header is split: an atom of
+# private-use characters and digits, which no header read from bytes holds (its
+# non-ASCII bytes are read as surrogates).
+_STAND_IN = "\ue000{}\ue001"
+_STAND_INS = re.compile("\ue000[0-9]+\ue001")
 
 
 class HeaderClasses(HeaderRegistry):
@@ -196,13 +206,84 @@ class HeaderReader:
                 pairs = [(str(a.display_name), str(a.addr_spec)) for a in getattr(header, "addresses", ())]
         except Exception as error:  # the modern address parser fails on some real headers
             self.defects.append(f"{what} unreadable by the modern parser ({type(error).__name__})")
-        if pairs and not any(needs_redecoding(n + a) for n, a in pairs):
-            return [(clean(n), clean(a)) for n, a in pairs]
+        if not pairs or any(needs_redecoding(n + a) for n, a in pairs):
+            return self._lenient_pairs(raw, what)
+        if _names_read_better_leniently(raw, pairs):
+            return self._with_lenient_names(pairs, raw, what)
+        return [(clean(n), clean(a)) for n, a in pairs]
+
+    def _lenient_pairs(self, raw: str, what: str) -> list[tuple[str, str]]:
+        """The pairs read from the raw value by compat32's rules, their encoded words decoded."""
         return [
             (decode_header_text(n, self.hint, self.defects, what), decode_header_text(a, None, [], what))
-            for n, a in getaddresses([raw])
-            if a
+            for n, a in _split_addresses(raw)
         ]
+
+    def _with_lenient_names(self, pairs: list[tuple[str, str]], raw: str, what: str) -> list[tuple[str, str]]:
+        """The modern reading's addresses with the lenient reading's names, where both
+        readings find the same addresses."""
+        lenient = self._lenient_pairs(raw, what)
+        if [a for _, a in lenient] != [a for _, a in pairs]:
+            lenient = pairs
+        return [(clean(named or n), clean(a)) for (n, a), (named, _) in zip(pairs, lenient, strict=True)]
+
+
+def _names_read_better_leniently(raw: str, pairs: list[tuple[str, str]]) -> bool:
+    """Whether the modern reading misses or mangles names that the lenient one reads: a name
+    old mail programs write as a comment after the address ("root@client.example (Cron
+    Daemon)"), which it drops, and encoded words side by side, which it joins with the
+    space between them (RFC 2047 6.2: none; a long name is split anywhere, even in a word).
+    """
+    commented = "(" in raw and not all(n for n, _ in pairs)
+    return commented or _WORDS_SIDE_BY_SIDE.search(raw) is not None
+
+
+def _split_addresses(raw: str) -> list[tuple[str, str]]:
+    """(display name, address) pairs of a raw address header, by compat32's lenient rules.
+
+    Each encoded word is set aside while the header is split: the text it encodes may
+    hold ",", ":", "@" or a line break, none of which separates addresses.
+    """
+    words: dict[str, str] = {}
+
+    def set_aside(match: re.Match[str]) -> str:
+        stand_in = _STAND_IN.format(len(words))
+        words[stand_in] = match.group()
+        return stand_in
+
+    def put_back(text: str) -> str:
+        return _STAND_INS.sub(lambda match: words.get(match.group(), match.group()), text)
+
+    pairs = getaddresses([_ENCODED_WORD.sub(set_aside, raw)])
+    return [(put_back(name), put_back(address)) for name, address in pairs if address]
+
+
+def identifiers(text: str) -> str:
+    """A Message-ID, In-Reply-To or References value without its comments, in one line.
+
+    RFC 5322 allows comments around message identifiers ("<a@b> (sent from my phone)");
+    a reply names the identifier alone, and must find it.
+    """
+    return " ".join(_without_comments(text).split())
+
+
+def _without_comments(text: str) -> str:
+    """`text` without its RFC 5322 comments: "(...)", nested, "\\)" escaped, none inside a
+    quoted string."""
+    if "(" not in text:
+        return text
+    kept: list[str] = []
+    depth = 0
+    quoted = escaped = False
+    for char in text:
+        opens = char == "(" and not (quoted or escaped)
+        closes = char == ")" and depth > 0 and not escaped
+        if depth == 0 and not opens:
+            kept.append(char)
+        depth += opens - closes
+        quoted = quoted != (char == '"' and depth == 0 and not escaped)
+        escaped = char == "\\" and not escaped
+    return "".join(kept)
 
 
 def compat32_headers(part: Message) -> Message:

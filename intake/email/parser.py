@@ -23,7 +23,7 @@ from email.parser import BytesHeaderParser
 
 from config.settings import EmailSettings, Settings, SmtpSettings
 from intake.email.budgets import HeaderBudgets, cut_at_boundary_lines, header_overrun, part_header_overrun
-from intake.email.headers import READING_POLICY, HeaderReader
+from intake.email.headers import READING_POLICY, HeaderReader, identifiers
 from intake.email.machine_mail import machine_kind
 from intake.email.parts import Body, PartLimits, read_body
 from intake.email.text import clean
@@ -52,6 +52,9 @@ _ORIGINATOR_HEADERS = (
 _ORIGINATORS = frozenset(_ORIGINATOR_HEADERS)
 # What an address needs to name a mailbox: a local part (quoted, it may hold spaces) and a domain.
 _MAILBOX = re.compile(r"[^@]+@[^@\s]+")
+# A line end as the parser reads one, and a CR that is one alone.
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_BARE_CR = re.compile(rb"\r(?!\n)")
 
 
 @dataclass(frozen=True)
@@ -113,11 +116,12 @@ def parse_email(
     received_at = received_at or datetime.now(UTC)
     envelope = Envelope(envelope_sender, delivered_to, envelope_recipients)
     limits = limits or EmailLimits()
-    overrun = header_overrun(raw, limits.headers)
+    readable = _with_line_feeds(raw)
+    overrun = header_overrun(readable, limits.headers)
     if overrun:
         return raw_only(raw, envelope, received_at, overrun)
     try:
-        return _parse_email(raw, envelope, received_at, limits)
+        return _parse_email(raw, readable, envelope, received_at, limits)
     # Running out of memory is not a parser bug: the caller decides (see intake.email.parse_workers).
     except MemoryError:
         raise
@@ -128,14 +132,16 @@ def parse_email(
 
 
 def _parse_email(
-    raw: bytes, envelope: Envelope, received_at: datetime, limits: EmailLimits
+    raw: bytes, readable: bytes, envelope: Envelope, received_at: datetime, limits: EmailLimits
 ) -> InboundMessage:
     defects: list[str] = []
-    message, complete = _parse(raw, limits, defects)
+    message, complete = _parse(readable, limits, defects)
     headers = HeaderReader(message, defects, _charset_hint(message))
     body = read_body(message, PartLimits(limits.max_parts, limits.max_depth), defects) if complete else Body()
     name, sender = _sender(headers, envelope.sender, defects)
-    message_id = headers.text("Message-ID") or None
+    # Stored keys read the Message-ID with its comments: so does the key, that copies
+    # arriving again find their item.
+    written_id = headers.text("Message-ID") or None
     return InboundMessage(
         channel=CHANNEL,
         sender=sender,
@@ -145,10 +151,10 @@ def _parse_email(
         text=body.text,
         html="\n".join(body.html) or None,
         attachments=tuple(body.attachments),
-        idempotency_key=idempotency_key(message_id, raw),
-        message_id=message_id,
-        in_reply_to=headers.text("In-Reply-To") or None,
-        references=tuple(headers.text("References").split()),
+        idempotency_key=idempotency_key(written_id, raw),
+        message_id=identifiers(written_id or "") or None,
+        in_reply_to=identifiers(headers.text("In-Reply-To")) or None,
+        references=tuple(identifiers(headers.text("References")).split()),
         received_at=received_at,
         raw=raw,
         raw_content_type="message/rfc822",
@@ -157,6 +163,20 @@ def _parse_email(
         headers=headers.all(),
         parse_defects=tuple(dict.fromkeys(clean(d) for d in defects)),
     )
+
+
+def _with_line_feeds(raw: bytes) -> bytes:
+    """`raw` as the budgets and the parser read it: mail whose first line ends with CR
+    alone (old Mac mail programs) with each such CR made a line feed, other mail as it came.
+
+    The parser takes a lone CR for a line end, but the budgets would not, and would count
+    the whole message as one header. Other mail is left alone, where a lone CR may be a
+    byte of a binary part. One byte for one keeps the message's size.
+    """
+    first = _LINE_END.search(raw)
+    if first is None or first.group() != b"\r":
+        return raw
+    return _BARE_CR.sub(b"\n", raw)
 
 
 def raw_only(raw: bytes, envelope: Envelope, received_at: datetime, reason: str) -> InboundMessage:
@@ -273,7 +293,7 @@ def _fingerprint(raw: bytes) -> str:
     Trace headers (Received, Return-Path, DKIM and spam verdicts) and line endings
     change from hop to hop, so they are left out.
     """
-    lines = re.split(rb"\r\n|\r|\n", raw)
+    lines = _LINE_END.split(raw)
     try:
         end = lines.index(b"")
     except ValueError:

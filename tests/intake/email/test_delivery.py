@@ -8,7 +8,7 @@ from intake.cli.runtime import Runtime
 from intake.email.parser import parse_email
 from routing.store.models import Item
 from tests.intake.email.test_machine_mail import report
-from tests.support.mail import email_bytes
+from tests.support.mail import email_bytes, raw_message
 from tests.support.people import office_client
 
 
@@ -67,3 +67,26 @@ def test_a_broken_message_is_stored_whole_with_its_defects(runtime: Runtime) -> 
         assert (item.subject, item.text) == ("ab", "café")
         assert "header Message-ID unreadable by the modern parser (IndexError)" in item.parse_defects
         assert any(d.startswith("unknown charset 'x-unknown'") for d in item.parse_defects)
+
+
+def test_a_reply_threads_to_a_message_whose_id_has_a_comment(runtime: Runtime) -> None:
+    raw = email_bytes(message_id="<q1@client.example> (sent from my phone)")
+    first = runtime.deliverer.deliver(parse_email(raw))
+    reply = raw_message(
+        "From: Ann Example <ann@client.example>",
+        "To: sales@office.test",
+        "Subject: Re: A question about prices",
+        "Message-ID: <q2@client.example>",
+        "In-Reply-To: <q1@client.example>",
+        "",
+        "And the small one?",
+    )
+    joined = runtime.deliverer.deliver(parse_email(reply))
+    assert (joined.item_id, joined.joined) == (first.item_id, True)
+    # The same mail again, as stored before the comment was left out: still one item.
+    again = runtime.deliverer.deliver(parse_email(raw))
+    assert (again.item_id, again.created) == (first.item_id, False)
+    assert item_count(runtime) == 1
+    with runtime.sessions() as session:
+        # The office's answers name the message as replies name it.
+        assert session.get_one(Item, first.item_id).message_id == "<q1@client.example>"

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from intake.email.budgets import HeaderBudgets
 from intake.email.parser import EmailLimits, parse_email
 from tests.support.mail import email_bytes, raw_message
 
@@ -38,6 +39,56 @@ def test_recipients_are_to_then_cc_then_envelope_only_addresses() -> None:
 def test_quoted_and_encoded_commas_do_not_split_an_address() -> None:
     raw = email_bytes(to='"Doe, Jane" <jane@client.example>, =?utf-8?q?Roe=2C_R?= <r@client.example>')
     assert parse_email(raw).recipients == ("jane@client.example", "r@client.example")
+
+
+@pytest.mark.parametrize(
+    ("sender", "name"),
+    [
+        # The decoded name holds a line break: the modern parser refuses it.
+        ("=?utf-8?Q?Ann=0D=0ABcc:_x@y?= <ann@client.example>", "Ann Bcc: x@y"),
+        ('"=?utf-8?Q?Ann=0D=0ABcc:_x@y?=" <ann@client.example>', "Ann Bcc: x@y"),
+        ("=?utf-8?Q?Doe,_Ann=0A?= <ann@client.example>", "Doe, Ann"),
+        ("=?utf-8?Q?Doe,?= =?utf-8?B?QW5uCg==?= <ann@client.example>", "Doe,Ann"),
+    ],
+)
+def test_an_encoded_word_in_a_from_name_is_never_split_into_addresses(sender: str, name: str) -> None:
+    message = parse_email(email_bytes(sender=sender), envelope_sender="bounce@lists.example")
+    assert (message.sender, message.sender_name) == ("ann@client.example", name)
+
+
+@pytest.mark.parametrize(
+    ("sender", "name"),
+    [
+        ("root@client.example (Cron Daemon)", "Cron Daemon"),
+        ("root@client.example (=?utf-8?q?Ann_=C3=89?=)", "Ann \u00c9"),
+        ("Ann <root@client.example> (at work)", "Ann"),
+        ("root@client.example", None),
+    ],
+)
+def test_a_name_written_as_a_comment_after_the_address_names_the_sender(
+    sender: str, name: str | None
+) -> None:
+    message = parse_email(email_bytes(sender=sender))
+    assert (message.sender, message.sender_name) == ("root@client.example", name)
+
+
+@pytest.mark.parametrize(
+    ("sender", "name"),
+    [
+        # A mail program splits a long name into encoded words anywhere, even inside a word.
+        ("=?utf-8?q?Alexa?= =?utf-8?q?nder_Pop?= <alex@client.example>", "Alexander Pop"),
+        ("=?utf-8?b?5bGx55Sw?=\r\n =?utf-8?b?5aSq6YOO?= <alex@client.example>", "\u5c71\u7530\u592a\u90ce"),
+        ("=?utf-8?q?Alexander?= Pop <alex@client.example>", "Alexander Pop"),
+    ],
+)
+def test_encoded_words_side_by_side_make_one_name(sender: str, name: str) -> None:
+    message = parse_email(email_bytes(sender=sender))
+    assert (message.sender, message.sender_name) == ("alex@client.example", name)
+
+
+def test_an_encoded_word_in_a_to_name_names_no_recipient() -> None:
+    raw = email_bytes(to="=?utf-8?Q?x@evil.example,_Sales=0A?= <sales@office.test>, bob@client.example")
+    assert parse_email(raw).recipients == ("sales@office.test", "bob@client.example")
 
 
 @pytest.mark.parametrize(
@@ -170,6 +221,44 @@ def test_a_copy_folded_otherwise_shares_the_key_and_a_changed_value_does_not() -
     assert parse_email(continued).idempotency_key != key
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "<q1@client.example> (sent from my phone)",
+        "(see <q0@client.example>) <q1@client.example>",
+        "<q1@client.example>(a (nested) comment)",
+        '<q1@client.example> (a "quoted" \\) comment)',
+    ],
+)
+def test_a_message_id_is_read_without_its_comments(written: str) -> None:
+    assert parse_email(email_bytes(message_id=written)).message_id == "<q1@client.example>"
+
+
+def test_threading_headers_are_read_without_their_comments() -> None:
+    raw = raw_message(
+        "From: ann@client.example",
+        "In-Reply-To: <r1@office.test> (your answer)",
+        "References: <q1@client.example> (my question) (see <x@y.example>) <r1@office.test>",
+        "",
+        "Thanks",
+    )
+    message = parse_email(raw)
+    assert message.in_reply_to == "<r1@office.test>"
+    assert message.references == ("<q1@client.example>", "<r1@office.test>")
+
+
+def test_a_message_id_with_a_comment_keeps_the_key_it_was_stored_under() -> None:
+    # Keys stored before the comment was left out of the Message-ID read it with the comment.
+    for written, key in [
+        ("<q1@client.example> (sent from my phone)", "email:q1@client.example> (sent from my phone)"),
+        (
+            "(see <q0@client.example>) <q1@client.example>",
+            "email:(see <q0@client.example>) <q1@client.example",
+        ),
+    ]:
+        assert parse_email(email_bytes(message_id=written)).idempotency_key == f"{key}:9b46f4f256c61f3a"
+
+
 def test_different_messages_reusing_a_message_id_keep_different_keys() -> None:
     first = parse_email(email_bytes(body="first\r\n"))
     second = parse_email(email_bytes(body="second\r\n"))
@@ -206,3 +295,30 @@ def test_a_from_naming_several_is_read_by_its_first_mailbox_only() -> None:
         email_bytes(sender="postmaster, victim@evil.example"), envelope_sender="ann@client.example"
     )
     assert message.sender == "ann@client.example"
+
+
+def test_mail_with_bare_cr_line_ends_is_read_and_kept_as_it_came() -> None:
+    # Old Mac mail programs end lines with CR alone; this one is larger than a header may be.
+    crlf = email_bytes(body="a line of text\r\n" * 20_000)
+    raw = crlf.replace(b"\r\n", b"\r")
+    message = parse_email(raw)
+    assert message.raw == raw
+    assert (message.sender, message.subject) == ("ann@client.example", "A question about prices")
+    assert message.text == parse_email(crlf).text
+    assert message.parse_defects == ()
+    assert message.idempotency_key == parse_email(crlf).idempotency_key
+
+
+def test_the_budgets_hold_for_mail_with_bare_cr_line_ends() -> None:
+    raw = raw_message(
+        "From: ann@client.example",
+        "Subject: parts",
+        "Content-Type: multipart/mixed; boundary=b",
+        "",
+        *[line for n in range(9) for line in ("--b", "Content-Type: text/plain; a=1; b=2", "", f"part {n}")],
+        "--b--",
+    ).replace(b"\r\n", b"\r")
+    cut = parse_email(raw, limits=EmailLimits(max_parts=2))
+    assert "over limit: more than 4 MIME boundary lines; the rest is in the raw message" in cut.parse_defects
+    parameters = parse_email(raw, limits=EmailLimits(headers=HeaderBudgets(max_parameters=1)))
+    assert (parameters.subject, parameters.text, parameters.raw) == ("parts", "", raw)
