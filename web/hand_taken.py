@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import format_decimal, gettext
 from flask_login import current_user
+from flask_wtf.csrf import ValidationError, validate_csrf
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import Forbidden, RequestEntityTooLarge
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from werkzeug.wrappers import Response
 
 from intake.desk import hand_taken
@@ -30,8 +32,12 @@ from web.storage import reading, storage
 
 blueprint = Blueprint("take", __name__)
 TAKES_MESSAGES = ("receptionist", "admin")
+# Room for the form's other fields (its text takes at most some 80 KB) beside the scan.
+FORM_BYTES = 1024 * 1024
 # The largest request any page accepts: a scan at its limit and the rest of the form.
-MAX_REQUEST_BYTES = hand_taken.MAX_SCAN_BYTES + 1024 * 1024
+MAX_REQUEST_BYTES = hand_taken.MAX_SCAN_BYTES + FORM_BYTES
+# Of a body too large to read, the head read for the fields sent ahead of the scan.
+_HEAD_BYTES = 256 * 1024
 _FIELDS = ("kind", "name", "contact", "department", "person", "callback_by", "text")
 _ON_SCREEN = (*_FIELDS, "scan")  # the order the fields are shown in
 
@@ -81,7 +87,7 @@ def form() -> tuple[str, int]:
 def take() -> Response | tuple[str, int]:
     values = {name: request.form.get(name, "") for name in _FIELDS}
     page = Page(request.form.get("key", ""), values)
-    scan = _scan()
+    scan = _scan(values["kind"])
     form = _read(page, scan)
     if page.errors:
         return _refuse(page, scan)
@@ -109,13 +115,44 @@ def take() -> Response | tuple[str, int]:
 
 @blueprint.errorhandler(RequestEntityTooLarge)
 def too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
-    limit = hand_taken.MAX_SCAN_BYTES // 1024 // 1024
-    values = dict.fromkeys(_FIELDS, "") | {"kind": "post"}
+    """The form again, with the fields the browser sent ahead of the scan; the file is lost."""
+    sent, filename = _fields_ahead_of_scan()
+    values = dict.fromkeys(_FIELDS, "") | {"kind": hand_taken.LETTER} | _sent_here(sent)
     problem = gettext(
         "the upload is larger than %(size)s MB, so nothing was read or stored; scan at a lower resolution",
-        size=limit,
+        size=_megabytes(_max_scan_bytes()),
     )
-    return _render(Page(hand_taken.new_key(), values, {"scan": problem}), 413)
+    return _render(Page(hand_taken.new_key(), values, {"scan": problem}, lost_file=filename), 413)
+
+
+def _fields_ahead_of_scan() -> tuple[dict[str, str], str | None]:
+    """The fields at the head of a multipart body too large to read, and the name of the
+    file that follows them: a browser sends the fields in the page's order, the scan last."""
+    boundary = request.mimetype_params.get("boundary")
+    if request.mimetype != "multipart/form-data" or not boundary:
+        return {}, None
+    decoder = MultipartDecoder(boundary.encode())
+    decoder.receive_data(request.environ["wsgi.input"].read(_HEAD_BYTES))
+    fields: dict[str, str] = {}
+    name, data = "", b""
+    while not isinstance(event := decoder.next_event(), File | NeedData | Epilogue):
+        if isinstance(event, Field):
+            name, data = event.name, b""
+        elif isinstance(event, Data):
+            data += event.data
+            if not event.more_data:
+                fields[name] = data.decode(errors="replace")
+    return fields, event.filename if isinstance(event, File) else None
+
+
+def _sent_here(fields: dict[str, str]) -> dict[str, str]:
+    """The form's values, when the fields came from this site's page (their CSRF token
+    holds); none from another site's, which would fill in a message for the receptionist."""
+    try:
+        validate_csrf(fields.get("csrf_token", ""))
+    except ValidationError:
+        return {}
+    return {name: value for name, value in fields.items() if name in _FIELDS}
 
 
 def _read(page: Page, scan: Scan | None) -> HandForm:
@@ -153,9 +190,11 @@ def _unknown(department: str, user: str) -> dict[str, str]:
     return found
 
 
-def _scan() -> Scan | None:
+def _scan(kind: str) -> Scan | None:
+    """A letter's scan; for a call or a visit the file field is hidden, so a file the
+    browser still sends (chosen before the kind changed) is not read."""
     upload = request.files.get("scan")
-    if upload is None or not upload.filename:
+    if kind != hand_taken.LETTER or upload is None or not upload.filename:
         return None
     # One byte past the limit is enough to know it is too large.
     content = upload.stream.read(hand_taken.MAX_SCAN_BYTES + 1)
@@ -200,10 +239,23 @@ def _render(page: Page, status: int) -> tuple[str, int]:
             kinds=hand_taken.KINDS,
             departments=list(_departments(session).items()),
             people=list(_people(session).items()),
-            max_scan_mb=hand_taken.MAX_SCAN_BYTES // 1024 // 1024,
+            max_scan_bytes=_max_scan_bytes(),
+            max_scan_mb=_megabytes(_max_scan_bytes()),
             field_names=_field_names(),
         )
     return html, status
+
+
+def _max_scan_bytes() -> int:
+    """The largest scan that gets through: the adapter's limit, or less where the web
+    server is set to read smaller requests (it refuses a larger one before the page sees it)."""
+    server = storage().settings.web.max_request_bytes
+    return max(0, min(hand_taken.MAX_SCAN_BYTES, server - FORM_BYTES))
+
+
+def _megabytes(size: int) -> str:
+    shown: str = format_decimal(size / 1024 / 1024, format="#,##0.#")
+    return shown
 
 
 def _field_names() -> dict[str, str]:

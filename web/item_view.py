@@ -14,7 +14,7 @@ from markupsafe import Markup
 from config.settings import BuiltInStep
 from routing.engine import OutcomeKind
 from routing.store.models import SYSTEM_ACTOR, ArrivedMessage, AuditEvent, Item, Reply
-from web.display import outside
+from web.display import local_time, outside
 from web.files import inline_images
 from web.mail_html import safe_html
 
@@ -24,6 +24,8 @@ _DETAIL_LABELS = {
     "to": lazy_gettext("to"),
     "department": lazy_gettext("to"),
     "other_departments": lazy_gettext("also for"),
+    "assignee": lazy_gettext("for"),
+    "due_at": lazy_gettext("callback wanted by"),
     "reason": lazy_gettext("why"),
     "note": "",
     "text": "",  # a note's words stand on their own after the action "note"
@@ -37,6 +39,8 @@ _DETAIL_LABELS = {
     "size": lazy_gettext("bytes"),
 }
 _DEPARTMENT_KEYS = frozenset({"from", "to", "department", "other_departments"})
+# Details that are moments, stored as ISO text: shown in the office's time zone.
+_MOMENT_KEYS = frozenset({"due_at"})
 
 
 @dataclass(frozen=True)
@@ -161,10 +165,24 @@ def event_details(detail: Mapping[str, Any], departments: Mapping[str, str]) -> 
     """The readable parts of an event's detail; nested records (rule outcomes) stay in the API."""
     lines = []
     for key, label in _DETAIL_LABELS.items():
-        value = _readable(detail.get(key), departments if key in _DEPARTMENT_KEYS else {})
+        if key in _MOMENT_KEYS:
+            value = _moment(detail.get(key))
+        else:
+            value = _readable(detail.get(key), departments if key in _DEPARTMENT_KEYS else {})
         if value:
             lines.append((str(label), value))
     return lines
+
+
+def _moment(value: Any) -> str | None:
+    """A stored moment as the page writes times; text that is no moment as it is."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return local_time(moment) if moment.tzinfo is not None else value
 
 
 def _readable(value: Any, names: Mapping[str, str]) -> str | None:

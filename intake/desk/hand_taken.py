@@ -28,6 +28,7 @@ from routing.queues.triage import OUT_OF_RANGE, SkippedTime, due_in_range, local
 
 # The channel of each kind, and how the item's subject names it.
 KINDS = {"phone-note": "Phone message", "visit": "Visit", "post": "Letter"}
+LETTER = "post"  # the one kind that carries a scan
 RAW_CONTENT_TYPE = "application/json"
 KEY_PREFIX = "hand:"
 MAX_SCAN_BYTES = 20 * 1024 * 1024
@@ -128,12 +129,12 @@ def problems(form: HandForm) -> dict[str, str]:
     found.update(_who_problems(form))
     text = _typed(form.text)
     if not text and form.scan is None:
-        need = "write the message or attach the scan" if form.kind == "post" else "write the message"
+        need = "write the message or attach the scan" if form.kind == LETTER else "write the message"
         found["text"] = need
     elif len(text) > MAX_TEXT:
         found["text"] = f"the message has {len(text)} characters; at most {MAX_TEXT} fit"
     if form.scan is not None:
-        found.update(_scan_problems(form.scan))
+        found.update(_scan_problems(form.kind, form.scan))
     if not form.taken_by.strip():
         found["taken_by"] = "nobody is signed in to take the message"
     return found
@@ -220,7 +221,9 @@ def _who_problems(form: HandForm) -> dict[str, str]:
     return found
 
 
-def _scan_problems(scan: Scan) -> dict[str, str]:
+def _scan_problems(kind: str, scan: Scan) -> dict[str, str]:
+    if kind != LETTER:
+        return {"scan": "only a letter carries a scan; choose the letter or leave the file out"}
     if not scan.content:
         return {"scan": f"the file {scan.filename!r} is empty"}
     if len(scan.content) > MAX_SCAN_BYTES:

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
+from config.loading import load_settings
 from intake.cli.runtime import Runtime, open_runtime, reload_config
 from intake.desk.hand_taken import MAX_SCAN_BYTES
 from intake.rules.replay import replay
@@ -88,7 +89,10 @@ def test_the_form_offers_the_kinds_departments_and_people(runtime: Runtime, clie
     assert '<option value="billing">Billing</option>' in page
     assert '<option value="sam">sam (staff)</option>' in page
     assert 'type="datetime-local" name="callback_by"' in page and 'type="file" name="scan"' in page
-    assert 'enctype="multipart/form-data"' in page and "<script" not in page and "style=" not in page
+    assert 'enctype="multipart/form-data"' in page and "style=" not in page
+    # The page's script is told the largest scan the server reads, to stop a larger one before it is sent.
+    assert '<script src="/static/take.js" defer></script>' in page
+    assert f'data-max-bytes="{MAX_SCAN_BYTES}"' in page and "(at most 20 MB)" in page
     assert 'href="/take">Take a message</a>' in client.get("/").get_data(as_text=True)
     # A kind the form does not know is not chosen for the receptionist.
     assert 'id="kind-phone-note" value="phone-note" checked' in client.get("/take?kind=fax").get_data(
@@ -192,6 +196,13 @@ def test_callback_time_and_person_make_it_due_and_claimed(runtime: Runtime, clie
             "assignee": "sam",
             "due_at": "2026-11-03T14:30:00-05:00",
         }
+    # The history says whom it is for and when to call back, in the office's time.
+    page = client.get(f"/items/{item_id}").get_data(as_text=True)
+    [line] = re.findall(r'<li>.*<strong class="action">taken by hand</strong>.*</li>', page)
+    assert (
+        '<span class="detail"> · to Billing</span><span class="detail"> · for sam</span>'
+        '<span class="detail"> · callback wanted by Tue, Nov 3, 2026, 14:30</span></li>'
+    ) in line
 
 
 def test_a_letters_scan_is_stored_as_its_attachment_and_can_be_downloaded(
@@ -214,6 +225,26 @@ def test_a_letters_scan_is_stored_as_its_attachment_and_can_be_downloaded(
     assert path in client.get(f"/items/{item_id}").get_data(as_text=True)
     download = client.get(path)
     assert download.status_code == 200 and download.data == scan
+
+
+@pytest.mark.parametrize(("kind", "contact"), [("phone-note", "+1 555 555 0123"), ("visit", "")])
+def test_a_scan_chosen_before_switching_to_a_call_or_a_visit_is_not_attached(
+    runtime: Runtime, client: FlaskClient, kind: str, contact: str
+) -> None:
+    # The file field is hidden once another kind is chosen, but a browser still sends it.
+    scan = (io.BytesIO(b"%PDF-1.4 a scanned letter"), "letter.pdf")
+    response = send(client, filled(client, kind=kind, contact=contact, scan=scan))
+    item_id = item_of(response)
+    with runtime.sessions() as session:
+        item = session.get_one(Item, item_id)
+        assert (item.channel, item.attachments) == (kind, [])
+        assert json.loads(item.raw.content)["scan"] is None
+    # Nor does a file the form ignores make a refused form say it was not kept.
+    empty = (io.BytesIO(b""), "letter.pdf")
+    page = send(client, filled(client, kind=kind, contact=contact, text="", scan=empty)).get_data(
+        as_text=True
+    )
+    assert "write the message" in page and "letter.pdf" not in page and 'id="scan-error"' not in page
 
 
 def test_a_form_sent_twice_makes_one_item(runtime: Runtime, client: FlaskClient) -> None:
@@ -288,10 +319,41 @@ def test_a_scan_too_large_is_refused_clearly(runtime: Runtime, client: FlaskClie
         and "The file letter.tiff was not kept: choose it again" in page
     )
     huge = io.BytesIO(b"x" * (MAX_SCAN_BYTES + 2 * 1024 * 1024))
-    response = send(client, filled(client, kind="post", scan=(huge, "letter.tiff")))
+    form = filled(client, kind="post", name="Ann O'Neil", scan=(huge, "letter.tiff"))
+    response = send(client, form)
     assert response.status_code == 413
-    assert "the upload is larger than 20 MB, so nothing was read or stored" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "the upload is larger than 20 MB, so nothing was read or stored" in page
+    # What was typed before the file is kept, and the file is named.
+    assert 'id="kind-post" value="post" checked' in page and 'value="Ann O&#39;Neil"' in page
+    assert "Please call back about the March statement.</textarea>" in page
+    assert '<option value="billing" selected>' in page
+    assert "The file letter.tiff was not kept: choose it again" in page
     assert stored_items(runtime) == 0
+
+
+def test_a_large_upload_from_another_site_fills_in_nothing(
+    runtime: Runtime, app: Flask, client: FlaskClient
+) -> None:
+    huge = io.BytesIO(b"x" * (MAX_SCAN_BYTES + 2 * 1024 * 1024))
+    form = filled(client, kind="post", name="Mallory", csrf_token="forged", scan=(huge, "letter.tiff"))
+    page = send(client, form).get_data(as_text=True)
+    assert "the upload is larger than 20 MB" in page and "Mallory" not in page and "March" not in page
+    assert form["key"] not in page
+
+
+def test_the_form_tells_the_largest_scan_the_web_server_reads(tmp_path: Path, database_url: str) -> None:
+    office = office_with(tmp_path, "", database_url)
+    lowered = office.source.read_text().replace("[web]\n", f"[web]\nmax_request_bytes = {5 * 1024 * 1024}\n")
+    office.source.write_text(lowered)
+    runtime = open_runtime(load_settings(office.source, {"INTAKE_DATABASE_URL": database_url}))
+    try:
+        client = office_client(runtime.web_app(), runtime.sessions)
+        page = client.get("/take?kind=post").get_data(as_text=True)
+        # What the server reads, less room for the rest of the form.
+        assert f'data-max-bytes="{4 * 1024 * 1024}"' in page and "(at most 4 MB)" in page
+    finally:
+        runtime.engine.dispose()
 
 
 def test_a_form_without_its_csrf_token_is_refused(runtime: Runtime, client: FlaskClient) -> None:

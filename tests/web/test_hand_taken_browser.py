@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from intake.desk.hand_taken import MAX_SCAN_BYTES
 from routing.store.models import Item
 from tests.support.browser import BrowserPage, Site
 from tests.support.databases import SqliteTemplate
@@ -130,4 +131,63 @@ def test_a_form_brought_back_and_filled_in_anew_is_not_lost(signed_in_page: Brow
     assert second != first
     with site.runtime.sessions() as session:
         assert session.get_one(Item, second).sender_name == "Bob Jones"
+    _fenced_and_quiet(tab)
+
+
+def test_a_scan_chosen_before_the_kind_changed_to_a_call_is_not_sent(
+    signed_in_page: BrowserPage, site: Site, tmp_path: Path
+) -> None:
+    tab = signed_in_page
+    page = _open_the_form(tab)
+    scan = tmp_path / "letter.pdf"
+    scan.write_bytes(b"%PDF-1.4 a scanned letter")
+    page.check("#kind-post")
+    page.set_input_files("input[name=scan]", str(scan))
+    page.check("#kind-phone-note")  # it was a call after all
+    assert not page.is_visible("input[name=scan]") and page.is_disabled("input[name=scan]")
+    page.fill("input[name=name]", "Ann Smith")
+    page.fill("input[name=contact]", "+1 555 555 0123")
+    page.fill("textarea[name=text]", "Please call back about the March statement.")
+    _send(tab)
+    assert tab.path.startswith("/items/")
+    with site.runtime.sessions() as session:
+        item = session.get_one(Item, int(tab.path.rpartition("/")[2]))
+        assert (item.channel, item.attachments) == ("phone-note", [])
+    # Back on the form a letter sends its scan again.
+    page = _open_the_form(tab)
+    page.check("#kind-post")
+    assert page.is_enabled("input[name=scan]")
+    _fenced_and_quiet(tab)
+
+
+def test_a_scan_too_large_is_stopped_before_it_is_sent(
+    signed_in_page: BrowserPage, site: Site, tmp_path: Path
+) -> None:
+    tab = signed_in_page
+    page = _open_the_form(tab)
+    page.check("#kind-post")
+    page.fill("input[name=name]", "Ann Smith")
+    page.fill("textarea[name=text]", "The signed contract.")
+    big = tmp_path / "letter.tiff"
+    big.write_bytes(b"x" * (MAX_SCAN_BYTES + 1))
+    page.set_input_files("input[name=scan]", str(big))
+    problem = "This file is larger than 20 MB: scan the letter at a lower resolution"
+    assert problem in page.inner_text("#scan-error")
+    sent = len(tab.navigations)
+    page.click("form.take button[type=submit]")
+    tab.settle()
+    tab.screenshot("too-large")
+    assert len(tab.navigations) == sent and tab.path == "/take"  # not sent: everything typed is there
+    assert page.input_value("input[name=name]") == "Ann Smith"
+    assert _focused(page).startswith("scan:")
+    # A smaller scan clears the problem and is sent.
+    small = tmp_path / "smaller.tiff"
+    small.write_bytes(b"x" * 1024)
+    page.set_input_files("input[name=scan]", str(small))
+    assert not page.is_visible("#scan-error")
+    _send(tab)
+    assert tab.path.startswith("/items/")
+    with site.runtime.sessions() as session:
+        item = session.get_one(Item, int(tab.path.rpartition("/")[2]))
+        assert [attachment.filename for attachment in item.attachments] == ["smaller.tiff"]
     _fenced_and_quiet(tab)

@@ -117,6 +117,9 @@ def test_every_field_at_fault_is_named_at_once() -> None:
         ({"contact": "ann@@client.example"}, {"contact"}),
         ({"kind": "post", "scan": Scan("a.pdf", "application/pdf", b"")}, {"scan"}),
         ({"name": "x" * 201}, {"name"}),
+        # Only a letter carries a scan: a call or a visit with a file is refused, not given it.
+        ({"kind": "phone-note", "scan": Scan("a.pdf", "application/pdf", b"x")}, {"scan"}),
+        ({"kind": "visit", "contact": "", "scan": Scan("a.pdf", "application/pdf", b"x")}, {"scan"}),
     ],
 )
 def test_what_each_kind_needs(changes: dict[str, object], errors: set[str]) -> None:
