@@ -11,6 +11,7 @@ from config.answers import (
     Acknowledgement,
     Template,
 )
+from config.domains import owns
 from config.table import ADDRESS, Table, bounded
 
 # An answer within a week at most: a longer promise is no acknowledgement.
@@ -46,7 +47,7 @@ def read_forward_to(table: Table, domains: tuple[str, ...]) -> str:
     address: str = table.get("forward_to", str, "").lower()
     if address and not ADDRESS.match(address):
         raise table.fail("forward_to", f"{address!r} is not an email address")
-    if address.rpartition("@")[2] in domains:
+    if address and owns(domains, address.rpartition("@")[2]):
         # Intake itself takes the office's mail: the forward would come back as a message.
         raise table.fail("forward_to", f"{address!r} is at one of office.domains; reroute the item instead")
     return address

@@ -88,6 +88,8 @@ def settings_from_text(text: str, source: Path, environ: Mapping[str, str] | Non
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(source, "", f"not valid TOML: {error}") from None
+    except RecursionError:  # tomllib reads nested arrays and tables by recursion
+        raise ConfigError(source, "", "not valid TOML: arrays or tables nested too deeply") from None
     return _settings(Table(source, "", data), env)
 
 

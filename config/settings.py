@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from config.answers import Acknowledgement, Template
+from config.domains import owns
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -411,7 +412,8 @@ class Settings:
         raise KeyError(name)
 
     def owns_domain(self, domain: str) -> bool:
-        return domain.lower() in self.domains
+        """Whether `domain` is one of office.domains, in any case or IDNA form."""
+        return owns(self.domains, domain)
 
     def is_open(self, at: datetime) -> bool:
         return self.hours.is_open(at, self.timezone)

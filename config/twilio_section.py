@@ -15,6 +15,10 @@ from config.table import PHONE, Table, bounded
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}\Z")
 _BASE_URL = re.compile(r"^https?://[^/?#@\s]+\Z")
+# Twilio refuses a message longer than this, for good. It counts a text with a character
+# outside GSM-7 in UTF-16 code units, and one in GSM-7 alone in characters: the same
+# number, since a character that takes two code units (an emoji) is never GSM-7.
+MAX_TEXT = 1_600
 # Well inside the download worker's five-minute claim, so no other worker takes over a
 # download still running (one slow read may add one more timeout past the deadline).
 MAX_DOWNLOAD_SECONDS = 120.0
@@ -37,7 +41,9 @@ def read_twilio(table: Table, env: Mapping[str, str], department_ids: set[str]) 
     if not _BASE_URL.match(api_base_url):
         raise table.fail("api_base_url", f"{api_base_url!r} is not a base URL such as https://api.twilio.com")
     greetings = _texts(table.table("greetings"), lambda key: key == "default" or bool(PHONE.match(key)))
-    acknowledgements = _texts(table.table("acknowledgements"), lambda key: key in department_ids)
+    acknowledgements = _texts(
+        table.table("acknowledgements"), lambda key: key in department_ids, longest=MAX_TEXT
+    )
     texting_numbers = table.strings("texting_numbers")
     for number in texting_numbers:
         if not PHONE.match(number):
@@ -72,13 +78,30 @@ def _auth_token(table: Table, env: Mapping[str, str]) -> str:
     return table.line("auth_token")
 
 
-def _texts(table: Table, known: Any) -> tuple[tuple[str, OpenClosedText], ...]:
-    """A table of {open, closed} texts keyed by a number or a department id."""
+def text_length(text: str) -> int:
+    """`text`'s length as Twilio counts it against MAX_TEXT: in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _texts(table: Table, known: Any, longest: int | None = None) -> tuple[tuple[str, OpenClosedText], ...]:
+    """A table of {open, closed} texts keyed by a number or a department id, each at
+    most `longest` long as Twilio counts (for a text sent, not a greeting said)."""
     texts = []
     for key in table.data:
         if not known(key):
             raise table.fail(key, "unknown key (use a configured department, an E.164 number or default)")
         entry = table.table(key)
         entry.only("open", "closed")
-        texts.append((key, OpenClosedText(entry.get("open", str, ""), entry.get("closed", str, ""))))
+        texts.append((key, OpenClosedText(_text(entry, "open", longest), _text(entry, "closed", longest))))
     return tuple(texts)
+
+
+def _text(entry: Table, name: str, longest: int | None) -> str:
+    text: str = entry.get(name, str, "")
+    length = text_length(text)
+    if longest is not None and length > longest:
+        raise entry.fail(
+            name,
+            f"is {length:,} characters as Twilio counts them (an emoji counts two); at most {longest:,} fit",
+        )
+    return text

@@ -134,7 +134,7 @@ def item(item_id: int) -> Response:
     with reading() as session:
         found = visible_item(session, item_id)
         names = {d.id: d.name for d in session.scalars(select(Department))}
-        reply_channel, reply_refusal = reply_channels(session, found, replies.addresses())
+        reply_channel, reply_refusal, reads_no_replies = reply_channels(session, found, replies.addresses())
         response = make_response(
             render_template(
                 "item.html",
@@ -148,6 +148,7 @@ def item(item_id: int) -> Response:
                 choices=actions.choices(session, found),
                 reply_channel=reply_channel,
                 reply_refusal=reply_refusal,
+                reads_no_replies=reads_no_replies,
                 templates=filled_templates(storage().settings, found),
                 forwarding=forwards.forwarding(found),
                 sender=item_person(session, found, visible_departments()),

@@ -19,6 +19,7 @@ from flask_babel import gettext
 from werkzeug.exceptions import NotFound, ServiceUnavailable
 from werkzeug.wrappers import Response as BaseResponse
 
+from config.twilio_section import MAX_TEXT
 from intake.email.reply_mail import email_addressing
 from intake.phone.texting import text_addressing
 from routing.queues import replies, triage
@@ -58,7 +59,14 @@ def answer(item_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
 @blueprint.app_template_global()
 def reply_limit(channel: str) -> int:
     """The most characters an answer by `channel` may have: the answer box holds no more."""
-    return replies.MAX_TEXT if channel in replies.TEXT_CHANNELS else replies.MAX_REPLY
+    return MAX_TEXT if channel in replies.TEXT_CHANNELS else replies.MAX_REPLY
+
+
+@blueprint.app_template_global()
+def counted_as_text(channel: str) -> bool:
+    """Whether an answer by `channel` is a text, whose length the answer box counts down as
+    Twilio counts it (config.twilio_section.text_length)."""
+    return channel in replies.TEXT_CHANNELS
 
 
 @blueprint.app_template_global()

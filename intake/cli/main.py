@@ -169,11 +169,11 @@ def _workers(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
-    _run(settings, smtp=True, web=True, imap=True, workers=_workers(settings, args))
+    _run(settings, args, smtp=True, web=True, imap=True, workers=_workers(settings, args))
 
 
 def _smtp(settings: Settings, args: argparse.Namespace) -> None:
-    _run(settings, smtp=True, web=False, workers=_workers(settings, args))
+    _run(settings, args, smtp=True, web=False, workers=_workers(settings, args))
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> None:
@@ -183,22 +183,32 @@ def _worker(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _web(settings: Settings, args: argparse.Namespace) -> None:
-    _run(settings, smtp=False, web=True, workers=_workers(settings, args))
+    _run(settings, args, smtp=False, web=True, workers=_workers(settings, args))
 
 
 def _imap(settings: Settings, args: argparse.Namespace) -> None:
     if not settings.imap:
         raise UsageError(f"{settings.source} names no IMAP mailbox ([[imap]])")
-    _run(settings, smtp=False, web=False, imap=True)
+    _run(settings, args, smtp=False, web=False, imap=True)
 
 
-def _run(settings: Settings, *, smtp: bool, web: bool, imap: bool = False, workers: int = 0) -> None:
+def _run(
+    settings: Settings,
+    args: argparse.Namespace,
+    *,
+    smtp: bool,
+    web: bool,
+    imap: bool = False,
+    workers: int = 0,
+) -> None:
     from intake.cli.runtime import open_runtime, run_services
 
     print(f"Intake for {settings.office_name}, config {settings.source}", flush=True)
     runtime = open_runtime(settings)
     say = lambda line: print(line, flush=True)  # noqa: E731
-    run_services(runtime, smtp=smtp, web=web, imap=imap, say=say, workers=workers)
+    # A reload keeps the listen addresses the command line gave, as a restart would.
+    given = [f"{option}.listen" for option in ("smtp", "web") if getattr(args, option, None)]
+    run_services(runtime, smtp=smtp, web=web, imap=imap, say=say, workers=workers, given=given)
 
 
 def _import(settings: Settings, args: argparse.Namespace) -> int:

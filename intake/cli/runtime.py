@@ -13,9 +13,9 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Protocol
 
@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from config.holder import SettingsHolder, reloadable
+from config.holder import RESTART_ONLY, SettingsHolder, reloadable, waiting_for_restart
 from config.loading import ConfigError, load_settings
 from config.settings import DatabaseSettings, Settings
 from intake.cli.web_server import WebServer
@@ -54,6 +54,7 @@ from routing.store.database import StorageUnavailable, make_engine, make_session
 from routing.store.inbox import InboxWriter
 from routing.store.leases import process_holder
 from routing.store.mailboxes import MailboxStore
+from routing.store.models import utcnow
 from routing.store.schema import prepare, sync_departments
 from web.app import create_app
 
@@ -62,6 +63,11 @@ log = logging.getLogger(__name__)
 # How often the main thread looks whether SIGINT or SIGTERM came (StopSignals): the
 # longest a stop waits to begin.
 STOP_POLL_SECONDS = 0.1
+# What a worker process never uses (the doors, the web, the IMAP pollers): it does not
+# warn that a change there waits for a restart.
+SERVED_ONLY = frozenset(
+    {"imap", *(f"{table}.{key}" for table in ("smtp", "web") for key in RESTART_ONLY[table])}
+)
 
 
 class Service(Protocol):
@@ -105,12 +111,13 @@ class Runtime:
         """The web app, on this process's settings holder, Deliverer and inbox."""
         return create_app(self.holder, self.engine, self.sessions, self.deliverer, self.inbox.accept)
 
-    def inbox_worker(self, parse_all: ParseAll) -> InboxWorker:
+    def inbox_worker(self, parse_all: ParseAll, clock: Callable[[], datetime] = utcnow) -> InboxWorker:
         """A worker making items of the inbox's rows (mail and texts) through this
-        process's Deliverer; `parse_all` parses mail."""
+        process's Deliverer; `parse_all` parses mail; `clock` tells the texts' reader
+        the time, by which a text too old to acknowledge is told."""
         lease = timedelta(seconds=self.settings.database.inbox_lease_seconds)
         current = lambda: self.holder.current  # noqa: E731  # a reload applies to the next message
-        texts = TextReader(current)
+        texts = TextReader(current, clock)
         readers: dict[str, Reader] = {
             "email": EmailReader(parse_all, EmailLimits.from_settings(self.settings), current),
             **{channel: texts for channel in TEXT_CHANNELS},
@@ -129,14 +136,17 @@ def open_runtime(settings: Settings) -> Runtime:
     return Runtime(SettingsHolder(settings), engine, sessions, deliverer, routers, InboxWriter(sessions))
 
 
-def reload_config(runtime: Runtime) -> bool:
+def reload_config(runtime: Runtime, ignored: Collection[str] = ()) -> bool:
     """Re-read the config file and swap in its settings and routing, for every channel
     of the process at once; keep the old ones if the file is broken.
 
-    What changes and what needs a restart is config.holder.reloadable's to say.
+    What changes and what needs a restart is config.holder's to say; each changed key
+    that waits for a restart is named in a warning, but those in `ignored` (the command
+    line's listen addresses, or what a worker does not serve).
     """
     try:
-        settings = reloadable(runtime.settings, load_settings(runtime.settings.source))
+        loaded = load_settings(runtime.settings.source)
+        settings = reloadable(runtime.settings, loaded)
         router = build_router(settings)
     except ConfigError as error:
         log.error("config reload refused, the old routing stays: %s", error)
@@ -147,10 +157,28 @@ def reload_config(runtime: Runtime) -> bool:
     except (SQLAlchemyError, StorageUnavailable) as error:
         log.error("config reload refused, the departments could not be stored: %s", error)
         return False
+    waiting = waiting_for_restart(runtime.settings, loaded, ignored)
     runtime.routers.swap(router)
     runtime.holder.swap(settings)
     log.info("config reloaded: %d rules from %s", len(settings.rules), settings.source)
+    if waiting:
+        log.warning("config reloaded, but these changes wait for a restart: %s", ", ".join(waiting))
     return True
+
+
+def reload_worker(runtime: Runtime, parent: int | None) -> bool:
+    """A worker's reload: the serving process `parent` signals it once its own succeeded,
+    so a refusal here leaves the two routing under different configs; say so."""
+    if reload_config(runtime, SERVED_ONLY):
+        return True
+    if parent is not None:
+        log.error(
+            "worker %s keeps routing under its old config, and the serving process %s under the "
+            "new one; fix what the line above says and send SIGHUP to the serving process again",
+            os.getpid(),
+            parent,
+        )
+    return False
 
 
 class StopSignals:
@@ -201,23 +229,28 @@ def run_services(
     say: Callable[[str], None],
     imap: bool = False,
     workers: int = 0,
+    given: Collection[str] = (),
 ) -> None:
     """Start the chosen services, then run until SIGINT or SIGTERM and stop cleanly.
 
     With SMTP or the web (its Twilio texts), the inbox starts too, and `workers` worker
     processes making the items and doing the queued jobs (replies, notifications,
     downloads, retention), so that this process only listens and serves; 0 does that work
-    on threads of this process instead.
+    on threads of this process instead. `given` names the keys the command line set
+    (such as "web.listen"), which a reload leaves as they are without a warning.
     """
     worker_processes = (smtp or web) and workers > 0
     stop = StopSignals()
     started: list[Service] = []
 
     def reload(*_: object) -> None:
-        reload_config(runtime)
+        if not reload_config(runtime, given):
+            return  # nor do the workers take it: they would route under another config
         for service in started:
             if isinstance(service, WorkerProcesses):
                 service.reload()  # they route: they read the config again too
+            elif isinstance(service, SMTPServer):
+                service.reload(runtime.settings)  # the addresses and domains it takes mail for
 
     signal.signal(signal.SIGHUP, reload)
     # Every email door parses in these children; they stop after the doors.
@@ -281,7 +314,7 @@ def run_worker(runtime: Runtime, parent: int | None) -> None:
     """Make items of the inbox's rows and do the queued jobs until SIGINT or SIGTERM, or
     until `parent` is gone."""
     stop = StopSignals()
-    signal.signal(signal.SIGHUP, lambda *_: reload_config(runtime))
+    signal.signal(signal.SIGHUP, lambda *_: reload_worker(runtime, parent))
     # One message at a time here: one parsing child is enough.
     limits = dataclasses.replace(WorkerLimits.from_settings(runtime.settings.email), workers=1)
     with ParseWorkers(limits) as parsers:

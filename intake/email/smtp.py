@@ -365,6 +365,11 @@ class SMTPServer:
             )
         self.running = False
 
+    def reload(self, settings: Settings) -> None:
+        """Take a reloaded config's domains, department addresses and catch-all domains;
+        the rest of [smtp] waits for a restart (config.holder.RESTART_ONLY)."""
+        self.handler.recipients = RecipientPolicy(settings)
+
     @property
     def listeners(self) -> list[Listener]:
         return [self.public, *([self.submission] if self.submission else [])]

@@ -5,6 +5,7 @@ MMS media to fetch, and the department's acknowledgement by text."""
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -16,16 +17,20 @@ from intake.phone.sms import BadWebhook, TwilioMessage, form_of, parse_message, 
 from routing.delivery import Delivery
 from routing.store.downloads import enqueue
 from routing.store.inbox import Arrival
+from routing.store.models import utcnow
 
 
 class TextReader:
     """The inbox worker's reader of texts (SMS, MMS, WhatsApp).
 
-    `settings` is called for each text, so a reloaded config's acknowledgements apply.
+    `settings` is called for each text, so a reloaded config's acknowledgements apply;
+    `clock` tells the time a text is made an item at (one that waited a day is not
+    acknowledged).
     """
 
-    def __init__(self, settings: Callable[[], Settings]) -> None:
+    def __init__(self, settings: Callable[[], Settings], clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
+        self.clock = clock
 
     def read_all(self, arrivals: Iterable[Arrival]) -> Generator[Read, None, None]:
         for arrival in arrivals:
@@ -58,6 +63,6 @@ class TextReader:
                     content_type=media.content_type,
                     refused=refused,
                 )
-            acknowledge_text(session, delivery, parsed.message, settings)
+            acknowledge_text(session, delivery, parsed.message, settings, self.clock())
 
         return store

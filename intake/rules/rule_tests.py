@@ -48,7 +48,23 @@ def fixture_message(test: RuleTest) -> InboundMessage:
 
 def run_rule_tests(settings: Settings, router: Router) -> list[RuleTestResult]:
     """Route every fixture (rules and the config's seeds only: no database)."""
-    return [RuleTestResult(test, router.route(fixture_message(test))) for test in settings.rule_tests]
+    return [RuleTestResult(test, router.route(_read_fixture(settings, test))) for test in settings.rule_tests]
+
+
+def _read_fixture(settings: Settings, test: RuleTest) -> InboundMessage:
+    """The fixture's message; a ConfigError naming its file when that cannot be read.
+
+    The loader saw a file there, but it may have changed since, or be one this process
+    may not read; an OSError would end a reload's signal handler, and the process.
+    """
+    try:
+        return fixture_message(test)
+    except OSError as error:
+        raise ConfigError(
+            settings.source,
+            f"{test.key}.file",
+            f"rule test {test.name!r}: cannot read {str(test.file)!r} ({error.strerror or error})",
+        ) from None
 
 
 def check_rule_tests(settings: Settings, router: Router) -> None:

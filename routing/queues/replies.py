@@ -20,12 +20,15 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, contains_eager
 
+from config.twilio_section import MAX_TEXT, text_length
 from routing.people.accounts import Person
 from routing.queues.triage import TriageError, open_item
+from routing.shown_text import HIDDEN
 from routing.store import jobs
 from routing.store.models import AuditEvent, Item, Job, Reply, VoiceCall
 
@@ -47,8 +50,10 @@ _WHAT_ANSWERS = {
     "sms": "phone number to answer by text",
     "whatsapp": "WhatsApp number to answer",
 }
-# Twilio refuses a message body longer than this.
-MAX_TEXT = 1_600
+# How an email address says it reads no answers: its local part, without separators and
+# a +tag, begins with one of these (noreply@, no-reply@, do_not_reply@, MAILER-DAEMON@).
+_NO_REPLY = ("noreply", "donotreply", "mailerdaemon")
+_ADDRESS_SEPARATORS = re.compile(r"[-_.]")
 # What Twilio puts in From when a caller's number is not known: withheld ("anonymous" and
 # its number), restricted, blocked, unknown or unavailable. None of them can be texted.
 WITHHELD_NUMBERS = frozenset(
@@ -102,8 +107,11 @@ def answer(
     if job_key is not None and (earlier := stored_under(session, item.id, job_key)) is not None:
         return earlier
     chosen = channel_for(item, channel, addresses)
-    if chosen in TEXT_CHANNELS and len(text) > MAX_TEXT:
-        raise ReplyRefused(f"a text is at most {MAX_TEXT:,} characters; this one has {len(text):,}")
+    if chosen in TEXT_CHANNELS and (length := text_length(text)) > MAX_TEXT:
+        raise ReplyRefused(
+            f"a text is at most {MAX_TEXT:,} characters as Twilio counts them (an emoji counts as two);"
+            f" this one has {length:,}"
+        )
     where = addresses[chosen](session, item)
     reply = Reply(channel=chosen, author=who.name, text=text)
     reply = queue_email(session, item.id, reply, where, now, job_key)
@@ -170,27 +178,47 @@ def channel_for(item: Item, channel: str | None, addresses: Mapping[str, Address
     return wanted
 
 
-def reply_channels(session: Session, item: Item, addresses: Mapping[str, Address]) -> tuple[str, str]:
+class ReplyOffer(NamedTuple):
+    """What the item's page offers for answering it: the channel, or "" and the refusal
+    saying why none can reach the sender; and the address an answer goes to when that
+    address says it reads no replies ("" otherwise), for the page to warn of."""
+
+    channel: str
+    refusal: str = ""
+    reads_no_replies: str = ""
+
+
+def reply_channels(session: Session, item: Item, addresses: Mapping[str, Address]) -> ReplyOffer:
     """The channel the page offers for answering the item, or "" and why none can reach it."""
     try:
         if item.merged_into_id is not None:
-            return "", f"Merged into item {item.merged_into_id}: answer it there."
+            return ReplyOffer("", f"Merged into item {item.merged_into_id}: answer it there.")
         if item.spam or item.status == "resolved":
-            return "", "Reopen the item to answer it."
+            return ReplyOffer("", "Reopen the item to answer it.")
         chosen = channel_for(item, None, addresses)
-        addresses[chosen](session, item)  # the channel's own refusals (no relay, no address)
-        return chosen, ""
+        where = addresses[chosen](session, item)  # the channel's own refusals (no relay, no address)
     except ReplyRefused as error:
-        return "", str(error)[:1].upper() + str(error)[1:] + "."
+        return ReplyOffer("", str(error)[:1].upper() + str(error)[1:] + ".")
+    unread = chosen == "email" and reads_no_replies(where.recipient)
+    return ReplyOffer(chosen, reads_no_replies=where.recipient if unread else "")
+
+
+def reads_no_replies(address: str) -> bool:
+    """Whether an email address says it reads no answers (noreply@, MAILER-DAEMON@). An
+    answer to it is not refused: a person may want one on record all the same."""
+    local = address.rpartition("@")[0].partition("+")[0].lower()
+    return _ADDRESS_SEPARATORS.sub("", local).startswith(_NO_REPLY)
 
 
 def written(text: str, what: str) -> str:
-    """A text as typed, without the browser's CRLFs and the blanks around it; ReplyRefused
-    when it is longer than an email from an item may be."""
+    """A text as typed, without the browser's CRLFs and the blanks around it, or "" when it
+    shows nothing (only blanks and characters that show nothing: zero-width ones, a BOM,
+    bidi marks, no-break spaces); ReplyRefused when it is longer than an email from an
+    item may be."""
     text = text.replace("\r\n", "\n").strip()
     if len(text) > MAX_REPLY:
         raise ReplyRefused(f"{what} is at most {MAX_REPLY:,} characters")
-    return text
+    return text if HIDDEN.sub("", text).strip() else ""
 
 
 def reachable_number(number: str) -> bool:

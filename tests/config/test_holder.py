@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from config.holder import reloadable
+from config.holder import reloadable, waiting_for_restart
 from config.loading import load_settings
+from config.settings import ImapMailbox, Settings
 from config.table import parse_listen
 from tests.conftest import OFFICE
 
@@ -44,3 +45,56 @@ def test_a_reload_takes_the_office_and_its_texts_but_keeps_what_the_process_star
     assert str(merged.web.listen) == "127.0.0.1:9999"
     assert merged.source == running.source
     assert merged.database == running.database
+
+
+def _replaced(settings: Settings, **tables: dict[str, object]) -> Settings:
+    """`settings` with some keys of some tables changed, as an edited file gives them."""
+    changed = {name: dataclasses.replace(getattr(settings, name), **keys) for name, keys in tables.items()}
+    return dataclasses.replace(settings, **changed)
+
+
+def test_a_reload_applies_what_is_read_at_each_request_message_or_job() -> None:
+    running = load_settings(OFFICE, {})
+    loaded = _replaced(
+        dataclasses.replace(running, domains=(*running.domains, "office-three.test")),
+        web={"page_size": 7, "public_url": "https://intake.office.test", "threads": 2},
+        smtp={"catch_all": (("office.test", "sales"),), "max_recipients": 5},
+        twilio={"texting_numbers": ("+15555550101",)},
+    )
+
+    merged = reloadable(running, loaded)
+
+    assert (merged.web.page_size, merged.web.public_url) == (7, "https://intake.office.test")
+    assert merged.smtp.catch_all_department("office.test") == "sales"
+    assert merged.domains == loaded.domains
+    assert merged.twilio.texting_numbers == ("+15555550101",)
+    # Read once, when the web server and the SMTP door were built.
+    assert merged.web.threads == running.web.threads
+    assert merged.smtp.max_recipients == running.smtp.max_recipients
+
+
+def test_what_waits_for_a_restart_is_named_key_by_key() -> None:
+    running = load_settings(OFFICE, {})
+    loaded = _replaced(
+        running,
+        web={"page_size": 7, "threads": 2, "listen": parse_listen("127.0.0.1:9999", ValueError)},
+        smtp={"max_recipients": 5},
+        database={"lock_timeout_seconds": 3.0},
+        email={"max_parts": 10},
+        twilio={"auth_token": "new-token", "greetings": ()},
+    )
+    mailbox = ImapMailbox("new", "imap.test", 993, "ssl", "new@office.test")
+    loaded = dataclasses.replace(loaded, imap=(mailbox,))
+
+    assert waiting_for_restart(running, loaded) == [
+        "smtp.max_recipients",
+        "web.listen",
+        "web.threads",
+        "database.lock_timeout_seconds",
+        "email.max_parts",
+        "twilio.auth_token",
+        "imap",
+    ]
+    # Started with `--web`: the file's address would not count after a restart either.
+    assert "web.listen" not in waiting_for_restart(running, loaded, given={"web.listen"})
+    assert waiting_for_restart(running, running) == []

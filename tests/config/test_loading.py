@@ -177,6 +177,15 @@ def test_a_missing_file_and_broken_toml_are_refused(tmp_path: Path) -> None:
         load_settings(broken, {})
 
 
+def test_toml_nested_too_deeply_is_refused_in_one_line(tmp_path: Path) -> None:
+    # tomllib reads nesting by recursion: a RecursionError would end a reload's signal
+    # handler, and the process, instead of refusing the file.
+    deep = tmp_path / "deep.toml"
+    deep.write_text(OFFICE.read_text() + "\n[routing]\nx = " + "[" * 1000 + "]" * 1000 + "\n")
+    with pytest.raises(ConfigError, match=r"deep\.toml: not valid TOML: arrays or tables nested too deeply"):
+        load_settings(deep, {})
+
+
 def test_check_config_exits_non_zero_with_one_line_naming_file_and_key(tmp_path: Path) -> None:
     path = _edited_office(tmp_path, "office.timezone = 'Nowhere/Special'")
     result = subprocess.run(

@@ -82,6 +82,9 @@ def test_a_token_pasted_as_the_variable_name_is_refused_without_showing_it(tmp_p
     assert pasted not in str(raised.value)
 
 
+# Two UTF-16 code units: Twilio counts it twice.
+EMOJI = "\U0001f600"
+
 BAD = [
     ('account_sid = "SK123"', "twilio.account_sid", "not a Twilio account SID"),
     ('public_url = "intake.office.test"', "twilio.public_url", "not a base URL"),
@@ -97,7 +100,23 @@ BAD = [
     ('[twilio.greetings."555"]\nopen = "hi"', "twilio.greetings.555", "unknown key"),
     ('[twilio.acknowledgements.nobody]\nopen = "hi"', "twilio.acknowledgements.nobody", "unknown key"),
     ('[twilio.acknowledgements.sales]\nopened = "hi"', "twilio.acknowledgements.sales.opened", "unknown key"),
+    (
+        f'[twilio.acknowledgements.sales]\nopen = "{"x" * 1601}"',
+        "twilio.acknowledgements.sales.open",
+        "is 1,601 characters as Twilio counts them (an emoji counts two); at most 1,600 fit",
+    ),
+    (
+        f'[twilio.acknowledgements.sales]\nclosed = "Thanks {EMOJI * 800}"',
+        "twilio.acknowledgements.sales.closed",
+        "is 1,607 characters as Twilio counts them",
+    ),
 ]
+
+
+@pytest.mark.parametrize("text", ["x" * 1600, "\u0105" * 1600, EMOJI * 800])
+def test_an_acknowledgement_as_long_as_twilio_takes_loads(tmp_path: Path, text: str) -> None:
+    path = office_with_twilio(tmp_path, f'[twilio.acknowledgements.sales]\nopen = "{text}"\n')
+    assert load_settings(path, {}).twilio.acknowledgement("sales", is_open=True) == text
 
 
 @pytest.mark.parametrize(("toml", "key", "problem"), BAD, ids=[b[1] for b in BAD])

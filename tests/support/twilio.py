@@ -354,7 +354,7 @@ closed = "Thanks, Sales will reply when we open."
 
 
 class Clock:
-    """A hand-moved clock for the webhooks and the download worker."""
+    """A hand-moved clock for the webhooks, the texts' reader and the download worker."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -464,5 +464,5 @@ def open_phone_office(
     )
     client = office_client(app, runtime.sessions)
     runtime.inbox.start()
-    inbox_worker = runtime.inbox_worker(parse_all_here)
+    inbox_worker = runtime.inbox_worker(parse_all_here, clock)  # a text is as old as the clock says
     return PhoneOffice(settings, runtime, client, hooks, worker, clock, fake, inbox_worker)

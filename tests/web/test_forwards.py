@@ -131,6 +131,21 @@ def test_a_department_id_forwards_to_its_outside_address(office: Office, smartho
     assert [recipients for recipients, _ in smarthost.handler.messages] == [["partner@outside.example"]]
 
 
+def test_a_departments_outside_address_goes_to_the_relay_in_ascii(
+    database_url: str, tmp_path: Path, smarthost: Relay
+) -> None:
+    """A forward_to at an international domain goes in its xn-- form, as a typed address
+    does: the relay need not take SMTPUTF8."""
+    answering = ANSWERING.replace("enabled = true", "enabled = false").replace(
+        "partner@outside.example", "kasse@b\u00fccher.example"
+    )
+    with open_office(replying_office(tmp_path, database_url, smarthost.port, answering)) as office:
+        status, shown = forward(office, item(office), {"to": "billing"})
+        assert (status, shown["to"]) == (202, "kasse@xn--bcher-kva.example")
+        office.drain()
+    assert [recipients for recipients, _ in smarthost.handler.messages] == [["kasse@xn--bcher-kva.example"]]
+
+
 def test_a_forward_sent_twice_with_its_key_goes_once(office: Office, smarthost: Relay) -> None:
     """A double click, or a request sent again after its answer was lost: the partner gets
     one forward. Another address or note under the same key is another forward."""

@@ -54,6 +54,8 @@ def act(office: Office, item_id: int, action: str) -> None:
     ("body", "problem"),
     [
         ({"text": "   "}, "a reply needs some text"),
+        # Only characters that show nothing: zero-width ones, a BOM, bidi marks, no-break spaces.
+        ({"text": "\u200b\ufeff \u200e\u200f\u2066\u00a0\u202f\u2060\r\n\u200c"}, "a reply needs some text"),
         ({}, "text is required: the words of the reply"),
         ({"text": 5}, "text is required: the words of the reply"),
         ({"text": "x" * 20_001}, "a reply is at most 20,000 characters"),
@@ -133,6 +135,7 @@ def test_the_page_form_answers_without_javascript_and_shows_the_reply_queued(off
     page = office.client.get(f"/items/{item_id}").get_data(as_text=True)
     assert 'id="reply-text"' in page
     assert "Answer by email <kbd>a</kbd>" in page
+    assert 'id="reply-count"' not in page  # an email's length is not counted as a text's
     form = {"csrf_token": csrf_token(page), "channel": "email", "text": "It is 40 euros.\r\n\r\nAnn"}
     response = office.client.post(f"/items/{item_id}/reply", data=form)
     assert (response.status_code, response.headers["Location"]) == (303, f"/items/{item_id}")
@@ -236,3 +239,50 @@ def test_a_message_with_no_sender_address_says_so_and_stores_nothing(office: Off
     assert office.stored() == (0, 0)
     page = office.client.get(f"/items/{item_id}").get_data(as_text=True)
     assert "The message names no address to answer." in page
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "noreply@parcels.example",
+        "no-reply@parcels.example",
+        "DoNotReply@parcels.example",
+        "do_not_reply@parcels.example",
+        "no.reply-billing+7@parcels.example",
+        "MAILER-DAEMON@mx.parcels.example",
+    ],
+)
+def test_answering_an_address_that_reads_no_replies_is_warned_of_but_not_refused(
+    office: Office, address: str
+) -> None:
+    item_id = deliver(office, parse_email(email_bytes(sender=f"Parcels <{address}>")))
+    page = office.client.get(f"/items/{item_id}").get_data(as_text=True)
+    warning = re.search(r'<p class="reply-warning">(.*?)</p>', page)
+    assert warning is not None
+    assert warning[1] == (
+        f"The address <bdi>{address.lower()}</bdi> says it reads no replies: your answer may go unread."
+    )
+    assert page.index('class="reply-warning"') < page.index('id="reply-text"')
+    assert reply(office.client, item_id, {"text": "Your parcel: we have it."}) == (202, "")
+    assert office.stored() == (1, 1)
+
+
+def test_an_address_that_reads_replies_gets_no_warning(office: Office) -> None:
+    person = email_item(office)
+    # From a no-reply address, but answered at the Reply-To it names.
+    raw = raw_message(
+        "From: Shop <noreply@shop.example>",
+        "Reply-To: orders@shop.example",
+        "To: sales@office.test",
+        "Subject: Order 12",
+        "",
+        "Where is it?",
+    )
+    answered_elsewhere = deliver(office, parse_email(raw))
+    desk = deliver(
+        office, parse_email(email_bytes(sender="<reply-desk@shop.example>", message_id="<r2@shop.example>"))
+    )
+    for item_id in (person, answered_elsewhere, desk):
+        page = office.client.get(f"/items/{item_id}").get_data(as_text=True)
+        assert 'id="reply-text"' in page
+        assert "reply-warning" not in page

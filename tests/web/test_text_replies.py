@@ -12,6 +12,8 @@ import pytest
 from tests.support.texts import TextOffice, open_text_office
 from tests.support.twilio import CALLER, SALES_NUMBER, FakeTwilio
 
+TOO_LONG = "a text is at most 1,600 characters as Twilio counts them (an emoji counts as two)"
+
 
 @pytest.fixture
 def office(database_url: str, tmp_path: Path, fake_twilio: FakeTwilio) -> Iterator[TextOffice]:
@@ -37,7 +39,11 @@ def page(office: TextOffice, item_id: int) -> str:
     ("body", "problem"),
     [
         ({"text": " \r\n "}, "a reply needs some text"),
-        ({"text": "x" * 1601}, "a text is at most 1,600 characters; this one has 1,601"),
+        ({"text": "\u00a0\u200b\ufeff\u200f"}, "a reply needs some text"),
+        ({"text": "x" * 1601}, f"{TOO_LONG}; this one has 1,601"),
+        # Twilio counts a text with an emoji in UTF-16 code units: two for each emoji.
+        ({"text": "\U0001f600" * 800 + "x"}, f"{TOO_LONG}; this one has 1,601"),
+        ({"text": "Thanks \U0001f44d" * 178}, f"{TOO_LONG}; this one has 1,602"),
         ({"text": "Hi", "channel": "email"}, "came by sms: it has no email address to answer"),
         ({"text": "Hi", "channel": "whatsapp"}, "came by sms: it has no WhatsApp number to answer"),
     ],
@@ -51,11 +57,14 @@ def test_a_bad_text_reply_is_refused_with_its_reason_and_nothing_is_stored_or_se
     assert nothing_stored_or_sent(office)
 
 
-def test_a_text_of_1600_characters_goes(office: TextOffice) -> None:
+@pytest.mark.parametrize(
+    "text", ["x" * 1600, "\U0001f600" * 800, "\u0142" * 1600], ids=["gsm", "emoji", "ucs2"]
+)
+def test_a_text_of_1600_characters_as_twilio_counts_them_goes(office: TextOffice, text: str) -> None:
     item_id = office.text_in()
-    assert office.answer(item_id, text="x" * 1600).status_code == 202
+    assert office.answer(item_id, text=text).status_code == 202
     office.drain()
-    assert [len(text["Body"]) for text in office.fake.texts] == [1600]
+    assert [text["Body"] for text in office.fake.texts] == [text]
 
 
 def test_a_text_from_a_short_code_or_a_spam_text_is_not_answered(office: TextOffice) -> None:
@@ -137,3 +146,20 @@ def test_the_answer_box_of_a_text_takes_no_more_than_a_text_may_hold(office: Tex
     # A longer answer would only be refused, and the page shown again without it.
     assert 'id="reply-text" rows="6" required maxlength="1600"' in page(office, office.text_in())
     assert 'id="reply-text" rows="6" required maxlength="1600"' in page(office, office.voicemail_in())
+
+
+def test_the_answer_box_of_a_text_says_how_much_is_left(office: TextOffice) -> None:
+    shown = page(office, office.text_in())
+    assert 'aria-describedby="reply-count"' in shown
+    assert (
+        '<small id="reply-count" class="muted">Characters left (an emoji counts as two):'
+        ' <span id="reply-left" data-limit="1600">1600</span></small>'
+    ) in shown
+
+
+def test_the_answer_box_of_a_text_does_not_promise_a_signature(office: TextOffice) -> None:
+    # A text goes as written: the one who answers signs it, if it is to be signed.
+    for item_id in (office.text_in(), office.voicemail_in()):
+        shown = page(office, item_id)
+        assert "signed with your name" not in shown
+        assert 'placeholder="sent as written, without a signature"' in shown

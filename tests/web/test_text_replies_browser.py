@@ -59,3 +59,19 @@ def test_a_receptionist_texts_a_caller_back_and_marks_the_call_back_with_the_key
         "Sorry we missed you: we call back at 2.",
     )
     assert (tab.console_errors, tab.outside, tab.dialogs) == ([], [], [])
+
+
+def test_the_answer_box_counts_what_is_left_of_a_text_as_twilio_counts_it(
+    office: TextOffice, signed_in_page: BrowserPage
+) -> None:
+    item_id = office.text_in()
+    tab, page = signed_in_page, signed_in_page.page
+    tab.goto(f"/items/{item_id}")
+    left = page.locator("#reply-left")
+    expect(left).to_have_text("1600")
+    page.keyboard.press("a")
+    page.keyboard.type("Yes \U0001f44d\nAnn")
+    expect(left).to_have_text(str(1600 - 10))  # the emoji counts as two, the line break as one
+    page.keyboard.press("Backspace")
+    expect(left).to_have_text(str(1600 - 9))
+    assert (tab.console_errors, tab.outside, tab.dialogs) == ([], [], [])

@@ -3,7 +3,7 @@
 // for the answer, f forward, b called back (a voicemail's caller), u back to the queue,
 // l link the sender to a contact (at once when one is suggested, else the contact field
 // gets the cursor), m merge into the suggested same request. Ctrl+Enter in the note adds
-// it, in the reply or the forward's note sends it.
+// it, in the reply or the forward's note sends it. A text's answer box counts what is left.
 (function () {
   "use strict";
   function submit(id) {
@@ -62,6 +62,14 @@
   var template = document.getElementById("reply-template");
   var answer = document.getElementById("reply-text");
   var filled = "";
+  // What is left of a text, as Twilio counts it: in UTF-16 code units (an emoji is two),
+  // which is what a string's length counts here.
+  var left = document.getElementById("reply-left");
+  function countLeft() {
+    if (left && answer) { left.textContent = String(Number(left.dataset.limit) - answer.value.length); }
+  }
+  if (answer) { answer.addEventListener("input", countLeft); }
+  countLeft();  // a browser may put back what was written before a reload
   if (template && answer) {
     template.addEventListener("change", function () {
       if (!template.value) { return; }
@@ -71,6 +79,7 @@
         answer.setRangeText(template.value, answer.selectionStart, answer.selectionEnd, "end");
       }
       filled = answer.value;
+      countLeft();
     });
   }
 })();

@@ -3,6 +3,8 @@ and a broken config is refused while the old routing keeps running."""
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import smtplib
 import urllib.request
@@ -13,8 +15,9 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import select
 
-from config.loading import load_settings
-from intake.cli.runtime import open_runtime, reload_config
+from config.loading import ConfigError, load_settings
+from intake.cli.runtime import open_runtime, reload_config, reload_worker
+from intake.rules.rule_tests import build_router
 from routing.store.database import transaction
 from routing.store.models import Department
 from tests.conftest import OFFICE
@@ -191,3 +194,98 @@ def test_a_reload_while_another_process_writes_is_refused_and_the_old_config_kep
     finally:
         worker.engine.dispose()
         runtime.engine.dispose()
+
+
+FIXTURE_FILE = '\n[[rule_tests]]\nname = "an invoice"\nfile = "invoice.eml"\nexpect = "billing"\n'
+
+
+def test_a_fixture_that_cannot_be_read_refuses_the_config_naming_the_file(
+    config: Path, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    fixture = config.with_name("invoice.eml")
+    fixture.write_bytes(email_bytes(to="hello@office.test", subject="Invoice 9"))
+    config.write_text(config.read_text() + INVOICES + FIXTURE_FILE)
+    runtime = open_runtime(load_settings(config, {"INTAKE_DATABASE_URL": database_url}))
+    first = runtime.routers.current
+    # A file when the config was read, a folder when its fixtures are routed (a deploy
+    # swapping the folder; or a file this process may not read).
+    fixture.unlink()
+    fixture.mkdir()
+    try:
+        with pytest.raises(ConfigError, match=r"rule_tests\[0\]\.file: rule test 'an invoice': cannot read"):
+            build_router(runtime.settings)  # as at start: one line, not a traceback
+        with caplog.at_level(logging.ERROR):
+            assert not reload_config(runtime)  # in the signal handler: nothing may escape
+    finally:
+        runtime.engine.dispose()
+    assert runtime.routers.current is first
+    assert f"rule_tests[0].file: rule test 'an invoice': no such file {str(fixture)!r}" in caplog.text
+
+
+PARTS = '\n[[departments]]\nid = "parts"\nname = "Parts"\naddresses = ["parts@office.test"]\n'
+
+
+def test_the_smtp_door_takes_a_department_address_a_reload_adds(serve: ServeProcess, config: Path) -> None:
+    config.write_text(config.read_text().replace("\n[smtp]", PARTS + "\n[smtp]", 1))
+    serve.process.send_signal(signal.SIGHUP)
+    serve.wait_for_line("config reloaded")
+    raw = email_bytes(to="parts@office.test", subject="A spare part", message_id="<part1@client.example>")
+    with smtplib.SMTP("127.0.0.1", serve.smtp_port, timeout=30) as client:
+        refused = client.sendmail("ann@client.example", ["parts@office.test"], raw)
+    assert refused == {}
+    serve.wait_until_drained()
+    [item] = serve.get_json("/api/v1/items")["items"]
+    assert (item["subject"], item["department"]) == ("A spare part", "parts")
+    # Listening where --smtp and --web say, not where the file does: as after a restart.
+    assert not any("wait for a restart" in line for line in serve.output)
+
+
+def test_a_reload_applies_the_page_size_and_warns_of_each_change_that_waits_for_a_restart(
+    config: Path, database_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INTAKE_DATABASE_URL", database_url)  # as the reload reads the file too
+    runtime = open_runtime(load_settings(config))
+    edited = config.read_text().replace("page_size = 3", "page_size = 2\nthreads = 3")
+    config.write_text(edited.replace("max_message_size = 1048576", "max_message_size = 2097152"))
+    try:
+        with caplog.at_level(logging.WARNING):
+            assert reload_config(runtime)
+    finally:
+        runtime.engine.dispose()
+    assert runtime.settings.web.page_size == 2
+    assert (runtime.settings.web.threads, runtime.settings.smtp.max_message_size) == (8, 1048576)
+    [warning] = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert warning.endswith("wait for a restart: smtp.max_message_size, web.threads")
+
+
+def test_the_workers_take_a_reload_only_once_the_serving_process_has(config: Path, database_url: str) -> None:
+    # Refused by the serving process, the config must not reach its workers: they would
+    # route under the new config while IMAP, voicemail and the front desk's messages,
+    # stored in the serving process, go by the old.
+    process = ServeProcess(config, database_url, "--workers", "1")
+    try:
+        process.wait_until_running()
+        good = config.read_text()
+        config.write_text(good + BROKEN)
+        process.process.send_signal(signal.SIGHUP)
+        process.wait_for_line("config reload refused")
+        config.write_text(good + INVOICES)
+        process.process.send_signal(signal.SIGHUP)
+        for _ in ("the serving process", "its worker"):
+            process.wait_for_line("config reloaded: 1 rules")
+    finally:
+        process.stop()
+    assert sum("config reload refused" in line for line in process.output) == 1
+
+
+def test_a_worker_refusing_a_reload_says_it_routes_under_the_old_config(
+    config: Path, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = open_runtime(load_settings(config, {"INTAKE_DATABASE_URL": database_url}))
+    config.write_text(config.read_text() + BROKEN)  # edited again since its serving process reloaded
+    try:
+        with caplog.at_level(logging.ERROR):
+            assert not reload_worker(runtime, parent=os.getppid())
+    finally:
+        runtime.engine.dispose()
+    assert f"worker {os.getpid()} keeps routing under its old config" in caplog.text

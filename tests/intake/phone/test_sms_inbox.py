@@ -5,6 +5,7 @@ once with nothing stored; the acknowledgement reaches Twilio's Messages API."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,22 @@ def test_a_webhook_retried_before_any_worker_ran_is_one_item_and_one_acknowledge
     assert phone.drain() == 3
     [item] = phone.items()
     assert [e.action for e in item.events] == ["received", "acknowledged"]
+    assert phone.acknowledgements() == [THANKS]
+
+
+def test_a_text_that_waited_in_the_inbox_over_a_day_is_made_an_item_and_not_acknowledged(
+    phone: PhoneOffice,
+) -> None:
+    """After an outage, "we will reply shortly" would reach a sender days late: a text
+    is acknowledged within a day of its coming, as mail is."""
+    assert phone.send("/twilio/sms", sms_form("SM" + "1" * 32)).status_code == 200
+    phone.clock.advance(timedelta(hours=1))
+    assert phone.send("/twilio/sms", sms_form("SM" + "2" * 32, From="+15557654322")).status_code == 200
+    phone.clock.advance(timedelta(days=1) - timedelta(hours=1) + timedelta(seconds=1))
+    assert phone.drain() == 2
+    old, recent = phone.items()
+    assert [e.action for e in old.events] == ["received"]
+    assert [e.action for e in recent.events] == ["received", "acknowledged"]
     assert phone.acknowledgements() == [THANKS]
 
 
