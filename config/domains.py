@@ -28,6 +28,12 @@ def domain_key(domain: str) -> str:
         return name
 
 
+def address_key(address: str) -> str:
+    """`address` as addresses are compared: in lower case, its domain as `domain_key` has it."""
+    local_part, at, domain = address.lower().rpartition("@")
+    return f"{local_part}{at}{domain_key(domain)}"
+
+
 def owns(domains: Iterable[str], domain: str) -> bool:
     """Whether `domain` is one of `domains` (the office's) in any spelling of it."""
     return domain_key(domain) in {domain_key(own) for own in domains}

@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 
 from config.answers_section import read_acknowledgement, read_forward_to, read_templates
 from config.contacts_section import read_contacts, read_region, read_retention
+from config.domains import owns
 from config.imap_section import read_imap
 from config.languages import PAGE_LANGUAGES, readable_languages
 from config.mail_sections import read_email, read_smtp
@@ -212,13 +213,13 @@ def _department(
     department_id = table.text("id")
     if not _DEPARTMENT_ID.match(department_id):
         raise table.fail("id", f"{department_id!r} must be lower-case letters, digits, '-' or '_'")
-    addresses = tuple(a.lower() for a in table.strings("addresses"))
+    addresses = tuple(_own_address(a) for a in table.strings("addresses"))
     for address in addresses:
         if not ADDRESS.match(address):
             raise table.fail("addresses", f"{address!r} is not an email address")
-        if address.rpartition("@")[2] not in domains:
+        if not owns(domains, address.rpartition("@")[2]):
             raise table.fail("addresses", f"{address!r} is not at one of office.domains")
-    reply_from = table.get("reply_from", str, "").lower()
+    reply_from = _own_address(table.get("reply_from", str, ""))
     if reply_from and reply_from not in addresses:
         # Answers to a reply come back to its From: only the department's own addresses take them.
         raise table.fail("reply_from", f"{reply_from!r} is not one of the department's addresses")
@@ -241,6 +242,12 @@ def _department(
         forward_to=read_forward_to(table, domains),
         templates=read_templates(table.tables("templates")),
     )
+
+
+def _own_address(address: str) -> str:
+    """A department's address as mail is sent from and to it: in lower case, without the
+    final dot a fully qualified domain may have (no reply goes out From such an address)."""
+    return address.lower().removesuffix(".")
 
 
 def _senders(table: Table) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ import ssl
 from collections.abc import Mapping
 from pathlib import Path
 
+from config.domains import domain_key, owns
 from config.settings import (
     Department,
     EmailSettings,
@@ -69,13 +70,13 @@ def _catch_all(
     pairs = []
     for domain in table.data:
         department_id = table.text(domain)
-        if domain.lower() not in domains:
+        if not owns(domains, domain):
             raise table.fail(domain, "is not one of office.domains")
         if department_id not in known:
             raise table.fail(
                 domain, f"unknown department {department_id!r} (known: {', '.join(sorted(known))})"
             )
-        pairs.append((domain.lower(), department_id))
+        pairs.append((domain_key(domain), department_id))
     return tuple(pairs)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from config.answers import Acknowledgement, Template
-from config.domains import owns
+from config.domains import domain_key, owns
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -117,12 +117,13 @@ class SmtpSettings:
     max_memory_per_connection: int = 1024 * 1024
     # Every connection starts with a PROXY protocol header from the load balancer.
     proxy_protocol: bool = False
-    # (domain, department id): mail to an unknown address at the domain goes there.
+    # (domain, department id): mail to an unknown address at the domain goes there; the
+    # domain as config.domains compares it (domain_key).
     catch_all: tuple[tuple[str, str], ...] = ()
     submission: SubmissionSettings | None = None
 
     def catch_all_department(self, domain: str) -> str | None:
-        return dict(self.catch_all).get(domain.lower())
+        return dict(self.catch_all).get(domain_key(domain))
 
 
 @dataclass(frozen=True)

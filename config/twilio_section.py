@@ -85,7 +85,8 @@ def text_length(text: str) -> int:
 
 def _texts(table: Table, known: Any, longest: int | None = None) -> tuple[tuple[str, OpenClosedText], ...]:
     """A table of {open, closed} texts keyed by a number or a department id, each at
-    most `longest` long as Twilio counts (for a text sent, not a greeting said)."""
+    most `longest` long as Twilio counts (for a text sent, not a greeting said), and
+    none made only of blanks."""
     texts = []
     for key in table.data:
         if not known(key):
@@ -98,6 +99,10 @@ def _texts(table: Table, known: Any, longest: int | None = None) -> tuple[tuple[
 
 def _text(entry: Table, name: str, longest: int | None) -> str:
     text: str = entry.get(name, str, "")
+    if text and not text.strip():
+        # Left out, a text is none (no greeting said, no acknowledgement sent); blanks
+        # would be a text sent or said that shows or says nothing.
+        raise entry.fail(name, "is only blanks (leave the key out for none)")
     length = text_length(text)
     if longest is not None and length > longest:
         raise entry.fail(

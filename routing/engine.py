@@ -18,6 +18,7 @@ from typing import NamedTuple, Protocol
 
 from sqlalchemy.orm import Session
 
+from config.domains import address_key
 from config.settings import PRIORITIES, BuiltInStep, Settings
 from routing import undecided
 from routing.conditions.base import Facts, Registry
@@ -162,8 +163,10 @@ class Router:
         self.rules = RuleSet(settings, registry or standard_registry())
         self.classifier = Classifier(settings)
         self.known = frozenset(department.id for department in settings.departments)
+        # Keyed as config.domains compares addresses: any spelling of an office domain the
+        # door accepts (case, xn-- or Unicode) finds its department.
         self.owners = {
-            contact.lower(): department.id
+            address_key(contact): department.id
             for department in settings.departments
             if department.id != settings.default_department
             for contact in (*department.addresses, *department.phones)
@@ -261,7 +264,7 @@ class Router:
         """
         found: list[tuple[str, str]] = []
         for recipient in message.recipients:
-            department_id = self.owners.get(recipient.lower())
+            department_id = self.owners.get(address_key(recipient))
             if department_id and department_id not in (d for _, d in found):
                 found.append((recipient, department_id))
         return found

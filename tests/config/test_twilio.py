@@ -110,6 +110,13 @@ BAD = [
         "twilio.acknowledgements.sales.closed",
         "is 1,607 characters as Twilio counts them",
     ),
+    ('[twilio.acknowledgements.sales]\nopen = "   "', "twilio.acknowledgements.sales.open", "only blanks"),
+    (
+        '[twilio.acknowledgements.sales]\nclosed = "\\t\\u00a0 "',
+        "twilio.acknowledgements.sales.closed",
+        "only blanks (leave the key out for none)",
+    ),
+    ('[twilio.greetings.default]\nopen = " "', "twilio.greetings.default.open", "only blanks"),
 ]
 
 
