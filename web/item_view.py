@@ -39,8 +39,9 @@ _DETAIL_LABELS = {
     "size": lazy_gettext("bytes"),
 }
 _DEPARTMENT_KEYS = frozenset({"from", "to", "department", "other_departments"})
-# Details that are moments, stored as ISO text: shown in the office's time zone.
-_MOMENT_KEYS = frozenset({"due_at"})
+# Details that are moments, stored as ISO text: shown in the office's time zone ("at" is
+# a new due time's).
+_MOMENT_KEYS = frozenset({"due_at", "at"})
 
 
 @dataclass(frozen=True)

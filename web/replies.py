@@ -3,7 +3,7 @@ queues its sending (routing.queues.replies); the reply worker sends it later, so
 request waits on a mail server.
 
 The page's form posts to /items/<id>/reply (text, channel, and the key it was shown
-with); the API's POST /api/v1/items/<id>/reply takes {"text", "channel", "key"} (the key
+with) and, once the reply is stored, is sent back to /items/<id>?sent=<key>; the API's POST /api/v1/items/<id>/reply takes {"text", "channel", "key"} (the key
 optional) and answers 202 with the reply. The same key and text again answer the reply
 stored the first time: a double click or a request sent again sends one reply.
 """
@@ -126,7 +126,8 @@ def sent_from_page(
     done: Callable[[dict[str, Any]], str],
 ) -> BaseResponse | tuple[Response, int]:
     """A form of the item page that stores something to send (an answer, a forward): JSON
-    under `key` for the keyboard script, else back to the item with `done`'s message."""
+    under `key` for the keyboard script, else back to the item with `done`'s message and
+    the form's key as `sent`."""
     back = url_for("queue.item", item_id=item_id)
     try:
         shown = store(item_id, web_request.form)
@@ -139,4 +140,5 @@ def sent_from_page(
     if wants_json():
         return jsonify({key: shown}), 202
     flash(done(shown), "done")
-    return redirect(back, 303)
+    # The form's key named in the address tells item.js that what was typed is stored.
+    return redirect(url_for("queue.item", item_id=item_id, sent=web_request.form.get("key") or None), 303)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
@@ -16,7 +17,7 @@ from intake.cli.runtime import Runtime
 from intake.email.parser import parse_email
 from routing.channels.voicemail import CallFacts, Transcription, Voicemail, VoicemailDesk
 from routing.engine import OutcomeKind
-from routing.queues.triage import add_note, reroute
+from routing.queues.triage import add_note, reroute, set_due
 from routing.store.database import transaction
 from routing.store.models import Item
 from tests.support.mail import email_bytes, raw_message
@@ -286,6 +287,17 @@ def test_the_conversation_and_the_history_read_in_order(runtime: Runtime, client
         '<strong class="action">note</strong><span class="detail"> · She wants &lt;b&gt;two&lt;/b&gt; copies'
         in history
     )
+
+
+def test_a_new_due_time_reads_in_the_offices_time_zone(runtime: Runtime, client: FlaskClient) -> None:
+    item = _deliver(runtime, email_bytes())
+    rita = new_person(runtime.sessions, "rita")
+    with transaction(runtime.sessions) as session:
+        # 19:00 UTC is 14:00 in the office's New York on 30 November.
+        set_due(session, item.id, rita, datetime(2026, 11, 30, 19, 0, tzinfo=UTC))
+    page = client.get(f"/items/{item.id}").get_data(as_text=True)
+    [line] = re.findall(r'<li>.*<strong class="action">due</strong>.*</li>', page)
+    assert line.endswith('<span class="detail"> · by Mon, Nov 30, 2026, 14:00</span></li>')
 
 
 def test_a_text_merged_into_a_voicemail_is_shown_on_the_voicemails_page(

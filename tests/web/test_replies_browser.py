@@ -13,8 +13,11 @@ from playwright.sync_api import expect
 from intake.cli.runtime import Runtime, open_runtime
 from intake.email.parser import parse_email
 from intake.jobs.replies import ReplyWorker
+from routing.queues.triage import reopen, resolve
+from routing.store.database import transaction
 from tests.support.browser import BrowserPage
 from tests.support.mail import email_bytes
+from tests.support.people import new_person
 from tests.support.replies import ANSWERING, Relay, replying_office
 
 
@@ -97,4 +100,41 @@ def test_a_template_is_chosen_changed_and_sent_and_the_item_forwarded_with_the_k
         (["ann@client.example"], f"Re: A question about prices [#{item_id}]"),
         (["partner@outside.example"], f"Fwd: A question about prices [#{item_id}]"),
     ]
+    assert (tab.console_errors, tab.outside, tab.dialogs) == ([], [], [])
+
+
+def test_an_answer_refused_because_a_colleague_resolved_the_item_is_kept_until_it_is_sent(
+    runtime: Runtime, smarthost: Relay, signed_in_page: BrowserPage
+) -> None:
+    """The words stay in the tab: shown to copy while the item cannot be answered, back in
+    the box once it can, and gone once the answer is stored."""
+    item_id = runtime.deliverer.deliver(parse_email(email_bytes())).item_id
+    tab, page = signed_in_page, signed_in_page.page
+    tab.goto(f"/items/{item_id}")
+    page.keyboard.press("a")
+    page.keyboard.type("The large one is 40 euros.")
+    colleague = new_person(runtime.sessions, "colleague")
+    with transaction(runtime.sessions) as session:
+        resolve(session, item_id, colleague)
+    with page.expect_navigation():
+        page.keyboard.press("Control+Enter")
+    tab.settle()
+    expect(page.locator(".flash-error")).to_contain_text("resolved")
+    expect(page.locator("#reply-text")).to_have_count(0)
+    expect(page.locator("#reply-draft-text")).to_have_value("The large one is 40 euros.")
+    tab.screenshot("answer-kept")
+
+    with transaction(runtime.sessions) as session:
+        reopen(session, item_id, colleague)
+    tab.goto(f"/items/{item_id}")
+    expect(page.locator("#reply-text")).to_be_visible()
+    expect(page.locator("#reply-text")).to_have_value("The large one is 40 euros.")
+    page.locator("#reply-text").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Control+Enter")
+    tab.settle()
+    expect(page.locator("li.message.reply")).to_contain_text("The large one is 40 euros.")
+    assert tab.path == f"/items/{item_id}"
+    tab.goto(f"/items/{item_id}")
+    expect(page.locator("#reply-text")).to_have_value("")
     assert (tab.console_errors, tab.outside, tab.dialogs) == ([], [], [])

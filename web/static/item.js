@@ -69,6 +69,43 @@
     if (left && answer) { left.textContent = String(Number(left.dataset.limit) - answer.value.length); }
   }
   if (answer) { answer.addEventListener("input", countLeft); }
+  // What is typed is kept in the tab as it is typed, so that a refusal (a colleague
+  // resolved or merged the item meanwhile) loses nothing: it goes back in the box, or is
+  // shown to copy where the page offers none. It is let go once the page comes back from
+  // storing it: the address then names the form's key as "sent".
+  var section = document.querySelector("section.answer[data-item]");
+  var draftName = section ? "intake.answer." + section.dataset.item : "";
+  function keptDraft() {
+    try { return JSON.parse(sessionStorage.getItem(draftName) || "null"); } catch (error) { return null; }
+  }
+  function keepDraft() {
+    if (!answer.value.trim()) { sessionStorage.removeItem(draftName); return; }
+    var key = answer.form.elements.namedItem("key").value;
+    sessionStorage.setItem(draftName, JSON.stringify({ key: key, text: answer.value }));
+  }
+  var address = new URL(window.location.href);
+  var sent = address.searchParams.get("sent");
+  var draft = draftName ? keptDraft() : null;
+  if (sent !== null) {
+    if (draft && draft.key === sent) { sessionStorage.removeItem(draftName); draft = null; }
+    address.searchParams.delete("sent");  // a reload or a copied address says nothing of it
+    window.history.replaceState(null, "", address.href);
+  }
+  if (answer) {
+    answer.addEventListener("input", keepDraft);
+    answer.form.addEventListener("submit", keepDraft);  // with the key it is sent with
+    if (draft && !answer.value) {
+      answer.value = draft.text;
+      document.getElementById("reply-box").open = true;
+    }
+  } else if (draft) {
+    document.getElementById("reply-draft-text").value = draft.text;
+    document.getElementById("reply-draft").hidden = false;
+    document.getElementById("reply-draft-discard").addEventListener("click", function () {
+      sessionStorage.removeItem(draftName);
+      document.getElementById("reply-draft").hidden = true;
+    });
+  }
   countLeft();  // a browser may put back what was written before a reload
   if (template && answer) {
     template.addEventListener("change", function () {
@@ -80,6 +117,7 @@
       }
       filled = answer.value;
       countLeft();
+      keepDraft();
     });
   }
 })();
