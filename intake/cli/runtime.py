@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.holder import RESTART_ONLY, SettingsHolder, reloadable, waiting_for_restart
 from config.loading import ConfigError, load_settings
 from config.settings import DatabaseSettings, Settings
+from intake.cli.reload_signal import note_reloads
 from intake.cli.web_server import WebServer
 from intake.cli.worker_processes import WorkerProcesses
 from intake.email.acknowledgements import acknowledge_new
@@ -241,9 +242,10 @@ def run_services(
     """
     worker_processes = (smtp or web) and workers > 0
     stop = StopSignals()
+    reloads = note_reloads()
     started: list[Service] = []
 
-    def reload(*_: object) -> None:
+    def reload() -> None:
         if not reload_config(runtime, given):
             return  # nor do the workers take it: they would route under another config
         for service in started:
@@ -252,7 +254,6 @@ def run_services(
             elif isinstance(service, SMTPServer):
                 service.reload(runtime.settings)  # the addresses and domains it takes mail for
 
-    signal.signal(signal.SIGHUP, reload)
     # Every email door parses in these children; they stop after the doors.
     parsers = ParseWorkers(WorkerLimits.from_settings(runtime.settings.email))
     try:
@@ -283,6 +284,9 @@ def run_services(
             started.extend(start_jobs(runtime))
         if web or worker_processes:
             announce_jobs(runtime, say, "the worker processes" if worker_processes else "this process")
+        # Only now, when every worker process is there to be told: one asked for while
+        # they started would have left those that read the file before under its old text.
+        reloads.ready(reload)
         say("Intake is running; press Ctrl-C to stop.")
         stop.wait()
         say("Stopping: finishing the messages in flight.")
@@ -314,13 +318,14 @@ def run_worker(runtime: Runtime, parent: int | None) -> None:
     """Make items of the inbox's rows and do the queued jobs until SIGINT or SIGTERM, or
     until `parent` is gone."""
     stop = StopSignals()
-    signal.signal(signal.SIGHUP, lambda *_: reload_worker(runtime, parent))
+    reloads = note_reloads()
     # One message at a time here: one parsing child is enough.
     limits = dataclasses.replace(WorkerLimits.from_settings(runtime.settings.email), workers=1)
     with ParseWorkers(limits) as parsers:
         worker = runtime.inbox_worker(parsers.parse_all)
         worker.start()
         started: list[Service] = [worker, *start_jobs(runtime)]
+        reloads.ready(lambda: reload_worker(runtime, parent))
         log.info("worker %s is making items of accepted messages and doing the queued jobs", os.getpid())
         while not stop.wait(1.0):
             if parent is not None and os.getppid() != parent:

@@ -63,7 +63,14 @@ class WorkerProcesses:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "intake", "--config", str(self.config), "worker"]
-        return subprocess.Popen([*command, "--parent", str(os.getpid())])
+        # The child inherits this thread's blocked SIGHUP and unblocks it once its handler
+        # is in (intake.cli.reload_signal): a reload passed on while the interpreter
+        # starts waits for it instead of ending it.
+        kept = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+        try:
+            return subprocess.Popen([*command, "--parent", str(os.getpid())])
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, kept)
 
     def _watch(self) -> None:
         while not self._stop.wait(RESTART_SECONDS):

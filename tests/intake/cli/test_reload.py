@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import smtplib
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +18,13 @@ from sqlalchemy import select
 
 from config.loading import ConfigError, load_settings
 from intake.cli.runtime import open_runtime, reload_config, reload_worker
+from intake.cli.worker_processes import WorkerProcesses
 from intake.rules.rule_tests import build_router
 from routing.store.database import transaction
 from routing.store.models import Department
 from tests.conftest import OFFICE
 from tests.support.mail import email_bytes
-from tests.support.serving import ServeProcess
+from tests.support.serving import WORKER_RUNNING, ServeProcess
 from tests.support.twilio import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, sign, sms_form
 
 INVOICES = '\n[[rules]]\nname = "invoices"\nwhen = { subject = ["invoice"] }\nroute = "billing"\n'
@@ -289,3 +291,74 @@ def test_a_worker_refusing_a_reload_says_it_routes_under_the_old_config(
     finally:
         runtime.engine.dispose()
     assert f"worker {os.getpid()} keeps routing under its old config" in caplog.text
+
+
+def test_a_sighup_while_serving_starts_is_kept_for_once_it_runs(config: Path, database_url: str) -> None:
+    # Until a process handles SIGHUP, the signal ends it; `intake serve` takes seconds to
+    # start. The config is read by the first line: a reload asked for after it must apply.
+    process = ServeProcess(config, database_url, "--workers", "0")
+    try:
+        process.wait_for_line("Intake for ")
+        config.write_text(config.read_text() + INVOICES)
+        process.process.send_signal(signal.SIGHUP)
+        process.wait_until_running()
+        _wait_for_reloads(process, 1)
+        with smtplib.SMTP("127.0.0.1", process.smtp_port, timeout=30) as client:
+            client.ehlo()
+            subject = _send(process, client, 5)
+        [item] = process.get_json("/api/v1/items")["items"]
+        assert (item["subject"], item["department"]) == (subject, "billing")
+    finally:
+        process.stop()
+    assert sum("config reloaded" in line for line in process.output) == 1
+
+
+def _wait_for_reloads(process: ServeProcess, count: int) -> None:
+    """Wait until `count` processes logged their reload, before "running" or after."""
+    deadline = time.monotonic() + 30
+    while sum("config reloaded: 1 rules" in line for line in process.output) < count:
+        assert time.monotonic() < deadline, "".join(process.output)
+        time.sleep(0.05)
+
+
+def test_a_worker_process_signalled_while_it_starts_lives_and_takes_the_reload(
+    config: Path, database_url: str
+) -> None:
+    # The serving process passes a reload on to a worker it has just started: one that
+    # died of it was started again a second later, with a warning.
+    process = ServeProcess(config, database_url, "--workers", "1")
+    try:
+        process.wait_for_line("Inbox workers: 1 processes")  # the worker has just been started
+        config.write_text(config.read_text() + INVOICES)
+        process.process.send_signal(signal.SIGHUP)
+        process.wait_until_running()
+        _wait_for_reloads(process, 2)  # the serving process's and its worker's
+        with smtplib.SMTP("127.0.0.1", process.smtp_port, timeout=30) as client:
+            client.ehlo()
+            subject = _send(process, client, 6)
+        [item] = process.get_json("/api/v1/items")["items"]
+        assert (item["subject"], item["department"]) == (subject, "billing")
+    finally:
+        process.stop()
+    assert not any("ended (exit code" in line for line in process.output)
+
+
+def test_a_worker_process_signalled_the_moment_it_is_started_lives(
+    config: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Before its interpreter has even loaded `intake`: the child starts with SIGHUP blocked.
+    monkeypatch.setenv("INTAKE_DATABASE_URL", database_url)
+    monkeypatch.setenv("INTAKE_LOG_LEVEL", "info")
+    workers = WorkerProcesses(config, 1)
+    workers.start()
+    try:
+        workers.reload()
+        logged = ""
+        deadline = time.monotonic() + 30
+        while WORKER_RUNNING not in logged and time.monotonic() < deadline:
+            time.sleep(0.05)
+            logged += capfd.readouterr().err
+    finally:
+        workers.stop()
+    assert "ended (exit code" not in logged
+    assert 0 <= logged.find("config reloaded: 0 rules") < logged.find(WORKER_RUNNING)
