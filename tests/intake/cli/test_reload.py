@@ -62,6 +62,15 @@ def _send(serve: ServeProcess, client: smtplib.SMTP, number: int) -> str:
     return f"Invoice {number}"
 
 
+def _assert_an_invoice_goes_to_billing(process: ServeProcess, number: int) -> None:
+    """Send invoice `number` on a new connection: the reloaded rules route it to billing."""
+    with smtplib.SMTP("127.0.0.1", process.smtp_port, timeout=30) as client:
+        client.ehlo()
+        subject = _send(process, client, number)
+    [item] = process.get_json("/api/v1/items")["items"]
+    assert (item["subject"], item["department"]) == (subject, "billing")
+
+
 def test_sighup_reloads_the_rules_on_an_open_connection(serve: ServeProcess, config: Path) -> None:
     with smtplib.SMTP("127.0.0.1", serve.smtp_port, timeout=30) as client:
         client.ehlo()
@@ -92,11 +101,7 @@ def test_sighup_reaches_the_worker_processes_that_route(config: Path, database_u
         process.process.send_signal(signal.SIGHUP)
         for _ in ("the serving process", "its worker"):
             process.wait_for_line("config reloaded: 1 rules")
-        with smtplib.SMTP("127.0.0.1", process.smtp_port, timeout=30) as client:
-            client.ehlo()
-            subject = _send(process, client, 4)
-        [item] = process.get_json("/api/v1/items")["items"]
-        assert (item["subject"], item["department"]) == (subject, "billing")
+        _assert_an_invoice_goes_to_billing(process, 4)
     finally:
         process.stop()
 
@@ -303,11 +308,7 @@ def test_a_sighup_while_serving_starts_is_kept_for_once_it_runs(config: Path, da
         process.process.send_signal(signal.SIGHUP)
         process.wait_until_running()
         _wait_for_reloads(process, 1)
-        with smtplib.SMTP("127.0.0.1", process.smtp_port, timeout=30) as client:
-            client.ehlo()
-            subject = _send(process, client, 5)
-        [item] = process.get_json("/api/v1/items")["items"]
-        assert (item["subject"], item["department"]) == (subject, "billing")
+        _assert_an_invoice_goes_to_billing(process, 5)
     finally:
         process.stop()
     assert sum("config reloaded" in line for line in process.output) == 1
@@ -333,11 +334,7 @@ def test_a_worker_process_signalled_while_it_starts_lives_and_takes_the_reload(
         process.process.send_signal(signal.SIGHUP)
         process.wait_until_running()
         _wait_for_reloads(process, 2)  # the serving process's and its worker's
-        with smtplib.SMTP("127.0.0.1", process.smtp_port, timeout=30) as client:
-            client.ehlo()
-            subject = _send(process, client, 6)
-        [item] = process.get_json("/api/v1/items")["items"]
-        assert (item["subject"], item["department"]) == (subject, "billing")
+        _assert_an_invoice_goes_to_billing(process, 6)
     finally:
         process.stop()
     assert not any("ended (exit code" in line for line in process.output)
